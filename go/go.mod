@@ -1,0 +1,3 @@
+module github.com/spanbridge/spanbridge/go
+
+go 1.22

@@ -1,0 +1,52 @@
+#!/bin/sh
+# Makes this machine ready to build, run and test spanbridge: Debian packages
+# (clang, llvm, bpftool, libbpf), Deno and the protobuf generator from npm,
+# Go modules, npm packages for Deno, and bpffs at /sys/fs/bpf. Idempotent and
+# quiet when there is nothing to do.
+set -eu
+root=$(cd "$(dirname "$0")/.." && pwd)
+tools="$root/tools"
+arch_triplet="$(uname -m)-linux-gnu"
+
+say() { printf 'bootstrap: %s\n' "$*" >&2; }
+
+need_apt=
+for bin in clang llc llvm-strip llvm-objdump bpftool; do
+	command -v "$bin" >/dev/null 2>&1 || need_apt=1
+done
+[ -f /usr/include/bpf/bpf_helpers.h ] || need_apt=1
+[ -e "/usr/lib/$arch_triplet/libbpf.so.1" ] || need_apt=1
+[ -d "/usr/include/$arch_triplet/asm" ] || need_apt=1
+if [ -n "$need_apt" ]; then
+	if [ "$(id -u)" != 0 ]; then
+		say "clang, llvm, bpftool or libbpf-dev is missing and installing them needs root: run as root or install them with apt-get"
+		exit 1
+	fi
+	say "installing clang, llvm, bpftool, libbpf-dev (apt-get)"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq >/dev/null
+	apt-get install -y -qq --no-install-recommends \
+		clang llvm bpftool libbpf-dev libbpf1 linux-libc-dev libc6-dev >/dev/null
+fi
+
+# Deno and the protobuf generator, pinned in tools/package-lock.json.
+if [ ! -x "$tools/node_modules/.bin/deno" ] ||
+	[ "$tools/package-lock.json" -nt "$tools/node_modules/.package-lock.json" ]; then
+	say "installing Deno and protoc-gen-es (npm ci in tools/)"
+	(cd "$tools" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+fi
+
+# Go modules.
+(cd "$root/go" && go mod download)
+
+# npm packages the Deno code imports (pinned in deno.lock).
+(cd "$root" && "$tools/node_modules/.bin/deno" install --quiet)
+
+# bpffs: the probe's programs, maps and links are pinned there.
+if ! grep -qs ' /sys/fs/bpf bpf ' /proc/mounts; then
+	if [ "$(id -u)" = 0 ] && mount -t bpf bpf /sys/fs/bpf 2>/dev/null; then
+		say "mounted bpffs at /sys/fs/bpf"
+	else
+		say "warning: bpffs is not mounted at /sys/fs/bpf and could not be mounted (run as root: mount -t bpf bpf /sys/fs/bpf)"
+	fi
+fi
