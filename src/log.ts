@@ -8,7 +8,12 @@
 /** How much to log, from most to least verbose. */
 export type LogLevel = "debug" | "info" | "warn" | "error";
 
-const ranks: Record<LogLevel, number> = { debug: 0, info: 1, warn: 2, error: 3 };
+const ranks: Record<LogLevel, number> = {
+  debug: 0,
+  info: 1,
+  warn: 2,
+  error: 3,
+};
 
 /** Extra key/value fields attached to a log line. */
 export type LogFields = Record<string, unknown>;
@@ -54,7 +59,9 @@ export function createLogger(options: LoggerOptions = {}): Logger {
     const extra = Object.entries(fields)
       .map(([k, v]) => ` ${k}=${formatValue(v)}`)
       .join("");
-    write(`${time.slice(11, 23)} ${level.toUpperCase().padEnd(5)} ${msg}${extra}`);
+    write(
+      `${time.slice(11, 23)} ${level.toUpperCase().padEnd(5)} ${msg}${extra}`,
+    );
   };
   return {
     debug: (msg, fields) => emit("debug", msg, fields),
@@ -65,7 +72,10 @@ export function createLogger(options: LoggerOptions = {}): Logger {
 }
 
 /** A logger that drops everything, for tests and library use. */
-export const silentLogger: Logger = createLogger({ level: "error", write: () => {} });
+export const silentLogger: Logger = createLogger({
+  level: "error",
+  write: () => {},
+});
 
 function bigintReplacer(_key: string, value: unknown): unknown {
   return typeof value === "bigint" ? value.toString() : value;

@@ -1,0 +1,288 @@
+/**
+ * `spanbridge run`: attach to Go programs and export their spans until
+ * interrupted.
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { CliError, type Command, ExitCode } from "./command.ts";
+import {
+  createLogger,
+  isLogLevel,
+  type Logger,
+  type LogLevel,
+} from "../log.ts";
+import { Controller, type ControllerStats } from "../controller/controller.ts";
+import { createSinkFromEnv, type SpanSink } from "../export/mod.ts";
+import { TargetError } from "../target/mod.ts";
+import { SysError } from "../ffi/mod.ts";
+import { StatusLine } from "./status.ts";
+import { parseSize } from "./size.ts";
+
+const help = `spanbridge run: trace Go programs built with the spanbridge SDK
+
+Usage:
+  spanbridge run --target <exe> [--target <exe>...] [--pid <pid>...] [options]
+
+Targets (at least one):
+  -t, --target <exe>    Every process running this executable, now or later
+                        (env OTEL_GO_AUTO_TARGET_EXE)
+  -p, --pid <pid>       One running process (env OTEL_GO_AUTO_TARGET_PID)
+
+Options:
+      --ring-size <n>   Ring buffer size, e.g. 32M (default 32M; env SPANBRIDGE_RING_SIZE)
+      --pin-root <dir>  bpffs directory for pins (default /sys/fs/bpf/spanbridge)
+      --duration <s>    Stop after this many seconds (default: run until SIGINT/SIGTERM)
+      --log-level <l>   debug, info, warn or error (default info; env SPANBRIDGE_LOG_LEVEL)
+      --log-format <f>  text or json (default: text on a terminal, json otherwise)
+      --[no-]status     Live status line on stderr (default: on when stderr is a terminal)
+  -h, --help            Show this help
+
+Export is configured with the OpenTelemetry variables: OTEL_TRACES_EXPORTER
+(otlp, console, none), OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_EXPORTER_OTLP_TRACES_ENDPOINT,
+OTEL_EXPORTER_OTLP_PROTOCOL (http/protobuf, http/json), OTEL_EXPORTER_OTLP_HEADERS,
+OTEL_EXPORTER_OTLP_TIMEOUT, OTEL_EXPORTER_OTLP_COMPRESSION, OTEL_SERVICE_NAME,
+OTEL_RESOURCE_ATTRIBUTES.
+
+Exit codes: 0 stopped cleanly, 1 runtime failure, 2 bad usage or configuration,
+3 missing privilege or kernel support.
+`;
+
+/** Options of one `run`, after flags and environment are merged. */
+export interface RunOptions {
+  exes: string[];
+  pids: number[];
+  ringBytes: number;
+  pinRoot?: string;
+  durationMs?: number;
+  logLevel: LogLevel;
+  logFormat?: "text" | "json";
+  status: boolean;
+}
+
+/** Parses `run`'s flags, falling back to environment variables. */
+export function parseRunArgs(
+  args: string[],
+  env: Record<string, string | undefined>,
+): RunOptions {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args,
+      options: {
+        target: { type: "string", short: "t", multiple: true },
+        pid: { type: "string", short: "p", multiple: true },
+        "ring-size": { type: "string" },
+        "pin-root": { type: "string" },
+        duration: { type: "string" },
+        "log-level": { type: "string" },
+        "log-format": { type: "string" },
+        status: { type: "boolean" },
+        "no-status": { type: "boolean" },
+        help: { type: "boolean", short: "h" },
+      },
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (err) {
+    throw new CliError(
+      `${(err as Error).message}. Run "spanbridge run --help".`,
+      ExitCode.usage,
+    );
+  }
+  if (values.help) throw new HelpRequested();
+
+  const exes = values.target ?? listFromEnv(env.OTEL_GO_AUTO_TARGET_EXE);
+  const pidTexts = values.pid ?? listFromEnv(env.OTEL_GO_AUTO_TARGET_PID);
+  const pids = pidTexts.map((p) => {
+    if (!/^[1-9][0-9]*$/.test(p)) {
+      throw new CliError(
+        `Invalid pid "${p}": expected a positive integer.`,
+        ExitCode.usage,
+      );
+    }
+    return Number(p);
+  });
+  if (exes.length === 0 && pids.length === 0) {
+    throw new CliError(
+      "No target: pass --target <exe> or --pid <pid> (or set OTEL_GO_AUTO_TARGET_EXE / OTEL_GO_AUTO_TARGET_PID).",
+      ExitCode.usage,
+    );
+  }
+
+  const logLevel = values["log-level"] ?? env.SPANBRIDGE_LOG_LEVEL ?? "info";
+  if (!isLogLevel(logLevel)) {
+    throw new CliError(
+      `Invalid log level "${logLevel}": expected debug, info, warn or error.`,
+      ExitCode.usage,
+    );
+  }
+  const logFormat = values["log-format"];
+  if (logFormat !== undefined && logFormat !== "text" && logFormat !== "json") {
+    throw new CliError(
+      `Invalid log format "${logFormat}": expected text or json.`,
+      ExitCode.usage,
+    );
+  }
+  let durationMs: number | undefined;
+  if (values.duration !== undefined) {
+    const seconds = Number(values.duration);
+    if (!(seconds > 0)) {
+      throw new CliError(
+        `Invalid duration "${values.duration}": expected a positive number of seconds.`,
+        ExitCode.usage,
+      );
+    }
+    durationMs = seconds * 1000;
+  }
+  return {
+    exes,
+    pids,
+    ringBytes: parseSize(
+      values["ring-size"] ?? env.SPANBRIDGE_RING_SIZE ?? "32M",
+      "ring size",
+    ),
+    pinRoot: values["pin-root"],
+    durationMs,
+    logLevel,
+    logFormat,
+    status: values["no-status"]
+      ? false
+      : values.status ?? Deno.stderr.isTerminal(),
+  };
+}
+
+class HelpRequested extends Error {}
+
+function listFromEnv(value: string | undefined): string[] {
+  return value ? value.split(",").map((s) => s.trim()).filter(Boolean) : [];
+}
+
+/** The `run` command. */
+export const runCommand: Command = {
+  name: "run",
+  summary: "Attach to Go programs and export their spans (the default)",
+  help,
+  async main(args) {
+    let options: RunOptions;
+    try {
+      options = parseRunArgs(args, Deno.env.toObject());
+    } catch (err) {
+      if (err instanceof HelpRequested) {
+        console.log(help);
+        return ExitCode.ok;
+      }
+      return fail(err);
+    }
+    const log = createLogger({
+      level: options.logLevel,
+      format: options.logFormat,
+    });
+    try {
+      await run(options, log);
+      return ExitCode.ok;
+    } catch (err) {
+      return fail(err, log);
+    }
+  },
+};
+
+/**
+ * Runs the controller until SIGINT, SIGTERM or the duration ends, then
+ * flushes the exporter and resolves with the final counters.
+ */
+export async function run(
+  options: RunOptions,
+  log: Logger,
+): Promise<ControllerStats> {
+  let sink: SpanSink;
+  try {
+    sink = createSinkFromEnv(Deno.env.toObject(), log);
+  } catch (err) {
+    throw new CliError((err as Error).message, ExitCode.usage);
+  }
+  const started = Date.now();
+  let controller: Controller;
+  try {
+    controller = await Controller.start({
+      targets: { exes: options.exes, pids: options.pids },
+      sink,
+      log,
+      pinRoot: options.pinRoot,
+      ringBytes: options.ringBytes,
+    });
+  } catch (err) {
+    await sink.shutdown();
+    throw err;
+  }
+
+  const status = options.status
+    ? new StatusLine(() => controller.stats())
+    : undefined;
+  const stopped = Promise.withResolvers<string>();
+  const onSignal = (name: string) => () => stopped.resolve(name);
+  const signals = [["SIGINT", onSignal("SIGINT")], [
+    "SIGTERM",
+    onSignal("SIGTERM"),
+  ]] as const;
+  for (const [sig, handler] of signals) Deno.addSignalListener(sig, handler);
+  const timer = options.durationMs === undefined
+    ? undefined
+    : setTimeout(() => stopped.resolve("duration elapsed"), options.durationMs);
+
+  const reason = await stopped.promise;
+  clearTimeout(timer);
+  for (const [sig, handler] of signals) Deno.removeSignalListener(sig, handler);
+  status?.close();
+  log.info("stopping", { reason });
+  await controller.stop();
+  await sink.shutdown();
+  const stats = controller.stats();
+  log.info("stopped", summaryFields(stats, Date.now() - started));
+  return stats;
+}
+
+/** The counters a user wants at exit, as flat log fields. */
+export function summaryFields(
+  stats: ControllerStats,
+  elapsedMs: number,
+): Record<string, number> {
+  return {
+    seconds: Math.round(elapsedMs / 100) / 10,
+    received: stats.decode.spans,
+    exported: stats.export.exported,
+    dropped: stats.export.dropped + stats.probe.ringFull +
+      stats.probe.oversize +
+      stats.probe.readFaults,
+    corruptRecords: stats.decode.corrupt,
+    lostRecords: stats.decode.lost,
+    ringFull: stats.probe.ringFull,
+  };
+}
+
+function fail(err: unknown, log?: Logger): number {
+  const code = err instanceof CliError ? err.exitCode : exitCodeOf(err);
+  const message = err instanceof Error ? err.message : String(err);
+  if (log) log.error(message);
+  else console.error(`spanbridge: ${message}`);
+  return code;
+}
+
+/** errno values that mean "this machine lacks a privilege or a kernel feature". */
+const environmentErrnos = new Set([
+  1, /* EPERM */
+  13, /* EACCES */
+  19, /* ENODEV */
+  38, /* ENOSYS */
+  95, /* EOPNOTSUPP */
+  524, /* ENOTSUPP */
+]);
+
+function exitCodeOf(err: unknown): number {
+  if (err instanceof TargetError) return ExitCode.usage;
+  if (err instanceof SysError && environmentErrnos.has(err.errno)) {
+    return ExitCode.environment;
+  }
+  const code = (err as { exitCode?: unknown })?.exitCode;
+  return typeof code === "number" ? code : ExitCode.failure;
+}

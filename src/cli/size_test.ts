@@ -1,0 +1,19 @@
+import assert from "node:assert/strict";
+import { parseSize } from "./size.ts";
+import { CliError } from "./command.ts";
+
+Deno.test("parseSize reads plain bytes and K/M/G suffixes", () => {
+  assert.equal(parseSize("4096", "x"), 4096);
+  assert.equal(parseSize("64K", "x"), 65536);
+  assert.equal(parseSize("32M", "x"), 32 << 20);
+  assert.equal(parseSize("1GiB", "x"), 1 << 30);
+  assert.equal(parseSize("2m", "x"), 2 << 20);
+});
+
+Deno.test("parseSize rejects junk with the setting's name", () => {
+  assert.throws(
+    () => parseSize("lots", "ring size"),
+    (e) => e instanceof CliError && /Invalid ring size "lots"/.test(e.message),
+  );
+  assert.throws(() => parseSize("-1M", "ring size"), CliError);
+});

@@ -1,0 +1,57 @@
+/**
+ * The live status line `spanbridge run` keeps at the bottom of a terminal:
+ * targets, spans per second, exported and dropped, redrawn once a second.
+ *
+ * @module
+ */
+import type { ControllerStats } from "../controller/controller.ts";
+
+/** Formats one status line from two snapshots taken `elapsedMs` apart. */
+export function formatStatus(
+  now: ControllerStats,
+  before: ControllerStats | undefined,
+  elapsedMs: number,
+): string {
+  const rate = before && elapsedMs > 0
+    ? Math.round((now.decode.spans - before.decode.spans) * 1000 / elapsedMs)
+    : 0;
+  const lost = now.probe.ringFull + now.probe.oversize + now.probe.readFaults;
+  return [
+    `binaries ${now.binaries}`,
+    `processes ${now.processes}`,
+    `${rate} spans/s`,
+    `received ${now.decode.spans}`,
+    `exported ${now.export.exported}`,
+    `dropped ${now.export.dropped}`,
+    `records lost ${lost}`,
+  ].join(" · ");
+}
+
+/** Redraws {@linkcode formatStatus} on standard error once a second. */
+export class StatusLine {
+  readonly #timer: ReturnType<typeof setInterval>;
+  readonly #encoder = new TextEncoder();
+  #before: ControllerStats | undefined;
+  #at = Date.now();
+
+  /** Starts drawing; `stats` is called once per redraw. */
+  constructor(stats: () => ControllerStats) {
+    this.#timer = setInterval(() => {
+      const now = stats();
+      const at = Date.now();
+      this.#write(`\r\x1b[2K${formatStatus(now, this.#before, at - this.#at)}`);
+      this.#before = now;
+      this.#at = at;
+    }, 1000);
+  }
+
+  /** Stops drawing and clears the line. */
+  close(): void {
+    clearInterval(this.#timer);
+    this.#write("\r\x1b[2K");
+  }
+
+  #write(s: string): void {
+    Deno.stderr.writeSync(this.#encoder.encode(s));
+  }
+}

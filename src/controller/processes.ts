@@ -1,0 +1,56 @@
+/**
+ * Who sent a record: the process behind a tgid, described for the resource
+ * of its spans, looked up once and forgotten when the process exits.
+ *
+ * @module
+ */
+import type { ProcessMeta } from "../export/mod.ts";
+import { ProcessTracker, type TargetBinary } from "../target/mod.ts";
+
+/** Turns tgids from ring records into the process metadata the exporter needs. */
+export class Processes {
+  readonly #tracker: ProcessTracker;
+  readonly #binaryOf: (dev: number, ino: number) => TargetBinary | undefined;
+
+  /**
+   * `binaryOf` maps an executable's device and inode to the binary resolved
+   * at attach time (for its Go build info); `onExit` hears of exits.
+   */
+  constructor(
+    binaryOf: (dev: number, ino: number) => TargetBinary | undefined,
+    onExit: (pid: number) => void = () => {},
+  ) {
+    this.#binaryOf = binaryOf;
+    this.#tracker = new ProcessTracker({ onExit: (info) => onExit(info.pid) });
+  }
+
+  /** Number of traced processes that sent spans and still run. */
+  get size(): number {
+    return this.#tracker.pids().length;
+  }
+
+  /**
+   * The metadata of process `tgid`. A process that exited before it could be
+   * looked up is described by its pid alone: its spans are still exported.
+   */
+  async get(tgid: number): Promise<ProcessMeta> {
+    const info = await this.#tracker.lookup(tgid);
+    if (!info) return { pid: tgid };
+    const build = this.#binaryOf(info.dev, info.ino)?.build;
+    return {
+      pid: tgid,
+      exePath: info.exePath,
+      exeName: info.exeName,
+      cmdline: info.cmdline,
+      owner: info.owner,
+      goVersion: build?.goVersion,
+      mainModule: build?.mainModule,
+      buildSettings: build?.settings,
+    };
+  }
+
+  /** Stops watching for exits. */
+  close(): void {
+    this.#tracker.close();
+  }
+}

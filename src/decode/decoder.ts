@@ -1,0 +1,263 @@
+/**
+ * Turns ring records into OTLP `TracesData` batches. Every record is either
+ * decoded or counted as corrupt by reason; nothing is thrown.
+ *
+ * @module
+ */
+
+import { fromBinary } from "@bufbuild/protobuf";
+import {
+  type TracesData,
+  TracesDataSchema,
+} from "../../gen/opentelemetry/proto/trace/v1/trace_pb.ts";
+import {
+  HEADER_SIZE,
+  MAX_PAYLOAD_CLASSES,
+  readHeader,
+  RECORD_MAGIC,
+  type RecordHeader,
+} from "./header.ts";
+
+/** How far behind the highest seq of a CPU a record may arrive and still fill a gap. */
+const reorderWindow = 4096;
+
+/** Why a record was rejected. */
+export type CorruptReason =
+  /** Shorter than the header. */
+  | "short_record"
+  /** The first four bytes are not "SBR1". */
+  | "bad_magic"
+  /** header.len exceeds the bytes that follow the header. */
+  | "bad_length"
+  /** header.len exceeds the configured maximum payload. */
+  | "too_large"
+  /** The payload is not a valid TracesData message. */
+  | "bad_protobuf"
+  /** A span's trace id is not 16 bytes. */
+  | "bad_trace_id"
+  /** A span's id is not 8 bytes, or its parent id is neither empty nor 8 bytes. */
+  | "bad_span_id";
+
+/** Every {@linkcode CorruptReason}, in a stable order. */
+export const CORRUPT_REASONS: readonly CorruptReason[] = [
+  "short_record",
+  "bad_magic",
+  "bad_length",
+  "too_large",
+  "bad_protobuf",
+  "bad_trace_id",
+  "bad_span_id",
+];
+
+/** Running totals of a {@linkcode Decoder}. */
+export interface DecodeCounters {
+  /** Records decoded successfully. */
+  records: number;
+  /** Payload bytes of those records (header.len, not padded sizes). */
+  bytes: number;
+  /** Spans in those records. */
+  spans: number;
+  /** Records rejected, all reasons together. */
+  corrupt: number;
+  /** Records rejected, by reason. */
+  corruptBy: Record<CorruptReason, number>;
+  /**
+   * Records missing from per-CPU sequence gaps (the probe dropped them). It
+   * can go down again when a record that arrived out of order fills a gap.
+   */
+  lost: number;
+}
+
+/** One decoded record. */
+export interface DecodedRecord {
+  /** The record header. */
+  header: RecordHeader;
+  /** The payload; its byte fields own their memory (the record may be reused). */
+  data: TracesData;
+  /** Number of spans in `traces`. */
+  spans: number;
+}
+
+/** Options of {@linkcode Decoder}. */
+export interface DecoderOptions {
+  /**
+   * The largest payload accepted, in bytes. Default
+   * {@linkcode MAX_PAYLOAD_CLASSES}; use MAX_PAYLOAD_DYNPTR with the dynptr probe.
+   */
+  maxPayloadBytes?: number;
+  /** Called for every rejected record, for logging; must not throw. */
+  onCorrupt?: (
+    reason: CorruptReason,
+    detail: string,
+    header?: RecordHeader,
+  ) => void;
+}
+
+/** Decodes and validates ring records, keeping {@linkcode DecodeCounters}. */
+export class Decoder {
+  readonly #counters: DecodeCounters = {
+    records: 0,
+    bytes: 0,
+    spans: 0,
+    corrupt: 0,
+    corruptBy: Object.fromEntries(CORRUPT_REASONS.map((r) => [r, 0])) as Record<
+      CorruptReason,
+      number
+    >,
+    lost: 0,
+  };
+  readonly #maxPayload: number;
+  readonly #onCorrupt: NonNullable<DecoderOptions["onCorrupt"]>;
+  readonly #sequences = new Map<
+    number,
+    { high: number; missing: Set<number> }
+  >();
+
+  /** Creates a decoder with fresh counters. */
+  constructor(options: DecoderOptions = {}) {
+    this.#maxPayload = options.maxPayloadBytes ?? MAX_PAYLOAD_CLASSES;
+    this.#onCorrupt = options.onCorrupt ?? (() => {});
+  }
+
+  /** A snapshot of the totals since construction. */
+  counters(): DecodeCounters {
+    return { ...this.#counters, corruptBy: { ...this.#counters.corruptBy } };
+  }
+
+  /**
+   * Decodes one record (header + payload, possibly padded). Returns undefined
+   * and counts the reason when the record is corrupt. The payload is copied
+   * before decoding, so `record` may be reused afterwards.
+   */
+  decode(record: Uint8Array): DecodedRecord | undefined {
+    if (record.length < HEADER_SIZE) {
+      return this.#reject(
+        "short_record",
+        `record is ${record.length} bytes, shorter than the ${HEADER_SIZE}-byte header`,
+      );
+    }
+    const header = readHeader(record);
+    if (header.magic !== RECORD_MAGIC) {
+      return this.#reject(
+        "bad_magic",
+        `magic is 0x${header.magic.toString(16)}, expected 0x${
+          RECORD_MAGIC.toString(16)
+        }`,
+      );
+    }
+    if (header.len > record.length - HEADER_SIZE) {
+      return this.#reject(
+        "bad_length",
+        `payload length is ${header.len} bytes but only ${
+          record.length - HEADER_SIZE
+        } follow the header`,
+        header,
+      );
+    }
+    this.#trackSequence(header);
+    if (header.len > this.#maxPayload) {
+      return this.#reject(
+        "too_large",
+        `payload is ${header.len} bytes, which exceeds the ${this.#maxPayload}-byte limit`,
+        header,
+      );
+    }
+    let traces: TracesData;
+    try {
+      traces = fromBinary(
+        TracesDataSchema,
+        record.slice(HEADER_SIZE, HEADER_SIZE + header.len),
+      );
+    } catch (e) {
+      return this.#reject(
+        "bad_protobuf",
+        `payload is not a TracesData message: ${(e as Error).message}`,
+        header,
+      );
+    }
+    let spans = 0;
+    for (const rs of traces.resourceSpans) {
+      for (const ss of rs.scopeSpans) {
+        for (const span of ss.spans) {
+          if (span.traceId.length !== 16) {
+            return this.#reject(
+              "bad_trace_id",
+              `span "${span.name}" has a ${span.traceId.length}-byte trace id`,
+              header,
+            );
+          }
+          if (
+            span.spanId.length !== 8 ||
+            (span.parentSpanId.length !== 0 && span.parentSpanId.length !== 8)
+          ) {
+            return this.#reject(
+              "bad_span_id",
+              `span "${span.name}" has a ${span.spanId.length}-byte id and a ${span.parentSpanId.length}-byte parent id`,
+              header,
+            );
+          }
+          spans++;
+        }
+      }
+    }
+    this.#counters.records++;
+    this.#counters.bytes += header.len;
+    this.#counters.spans += spans;
+    return { header, data: traces, spans };
+  }
+
+  /**
+   * Counts records missing from each CPU's sequence. The first record seen on
+   * a CPU sets its baseline (records made before we started are not lost).
+   * bpf/ended.h allows records of one CPU to arrive out of order and, rarely,
+   * twice with one seq: a gap is counted at once and taken back when the
+   * late record shows up within the window; duplicates count nothing. A seq
+   * far behind the highest one means the probe was reloaded: start again.
+   */
+  #trackSequence(header: RecordHeader): void {
+    const state = this.#sequences.get(header.cpu);
+    if (!state) {
+      this.#sequences.set(header.cpu, { high: header.seq, missing: new Set() });
+      return;
+    }
+    const ahead = (header.seq - state.high) >>> 0;
+    if (ahead === 0) return;
+    if (ahead < 0x80000000) {
+      for (let i = 1; i < ahead && i <= reorderWindow; i++) {
+        state.missing.add((state.high + i) >>> 0);
+      }
+      this.#counters.lost += ahead - 1;
+      state.high = header.seq;
+      if (state.missing.size > reorderWindow) {
+        for (const seq of state.missing) {
+          if (((state.high - seq) >>> 0) > reorderWindow) {
+            state.missing.delete(seq);
+          }
+        }
+      }
+      return;
+    }
+    const behind = (state.high - header.seq) >>> 0;
+    if (state.missing.delete(header.seq)) {
+      this.#counters.lost--;
+    } else if (behind > reorderWindow) {
+      state.high = header.seq;
+      state.missing.clear();
+    }
+  }
+
+  #reject(
+    reason: CorruptReason,
+    detail: string,
+    header?: RecordHeader,
+  ): undefined {
+    this.#counters.corrupt++;
+    this.#counters.corruptBy[reason]++;
+    try {
+      this.#onCorrupt(reason, `Cannot decode span record: ${detail}`, header);
+    } catch {
+      // A failing observer must not turn a counted record into an exception.
+    }
+    return undefined;
+  }
+}

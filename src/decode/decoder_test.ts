@@ -1,0 +1,211 @@
+import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
+import { create, toBinary } from "@bufbuild/protobuf";
+import { TracesDataSchema } from "../../gen/opentelemetry/proto/trace/v1/trace_pb.ts";
+import { sampleSpans, sampleTraces } from "./_test_traces.ts";
+import { CORRUPT_REASONS, type CorruptReason, Decoder } from "./decoder.ts";
+import { encodeRecord, HEADER_SIZE, MAX_PAYLOAD_CLASSES } from "./header.ts";
+
+const payload = toBinary(TracesDataSchema, sampleTraces(sampleSpans(3)));
+const record = (seq = 0, cpu = 0, body = payload) =>
+  encodeRecord({ tgid: 100, pid: 101, cpu, seq }, body);
+
+function onlyCorrupt(d: Decoder, reason: CorruptReason) {
+  for (const r of CORRUPT_REASONS) {
+    strictEqual(d.counters().corruptBy[r], r === reason ? 1 : 0, r);
+  }
+  strictEqual(d.counters().records, 0);
+}
+
+Deno.test("decoder decodes a valid record and counts it", () => {
+  const d = new Decoder();
+  const out = d.decode(record());
+  ok(out);
+  strictEqual(out.spans, 3);
+  strictEqual(out.header.tgid, 100);
+  strictEqual(out.data.resourceSpans[0].scopeSpans[0].spans[1].name, "query 1");
+  strictEqual(
+    out.data.resourceSpans[0].scopeSpans[0].spans[0].startTimeUnixNano,
+    1732450000123456789n,
+  );
+  const { corruptBy, ...totals } = d.counters();
+  deepStrictEqual(totals, {
+    records: 1,
+    bytes: payload.length,
+    spans: 3,
+    corrupt: 0,
+    lost: 0,
+  });
+  deepStrictEqual(Object.values(corruptBy), CORRUPT_REASONS.map(() => 0));
+});
+
+Deno.test("decoder uses header.len, not the padded record length", () => {
+  const padded = new Uint8Array(HEADER_SIZE + payload.length + 4096);
+  padded.set(record());
+  padded.fill(0xff, HEADER_SIZE + payload.length);
+  const d = new Decoder();
+  strictEqual(d.decode(padded)?.spans, 3);
+});
+
+Deno.test("decoder output does not alias the record buffer", () => {
+  const buf = record();
+  const out = new Decoder().decode(buf);
+  buf.fill(0);
+  deepStrictEqual([
+    ...out!.data.resourceSpans[0].scopeSpans[0].spans[0].traceId,
+  ], new Array(16).fill(1));
+});
+
+Deno.test("decoder accepts an empty TracesData", () => {
+  const d = new Decoder();
+  strictEqual(d.decode(record(0, 0, new Uint8Array()))?.spans, 0);
+  strictEqual(d.counters().records, 1);
+});
+
+const corruptCases: [string, CorruptReason, () => Uint8Array][] = [
+  [
+    "a record shorter than the header",
+    "short_record",
+    () => record().subarray(0, HEADER_SIZE - 1),
+  ],
+  [
+    "a wrong magic",
+    "bad_magic",
+    () =>
+      encodeRecord(
+        { magic: 0x31524254, tgid: 1, pid: 1, cpu: 0, seq: 0 },
+        payload,
+      ),
+  ],
+  [
+    "a length past the record",
+    "bad_length",
+    () =>
+      encodeRecord(
+        { len: payload.length + 1, tgid: 1, pid: 1, cpu: 0, seq: 0 },
+        payload,
+      ),
+  ],
+  [
+    "a payload over the limit",
+    "too_large",
+    () => record(0, 0, new Uint8Array(MAX_PAYLOAD_CLASSES + 1)),
+  ],
+  [
+    "a payload that is not protobuf",
+    "bad_protobuf",
+    () => record(0, 0, Uint8Array.of(0x0a, 0xff, 0xff, 0xff)),
+  ],
+  ["a truncated payload", "bad_protobuf", () => {
+    const r = record();
+    return encodeRecord(
+      { tgid: 1, pid: 1, cpu: 0, seq: 0 },
+      r.subarray(HEADER_SIZE, r.length - 3),
+    );
+  }],
+  ["a 15-byte trace id", "bad_trace_id", () => {
+    const spans = sampleSpans(2);
+    spans[1].traceId = new Uint8Array(15);
+    return record(0, 0, toBinary(TracesDataSchema, sampleTraces(spans)));
+  }],
+  ["a 9-byte span id", "bad_span_id", () => {
+    const spans = sampleSpans(2);
+    spans[1].spanId = new Uint8Array(9);
+    return record(0, 0, toBinary(TracesDataSchema, sampleTraces(spans)));
+  }],
+  ["a 4-byte parent span id", "bad_span_id", () => {
+    const spans = sampleSpans(2);
+    spans[1].parentSpanId = new Uint8Array(4);
+    return record(0, 0, toBinary(TracesDataSchema, sampleTraces(spans)));
+  }],
+];
+
+for (const [what, reason, make] of corruptCases) {
+  Deno.test(`decoder counts ${what} as ${reason}`, () => {
+    const seen: string[] = [];
+    const d = new Decoder({
+      onCorrupt: (r, detail) => seen.push(`${r}: ${detail}`),
+    });
+    strictEqual(d.decode(make()), undefined);
+    onlyCorrupt(d, reason);
+    strictEqual(seen.length, 1);
+    ok(seen[0].startsWith(`${reason}: Cannot decode span record: `), seen[0]);
+  });
+}
+
+Deno.test("decoder honours a larger maxPayload", () => {
+  const big = create(TracesDataSchema, sampleTraces(sampleSpans(4000)));
+  const bytes = toBinary(TracesDataSchema, big);
+  ok(bytes.length > MAX_PAYLOAD_CLASSES);
+  strictEqual(new Decoder().decode(record(0, 0, bytes)), undefined);
+  strictEqual(
+    new Decoder({ maxPayloadBytes: 4 << 20 }).decode(record(0, 0, bytes))
+      ?.spans,
+    4000,
+  );
+});
+
+Deno.test("decoder counts per-CPU sequence gaps as lost records", () => {
+  const d = new Decoder();
+  for (
+    const [seq, cpu] of [[10, 0], [11, 0], [5, 1], [14, 0], [6, 1], [9, 1]]
+  ) d.decode(record(seq, cpu));
+  strictEqual(d.counters().lost, 2 + 2);
+  d.decode(record(0xffffffff, 2));
+  d.decode(record(1, 2)); // wrapped: 0 was lost
+  strictEqual(d.counters().lost, 5);
+});
+
+Deno.test("decoder takes back a gap filled by a late record and ignores duplicates", () => {
+  const d = new Decoder();
+  for (const seq of [1, 2, 4, 3, 4, 5, 7]) d.decode(record(seq));
+  strictEqual(d.counters().lost, 1); // only 6 is missing
+  strictEqual(d.counters().records, 7);
+});
+
+Deno.test("decoder restarts the sequence when the probe is reloaded", () => {
+  const d = new Decoder();
+  d.decode(record(100_000));
+  d.decode(record(0));
+  d.decode(record(1));
+  strictEqual(d.counters().lost, 0);
+});
+
+Deno.test("decoder survives random and mutated records (fuzz)", () => {
+  const d = new Decoder({ onCorrupt: () => {} });
+  let seed = 0x9e3779b9;
+  const rand = () => {
+    seed ^= seed << 13;
+    seed ^= seed >>> 17;
+    seed ^= seed << 5;
+    return (seed >>> 0) / 2 ** 32;
+  };
+  const valid = record();
+  const n = 4000;
+  let decoded = 0;
+  for (let i = 0; i < n; i++) {
+    let r: Uint8Array;
+    if (i % 2 === 0) {
+      r = valid.slice();
+      const flips = 1 + Math.floor(rand() * 8);
+      for (let j = 0; j < flips; j++) {
+        r[HEADER_SIZE + Math.floor(rand() * (r.length - HEADER_SIZE))] =
+          rand() * 256;
+      }
+      if (rand() < 0.1) r = r.subarray(0, Math.floor(rand() * r.length));
+    } else {
+      const body = Uint8Array.from(
+        { length: Math.floor(rand() * 300) },
+        () => rand() * 256,
+      );
+      r = rand() < 0.5
+        ? body
+        : encodeRecord({ tgid: 1, pid: 1, cpu: 0, seq: i }, body);
+    }
+    if (d.decode(r)) decoded++;
+  }
+  const { corrupt, corruptBy } = d.counters();
+  strictEqual(Object.values(corruptBy).reduce((a, b) => a + b, 0), corrupt);
+  strictEqual(d.counters().records, decoded);
+  strictEqual(decoded + corrupt, n);
+  ok(corrupt > n / 4, `only ${corrupt} of ${n} fuzzed records were rejected`);
+});

@@ -1,0 +1,54 @@
+/**
+ * OTEL_TRACES_EXPORTER=console: one JSON line per span on standard output,
+ * `{"resource":…,"scope":…,"span":…}` in OTLP/JSON (hex ids, exact 64-bit
+ * timestamps as strings), for piping into jq or a file.
+ *
+ * @module
+ */
+
+import type { JsonValue } from "@bufbuild/protobuf";
+import type { SpanExporter } from "./exporter.ts";
+import { toOtlpJson } from "./otlp_json.ts";
+
+type Json = Record<string, JsonValue>;
+
+/** Creates the console exporter; `write` receives each line without its newline (default: stdout). */
+export function createConsoleExporter(
+  write?: (line: string) => void,
+): SpanExporter {
+  const encoder = new TextEncoder();
+  const out = write ?? ((line: string) => {
+    const bytes = encoder.encode(line + "\n");
+    let done = 0;
+    while (done < bytes.length) {
+      done += Deno.stdout.writeSync(bytes.subarray(done));
+    }
+  });
+  return {
+    export(request) {
+      try {
+        const json = toOtlpJson(request);
+        for (const rs of (json.resourceSpans ?? []) as Json[]) {
+          for (const ss of (rs.scopeSpans ?? []) as Json[]) {
+            for (const span of (ss.spans ?? []) as Json[]) {
+              out(
+                JSON.stringify({
+                  resource: rs.resource ?? {},
+                  scope: ss.scope ?? {},
+                  span,
+                }),
+              );
+            }
+          }
+        }
+        return Promise.resolve({ ok: true, rejected: 0 });
+      } catch (e) {
+        return Promise.resolve({
+          ok: false,
+          error: new Error(`Cannot print spans: ${(e as Error).message}`),
+        });
+      }
+    },
+    shutdown: () => Promise.resolve(),
+  };
+}

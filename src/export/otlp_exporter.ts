@@ -1,0 +1,171 @@
+/**
+ * OTLP/HTTP export of our own protobuf messages through the OpenTelemetry JS
+ * exporter stack.
+ *
+ * Why not `OTLPTraceExporter` from @opentelemetry/exporter-trace-otlp-http:
+ * it takes ReadableSpan objects and rebuilds OTLP from them, which cannot
+ * carry what the Go SDK sent exactly (a double 3.0 becomes an int, int64
+ * values above 2^53 lose precision, bytes and key/value-list attributes do
+ * not exist there). That exporter is only `createOtlpHttpExportDelegate`
+ * with a ReadableSpan serializer. We build the same delegate with a
+ * serializer of our gen/ messages (protobuf via toBinary, OTLP/JSON via
+ * otlp_json.ts), so the spans leave byte-exact while OpenTelemetry JS still
+ * does the transport: OTEL_EXPORTER_OTLP_* endpoint, headers, timeout,
+ * compression and certificates, retries with backoff and Retry-After,
+ * timeouts and concurrency limits.
+ *
+ * @module
+ */
+
+import { fromBinary, fromJson, toBinary } from "@bufbuild/protobuf";
+import { ExportResultCode } from "@opentelemetry/core";
+import type {
+  IExporterMetricsHelper,
+  ISerializer,
+} from "@opentelemetry/otlp-transformer";
+import { CompressionAlgorithm } from "@opentelemetry/otlp-exporter-base";
+import {
+  convertLegacyHttpOptions,
+  createOtlpHttpExportDelegate,
+} from "@opentelemetry/otlp-exporter-base/node-http";
+import {
+  type ExportTraceServiceRequest,
+  ExportTraceServiceRequestSchema,
+  type ExportTraceServiceResponse,
+  ExportTraceServiceResponseSchema,
+} from "../../gen/opentelemetry/proto/collector/trace/v1/trace_service_pb.ts";
+import type { ExportOutcome, SpanExporter } from "./exporter.ts";
+import { toOtlpJson } from "./otlp_json.ts";
+
+/** The OTLP/HTTP encodings we send. */
+export type OtlpHttpProtocol = "http/protobuf" | "http/json";
+
+/**
+ * Options of {@linkcode createOtlpExporter}. Unset options come from the
+ * OTEL_EXPORTER_OTLP_(TRACES_)* variables of the process environment, read by
+ * OpenTelemetry JS, then from the OTLP defaults (http://localhost:4318/v1/traces,
+ * 10 s, no compression).
+ */
+export interface OtlpExporterOptions {
+  /** Encoding of the request body. Default "http/protobuf". */
+  protocol?: OtlpHttpProtocol;
+  /** Full URL of the traces endpoint, e.g. http://127.0.0.1:4318/v1/traces. */
+  url?: string;
+  /** Extra request headers. */
+  headers?: Record<string, string>;
+  /** Time for one export including its retries, in milliseconds. */
+  timeoutMillis?: number;
+  /** Request body compression. */
+  compression?: "gzip" | "none";
+  /** Exports allowed in flight at once; the queue keeps below it. Default 30. */
+  concurrencyLimit?: number;
+}
+
+interface Batch {
+  request: ExportTraceServiceRequest;
+  spans: number;
+}
+
+const metricsHelper: IExporterMetricsHelper<Batch> = {
+  name: "span",
+  countItems: (b) => b.spans,
+};
+const compressions = {
+  gzip: CompressionAlgorithm.GZIP,
+  none: CompressionAlgorithm.NONE,
+};
+const contentTypes: Record<OtlpHttpProtocol, string> = {
+  "http/protobuf": "application/x-protobuf",
+  "http/json": "application/json",
+};
+
+/** Creates an exporter that sends requests to an OTLP/HTTP receiver. */
+export function createOtlpExporter(
+  options: OtlpExporterOptions = {},
+): SpanExporter {
+  const protocol = options.protocol ?? "http/protobuf";
+  // The delegate reads the response (our deserializeResponse) and then calls
+  // the export's callback in the same synchronous step, so the partial success
+  // parked here is always the one of the export whose callback runs next.
+  let parked: ExportTraceServiceResponse | undefined;
+  const serializer: ISerializer<Batch, ExportTraceServiceResponse> = {
+    serializeRequest: ({ request }) =>
+      protocol === "http/json"
+        ? new TextEncoder().encode(JSON.stringify(toOtlpJson(request)))
+        : toBinary(ExportTraceServiceRequestSchema, request),
+    deserializeResponse: (data) => {
+      parked = decodeResponse(protocol, data);
+      return parked;
+    },
+  };
+  const config = convertLegacyHttpOptions(
+    {
+      url: options.url,
+      headers: options.headers,
+      timeoutMillis: options.timeoutMillis,
+      compression: options.compression && compressions[options.compression],
+      concurrencyLimit: options.concurrencyLimit,
+    },
+    "TRACES",
+    "v1/traces",
+    { "Content-Type": contentTypes[protocol] },
+  );
+  const delegate = createOtlpHttpExportDelegate(
+    config,
+    serializer,
+    "otlp_http_span_exporter",
+    metricsHelper,
+    undefined,
+  );
+  return {
+    export(request, spans) {
+      return new Promise<ExportOutcome>((resolve) => {
+        delegate.export({ request, spans }, (result) => {
+          const response = parked;
+          parked = undefined;
+          if (result.code !== ExportResultCode.SUCCESS) {
+            resolve({ ok: false, error: describe(result.error, config.url) });
+            return;
+          }
+          const partial = response?.partialSuccess;
+          resolve({
+            ok: true,
+            rejected: Number(partial?.rejectedSpans ?? 0n),
+            message: partial?.errorMessage || undefined,
+          });
+        });
+      });
+    },
+    shutdown: () => delegate.shutdown(),
+  };
+}
+
+function decodeResponse(
+  protocol: OtlpHttpProtocol,
+  data: Uint8Array,
+): ExportTraceServiceResponse {
+  if (protocol === "http/protobuf") {
+    return fromBinary(ExportTraceServiceResponseSchema, data);
+  }
+  const text = new TextDecoder().decode(data).trim();
+  return fromJson(
+    ExportTraceServiceResponseSchema,
+    text === "" ? {} : JSON.parse(text),
+    {
+      ignoreUnknownFields: true,
+    },
+  );
+}
+
+function describe(error: Error | undefined, url: string): Error {
+  const detail = error?.message || error?.name || "unknown error";
+  const code = (error as { code?: unknown } | undefined)?.code;
+  const status = typeof code === "number"
+    ? ` (HTTP ${code})`
+    : typeof code === "string"
+    ? ` (${code})`
+    : "";
+  return new Error(`Cannot export spans to ${url}: ${detail}${status}`, {
+    cause: error,
+  });
+}

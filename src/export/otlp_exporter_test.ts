@@ -1,0 +1,236 @@
+import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
+import { create, equals } from "@bufbuild/protobuf";
+import {
+  type ExportTraceServiceRequest,
+  ExportTraceServiceRequestSchema,
+} from "../../gen/opentelemetry/proto/collector/trace/v1/trace_service_pb.ts";
+import {
+  type TracesData,
+  TracesDataSchema,
+} from "../../gen/opentelemetry/proto/trace/v1/trace_pb.ts";
+import { richTraces } from "../decode/_test_traces.ts";
+import {
+  createTraceHandler,
+  type OtlpFormat,
+  type ReceiverOptions,
+  startReceiver,
+} from "../receive/mod.ts";
+import {
+  createOtlpExporter,
+  type OtlpExporterOptions,
+} from "./otlp_exporter.ts";
+
+interface Got {
+  traces: TracesData;
+  format: OtlpFormat;
+  headers: Headers;
+}
+
+const richRequest = (): ExportTraceServiceRequest =>
+  create(ExportTraceServiceRequestSchema, {
+    resourceSpans: richTraces().resourceSpans,
+  });
+
+/** Exports `request` once to a fresh receiver and returns what it saw. */
+async function exportOnce(
+  options: OtlpExporterOptions,
+  request = richRequest(),
+  receiverOptions: ReceiverOptions = {},
+) {
+  const got: Got[] = [];
+  const receiver = await startReceiver({
+    port: 0,
+    ...receiverOptions,
+    onTraces: (traces, format, req) =>
+      got.push({ traces, format, headers: req.headers }),
+  });
+  const exporter = createOtlpExporter({ url: receiver.url, ...options });
+  try {
+    const outcome = await exporter.export(request, 2);
+    return { outcome, got };
+  } finally {
+    await exporter.shutdown();
+    await receiver.close();
+  }
+}
+
+function sameTraces(got: TracesData, sent: ExportTraceServiceRequest) {
+  ok(
+    equals(
+      TracesDataSchema,
+      got,
+      create(TracesDataSchema, { resourceSpans: sent.resourceSpans }),
+    ),
+    "traces differ",
+  );
+}
+
+for (const protocol of ["http/protobuf", "http/json"] as const) {
+  Deno.test(`OTLP exporter delivers spans exactly over ${protocol}`, async () => {
+    const request = richRequest();
+    const { outcome, got } = await exportOnce({ protocol }, request);
+    deepStrictEqual(outcome, { ok: true, rejected: 0, message: undefined });
+    strictEqual(got.length, 1);
+    strictEqual(got[0].format, protocol === "http/json" ? "json" : "protobuf");
+    sameTraces(got[0].traces, request);
+    const span = got[0].traces.resourceSpans[0].scopeSpans[0].spans[0];
+    strictEqual(span.startTimeUnixNano, 1732450000123456789n);
+  });
+
+  Deno.test(`OTLP exporter compresses with gzip and sends headers over ${protocol}`, async () => {
+    const request = richRequest();
+    const { outcome, got } = await exportOnce({
+      protocol,
+      compression: "gzip",
+      headers: { "x-tenant": "t1" },
+    }, request);
+    ok(outcome.ok);
+    strictEqual(got[0].headers.get("content-encoding"), "gzip");
+    strictEqual(got[0].headers.get("x-tenant"), "t1");
+    sameTraces(got[0].traces, request);
+  });
+
+  Deno.test(`OTLP exporter reports a partial success over ${protocol}`, async () => {
+    const { outcome } = await exportOnce({ protocol }, richRequest(), {
+      partialSuccess: () => ({
+        rejectedSpans: 1,
+        errorMessage: "span too old",
+      }),
+    });
+    deepStrictEqual(outcome, {
+      ok: true,
+      rejected: 1,
+      message: "span too old",
+    });
+  });
+}
+
+Deno.test("OTLP exporter takes endpoint and headers from OTEL_EXPORTER_OTLP_* variables", async () => {
+  const got: Got[] = [];
+  const receiver = await startReceiver({
+    port: 0,
+    onTraces: (traces, format, req) =>
+      got.push({ traces, format, headers: req.headers }),
+  });
+  const vars = {
+    OTEL_EXPORTER_OTLP_ENDPOINT: `http://${receiver.addr}`,
+    OTEL_EXPORTER_OTLP_HEADERS: "x-a=1,x-b=two%20words",
+    OTEL_EXPORTER_OTLP_TRACES_HEADERS: "x-b=3",
+  };
+  for (const [k, v] of Object.entries(vars)) Deno.env.set(k, v);
+  try {
+    const exporter = createOtlpExporter();
+    ok((await exporter.export(richRequest(), 2)).ok);
+    await exporter.shutdown();
+    strictEqual(got[0].headers.get("x-a"), "1");
+    strictEqual(got[0].headers.get("x-b"), "3");
+    strictEqual(got[0].headers.get("content-type"), "application/x-protobuf");
+  } finally {
+    for (const k of Object.keys(vars)) Deno.env.delete(k);
+    await receiver.close();
+  }
+});
+
+Deno.test("OTLP exporter retries a 503 and then succeeds", async () => {
+  const handler = createTraceHandler();
+  let calls = 0;
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen() {} },
+    (req) => {
+      if (calls++ === 0) {
+        return new Response("busy", {
+          status: 503,
+          headers: { "retry-after": "1" },
+        });
+      }
+      return handler.handle(req);
+    },
+  );
+  const exporter = createOtlpExporter({
+    url: `http://127.0.0.1:${server.addr.port}/v1/traces`,
+    timeoutMillis: 5000,
+  });
+  try {
+    const outcome = await exporter.export(richRequest(), 2);
+    ok(outcome.ok);
+    strictEqual(calls, 2);
+    strictEqual(handler.counters().spans, 2);
+  } finally {
+    await exporter.shutdown();
+    await server.shutdown();
+  }
+});
+
+Deno.test("OTLP exporter fails on a 400 without retrying", async () => {
+  let calls = 0;
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen() {} },
+    () => {
+      calls++;
+      return new Response("no", { status: 400 });
+    },
+  );
+  const exporter = createOtlpExporter({
+    url: `http://127.0.0.1:${server.addr.port}/v1/traces`,
+  });
+  try {
+    const outcome = await exporter.export(richRequest(), 2);
+    strictEqual(outcome.ok, false);
+    ok(
+      !outcome.ok && /HTTP 400/.test(outcome.error.message),
+      !outcome.ok ? outcome.error.message : "",
+    );
+    strictEqual(calls, 1);
+  } finally {
+    await exporter.shutdown();
+    await server.shutdown();
+  }
+});
+
+Deno.test("OTLP exporter gives up on an unreachable endpoint within its timeout", async () => {
+  const exporter = createOtlpExporter({
+    url: "http://127.0.0.1:9/v1/traces",
+    timeoutMillis: 1500,
+  });
+  const started = Date.now();
+  const outcome = await exporter.export(richRequest(), 2);
+  await exporter.shutdown();
+  strictEqual(outcome.ok, false);
+  ok(
+    !outcome.ok &&
+      outcome.error.message.startsWith(
+        "Cannot export spans to http://127.0.0.1:9/v1/traces: ",
+      ),
+  );
+  ok(Date.now() - started < 3000, `took ${Date.now() - started} ms`);
+});
+
+Deno.test("OTLP exporter matches each partial success to its own request", async () => {
+  const receiver = await startReceiver({
+    port: 0,
+    partialSuccess: (t) =>
+      t.resourceSpans[0].scopeSpans[0].spans.length === 3
+        ? { rejectedSpans: 1, errorMessage: "one of three" }
+        : undefined,
+  });
+  const exporter = createOtlpExporter({ url: receiver.url });
+  const request = (n: number) =>
+    create(ExportTraceServiceRequestSchema, {
+      resourceSpans: richTraces().resourceSpans.map((rs) => {
+        rs.scopeSpans[0].spans = [
+          ...rs.scopeSpans[0].spans,
+          ...rs.scopeSpans[0].spans,
+        ].slice(0, n);
+        return rs;
+      }),
+    });
+  try {
+    const outcomes = await Promise.all(
+      [2, 3, 2, 3, 2].map((n) => exporter.export(request(n), n)),
+    );
+    deepStrictEqual(outcomes.map((o) => o.ok && o.rejected), [0, 1, 0, 1, 0]);
+  } finally {
+    await exporter.shutdown();
+    await receiver.close();
+  }
+});

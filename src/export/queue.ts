@@ -1,0 +1,258 @@
+/**
+ * A bounded, batching span queue in front of a {@linkcode SpanExporter}, in
+ * the manner of OpenTelemetry's batch span processor but counted in spans and
+ * fed whole decoded records. Nothing is lost silently: every span that
+ * enters is eventually exported, refused by the receiver, or dropped with a
+ * reason.
+ *
+ * @module
+ */
+
+import { create } from "@bufbuild/protobuf";
+import { ExportTraceServiceRequestSchema } from "../../gen/opentelemetry/proto/collector/trace/v1/trace_service_pb.ts";
+import type { Resource } from "../../gen/opentelemetry/proto/resource/v1/resource_pb.ts";
+import type { ResourceSpans } from "../../gen/opentelemetry/proto/trace/v1/trace_pb.ts";
+import type { BatchOptions } from "./config.ts";
+import type { SpanExporter } from "./exporter.ts";
+
+/** Why spans were dropped. */
+export type DropReason =
+  /** The queue held maxQueueSpans already. */
+  | "queue_full"
+  /** The exporter gave up on the request (after its retries). */
+  | "export_failed"
+  /** The receiver accepted the request but refused these spans (partial success). */
+  | "rejected"
+  /** Still queued when shutdown ran out of time, or added after shutdown. */
+  | "shutdown";
+
+/** Running totals of a {@linkcode SpanQueue}, in spans. */
+export interface QueueCounters {
+  /** Spans handed to add(). */
+  received: number;
+  /** Spans the receiver accepted. */
+  exported: number;
+  /** Spans dropped, all reasons together. */
+  dropped: number;
+  /** Spans dropped, by reason. */
+  droppedBy: Record<DropReason, number>;
+  /** Spans waiting in the queue. */
+  queued: number;
+  /** Spans in export requests not answered yet. */
+  inFlight: number;
+}
+
+/** A failed or partly refused export, for logging. */
+export interface ExportProblem {
+  /** export_failed or rejected. */
+  reason: "export_failed" | "rejected";
+  /** Spans concerned. */
+  spans: number;
+  /** What went wrong, as a sentence. */
+  message: string;
+}
+
+interface Item {
+  resourceSpans: ResourceSpans[];
+  spans: number;
+}
+
+/** Queues decoded spans and exports them in batches. */
+export class SpanQueue {
+  readonly #exporter: SpanExporter;
+  readonly #options: BatchOptions;
+  readonly #onProblem: (problem: ExportProblem) => void;
+  readonly #counters: QueueCounters = {
+    received: 0,
+    exported: 0,
+    dropped: 0,
+    droppedBy: { queue_full: 0, export_failed: 0, rejected: 0, shutdown: 0 },
+    queued: 0,
+    inFlight: 0,
+  };
+  #items: Item[] = [];
+  #head = 0;
+  #requests = 0;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #flushing = 0;
+  #idle: (() => void)[] = [];
+  #closed = false;
+
+  /** `onProblem` hears about failed and partly refused exports. */
+  constructor(
+    exporter: SpanExporter,
+    options: BatchOptions,
+    onProblem: (problem: ExportProblem) => void = () => {},
+  ) {
+    this.#exporter = exporter;
+    this.#options = options;
+    this.#onProblem = onProblem;
+  }
+
+  /** A snapshot of the counters. */
+  counters(): QueueCounters {
+    return { ...this.#counters, droppedBy: { ...this.#counters.droppedBy } };
+  }
+
+  /**
+   * Queues spans whose resources are already final. `spans` is their count.
+   * Returns false when they were dropped (queue full or shut down).
+   */
+  add(resourceSpans: ResourceSpans[], spans: number): boolean {
+    this.#counters.received += spans;
+    if (spans === 0) return true;
+    if (this.#closed) return this.#drop("shutdown", spans);
+    if (this.#counters.queued + spans > this.#options.maxQueueSpans) {
+      return this.#drop("queue_full", spans);
+    }
+    this.#items.push({ resourceSpans, spans });
+    this.#counters.queued += spans;
+    this.#pump();
+    return true;
+  }
+
+  /**
+   * Exports everything queued now and waits until nothing is queued or in
+   * flight, or `timeoutMs` passed. Resolves to true when every span was
+   * settled (exported, or counted as dropped), false on timeout.
+   */
+  async flush(timeoutMs = 30_000): Promise<boolean> {
+    this.#flushing++;
+    try {
+      this.#pump();
+      if (this.#isIdle()) return true;
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const idle = new Promise<boolean>((resolve) =>
+        this.#idle.push(() => resolve(true))
+      );
+      const late = new Promise<boolean>((resolve) =>
+        timer = setTimeout(() => resolve(false), timeoutMs)
+      );
+      const done = await Promise.race([idle, late]);
+      clearTimeout(timer);
+      return done;
+    } finally {
+      this.#flushing--;
+    }
+  }
+
+  /**
+   * Stops accepting spans, delivers what is queued within `timeoutMs`, counts
+   * the rest as dropped ("shutdown") and shuts the exporter down. Requests
+   * still unanswered at the deadline stay counted as in flight.
+   */
+  async shutdown(timeoutMs = 30_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    this.#closed = true;
+    await this.flush(timeoutMs);
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    const left = this.#counters.queued;
+    this.#items = [];
+    this.#head = 0;
+    this.#counters.queued = 0;
+    if (left > 0) this.#drop("shutdown", left);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      this.#exporter.shutdown(),
+      new Promise((resolve) =>
+        timer = setTimeout(resolve, Math.max(0, deadline - Date.now()))
+      ),
+    ]);
+    clearTimeout(timer);
+  }
+
+  #isIdle(): boolean {
+    return this.#counters.queued === 0 && this.#requests === 0;
+  }
+
+  /** Sends full batches, or everything when a flush runs or the delay passed. */
+  #pump(force = false): void {
+    const all = force || this.#flushing > 0;
+    while (
+      this.#counters.queued > 0 &&
+      this.#requests < this.#options.maxConcurrentExports &&
+      (all || this.#counters.queued >= this.#options.maxBatchSpans)
+    ) {
+      this.#send();
+    }
+    if (
+      this.#counters.queued > 0 && this.#timer === undefined && !this.#closed
+    ) {
+      this.#timer = setTimeout(() => {
+        this.#timer = undefined;
+        this.#pump(true);
+      }, this.#options.scheduleDelayMs);
+    }
+  }
+
+  #send(): void {
+    const byResource = new Map<
+      Resource | undefined,
+      Map<string, ResourceSpans>
+    >();
+    const merged: ResourceSpans[] = [];
+    let spans = 0;
+    while (this.#head < this.#items.length) {
+      const item = this.#items[this.#head];
+      if (spans > 0 && spans + item.spans > this.#options.maxBatchSpans) break;
+      this.#head++;
+      spans += item.spans;
+      // Records of one process share one Resource object: send it once per request.
+      for (const rs of item.resourceSpans) {
+        let bySchema = byResource.get(rs.resource);
+        if (!bySchema) byResource.set(rs.resource, bySchema = new Map());
+        const same = bySchema.get(rs.schemaUrl);
+        if (same) {
+          same.scopeSpans.push(...rs.scopeSpans);
+        } else {
+          bySchema.set(rs.schemaUrl, rs);
+          merged.push(rs);
+        }
+      }
+    }
+    if (this.#head > 1024 && this.#head * 2 > this.#items.length) {
+      this.#items = this.#items.slice(this.#head);
+      this.#head = 0;
+    }
+    this.#counters.queued -= spans;
+    this.#counters.inFlight += spans;
+    this.#requests++;
+    const request = create(ExportTraceServiceRequestSchema, {
+      resourceSpans: merged,
+    });
+    this.#exporter.export(request, spans).then((outcome) => {
+      this.#counters.inFlight -= spans;
+      this.#requests--;
+      if (outcome.ok) {
+        const rejected = Math.min(outcome.rejected, spans);
+        this.#counters.exported += spans - rejected;
+        if (rejected > 0) {
+          this.#drop("rejected", rejected);
+          this.#onProblem({
+            reason: "rejected",
+            spans: rejected,
+            message: `The receiver refused ${rejected} of ${spans} spans: ${
+              outcome.message ?? "no reason given"
+            }`,
+          });
+        }
+      } else {
+        this.#drop("export_failed", spans);
+        this.#onProblem({
+          reason: "export_failed",
+          spans,
+          message: outcome.error.message,
+        });
+      }
+      this.#pump();
+      if (this.#isIdle()) { for (const wake of this.#idle.splice(0)) wake(); }
+    });
+  }
+
+  #drop(reason: DropReason, spans: number): false {
+    this.#counters.droppedBy[reason] += spans;
+    this.#counters.dropped += spans;
+    return false;
+  }
+}

@@ -1,0 +1,169 @@
+import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
+import { create } from "@bufbuild/protobuf";
+import type { ExportTraceServiceRequest } from "../../gen/opentelemetry/proto/collector/trace/v1/trace_service_pb.ts";
+import { ResourceSchema } from "../../gen/opentelemetry/proto/resource/v1/resource_pb.ts";
+import { sampleSpans, sampleTraces } from "../decode/_test_traces.ts";
+import type { BatchOptions } from "./config.ts";
+import type { ExportOutcome, SpanExporter } from "./exporter.ts";
+import { type ExportProblem, SpanQueue } from "./queue.ts";
+
+const options: BatchOptions = {
+  maxQueueSpans: 100,
+  maxBatchSpans: 10,
+  scheduleDelayMs: 20,
+  maxConcurrentExports: 2,
+};
+
+/** An exporter that records requests and answers with `answer` (after `delayMs`). */
+function fakeExporter(
+  answer: (n: number) => ExportOutcome = () => ({ ok: true, rejected: 0 }),
+  delayMs = 0,
+) {
+  const requests: { request: ExportTraceServiceRequest; spans: number }[] = [];
+  let shutdown = false;
+  const exporter: SpanExporter = {
+    export(request, spans) {
+      requests.push({ request, spans });
+      const outcome = answer(requests.length);
+      return new Promise((resolve) =>
+        setTimeout(() => resolve(outcome), delayMs)
+      );
+    },
+    shutdown() {
+      shutdown = true;
+      return Promise.resolve();
+    },
+  };
+  return { exporter, requests, isShutdown: () => shutdown };
+}
+
+const resource = create(ResourceSchema, {});
+function records(count: number, spansEach: number) {
+  return Array.from({ length: count }, (_, i) => {
+    const rs = sampleTraces(sampleSpans(spansEach, i + 1)).resourceSpans;
+    for (const r of rs) r.resource = resource;
+    return rs;
+  });
+}
+
+Deno.test("queue sends full batches at once and the rest after the delay", async () => {
+  const fake = fakeExporter();
+  const q = new SpanQueue(fake.exporter, options);
+  for (const rs of records(4, 3)) q.add(rs, 3);
+  strictEqual(fake.requests.length, 1); // 9 spans queued, then 12 >= 10: one batch of 3 records
+  strictEqual(fake.requests[0].spans, 9);
+  // Records of one Resource object go out as one ResourceSpans.
+  strictEqual(fake.requests[0].request.resourceSpans.length, 1);
+  strictEqual(fake.requests[0].request.resourceSpans[0].scopeSpans.length, 3);
+  await new Promise((r) => setTimeout(r, 200));
+  strictEqual(fake.requests.length, 2);
+  strictEqual(fake.requests[1].spans, 3);
+  await q.shutdown(1000);
+  deepStrictEqual(q.counters(), {
+    received: 12,
+    exported: 12,
+    dropped: 0,
+    droppedBy: { queue_full: 0, export_failed: 0, rejected: 0, shutdown: 0 },
+    queued: 0,
+    inFlight: 0,
+  });
+  ok(fake.isShutdown());
+});
+
+Deno.test("queue drops and counts spans beyond its bound", async () => {
+  const fake = fakeExporter(undefined, 50);
+  const q = new SpanQueue(fake.exporter, {
+    ...options,
+    maxConcurrentExports: 1,
+  });
+  let accepted = 0;
+  for (const rs of records(30, 9)) if (q.add(rs, 9)) accepted++;
+  const c = q.counters();
+  strictEqual(c.received, 270);
+  strictEqual(c.droppedBy.queue_full, 270 - accepted * 9);
+  ok(c.queued <= 100);
+  await q.shutdown(5000);
+  const end = q.counters();
+  strictEqual(end.exported, accepted * 9);
+  strictEqual(end.exported + end.dropped, 270);
+});
+
+Deno.test("queue counts failed exports and partial successes as dropped", async () => {
+  const problems: ExportProblem[] = [];
+  const fake = fakeExporter((n) =>
+    n === 1
+      ? { ok: false, error: new Error("Cannot export spans to x: boom") }
+      : { ok: true, rejected: 2, message: "too old" }
+  );
+  const q = new SpanQueue(fake.exporter, options, (p) => problems.push(p));
+  const [a, b] = records(2, 10);
+  q.add(a, 10);
+  q.add(b, 10);
+  ok(await q.flush(1000));
+  const c = q.counters();
+  deepStrictEqual([
+    c.exported,
+    c.droppedBy.export_failed,
+    c.droppedBy.rejected,
+    c.dropped,
+  ], [8, 10, 2, 12]);
+  deepStrictEqual(problems.map((p) => [p.reason, p.spans]), [[
+    "export_failed",
+    10,
+  ], ["rejected", 2]]);
+  ok(problems[1].message.includes("refused 2 of 10 spans: too old"));
+  await q.shutdown(100);
+});
+
+Deno.test("queue flush delivers everything received, past the batch size", async () => {
+  const fake = fakeExporter(undefined, 5);
+  const q = new SpanQueue(fake.exporter, {
+    ...options,
+    scheduleDelayMs: 60_000,
+  });
+  for (const rs of records(9, 7)) q.add(rs, 7);
+  ok(await q.flush(2000));
+  strictEqual(q.counters().exported, 63);
+  ok(fake.requests.every((r) => r.spans <= 10));
+  await q.shutdown(100);
+});
+
+Deno.test("queue shutdown delivers what was received, then refuses more", async () => {
+  const fake = fakeExporter(undefined, 10);
+  const q = new SpanQueue(fake.exporter, {
+    ...options,
+    scheduleDelayMs: 60_000,
+  });
+  for (const rs of records(5, 3)) q.add(rs, 3);
+  await q.shutdown(2000);
+  strictEqual(q.counters().exported, 15);
+  strictEqual(q.add(records(1, 3)[0], 3), false);
+  strictEqual(q.counters().droppedBy.shutdown, 3);
+});
+
+Deno.test("queue shutdown gives up at its timeout and counts what is left", async () => {
+  const fake = fakeExporter(undefined, 600);
+  const q = new SpanQueue(fake.exporter, {
+    ...options,
+    maxConcurrentExports: 1,
+    scheduleDelayMs: 60_000,
+  });
+  for (const rs of records(3, 10)) q.add(rs, 10);
+  const started = Date.now();
+  await q.shutdown(100);
+  ok(Date.now() - started < 280, `shutdown took ${Date.now() - started} ms`);
+  const c = q.counters();
+  strictEqual(c.inFlight, 10);
+  strictEqual(c.droppedBy.shutdown, 20);
+  await new Promise((r) => setTimeout(r, 700)); // let the slow export end before the test does
+  strictEqual(q.counters().exported, 10);
+});
+
+Deno.test("a single record larger than the batch size goes alone", async () => {
+  const fake = fakeExporter();
+  const q = new SpanQueue(fake.exporter, options);
+  q.add(records(1, 25)[0], 25);
+  await q.flush(1000);
+  deepStrictEqual(fake.requests.map((r) => r.spans), [25]);
+  await q.shutdown(100);
+});

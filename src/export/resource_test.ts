@@ -1,0 +1,173 @@
+import {
+  deepStrictEqual,
+  notStrictEqual,
+  strictEqual,
+  throws,
+} from "node:assert/strict";
+import { create } from "@bufbuild/protobuf";
+import {
+  type Resource,
+  ResourceSchema,
+} from "../../gen/opentelemetry/proto/resource/v1/resource_pb.ts";
+import { formatAnyValue, keyValue } from "./attributes.ts";
+import {
+  mergeResource,
+  parseResourceAttributes,
+  type ProcessMeta,
+  readResourceEnv,
+  ResourceCache,
+} from "./resource.ts";
+import { version } from "../version.ts";
+
+const host = { name: "box", arch: "amd64" };
+const meta: ProcessMeta = {
+  pid: 4242,
+  exePath: "/srv/bin/shop",
+  exeName: "shop",
+  cmdline: ["/srv/bin/shop", "-port", "8080"],
+  goVersion: "go1.26.8",
+  buildSettings: { GOOS: "linux", GOARCH: "amd64" },
+};
+
+function flat(
+  resource: { attributes: { key: string; value?: unknown }[] },
+): Record<string, string> {
+  return Object.fromEntries(
+    resource.attributes.map((
+      kv,
+    ) => [kv.key, formatAnyValue(kv.value as never)]),
+  );
+}
+
+Deno.test("parseResourceAttributes trims, percent-decodes and skips empty items", () => {
+  deepStrictEqual(
+    parseResourceAttributes(" a = 1 ,b=x%2Cy%3Dz, ,c=caf%C3%A9,d="),
+    [
+      ["a", "1"],
+      ["b", "x,y=z"],
+      ["c", "café"],
+      ["d", ""],
+    ],
+  );
+  deepStrictEqual(parseResourceAttributes(""), []);
+});
+
+Deno.test("parseResourceAttributes rejects malformed input with the bad item named", () => {
+  throws(
+    () => parseResourceAttributes("a=1,novalue"),
+    /item "novalue" has no "="/,
+  );
+  throws(() => parseResourceAttributes("=1"), /item "=1" has an empty key/);
+  throws(
+    () => parseResourceAttributes("a=%E0%A4%A"),
+    /item "a=%E0%A4%A" has a malformed percent-encoding/,
+  );
+});
+
+Deno.test("mergeResource adds process, runtime, distro and host attributes", () => {
+  const r = mergeResource(undefined, meta, readResourceEnv({}), host);
+  deepStrictEqual(flat(r), {
+    "service.name": "shop",
+    "process.pid": "4242",
+    "process.executable.name": "shop",
+    "process.executable.path": "/srv/bin/shop",
+    "process.command_args": "[/srv/bin/shop, -port, 8080]",
+    "process.runtime.name": "go",
+    "process.runtime.version": "go1.26.8",
+    "process.runtime.description": "go version go1.26.8 linux/amd64",
+    "telemetry.distro.name": "spanbridge",
+    "telemetry.distro.version": version,
+    "host.name": "box",
+    "host.arch": "amd64",
+  });
+  strictEqual(r.attributes[1].value?.value.case, "intValue");
+  strictEqual(r.attributes[4].value?.value.case, "arrayValue");
+});
+
+Deno.test("mergeResource precedence: environment > controller > SDK, telemetry.sdk from the SDK", () => {
+  const sent = create(ResourceSchema, {
+    attributes: [
+      keyValue("service.name", "checkout"),
+      keyValue("service.version", "1.2.3"),
+      keyValue("telemetry.sdk.name", "spanbridge-go"),
+      keyValue("telemetry.sdk.language", "go"),
+      keyValue("process.pid", 1),
+      keyValue("deployment.environment.name", "dev"),
+    ],
+    droppedAttributesCount: 2,
+  });
+  const env = readResourceEnv({
+    OTEL_RESOURCE_ATTRIBUTES:
+      "deployment.environment.name=prod,host.name=edge-1",
+  });
+  const r = mergeResource(sent, meta, env, host);
+  const got = flat(r);
+  strictEqual(got["service.name"], "checkout"); // the SDK's, not the default
+  strictEqual(got["service.version"], "1.2.3");
+  strictEqual(got["telemetry.sdk.name"], "spanbridge-go");
+  strictEqual(got["process.pid"], "4242"); // controller over SDK
+  strictEqual(got["deployment.environment.name"], "prod"); // environment over SDK
+  strictEqual(got["host.name"], "edge-1"); // environment over controller
+  strictEqual(r.droppedAttributesCount, 2);
+  strictEqual(r.attributes.filter((kv) => kv.key === "service.name").length, 1);
+});
+
+Deno.test("mergeResource picks service.name from env, then SDK unless default, then executable", () => {
+  const sdk = (name: string) =>
+    create(ResourceSchema, { attributes: [keyValue("service.name", name)] });
+  const name = (
+    sent: ReturnType<typeof sdk> | undefined,
+    env: Record<string, string>,
+    m = meta,
+  ) => flat(mergeResource(sent, m, readResourceEnv(env), host))["service.name"];
+  strictEqual(
+    name(sdk("checkout"), {
+      OTEL_SERVICE_NAME: "a",
+      OTEL_RESOURCE_ATTRIBUTES: "service.name=b",
+    }),
+    "a",
+  );
+  strictEqual(
+    name(sdk("checkout"), { OTEL_RESOURCE_ATTRIBUTES: "service.name=b" }),
+    "b",
+  );
+  strictEqual(name(sdk("checkout"), {}), "checkout");
+  strictEqual(name(sdk("unknown_service:shop"), {}), "shop");
+  strictEqual(name(undefined, {}, { pid: 1, exePath: "/usr/bin/api" }), "api");
+  strictEqual(name(undefined, {}, { pid: 1 }), "unknown_service:go");
+});
+
+Deno.test("ResourceCache shares one Resource per process and SDK resource", () => {
+  const cache = new ResourceCache(readResourceEnv({}), host);
+  const sent = () =>
+    create(ResourceSchema, {
+      attributes: [keyValue("service.name", "checkout")],
+    });
+  const a = cache.resolve(sent(), meta);
+  strictEqual(cache.resolve(sent(), meta), a);
+  notStrictEqual(cache.resolve(undefined, meta), a);
+  notStrictEqual(cache.resolve(sent(), { ...meta }), a);
+});
+
+Deno.test("mergeResource takes service.version from the main module only when unset", () => {
+  const withModule = (version: string): ProcessMeta => ({
+    ...meta,
+    mainModule: { path: "example.com/shop", version },
+  });
+  const v = (
+    m: ProcessMeta,
+    env: Record<string, string> = {},
+    sent?: Resource,
+  ) =>
+    flat(mergeResource(sent, m, readResourceEnv(env), host))["service.version"];
+  strictEqual(v(withModule("v1.4.0")), "v1.4.0");
+  strictEqual(v(withModule("(devel)")), undefined);
+  strictEqual(
+    v(withModule("v1.4.0"), { OTEL_RESOURCE_ATTRIBUTES: "service.version=2" }),
+    "2",
+  );
+  const sent = create(ResourceSchema, {
+    attributes: [keyValue("service.version", "3")],
+  });
+  strictEqual(v(withModule("v1.4.0"), {}, sent), "3");
+});

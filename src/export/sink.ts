@@ -1,0 +1,133 @@
+/**
+ * The controller's single entry point for export: decoded batches in, with
+ * the process that sent them; resource merging, queueing and the configured
+ * exporter behind it.
+ *
+ * @module
+ */
+
+import type { TracesData } from "../../gen/opentelemetry/proto/trace/v1/trace_pb.ts";
+import type { Logger } from "../log.ts";
+import { type ExportConfig, readExportConfig } from "./config.ts";
+import { createConsoleExporter } from "./console_exporter.ts";
+import type { SpanExporter } from "./exporter.ts";
+import { createOtlpExporter } from "./otlp_exporter.ts";
+import { type ExportProblem, type QueueCounters, SpanQueue } from "./queue.ts";
+import {
+  detectHost,
+  type HostInfo,
+  type ProcessMeta,
+  ResourceCache,
+} from "./resource.ts";
+
+/** The export counters the controller reports (see {@linkcode QueueCounters}). */
+export type ExportCounters = QueueCounters;
+
+/** Where the controller hands decoded spans. */
+export interface SpanSink {
+  /** Queues the spans of one record sent by `process`; never throws. */
+  add(data: TracesData, process: ProcessMeta): void;
+  /** A snapshot of the counters. */
+  counters(): ExportCounters;
+  /** Exports what was added so far, waiting at most `timeoutMs`; true when every span was settled (exported or counted as dropped). */
+  flush(timeoutMs?: number): Promise<boolean>;
+  /** Delivers what was added within `timeoutMs` (default 10 s), drops and counts the rest, closes the exporter. */
+  shutdown(timeoutMs?: number): Promise<void>;
+}
+
+/** Options of {@linkcode createSink}. */
+export interface SinkOptions {
+  /** Where export problems are logged (rate-limited). */
+  log: Logger;
+  /** Replaces the exporter chosen by config.exporter (tests). */
+  exporter?: SpanExporter;
+  /** Replaces host.name / host.arch detection (tests). */
+  host?: HostInfo;
+}
+
+/** Creates a sink from a validated configuration. */
+export function createSink(
+  config: ExportConfig,
+  options: SinkOptions,
+): SpanSink {
+  const exporter = options.exporter ?? exporterFor(config);
+  const resources = new ResourceCache(
+    config.resource,
+    options.host ?? detectHost(),
+  );
+  const queue = new SpanQueue(
+    exporter ?? discard,
+    config.batch,
+    rateLimited(options.log),
+  );
+  return {
+    add(data, process) {
+      let spans = 0;
+      for (const rs of data.resourceSpans) {
+        rs.resource = resources.resolve(rs.resource, process);
+        for (const ss of rs.scopeSpans) spans += ss.spans.length;
+      }
+      queue.add(data.resourceSpans, spans);
+    },
+    counters: () => queue.counters(),
+    flush: (timeoutMs) => queue.flush(timeoutMs),
+    shutdown: (timeoutMs = 10_000) => queue.shutdown(timeoutMs),
+  };
+}
+
+/**
+ * Creates a sink configured by the OTEL_* variables in `env` (pass the
+ * process environment: the OTLP transport reads it too). Throws an Error
+ * naming the variable when one is invalid.
+ */
+export function createSinkFromEnv(
+  env: Record<string, string | undefined>,
+  log: Logger,
+): SpanSink {
+  return createSink(readExportConfig(env), { log });
+}
+
+function exporterFor(config: ExportConfig): SpanExporter | undefined {
+  switch (config.exporter) {
+    case "otlp":
+      return createOtlpExporter({
+        protocol: config.protocol,
+        concurrencyLimit: config.batch.maxConcurrentExports,
+      });
+    case "console":
+      return createConsoleExporter();
+    case "none":
+      return undefined;
+  }
+}
+
+/** OTEL_TRACES_EXPORTER=none: spans are counted as exported and go nowhere. */
+const discard: SpanExporter = {
+  export: () => Promise.resolve({ ok: true, rejected: 0 }),
+  shutdown: () => Promise.resolve(),
+};
+
+/** Logs the first problem at once, then at most one summary per 10 s. */
+function rateLimited(log: Logger): (problem: ExportProblem) => void {
+  let last = 0;
+  let suppressed = 0;
+  let suppressedSpans = 0;
+  return (problem) => {
+    const now = Date.now();
+    if (now - last < 10_000) {
+      suppressed++;
+      suppressedSpans += problem.spans;
+      return;
+    }
+    last = now;
+    log.warn(problem.message, {
+      reason: problem.reason,
+      spans: problem.spans,
+      ...(suppressed > 0
+        ? { earlierProblems: suppressed, earlierSpans: suppressedSpans }
+        : {}),
+    });
+    suppressed = 0;
+    suppressedSpans = 0;
+  };
+}

@@ -1,0 +1,95 @@
+import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
+import type { TracesData } from "../../gen/opentelemetry/proto/trace/v1/trace_pb.ts";
+import { sampleSpans, sampleTraces } from "../decode/_test_traces.ts";
+import { silentLogger } from "../log.ts";
+import { startReceiver } from "../receive/mod.ts";
+import { stringAttribute } from "./attributes.ts";
+import { readExportConfig } from "./config.ts";
+import { createOtlpExporter } from "./otlp_exporter.ts";
+import type { ProcessMeta } from "./resource.ts";
+import { createSink } from "./sink.ts";
+
+const host = { name: "box", arch: "amd64" };
+const shop: ProcessMeta = { pid: 10, exeName: "shop", exePath: "/bin/shop" };
+const cart: ProcessMeta = { pid: 11, exeName: "cart", exePath: "/bin/cart" };
+
+Deno.test("sink exports every span it received, with merged resources, by shutdown", async () => {
+  const got: TracesData[] = [];
+  const receiver = await startReceiver({
+    port: 0,
+    onTraces: (t) => got.push(t),
+  });
+  const config = readExportConfig({
+    OTEL_BSP_SCHEDULE_DELAY: "60000",
+    OTEL_RESOURCE_ATTRIBUTES: "deployment.environment.name=test",
+  });
+  const sink = createSink(config, {
+    log: silentLogger,
+    host,
+    exporter: createOtlpExporter({ url: receiver.url }),
+  });
+  try {
+    for (let i = 0; i < 20; i++) {
+      sink.add(
+        sampleTraces(sampleSpans(50, i + 1), "unknown_service:go"),
+        i % 2 ? cart : shop,
+      );
+    }
+    await sink.shutdown(5000);
+    const c = sink.counters();
+    deepStrictEqual([c.received, c.exported, c.dropped, c.queued, c.inFlight], [
+      1000,
+      1000,
+      0,
+      0,
+      0,
+    ]);
+    strictEqual(receiver.counters().spans, 1000);
+    const services = new Map<string, number>();
+    for (const t of got) {
+      for (const rs of t.resourceSpans) {
+        const attrs = rs.resource?.attributes ?? [];
+        strictEqual(
+          stringAttribute(attrs, "deployment.environment.name"),
+          "test",
+        );
+        const name = stringAttribute(attrs, "service.name")!;
+        const spans = rs.scopeSpans.reduce((n, ss) => n + ss.spans.length, 0);
+        services.set(name, (services.get(name) ?? 0) + spans);
+      }
+      // One ResourceSpans per process per request.
+      ok(t.resourceSpans.length <= 2);
+    }
+    deepStrictEqual(Object.fromEntries(services), { shop: 500, cart: 500 });
+  } finally {
+    await receiver.close();
+  }
+});
+
+Deno.test("sink counts spans it could not deliver to an unreachable endpoint", async () => {
+  const config = readExportConfig({ OTEL_BSP_SCHEDULE_DELAY: "10" });
+  const exporter = createOtlpExporter({
+    url: "http://127.0.0.1:9/v1/traces",
+    timeoutMillis: 800,
+  });
+  const sink = createSink(config, { log: silentLogger, host, exporter });
+  sink.add(sampleTraces(sampleSpans(5)), shop);
+  strictEqual(await sink.flush(3000), true);
+  const c = sink.counters();
+  deepStrictEqual([c.received, c.exported, c.droppedBy.export_failed], [
+    5,
+    0,
+    5,
+  ]);
+  await sink.shutdown(1000);
+});
+
+Deno.test("sink with OTEL_TRACES_EXPORTER=none counts spans and sends nothing", async () => {
+  const sink = createSink(readExportConfig({ OTEL_TRACES_EXPORTER: "none" }), {
+    log: silentLogger,
+    host,
+  });
+  sink.add(sampleTraces(sampleSpans(4)), shop);
+  await sink.shutdown(1000);
+  deepStrictEqual([sink.counters().received, sink.counters().dropped], [4, 0]);
+});

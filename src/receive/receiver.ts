@@ -1,0 +1,302 @@
+/**
+ * A small OTLP/HTTP trace receiver: POST /v1/traces in protobuf or JSON,
+ * gzip or not, answered as the OTLP/HTTP specification says (200 with an
+ * ExportTraceServiceResponse in the request's encoding; 400 with a
+ * google.rpc.Status for a bad body; 415 for an unknown content type or
+ * encoding). `spanbridge receive`, the demo and the end-to-end tests use it.
+ *
+ * @module
+ */
+
+import { create, fromBinary, toBinary, toJson } from "@bufbuild/protobuf";
+import { gunzipSync } from "node:zlib";
+import { StatusSchema } from "../../gen/google/rpc/status_pb.ts";
+import {
+  type ExportTraceServiceRequest,
+  ExportTraceServiceRequestSchema,
+  ExportTraceServiceResponseSchema,
+} from "../../gen/opentelemetry/proto/collector/trace/v1/trace_service_pb.ts";
+import {
+  type TracesData,
+  TracesDataSchema,
+} from "../../gen/opentelemetry/proto/trace/v1/trace_pb.ts";
+import { fromOtlpJson } from "../export/otlp_json.ts";
+import { formatTraces } from "./tree.ts";
+
+/** The encoding of a request body. */
+export type OtlpFormat = "protobuf" | "json";
+
+/** What a receiver counted. */
+export interface ReceiverCounters {
+  /** Export requests accepted. */
+  requests: number;
+  /** Spans in those requests. */
+  spans: number;
+  /** Spans refused through partial success. */
+  rejectedSpans: number;
+  /** Requests answered with a 4xx or 5xx status. */
+  failedRequests: number;
+}
+
+/** Options of {@linkcode createTraceHandler} and {@linkcode startReceiver}. */
+export interface ReceiverOptions {
+  /** Called with every accepted request, before the response is sent. */
+  onTraces?: (traces: TracesData, format: OtlpFormat, request: Request) => void;
+  /** Print every request as trace trees on standard output. Default false. */
+  print?: boolean;
+  /** Where printed trees go instead of standard output. */
+  write?: (text: string) => void;
+  /** Decides a partial success for a request (tests): spans refused and why. */
+  partialSuccess?: (
+    traces: TracesData,
+  ) => { rejectedSpans: number; errorMessage: string } | undefined;
+  /** Largest request body, compressed or not, in bytes. Default 64 MiB. */
+  maxBodyBytes?: number;
+}
+
+/** A request handler plus its counters, for Deno.serve or a wrapper. */
+export interface TraceHandler {
+  /** Answers one HTTP request. */
+  handle(request: Request): Promise<Response>;
+  /** A snapshot of the counters. */
+  counters(): ReceiverCounters;
+}
+
+const mediaTypes: Record<string, OtlpFormat> = {
+  "application/x-protobuf": "protobuf",
+  "application/json": "json",
+};
+const contentTypes: Record<OtlpFormat, string> = {
+  protobuf: "application/x-protobuf",
+  json: "application/json",
+};
+
+/** google.rpc.Code values used in error bodies. */
+const rpcCode = { invalidArgument: 3, internal: 13 } as const;
+
+class HttpError extends Error {
+  constructor(readonly status: number, message: string) {
+    super(message);
+  }
+}
+
+/** Creates the /v1/traces handler without a server, so tests can wrap it. */
+export function createTraceHandler(
+  options: ReceiverOptions = {},
+): TraceHandler {
+  const counters: ReceiverCounters = {
+    requests: 0,
+    spans: 0,
+    rejectedSpans: 0,
+    failedRequests: 0,
+  };
+  const maxBody = options.maxBodyBytes ?? 64 << 20;
+  const encoder = new TextEncoder();
+  const write = options.write ?? ((text: string) => {
+    const bytes = encoder.encode(text);
+    let done = 0;
+    while (done < bytes.length) {
+      done += Deno.stdout.writeSync(bytes.subarray(done));
+    }
+  });
+
+  async function handle(request: Request): Promise<Response> {
+    let format: OtlpFormat = "protobuf";
+    try {
+      const url = new URL(request.url);
+      if (url.pathname !== "/v1/traces") {
+        throw new HttpError(
+          404,
+          `Unknown path ${url.pathname}: use /v1/traces`,
+        );
+      }
+      if (request.method !== "POST") {
+        throw new HttpError(
+          405,
+          `Method ${request.method} is not allowed: use POST`,
+        );
+      }
+      const mediaType = (request.headers.get("content-type") ?? "").split(
+        ";",
+      )[0].trim().toLowerCase();
+      const known = mediaTypes[mediaType];
+      if (!known) {
+        throw new HttpError(
+          415,
+          `Unsupported content type "${mediaType}": use application/x-protobuf or application/json`,
+        );
+      }
+      format = known;
+      const body = await readBody(request, maxBody);
+      const exportRequest = decodeRequest(format, body);
+      const traces = create(TracesDataSchema, {
+        resourceSpans: exportRequest.resourceSpans,
+      });
+      let spans = 0;
+      for (const rs of traces.resourceSpans) {
+        for (const ss of rs.scopeSpans) spans += ss.spans.length;
+      }
+      const partial = options.partialSuccess?.(traces);
+      counters.requests++;
+      counters.spans += spans - (partial?.rejectedSpans ?? 0);
+      counters.rejectedSpans += partial?.rejectedSpans ?? 0;
+      options.onTraces?.(traces, format, request);
+      if (options.print) write(formatTraces(traces));
+      const response = create(ExportTraceServiceResponseSchema, {
+        partialSuccess: partial &&
+          {
+            rejectedSpans: BigInt(partial.rejectedSpans),
+            errorMessage: partial.errorMessage,
+          },
+      });
+      return reply(
+        200,
+        format,
+        toBinary(ExportTraceServiceResponseSchema, response),
+        () => toJson(ExportTraceServiceResponseSchema, response),
+      );
+    } catch (e) {
+      counters.failedRequests++;
+      const status = e instanceof HttpError ? e.status : 500;
+      const message = (e as Error).message;
+      const error = create(StatusSchema, {
+        code: status === 500 ? rpcCode.internal : rpcCode.invalidArgument,
+        message,
+      });
+      const headers: Record<string, string> = status === 405
+        ? { allow: "POST" }
+        : {};
+      return reply(
+        status,
+        format,
+        toBinary(StatusSchema, error),
+        () => toJson(StatusSchema, error),
+        headers,
+      );
+    }
+  }
+
+  return { handle, counters: () => ({ ...counters }) };
+}
+
+function reply(
+  status: number,
+  format: OtlpFormat,
+  binary: Uint8Array,
+  json: () => unknown,
+  headers: Record<string, string> = {},
+): Response {
+  // toBinary always allocates a plain ArrayBuffer; its declared type is wider.
+  const body = format === "json"
+    ? JSON.stringify(json())
+    : binary as Uint8Array<ArrayBuffer>;
+  return new Response(body, {
+    status,
+    headers: { "content-type": contentTypes[format], ...headers },
+  });
+}
+
+async function readBody(
+  request: Request,
+  maxBody: number,
+): Promise<Uint8Array> {
+  const raw = new Uint8Array(await request.arrayBuffer());
+  if (raw.length > maxBody) {
+    throw new HttpError(
+      413,
+      `Request body is ${raw.length} bytes, over the ${maxBody}-byte limit`,
+    );
+  }
+  const encoding = (request.headers.get("content-encoding") ?? "identity")
+    .trim().toLowerCase();
+  if (encoding === "identity") return raw;
+  if (encoding !== "gzip") {
+    throw new HttpError(
+      415,
+      `Unsupported content encoding "${encoding}": use gzip or none`,
+    );
+  }
+  try {
+    return gunzipSync(raw, { maxOutputLength: maxBody });
+  } catch (e) {
+    throw new HttpError(
+      400,
+      `Cannot gunzip the request body: ${(e as Error).message}`,
+    );
+  }
+}
+
+function decodeRequest(
+  format: OtlpFormat,
+  body: Uint8Array,
+): ExportTraceServiceRequest {
+  try {
+    return format === "protobuf"
+      ? fromBinary(ExportTraceServiceRequestSchema, body)
+      : fromOtlpJson(
+        JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(body)),
+      );
+  } catch (e) {
+    throw new HttpError(
+      400,
+      `Cannot decode the ${format} request body: ${(e as Error).message}`,
+    );
+  }
+}
+
+/** Options of {@linkcode startReceiver}. */
+export interface StartReceiverOptions extends ReceiverOptions {
+  /** Address to listen on. Default 127.0.0.1 (loopback only). */
+  hostname?: string;
+  /** Port to listen on; 0 picks a free one. Default 4318. */
+  port?: number;
+}
+
+/** A running receiver. */
+export interface Receiver {
+  /** The port it listens on (useful with port 0). */
+  port: number;
+  /** "host:port" it listens on. */
+  addr: string;
+  /** The traces endpoint, e.g. http://127.0.0.1:4318/v1/traces. */
+  url: string;
+  /** A snapshot of the counters. */
+  counters(): ReceiverCounters;
+  /** Stops listening and waits for requests in progress. */
+  close(): Promise<void>;
+}
+
+/** Starts an OTLP/HTTP trace receiver; resolves once it listens. */
+export function startReceiver(
+  options: StartReceiverOptions = {},
+): Promise<Receiver> {
+  const handler = createTraceHandler(options);
+  const hostname = options.hostname ?? "127.0.0.1";
+  return new Promise((resolve, reject) => {
+    try {
+      const server = Deno.serve({
+        hostname,
+        port: options.port ?? 4318,
+        onListen: (addr) => {
+          const host = addr.hostname.includes(":")
+            ? `[${addr.hostname}]`
+            : addr.hostname;
+          resolve({
+            port: addr.port,
+            addr: `${host}:${addr.port}`,
+            url: `http://${host}:${addr.port}/v1/traces`,
+            counters: handler.counters,
+            close: () => server.shutdown(),
+          });
+        },
+      }, handler.handle);
+    } catch (e) {
+      const where = `${hostname}:${options.port ?? 4318}`;
+      reject(
+        new Error(`Cannot listen on ${where}: ${(e as Error).message}`, {
+          cause: e,
+        }),
+      );
+    }
+  });
+}

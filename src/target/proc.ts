@@ -1,0 +1,187 @@
+/**
+ * Processes as /proc shows them: what a pid runs (executable path, dev and
+ * inode), its command line and owner, and which pids run a given binary.
+ *
+ * The uprobe is attached per binary (pid -1), so new processes are traced
+ * without any of this; it serves resource attribution and `--pid`.
+ *
+ * @module
+ */
+
+import { TargetError } from "./errors.ts";
+
+/** What /proc says about one process. */
+export interface ProcessInfo {
+  /** The process id (the thread group id). */
+  pid: number;
+  /** The parent's process id. */
+  ppid: number;
+  /** The executable's path, without the " (deleted)" suffix. */
+  exePath: string;
+  /** The executable's file name (last element of exePath). */
+  exeName: string;
+  /** True when the executable was deleted or replaced since the process started. */
+  exeDeleted: boolean;
+  /** The device of the executable. */
+  dev: number;
+  /** The inode of the executable. */
+  ino: number;
+  /** The arguments, argv[0] first. */
+  cmdline: string[];
+  /** The command name (/proc/pid/comm, at most 15 bytes). */
+  command: string;
+  /** The real user id. */
+  uid: number;
+  /** The real user's name, or the uid in decimal when /etc/passwd lacks it. */
+  owner: string;
+  /**
+   * The start time in clock ticks after boot (/proc/pid/stat field 22): with
+   * the pid, it tells a process from a later one that reused its pid.
+   */
+  startTicks: number;
+}
+
+const deletedSuffix = " (deleted)";
+
+/**
+ * Reads what /proc says about `pid`. Throws a {@linkcode TargetError} when
+ * `pid` is not a positive integer, the process does not exist (kind
+ * "not-found"), may not be inspected by this user ("access-denied"), or is
+ * a kernel thread without an executable ("not-found").
+ */
+export async function processInfo(pid: number): Promise<ProcessInfo> {
+  if (!Number.isSafeInteger(pid) || pid <= 0) {
+    throw new TargetError(
+      "not-found",
+      `Cannot use process ${pid}: a pid is a positive integer; find it with \`pgrep <name>\`.`,
+    );
+  }
+  const dir = `/proc/${pid}`;
+  try {
+    const [link, exe, stat, cmdline, comm, status] = await Promise.all([
+      Deno.readLink(`${dir}/exe`),
+      Deno.stat(`${dir}/exe`),
+      Deno.readTextFile(`${dir}/stat`),
+      Deno.readFile(`${dir}/cmdline`),
+      Deno.readTextFile(`${dir}/comm`),
+      Deno.readTextFile(`${dir}/status`),
+    ]);
+    const exeDeleted = link.endsWith(deletedSuffix);
+    const exePath = exeDeleted ? link.slice(0, -deletedSuffix.length) : link;
+    const fields = statFields(stat);
+    const uid = Number(/^Uid:\s+(\d+)/m.exec(status)?.[1] ?? -1);
+    return {
+      pid,
+      ppid: Number(fields[1]),
+      exePath,
+      exeName: exePath.slice(exePath.lastIndexOf("/") + 1),
+      exeDeleted,
+      dev: exe.dev,
+      ino: exe.ino ?? 0,
+      cmdline: splitCmdline(cmdline),
+      command: comm.trimEnd(),
+      uid,
+      owner: (await userNames()).get(uid) ?? String(uid),
+      startTicks: Number(fields[19]),
+    };
+  } catch (err) {
+    throw await procError(pid, err);
+  }
+}
+
+/**
+ * Returns the start time (clock ticks after boot) of `pid`, or undefined when
+ * the process is gone or has exited and awaits its parent (a zombie). It is
+ * one small read, for cheap liveness checks.
+ */
+export async function startTicks(pid: number): Promise<number | undefined> {
+  try {
+    const fields = statFields(await Deno.readTextFile(`/proc/${pid}/stat`));
+    return fields[0] === "Z" ? undefined : Number(fields[19]);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Returns the pids of all processes whose executable is the file `dev`/`ino`,
+ * ascending. Processes this user may not inspect are skipped.
+ */
+export async function findProcesses(
+  dev: number,
+  ino: number,
+): Promise<number[]> {
+  const pids: number[] = [];
+  for await (const entry of Deno.readDir("/proc")) {
+    if (!/^\d+$/.test(entry.name)) continue;
+    try {
+      const s = await Deno.stat(`/proc/${entry.name}/exe`);
+      if (s.dev === dev && s.ino === ino) pids.push(Number(entry.name));
+    } catch {
+      // Gone meanwhile, a kernel thread, or not ours to inspect.
+    }
+  }
+  return pids.sort((a, b) => a - b);
+}
+
+/** Splits /proc/pid/stat after the command (which may hold spaces and parens). */
+function statFields(stat: string): string[] {
+  // Fields from 3 (state) on; index i here is field i+3 of proc(5).
+  return stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+}
+
+function splitCmdline(b: Uint8Array): string[] {
+  const args = new TextDecoder().decode(b).split("\0");
+  if (args.at(-1) === "") args.pop();
+  return args;
+}
+
+let users: Promise<Map<number, string>> | undefined;
+
+function userNames(): Promise<Map<number, string>> {
+  users ??= Deno.readTextFile("/etc/passwd").then(
+    (text) => {
+      const m = new Map<number, string>();
+      for (const line of text.split("\n")) {
+        const [name, , uid] = line.split(":");
+        if (uid !== undefined && !m.has(Number(uid))) m.set(Number(uid), name);
+      }
+      return m;
+    },
+    () => new Map(),
+  );
+  return users;
+}
+
+async function procError(pid: number, err: unknown): Promise<TargetError> {
+  if (
+    err instanceof Deno.errors.PermissionDenied ||
+    err instanceof Deno.errors.NotCapable
+  ) {
+    return new TargetError(
+      "access-denied",
+      `Cannot inspect process ${pid}: permission denied; run spanbridge as root or as the user who owns the process.`,
+      { cause: err },
+    );
+  }
+  if (err instanceof Deno.errors.NotFound) {
+    const exists = await Deno.stat(`/proc/${pid}`).then(
+      () => true,
+      () => false,
+    );
+    return new TargetError(
+      "not-found",
+      exists
+        ? `Cannot inspect process ${pid}: it has no executable (a kernel thread, or it is exiting); pass the pid of a running Go program.`
+        : `Cannot inspect process ${pid}: no such process; check the pid with \`ps -p ${pid}\`.`,
+      { cause: err },
+    );
+  }
+  return new TargetError(
+    "not-found",
+    `Cannot inspect process ${pid}: ${
+      err instanceof Error ? err.message : String(err)
+    }.`,
+    { cause: err },
+  );
+}

@@ -1,0 +1,82 @@
+import assert from "node:assert/strict";
+import { assertTargetError, binary, testDir } from "./_test_binaries.ts";
+import { findProcesses, processInfo, startTicks } from "./proc.ts";
+
+/** Starts `path` sleeping for 30 s; the caller kills it. */
+function sleeper(path: string): Deno.ChildProcess {
+  return new Deno.Command(path, {
+    args: ["30s"],
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+}
+
+async function stop(child: Deno.ChildProcess): Promise<void> {
+  child.kill();
+  await child.status;
+}
+
+Deno.test("processInfo describes this process", async () => {
+  const p = await processInfo(Deno.pid);
+  assert.equal(p.pid, Deno.pid);
+  assert.equal(p.ppid, Deno.ppid);
+  assert.equal(p.exePath, await Deno.realPath(Deno.execPath()));
+  assert.equal(p.exeName, p.exePath.split("/").at(-1));
+  assert.equal(p.exeDeleted, false);
+  assert.equal(p.uid, Deno.uid());
+  if (p.uid === 0) assert.equal(p.owner, "root");
+  assert.ok(p.cmdline.includes("test"));
+  const st = await Deno.stat(Deno.execPath());
+  assert.equal(p.dev, st.dev);
+  assert.equal(p.ino, st.ino);
+  assert.equal(await startTicks(Deno.pid), p.startTicks);
+});
+
+Deno.test("findProcesses finds the processes running a binary by dev and inode", async () => {
+  const path = await binary("sdk");
+  const st = await Deno.stat(path);
+  const a = sleeper(path);
+  const b = sleeper(path);
+  try {
+    const pids = await findProcesses(st.dev, st.ino!);
+    assert.deepEqual(pids, [a.pid, b.pid].sort((x, y) => x - y));
+    const info = await processInfo(a.pid);
+    assert.deepEqual(info.cmdline, [path, "30s"]);
+    assert.equal(info.command, "sdk");
+    assert.equal(info.ppid, Deno.pid);
+  } finally {
+    await stop(a);
+    await stop(b);
+  }
+  assert.deepEqual(await findProcesses(st.dev, st.ino!), []);
+});
+
+Deno.test("processInfo reports a deleted executable by its old path", async () => {
+  const path = `${await testDir()}/deleted-sleeper`;
+  await Deno.copyFile(await binary("sdk"), path);
+  const child = sleeper(path);
+  try {
+    await Deno.remove(path);
+    const p = await processInfo(child.pid);
+    assert.equal(p.exeDeleted, true);
+    assert.equal(p.exePath, path);
+    assert.equal(p.exeName, "deleted-sleeper");
+  } finally {
+    await stop(child);
+  }
+});
+
+Deno.test("processInfo explains a bad or missing pid", async () => {
+  for (const pid of [0, -1, 1.5, NaN]) {
+    await assertTargetError(processInfo(pid), "not-found", /positive integer/);
+  }
+  const child = sleeper(await binary("sdk"));
+  await stop(child);
+  await assertTargetError(
+    processInfo(child.pid),
+    "not-found",
+    /no such process/,
+    /ps -p/,
+  );
+  assert.equal(await startTicks(child.pid), undefined);
+});

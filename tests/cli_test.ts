@@ -1,0 +1,151 @@
+/**
+ * The CLI as a user meets it: help, version, and a clear one-line error with
+ * the documented exit code for every kind of bad input that needs no kernel.
+ */
+import assert from "node:assert/strict";
+import { root } from "./harness.ts";
+
+async function spanbridge(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", `${root}src/main.ts`, ...args],
+    env: { NO_COLOR: "1", ...env },
+    clearEnv: false,
+  }).output();
+  const dec = new TextDecoder();
+  return { code, stdout: dec.decode(stdout), stderr: dec.decode(stderr) };
+}
+
+const tmp = await Deno.makeTempDir({ prefix: "spanbridge-cli-test-" });
+
+Deno.test("spanbridge --help lists the commands and exits 0", async () => {
+  const r = await spanbridge(["--help"]);
+  assert.equal(r.code, 0);
+  assert.match(r.stdout, /run\s+Attach to Go programs/);
+  assert.match(r.stdout, /receive\s+/);
+});
+
+Deno.test("spanbridge run --help documents targets, OTEL variables and exit codes", async () => {
+  const r = await spanbridge(["run", "--help"]);
+  assert.equal(r.code, 0);
+  for (
+    const text of [
+      "--target",
+      "--pid",
+      "OTEL_EXPORTER_OTLP_ENDPOINT",
+      "Exit codes",
+    ]
+  ) {
+    assert.ok(r.stdout.includes(text), `help lacks ${text}`);
+  }
+});
+
+Deno.test("spanbridge receive --help exits 0", async () => {
+  const r = await spanbridge(["receive", "--help"]);
+  assert.equal(r.code, 0);
+  assert.match(r.stdout, /receive/);
+});
+
+Deno.test("spanbridge --version prints the version from deno.json", async () => {
+  const config = JSON.parse(await Deno.readTextFile(`${root}deno.json`));
+  const r = await spanbridge(["--version"]);
+  assert.equal(r.code, 0);
+  assert.equal(r.stdout.trim(), `spanbridge ${config.version}`);
+});
+
+for (
+  const [name, args, env, code, pattern] of [
+    [
+      "an unknown command",
+      ["frobnicate"],
+      {},
+      2,
+      /unknown command "frobnicate"/,
+    ],
+    ["no target", ["run"], {}, 2, /No target/],
+    ["an unknown flag", ["run", "--bogus"], {}, 2, /bogus/],
+    ["a bad pid", ["run", "--pid", "12ab"], {}, 2, /Invalid pid "12ab"/],
+    [
+      "a bad log level",
+      ["run", "--target", "/bin/true", "--log-level", "loud"],
+      {},
+      2,
+      /Invalid log level/,
+    ],
+    [
+      "a bad ring size",
+      ["run", "--target", "/bin/true", "--ring-size", "huge"],
+      {},
+      2,
+      /Invalid ring size/,
+    ],
+    [
+      "a missing target file",
+      ["run", "--target", `${tmp}/nope`],
+      {},
+      2,
+      /nope/,
+    ],
+    [
+      "a non-ELF target",
+      ["run", "--target", `${root}README.md`],
+      {},
+      2,
+      /not an ELF/i,
+    ],
+    ["a non-Go target", ["run", "--target", "/bin/true"], {}, 2, /not a Go/i],
+    [
+      "a pid that does not exist",
+      ["run", "--pid", "999999999"],
+      {},
+      2,
+      /999999999/,
+    ],
+    [
+      "a bad OTEL_EXPORTER_OTLP_ENDPOINT",
+      ["run", "--target", "/bin/true"],
+      { OTEL_EXPORTER_OTLP_ENDPOINT: "not a url" },
+      2,
+      /OTEL_EXPORTER_OTLP_ENDPOINT/,
+    ],
+  ] as const
+) {
+  Deno.test(`spanbridge run rejects ${name} with exit code ${code}`, async () => {
+    const r = await spanbridge([...args, "--log-format", "json"], { ...env });
+    assert.equal(r.code, code, `stderr: ${r.stderr}`);
+    assert.match(r.stderr, pattern);
+    assert.equal(
+      r.stderr.trim().split("\n").length,
+      1,
+      `expected one line, got:\n${r.stderr}`,
+    );
+  });
+}
+
+Deno.test("spanbridge run names a Go binary without the SDK", async () => {
+  const dir = `${tmp}/nosdk`;
+  await Deno.mkdir(dir, { recursive: true });
+  await Deno.writeTextFile(`${dir}/go.mod`, "module nosdk\n\ngo 1.22\n");
+  await Deno.writeTextFile(
+    `${dir}/main.go`,
+    'package main\n\nfunc main() { println("hi") }\n',
+  );
+  const built = await new Deno.Command("go", {
+    args: ["build", "-o", "nosdk", "."],
+    cwd: dir,
+  })
+    .output();
+  assert.equal(built.code, 0, new TextDecoder().decode(built.stderr));
+  const r = await spanbridge([
+    "run",
+    "--target",
+    `${dir}/nosdk`,
+    "--log-format",
+    "json",
+  ]);
+  assert.equal(r.code, 2, r.stderr);
+  assert.match(r.stderr, /spanbridge/);
+  assert.match(r.stderr, /nosdk/);
+});
