@@ -29,4 +29,44 @@ struct sb_record_header {
 	__u32 seq;   /* per-CPU record sequence: a gap means records were lost */
 };
 
+/*
+ * Record framing notes for readers:
+ * - The dynptr program reserves exactly sizeof(header) + len bytes. The
+ *   size-class program reserves sizeof(header) + the smallest class (a power
+ *   of two from SB_CLASS_MIN to SB_MAX_RECORD_CLASSES) that holds len, so its
+ *   ring records can be longer than the header says: the payload is always
+ *   the first `len` bytes after the header, the rest is padding.
+ * - seq is taken per CPU for every batch that passes the filters, before the
+ *   record is reserved, so a batch dropped for any reason (ring full, read
+ *   fault, oversize) leaves a gap. On kernels that can preempt a uprobe
+ *   program (6.x), two records of one CPU may arrive out of seq order; the
+ *   size-class program (which avoids atomic fetch for 5.8-5.11 kernels) may
+ *   rarely give two records the same seq then.
+ */
+
+/* The smallest size class of the size-class program. */
+#define SB_CLASS_MIN 64u
+
+/* Per-CPU counters (map sb_counters, a one-entry PERCPU_ARRAY). The controller
+ * sums them over CPUs. Every field is a count since the probe was loaded. */
+struct sb_counters {
+	__u64 hits;        /* calls of ended() seen by the probe */
+	__u64 filtered;    /* calls dropped because disabled or pid not traced */
+	__u64 submitted;   /* records submitted to the ring */
+	__u64 bytes;       /* payload bytes in submitted records */
+	__u64 ring_full;   /* batches dropped: no room in the ring */
+	__u64 read_faults; /* batches dropped: reading the caller's memory failed */
+	__u64 oversize;    /* batches dropped: longer than sb_config.max_record */
+	__u64 seq;         /* next record sequence on this CPU (not a counter) */
+};
+
+/* Configuration written by the controller (map sb_config, a one-entry
+ * ARRAY). All zero (the state right after loading) records nothing. */
+struct sb_config {
+	__u32 enabled;    /* 0: count hits only */
+	__u32 max_record; /* largest payload recorded, bytes */
+	__u32 pid_filter; /* 1: record only tgids present in map sb_pids */
+	__u32 wake_bytes; /* wake the reader once this much data waits */
+};
+
 #endif /* SPANBRIDGE_ENDED_H */

@@ -5,7 +5,7 @@
 # quiet when there is nothing to do.
 set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
-tools="$root/tools"
+npm_tools="$root/tools/npm"
 arch_triplet="$(uname -m)-linux-gnu"
 
 say() { printf 'bootstrap: %s\n' "$*" >&2; }
@@ -29,18 +29,20 @@ if [ -n "$need_apt" ]; then
 		clang llvm bpftool libbpf-dev libbpf1 linux-libc-dev libc6-dev >/dev/null
 fi
 
-# Deno and the protobuf generator, pinned in tools/package-lock.json.
-if [ ! -x "$tools/node_modules/.bin/deno" ] ||
-	[ "$tools/package-lock.json" -nt "$tools/node_modules/.package-lock.json" ]; then
-	say "installing Deno and protoc-gen-es (npm ci in tools/)"
-	(cd "$tools" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+# Deno and the protobuf generator, pinned in tools/npm/package-lock.json (a
+# folder of its own: a package.json beside tools/*.ts would change how Deno
+# resolves their imports).
+if [ ! -x "$npm_tools/node_modules/.bin/deno" ] ||
+	[ "$npm_tools/package-lock.json" -nt "$npm_tools/node_modules/.package-lock.json" ]; then
+	say "installing Deno and protoc-gen-es (npm ci in tools/npm)"
+	(cd "$npm_tools" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
 fi
 
 # Go modules.
 (cd "$root/go" && go mod download)
 
 # npm packages the Deno code imports (pinned in deno.lock).
-(cd "$root" && "$tools/node_modules/.bin/deno" install --quiet)
+(cd "$root" && "$npm_tools/node_modules/.bin/deno" install --quiet)
 
 # bpffs: the probe's programs, maps and links are pinned there.
 if ! grep -qs ' /sys/fs/bpf bpf ' /proc/mounts; then

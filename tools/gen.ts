@@ -1,6 +1,6 @@
 /**
  * Generates the OTLP protobuf types in gen/ from the .proto files in proto/
- * with buf and protoc-gen-es (both from tools/node_modules). Run it after
+ * with buf and protoc-gen-es (both from tools/npm/node_modules). Run it after
  * changing proto/: `deno run -A tools/gen.ts`.
  *
  * @module
@@ -9,7 +9,7 @@
 import { fileURLToPath } from "node:url";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
-const bin = `${root}tools/node_modules/.bin`;
+const bin = `${root}tools/npm/node_modules/.bin`;
 
 /**
  * Writes the generated TypeScript for proto/ into `outDir` (its previous

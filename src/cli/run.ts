@@ -12,7 +12,11 @@ import {
   type Logger,
   type LogLevel,
 } from "../log.ts";
-import { Controller, type ControllerStats } from "../controller/controller.ts";
+import {
+  Controller,
+  type ControllerStats,
+  recordsLost,
+} from "../controller/controller.ts";
 import { createSinkFromEnv, type SpanSink } from "../export/mod.ts";
 import { TargetError } from "../target/mod.ts";
 import { SysError } from "../ffi/mod.ts";
@@ -32,6 +36,8 @@ Targets (at least one):
 Options:
       --ring-size <n>   Ring buffer size, e.g. 32M (default 32M; env SPANBRIDGE_RING_SIZE)
       --pin-root <dir>  bpffs directory for pins (default /sys/fs/bpf/spanbridge)
+      --instance <name> Pin directory name under the pin root (default "default"); a
+                        controller killed with SIGKILL is adopted by the next one of that name
       --duration <s>    Stop after this many seconds (default: run until SIGINT/SIGTERM)
       --log-level <l>   debug, info, warn or error (default info; env SPANBRIDGE_LOG_LEVEL)
       --log-format <f>  text or json (default: text on a terminal, json otherwise)
@@ -54,6 +60,7 @@ export interface RunOptions {
   pids: number[];
   ringBytes: number;
   pinRoot?: string;
+  instance?: string;
   durationMs?: number;
   logLevel: LogLevel;
   logFormat?: "text" | "json";
@@ -74,6 +81,7 @@ export function parseRunArgs(
         pid: { type: "string", short: "p", multiple: true },
         "ring-size": { type: "string" },
         "pin-root": { type: "string" },
+        instance: { type: "string" },
         duration: { type: "string" },
         "log-level": { type: "string" },
         "log-format": { type: "string" },
@@ -143,6 +151,7 @@ export function parseRunArgs(
       "ring size",
     ),
     pinRoot: values["pin-root"],
+    instance: values.instance,
     durationMs,
     logLevel,
     logFormat,
@@ -209,6 +218,7 @@ export async function run(
       sink,
       log,
       pinRoot: options.pinRoot,
+      instance: options.instance,
       ringBytes: options.ringBytes,
     });
   } catch (err) {
@@ -242,7 +252,11 @@ export async function run(
   return stats;
 }
 
-/** The counters a user wants at exit, as flat log fields. */
+/**
+ * The counters a user wants at exit, as flat log fields. Spans: received from
+ * the ring, exported, dropped by the exporter. Records (whole batches): lost
+ * in the kernel (ring full, oversize, unreadable) or corrupt.
+ */
 export function summaryFields(
   stats: ControllerStats,
   elapsedMs: number,
@@ -251,12 +265,9 @@ export function summaryFields(
     seconds: Math.round(elapsedMs / 100) / 10,
     received: stats.decode.spans,
     exported: stats.export.exported,
-    dropped: stats.export.dropped + stats.probe.ringFull +
-      stats.probe.oversize +
-      stats.probe.readFaults,
-    corruptRecords: stats.decode.corrupt,
-    lostRecords: stats.decode.lost,
-    ringFull: stats.probe.ringFull,
+    dropped: stats.export.dropped,
+    recordsLost: recordsLost(stats),
+    recordsCorrupt: stats.decode.corrupt,
   };
 }
 

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { ControllerStats } from "../controller/controller.ts";
+import { type ControllerStats, recordsLost } from "../controller/controller.ts";
 
 /** Formats one status line from two snapshots taken `elapsedMs` apart. */
 export function formatStatus(
@@ -15,7 +15,6 @@ export function formatStatus(
   const rate = before && elapsedMs > 0
     ? Math.round((now.decode.spans - before.decode.spans) * 1000 / elapsedMs)
     : 0;
-  const lost = now.probe.ringFull + now.probe.oversize + now.probe.readFaults;
   return [
     `binaries ${now.binaries}`,
     `processes ${now.processes}`,
@@ -23,7 +22,7 @@ export function formatStatus(
     `received ${now.decode.spans}`,
     `exported ${now.export.exported}`,
     `dropped ${now.export.dropped}`,
-    `records lost ${lost}`,
+    `records lost ${recordsLost(now)}`,
   ].join(" · ");
 }
 

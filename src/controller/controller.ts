@@ -22,6 +22,8 @@ export interface ControllerOptions {
   log: Logger;
   /** bpffs directory under which this instance pins its objects. */
   pinRoot?: string;
+  /** Instance name: the pin directory under `pinRoot`. */
+  instance?: string;
   /** Ring buffer size in bytes (a power of two, multiple of the page size). */
   ringBytes?: number;
   /** How long the reader sleeps at most before looking at the ring (ms). */
@@ -42,6 +44,11 @@ export interface ControllerStats {
   export: ExportCounters;
 }
 
+/** Records (whole batches) the kernel could not deliver: ring full, oversize, unreadable. */
+export function recordsLost(stats: ControllerStats): number {
+  return stats.probe.ringFull + stats.probe.oversize + stats.probe.readFaults;
+}
+
 /** Runs the data path until {@linkcode Controller.stop}. */
 export class Controller {
   readonly #probe: Probe;
@@ -52,6 +59,7 @@ export class Controller {
   readonly #log: Logger;
   readonly #pollMs: number;
   #stopping = false;
+  #finalProbeCounters: ProbeCounters | undefined;
   #loop: Promise<void> = Promise.resolve();
 
   private constructor(probe: Probe, options: ControllerOptions) {
@@ -75,6 +83,7 @@ export class Controller {
     const targets = await resolveTargets(options.targets);
     const probe = await openProbe({
       pinRoot: options.pinRoot,
+      name: options.instance,
       ringBytes: options.ringBytes,
       log: options.log,
     });
@@ -90,12 +99,12 @@ export class Controller {
     return controller;
   }
 
-  /** Every counter, right now. */
+  /** Every counter, right now (after {@linkcode Controller.stop}: the final ones). */
   stats(): ControllerStats {
     return {
       binaries: this.#targets.attached.length,
       processes: this.#processes.size,
-      probe: this.#probe.counters(),
+      probe: this.#finalProbeCounters ?? this.#probe.counters(),
       decode: this.#decoder.counters(),
       export: this.#sink.counters(),
     };
@@ -113,6 +122,7 @@ export class Controller {
     this.#targets.close();
     await this.#deliver(this.#drain());
     this.#processes.close();
+    this.#finalProbeCounters = this.#probe.counters();
     this.#probe.close();
   }
 

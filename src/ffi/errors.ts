@@ -1,0 +1,70 @@
+/**
+ * Error sentences for failed system and libbpf calls: which call failed, on
+ * what, the errno text and name, and what to do about it.
+ *
+ * @module
+ */
+
+import { cLib } from "./_lib.ts";
+
+const errnoNames: Record<number, string> = {
+  1: "EPERM",
+  2: "ENOENT",
+  3: "ESRCH",
+  4: "EINTR",
+  5: "EIO",
+  7: "E2BIG",
+  9: "EBADF",
+  11: "EAGAIN",
+  12: "ENOMEM",
+  13: "EACCES",
+  14: "EFAULT",
+  16: "EBUSY",
+  17: "EEXIST",
+  19: "ENODEV",
+  20: "ENOTDIR",
+  22: "EINVAL",
+  24: "EMFILE",
+  28: "ENOSPC",
+  38: "ENOSYS",
+  95: "EOPNOTSUPP",
+  524: "ENOTSUPP",
+};
+
+/** A failed system or libbpf call; `errno` is the positive error number. */
+export class SysError extends Error {
+  /** The positive errno value. */
+  readonly errno: number;
+  /** The failing call, e.g. "bpf_obj_get". */
+  readonly call: string;
+
+  /** Builds the sentence "<what>: <strerror> (<ENAME>). <hint>". */
+  constructor(call: string, what: string, errno: number, hint?: string) {
+    const text = errnoText(errno);
+    super(`${what}: ${call} failed: ${text}.${hint ? " " + hint : ""}`);
+    this.name = "SysError";
+    this.errno = errno;
+    this.call = call;
+  }
+}
+
+/** "Operation not permitted (EPERM)" for errno 1. */
+export function errnoText(errno: number): string {
+  const ptr = cLib().strerror(errno);
+  const text = ptr ? Deno.UnsafePointerView.getCString(ptr) : `errno ${errno}`;
+  return `${text} (${errnoNames[errno] ?? `errno ${errno}`})`;
+}
+
+/** The calling thread's errno, read right after a failed libc call. */
+export function lastErrno(): number {
+  const ptr = cLib().__errno_location();
+  return ptr ? new Deno.UnsafePointerView(ptr).getInt32() : 0;
+}
+
+/** The usual advice for a permission error from bpf() or perf_event_open. */
+export function privilegeHint(errno: number): string | undefined {
+  if (errno === 1 || errno === 13) {
+    return "Run as root or grant CAP_BPF and CAP_PERFMON (and CAP_SYS_ADMIN for bpffs pins).";
+  }
+  return undefined;
+}

@@ -1,0 +1,78 @@
+/**
+ * perf_event_open for uprobes (the uprobe PMU): the perf event a BPF link
+ * attaches a program to.
+ *
+ * @module
+ */
+
+import { cLib } from "./_lib.ts";
+import { lastErrno, privilegeHint, SysError } from "./errors.ts";
+import { cString } from "./bpf.ts";
+
+const perfEventOpenNr: Record<string, number> = { x86_64: 298, aarch64: 241 };
+const PERF_FLAG_FD_CLOEXEC = 8;
+const PERF_ATTR_SIZE = 128;
+
+let uprobePmuType: number | undefined;
+
+/** The uprobe PMU's type from /sys/bus/event_source/devices/uprobe/type. */
+export function uprobeType(): number {
+  if (uprobePmuType !== undefined) return uprobePmuType;
+  const path = "/sys/bus/event_source/devices/uprobe/type";
+  let text: string;
+  try {
+    text = Deno.readTextFileSync(path);
+  } catch (e) {
+    const why = e instanceof Error ? e.message : String(e);
+    throw new Error(
+      `Cannot read ${path}: ${why}. The kernel needs CONFIG_UPROBE_EVENTS, and Deno must run with --allow-all to read /sys.`,
+    );
+  }
+  return uprobePmuType = Number(text.trim());
+}
+
+/**
+ * Opens a uprobe perf event on `offset` (a file offset) of the executable
+ * at `path`, for every process (pid -1) on any CPU. Returns the perf fd.
+ */
+export function openUprobe(path: string, offset: number): number {
+  const nr = perfEventOpenNr[Deno.build.arch];
+  if (nr === undefined) {
+    throw new Error(
+      `Cannot open a uprobe: unsupported architecture ${Deno.build.arch}.`,
+    );
+  }
+  const pathC = cString(path);
+  const attr = new Uint8Array(PERF_ATTR_SIZE);
+  const v = new DataView(attr.buffer);
+  v.setUint32(0, uprobeType(), true); // type
+  v.setUint32(4, PERF_ATTR_SIZE, true); // size
+  // config1: the path, config2: the file offset.
+  v.setBigUint64(
+    56,
+    BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(pathC))),
+    true,
+  );
+  v.setBigUint64(64, BigInt(offset), true);
+  // perf_event_open(attr, pid = -1, cpu = 0, group_fd = -1, flags)
+  const fd = Number(
+    cLib().syscall(BigInt(nr), attr, -1, 0, -1, BigInt(PERF_FLAG_FD_CLOEXEC)),
+  );
+  if (fd < 0) {
+    const errno = lastErrno();
+    const hint = privilegeHint(errno) ??
+      (errno === 2
+        ? "Check that the binary exists."
+        : errno === 22
+        ? "Check the file offset of the probed function."
+        : undefined);
+    throw new SysError(
+      "perf_event_open",
+      `Cannot open a uprobe on ${path} at offset 0x${offset.toString(16)}`,
+      errno,
+      hint,
+    );
+  }
+  pathC.fill(0); // keeps pathC alive until after the call
+  return fd;
+}

@@ -1,0 +1,275 @@
+/**
+ * Helpers for the probe's kernel tests: gating on root and bpffs, private
+ * pin roots, the BPF_PROG_TEST_RUN variant of the probe, and an emitter
+ * target with its probe offset. Test-only.
+ *
+ * @module
+ */
+
+import { openProbe, type Probe, type ProbeOptions } from "./mod.ts";
+import { closeFd, objGet, progTestRun } from "../ffi/mod.ts";
+import { objectArch, type ProbeKind, readObject } from "./_objects.ts";
+import { removeInstance } from "./_pins.ts";
+
+const skip = Deno.env.get("SPANBRIDGE_SKIP_EBPF") === "1";
+
+function requireEbpf(): void {
+  const problems: string[] = [];
+  if (Deno.uid() !== 0) problems.push("not running as root");
+  const mounts = Deno.readTextFileSync("/proc/self/mounts");
+  if (!/ \/sys\/fs\/bpf bpf /.test(mounts)) {
+    problems.push("bpffs is not mounted at /sys/fs/bpf");
+  }
+  if (problems.length) {
+    throw new Error(
+      `This test needs eBPF on the real kernel, but: ${problems.join(", ")}. ` +
+        "Run as root with bpffs mounted (tools/bootstrap.sh), or set SPANBRIDGE_SKIP_EBPF=1 to skip eBPF tests.",
+    );
+  }
+}
+
+/** Deno.test for a test needing root and eBPF: fails loudly, skips only when SPANBRIDGE_SKIP_EBPF=1. */
+export function ebpfTest(
+  name: string,
+  fn: (t: Deno.TestContext) => Promise<void> | void,
+): void {
+  if (skip) {
+    Deno.test({ name, ignore: true, fn }); // reported as "ignored" by deno test
+    console.error(`SKIPPED (SPANBRIDGE_SKIP_EBPF=1): ${name}`);
+    return;
+  }
+  Deno.test({
+    name,
+    sanitizeResources: false,
+    fn: async (t) => {
+      requireEbpf();
+      await fn(t);
+    },
+  });
+}
+
+let roots = 0;
+// Test files run in separate isolates of one process: the counter alone
+// would repeat across files.
+const rootTag = crypto.getRandomValues(new Uint32Array(1))[0].toString(36);
+
+/** A fresh pin root no real controller uses; removed by {@linkcode removePinRoot}. */
+export function testPinRoot(): string {
+  return `/sys/fs/bpf/spanbridge-test-${Deno.pid}-${rootTag}-${roots++}`;
+}
+
+/** Removes every instance under a test pin root, and the root. */
+export function removePinRoot(root: string): void {
+  try {
+    for (const e of Deno.readDirSync(root)) removeInstance(`${root}/${e.name}`);
+    Deno.removeSync(root);
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+  }
+}
+
+/** Payload byte i of a batch of `size` bytes, as the emitter makes it. */
+export function payloadByte(i: number, size: number): number {
+  return (i * 31 + size) & 0xff;
+}
+
+/** A batch of `size` bytes following {@linkcode payloadByte}. */
+export function makePayload(size: number): Uint8Array<ArrayBuffer> {
+  const b = new Uint8Array(size);
+  for (let i = 0; i < size; i++) b[i] = payloadByte(i, size);
+  return b;
+}
+
+/** Offsets of SP in the register context of each architecture (UAPI). */
+export const spOffset: Record<string, number> = { x86: 152, arm64: 248 };
+const regsSize: Record<string, number> = { x86: 168, arm64: 272 };
+
+/** A probe running the syscall-program build, driven with {@linkcode TestProbe.emit}. */
+export interface TestProbe {
+  /** The probe (attach does not apply to the test build). */
+  probe: Probe;
+  /**
+   * Runs the program `count` times as if ended(batch) were called, with
+   * the registers laid out for `arch` (default this machine's).
+   */
+  emit(batch: Uint8Array<ArrayBuffer>, count?: number): void;
+  /** Like emit, with the batch at an arbitrary address. */
+  emitAt(addr: bigint, len: number, count?: number): void;
+  /** Closes the probe and removes the pin root. */
+  close(): void;
+}
+
+/** Opens a probe over the BPF_PROG_TEST_RUN build of `kind` for `arch`. */
+export async function openTestProbe(
+  kind: ProbeKind,
+  options: ProbeOptions & { arch?: string } = {},
+): Promise<TestProbe> {
+  const arch = options.arch ?? objectArch();
+  const dir = new URL("../../build/bpf/", import.meta.url).pathname;
+  const bytes = arch === objectArch()
+    ? readObject(kind, undefined, options.objectDir, "_test")
+    : Deno.readFileSync(
+      `${options.objectDir ?? dir}/ended_${kind}_test.${arch}.o`,
+    );
+  const pinRoot = options.pinRoot ?? testPinRoot();
+  const probe = await openProbe({
+    ...options,
+    pinRoot,
+    kind,
+    objects: { [kind]: bytes },
+  });
+  const progFd = objGet(`${probe.pinDir}/progs/ended_${kind}`);
+  // The caller's stack at entry: return address, then ptr, len, cap.
+  const stack = new Uint8Array(32);
+  const stackView = new DataView(stack.buffer);
+  const ctx = new Uint8Array(8 + regsSize[arch]);
+  const ctxView = new DataView(ctx.buffer);
+  ctxView.setBigUint64(
+    8 + spOffset[arch],
+    BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(stack))),
+    true,
+  );
+  const emitAt = (addr: bigint, len: number, count = 1) => {
+    stackView.setBigUint64(8, addr, true);
+    stackView.setBigUint64(16, BigInt(len), true);
+    stackView.setBigUint64(24, BigInt(len), true);
+    ctxView.setBigUint64(0, BigInt(count), true);
+    progTestRun(progFd, ctx);
+  };
+  return {
+    probe,
+    emitAt,
+    emit(batch, count = 1) {
+      const ptr = batch.length
+        ? Deno.UnsafePointer.value(Deno.UnsafePointer.of(batch))
+        : 0;
+      emitAt(BigInt(ptr), batch.length, count);
+      batch.fill(batch[0] ?? 0, 0, 0); // keeps batch alive until after the run
+    },
+    close() {
+      closeFd(progFd);
+      probe.close();
+      if (!options.pinRoot) removePinRoot(pinRoot);
+    },
+  };
+}
+
+/** Parses a ring record's sb_record_header. */
+export function parseHeader(
+  rec: Uint8Array,
+): {
+  magic: number;
+  len: number;
+  tgid: number;
+  pid: number;
+  cpu: number;
+  seq: number;
+} {
+  const v = new DataView(rec.buffer, rec.byteOffset, rec.byteLength);
+  return {
+    magic: v.getUint32(0, true),
+    len: v.getUint32(4, true),
+    tgid: v.getUint32(8, true),
+    pid: v.getUint32(12, true),
+    cpu: v.getUint32(16, true),
+    seq: v.getUint32(20, true),
+  };
+}
+
+/** Index of the first byte of `rec`'s payload that is not {@linkcode payloadByte}, or -1. */
+export function firstBadByte(rec: Uint8Array, size: number): number {
+  for (let i = 0; i < size; i++) {
+    if (rec[24 + i] !== payloadByte(i, size)) return i;
+  }
+  return -1;
+}
+
+const goDir = new URL("../../go/", import.meta.url).pathname;
+/** The probe point's ELF symbol (go/sdk/internal/handoff.Symbol). */
+export const endedSymbol =
+  "github.com/spanbridge/spanbridge/go/sdk/internal/handoff.ended.abi0";
+
+async function output(
+  cmd: string,
+  args: string[],
+  cwd?: string,
+): Promise<string> {
+  const out = await new Deno.Command(cmd, {
+    args,
+    cwd,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const text = new TextDecoder();
+  if (!out.success) {
+    throw new Error(
+      `${cmd} ${args.join(" ")} failed:\n${text.decode(out.stderr)}`,
+    );
+  }
+  return text.decode(out.stdout);
+}
+
+/** A built emitter executable and the file offset of its ended() body. */
+export interface Emitter {
+  /** Path of the executable. */
+  path: string;
+  /** File offset to attach to. */
+  offset: number;
+}
+
+/**
+ * Builds the test emitter (go/sdk/internal/handoff/emitter) to `path` and
+ * finds ended()'s file offset with llvm-nm and llvm-readelf.
+ */
+export async function buildEmitter(path: string): Promise<Emitter> {
+  await output("go", [
+    "build",
+    "-o",
+    path,
+    "./sdk/internal/handoff/emitter",
+  ], goDir);
+  return { path, offset: await symbolFileOffset(path, endedSymbol) };
+}
+
+/** File offset of `symbol` in the ELF executable at `path`. */
+export async function symbolFileOffset(
+  path: string,
+  symbol: string,
+): Promise<number> {
+  const line = (await output("llvm-nm", ["--defined-only", path])).split("\n")
+    .find((l) => l.endsWith(` ${symbol}`));
+  if (!line) throw new Error(`Cannot find ${symbol} in ${path}.`);
+  const addr = parseInt(line.split(" ")[0], 16);
+  for (const l of (await output("llvm-readelf", ["-lW", path])).split("\n")) {
+    const f = l.trim().split(/\s+/);
+    if (f[0] !== "LOAD") continue;
+    const [offset, vaddr, , , memsz] = f.slice(1, 6).map((x) =>
+      parseInt(x, 16)
+    );
+    if (addr >= vaddr && addr < vaddr + memsz) return addr - vaddr + offset;
+  }
+  throw new Error(
+    `Cannot map ${symbol} at 0x${
+      addr.toString(16)
+    } to a file offset in ${path}.`,
+  );
+}
+
+/** Runs the emitter: waits for the probe, sends `count` rounds of `sizes`. */
+export async function runEmitter(
+  e: Emitter,
+  sizes: number[],
+  count = 1,
+): Promise<void> {
+  const out = await output(e.path, [
+    "-wait-attach",
+    "10s",
+    "-sizes",
+    sizes.join(","),
+    "-count",
+    `${count}`,
+  ]);
+  if (!out.includes(`sent ${sizes.length * count}`)) {
+    throw new Error(`The emitter printed: ${out}`);
+  }
+}
