@@ -63,16 +63,20 @@ export class ControllerProcess {
   }[] = [];
   readonly #done: Promise<void>;
 
-  constructor(args: string[], env: Record<string, string> = {}) {
-    this.child = new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "-A",
-        `${root}src/main.ts`,
-        ...args,
-        "--log-format",
-        "json",
-      ],
+  /**
+   * Starts `spanbridge <args> --log-format json`, by default as
+   * `deno run -A src/main.ts`; `command` runs another build of it (the
+   * standalone binary), `cwd` sets the working directory.
+   */
+  constructor(
+    args: string[],
+    env: Record<string, string> = {},
+    options: { command?: string; cwd?: string } = {},
+  ) {
+    const prefix = options.command ? [] : ["run", "-A", `${root}src/main.ts`];
+    this.child = new Deno.Command(options.command ?? Deno.execPath(), {
+      args: [...prefix, ...args, "--log-format", "json"],
+      cwd: options.cwd,
       env: { OTEL_TRACES_EXPORTER: "otlp", ...env },
       stdout: "piped",
       stderr: "piped",
