@@ -6,8 +6,9 @@ TEXT ·ended(SB), NOSPLIT|NOFRAME, $0-24
 	WORD $0xd503201f
 	RET
 
-// func endedAddr() uintptr
-TEXT ·endedAddr(SB), NOSPLIT|NOFRAME, $0-8
+// func head() uint64
+TEXT ·head(SB), NOSPLIT|NOFRAME, $0-8
 	MOVD $·ended(SB), R0
+	MOVD (R0), R0
 	MOVD R0, ret+0(FP)
 	RET

@@ -1,0 +1,32 @@
+package sdk
+
+import (
+	"context"
+	"time"
+
+	"github.com/spanbridge/spanbridge/go/sdk/internal/handoff"
+)
+
+// waitPoll is how often WaitAttached looks at the probe point.
+const waitPoll = 10 * time.Millisecond
+
+// Attached reports whether the controller's probe is attached to this
+// process now, by reading the first instruction of the probe point. It needs
+// no privilege and no system call.
+func Attached() bool { return handoff.Refresh() }
+
+// WaitAttached waits until the controller's probe is attached or ctx ends,
+// and reports whether it is attached. Spans started before attachment do
+// not record, so a program that must not miss its first spans waits first.
+func WaitAttached(ctx context.Context) bool {
+	tick := time.NewTicker(waitPoll)
+	defer tick.Stop()
+	for !handoff.Refresh() {
+		select {
+		case <-ctx.Done():
+			return handoff.Refresh()
+		case <-tick.C:
+		}
+	}
+	return true
+}

@@ -1,0 +1,123 @@
+package sdk
+
+import (
+	"fmt"
+	"time"
+
+	"go.opentelemetry.io/otel"
+
+	"github.com/spanbridge/spanbridge/go/sdk/internal/handoff"
+)
+
+// Batching bounds. The byte bounds are those of bpf/ended.h.
+const (
+	// DefaultBatchTimeout is how long an ended span waits at most before
+	// its batch is handed off (OTEL_BSP_SCHEDULE_DELAY).
+	DefaultBatchTimeout = 5 * time.Second
+	// DefaultMaxExportBatchSize is the most spans a batch holds
+	// (OTEL_BSP_MAX_EXPORT_BATCH_SIZE).
+	DefaultMaxExportBatchSize = 512
+	// DefaultMaxBatchBytes is the largest batch the probe's size-class
+	// program carries (SB_MAX_RECORD_CLASSES, 256 KiB).
+	DefaultMaxBatchBytes = 256 << 10
+	// MaxBatchBytes is the largest batch the probe's dynptr program carries
+	// (SB_MAX_RECORD_DYNPTR, 4 MiB): the upper bound of WithMaxBatchBytes.
+	MaxBatchBytes = 4 << 20
+	// MinBatchBytes is the lower bound of WithMaxBatchBytes: room for a span
+	// of MaxSpanBytes and the largest resource and scope headers.
+	MinBatchBytes = 2 * MaxSpanBytes
+	// MaxSpanBytes bounds one encoded span; a larger one loses attributes,
+	// then events, then links, counted as dropped, until it fits.
+	MaxSpanBytes = 64 << 10
+	// maxHeaderBytes bounds the encoded resource, and each scope, so that a
+	// batch always has room for a span of MaxSpanBytes.
+	maxHeaderBytes = 16 << 10
+	// refreshInterval is how often the attach state is read again.
+	refreshInterval = 100 * time.Millisecond
+)
+
+// config is what a Provider is made with.
+type config struct {
+	sampler       Sampler
+	limits        SpanLimits
+	batchTimeout  time.Duration
+	maxBatchSpans int
+	maxBatchBytes int
+	maxSpanBytes  int
+	// sink receives every batch: handoff.Ended, or a test's recorder.
+	sink func(batch []byte)
+}
+
+// newConfig returns the configuration from the environment, overridden by
+// opts, with out-of-range values replaced and reported to the OpenTelemetry
+// error handler.
+func newConfig(opts []Option) config {
+	cfg := config{
+		sampler:       samplerFromEnv(),
+		limits:        NewSpanLimits(),
+		batchTimeout:  time.Duration(envInt(int(DefaultBatchTimeout/time.Millisecond), "OTEL_BSP_SCHEDULE_DELAY")) * time.Millisecond,
+		maxBatchSpans: envInt(DefaultMaxExportBatchSize, "OTEL_BSP_MAX_EXPORT_BATCH_SIZE"),
+		maxBatchBytes: envInt(DefaultMaxBatchBytes, "SPANBRIDGE_MAX_BATCH_BYTES"),
+		maxSpanBytes:  MaxSpanBytes,
+		sink:          handoff.Ended,
+	}
+	for _, o := range opts {
+		cfg = o.apply(cfg)
+	}
+	if cfg.batchTimeout <= 0 {
+		otel.Handle(fmt.Errorf("spanbridge: batch timeout %v is not positive; using %v", cfg.batchTimeout, DefaultBatchTimeout))
+		cfg.batchTimeout = DefaultBatchTimeout
+	}
+	if cfg.maxBatchSpans < 1 {
+		otel.Handle(fmt.Errorf("spanbridge: max export batch size %d is below 1; using %d", cfg.maxBatchSpans, DefaultMaxExportBatchSize))
+		cfg.maxBatchSpans = DefaultMaxExportBatchSize
+	}
+	if cfg.maxBatchBytes < MinBatchBytes || cfg.maxBatchBytes > MaxBatchBytes {
+		otel.Handle(fmt.Errorf("spanbridge: max batch bytes %d is outside [%d, %d]; using %d",
+			cfg.maxBatchBytes, MinBatchBytes, MaxBatchBytes, DefaultMaxBatchBytes))
+		cfg.maxBatchBytes = DefaultMaxBatchBytes
+	}
+	return cfg
+}
+
+// Option configures a Provider made by NewTracerProvider.
+type Option interface {
+	apply(config) config
+}
+
+type optionFunc func(config) config
+
+func (f optionFunc) apply(c config) config { return f(c) }
+
+// WithSampler sets the sampler (default: from OTEL_TRACES_SAMPLER and
+// OTEL_TRACES_SAMPLER_ARG, else ParentBased(AlwaysSample())).
+func WithSampler(s Sampler) Option {
+	return optionFunc(func(c config) config { c.sampler = s; return c })
+}
+
+// WithSpanLimits sets the span limits (default: NewSpanLimits()).
+func WithSpanLimits(l SpanLimits) Option {
+	return optionFunc(func(c config) config { c.limits = l; return c })
+}
+
+// WithBatchTimeout sets how long an ended span waits at most before its
+// batch is handed off (default: OTEL_BSP_SCHEDULE_DELAY milliseconds, else
+// DefaultBatchTimeout).
+func WithBatchTimeout(d time.Duration) Option {
+	return optionFunc(func(c config) config { c.batchTimeout = d; return c })
+}
+
+// WithMaxExportBatchSize sets the most spans in one batch (default:
+// OTEL_BSP_MAX_EXPORT_BATCH_SIZE, else DefaultMaxExportBatchSize). One makes
+// a hand-off per span.
+func WithMaxExportBatchSize(n int) Option {
+	return optionFunc(func(c config) config { c.maxBatchSpans = n; return c })
+}
+
+// WithMaxBatchBytes sets the largest batch in bytes, between MinBatchBytes
+// and MaxBatchBytes (default: SPANBRIDGE_MAX_BATCH_BYTES, else
+// DefaultMaxBatchBytes). Raise it only when the controller runs the probe's
+// dynptr program.
+func WithMaxBatchBytes(n int) Option {
+	return optionFunc(func(c config) config { c.maxBatchBytes = n; return c })
+}

@@ -1,0 +1,25 @@
+// Package sdk implements the OpenTelemetry Go trace API for programs traced
+// by the spanbridge controller.
+//
+// Instead of exporting, the SDK encodes ended spans as OTLP protobuf
+// TracesData batches and hands each batch to a no-op assembly function on
+// which the controller's eBPF uprobe sits (see package internal/handoff for
+// the probe contract). Batches are bounded by a span count, a byte size (the
+// probe's largest record, 256 KiB by default) and a delay.
+//
+// When no probe is attached the SDK records nothing: Start returns
+// non-recording spans that carry the parent's span context, at a cost close
+// to the no-op tracer. The SDK sees the probe by reading the first
+// instruction of the probe point, refreshed in the background every 100 ms.
+//
+// Use the process-wide provider directly or through the otel package:
+//
+//	otel.SetTracerProvider(sdk.TracerProvider())
+//	defer sdk.Shutdown(context.Background())
+//
+// Configuration comes from the standard OpenTelemetry environment variables
+// (OTEL_TRACES_SAMPLER, OTEL_TRACES_SAMPLER_ARG, OTEL_BSP_SCHEDULE_DELAY,
+// OTEL_BSP_MAX_EXPORT_BATCH_SIZE, the OTEL_SPAN_*, OTEL_EVENT_*, OTEL_LINK_*
+// and OTEL_ATTRIBUTE_* limits, OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES)
+// and SPANBRIDGE_MAX_BATCH_BYTES; NewTracerProvider's options override it.
+package sdk

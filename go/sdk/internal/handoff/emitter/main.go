@@ -1,0 +1,90 @@
+// Command emitter hands raw payloads to the probe point, for the probe's
+// tests. It waits until a probe is attached (the SDK's first-instruction
+// check), then calls handoff.Ended -count times with a payload of each of
+// -sizes, in order, prints "sent N" (N payloads in all) and exits.
+//
+// Payload byte i of a payload of size s is (i*31 + s) & 0xff, so a test can
+// check every byte it receives.
+//
+//	emitter -sizes 1,4096,65536 -count 10 -wait-attach 10s
+//
+// It exits with status 1 if no probe is attached within -wait-attach (0:
+// do not wait), and 2 on bad flags.
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spanbridge/spanbridge/go/sdk/internal/handoff"
+)
+
+func main() {
+	sizesFlag := flag.String("sizes", "1", "comma-separated payload sizes in bytes")
+	count := flag.Int("count", 1, "how many times to send each size")
+	wait := flag.Duration("wait-attach", 10*time.Second, "how long to wait for a probe (0: do not wait)")
+	flag.Parse()
+
+	sizes, err := parseSizes(*sizesFlag)
+	if err != nil || *count < 0 {
+		fmt.Fprintf(os.Stderr, "emitter: bad flags: -sizes %q -count %d: %v\n", *sizesFlag, *count, err)
+		os.Exit(2)
+	}
+	if *wait > 0 && !waitAttached(*wait) {
+		fmt.Fprintf(os.Stderr, "emitter: no probe attached after %v\n", *wait)
+		os.Exit(1)
+	}
+	payloads := make([][]byte, len(sizes))
+	for i, size := range sizes {
+		payloads[i] = payload(size)
+	}
+	sent := 0
+	for range *count {
+		for _, p := range payloads {
+			handoff.Ended(p)
+			sent++
+		}
+	}
+	fmt.Printf("sent %d\n", sent)
+}
+
+// parseSizes parses a comma-separated list of non-negative sizes.
+func parseSizes(s string) ([]int, error) {
+	var sizes []int
+	for _, f := range strings.Split(s, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil {
+			return nil, fmt.Errorf("parse size %q: %w", f, err)
+		}
+		if n < 0 {
+			return nil, fmt.Errorf("size %d is negative", n)
+		}
+		sizes = append(sizes, n)
+	}
+	return sizes, nil
+}
+
+// payload returns the deterministic payload of size bytes.
+func payload(size int) []byte {
+	b := make([]byte, size)
+	for i := range b {
+		b[i] = byte(i*31 + size)
+	}
+	return b
+}
+
+// waitAttached polls the probe point until a probe is there or d passes.
+func waitAttached(d time.Duration) bool {
+	deadline := time.Now().Add(d)
+	for !handoff.Refresh() {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return true
+}
