@@ -20,7 +20,7 @@ import {
 import { createSinkFromEnv, type SpanSink } from "../export/mod.ts";
 import { TargetError } from "../target/mod.ts";
 import { SysError } from "../ffi/mod.ts";
-import { StatusLine } from "./status.ts";
+import { clearLine, StatusLine, writeErr } from "./status.ts";
 import { parseSize } from "./size.ts";
 
 const help = `spanbridge run: trace Go programs built with the spanbridge SDK
@@ -186,6 +186,11 @@ export const runCommand: Command = {
     const log = createLogger({
       level: options.logLevel,
       format: options.logFormat,
+      // With a status line on the terminal, each log line first erases it
+      // (the status line redraws itself within a second).
+      write: options.status
+        ? (line) => writeErr(`${clearLine}${line}\n`)
+        : undefined,
     });
     try {
       await run(options, log);

@@ -26,10 +26,19 @@ export function formatStatus(
   ].join(" · ");
 }
 
+/** The terminal sequence that erases the current line. */
+export const clearLine = "\r\x1b[2K";
+
+const encoder = new TextEncoder();
+
+/** Writes `text` to standard error as is. */
+export function writeErr(text: string): void {
+  Deno.stderr.writeSync(encoder.encode(text));
+}
+
 /** Redraws {@linkcode formatStatus} on standard error once a second. */
 export class StatusLine {
   readonly #timer: ReturnType<typeof setInterval>;
-  readonly #encoder = new TextEncoder();
   #before: ControllerStats | undefined;
   #at = Date.now();
 
@@ -38,7 +47,7 @@ export class StatusLine {
     this.#timer = setInterval(() => {
       const now = stats();
       const at = Date.now();
-      this.#write(`\r\x1b[2K${formatStatus(now, this.#before, at - this.#at)}`);
+      writeErr(`${clearLine}${formatStatus(now, this.#before, at - this.#at)}`);
       this.#before = now;
       this.#at = at;
     }, 1000);
@@ -47,10 +56,6 @@ export class StatusLine {
   /** Stops drawing and clears the line. */
   close(): void {
     clearInterval(this.#timer);
-    this.#write("\r\x1b[2K");
-  }
-
-  #write(s: string): void {
-    Deno.stderr.writeSync(this.#encoder.encode(s));
+    writeErr(clearLine);
   }
 }
