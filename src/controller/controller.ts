@@ -6,9 +6,9 @@
  */
 import type { Logger } from "../log.ts";
 import { openProbe, type Probe, type ProbeCounters } from "../probe/mod.ts";
-import { type DecodeCounters, Decoder } from "../decode/mod.ts";
+import { type DecodeCounters, Decoder, type SpanBatch } from "../decode/mod.ts";
 import type { ExportCounters, SpanSink } from "../export/mod.ts";
-import type { TracesData } from "../../gen/opentelemetry/proto/trace/v1/trace_pb.ts";
+import { LossWatch } from "./loss_watch.ts";
 import { Processes } from "./processes.ts";
 import { resolveTargets, Targets, type TargetSpec } from "./targets.ts";
 
@@ -127,26 +127,35 @@ export class Controller {
   }
 
   async #run(): Promise<void> {
+    const losses = new LossWatch(this.#log);
+    // The baseline is taken now, before the first wait: a burst that fills
+    // the ring before the loop first wakes must still be warned about.
+    losses.check(this.#probe.counters());
+    let lastCheck = Date.now();
     while (!this.#stopping) {
       await this.#probe.reader.wait(this.#pollMs);
       await this.#deliver(this.#drain());
+      if (Date.now() - lastCheck >= 1_000) {
+        lastCheck = Date.now();
+        losses.check(this.#probe.counters());
+      }
     }
   }
 
-  #drain(): { tgid: number; data: TracesData }[] {
-    const batches: { tgid: number; data: TracesData }[] = [];
+  #drain(): { tgid: number; batch: SpanBatch }[] {
+    const batches: { tgid: number; batch: SpanBatch }[] = [];
     this.#probe.reader.drain((record) => {
       const decoded = this.#decoder.decode(record);
       if (decoded) {
-        batches.push({ tgid: decoded.header.tgid, data: decoded.data });
+        batches.push({ tgid: decoded.header.tgid, batch: decoded.batch });
       }
     });
     return batches;
   }
 
-  async #deliver(batches: { tgid: number; data: TracesData }[]): Promise<void> {
-    for (const { tgid, data } of batches) {
-      this.#sink.add(data, await this.#processes.get(tgid));
+  async #deliver(batches: { tgid: number; batch: SpanBatch }[]): Promise<void> {
+    for (const { tgid, batch } of batches) {
+      this.#sink.add(batch, await this.#processes.get(tgid));
     }
   }
 }

@@ -4,7 +4,7 @@
  * @module
  */
 
-import { create } from "@bufbuild/protobuf";
+import { create, toBinary } from "@bufbuild/protobuf";
 import {
   type AnyValue,
   ArrayValueSchema,
@@ -22,6 +22,8 @@ import {
   type TracesData,
   TracesDataSchema,
 } from "../../gen/opentelemetry/proto/trace/v1/trace_pb.ts";
+import { SpanBatch } from "./batch.ts";
+import { scanTraces } from "./_scan.ts";
 
 /** A string attribute. */
 export function attr(key: string, value: string): KeyValue {
@@ -132,4 +134,53 @@ export function richTraces(): TracesData {
   );
   spans[1].flags = 0x101;
   return sampleTraces(spans);
+}
+
+/** `traces` as the decoder hands it on; throws when the decoder would refuse it. */
+export function sampleBatch(traces: TracesData): SpanBatch {
+  const batch = scanTraces(toBinary(TracesDataSchema, traces));
+  if (!(batch instanceof SpanBatch)) {
+    throw new Error(`Cannot make a sample batch: ${batch.detail}`);
+  }
+  return batch;
+}
+
+/**
+ * `count` spans shaped like a traced web service's: five attributes of mixed
+ * types, one event with an attribute, a status, and a resource and scope as
+ * the Go SDK sends them. For benchmarks and differential tests.
+ */
+export function realisticTraces(count: number, seed = 1): TracesData {
+  const spans = sampleSpans(count, seed);
+  const value = (v: AnyValue["value"]) => ({ value: v });
+  spans.forEach((span, i) => {
+    span.attributes = [
+      attr("http.request.method", i % 3 ? "GET" : "POST"),
+      create(KeyValueSchema, {
+        key: "http.response.status_code",
+        value: value({ case: "intValue", value: 200n + BigInt(i % 5) }),
+      }),
+      create(KeyValueSchema, {
+        key: "db.client.duration",
+        value: value({ case: "doubleValue", value: 0.25 + i / 7 }),
+      }),
+      create(KeyValueSchema, {
+        key: "cache.hit",
+        value: value({ case: "boolValue", value: i % 2 === 0 }),
+      }),
+      attr("url.path", `/api/v1/orders/${i}`),
+    ];
+    span.events = [create(Span_EventSchema, {
+      name: "row fetched",
+      timeUnixNano: span.startTimeUnixNano + 1000n,
+      attributes: [attr("db.row", `r${i}`)],
+    })];
+  });
+  const traces = sampleTraces(spans);
+  traces.resourceSpans[0].resource!.attributes.push(
+    attr("telemetry.sdk.name", "spanbridge"),
+    attr("telemetry.sdk.language", "go"),
+    attr("telemetry.sdk.version", "0.1.0"),
+  );
+  return traces;
 }

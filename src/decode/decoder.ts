@@ -1,15 +1,11 @@
 /**
- * Turns ring records into OTLP `TracesData` batches. Every record is either
- * decoded or counted as corrupt by reason; nothing is thrown.
+ * Turns ring records into {@linkcode SpanBatch}es. Every record is either
+ * validated or counted as corrupt by reason; nothing is thrown.
  *
  * @module
  */
 
-import { fromBinary } from "@bufbuild/protobuf";
-import {
-  type TracesData,
-  TracesDataSchema,
-} from "../../gen/opentelemetry/proto/trace/v1/trace_pb.ts";
+import { SpanBatch } from "./batch.ts";
 import {
   HEADER_SIZE,
   MAX_PAYLOAD_CLASSES,
@@ -17,9 +13,12 @@ import {
   RECORD_MAGIC,
   type RecordHeader,
 } from "./header.ts";
+import { scanTraces } from "./_scan.ts";
 
 /** How far behind the highest seq of a CPU a record may arrive and still fill a gap. */
 const reorderWindow = 4096;
+/** The most CPUs a Linux kernel can have (CONFIG_NR_CPUS). */
+const maxCpus = 8192;
 
 /** Why a record was rejected. */
 export type CorruptReason =
@@ -72,10 +71,8 @@ export interface DecodeCounters {
 export interface DecodedRecord {
   /** The record header. */
   header: RecordHeader;
-  /** The payload; its byte fields own their memory (the record may be reused). */
-  data: TracesData;
-  /** Number of spans in `traces`. */
-  spans: number;
+  /** The payload's spans; they own their memory (the record may be reused). */
+  batch: SpanBatch;
 }
 
 /** Options of {@linkcode Decoder}. */
@@ -125,9 +122,11 @@ export class Decoder {
   }
 
   /**
-   * Decodes one record (header + payload, possibly padded). Returns undefined
-   * and counts the reason when the record is corrupt. The payload is copied
-   * before decoding, so `record` may be reused afterwards.
+   * Decodes one record (header + payload, possibly padded): validates the
+   * whole TracesData and every span's ids, decodes only the resources (see
+   * {@linkcode SpanBatch}). Returns undefined and counts the reason when the
+   * record is corrupt. The payload is copied first, so `record` may be
+   * reused afterwards.
    */
   decode(record: Uint8Array): DecodedRecord | undefined {
     if (record.length < HEADER_SIZE) {
@@ -162,48 +161,16 @@ export class Decoder {
         header,
       );
     }
-    let traces: TracesData;
-    try {
-      traces = fromBinary(
-        TracesDataSchema,
-        record.slice(HEADER_SIZE, HEADER_SIZE + header.len),
-      );
-    } catch (e) {
-      return this.#reject(
-        "bad_protobuf",
-        `payload is not a TracesData message: ${(e as Error).message}`,
-        header,
-      );
-    }
-    let spans = 0;
-    for (const rs of traces.resourceSpans) {
-      for (const ss of rs.scopeSpans) {
-        for (const span of ss.spans) {
-          if (span.traceId.length !== 16) {
-            return this.#reject(
-              "bad_trace_id",
-              `span "${span.name}" has a ${span.traceId.length}-byte trace id`,
-              header,
-            );
-          }
-          if (
-            span.spanId.length !== 8 ||
-            (span.parentSpanId.length !== 0 && span.parentSpanId.length !== 8)
-          ) {
-            return this.#reject(
-              "bad_span_id",
-              `span "${span.name}" has a ${span.spanId.length}-byte id and a ${span.parentSpanId.length}-byte parent id`,
-              header,
-            );
-          }
-          spans++;
-        }
-      }
+    const batch = scanTraces(
+      record.slice(HEADER_SIZE, HEADER_SIZE + header.len),
+    );
+    if (!(batch instanceof SpanBatch)) {
+      return this.#reject(batch.reason, batch.detail, header);
     }
     this.#counters.records++;
     this.#counters.bytes += header.len;
-    this.#counters.spans += spans;
-    return { header, data: traces, spans };
+    this.#counters.spans += batch.spans;
+    return { header, batch };
   }
 
   /**
@@ -215,6 +182,9 @@ export class Decoder {
    * far behind the highest one means the probe was reloaded: start again.
    */
   #trackSequence(header: RecordHeader): void {
+    // A corrupt header may name any CPU: tracking only real CPU numbers
+    // (Linux allows at most 8192) keeps this map bounded.
+    if (header.cpu >= maxCpus) return;
     const state = this.#sequences.get(header.cpu);
     if (!state) {
       this.#sequences.set(header.cpu, { high: header.seq, missing: new Set() });

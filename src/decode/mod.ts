@@ -1,9 +1,11 @@
 /**
- * Ring record framing and OTLP decoding: {@linkcode RecordDecoder} turns
- * records described by bpf/ended.h into `TracesData`, counting bad ones.
+ * Ring record framing and OTLP decoding: {@linkcode Decoder} turns records
+ * described by bpf/ended.h into validated {@linkcode SpanBatch}es, counting
+ * bad ones.
  *
  * @module
  */
 
+export * from "./batch.ts";
 export * from "./header.ts";
 export * from "./decoder.ts";

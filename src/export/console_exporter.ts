@@ -25,9 +25,10 @@ export function createConsoleExporter(
     }
   });
   return {
-    export(request) {
+    export(batch) {
       try {
-        const json = toOtlpJson(request);
+        // Decodes every span: slow, and fine for a human-facing exporter.
+        const json = toOtlpJson(batch);
         for (const rs of (json.resourceSpans ?? []) as Json[]) {
           for (const ss of (rs.scopeSpans ?? []) as Json[]) {
             for (const span of (ss.spans ?? []) as Json[]) {

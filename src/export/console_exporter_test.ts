@@ -1,16 +1,16 @@
 import { deepStrictEqual, strictEqual } from "node:assert/strict";
-import { create } from "@bufbuild/protobuf";
-import { ExportTraceServiceRequestSchema } from "../../gen/opentelemetry/proto/collector/trace/v1/trace_service_pb.ts";
-import { sampleSpans, sampleTraces } from "../decode/_test_traces.ts";
+import {
+  sampleBatch,
+  sampleSpans,
+  sampleTraces,
+} from "../decode/_test_traces.ts";
 import { createConsoleExporter } from "./console_exporter.ts";
 
 Deno.test("console exporter prints one OTLP/JSON line per span", async () => {
   const lines: string[] = [];
   const exporter = createConsoleExporter((line) => lines.push(line));
-  const request = create(ExportTraceServiceRequestSchema, {
-    resourceSpans: sampleTraces(sampleSpans(3)).resourceSpans,
-  });
-  deepStrictEqual(await exporter.export(request, 3), { ok: true, rejected: 0 });
+  const batch = sampleBatch(sampleTraces(sampleSpans(3)));
+  deepStrictEqual(await exporter.export(batch), { ok: true, rejected: 0 });
   strictEqual(lines.length, 3);
   const first = JSON.parse(lines[0]);
   strictEqual(first.resource.attributes[0].value.stringValue, "demo");

@@ -4,7 +4,7 @@
  * @module
  */
 
-import type { ExportTraceServiceRequest } from "../../gen/opentelemetry/proto/collector/trace/v1/trace_service_pb.ts";
+import type { SpanBatch } from "../decode/mod.ts";
 
 /** How one export call ended. */
 export type ExportOutcome =
@@ -15,11 +15,11 @@ export type ExportOutcome =
 
 /** Something that delivers batches of spans. */
 export interface SpanExporter {
-  /** Delivers `request`, which holds `spans` spans; never rejects. */
-  export(
-    request: ExportTraceServiceRequest,
-    spans: number,
-  ): Promise<ExportOutcome>;
+  /**
+   * Delivers `request`: one export request, one ResourceSpans per resource
+   * and schema URL. Never rejects.
+   */
+  export(request: SpanBatch): Promise<ExportOutcome>;
   /** Waits for exports in progress and releases connections. */
   shutdown(): Promise<void>;
 }

@@ -1,6 +1,6 @@
 /**
- * OTLP/HTTP export of our own protobuf messages through the OpenTelemetry JS
- * exporter stack.
+ * OTLP/HTTP export of our span batches through the OpenTelemetry JS exporter
+ * stack.
  *
  * Why not `OTLPTraceExporter` from @opentelemetry/exporter-trace-otlp-http:
  * it takes ReadableSpan objects and rebuilds OTLP from them, which cannot
@@ -8,16 +8,17 @@
  * values above 2^53 lose precision, bytes and key/value-list attributes do
  * not exist there). That exporter is only `createOtlpHttpExportDelegate`
  * with a ReadableSpan serializer. We build the same delegate with a
- * serializer of our gen/ messages (protobuf via toBinary, OTLP/JSON via
- * otlp_json.ts), so the spans leave byte-exact while OpenTelemetry JS still
- * does the transport: OTEL_EXPORTER_OTLP_* endpoint, headers, timeout,
- * compression and certificates, retries with backoff and Retry-After,
- * timeouts and concurrency limits.
+ * serializer of our batches (protobuf: the validated ScopeSpans bytes the SDK
+ * sent, copied behind the merged resources, see SpanBatch.toBinary; OTLP/JSON:
+ * a full decode and otlp_json.ts, several times slower), so the spans leave
+ * exact while OpenTelemetry JS still does the transport: OTEL_EXPORTER_OTLP_*
+ * endpoint, headers, timeout, compression and certificates, retries with
+ * backoff and Retry-After, timeouts and concurrency limits.
  *
  * @module
  */
 
-import { fromBinary, fromJson, toBinary } from "@bufbuild/protobuf";
+import { fromBinary, fromJson } from "@bufbuild/protobuf";
 import { ExportResultCode } from "@opentelemetry/core";
 import type {
   IExporterMetricsHelper,
@@ -29,11 +30,10 @@ import {
   createOtlpHttpExportDelegate,
 } from "@opentelemetry/otlp-exporter-base/node-http";
 import {
-  type ExportTraceServiceRequest,
-  ExportTraceServiceRequestSchema,
   type ExportTraceServiceResponse,
   ExportTraceServiceResponseSchema,
 } from "../../gen/opentelemetry/proto/collector/trace/v1/trace_service_pb.ts";
+import type { SpanBatch } from "../decode/mod.ts";
 import type { ExportOutcome, SpanExporter } from "./exporter.ts";
 import { toOtlpJson } from "./otlp_json.ts";
 
@@ -61,12 +61,7 @@ export interface OtlpExporterOptions {
   concurrencyLimit?: number;
 }
 
-interface Batch {
-  request: ExportTraceServiceRequest;
-  spans: number;
-}
-
-const metricsHelper: IExporterMetricsHelper<Batch> = {
+const metricsHelper: IExporterMetricsHelper<SpanBatch> = {
   name: "span",
   countItems: (b) => b.spans,
 };
@@ -88,11 +83,11 @@ export function createOtlpExporter(
   // the export's callback in the same synchronous step, so the partial success
   // parked here is always the one of the export whose callback runs next.
   let parked: ExportTraceServiceResponse | undefined;
-  const serializer: ISerializer<Batch, ExportTraceServiceResponse> = {
-    serializeRequest: ({ request }) =>
+  const serializer: ISerializer<SpanBatch, ExportTraceServiceResponse> = {
+    serializeRequest: (batch) =>
       protocol === "http/json"
-        ? new TextEncoder().encode(JSON.stringify(toOtlpJson(request)))
-        : toBinary(ExportTraceServiceRequestSchema, request),
+        ? new TextEncoder().encode(JSON.stringify(toOtlpJson(batch)))
+        : batch.toBinary(),
     deserializeResponse: (data) => {
       parked = decodeResponse(protocol, data);
       return parked;
@@ -118,9 +113,9 @@ export function createOtlpExporter(
     undefined,
   );
   return {
-    export(request, spans) {
+    export(request) {
       return new Promise<ExportOutcome>((resolve) => {
-        delegate.export({ request, spans }, (result) => {
+        delegate.export(request, (result) => {
           const response = parked;
           parked = undefined;
           if (result.code !== ExportResultCode.SUCCESS) {

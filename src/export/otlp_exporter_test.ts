@@ -1,14 +1,11 @@
 import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
-import { create, equals } from "@bufbuild/protobuf";
-import {
-  type ExportTraceServiceRequest,
-  ExportTraceServiceRequestSchema,
-} from "../../gen/opentelemetry/proto/collector/trace/v1/trace_service_pb.ts";
+import { equals } from "@bufbuild/protobuf";
 import {
   type TracesData,
   TracesDataSchema,
 } from "../../gen/opentelemetry/proto/trace/v1/trace_pb.ts";
-import { richTraces } from "../decode/_test_traces.ts";
+import { richTraces, sampleBatch } from "../decode/_test_traces.ts";
+import type { SpanBatch } from "../decode/mod.ts";
 import {
   createTraceHandler,
   type OtlpFormat,
@@ -26,10 +23,7 @@ interface Got {
   headers: Headers;
 }
 
-const richRequest = (): ExportTraceServiceRequest =>
-  create(ExportTraceServiceRequestSchema, {
-    resourceSpans: richTraces().resourceSpans,
-  });
+const richRequest = (): SpanBatch => sampleBatch(richTraces());
 
 /** Exports `request` once to a fresh receiver and returns what it saw. */
 async function exportOnce(
@@ -46,7 +40,7 @@ async function exportOnce(
   });
   const exporter = createOtlpExporter({ url: receiver.url, ...options });
   try {
-    const outcome = await exporter.export(request, 2);
+    const outcome = await exporter.export(request);
     return { outcome, got };
   } finally {
     await exporter.shutdown();
@@ -54,15 +48,8 @@ async function exportOnce(
   }
 }
 
-function sameTraces(got: TracesData, sent: ExportTraceServiceRequest) {
-  ok(
-    equals(
-      TracesDataSchema,
-      got,
-      create(TracesDataSchema, { resourceSpans: sent.resourceSpans }),
-    ),
-    "traces differ",
-  );
+function sameTraces(got: TracesData, sent: SpanBatch) {
+  ok(equals(TracesDataSchema, got, sent.toTracesData()), "traces differ");
 }
 
 for (const protocol of ["http/protobuf", "http/json"] as const) {
@@ -120,7 +107,7 @@ Deno.test("OTLP exporter takes endpoint and headers from OTEL_EXPORTER_OTLP_* va
   for (const [k, v] of Object.entries(vars)) Deno.env.set(k, v);
   try {
     const exporter = createOtlpExporter();
-    ok((await exporter.export(richRequest(), 2)).ok);
+    ok((await exporter.export(richRequest())).ok);
     await exporter.shutdown();
     strictEqual(got[0].headers.get("x-a"), "1");
     strictEqual(got[0].headers.get("x-b"), "3");
@@ -151,7 +138,7 @@ Deno.test("OTLP exporter retries a 503 and then succeeds", async () => {
     timeoutMillis: 5000,
   });
   try {
-    const outcome = await exporter.export(richRequest(), 2);
+    const outcome = await exporter.export(richRequest());
     ok(outcome.ok);
     strictEqual(calls, 2);
     strictEqual(handler.counters().spans, 2);
@@ -174,7 +161,7 @@ Deno.test("OTLP exporter fails on a 400 without retrying", async () => {
     url: `http://127.0.0.1:${server.addr.port}/v1/traces`,
   });
   try {
-    const outcome = await exporter.export(richRequest(), 2);
+    const outcome = await exporter.export(richRequest());
     strictEqual(outcome.ok, false);
     ok(
       !outcome.ok && /HTTP 400/.test(outcome.error.message),
@@ -193,7 +180,7 @@ Deno.test("OTLP exporter gives up on an unreachable endpoint within its timeout"
     timeoutMillis: 1500,
   });
   const started = Date.now();
-  const outcome = await exporter.export(richRequest(), 2);
+  const outcome = await exporter.export(richRequest());
   await exporter.shutdown();
   strictEqual(outcome.ok, false);
   ok(
@@ -214,19 +201,19 @@ Deno.test("OTLP exporter matches each partial success to its own request", async
         : undefined,
   });
   const exporter = createOtlpExporter({ url: receiver.url });
-  const request = (n: number) =>
-    create(ExportTraceServiceRequestSchema, {
-      resourceSpans: richTraces().resourceSpans.map((rs) => {
-        rs.scopeSpans[0].spans = [
-          ...rs.scopeSpans[0].spans,
-          ...rs.scopeSpans[0].spans,
-        ].slice(0, n);
-        return rs;
-      }),
-    });
+  const request = (n: number) => {
+    const traces = richTraces();
+    for (const rs of traces.resourceSpans) {
+      rs.scopeSpans[0].spans = [
+        ...rs.scopeSpans[0].spans,
+        ...rs.scopeSpans[0].spans,
+      ].slice(0, n);
+    }
+    return sampleBatch(traces);
+  };
   try {
     const outcomes = await Promise.all(
-      [2, 3, 2, 3, 2].map((n) => exporter.export(request(n), n)),
+      [2, 3, 2, 3, 2].map((n) => exporter.export(request(n))),
     );
     deepStrictEqual(outcomes.map((o) => o.ok && o.rejected), [0, 1, 0, 1, 0]);
   } finally {

@@ -8,10 +8,8 @@
  * @module
  */
 
-import { create } from "@bufbuild/protobuf";
-import { ExportTraceServiceRequestSchema } from "../../gen/opentelemetry/proto/collector/trace/v1/trace_service_pb.ts";
 import type { Resource } from "../../gen/opentelemetry/proto/resource/v1/resource_pb.ts";
-import type { ResourceSpans } from "../../gen/opentelemetry/proto/trace/v1/trace_pb.ts";
+import { SpanBatch } from "../decode/mod.ts";
 import type { BatchOptions } from "./config.ts";
 import type { SpanExporter } from "./exporter.ts";
 
@@ -52,8 +50,11 @@ export interface ExportProblem {
   message: string;
 }
 
-interface Item {
-  resourceSpans: ResourceSpans[];
+/** A request being put together: one group per resource and schema URL. */
+interface Group {
+  resource: Resource | undefined;
+  schemaUrl: string;
+  scopeSpans: Uint8Array[];
   spans: number;
 }
 
@@ -70,7 +71,7 @@ export class SpanQueue {
     queued: 0,
     inFlight: 0,
   };
-  #items: Item[] = [];
+  #items: SpanBatch[] = [];
   #head = 0;
   #requests = 0;
   #timer: ReturnType<typeof setTimeout> | undefined;
@@ -95,17 +96,18 @@ export class SpanQueue {
   }
 
   /**
-   * Queues spans whose resources are already final. `spans` is their count.
-   * Returns false when they were dropped (queue full or shut down).
+   * Queues spans whose resources are already final. Returns false when they
+   * were dropped (queue full or shut down).
    */
-  add(resourceSpans: ResourceSpans[], spans: number): boolean {
+  add(batch: SpanBatch): boolean {
+    const spans = batch.spans;
     this.#counters.received += spans;
     if (spans === 0) return true;
     if (this.#closed) return this.#drop("shutdown", spans);
     if (this.#counters.queued + spans > this.#options.maxQueueSpans) {
       return this.#drop("queue_full", spans);
     }
-    this.#items.push({ resourceSpans, spans });
+    this.#items.push(batch);
     this.#counters.queued += spans;
     this.#pump();
     return true;
@@ -187,11 +189,8 @@ export class SpanQueue {
   }
 
   #send(): void {
-    const byResource = new Map<
-      Resource | undefined,
-      Map<string, ResourceSpans>
-    >();
-    const merged: ResourceSpans[] = [];
+    const byResource = new Map<Resource | undefined, Map<string, Group>>();
+    const merged: Group[] = [];
     let spans = 0;
     while (this.#head < this.#items.length) {
       const item = this.#items[this.#head];
@@ -202,13 +201,14 @@ export class SpanQueue {
       for (const rs of item.resourceSpans) {
         let bySchema = byResource.get(rs.resource);
         if (!bySchema) byResource.set(rs.resource, bySchema = new Map());
-        const same = bySchema.get(rs.schemaUrl);
-        if (same) {
-          same.scopeSpans.push(...rs.scopeSpans);
-        } else {
-          bySchema.set(rs.schemaUrl, rs);
-          merged.push(rs);
+        let group = bySchema.get(rs.schemaUrl);
+        if (!group) {
+          group = { ...rs, scopeSpans: [], spans: 0 };
+          bySchema.set(rs.schemaUrl, group);
+          merged.push(group);
         }
+        for (const ss of rs.scopeSpans) group.scopeSpans.push(ss);
+        group.spans += rs.spans;
       }
     }
     if (this.#head > 1024 && this.#head * 2 > this.#items.length) {
@@ -218,10 +218,8 @@ export class SpanQueue {
     this.#counters.queued -= spans;
     this.#counters.inFlight += spans;
     this.#requests++;
-    const request = create(ExportTraceServiceRequestSchema, {
-      resourceSpans: merged,
-    });
-    this.#exporter.export(request, spans).then((outcome) => {
+    const request = new SpanBatch(merged, spans);
+    this.#exporter.export(request).then((outcome) => {
       this.#counters.inFlight -= spans;
       this.#requests--;
       if (outcome.ok) {

@@ -1,8 +1,12 @@
 import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
 import { create } from "@bufbuild/protobuf";
-import type { ExportTraceServiceRequest } from "../../gen/opentelemetry/proto/collector/trace/v1/trace_service_pb.ts";
 import { ResourceSchema } from "../../gen/opentelemetry/proto/resource/v1/resource_pb.ts";
-import { sampleSpans, sampleTraces } from "../decode/_test_traces.ts";
+import {
+  sampleBatch,
+  sampleSpans,
+  sampleTraces,
+} from "../decode/_test_traces.ts";
+import { SpanBatch } from "../decode/mod.ts";
 import type { BatchOptions } from "./config.ts";
 import type { ExportOutcome, SpanExporter } from "./exporter.ts";
 import { type ExportProblem, SpanQueue } from "./queue.ts";
@@ -19,11 +23,11 @@ function fakeExporter(
   answer: (n: number) => ExportOutcome = () => ({ ok: true, rejected: 0 }),
   delayMs = 0,
 ) {
-  const requests: { request: ExportTraceServiceRequest; spans: number }[] = [];
+  const requests: { request: SpanBatch; spans: number }[] = [];
   let shutdown = false;
   const exporter: SpanExporter = {
-    export(request, spans) {
-      requests.push({ request, spans });
+    export(request) {
+      requests.push({ request, spans: request.spans });
       const outcome = answer(requests.length);
       return new Promise((resolve) =>
         setTimeout(() => resolve(outcome), delayMs)
@@ -38,18 +42,19 @@ function fakeExporter(
 }
 
 const resource = create(ResourceSchema, {});
-function records(count: number, spansEach: number) {
+function records(count: number, spansEach: number): SpanBatch[] {
   return Array.from({ length: count }, (_, i) => {
-    const rs = sampleTraces(sampleSpans(spansEach, i + 1)).resourceSpans;
-    for (const r of rs) r.resource = resource;
-    return rs;
+    const batch = sampleBatch(sampleTraces(sampleSpans(spansEach, i + 1)));
+    return new SpanBatch(
+      batch.resourceSpans.map((rs) => ({ ...rs, resource })),
+    );
   });
 }
 
 Deno.test("queue sends full batches at once and the rest after the delay", async () => {
   const fake = fakeExporter();
   const q = new SpanQueue(fake.exporter, options);
-  for (const rs of records(4, 3)) q.add(rs, 3);
+  for (const b of records(4, 3)) q.add(b);
   strictEqual(fake.requests.length, 1); // 9 spans queued, then 12 >= 10: one batch of 3 records
   strictEqual(fake.requests[0].spans, 9);
   // Records of one Resource object go out as one ResourceSpans.
@@ -77,7 +82,7 @@ Deno.test("queue drops and counts spans beyond its bound", async () => {
     maxConcurrentExports: 1,
   });
   let accepted = 0;
-  for (const rs of records(30, 9)) if (q.add(rs, 9)) accepted++;
+  for (const b of records(30, 9)) if (q.add(b)) accepted++;
   const c = q.counters();
   strictEqual(c.received, 270);
   strictEqual(c.droppedBy.queue_full, 270 - accepted * 9);
@@ -97,8 +102,8 @@ Deno.test("queue counts failed exports and partial successes as dropped", async 
   );
   const q = new SpanQueue(fake.exporter, options, (p) => problems.push(p));
   const [a, b] = records(2, 10);
-  q.add(a, 10);
-  q.add(b, 10);
+  q.add(a);
+  q.add(b);
   ok(await q.flush(1000));
   const c = q.counters();
   deepStrictEqual([
@@ -121,7 +126,7 @@ Deno.test("queue flush delivers everything received, past the batch size", async
     ...options,
     scheduleDelayMs: 60_000,
   });
-  for (const rs of records(9, 7)) q.add(rs, 7);
+  for (const b of records(9, 7)) q.add(b);
   ok(await q.flush(2000));
   strictEqual(q.counters().exported, 63);
   ok(fake.requests.every((r) => r.spans <= 10));
@@ -134,10 +139,10 @@ Deno.test("queue shutdown delivers what was received, then refuses more", async 
     ...options,
     scheduleDelayMs: 60_000,
   });
-  for (const rs of records(5, 3)) q.add(rs, 3);
+  for (const b of records(5, 3)) q.add(b);
   await q.shutdown(2000);
   strictEqual(q.counters().exported, 15);
-  strictEqual(q.add(records(1, 3)[0], 3), false);
+  strictEqual(q.add(records(1, 3)[0]), false);
   strictEqual(q.counters().droppedBy.shutdown, 3);
 });
 
@@ -148,7 +153,7 @@ Deno.test("queue shutdown gives up at its timeout and counts what is left", asyn
     maxConcurrentExports: 1,
     scheduleDelayMs: 60_000,
   });
-  for (const rs of records(3, 10)) q.add(rs, 10);
+  for (const b of records(3, 10)) q.add(b);
   const started = Date.now();
   await q.shutdown(100);
   ok(Date.now() - started < 280, `shutdown took ${Date.now() - started} ms`);
@@ -162,7 +167,7 @@ Deno.test("queue shutdown gives up at its timeout and counts what is left", asyn
 Deno.test("a single record larger than the batch size goes alone", async () => {
   const fake = fakeExporter();
   const q = new SpanQueue(fake.exporter, options);
-  q.add(records(1, 25)[0], 25);
+  q.add(records(1, 25)[0]);
   await q.flush(1000);
   deepStrictEqual(fake.requests.map((r) => r.spans), [25]);
   await q.shutdown(100);

@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { TracesData } from "../../gen/opentelemetry/proto/trace/v1/trace_pb.ts";
+import { SpanBatch } from "../decode/mod.ts";
 import type { Logger } from "../log.ts";
 import { type ExportConfig, readExportConfig } from "./config.ts";
 import { createConsoleExporter } from "./console_exporter.ts";
@@ -26,7 +26,7 @@ export type ExportCounters = QueueCounters;
 /** Where the controller hands decoded spans. */
 export interface SpanSink {
   /** Queues the spans of one record sent by `process`; never throws. */
-  add(data: TracesData, process: ProcessMeta): void;
+  add(batch: SpanBatch, process: ProcessMeta): void;
   /** A snapshot of the counters. */
   counters(): ExportCounters;
   /** Exports what was added so far, waiting at most `timeoutMs`; true when every span was settled (exported or counted as dropped). */
@@ -61,13 +61,12 @@ export function createSink(
     rateLimited(options.log),
   );
   return {
-    add(data, process) {
-      let spans = 0;
-      for (const rs of data.resourceSpans) {
-        rs.resource = resources.resolve(rs.resource, process);
-        for (const ss of rs.scopeSpans) spans += ss.spans.length;
-      }
-      queue.add(data.resourceSpans, spans);
+    add(batch, process) {
+      const merged = batch.resourceSpans.map((rs) => ({
+        ...rs,
+        resource: resources.resolve(rs.resource, process),
+      }));
+      queue.add(new SpanBatch(merged, batch.spans));
     },
     counters: () => queue.counters(),
     flush: (timeoutMs) => queue.flush(timeoutMs),

@@ -1,6 +1,10 @@
 import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
 import type { TracesData } from "../../gen/opentelemetry/proto/trace/v1/trace_pb.ts";
-import { sampleSpans, sampleTraces } from "../decode/_test_traces.ts";
+import {
+  sampleBatch,
+  sampleSpans,
+  sampleTraces,
+} from "../decode/_test_traces.ts";
 import { silentLogger } from "../log.ts";
 import { startReceiver } from "../receive/mod.ts";
 import { stringAttribute } from "./attributes.ts";
@@ -31,7 +35,7 @@ Deno.test("sink exports every span it received, with merged resources, by shutdo
   try {
     for (let i = 0; i < 20; i++) {
       sink.add(
-        sampleTraces(sampleSpans(50, i + 1), "unknown_service:go"),
+        sampleBatch(sampleTraces(sampleSpans(50, i + 1), "unknown_service:go")),
         i % 2 ? cart : shop,
       );
     }
@@ -73,7 +77,7 @@ Deno.test("sink counts spans it could not deliver to an unreachable endpoint", a
     timeoutMillis: 800,
   });
   const sink = createSink(config, { log: silentLogger, host, exporter });
-  sink.add(sampleTraces(sampleSpans(5)), shop);
+  sink.add(sampleBatch(sampleTraces(sampleSpans(5))), shop);
   strictEqual(await sink.flush(3000), true);
   const c = sink.counters();
   deepStrictEqual([c.received, c.exported, c.droppedBy.export_failed], [
@@ -89,7 +93,7 @@ Deno.test("sink with OTEL_TRACES_EXPORTER=none counts spans and sends nothing", 
     log: silentLogger,
     host,
   });
-  sink.add(sampleTraces(sampleSpans(4)), shop);
+  sink.add(sampleBatch(sampleTraces(sampleSpans(4))), shop);
   await sink.shutdown(1000);
   deepStrictEqual([sink.counters().received, sink.counters().dropped], [4, 0]);
 });
