@@ -67,6 +67,8 @@ export function readExportConfig(env: Env): ExportConfig {
         `Invalid ${name}: "${url}" is not an http:// or https:// URL`,
       );
     }
+    const headers = `OTEL_EXPORTER_OTLP_${suffix}HEADERS`;
+    if (get(headers) !== undefined) checkHeaders(headers, get(headers)!);
     const timeout = `OTEL_EXPORTER_OTLP_${suffix}TIMEOUT`;
     if (get(timeout) !== undefined) positiveInteger(get, timeout, 1);
     const compression = `OTEL_EXPORTER_OTLP_${suffix}COMPRESSION`;
@@ -101,6 +103,32 @@ export function readExportConfig(env: Env): ExportConfig {
     );
   }
   return { exporter, protocol, batch, resource: readResourceEnv(env) };
+}
+
+/**
+ * Checks an OTLP headers list ("key=value,key2=value2", values
+ * percent-encoded). The OpenTelemetry transport skips a malformed entry
+ * without a word, so requests would go out without, say, their
+ * authorization: refuse it here instead.
+ */
+function checkHeaders(name: string, value: string): void {
+  for (const entry of value.split(",")) {
+    if (entry.trim() === "") continue;
+    const eq = entry.indexOf("=");
+    const key = eq < 0 ? "" : entry.slice(0, eq).trim();
+    if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(key)) {
+      throw new Error(
+        `Invalid ${name}: "${entry.trim()}" is not key=value with a valid header name`,
+      );
+    }
+    try {
+      decodeURIComponent(entry.slice(eq + 1).trim());
+    } catch {
+      throw new Error(
+        `Invalid ${name}: the value of "${key}" is not valid percent-encoding`,
+      );
+    }
+  }
 }
 
 function readExporterKind(value: string | undefined): ExporterKind {

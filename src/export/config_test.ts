@@ -43,6 +43,12 @@ Deno.test("readExportConfig: OTEL_SDK_DISABLED=true means no export", () => {
   );
 });
 
+Deno.test("readExportConfig accepts well-formed OTLP headers", () => {
+  readExportConfig({
+    OTEL_EXPORTER_OTLP_HEADERS: "authorization=Bearer%20abc, x-tenant=a=b,",
+  });
+});
+
 Deno.test("readExportConfig rejects bad values with the variable named", () => {
   const cases: [Record<string, string>, RegExp][] = [
     [
@@ -73,6 +79,18 @@ Deno.test("readExportConfig rejects bad values with the variable named", () => {
     [
       { OTEL_EXPORTER_OTLP_TRACES_COMPRESSION: "zstd" },
       /Invalid OTEL_EXPORTER_OTLP_TRACES_COMPRESSION: "zstd"/,
+    ],
+    [
+      { OTEL_EXPORTER_OTLP_HEADERS: "authorization" },
+      /Invalid OTEL_EXPORTER_OTLP_HEADERS: "authorization" is not key=value/,
+    ],
+    [
+      { OTEL_EXPORTER_OTLP_TRACES_HEADERS: "a=1,bad key=2" },
+      /Invalid OTEL_EXPORTER_OTLP_TRACES_HEADERS: "bad key=2"/,
+    ],
+    [
+      { OTEL_EXPORTER_OTLP_HEADERS: "x-token=%zz" },
+      /the value of "x-token" is not valid percent-encoding/,
     ],
     [{ OTEL_BSP_MAX_QUEUE_SIZE: "0" }, /Invalid OTEL_BSP_MAX_QUEUE_SIZE/],
     [

@@ -47,6 +47,7 @@ export function createConsoleExporter(
         return Promise.resolve({
           ok: false,
           error: new Error(`Cannot print spans: ${(e as Error).message}`),
+          retryable: false,
         });
       }
     },

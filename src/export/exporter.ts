@@ -10,8 +10,12 @@ import type { SpanBatch } from "../decode/mod.ts";
 export type ExportOutcome =
   /** Delivered; `rejected` spans were refused by the receiver (OTLP partial success). */
   | { ok: true; rejected: number; message?: string }
-  /** Not delivered, after the exporter's own retries. */
-  | { ok: false; error: Error };
+  /**
+   * Not delivered, after the exporter's own retries. `retryable` failures
+   * (unreachable, timed out, 429/502/503/504) may succeed later; the others
+   * (a 4xx refusal) never will.
+   */
+  | { ok: false; error: Error; retryable: boolean };
 
 /** Something that delivers batches of spans. */
 export interface SpanExporter {

@@ -119,7 +119,11 @@ export function createOtlpExporter(
           const response = parked;
           parked = undefined;
           if (result.code !== ExportResultCode.SUCCESS) {
-            resolve({ ok: false, error: describe(result.error, config.url) });
+            resolve({
+              ok: false,
+              error: describe(result.error, config.url),
+              retryable: isRetryable(result.error),
+            });
             return;
           }
           const partial = response?.partialSuccess;
@@ -150,6 +154,36 @@ function decodeResponse(
       ignoreUnknownFields: true,
     },
   );
+}
+
+/** Network errors the OpenTelemetry transport retries, and so do we. */
+const retryableNetworkCodes = new Set([
+  "ECONNRESET",
+  "ECONNREFUSED",
+  "EPIPE",
+  "ETIMEDOUT",
+  "EAI_AGAIN",
+  "ENOTFOUND",
+  "ENETUNREACH",
+  "EHOSTUNREACH",
+]);
+
+/**
+ * Whether a failure the export delegate reports may succeed later. The
+ * delegate does not say so itself; these are the outcomes its transport
+ * treats as retryable (a retryable HTTP status after its last attempt, a
+ * network error, a request timeout) plus its own concurrency refusal.
+ */
+function isRetryable(error: Error | undefined): boolean {
+  if (!error) return false;
+  const code = (error as { code?: unknown }).code;
+  if (typeof code === "string") return retryableNetworkCodes.has(code);
+  if (typeof code === "number") return [429, 502, 503, 504].includes(code);
+  return [
+    "Export failed with retryable status",
+    "Request timed out",
+    "Concurrent export limit reached",
+  ].includes(error.message);
 }
 
 function describe(error: Error | undefined, url: string): Error {

@@ -3,7 +3,10 @@
  * the manner of OpenTelemetry's batch span processor but counted in spans and
  * fed whole decoded records. Nothing is lost silently: every span that
  * enters is eventually exported, refused by the receiver, or dropped with a
- * reason.
+ * reason. A request that fails in a way that may pass later (receiver
+ * unreachable, timed out, 429/502/503/504 after the transport's own retries)
+ * goes back to the head of the queue and sending pauses with a growing
+ * backoff, so an outage costs only what overflows the queue's bound.
  *
  * @module
  */
@@ -40,10 +43,14 @@ export interface QueueCounters {
   inFlight: number;
 }
 
-/** A failed or partly refused export, for logging. */
+/** Backoff after a retryable failure: 1 s, doubling up to 5 s (the OTLP transport's bounds). */
+const firstRetryMs = 1_000;
+const maxRetryMs = 5_000;
+
+/** A failed, retried or partly refused export, for logging. */
 export interface ExportProblem {
-  /** export_failed or rejected. */
-  reason: "export_failed" | "rejected";
+  /** export_failed, rejected, or retrying (the spans stay queued). */
+  reason: "export_failed" | "rejected" | "retrying";
   /** Spans concerned. */
   spans: number;
   /** What went wrong, as a sentence. */
@@ -75,6 +82,8 @@ export class SpanQueue {
   #head = 0;
   #requests = 0;
   #timer: ReturnType<typeof setTimeout> | undefined;
+  #retryMs = 0;
+  #pausedUntil = 0;
   #flushing = 0;
   #idle: (() => void)[] = [];
   #closed = false;
@@ -168,8 +177,17 @@ export class SpanQueue {
     return this.#counters.queued === 0 && this.#requests === 0;
   }
 
-  /** Sends full batches, or everything when a flush runs or the delay passed. */
+  /**
+   * Sends full batches, or everything when a flush runs or the delay passed;
+   * nothing while paused after a retryable failure.
+   */
   #pump(force = false): void {
+    const pause = this.#pausedUntil - Date.now();
+    if (pause > 0) {
+      // Also while shutting down: its flush waits for these spans.
+      this.#schedule(pause);
+      return;
+    }
     const all = force || this.#flushing > 0;
     while (
       this.#counters.queued > 0 &&
@@ -178,14 +196,45 @@ export class SpanQueue {
     ) {
       this.#send();
     }
-    if (
-      this.#counters.queued > 0 && this.#timer === undefined && !this.#closed
-    ) {
-      this.#timer = setTimeout(() => {
-        this.#timer = undefined;
-        this.#pump(true);
-      }, this.#options.scheduleDelayMs);
+    if (this.#counters.queued > 0 && !this.#closed) {
+      this.#schedule(this.#options.scheduleDelayMs);
     }
+  }
+
+  /** Pumps everything in `ms` unless a pump is already scheduled. */
+  #schedule(ms: number): void {
+    if (this.#timer !== undefined) return;
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      this.#pump(true);
+    }, ms);
+  }
+
+  /**
+   * Puts a request that may succeed later back at the head of the queue and
+   * pauses sending. The newest queued spans make room when the bound would
+   * be exceeded (counted as queue_full): the oldest are sent first.
+   */
+  #retryLater(request: SpanBatch, error: Error): void {
+    if (this.#head > 0) this.#items[--this.#head] = request;
+    else this.#items.unshift(request);
+    this.#counters.queued += request.spans;
+    while (
+      this.#counters.queued > this.#options.maxQueueSpans &&
+      this.#items.length - this.#head > 1
+    ) {
+      const newest = this.#items.pop()!;
+      this.#counters.queued -= newest.spans;
+      this.#drop("queue_full", newest.spans);
+    }
+    this.#retryMs = Math.min(this.#retryMs * 2 || firstRetryMs, maxRetryMs);
+    this.#pausedUntil = Date.now() + this.#retryMs;
+    this.#onProblem({
+      reason: "retrying",
+      spans: request.spans,
+      message:
+        `${error.message}; retrying in ${this.#retryMs} ms (${this.#counters.queued} spans queued)`,
+    });
   }
 
   #send(): void {
@@ -223,6 +272,7 @@ export class SpanQueue {
       this.#counters.inFlight -= spans;
       this.#requests--;
       if (outcome.ok) {
+        this.#retryMs = 0;
         const rejected = Math.min(outcome.rejected, spans);
         this.#counters.exported += spans - rejected;
         if (rejected > 0) {
@@ -235,6 +285,8 @@ export class SpanQueue {
             }`,
           });
         }
+      } else if (outcome.retryable) {
+        this.#retryLater(request, outcome.error);
       } else {
         this.#drop("export_failed", spans);
         this.#onProblem({

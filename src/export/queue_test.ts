@@ -41,6 +41,11 @@ function fakeExporter(
   return { exporter, requests, isShutdown: () => shutdown };
 }
 
+/** The ScopeSpans byte slices of a request, in order. */
+function scopeSpansOf(request: SpanBatch): Uint8Array[] {
+  return request.resourceSpans.flatMap((rs) => rs.scopeSpans);
+}
+
 const resource = create(ResourceSchema, {});
 function records(count: number, spansEach: number): SpanBatch[] {
   return Array.from({ length: count }, (_, i) => {
@@ -97,7 +102,11 @@ Deno.test("queue counts failed exports and partial successes as dropped", async 
   const problems: ExportProblem[] = [];
   const fake = fakeExporter((n) =>
     n === 1
-      ? { ok: false, error: new Error("Cannot export spans to x: boom") }
+      ? {
+        ok: false,
+        error: new Error("Cannot export spans to x: boom"),
+        retryable: false,
+      }
       : { ok: true, rejected: 2, message: "too old" }
   );
   const q = new SpanQueue(fake.exporter, options, (p) => problems.push(p));
@@ -117,6 +126,77 @@ Deno.test("queue counts failed exports and partial successes as dropped", async 
     10,
   ], ["rejected", 2]]);
   ok(problems[1].message.includes("refused 2 of 10 spans: too old"));
+  await q.shutdown(100);
+});
+
+Deno.test("queue keeps spans of a retryable failure queued and sends them again after a backoff", async () => {
+  const problems: ExportProblem[] = [];
+  const unreachable = new Error(
+    "Cannot export spans to x: connect ECONNREFUSED",
+  );
+  const fake = fakeExporter((n) =>
+    n <= 2
+      ? { ok: false, error: unreachable, retryable: true }
+      : { ok: true, rejected: 0 }
+  );
+  const q = new SpanQueue(fake.exporter, {
+    ...options,
+    maxConcurrentExports: 1,
+  }, (p) => problems.push(p));
+  for (const b of records(3, 5)) q.add(b);
+  const started = Date.now();
+  ok(await q.flush(10_000));
+  const elapsed = Date.now() - started;
+  const c = q.counters();
+  deepStrictEqual([c.exported, c.dropped, c.queued, c.inFlight], [15, 0, 0, 0]);
+  // Backoff: 1 s after the first failure, 2 s after the second.
+  ok(
+    elapsed >= 2900,
+    `sent again after ${elapsed} ms, expected >= 3 s of backoff`,
+  );
+  deepStrictEqual(problems.map((p) => p.reason), ["retrying", "retrying"]);
+  ok(problems[1].message.includes("retrying in 2000 ms"));
+  // The failed request went out again first, whole.
+  deepStrictEqual(
+    scopeSpansOf(fake.requests[1].request),
+    scopeSpansOf(fake.requests[0].request),
+  );
+  await q.shutdown(100);
+});
+
+Deno.test("queue makes room for a retried request by dropping the newest spans", async () => {
+  let fail = true;
+  const fake = fakeExporter(() =>
+    fail
+      ? { ok: false, error: new Error("timed out"), retryable: true }
+      : { ok: true, rejected: 0 }
+  );
+  const q = new SpanQueue(fake.exporter, {
+    ...options,
+    maxQueueSpans: 20,
+    maxConcurrentExports: 1,
+  });
+  const [first, ...rest] = records(5, 10);
+  q.add(first); // sent at once (a full batch), then fails
+  await new Promise((r) => setTimeout(r, 10));
+  strictEqual(q.counters().inFlight, 0);
+  for (const b of rest) q.add(b); // 20 fit beside the retried 10? no: 10 + 20 > 20
+  const c = q.counters();
+  ok(c.queued <= 20, `queued ${c.queued} > bound`);
+  strictEqual(c.received, 50);
+  strictEqual(c.queued + c.dropped, 50);
+  fail = false;
+  ok(await q.flush(10_000));
+  const end = q.counters();
+  strictEqual(end.exported + end.dropped, 50);
+  strictEqual(end.droppedBy.queue_full, end.dropped);
+  const firstSent = scopeSpansOf(fake.requests[0].request);
+  ok(
+    fake.requests.slice(1).some((r) =>
+      firstSent.every((ss, n) => scopeSpansOf(r.request)[n] === ss)
+    ),
+    "the failed request was not sent again",
+  );
   await q.shutdown(100);
 });
 

@@ -91,7 +91,10 @@ function exporterFor(config: ExportConfig): SpanExporter | undefined {
     case "otlp":
       return createOtlpExporter({
         protocol: config.protocol,
-        concurrencyLimit: config.batch.maxConcurrentExports,
+        // The queue limits concurrent exports itself. The delegate frees a
+        // slot only after its callback, in which the queue already sends
+        // the next request: one spare slot keeps that from being refused.
+        concurrencyLimit: config.batch.maxConcurrentExports + 1,
       });
     case "console":
       return createConsoleExporter();

@@ -70,7 +70,7 @@ Deno.test("sink exports every span it received, with merged resources, by shutdo
   }
 });
 
-Deno.test("sink counts spans it could not deliver to an unreachable endpoint", async () => {
+Deno.test("sink keeps spans for an unreachable endpoint queued, then counts them at shutdown", async () => {
   const config = readExportConfig({ OTEL_BSP_SCHEDULE_DELAY: "10" });
   const exporter = createOtlpExporter({
     url: "http://127.0.0.1:9/v1/traces",
@@ -78,14 +78,13 @@ Deno.test("sink counts spans it could not deliver to an unreachable endpoint", a
   });
   const sink = createSink(config, { log: silentLogger, host, exporter });
   sink.add(sampleBatch(sampleTraces(sampleSpans(5))), shop);
-  strictEqual(await sink.flush(3000), true);
+  strictEqual(await sink.flush(1500), false, "nothing can be delivered");
+  const during = sink.counters();
+  deepStrictEqual([during.exported, during.dropped], [0, 0]);
+  strictEqual(during.queued + during.inFlight, 5);
+  await sink.shutdown(1500);
   const c = sink.counters();
-  deepStrictEqual([c.received, c.exported, c.droppedBy.export_failed], [
-    5,
-    0,
-    5,
-  ]);
-  await sink.shutdown(1000);
+  deepStrictEqual([c.received, c.exported, c.droppedBy.shutdown], [5, 0, 5]);
 });
 
 Deno.test("sink with OTEL_TRACES_EXPORTER=none counts spans and sends nothing", async () => {
