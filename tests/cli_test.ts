@@ -3,22 +3,21 @@
  * the documented exit code for every kind of bad input that needs no kernel.
  */
 import assert from "node:assert/strict";
-import { root } from "./harness.ts";
+import { type CliResult, root, runCli } from "./harness.ts";
 
-async function spanbridge(
+/** Runs `spanbridge <args>` with `env` added; resolves with its exit code and output. */
+function spanbridge(
   args: string[],
   env: Record<string, string> = {},
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", `${root}src/main.ts`, ...args],
-    env: { NO_COLOR: "1", ...env },
-    clearEnv: false,
-  }).output();
-  const dec = new TextDecoder();
-  return { code, stdout: dec.decode(stdout), stderr: dec.decode(stderr) };
+): Promise<CliResult> {
+  return runCli(args, { env });
 }
 
 const tmp = await Deno.makeTempDir({ prefix: "spanbridge-cli-test-" });
+globalThis.addEventListener(
+  "unload",
+  () => Deno.removeSync(tmp, { recursive: true }),
+);
 
 Deno.test("spanbridge --help lists the commands and exits 0", async () => {
   const r = await spanbridge(["--help"]);
@@ -109,6 +108,27 @@ for (
       { OTEL_EXPORTER_OTLP_ENDPOINT: "not a url" },
       2,
       /OTEL_EXPORTER_OTLP_ENDPOINT/,
+    ],
+    [
+      "a bad OTEL_EXPORTER_OTLP_HEADERS",
+      ["run", "--target", "/bin/true"],
+      { OTEL_EXPORTER_OTLP_HEADERS: "authorization" },
+      2,
+      /Invalid OTEL_EXPORTER_OTLP_HEADERS/,
+    ],
+    [
+      "a bad OTEL_EXPORTER_OTLP_TIMEOUT",
+      ["run", "--target", "/bin/true"],
+      { OTEL_EXPORTER_OTLP_TIMEOUT: "soon" },
+      2,
+      /Invalid OTEL_EXPORTER_OTLP_TIMEOUT: .*soon.* is not a positive integer/,
+    ],
+    [
+      "OTEL_EXPORTER_OTLP_PROTOCOL=grpc",
+      ["run", "--target", "/bin/true"],
+      { OTEL_EXPORTER_OTLP_PROTOCOL: "grpc" },
+      2,
+      /grpc is not supported/,
     ],
   ] as const
 ) {

@@ -102,6 +102,16 @@ export class ControllerProcess {
     ]).then(() => {});
   }
 
+  /** The controller's process id. */
+  get pid(): number {
+    return this.child.pid;
+  }
+
+  /** True once the controller logged its final `stopped` line. */
+  get stopped(): boolean {
+    return this.logs.some((l) => l.msg === "stopped");
+  }
+
   /** Resolves with the first log line (past or future) whose msg is `msg` and that passes `test`. */
   waitFor(
     msg: string,
@@ -177,4 +187,110 @@ export async function runProgram(
     );
   }
   return dec.decode(stdout);
+}
+
+/**
+ * Waits until `test()` holds, checking every 50 ms; throws naming `what`
+ * after `timeoutMs`. Tests wait on conditions, never on fixed sleeps.
+ */
+export async function waitUntil(
+  test: () => boolean | Promise<boolean>,
+  timeoutMs: number,
+  what: string,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await test())) {
+    if (Date.now() > deadline) {
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** Resolves after `ms` milliseconds (to pace a producer, never as an assertion). */
+export function delay(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+/**
+ * A private copy of a built program in a new temporary directory: the test
+ * attaches to a file no concurrent rebuild of build/bin replaces.
+ */
+export async function copyProgram(
+  name: "hello" | "showcase" | "emitter",
+): Promise<{ exe: string; dir: string; remove(): Promise<void> }> {
+  const dir = await Deno.makeTempDir({ prefix: `spanbridge-${name}-` });
+  const exe = `${dir}/${name}`;
+  await Deno.copyFile(program(name), exe);
+  await Deno.chmod(exe, 0o755);
+  return {
+    exe,
+    dir,
+    remove: () => Deno.remove(dir, { recursive: true }),
+  };
+}
+
+/** A pin root of this test process under /sys/fs/bpf: spanbridge-test-<tag>-<pid>. */
+export function testPinRoot(tag: string): string {
+  return `/sys/fs/bpf/spanbridge-test-${tag}-${Deno.pid}`;
+}
+
+/** Removes a test's pin root and whatever is pinned under it (detaching its links). */
+export async function removePinRoot(pinRoot: string): Promise<void> {
+  await Deno.remove(pinRoot, { recursive: true }).catch(() => {});
+}
+
+/** Stops the controller unless it already logged `stopped` (for `finally` blocks). */
+export async function stopIfRunning(c: ControllerProcess): Promise<void> {
+  if (c.stopped) return;
+  try {
+    c.child.kill("SIGCONT");
+  } catch {
+    // Already exited.
+  }
+  await c.stop();
+}
+
+/** Number of open file descriptors of process `pid`. */
+export function fdCount(pid: number): number {
+  return [...Deno.readDirSync(`/proc/${pid}/fd`)].length;
+}
+
+/** Resident memory of process `pid` in bytes (VmRSS). */
+export function rssBytes(pid: number): number {
+  const status = Deno.readTextFileSync(`/proc/${pid}/status`);
+  const kb = /VmRSS:\s+(\d+) kB/.exec(status)?.[1];
+  return Number(kb ?? 0) * 1024;
+}
+
+/** The outcome of one `spanbridge` run to completion. */
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Runs `spanbridge <args>` to completion with `env` added, optionally under
+ * a wrapper command (`wrap`, e.g. setpriv or unshare).
+ */
+export async function runCli(
+  args: string[],
+  options: { env?: Record<string, string>; wrap?: string[] } = {},
+): Promise<CliResult> {
+  const command = [
+    ...(options.wrap ?? []),
+    Deno.execPath(),
+    "run",
+    "-A",
+    `${root}src/main.ts`,
+    ...args,
+  ];
+  const { code, stdout, stderr } = await new Deno.Command(command[0], {
+    args: command.slice(1),
+    env: { NO_COLOR: "1", ...options.env },
+    stdin: "null",
+  }).output();
+  const dec = new TextDecoder();
+  return { code, stdout: dec.decode(stdout), stderr: dec.decode(stderr) };
 }

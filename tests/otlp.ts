@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { startReceiver } from "../src/receive/mod.ts";
+import { createTraceHandler } from "../src/receive/mod.ts";
 import { toOtlpJson } from "../src/export/otlp_json.ts";
 import { create } from "@bufbuild/protobuf";
 import { ExportTraceServiceRequestSchema } from "../gen/opentelemetry/proto/collector/trace/v1/trace_service_pb.ts";
@@ -22,48 +22,133 @@ export interface ReceivedSpan {
   format: "protobuf" | "json";
 }
 
+/** One HTTP request a {@linkcode CollectingReceiver} answered. */
+export interface ReceivedRequest {
+  /** When it arrived (Date.now()). */
+  at: number;
+  /** The status it was answered with (0 until answered). */
+  status: number;
+  /** Spans in its body (0 when it could not be decoded). */
+  spans: number;
+}
+
+/**
+ * Scripts a receiver's answer to request number `n` (0-based), after the
+ * body was decoded: a Response to send instead of accepting the spans, or
+ * undefined to accept them (the script may wait first, to answer late).
+ */
+export type Script = (
+  n: number,
+) => Response | undefined | Promise<Response | undefined>;
+
+/** Options of {@linkcode collectingReceiver}. */
+export interface CollectingReceiverOptions {
+  /** Port on 127.0.0.1; default 0 (a free one). */
+  port?: number;
+  /** Answers requests in place of the OTLP handler (faults). */
+  script?: Script;
+  /** Refuses spans of accepted requests through OTLP partial success. */
+  partialSuccess?: (
+    spans: number,
+  ) => { rejectedSpans: number; errorMessage: string } | undefined;
+}
+
 /** A loopback OTLP/HTTP receiver that keeps every span it gets. */
 export interface CollectingReceiver {
   /** The endpoint to give OTEL_EXPORTER_OTLP_ENDPOINT. */
   endpoint: string;
-  /** Every span received so far, in arrival order. */
+  /** The port it listens on. */
+  port: number;
+  /** Spans of the requests answered with the handler's own 200, in arrival order. */
   spans: ReceivedSpan[];
+  /** Every request so far, in arrival order. */
+  requests: ReceivedRequest[];
   /** Stops the server. */
   close(): Promise<void>;
 }
 
-/** Starts a receiver on a free loopback port that collects spans. */
-export async function collectingReceiver(): Promise<CollectingReceiver> {
+/**
+ * Starts a receiver on loopback that collects spans: the project's OTLP
+ * handler (src/receive), optionally behind a script of faults.
+ */
+export function collectingReceiver(
+  options: CollectingReceiverOptions = {},
+): Promise<CollectingReceiver> {
   const spans: ReceivedSpan[] = [];
-  const receiver = await startReceiver({
-    hostname: "127.0.0.1",
-    port: 0,
-    print: false,
-    onTraces: (traces: TracesData, format) => {
-      const json: Json = toOtlpJson(
-        create(ExportTraceServiceRequestSchema, {
-          resourceSpans: traces.resourceSpans,
-        }),
-      );
-      for (const rs of json.resourceSpans ?? []) {
-        for (const ss of rs.scopeSpans ?? []) {
-          for (const span of ss.spans ?? []) {
-            spans.push({
-              span,
-              resource: rs.resource ?? {},
-              scope: ss.scope ?? {},
-              format,
-            });
-          }
-        }
-      }
-    },
-  });
-  return {
-    endpoint: `http://127.0.0.1:${receiver.port}`,
-    spans,
-    close: () => receiver.close(),
+  const requests: ReceivedRequest[] = [];
+  const serve = async (request: Request): Promise<Response> => {
+    const record: ReceivedRequest = { at: Date.now(), status: 0, spans: 0 };
+    requests.push(record);
+    const mine = requests.length - 1;
+    // A handler per request, so the spans of concurrent requests stay apart.
+    const body: ReceivedSpan[] = [];
+    const handler = createTraceHandler({
+      onTraces: (traces: TracesData, format) => collect(traces, format, body),
+      partialSuccess: options.partialSuccess &&
+        ((traces) => options.partialSuccess!(countSpans(traces))),
+    });
+    const accepted = await handler.handle(request);
+    record.spans = body.length;
+    const scripted = await options.script?.(mine);
+    const response = scripted ?? accepted;
+    if (response === accepted) spans.push(...body);
+    record.status = response.status;
+    return response;
   };
+  return new Promise((resolve) => {
+    const server = Deno.serve({
+      hostname: "127.0.0.1",
+      port: options.port ?? 0,
+      onListen: ({ port }) =>
+        resolve({
+          endpoint: `http://127.0.0.1:${port}`,
+          port,
+          spans,
+          requests,
+          close: () => server.shutdown(),
+        }),
+    }, serve);
+  });
+}
+
+/** A loopback port nothing listens on (it was free a moment ago). */
+export function unusedPort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  return port;
+}
+
+function countSpans(traces: TracesData): number {
+  let n = 0;
+  for (const rs of traces.resourceSpans) {
+    for (const ss of rs.scopeSpans) n += ss.spans.length;
+  }
+  return n;
+}
+
+function collect(
+  traces: TracesData,
+  format: "protobuf" | "json",
+  into: ReceivedSpan[],
+): void {
+  const json: Json = toOtlpJson(
+    create(ExportTraceServiceRequestSchema, {
+      resourceSpans: traces.resourceSpans,
+    }),
+  );
+  for (const rs of json.resourceSpans ?? []) {
+    for (const ss of rs.scopeSpans ?? []) {
+      for (const span of ss.spans ?? []) {
+        into.push({
+          span,
+          resource: rs.resource ?? {},
+          scope: ss.scope ?? {},
+          format,
+        });
+      }
+    }
+  }
 }
 
 /** The attribute list of an OTLP JSON object as a key → AnyValue map. */

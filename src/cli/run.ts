@@ -19,7 +19,7 @@ import {
 } from "../controller/controller.ts";
 import { createSinkFromEnv, type SpanSink } from "../export/mod.ts";
 import { TargetError } from "../target/mod.ts";
-import { SysError } from "../ffi/mod.ts";
+import { EnvironmentError, SysError } from "../ffi/mod.ts";
 import { clearLine, StatusLine, writeErr } from "./status.ts";
 import { parseSize } from "./size.ts";
 
@@ -259,8 +259,9 @@ export async function run(
 
 /**
  * The counters a user wants at exit, as flat log fields. Spans: received from
- * the ring, exported, dropped by the exporter. Records (whole batches): lost
- * in the kernel (ring full, oversize, unreadable) or corrupt.
+ * the ring, exported, dropped by the exporter (and why: queue full, export
+ * failed, refused by the receiver, still queued at shutdown). Records (whole
+ * batches): lost in the kernel (ring full, oversize, unreadable) or corrupt.
  */
 export function summaryFields(
   stats: ControllerStats,
@@ -271,6 +272,10 @@ export function summaryFields(
     received: stats.decode.spans,
     exported: stats.export.exported,
     dropped: stats.export.dropped,
+    droppedQueueFull: stats.export.droppedBy.queue_full,
+    droppedExportFailed: stats.export.droppedBy.export_failed,
+    droppedRejected: stats.export.droppedBy.rejected,
+    droppedShutdown: stats.export.droppedBy.shutdown,
     recordsLost: recordsLost(stats),
     recordsCorrupt: stats.decode.corrupt,
   };
@@ -296,6 +301,7 @@ const environmentErrnos = new Set([
 
 function exitCodeOf(err: unknown): number {
   if (err instanceof TargetError) return ExitCode.usage;
+  if (err instanceof EnvironmentError) return ExitCode.environment;
   if (err instanceof SysError && environmentErrnos.has(err.errno)) {
     return ExitCode.environment;
   }

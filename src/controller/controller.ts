@@ -60,6 +60,7 @@ export class Controller {
   readonly #pollMs: number;
   #stopping = false;
   #finalProbeCounters: ProbeCounters | undefined;
+  #losses: LossWatch;
   #loop: Promise<void> = Promise.resolve();
 
   private constructor(probe: Probe, options: ControllerOptions) {
@@ -72,6 +73,7 @@ export class Controller {
       (dev, ino) => this.#targets.binaryOf(dev, ino),
       (pid) => this.#log.debug("process exited", { pid }),
     );
+    this.#losses = new LossWatch(options.log);
     this.#decoder = new Decoder({ maxPayloadBytes: probe.maxRecordBytes });
   }
 
@@ -123,21 +125,22 @@ export class Controller {
     await this.#deliver(this.#drain());
     this.#processes.close();
     this.#finalProbeCounters = this.#probe.counters();
+    // Losses since the last periodic check are warned about too.
+    this.#losses.check(this.#finalProbeCounters);
     this.#probe.close();
   }
 
   async #run(): Promise<void> {
-    const losses = new LossWatch(this.#log);
     // The baseline is taken now, before the first wait: a burst that fills
     // the ring before the loop first wakes must still be warned about.
-    losses.check(this.#probe.counters());
+    this.#losses.check(this.#probe.counters());
     let lastCheck = Date.now();
     while (!this.#stopping) {
       await this.#probe.reader.wait(this.#pollMs);
       await this.#deliver(this.#drain());
       if (Date.now() - lastCheck >= 1_000) {
         lastCheck = Date.now();
-        losses.check(this.#probe.counters());
+        this.#losses.check(this.#probe.counters());
       }
     }
   }

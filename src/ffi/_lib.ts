@@ -5,6 +5,8 @@
  * @module
  */
 
+import { EnvironmentError } from "./environment_error.ts";
+
 const libbpfSymbols = {
   bpf_obj_get: { parameters: ["buffer"], result: "i32" },
   bpf_obj_pin: { parameters: ["i32", "buffer"], result: "i32" },
@@ -77,7 +79,9 @@ function open<S extends Deno.ForeignLibraryInterface>(
     return Deno.dlopen(name, symbols).symbols;
   } catch (e) {
     const why = e instanceof Error ? e.message : String(e);
-    throw new Error(`Cannot load ${name}: ${why}. ${hint}`);
+    throw new EnvironmentError(`Cannot load ${name}: ${why}. ${hint}`, {
+      cause: e,
+    });
   }
 }
 

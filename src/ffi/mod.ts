@@ -7,6 +7,7 @@
  */
 
 export { errnoText, SysError } from "./errors.ts";
+export { EnvironmentError } from "./environment_error.ts";
 export {
   closeFd,
   linkPerfEvent,
@@ -21,5 +22,5 @@ export {
   possibleCpus,
   progTestRun,
 } from "./bpf.ts";
-export { openUprobe, uprobeType } from "./perf.ts";
+export { openUprobe, readUprobeType, uprobeType } from "./perf.ts";
 export { mapRing, type RingMemory, RingPoller } from "./ring_mem.ts";

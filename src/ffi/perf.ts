@@ -8,6 +8,7 @@
 import { cLib } from "./_lib.ts";
 import { lastErrno, privilegeHint, SysError } from "./errors.ts";
 import { cString } from "./bpf.ts";
+import { EnvironmentError } from "./environment_error.ts";
 
 const perfEventOpenNr: Record<string, number> = { x86_64: 298, aarch64: 241 };
 const PERF_FLAG_FD_CLOEXEC = 8;
@@ -17,18 +18,27 @@ let uprobePmuType: number | undefined;
 
 /** The uprobe PMU's type from /sys/bus/event_source/devices/uprobe/type. */
 export function uprobeType(): number {
-  if (uprobePmuType !== undefined) return uprobePmuType;
-  const path = "/sys/bus/event_source/devices/uprobe/type";
+  return uprobePmuType ??= readUprobeType(
+    "/sys/bus/event_source/devices/uprobe/type",
+  );
+}
+
+/**
+ * Reads a uprobe PMU type file (`path` is a parameter for tests); throws an
+ * {@linkcode EnvironmentError} when the kernel has no uprobe PMU.
+ */
+export function readUprobeType(path: string): number {
   let text: string;
   try {
     text = Deno.readTextFileSync(path);
   } catch (e) {
     const why = e instanceof Error ? e.message : String(e);
-    throw new Error(
-      `Cannot read ${path}: ${why}. The kernel needs CONFIG_UPROBE_EVENTS, and Deno must run with --allow-all to read /sys.`,
+    throw new EnvironmentError(
+      `Cannot open uprobes: ${path} is unreadable (${why}). The kernel needs CONFIG_UPROBE_EVENTS (Linux 4.17+), and Deno must run with --allow-all to read /sys.`,
+      { cause: e },
     );
   }
-  return uprobePmuType = Number(text.trim());
+  return Number(text.trim());
 }
 
 /**

@@ -5,6 +5,8 @@
  * @module
  */
 
+import { EnvironmentError } from "../ffi/mod.ts";
+
 const candidates = ["bpftool", "/usr/sbin/bpftool", "/sbin/bpftool"];
 
 /** Runs `bpftool args...`; throws a sentence with bpftool's stderr on failure. */
@@ -23,6 +25,17 @@ export async function bpftool(args: string[], what: string): Promise<void> {
     }
     if (out.success) return;
     const stderr = new TextDecoder().decode(out.stderr).trim();
+    if (/Operation not permitted|Permission denied/.test(stderr)) {
+      // One line: the verifier log says nothing more about a missing privilege.
+      const said = stderr.split("\n").find((l) =>
+        /Operation not permitted|Permission denied/.test(l)
+      )!.replace(/^Error: /, "");
+      throw new EnvironmentError(
+        `${what}: bpftool ${args.slice(0, 2).join(" ")} failed: ${said}. ${
+          hintFor(stderr)
+        }`,
+      );
+    }
     const tail = stderr.split("\n").slice(-12).join("\n");
     throw new Error(
       `${what}: bpftool ${
@@ -30,7 +43,7 @@ export async function bpftool(args: string[], what: string): Promise<void> {
       } failed (exit ${out.code}):\n${tail}\n${hintFor(stderr)}`,
     );
   }
-  throw new Error(
+  throw new EnvironmentError(
     `${what}: bpftool is not installed. Install it (apt-get install bpftool) or put it on PATH.`,
   );
 }

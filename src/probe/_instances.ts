@@ -7,6 +7,7 @@
  */
 
 import type { Logger } from "../log.ts";
+import { EnvironmentError } from "../ffi/mod.ts";
 import { openRing } from "../ring/mod.ts";
 import { bpftool } from "./_bpftool.ts";
 import { type ProbeKind, writeTempObject } from "./_objects.ts";
@@ -104,12 +105,13 @@ export async function loadFirst(
       log.info("loaded the probe", { dir, kind: o.kind, ringBytes });
       return { dir, kind: o.kind };
     } catch (e) {
-      if (i === objects.length - 1) throw e;
+      // A missing privilege or tool fails the next object the same way.
+      if (i === objects.length - 1 || e instanceof EnvironmentError) throw e;
       log.warn(
         `cannot load the ${o.kind} probe; falling back to ${
           objects[i + 1].kind
         }`,
-        { error: e },
+        { error: (e as Error).message },
       );
     }
   }

@@ -6,6 +6,8 @@
  * @module
  */
 
+import { EnvironmentError } from "../ffi/mod.ts";
+
 /** The two programs: exact-size dynptr records (6.16+) or size classes (5.8+). */
 export type ProbeKind = "dynptr" | "classes";
 
@@ -78,26 +80,32 @@ export function writeTempObject(bytes: Uint8Array): string {
 }
 
 /** Kernel release as [major, minor], e.g. [6, 18]. */
-export function kernelVersion(): [number, number] {
-  const m = /^(\d+)\.(\d+)/.exec(Deno.osRelease());
+export function kernelVersion(
+  release: string = Deno.osRelease(),
+): [number, number] {
+  const m = /^(\d+)\.(\d+)/.exec(release);
   return m ? [Number(m[1]), Number(m[2])] : [0, 0];
 }
 
 /**
  * Picks the program this kernel supports: "dynptr" when the kernel's BTF
  * has the bpf_probe_read_user_dynptr kfunc (6.16+), else "classes".
- * Throws when the kernel has no BPF ring buffer (before 5.8).
+ * Throws an {@linkcode EnvironmentError} when the kernel has no BPF ring
+ * buffer (before 5.8). `release` and `btfPath` are parameters for tests.
  */
-export function pickKind(): ProbeKind {
-  const [major, minor] = kernelVersion();
+export function pickKind(
+  release: string = Deno.osRelease(),
+  btfPath = "/sys/kernel/btf/vmlinux",
+): ProbeKind {
+  const [major, minor] = kernelVersion(release);
   if (major < 5 || (major === 5 && minor < 8)) {
-    throw new Error(
-      `Cannot trace on kernel ${Deno.osRelease()}: BPF ring buffers need Linux 5.8 or later. Upgrade the kernel.`,
+    throw new EnvironmentError(
+      `Cannot trace on kernel ${release}: BPF ring buffers need Linux 5.8 or later. Upgrade the kernel.`,
     );
   }
   let btf: Uint8Array;
   try {
-    btf = Deno.readFileSync("/sys/kernel/btf/vmlinux");
+    btf = Deno.readFileSync(btfPath);
   } catch {
     return "classes"; // no kernel BTF: no kfuncs either
   }

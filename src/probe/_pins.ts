@@ -27,6 +27,8 @@ export interface InstanceId {
   digest: string;
 }
 
+import { EnvironmentError } from "../ffi/mod.ts";
+
 const pattern = /^([A-Za-z0-9-]+)_(\d+)_(\d+)_(\d+)_([0-9a-f]+)$/;
 
 /** Directory name of an instance (bpffs refuses dots in names). */
@@ -109,8 +111,8 @@ export function requireBpffs(path: string): void {
         path.startsWith(mountPoint.replace(/\/$/, "") + "/"));
   });
   if (!ok) {
-    throw new Error(
-      `Cannot pin the probe under ${path}: no bpffs is mounted there. Mount it (as root: mount -t bpf bpf /sys/fs/bpf).`,
+    throw new EnvironmentError(
+      `Cannot pin the probe under ${path}: no bpffs is mounted there. Mount it (as root: mount -t bpf bpf /sys/fs/bpf) or pass a --pin-root on bpffs.`,
     );
   }
 }
@@ -121,8 +123,10 @@ export function makePrivateDir(dir: string): void {
     Deno.mkdirSync(dir, { recursive: true, mode: 0o700 });
   } catch (e) {
     const why = e instanceof Error ? e.message : String(e);
-    throw new Error(
-      `Cannot create the pin directory ${dir}: ${why}. Run as root or grant CAP_SYS_ADMIN.`,
-    );
+    const message =
+      `Cannot create the pin directory ${dir}: ${why}. Run as root or grant CAP_SYS_ADMIN.`;
+    throw e instanceof Deno.errors.PermissionDenied
+      ? new EnvironmentError(message, { cause: e })
+      : new Error(message, { cause: e });
   }
 }

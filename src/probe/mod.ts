@@ -165,12 +165,18 @@ export async function openProbe(options: ProbeOptions = {}): Promise<Probe> {
       removeInstance(adopted.dir);
       log.warn("cannot use the adopted probe instance; removed it", {
         dir: adopted.dir,
-        error: e,
+        error: (e as Error).message,
       });
     }
   }
   const loaded = await loadFirst(root, name, objects, ringBytes, log);
-  return openInstance(loaded.dir, loaded.kind, false, options, log);
+  try {
+    return openInstance(loaded.dir, loaded.kind, false, options, log);
+  } catch (e) {
+    // E.g. libbpf.so.1 is missing: bpftool (static) loaded it, we cannot open it.
+    removeInstance(loaded.dir);
+    throw e;
+  }
 }
 
 function openInstance(

@@ -1,0 +1,182 @@
+/**
+ * Fault runs too long for the test suite. One scenario so far:
+ *
+ * ```sh
+ * deno run -A tools/soak.ts outage --seconds 60 [--rate 200] [--after 15] [--queue 100000]
+ * ```
+ *
+ * `outage`: the controller traces the hello example (`--rate` traces per
+ * second, 3-4 spans each) and exports to a loopback port where nothing
+ * listens; after `--seconds` a receiver starts on that port; hello goes on
+ * for `--after` seconds more, then the controller is stopped. Checked:
+ * every span the controller received is exported or counted as dropped
+ * (received - dropped = arrived), none arrives twice, the kernel lost no
+ * record, the controller's memory stays bounded, recovery is noticed within
+ * the exporter's maximum backoff, and nothing queued within
+ * OTEL_BSP_MAX_QUEUE_SIZE is dropped for the outage (export_failed or
+ * shutdown). Prints one JSON summary; exits 1 when a check fails, 2 on
+ * bad usage. Needs what the eBPF tests need (root, bpffs).
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import {
+  ControllerProcess,
+  copyProgram,
+  delay,
+  ebpfAvailable,
+  removePinRoot,
+  rssBytes,
+  stopIfRunning,
+  testPinRoot,
+  waitUntil,
+} from "../tests/harness.ts";
+import {
+  type CollectingReceiver,
+  collectingReceiver,
+  unusedPort,
+} from "../tests/otlp.ts";
+import { startHello } from "../tests/hello.ts";
+
+const usage =
+  "Usage: deno run -A tools/soak.ts outage --seconds <n> [--rate <traces/s>] [--after <s>] [--queue <spans>]";
+
+/** Options of {@linkcode outage}. */
+interface OutageOptions {
+  seconds: number;
+  rate: number;
+  after: number;
+  queue?: number;
+}
+
+/** The outage soak; resolves with its summary and the checks it passed or failed. */
+async function outage(o: OutageOptions) {
+  const hello = await copyProgram("hello");
+  const pinRoot = testPinRoot("soak");
+  const port = unusedPort();
+  const controller = new ControllerProcess(
+    ["run", "--target", hello.exe, "--pin-root", pinRoot, "--no-status"],
+    {
+      OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${port}`,
+      ...(o.queue ? { OTEL_BSP_MAX_QUEUE_SIZE: `${o.queue}` } : {}),
+    },
+  );
+  let receiver: CollectingReceiver | undefined;
+  try {
+    await controller.waitFor("attached");
+    const rssStart = rssBytes(controller.pid);
+    let rssMax = rssStart;
+    const sampler = setInterval(() => {
+      rssMax = Math.max(rssMax, rssBytes(controller.pid));
+    }, 1000);
+    const started = Date.now();
+    const run = startHello(hello.exe, {
+      rate: o.rate,
+      durationMs: (o.seconds + o.after) * 1000,
+      env: { OTEL_BSP_SCHEDULE_DELAY: "100" },
+    });
+    await delay(o.seconds * 1000);
+    const rssAtRecovery = rssBytes(controller.pid);
+    receiver = await collectingReceiver({ port });
+    const back = Date.now();
+    const r = receiver;
+    await waitUntil(() => r.requests.length > 0, 10_000, "a first export");
+    const firstDeliveryMs = r.requests[0].at - back;
+    const made = await run.done;
+    clearInterval(sampler);
+    const stopStatus = await controller.stop();
+    const stopped = await controller.waitFor("stopped");
+    const n = (k: string) => stopped[k] as number;
+    const ids = new Set(r.spans.map((s) => s.span.spanId));
+    const summary = {
+      scenario: "outage",
+      outageSeconds: o.seconds,
+      afterSeconds: o.after,
+      rate: o.rate,
+      queue: o.queue ?? "default",
+      helloTraces: made.requests,
+      elapsedSeconds: Math.round((Date.now() - started) / 100) / 10,
+      received: n("received"),
+      exported: n("exported"),
+      arrived: r.spans.length,
+      dropped: n("dropped"),
+      droppedQueueFull: n("droppedQueueFull"),
+      droppedExportFailed: n("droppedExportFailed"),
+      droppedShutdown: n("droppedShutdown"),
+      recordsLost: n("recordsLost"),
+      requestsAfterRecovery: r.requests.length,
+      firstDeliveryMs,
+      rssStartMiB: rssStart >> 20,
+      rssAtRecoveryMiB: rssAtRecovery >> 20,
+      rssMaxMiB: rssMax >> 20,
+      exitCode: stopStatus.code,
+    };
+    const checks = {
+      "controller exited 0": stopStatus.code === 0,
+      "received - dropped = arrived": summary.received - summary.dropped ===
+        summary.arrived,
+      "no span arrived twice": ids.size === r.spans.length,
+      "no record lost in the kernel": summary.recordsLost === 0,
+      "memory bounded (max RSS < start + 256 MiB)": rssMax <
+        rssStart + (256 << 20),
+      "recovery noticed within the maximum backoff (5 s + 20%)":
+        firstDeliveryMs < 6500,
+      "nothing within the queue bound dropped (no export_failed, no shutdown)":
+        summary.droppedExportFailed === 0 && summary.droppedShutdown === 0,
+    };
+    return { summary, checks };
+  } finally {
+    await stopIfRunning(controller);
+    await receiver?.close();
+    await hello.remove();
+    await removePinRoot(pinRoot);
+  }
+}
+
+/** Parses the command line and runs the scenario; resolves to the exit code. */
+async function main(args: string[]): Promise<number> {
+  let values;
+  let positionals;
+  try {
+    ({ values, positionals } = parseArgs({
+      args,
+      options: {
+        seconds: { type: "string", default: "60" },
+        rate: { type: "string", default: "200" },
+        after: { type: "string", default: "15" },
+        queue: { type: "string" },
+      },
+      allowPositionals: true,
+    }));
+  } catch (e) {
+    console.error(`soak: ${(e as Error).message}\n${usage}`);
+    return 2;
+  }
+  const numbers = [
+    values.seconds,
+    values.rate,
+    values.after,
+    values.queue ?? "1",
+  ]
+    .map(Number);
+  if (positionals[0] !== "outage" || numbers.some((x) => !(x > 0))) {
+    console.error(usage);
+    return 2;
+  }
+  if (!ebpfAvailable("the outage soak")) return 0;
+  const { summary, checks } = await outage({
+    seconds: numbers[0],
+    rate: numbers[1],
+    after: numbers[2],
+    queue: values.queue ? numbers[3] : undefined,
+  });
+  console.log(JSON.stringify(summary));
+  let failed = 0;
+  for (const [check, ok] of Object.entries(checks)) {
+    console.log(`${ok ? "ok  " : "FAIL"} ${check}`);
+    if (!ok) failed++;
+  }
+  return failed === 0 ? 0 : 1;
+}
+
+if (import.meta.main) Deno.exit(await main(Deno.args));
