@@ -1,0 +1,250 @@
+// Command app is the load program of `deno task bench`: it makes typical
+// spans (5 attributes of mixed types, 1 event) with one tracer and prints one
+// JSON object with what it measured on standard output.
+//
+// Cost mode (-mode cost) times -spans spans on one goroutine after a
+// warm-up, with the tracer chosen by -tracer:
+//
+//	spanbridge  this SDK (attached or not, as the probe decides; batch size
+//	            from OTEL_BSP_MAX_EXPORT_BATCH_SIZE)
+//	otel        the OpenTelemetry Go SDK: BatchSpanProcessor + otlptracehttp
+//	            to -endpoint
+//	noop        the no-op tracer (trace/noop)
+//
+// Rate mode (-mode rate) makes -rate spans/s with this SDK for -duration
+// over -goroutines goroutines, then flushes.
+//
+// -attach says what this SDK must see before timing starts: "probe" waits
+// up to -wait for the controller's probe, "none" requires that no probe is
+// attached. Exit status 3 means that state was not reached.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
+
+	"github.com/spanbridge/spanbridge/go/sdk"
+)
+
+func main() {
+	mode := flag.String("mode", "cost", "cost or rate")
+	tracerName := flag.String("tracer", "spanbridge", "spanbridge, otel or noop (cost mode)")
+	attach := flag.String("attach", "none", "probe or none (spanbridge tracer)")
+	wait := flag.Duration("wait", 20*time.Second, "how long to wait for the probe (-attach probe)")
+	endpoint := flag.String("endpoint", "", "OTLP/HTTP traces URL (-tracer otel)")
+	spans := flag.Int("spans", 1_000_000, "spans to time (cost mode)")
+	warmup := flag.Int("warmup", 100_000, "spans made before timing (cost mode)")
+	rate := flag.Float64("rate", 10_000, "spans per second over all goroutines (rate mode)")
+	goroutines := flag.Int("goroutines", 2, "goroutines making spans (rate mode)")
+	duration := flag.Duration("duration", 5*time.Second, "how long to make spans (rate mode)")
+	flag.Parse()
+
+	var exported atomic.Int64
+	tp, shutdown, err := newProvider(*tracerName, *endpoint, &exported)
+	if err != nil {
+		fail(1, err)
+	}
+	if *tracerName == "spanbridge" {
+		if err := awaitAttach(*attach, *wait); err != nil {
+			fail(3, err)
+		}
+	}
+	tr := tp.Tracer("github.com/spanbridge/spanbridge/bench/app")
+
+	var out map[string]any
+	switch *mode {
+	case "cost":
+		out = cost(tr, *warmup, *spans)
+	case "rate":
+		if *rate <= 0 || *goroutines < 1 {
+			fail(2, fmt.Errorf("-rate %v and -goroutines %d must be positive", *rate, *goroutines))
+		}
+		out = steady(tr, *rate, *goroutines, *duration)
+	default:
+		fail(2, fmt.Errorf("unknown -mode %q: use cost or rate", *mode))
+	}
+	start := time.Now()
+	if err := shutdown(context.Background()); err != nil {
+		fail(1, fmt.Errorf("shut down the tracer provider: %w", err))
+	}
+	out["shutdown_ms"] = float64(time.Since(start).Microseconds()) / 1000
+	switch *tracerName {
+	case "spanbridge":
+		out["attached"] = sdk.Attached()
+	case "otel":
+		out["exported"] = exported.Load()
+	}
+	if err := json.NewEncoder(os.Stdout).Encode(out); err != nil {
+		fail(1, fmt.Errorf("write the result: %w", err))
+	}
+}
+
+// newProvider makes the tracer provider of one mode and its shutdown. The
+// OpenTelemetry SDK's exporter adds the spans it exported to exported.
+func newProvider(name, endpoint string, exported *atomic.Int64) (trace.TracerProvider, func(context.Context) error, error) {
+	switch name {
+	case "spanbridge":
+		p := sdk.NewTracerProvider()
+		return p, p.Shutdown, nil
+	case "noop":
+		return noop.NewTracerProvider(), func(context.Context) error { return nil }, nil
+	case "otel":
+		if endpoint == "" {
+			return nil, nil, fmt.Errorf("-tracer otel needs -endpoint")
+		}
+		exp, err := otlptracehttp.New(context.Background(),
+			otlptracehttp.WithEndpointURL(endpoint), otlptracehttp.WithInsecure())
+		if err != nil {
+			return nil, nil, fmt.Errorf("create the OTLP exporter: %w", err)
+		}
+		p := sdktrace.NewTracerProvider(sdktrace.WithBatcher(countingExporter{exp, exported}))
+		return p, p.Shutdown, nil
+	}
+	return nil, nil, fmt.Errorf("unknown -tracer %q: use spanbridge, otel or noop", name)
+}
+
+// countingExporter counts the spans its exporter delivered: the batch span
+// processor drops spans when its queue is full, which makes it cheaper.
+type countingExporter struct {
+	sdktrace.SpanExporter
+	n *atomic.Int64
+}
+
+func (e countingExporter) ExportSpans(ctx context.Context, spans []sdktrace.ReadOnlySpan) error {
+	err := e.SpanExporter.ExportSpans(ctx, spans)
+	if err == nil {
+		e.n.Add(int64(len(spans)))
+	}
+	return err
+}
+
+// awaitAttach brings the SDK to the attach state the run asks for.
+func awaitAttach(attach string, wait time.Duration) error {
+	switch attach {
+	case "none":
+		if sdk.Attached() {
+			return fmt.Errorf("a probe is attached, but this run needs none")
+		}
+	case "probe":
+		ctx, cancel := context.WithTimeout(context.Background(), wait)
+		defer cancel()
+		if !sdk.WaitAttached(ctx) {
+			return fmt.Errorf("the SDK did not see the probe within %v", wait)
+		}
+	default:
+		return fmt.Errorf("unknown -attach %q: use probe or none", attach)
+	}
+	return nil
+}
+
+// typicalSpan makes the span every mode measures: 5 attributes of mixed
+// types and 1 event.
+func typicalSpan(ctx context.Context, tr trace.Tracer, i int) {
+	_, s := tr.Start(ctx, "GET /users/{id}", trace.WithSpanKind(trace.SpanKindServer), trace.WithAttributes(
+		attribute.String("http.request.method", "GET"),
+		attribute.String("url.path", "/users/42"),
+		attribute.Int("http.response.status_code", 200),
+		attribute.Float64("http.server.request.duration", 0.0042),
+		attribute.Bool("cache.hit", i&1 == 0),
+	))
+	s.AddEvent("db.query", trace.WithAttributes(attribute.String("db.query.text", "SELECT * FROM users WHERE id = $1")))
+	s.End()
+}
+
+// cost times n spans on this goroutine after warmup spans.
+func cost(tr trace.Tracer, warmup, n int) map[string]any {
+	ctx := context.Background()
+	for i := range warmup {
+		typicalSpan(ctx, tr, i)
+	}
+	runtime.GC()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	cpu0 := cpuTime()
+	start := time.Now()
+	for i := range n {
+		typicalSpan(ctx, tr, i)
+	}
+	elapsed := time.Since(start)
+	cpu := cpuTime() - cpu0
+	runtime.ReadMemStats(&after)
+	return map[string]any{
+		"spans":           n,
+		"ns_per_span":     float64(elapsed.Nanoseconds()) / float64(n),
+		"cpu_ns_per_span": float64(cpu.Nanoseconds()) / float64(n),
+		"allocs_per_span": float64(after.Mallocs-before.Mallocs) / float64(n),
+		"bytes_per_span":  float64(after.TotalAlloc-before.TotalAlloc) / float64(n),
+	}
+}
+
+// cpuTime is the user plus system CPU time of the whole process so far: the
+// span-making goroutine, the SDK's own goroutines (an exporter's encoding
+// and HTTP included), the garbage collector and, in system time, the
+// uprobe's work in the kernel.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		fail(1, fmt.Errorf("getrusage: %w", err))
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// steady makes rate spans/s over g goroutines for d; each goroutine catches
+// up every millisecond to its share of the spans due so far.
+func steady(tr trace.Tracer, rate float64, g int, d time.Duration) map[string]any {
+	ctx := context.Background()
+	per := rate / float64(g)
+	start := time.Now()
+	counts := make([]int, g)
+	var wg sync.WaitGroup
+	for w := range g {
+		wg.Go(func() {
+			sent := 0
+			for {
+				elapsed := time.Since(start)
+				if elapsed >= d {
+					break
+				}
+				due := int(per * elapsed.Seconds())
+				for ; sent < due; sent++ {
+					typicalSpan(ctx, tr, sent)
+				}
+				time.Sleep(time.Millisecond)
+			}
+			counts[w] = sent
+		})
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	total := 0
+	for _, c := range counts {
+		total += c
+	}
+	return map[string]any{
+		"spans":        total,
+		"seconds":      elapsed.Seconds(),
+		"spans_per_s":  float64(total) / elapsed.Seconds(),
+		"target_per_s": rate,
+		"goroutines":   g,
+	}
+}
+
+// fail prints err and exits with code.
+func fail(code int, err error) {
+	fmt.Fprintf(os.Stderr, "bench app: %v\n", err)
+	os.Exit(code)
+}

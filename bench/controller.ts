@@ -1,0 +1,104 @@
+/**
+ * The controller as a child process (`src/main.ts run`, as a user runs it)
+ * pointed at one target executable, with its pins under the benchmark's own
+ * pin root.
+ *
+ * @module
+ */
+import { ControllerProcess } from "../tests/harness.ts";
+import { track } from "./children.ts";
+
+/** The final counters of the controller's `stopped` log line. */
+export interface StoppedCounters {
+  /** Spans read from the ring and decoded. */
+  received: number;
+  /** Spans the exporter delivered. */
+  exported: number;
+  /** Spans the exporter dropped. */
+  dropped: number;
+  /** Records (batches) lost in the kernel. */
+  recordsLost: number;
+  /** Records that failed to decode. */
+  recordsCorrupt: number;
+  /** Any further counter of the line, e.g. the exporter's drops by reason. */
+  [counter: string]: number;
+}
+
+/** Options of {@linkcode startController}. */
+export interface BenchControllerOptions {
+  /** The executable to trace. */
+  exe: string;
+  /** The bpffs directory for this benchmark run's pins. */
+  pinRoot: string;
+  /** The instance name (pin directory under pinRoot). */
+  instance: string;
+  /** Where spans are exported (OTLP/HTTP traces URL). */
+  endpoint: string;
+  /** Extra environment, e.g. OTEL_BSP_* of the controller's export queue. */
+  env?: Record<string, string>;
+}
+
+/** A controller child that has attached to its target. */
+export interface BenchController {
+  /** Its process id, for /proc statistics. */
+  pid: number;
+  /** The probe program it loaded ("dynptr" or "classes"). */
+  kind: string;
+  /** Stops it with SIGTERM and returns its final counters. */
+  stop(): Promise<StoppedCounters>;
+}
+
+/** Starts a controller and resolves once it logged "attached". */
+export async function startController(
+  options: BenchControllerOptions,
+): Promise<BenchController> {
+  const proc = new ControllerProcess([
+    "run",
+    "--target",
+    options.exe,
+    "--pin-root",
+    options.pinRoot,
+    "--instance",
+    options.instance,
+    "--no-status",
+  ], {
+    OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: options.endpoint,
+    ...options.env,
+  });
+  track(proc.child);
+  // A controller that exits before attaching fails the start at once.
+  const exited = proc.child.status.then((status) => {
+    throw new Error(
+      `The controller exited with ${status.code} before attaching; its log:\n${proc.dump()}`,
+    );
+  });
+  exited.catch(() => {}); // It rejects at every exit, also after a clean stop.
+  try {
+    const [loaded] = await Promise.race([
+      Promise.all([proc.waitFor("loaded the probe"), proc.waitFor("attached")]),
+      exited,
+    ]);
+    return {
+      pid: proc.child.pid,
+      kind: String(loaded.kind),
+      stop: async () => {
+        const status = await proc.stop();
+        const stopped = proc.logs.find((l) => l.msg === "stopped");
+        if (!status.success || !stopped) {
+          throw new Error(
+            `The controller failed (exit code ${status.code}); its log:\n${proc.dump()}`,
+          );
+        }
+        return stopped as unknown as StoppedCounters;
+      },
+    };
+  } catch (err) {
+    try {
+      proc.child.kill("SIGKILL");
+    } catch {
+      // It exited already.
+    }
+    await proc.wait();
+    throw err;
+  }
+}

@@ -1,0 +1,173 @@
+/**
+ * `deno task bench`: app-side cost per span, pipeline throughput, controller
+ * CPU and memory, end-to-end latency and the ring reader, measured side by
+ * side on this machine; writes bench/results.json and prints a table.
+ * `--quick` takes under two minutes; `--soak <seconds>` runs only the memory
+ * soak and merges its keys into bench/results.json. Needs root and eBPF.
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { benchReader } from "./reader.ts";
+import { buildApp } from "./app.ts";
+import { benchAppCost } from "./app_cost.ts";
+import { killAll } from "./children.ts";
+import { benchLatency } from "./latency.ts";
+import { benchPipeline } from "./pipeline.ts";
+import { startDiscardReceiver } from "./receiver.ts";
+import {
+  formatTable,
+  readResults,
+  type Results,
+  writeResults,
+} from "./report.ts";
+import { benchSoak } from "./soak.ts";
+
+const help = `deno task bench [--quick] [--soak <seconds>]
+
+  --quick            short runs (under two minutes)
+  --soak <seconds>   only the controller memory soak (e.g. 600); merges into bench/results.json
+`;
+
+const resultsPath = new URL("./results.json", import.meta.url).pathname;
+
+/** A missing privilege or kernel feature: exit status 3, as the CLI's. */
+class EnvironmentError extends Error {}
+
+/** Throws a sentence listing what this machine lacks for the benchmark. */
+function requireEbpf(): void {
+  const problems: string[] = [];
+  if (Deno.uid() !== 0) problems.push("it is not running as root");
+  try {
+    Deno.statSync("/sys/bus/event_source/devices/uprobe/type");
+  } catch {
+    problems.push("the kernel has no uprobe PMU");
+  }
+  if (!/ \/sys\/fs\/bpf bpf /.test(Deno.readTextFileSync("/proc/mounts"))) {
+    problems.push(
+      "bpffs is not mounted at /sys/fs/bpf (./task bench mounts it)",
+    );
+  }
+  if (problems.length > 0) {
+    throw new EnvironmentError(
+      `The benchmark needs eBPF, which is not usable here: ${
+        problems.join("; ")
+      }.`,
+    );
+  }
+}
+
+/** The 1-minute load average: the machine is shared, so results record it. */
+function loadAverage(): number {
+  return Number(Deno.readTextFileSync("/proc/loadavg").split(" ")[0]);
+}
+
+function log(line: string): void {
+  console.error(line);
+}
+
+async function timed<T>(name: string, fn: () => Promise<T>): Promise<T> {
+  const t0 = performance.now();
+  log(`${name}...`);
+  const result = await fn();
+  log(`${name}: ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  return result;
+}
+
+async function main(): Promise<number> {
+  const { values } = parseArgs({
+    args: Deno.args,
+    options: {
+      quick: { type: "boolean" },
+      soak: { type: "string" },
+      help: { type: "boolean", short: "h" },
+    },
+  });
+  if (values.help) {
+    console.log(help);
+    return 0;
+  }
+  const soakSeconds = values.soak === undefined
+    ? undefined
+    : Number(values.soak);
+  if (soakSeconds !== undefined && !(soakSeconds >= 10)) {
+    throw new Error(
+      `Invalid --soak "${values.soak}": expected seconds, at least 10.`,
+    );
+  }
+  const quick = values.quick ?? false;
+  requireEbpf();
+
+  const pinRoot = `/sys/fs/bpf/spanbridge-bench-${Deno.pid}`;
+  const tmp = await Deno.makeTempDir({ prefix: "spanbridge-bench-" });
+  const cleanup = async () => {
+    await killAll();
+    await Deno.remove(pinRoot, { recursive: true }).catch(() => {});
+    await Deno.remove(tmp, { recursive: true }).catch(() => {});
+  };
+  const onSignal = () => cleanup().finally(() => Deno.exit(130));
+  Deno.addSignalListener("SIGINT", onSignal);
+  Deno.addSignalListener("SIGTERM", onSignal);
+  const receiver = await startDiscardReceiver();
+  try {
+    const exe = await timed("build the load program", () => buildApp(tmp));
+    if (soakSeconds !== undefined) {
+      const soak = await timed(
+        `soak (${soakSeconds} s)`,
+        () => benchSoak({ exe, seconds: soakSeconds, pinRoot, receiver, log }),
+      );
+      const results = { ...readResults(resultsPath), ...soak };
+      writeResults(resultsPath, results);
+      console.log(formatTable(soak));
+      return 0;
+    }
+    const results: Results = {
+      quick: quick ? 1 : 0,
+      timestamp_unix_s: Math.round(Date.now() / 1000),
+      loadavg_1m_start: loadAverage(),
+    };
+    Object.assign(
+      results,
+      await timed(
+        "app-side cost per span",
+        () =>
+          benchAppCost({ exe, quick, pinRoot, endpoint: receiver.url, log }),
+      ),
+    );
+    Object.assign(
+      results,
+      await timed(
+        "pipeline throughput",
+        () => benchPipeline({ exe, quick, pinRoot, receiver, log }),
+      ),
+    );
+    Object.assign(
+      results,
+      await timed(
+        "end-to-end latency",
+        () => benchLatency({ exe, quick, pinRoot, log }),
+      ),
+    );
+    Object.assign(
+      results,
+      await timed("ring reader", () => benchReader({ quick })),
+    );
+    results.loadavg_1m_end = loadAverage();
+    writeResults(resultsPath, results);
+    console.log(formatTable(results));
+    log(`wrote ${resultsPath}`);
+    return 0;
+  } finally {
+    await receiver.close();
+    await cleanup();
+    Deno.removeSignalListener("SIGINT", onSignal);
+    Deno.removeSignalListener("SIGTERM", onSignal);
+  }
+}
+
+try {
+  Deno.exit(await main());
+} catch (err) {
+  console.error(`bench: ${(err as Error).message}`);
+  Deno.exit(err instanceof EnvironmentError ? 3 : 1);
+}
