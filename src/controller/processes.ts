@@ -5,12 +5,20 @@
  * @module
  */
 import type { ProcessMeta } from "../export/mod.ts";
-import { ProcessTracker, type TargetBinary } from "../target/mod.ts";
+import {
+  type ProcessInfo,
+  ProcessTracker,
+  type TargetBinary,
+} from "../target/mod.ts";
 
 /** Turns tgids from ring records into the process metadata the exporter needs. */
 export class Processes {
   readonly #tracker: ProcessTracker;
   readonly #binaryOf: (dev: number, ino: number) => TargetBinary | undefined;
+  // One ProcessMeta object per process: the exporter caches each process's
+  // merged resource by this object, and groups its spans by that resource.
+  readonly #metas = new WeakMap<ProcessInfo, ProcessMeta>();
+  readonly #gone = new Map<number, ProcessMeta>();
 
   /**
    * `binaryOf` maps an executable's device and inode to the binary resolved
@@ -35,7 +43,28 @@ export class Processes {
    */
   async get(tgid: number): Promise<ProcessMeta> {
     const info = await this.#tracker.lookup(tgid);
-    if (!info) return { pid: tgid };
+    if (!info) return this.#goneMeta(tgid);
+    let meta = this.#metas.get(info);
+    if (!meta) this.#metas.set(info, meta = this.#describe(tgid, info));
+    return meta;
+  }
+
+  /** Stops watching for exits. */
+  close(): void {
+    this.#tracker.close();
+  }
+
+  #goneMeta(tgid: number): ProcessMeta {
+    let meta = this.#gone.get(tgid);
+    if (!meta) {
+      // Bounded: a pid whose records keep coming after its exit is rare.
+      if (this.#gone.size >= 1024) this.#gone.clear();
+      this.#gone.set(tgid, meta = { pid: tgid });
+    }
+    return meta;
+  }
+
+  #describe(tgid: number, info: ProcessInfo): ProcessMeta {
     const build = this.#binaryOf(info.dev, info.ino)?.build;
     return {
       pid: tgid,
@@ -47,10 +76,5 @@ export class Processes {
       mainModule: build?.mainModule,
       buildSettings: build?.settings,
     };
-  }
-
-  /** Stops watching for exits. */
-  close(): void {
-    this.#tracker.close();
   }
 }
