@@ -61,3 +61,53 @@ func TestConcurrentSpanUse(t *testing.T) {
 		seen[string(s.spanID)] = true
 	}
 }
+
+// Run with -race: 64 goroutines end spans (with events) at once while
+// batches fill by count and by bytes and another goroutine keeps flushing;
+// every span arrives exactly once.
+func TestSixtyFourGoroutinesEndSpansWhileBatchesFlush(t *testing.T) {
+	p, r := newTestProvider(t, WithMaxExportBatchSize(32))
+	tr := p.Tracer("test")
+	const goroutines, each = 64, 40
+	stop := make(chan struct{})
+	flushed := make(chan struct{})
+	go func() {
+		defer close(flushed)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+				p.Flush()
+			}
+		}
+	}()
+	var wg sync.WaitGroup
+	for g := range goroutines {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range each {
+				_, s := tr.Start(context.Background(), "work",
+					trace.WithAttributes(attribute.Int("g", g), attribute.Int("i", i)))
+				s.AddEvent("step", trace.WithAttributes(attribute.String("pad", fmt.Sprint(g*each+i))))
+				s.End()
+			}
+		}()
+	}
+	wg.Wait()
+	close(stop)
+	<-flushed
+	p.Flush()
+	spans := r.spans(t)
+	if len(spans) != goroutines*each {
+		t.Fatalf("%d spans arrived, want %d", len(spans), goroutines*each)
+	}
+	seen := map[string]bool{}
+	for _, s := range spans {
+		if seen[string(s.spanID)] {
+			t.Fatalf("span ID %x arrived twice", s.spanID)
+		}
+		seen[string(s.spanID)] = true
+	}
+}
