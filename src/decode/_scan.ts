@@ -9,7 +9,12 @@
  * @module
  */
 
-import { fromBinary, mergeFromBinary, toBinary } from "@bufbuild/protobuf";
+import {
+  clone,
+  fromBinary,
+  mergeFromBinary,
+  toBinary,
+} from "@bufbuild/protobuf";
 import {
   type Resource,
   ResourceSchema,
@@ -38,10 +43,40 @@ const scopeSpansRules = rulesOf(ScopeSpansSchema);
 const spanRules = rulesOf(SpanSchema);
 const resourceRules = rulesOf(ResourceSchema);
 
-/** Reads `payload` (which the batch will share, so it must not change) into a batch. */
-export function scanTraces(payload: Uint8Array): SpanBatch | ScanProblem {
+/**
+ * Decoded Resources by their encoding. The records of one process carry the
+ * same resource bytes, so each is decoded once and every record gets the same
+ * object, by which the exporter then finds its merged resource.
+ */
+export class ResourceMemo {
+  readonly #byBytes = new Map<string, Resource>();
+  // windows-1252 maps each of the 256 byte values to its own code point.
+  readonly #latin1 = new TextDecoder("latin1");
+
+  /** The Resource encoded by `bytes`; shared: do not modify it. */
+  decode(bytes: Uint8Array): Resource {
+    const key = this.#latin1.decode(bytes);
+    let resource = this.#byBytes.get(key);
+    if (!resource) {
+      // Bounded: an SDK that changes its resource on every batch must not grow this map forever.
+      if (this.#byBytes.size >= 256) this.#byBytes.clear();
+      resource = fromBinary(ResourceSchema, bytes);
+      this.#byBytes.set(key, resource);
+    }
+    return resource;
+  }
+}
+
+/**
+ * Reads `payload` (which the batch will share, so it must not change) into a
+ * batch; resources are decoded through `resources`.
+ */
+export function scanTraces(
+  payload: Uint8Array,
+  resources: ResourceMemo = new ResourceMemo(),
+): SpanBatch | ScanProblem {
   try {
-    return new Scan(payload).traces();
+    return new Scan(payload, resources).traces();
   } catch (e) {
     if (e instanceof Lenient) return decodeFully(payload);
     return notTraces(e);
@@ -71,10 +106,12 @@ const idFields = [
 
 class Scan {
   readonly #walker: WireWalker;
+  readonly #resources: ResourceMemo;
   #idProblem: IdProblem | undefined;
 
-  constructor(payload: Uint8Array) {
+  constructor(payload: Uint8Array, resources: ResourceMemo) {
     this.#walker = new WireWalker(payload);
+    this.#resources = resources;
   }
 
   traces(): SpanBatch | ScanProblem {
@@ -112,14 +149,15 @@ class Scan {
           const stop = walker.enter(wireType, end, "ResourceSpans.resource");
           const body = walker.pos;
           walker.message(resourceRules, stop, 3);
-          // A repeated message field merges, as in fromBinary.
+          // A repeated message field merges, as in fromBinary (into a copy:
+          // the first one is shared through the memo).
           resource = resource
             ? mergeFromBinary(
               ResourceSchema,
-              resource,
+              clone(ResourceSchema, resource),
               walker.bytes(body, stop),
             )
-            : fromBinary(ResourceSchema, walker.bytes(body, stop));
+            : this.#resources.decode(walker.bytes(body, stop));
           break;
         }
         case 2: {

@@ -13,7 +13,7 @@ import {
   RECORD_MAGIC,
   type RecordHeader,
 } from "./header.ts";
-import { scanTraces } from "./_scan.ts";
+import { ResourceMemo, scanTraces } from "./_scan.ts";
 
 /** How far behind the highest seq of a CPU a record may arrive and still fill a gap. */
 const reorderWindow = 4096;
@@ -104,6 +104,7 @@ export class Decoder {
     lost: 0,
   };
   readonly #maxPayload: number;
+  readonly #resources = new ResourceMemo();
   readonly #onCorrupt: NonNullable<DecoderOptions["onCorrupt"]>;
   readonly #sequences = new Map<
     number,
@@ -163,6 +164,7 @@ export class Decoder {
     }
     const batch = scanTraces(
       record.slice(HEADER_SIZE, HEADER_SIZE + header.len),
+      this.#resources,
     );
     if (!(batch instanceof SpanBatch)) {
       return this.#reject(batch.reason, batch.detail, header);

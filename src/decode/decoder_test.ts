@@ -135,6 +135,14 @@ for (const [what, reason, make] of corruptCases) {
   });
 }
 
+Deno.test("decoder gives records with the same resource the same Resource object", () => {
+  const d = new Decoder();
+  const a = d.decode(record(1))!.batch.resourceSpans[0].resource;
+  const b = d.decode(record(2))!.batch.resourceSpans[0].resource;
+  ok(a !== undefined);
+  strictEqual(a, b);
+});
+
 Deno.test("decoder honours a larger maxPayload", () => {
   const big = create(TracesDataSchema, sampleTraces(sampleSpans(4000)));
   const bytes = toBinary(TracesDataSchema, big);

@@ -195,6 +195,9 @@ export class ResourceCache {
   readonly #env: ResourceEnv;
   readonly #host: HostInfo;
   readonly #byProcess = new WeakMap<ProcessMeta, Map<string, Resource>>();
+  // The decoder hands out one Resource object per distinct encoding: its
+  // fingerprint is computed once.
+  readonly #fingerprints = new WeakMap<Resource, string>();
 
   /** Creates an empty cache for one environment and host. */
   constructor(env: ResourceEnv, host: HostInfo) {
@@ -206,7 +209,7 @@ export class ResourceCache {
   resolve(sent: Resource | undefined, meta: ProcessMeta): Resource {
     let known = this.#byProcess.get(meta);
     if (!known) this.#byProcess.set(meta, known = new Map());
-    const key = sent ? fingerprint(sent) : "";
+    const key = sent ? this.#fingerprintOf(sent) : "";
     let resource = known.get(key);
     if (!resource) {
       // An SDK that changes its resource on every batch must not grow this map forever.
@@ -215,6 +218,14 @@ export class ResourceCache {
       known.set(key, resource);
     }
     return resource;
+  }
+
+  #fingerprintOf(resource: Resource): string {
+    let key = this.#fingerprints.get(resource);
+    if (key === undefined) {
+      this.#fingerprints.set(resource, key = fingerprint(resource));
+    }
+    return key;
   }
 }
 
