@@ -6,6 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { attributeMap, type Json, type ReceivedSpan } from "./otlp.ts";
+import type { ControllerProcess } from "./harness.ts";
 
 /** What `showcase -record FILE` writes: every span it made, as OTLP JSON. */
 export interface ShowcaseRecord {
@@ -207,4 +208,22 @@ function statusJson(status: { code: number; message: string }): Json {
   if (status.message) json.message = status.message;
   if (status.code) json.code = status.code;
   return json;
+}
+
+/**
+ * Stops `controller` with SIGTERM and checks it exited 0 with every one of
+ * `spans` spans received and exported, and nothing dropped, lost or corrupt.
+ */
+export async function stopAndAssertNothingLost(
+  controller: ControllerProcess,
+  spans: number,
+): Promise<void> {
+  const status = await controller.stop();
+  assert.equal(status.code, 0, controller.dump());
+  const stopped = await controller.waitFor("stopped");
+  assert.equal(stopped.received, spans, controller.dump());
+  assert.equal(stopped.exported, spans);
+  assert.equal(stopped.dropped, 0);
+  assert.equal(stopped.recordsLost, 0);
+  assert.equal(stopped.recordsCorrupt, 0);
 }

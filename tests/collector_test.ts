@@ -37,7 +37,11 @@ import {
 } from "./harness.ts";
 import { TextLineStream } from "./lines.ts";
 import { collectingReceiver, unusedPort } from "./otlp.ts";
-import { assertSpans, type ShowcaseRecord } from "./assert_spans.ts";
+import {
+  assertSpans,
+  type ShowcaseRecord,
+  stopAndAssertNothingLost,
+} from "./assert_spans.ts";
 
 /** Where the test Collector is built. */
 const collectorExe = `${root}build/bin/otelcol-spanbridge`;
@@ -200,14 +204,7 @@ for (
           );
         });
 
-        const status = await controller.stop();
-        assert.equal(status.code, 0, controller.dump());
-        const stopped = await controller.waitFor("stopped");
-        assert.equal(stopped.received, record.spans.length, controller.dump());
-        assert.equal(stopped.exported, record.spans.length);
-        assert.equal(stopped.dropped, 0);
-        assert.equal(stopped.recordsLost, 0);
-        assert.equal(stopped.recordsCorrupt, 0);
+        await stopAndAssertNothingLost(controller, record.spans.length);
 
         // Whatever the Collector still had queued is out once it stopped, so
         // a late duplicate could not slip past the comparison.

@@ -6,7 +6,6 @@
  * events, links, status, dropped counts, scope and resource; non-sampled
  * spans must not arrive; the controller must report nothing dropped.
  */
-import assert from "node:assert/strict";
 import {
   ControllerProcess,
   ebpfAvailable,
@@ -14,7 +13,11 @@ import {
   runProgram,
 } from "./harness.ts";
 import { collectingReceiver } from "./otlp.ts";
-import { assertSpans, type ShowcaseRecord } from "./assert_spans.ts";
+import {
+  assertSpans,
+  type ShowcaseRecord,
+  stopAndAssertNothingLost,
+} from "./assert_spans.ts";
 
 for (const protocol of ["http/protobuf", "http/json"] as const) {
   Deno.test({
@@ -51,15 +54,7 @@ for (const protocol of ["http/protobuf", "http/json"] as const) {
           () => receiver.spans.length >= record.spans.length,
           10_000,
         );
-        const status = await controller.stop();
-        assert.equal(status.code, 0, controller.dump());
-
-        const stopped = await controller.waitFor("stopped");
-        assert.equal(stopped.received, record.spans.length, controller.dump());
-        assert.equal(stopped.exported, record.spans.length);
-        assert.equal(stopped.dropped, 0);
-        assert.equal(stopped.recordsLost, 0);
-        assert.equal(stopped.recordsCorrupt, 0);
+        await stopAndAssertNothingLost(controller, record.spans.length);
 
         assertSpans(
           record,
