@@ -4,7 +4,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 
@@ -20,15 +19,7 @@ import (
 // The record matches, span by span, what the SDK hands to the probe: the
 // comparison an end-to-end test makes against an OTLP receiver.
 func TestRecordMatchesBatches(t *testing.T) {
-	var (
-		mu      sync.Mutex
-		batches [][]byte
-	)
-	t.Cleanup(sdktest.Attach(func(b []byte) {
-		mu.Lock()
-		defer mu.Unlock()
-		batches = append(batches, append([]byte(nil), b...))
-	}))
+	recorded := sdktest.Record(t)
 	r := newRecorder(time.Now())
 	makeSpans(r)
 	sdk.Flush()
@@ -36,9 +27,7 @@ func TestRecordMatchesBatches(t *testing.T) {
 
 	got := map[string]*spanRecord{}
 	resource := map[string]string{}
-	mu.Lock()
-	defer mu.Unlock()
-	for _, b := range batches {
+	for _, b := range recorded() {
 		var td tracepb.TracesData
 		if err := proto.Unmarshal(b, &td); err != nil {
 			t.Fatalf("unmarshal batch: %v", err)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -21,15 +20,7 @@ import (
 // The SDK's batches, decoded with the official OTLP types (which also
 // reject invalid UTF-8), carry what the spans recorded.
 func TestBatchesDecodeWithOTLPTypes(t *testing.T) {
-	var (
-		mu      sync.Mutex
-		batches [][]byte
-	)
-	t.Cleanup(sdktest.Attach(func(b []byte) {
-		mu.Lock()
-		defer mu.Unlock()
-		batches = append(batches, append([]byte(nil), b...))
-	}))
+	recorded := sdktest.Record(t)
 	p := sdk.NewTracerProvider()
 	defer func() {
 		if err := p.Shutdown(context.Background()); err != nil {
@@ -61,8 +52,7 @@ func TestBatchesDecodeWithOTLPTypes(t *testing.T) {
 	parent.End(trace.WithTimestamp(start.Add(2 * time.Second)))
 	p.Flush()
 
-	mu.Lock()
-	defer mu.Unlock()
+	batches := recorded()
 	if len(batches) != 1 {
 		t.Fatalf("%d batches, want 1", len(batches))
 	}

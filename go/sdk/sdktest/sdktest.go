@@ -2,7 +2,12 @@
 // without a kernel probe.
 package sdktest
 
-import "github.com/spanbridge/spanbridge/go/sdk/internal/handoff"
+import (
+	"sync"
+	"testing"
+
+	"github.com/spanbridge/spanbridge/go/sdk/internal/handoff"
+)
 
 // Attach makes the SDK behave as if the controller's probe were attached and
 // calls fn with every batch handed off (an OTLP TracesData message, valid
@@ -12,4 +17,24 @@ import "github.com/spanbridge/spanbridge/go/sdk/internal/handoff"
 // in parallel with other tests of the SDK.
 func Attach(fn func(batch []byte)) (detach func()) {
 	return handoff.SetHook(fn)
+}
+
+// Record attaches like Attach for the rest of the test and keeps a copy of
+// every batch handed off. The returned function gives the batches so far,
+// in order; it is safe to call while spans still end.
+func Record(tb testing.TB) (batches func() [][]byte) {
+	var (
+		mu   sync.Mutex
+		kept [][]byte
+	)
+	tb.Cleanup(Attach(func(b []byte) {
+		mu.Lock()
+		defer mu.Unlock()
+		kept = append(kept, append([]byte(nil), b...))
+	}))
+	return func() [][]byte {
+		mu.Lock()
+		defer mu.Unlock()
+		return append([][]byte(nil), kept...)
+	}
 }
