@@ -22,5 +22,6 @@ export {
   possibleCpus,
   progTestRun,
 } from "./bpf.ts";
+export { pinToCurrentCpu } from "./affinity.ts";
 export { openUprobe, readUprobeType, uprobeType } from "./perf.ts";
 export { mapRing, type RingMemory, RingPoller } from "./ring_mem.ts";

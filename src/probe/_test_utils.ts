@@ -7,7 +7,7 @@
  */
 
 import { openProbe, type Probe, type ProbeOptions } from "./mod.ts";
-import { closeFd, objGet, progTestRun } from "../ffi/mod.ts";
+import { closeFd, objGet, pinToCurrentCpu, progTestRun } from "../ffi/mod.ts";
 import { objectArch, type ProbeKind, readObject } from "./_objects.ts";
 import { removeInstance } from "./_pins.ts";
 
@@ -119,6 +119,9 @@ export async function openTestProbe(
     objects: { [kind]: bytes },
   });
   const progFd = objGet(`${probe.pinDir}/progs/ended_${kind}`);
+  // The record sequence is per CPU: every run of one test probe must happen
+  // on the same CPU for the tests' sequence checks to hold.
+  const unpin = pinToCurrentCpu();
   // The caller's stack at entry: return address, then ptr, len, cap.
   const stack = new Uint8Array(32);
   const stackView = new DataView(stack.buffer);
@@ -147,6 +150,7 @@ export async function openTestProbe(
       batch.fill(batch[0] ?? 0, 0, 0); // keeps batch alive until after the run
     },
     close() {
+      unpin();
       closeFd(progFd);
       probe.close();
       if (!options.pinRoot) removePinRoot(pinRoot);
