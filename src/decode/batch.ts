@@ -7,7 +7,6 @@
  */
 
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
-import { BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
 import {
   type Resource,
   ResourceSchema,
@@ -62,21 +61,36 @@ export class SpanBatch {
    * ScopeSpans bytes are copied as they are.
    */
   toBinary(): Uint8Array {
-    const w = new BinaryWriter();
-    for (const rs of this.resourceSpans) {
-      w.tag(1, WireType.LengthDelimited).fork();
-      if (rs.resource) {
-        w.tag(1, WireType.LengthDelimited).bytes(encodedResource(rs.resource));
-      }
-      for (const ss of rs.scopeSpans) {
-        w.tag(2, WireType.LengthDelimited).bytes(ss);
-      }
-      if (rs.schemaUrl !== "") {
-        w.tag(3, WireType.LengthDelimited).string(rs.schemaUrl);
-      }
-      w.join();
-    }
-    return w.finish();
+    // Sized first, then written into one buffer: the ScopeSpans bytes are
+    // copied once, and nothing else is allocated per request.
+    const schemaUrls = this.resourceSpans.map((rs) =>
+      rs.schemaUrl === "" ? undefined : utf8.encode(rs.schemaUrl)
+    );
+    const sizes = this.resourceSpans.map((rs, i) => {
+      let n = rs.resource ? field(encodedResource(rs.resource).length) : 0;
+      for (const ss of rs.scopeSpans) n += field(ss.length);
+      const url = schemaUrls[i];
+      return url ? n + field(url.length) : n;
+    });
+    const out = new Uint8Array(sizes.reduce((n, size) => n + field(size), 0));
+    let at = 0;
+    const put = (tag: number, bytes: Uint8Array) => {
+      out[at] = tag;
+      at = putVarint(out, at + 1, bytes.length);
+      out.set(bytes, at);
+      at += bytes.length;
+    };
+    // Tags are (field << 3) | 2: TracesData.resource_spans = 1;
+    // ResourceSpans.resource = 1, scope_spans = 2, schema_url = 3.
+    this.resourceSpans.forEach((rs, i) => {
+      out[at] = 0x0a;
+      at = putVarint(out, at + 1, sizes[i]);
+      if (rs.resource) put(0x0a, encodedResource(rs.resource));
+      for (const ss of rs.scopeSpans) put(0x12, ss);
+      const url = schemaUrls[i];
+      if (url) put(0x1a, url);
+    });
+    return out;
   }
 
   /**
@@ -97,6 +111,32 @@ export class SpanBatch {
       ),
     });
   }
+}
+
+const utf8 = new TextEncoder();
+
+/** Size of a length-delimited field of `n` bytes with a one-byte tag. */
+function field(n: number): number {
+  return 1 + varintSize(n) + n;
+}
+
+function varintSize(n: number): number {
+  let size = 1;
+  while (n >= 0x80) {
+    n = Math.floor(n / 128);
+    size++;
+  }
+  return size;
+}
+
+/** Writes `n` (below 2^53) as a varint at `at`; returns the next position. */
+function putVarint(out: Uint8Array, at: number, n: number): number {
+  while (n >= 0x80) {
+    out[at++] = (n % 128) | 0x80;
+    n = Math.floor(n / 128);
+  }
+  out[at++] = n;
+  return at;
 }
 
 const resourceBytes = new WeakMap<Resource, Uint8Array>();

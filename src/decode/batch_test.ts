@@ -1,0 +1,36 @@
+import { deepStrictEqual as assertEquals } from "node:assert/strict";
+import { create, toBinary } from "@bufbuild/protobuf";
+import { TracesDataSchema } from "../../gen/opentelemetry/proto/trace/v1/trace_pb.ts";
+import { SpanBatch } from "./batch.ts";
+import { realisticTraces, richTraces, sampleBatch } from "./_test_traces.ts";
+
+/** What @bufbuild/protobuf makes of the same batch, decoded. */
+function reference(batch: SpanBatch): Uint8Array {
+  return toBinary(TracesDataSchema, batch.toTracesData());
+}
+
+Deno.test("SpanBatch.toBinary writes the bytes @bufbuild/protobuf writes", () => {
+  const small = sampleBatch(richTraces());
+  // 1 and 300 spans: one-, two- and three-byte lengths of ScopeSpans and
+  // ResourceSpans.
+  const one = sampleBatch(realisticTraces(1));
+  const big = sampleBatch(realisticTraces(300));
+  const cases = {
+    small,
+    one,
+    big,
+    "several groups, without a resource, with a schema URL": new SpanBatch([
+      ...small.resourceSpans,
+      { ...one.resourceSpans[0], resource: undefined },
+      { ...big.resourceSpans[0], schemaUrl: "https://example.com/é/1.26.0" },
+    ]),
+    empty: new SpanBatch([]),
+  };
+  for (const [what, batch] of Object.entries(cases)) {
+    assertEquals(batch.toBinary(), reference(batch), what);
+  }
+  assertEquals(
+    new SpanBatch([]).toBinary(),
+    toBinary(TracesDataSchema, create(TracesDataSchema)),
+  );
+});
