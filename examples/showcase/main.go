@@ -13,9 +13,9 @@
 // What it makes: nested spans across goroutines; every span kind; a
 // WithNewRoot span; links given at start and added later, with attributes;
 // events with timestamps, attributes and stack traces; RecordError with and
-// without a stack trace; SetStatus Error and Ok; SetName; every attribute
-// type including slices, maps, bytes and the empty value; a span over
-// 64 KiB that the SDK trims; a child of a remote parent with a trace state;
+// without a stack trace; a panic recorded by a deferred End; SetStatus
+// Error and Ok; SetName; every attribute type including slices, maps, bytes
+// and the empty value; a span over 64 KiB that the SDK trims; a child of a remote parent with a trace state;
 // a branch under a remote parent that is not sampled, which must not arrive;
 // and two instrumentation scopes.
 //
@@ -208,6 +208,15 @@ func makeSpans(r *recorder) {
 	}})
 	r.expectDropped(up, "upload.body")
 	r.end(up)
+
+	// A handler that panics: its deferred End records the panic, which goes
+	// on to the caller's recover.
+	func() {
+		defer func() { _ = recover() }()
+		_, h := r.start(worker, ctx, "handler", 96, 99, startOpts{})
+		defer h.End(r.endPanicking(h, "out of stock")...)
+		panic("out of stock")
+	}()
 	r.end(req)
 
 	// A child of a sampled remote parent with a trace state.

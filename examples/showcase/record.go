@@ -226,6 +226,16 @@ func (r *recorder) recordError(s trace.Span, ms int, err error, typ string, stac
 	rec.Events = append(rec.Events, e)
 }
 
+// endPanicking returns the End options of a span ended by a deferred End
+// during a panic with value v, and notes the exception event End records.
+func (r *recorder) endPanicking(s trace.Span, v string) []trace.SpanEndOption {
+	rec := r.rec(s)
+	rec.Events = append(rec.Events, eventRecord{Name: semconv.ExceptionEventName, TimeUnixNano: rec.EndTimeUnixNano,
+		Attributes:  keyValues([]attribute.KeyValue{semconv.ExceptionType("string"), semconv.ExceptionMessage(v)}),
+		PresentKeys: []string{string(semconv.ExceptionStacktraceKey)}})
+	return []trace.SpanEndOption{trace.WithTimestamp(rec.end), trace.WithStackTrace(true)}
+}
+
 func (r *recorder) addLink(s trace.Span, l trace.Link) {
 	s.AddLink(l)
 	rec := r.rec(s)

@@ -48,8 +48,8 @@ func TestRecordMatchesBatches(t *testing.T) {
 			t.Errorf("resource %s = %q, want %q", k, resource[k], v)
 		}
 	}
-	if len(rec.Spans) != 8 || len(rec.MustNotArrive) != 2 {
-		t.Fatalf("record has %d spans and %d that must not arrive, want 8 and 2", len(rec.Spans), len(rec.MustNotArrive))
+	if len(rec.Spans) != 9 || len(rec.MustNotArrive) != 2 {
+		t.Fatalf("record has %d spans and %d that must not arrive, want 9 and 2", len(rec.Spans), len(rec.MustNotArrive))
 	}
 	for _, m := range rec.MustNotArrive {
 		if got[m.SpanID] != nil {

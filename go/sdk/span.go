@@ -1,6 +1,7 @@
 package sdk
 
 import (
+	"fmt"
 	"reflect"
 	"runtime"
 	"sync"
@@ -142,7 +143,7 @@ func (s *span) RecordError(err error, options ...trace.EventOption) {
 	}
 	cfg := trace.NewEventConfig(options...)
 	attrs := append(cfg.Attributes(),
-		semconv.ExceptionTypeKey.String(errorType(err)),
+		semconv.ExceptionTypeKey.String(typeName(err)),
 		semconv.ExceptionMessageKey.String(err.Error()),
 	)
 	if cfg.StackTrace() {
@@ -183,14 +184,21 @@ func (s *span) AddLink(l trace.Link) {
 
 // End ends the span and queues it for the probe. WithTimestamp sets the end
 // time; otherwise it is the start time plus the monotonic time elapsed.
+// Deferred during a panic, End records the panic as an exception event at
+// the end time (with a stack trace under WithStackTrace(true)) and lets it go
+// on, as the OpenTelemetry SDK does.
 func (s *span) End(options ...trace.SpanEndOption) {
-	var end time.Time
+	var cfg trace.SpanConfig
 	if len(options) > 0 {
-		cfg := trace.NewSpanEndConfig(options...)
-		end = cfg.Timestamp()
+		cfg = trace.NewSpanEndConfig(options...)
 	}
+	end := cfg.Timestamp()
 	if end.IsZero() {
 		end = s.startTime.Add(time.Since(s.startTime))
+	}
+	if recovered := recover(); recovered != nil {
+		defer panic(recovered)
+		s.recordPanic(recovered, end, cfg.StackTrace())
 	}
 	s.mu.Lock()
 	if s.ended.Load() {
@@ -207,6 +215,21 @@ func (s *span) End(options ...trace.SpanEndOption) {
 	s.tracer.batch.add(&s.data)
 }
 
+// recordPanic adds the exception event of a panic with value v.
+func (s *span) recordPanic(v any, at time.Time, withStack bool) {
+	if !s.IsRecording() {
+		return
+	}
+	attrs := []attribute.KeyValue{
+		semconv.ExceptionTypeKey.String(typeName(v)),
+		semconv.ExceptionMessageKey.String(fmt.Sprint(v)),
+	}
+	if withStack {
+		attrs = append(attrs, semconv.ExceptionStacktraceKey.String(stackTrace()))
+	}
+	s.addEvent(semconv.ExceptionEventName, at, attrs)
+}
+
 // addEvicting appends v to vs under limit (negative: none), dropping the
 // oldest element when vs is full, and counts what it drops.
 func addEvicting[T any](vs []T, dropped int, v T, limit int) ([]T, int) {
@@ -221,11 +244,11 @@ func addEvicting[T any](vs []T, dropped int, v T, limit int) ([]T, int) {
 	return append(vs, v), dropped
 }
 
-// errorType names err's type as exception.type wants it: the package path
-// and name of a named type, else the type's Go syntax (e.g.
+// typeName names v's type as exception.type wants it: the package path and
+// name of a named type, else the type's Go syntax (e.g.
 // "*errors.errorString").
-func errorType(err error) string {
-	t := reflect.TypeOf(err)
+func typeName(v any) string {
+	t := reflect.TypeOf(v)
 	if t.Name() == "" || t.PkgPath() == "" {
 		return t.String()
 	}

@@ -174,13 +174,62 @@ func TestSpanEventsAndErrors(t *testing.T) {
 	}
 }
 
+func TestSpanEndRecordsAPanicAndRepanics(t *testing.T) {
+	p, r := newTestProvider(t)
+	tr := p.Tracer("test")
+	at := time.Unix(1700000002, 7)
+	panicked := func(withStack bool, v any) (recovered any) {
+		defer func() { recovered = recover() }()
+		_, s := tr.Start(context.Background(), "op", trace.WithTimestamp(at.Add(-time.Second)))
+		defer s.End(trace.WithStackTrace(withStack), trace.WithTimestamp(at))
+		panic(v)
+	}
+	if got := panicked(false, "plain"); got != "plain" {
+		t.Fatalf("recovered %v after End, want the panic value", got)
+	}
+	if got := panicked(true, &myError{}); got == nil {
+		t.Fatal("End stopped the panic")
+	}
+	func() {
+		_, s := tr.Start(context.Background(), "calm")
+		defer s.End()
+	}()
+	p.Flush()
+	spans := r.spans(t)
+	if len(spans) != 3 {
+		t.Fatalf("got %d spans, want 3", len(spans))
+	}
+	for i, want := range []map[string]any{
+		{"exception.type": "string", "exception.message": "plain"},
+		{"exception.type": "*sdk.myError", "exception.message": "mine"},
+	} {
+		e := spans[i].events
+		if len(e) != 1 || e[0].name != "exception" || e[0].time != uint64(at.UnixNano()) {
+			t.Fatalf("span %d events %+v, want one exception at the end time", i, e)
+		}
+		m := attrMap(e[0].attrs)
+		for k, v := range want {
+			if m[k] != v {
+				t.Errorf("span %d %s = %v, want %v", i, k, m[k], v)
+			}
+		}
+		st, _ := m["exception.stacktrace"].(string)
+		if withStack := i == 1; withStack != strings.Contains(st, "TestSpanEndRecordsAPanicAndRepanics") {
+			t.Errorf("span %d exception.stacktrace %q", i, st)
+		}
+	}
+	if len(spans[2].events) != 0 {
+		t.Errorf("a span ended without a panic has events %+v", spans[2].events)
+	}
+}
+
 type myError struct{}
 
 func (*myError) Error() string { return "mine" }
 
-func TestErrorTypeNamesValueTypes(t *testing.T) {
-	if got := errorType(valueError{}); got != "github.com/spanbridge/spanbridge/go/sdk.valueError" {
-		t.Errorf("errorType = %q", got)
+func TestTypeNameNamesValueTypes(t *testing.T) {
+	if got := typeName(valueError{}); got != "github.com/spanbridge/spanbridge/go/sdk.valueError" {
+		t.Errorf("typeName = %q", got)
 	}
 }
 
