@@ -1,6 +1,7 @@
 /**
  * App-side cost per span: the load program times typical spans on one
- * goroutine with the no-op tracer, the OpenTelemetry Go SDK, this SDK
+ * goroutine with the no-op tracer, the OpenTelemetry Go SDK (dropping spans
+ * when its queue is full, as by default, and blocking instead), this SDK
  * detached, and this SDK with the real probe attached (batches, and one
  * hand-off per span), on the optimized 5-byte-NOP uprobe (the controller's
  * attach point) and on an ordinary int3 uprobe (the same program at the RET).
@@ -30,7 +31,7 @@ type Probe = "none" | "controller" | "int3";
 
 interface Mode {
   key: string;
-  tracer: "noop" | "otel" | "spanbridge";
+  tracer: "noop" | "otel" | "otel-blocking" | "spanbridge";
   probe: Probe;
   /** One hand-off per span (OTEL_BSP_MAX_EXPORT_BATCH_SIZE=1). */
   perCall?: boolean;
@@ -40,6 +41,7 @@ const modes: Mode[] = [
   { key: "noop", tracer: "noop", probe: "none" },
   { key: "detached", tracer: "spanbridge", probe: "none" },
   { key: "otel_sdk", tracer: "otel", probe: "none" },
+  { key: "otel_sdk_blocking", tracer: "otel-blocking", probe: "none" },
   { key: "attached", tracer: "spanbridge", probe: "controller" },
   { key: "per_call", tracer: "spanbridge", probe: "controller", perCall: true },
   { key: "attached_int3", tracer: "spanbridge", probe: "int3" },
@@ -61,7 +63,9 @@ function spansFor(mode: Mode, quick: boolean): number {
  * a probe the share of spans not exported (`app_loss_ratio_<mode>`)
  * and the probe kind (`app_probe_dynptr_<mode>`: 1 dynptr, 0 size classes);
  * for the OpenTelemetry SDK the share its batch span processor dropped
- * (`app_loss_ratio_otel_sdk`); and the ratios `ratio_attached_vs_otel_sdk`,
+ * (`app_loss_ratio_otel_sdk`; `otel_sdk_blocking` is the same SDK with
+ * WithBlocking, which drops nothing); and the ratios
+ * `ratio_attached_vs_otel_sdk`, `ratio_attached_vs_otel_sdk_blocking`,
  * `ratio_attached_vs_per_call`, `ratio_attached_vs_per_call_int3`,
  * `ratio_detached_vs_noop`,
  * `ratio_attached_int3_vs_attached`, `ratio_per_call_int3_vs_per_call`, each
@@ -114,6 +118,7 @@ export async function benchAppCost(
   }
   const pairs = [
     ["attached", "otel_sdk"],
+    ["attached", "otel_sdk_blocking"],
     ["attached", "per_call"],
     ["attached", "per_call_int3"],
     ["detached", "noop"],
@@ -164,7 +169,7 @@ async function runMode(
     return {
       app,
       nsPerSpan: Number(app.ns_per_span),
-      lossRatio: mode.tracer === "otel"
+      lossRatio: mode.tracer !== "noop" && mode.tracer !== "spanbridge"
         ? 1 - Number(app.exported) / made
         : undefined,
     };

@@ -9,6 +9,8 @@
 //	            from OTEL_BSP_MAX_EXPORT_BATCH_SIZE)
 //	otel        the OpenTelemetry Go SDK: BatchSpanProcessor + otlptracehttp
 //	            to -endpoint
+//	otel-blocking  the same with WithBlocking: End waits for room in the
+//	            processor's queue instead of dropping the span
 //	noop        the no-op tracer (trace/noop)
 //
 // Rate mode (-mode rate) makes -rate spans/s with this SDK for -duration
@@ -42,7 +44,7 @@ import (
 
 func main() {
 	mode := flag.String("mode", "cost", "cost or rate")
-	tracerName := flag.String("tracer", "spanbridge", "spanbridge, otel or noop (cost mode)")
+	tracerName := flag.String("tracer", "spanbridge", "spanbridge, otel, otel-blocking or noop (cost mode)")
 	attach := flag.String("attach", "none", "probe or none (spanbridge tracer)")
 	wait := flag.Duration("wait", 20*time.Second, "how long to wait for the probe (-attach probe)")
 	endpoint := flag.String("endpoint", "", "OTLP/HTTP traces URL (-tracer otel)")
@@ -85,7 +87,7 @@ func main() {
 	switch *tracerName {
 	case "spanbridge":
 		out["attached"] = sdk.Attached()
-	case "otel":
+	case "otel", "otel-blocking":
 		out["exported"] = exported.Load()
 	}
 	if err := json.NewEncoder(os.Stdout).Encode(out); err != nil {
@@ -102,19 +104,23 @@ func newProvider(name, endpoint string, exported *atomic.Int64) (trace.TracerPro
 		return p, p.Shutdown, nil
 	case "noop":
 		return noop.NewTracerProvider(), func(context.Context) error { return nil }, nil
-	case "otel":
+	case "otel", "otel-blocking":
 		if endpoint == "" {
-			return nil, nil, fmt.Errorf("-tracer otel needs -endpoint")
+			return nil, nil, fmt.Errorf("-tracer %s needs -endpoint", name)
 		}
 		exp, err := otlptracehttp.New(context.Background(),
 			otlptracehttp.WithEndpointURL(endpoint), otlptracehttp.WithInsecure())
 		if err != nil {
 			return nil, nil, fmt.Errorf("create the OTLP exporter: %w", err)
 		}
-		p := sdktrace.NewTracerProvider(sdktrace.WithBatcher(countingExporter{exp, exported}))
+		var opts []sdktrace.BatchSpanProcessorOption
+		if name == "otel-blocking" {
+			opts = append(opts, sdktrace.WithBlocking())
+		}
+		p := sdktrace.NewTracerProvider(sdktrace.WithBatcher(countingExporter{exp, exported}, opts...))
 		return p, p.Shutdown, nil
 	}
-	return nil, nil, fmt.Errorf("unknown -tracer %q: use spanbridge, otel or noop", name)
+	return nil, nil, fmt.Errorf("unknown -tracer %q: use spanbridge, otel, otel-blocking or noop", name)
 }
 
 // countingExporter counts the spans its exporter delivered: the batch span
