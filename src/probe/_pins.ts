@@ -101,6 +101,23 @@ export function removeInstance(dir: string): void {
   }
 }
 
+/**
+ * Removes the directory `dir` if it is empty. A controller starting at the
+ * same time recreates it (makePrivateDir is recursive), so this cannot race.
+ */
+export function removeIfEmpty(dir: string): void {
+  try {
+    Deno.removeSync(dir);
+  } catch (e) {
+    // Not empty (ENOTEMPTY has no Deno error class), or already gone.
+    if (!(e instanceof Deno.errors.NotFound) && !isNotEmpty(e)) throw e;
+  }
+}
+
+function isNotEmpty(e: unknown): boolean {
+  return e instanceof Error && "code" in e && e.code === "ENOTEMPTY";
+}
+
 /** Throws a clear error unless `path` lies on a mounted bpffs. */
 export function requireBpffs(path: string): void {
   const mounts = Deno.readTextFileSync("/proc/self/mounts").split("\n");

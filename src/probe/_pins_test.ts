@@ -4,6 +4,7 @@ import {
   ownerAlive,
   parseInstanceDirName,
   processStart,
+  removeIfEmpty,
 } from "./_pins.ts";
 
 Deno.test("instance directory names round-trip and hold no dots", () => {
@@ -35,4 +36,18 @@ Deno.test("ownerAlive tells this process from a dead one and from a reused pid",
     false,
     "no such process",
   );
+});
+
+Deno.test("removeIfEmpty removes an empty directory only", () => {
+  const dir = Deno.makeTempDirSync();
+  try {
+    Deno.mkdirSync(`${dir}/full/inner`, { recursive: true });
+    Deno.mkdirSync(`${dir}/empty`);
+    removeIfEmpty(`${dir}/full`);
+    removeIfEmpty(`${dir}/empty`);
+    removeIfEmpty(`${dir}/missing`);
+    assertEquals([...Deno.readDirSync(dir)].map((e) => e.name), ["full"]);
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
 });

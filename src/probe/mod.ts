@@ -36,7 +36,12 @@ import {
   readObject,
 } from "./_objects.ts";
 import { loadFirst, type ProbeObject, takeOrphans } from "./_instances.ts";
-import { makePrivateDir, removeInstance, requireBpffs } from "./_pins.ts";
+import {
+  makePrivateDir,
+  removeIfEmpty,
+  removeInstance,
+  requireBpffs,
+} from "./_pins.ts";
 
 export type { Attachment } from "./_links.ts";
 export type { ProbeCounters } from "./_maps.ts";
@@ -108,7 +113,10 @@ export interface Probe {
   setEnabled(enabled: boolean): void;
   /** The probe's counters, summed over CPUs. */
   counters(): ProbeCounters;
-  /** Stops reading, detaches and removes exactly this instance's pins. Idempotent. */
+  /**
+   * Stops reading, detaches and removes exactly this instance's pins, and
+   * the pin root when no other instance is left in it. Idempotent.
+   */
   close(): void;
 }
 
@@ -247,6 +255,7 @@ function openInstance(
         m.close();
         closeFd(progFd);
         removeInstance(dir);
+        removeIfEmpty(dir.slice(0, dir.lastIndexOf("/"))); // the pin root
         log.info("removed the probe", { dir });
       },
     };

@@ -5,6 +5,7 @@ import {
   ok as assert,
 } from "node:assert/strict";
 import { openProbe, type Probe } from "./mod.ts";
+import { existsSync } from "node:fs";
 import { silentLogger } from "../log.ts";
 import {
   buildEmitter,
@@ -321,7 +322,7 @@ ebpfTest(
       } finally {
         probe.close();
       }
-      assertEquals([...Deno.readDirSync(root)], []);
+      assertEquals(existsSync(root), false, "no instance, and no pin root");
       await assertGone(before);
     } finally {
       removePinRoot(root);
@@ -375,7 +376,7 @@ ebpfTest(
       other.close();
       child.kill("SIGTERM");
       assertEquals((await child.status).code, 143);
-      assertEquals([...Deno.readDirSync(root)], []);
+      assertEquals(existsSync(root), false, "no instance, and no pin root");
       await assertGone(ids);
     } finally {
       removePinRoot(root);
@@ -383,23 +384,41 @@ ebpfTest(
   },
 );
 
-ebpfTest("close leaves no program, map or link behind", async () => {
-  const { dir, emitter: e } = await emitter();
-  const root = testPinRoot();
-  const bin = await copyOf(e, `${dir}/cleanup`);
-  const probe = await openProbe({ pinRoot: root });
-  probe.attach(bin.path, bin.offset);
-  const ids = await pinnedIds(probe.pinDir);
-  assertEquals([ids.progs.length, ids.maps.length, ids.links.length], [
-    1,
-    4,
-    1,
-  ]);
-  probe.close();
-  probe.close();
-  removePinRoot(root);
-  await assertGone(ids);
-});
+ebpfTest(
+  "close leaves no program, map, link or empty pin root behind",
+  async () => {
+    const { dir, emitter: e } = await emitter();
+    const root = testPinRoot();
+    const bin = await copyOf(e, `${dir}/cleanup`);
+    const first = await openProbe({ pinRoot: root, name: "first" });
+    const second = await openProbe({ pinRoot: root, name: "second" });
+    first.attach(bin.path, bin.offset);
+    const ids = await pinnedIds(first.pinDir);
+    assertEquals([ids.progs.length, ids.maps.length, ids.links.length], [
+      1,
+      4,
+      1,
+    ]);
+    try {
+      first.close();
+      first.close();
+      assertEquals(
+        [...Deno.readDirSync(root)].map((e) => `${root}/${e.name}`),
+        [second.pinDir],
+        "the root stays while another instance is in it",
+      );
+      second.close();
+      assertEquals(
+        existsSync(root),
+        false,
+        "the last instance removes the root",
+      );
+    } finally {
+      removePinRoot(root);
+    }
+    await assertGone(ids);
+  },
+);
 
 ebpfTest(
   "a dynptr object the kernel refuses falls back to size classes",
