@@ -236,7 +236,8 @@ Deno.test("queue shutdown gives up at its timeout and counts what is left", asyn
   for (const b of records(3, 10)) q.add(b);
   const started = Date.now();
   await q.shutdown(100);
-  ok(Date.now() - started < 280, `shutdown took ${Date.now() - started} ms`);
+  // Well before the 600 ms export would have ended.
+  ok(Date.now() - started < 500, `shutdown took ${Date.now() - started} ms`);
   const c = q.counters();
   strictEqual(c.inFlight, 10);
   strictEqual(c.droppedBy.shutdown, 20);
