@@ -14,6 +14,7 @@ import {
   type RecordHeader,
 } from "./header.ts";
 import { ResourceMemo, scanTraces } from "./_scan.ts";
+import { CopyArena } from "./_arena.ts";
 
 /** How far behind the highest seq of a CPU a record may arrive and still fill a gap. */
 const reorderWindow = 4096;
@@ -105,6 +106,7 @@ export class Decoder {
   };
   readonly #maxPayload: number;
   readonly #resources = new ResourceMemo();
+  readonly #copies = new CopyArena();
   readonly #onCorrupt: NonNullable<DecoderOptions["onCorrupt"]>;
   readonly #sequences = new Map<
     number,
@@ -163,7 +165,7 @@ export class Decoder {
       );
     }
     const batch = scanTraces(
-      record.slice(HEADER_SIZE, HEADER_SIZE + header.len),
+      this.#copies.copy(record.subarray(HEADER_SIZE, HEADER_SIZE + header.len)),
       this.#resources,
     );
     if (!(batch instanceof SpanBatch)) {
