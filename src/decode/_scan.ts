@@ -52,9 +52,20 @@ export class ResourceMemo {
   readonly #byBytes = new Map<string, Resource>();
   // windows-1252 maps each of the 256 byte values to its own code point.
   readonly #latin1 = new TextDecoder("latin1");
+  // The last lookup: records of one process come in runs, and comparing
+  // bytes costs less than making the key string.
+  #lastBytes = new Uint8Array(0);
+  #last: Resource | undefined;
 
   /** The Resource encoded by `bytes`; shared: do not modify it. */
   decode(bytes: Uint8Array): Resource {
+    if (this.#last && sameBytes(bytes, this.#lastBytes)) return this.#last;
+    this.#last = this.#lookup(bytes);
+    this.#lastBytes = bytes.slice();
+    return this.#last;
+  }
+
+  #lookup(bytes: Uint8Array): Resource {
     const key = this.#latin1.decode(bytes);
     let resource = this.#byBytes.get(key);
     if (!resource) {
@@ -65,6 +76,12 @@ export class ResourceMemo {
     }
     return resource;
   }
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 /**
@@ -140,7 +157,6 @@ class Scan {
     const scopeSpans: Uint8Array[] = [];
     let spans = 0;
     while (walker.pos < end) {
-      const start = walker.pos;
       const tag = walker.tag();
       const fieldNo = tag >>> 3;
       const wireType = tag & 7;
@@ -168,12 +184,7 @@ class Scan {
           break;
         }
         case 3:
-          walker.field(resourceSpansRules, fieldNo, wireType, end, 2);
-          // Rare: decoding the field alone is simplest.
-          schemaUrl = fromBinary(
-            ResourceSpansSchema,
-            walker.bytes(start, walker.pos),
-          ).schemaUrl;
+          schemaUrl = walker.string(wireType, end, "ResourceSpans.schema_url");
           break;
         default:
           walker.field(resourceSpansRules, fieldNo, wireType, end, 2);

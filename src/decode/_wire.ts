@@ -190,6 +190,22 @@ export class WireWalker {
     return this.#length(end, name);
   }
 
+  /**
+   * Reads the value of a string field (its tag already read, wire type
+   * `wireType`) that must end by `end`, checked as {@linkcode field} checks it.
+   */
+  string(wireType: number, end: number, name: string): string {
+    const start = this.pos;
+    const stop = this.enter(wireType, end, name);
+    const from = this.pos;
+    this.pos = stop;
+    try {
+      return strictUtf8.decode(this.#buf.subarray(from, stop));
+    } catch {
+      throw new Error(`${name} at byte ${start} is not valid UTF-8`);
+    }
+  }
+
   /** Checks a message body ending at `end`, `depth` levels deep. */
   message(rules: MessageRules, end: number, depth: number): void {
     if (depth > RECURSION_LIMIT) {

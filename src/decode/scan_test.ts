@@ -18,7 +18,7 @@ import {
 } from "../../gen/opentelemetry/proto/trace/v1/trace_pb.ts";
 import { attr, realisticTraces, sampleSpans } from "./_test_traces.ts";
 import { SpanBatch } from "./batch.ts";
-import { type ScanProblem, scanTraces } from "./_scan.ts";
+import { ResourceMemo, type ScanProblem, scanTraces } from "./_scan.ts";
 
 /** TracesData bytes around one span given as bytes, in a scope with a name. */
 function tracesAround(span: Uint8Array): Uint8Array {
@@ -149,4 +149,26 @@ Deno.test("scan refuses nesting deeper than fromBinary's limit of 100", () => {
       `depth ${depth}`,
     );
   }
+});
+
+Deno.test("ResourceMemo gives one object per distinct encoding, also when interleaved", () => {
+  const memo = new ResourceMemo();
+  const encode = (name: string) =>
+    toBinary(
+      ResourceSchema,
+      create(ResourceSchema, { attributes: [attr("service.name", name)] }),
+    );
+  const a = memo.decode(encode("a"));
+  const b = memo.decode(encode("b"));
+  strictEqual(memo.decode(encode("b")), b, "the last one again");
+  strictEqual(memo.decode(encode("a")), a, "an earlier one");
+  ok(a !== b);
+  deepStrictEqual(
+    [a, b].map((r) => r.attributes[0].value?.value.value),
+    ["a", "b"],
+  );
+  const bytes = encode("c");
+  const c = memo.decode(bytes);
+  bytes.fill(0); // the memo keeps its own copy of what it compares
+  strictEqual(memo.decode(encode("c")), c);
 });
