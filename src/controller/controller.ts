@@ -7,7 +7,7 @@
 import type { Logger } from "../log.ts";
 import { openProbe, type Probe, type ProbeCounters } from "../probe/mod.ts";
 import { type DecodeCounters, Decoder, type SpanBatch } from "../decode/mod.ts";
-import type { ExportCounters, SpanSink } from "../export/mod.ts";
+import type { ExportCounters, ProcessMeta, SpanSink } from "../export/mod.ts";
 import { LossWatch } from "./loss_watch.ts";
 import { Processes } from "./processes.ts";
 import { resolveTargets, Targets, type TargetSpec } from "./targets.ts";
@@ -157,8 +157,14 @@ export class Controller {
   }
 
   async #deliver(batches: { tgid: number; batch: SpanBatch }[]): Promise<void> {
+    // One lookup per process and drain, not per record: at one span per
+    // record there are hundreds of thousands of records a second.
+    const metas = new Map<number, ProcessMeta>();
+    for (const { tgid } of batches) {
+      if (!metas.has(tgid)) metas.set(tgid, await this.#processes.get(tgid));
+    }
     for (const { tgid, batch } of batches) {
-      this.#sink.add(batch, await this.#processes.get(tgid));
+      this.#sink.add(batch, metas.get(tgid)!);
     }
   }
 }
