@@ -89,20 +89,7 @@ func BenchmarkSpan(b *testing.B) {
 		run(b, p.Tracer("bench"))
 	})
 	b.Run("otel-sdk-batch-otlphttp", func(b *testing.B) {
-		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			_, _ = io.Copy(io.Discard, r.Body)
-			w.Header().Set("Content-Type", "application/x-protobuf")
-			w.WriteHeader(http.StatusOK)
-		}))
-		defer srv.Close()
-		exp, err := otlptracehttp.New(context.Background(),
-			otlptracehttp.WithEndpointURL(srv.URL+"/v1/traces"), otlptracehttp.WithInsecure())
-		if err != nil {
-			b.Fatalf("make OTLP HTTP exporter: %v", err)
-		}
-		p := sdktrace.NewTracerProvider(sdktrace.WithBatcher(exp))
-		defer shutdown(b, p.Shutdown)
-		run(b, p.Tracer("bench"))
+		run(b, otelProvider(b).Tracer("bench"))
 	})
 }
 
@@ -124,19 +111,28 @@ func BenchmarkSpanParallel(b *testing.B) {
 		par(b, p.Tracer("bench"))
 	})
 	b.Run("otel-sdk-batch-otlphttp", func(b *testing.B) {
-		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			_, _ = io.Copy(io.Discard, r.Body)
-		}))
-		defer srv.Close()
-		exp, err := otlptracehttp.New(context.Background(),
-			otlptracehttp.WithEndpointURL(srv.URL+"/v1/traces"), otlptracehttp.WithInsecure())
-		if err != nil {
-			b.Fatalf("make OTLP HTTP exporter: %v", err)
-		}
-		p := sdktrace.NewTracerProvider(sdktrace.WithBatcher(exp))
-		defer shutdown(b, p.Shutdown)
-		par(b, p.Tracer("bench"))
+		par(b, otelProvider(b).Tracer("bench"))
 	})
+}
+
+// otelProvider returns the OpenTelemetry SDK with a BatchSpanProcessor and
+// the OTLP/HTTP exporter sending to a local receiver that discards the
+// requests; both are shut down when the benchmark ends.
+func otelProvider(b *testing.B) *sdktrace.TracerProvider {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "application/x-protobuf")
+		w.WriteHeader(http.StatusOK)
+	}))
+	b.Cleanup(srv.Close)
+	exp, err := otlptracehttp.New(context.Background(),
+		otlptracehttp.WithEndpointURL(srv.URL+"/v1/traces"), otlptracehttp.WithInsecure())
+	if err != nil {
+		b.Fatalf("make OTLP HTTP exporter: %v", err)
+	}
+	p := sdktrace.NewTracerProvider(sdktrace.WithBatcher(exp))
+	b.Cleanup(func() { shutdown(b, p.Shutdown) })
+	return p
 }
 
 func shutdown(b *testing.B, fn func(context.Context) error) {
