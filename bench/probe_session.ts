@@ -9,7 +9,7 @@
  * @module
  */
 import { openProbe } from "../src/probe/mod.ts";
-import { resolveTarget } from "../src/target/mod.ts";
+import { resolveTarget } from "../src/process/mod.ts";
 import { Decoder } from "../src/decode/mod.ts";
 import { createSinkFromEnv } from "../src/export/mod.ts";
 import { silentLogger } from "../src/log.ts";

@@ -5,7 +5,7 @@
  * @module
  */
 import { createTraceHandler } from "../src/receive/mod.ts";
-import { toOtlpJson } from "../src/export/otlp_json.ts";
+import { toOtlpJson } from "../src/otlp/mod.ts";
 import { create } from "@bufbuild/protobuf";
 import { ExportTraceServiceRequestSchema } from "../gen/opentelemetry/proto/collector/trace/v1/trace_service_pb.ts";
 import type { TracesData } from "../gen/opentelemetry/proto/trace/v1/trace_pb.ts";

@@ -18,7 +18,7 @@ import {
   recordsLost,
 } from "../controller/controller.ts";
 import { createSinkFromEnv, type SpanSink } from "../export/mod.ts";
-import { TargetError } from "../target/mod.ts";
+import { TargetError } from "../process/mod.ts";
 import { EnvironmentError, SysError } from "../ffi/mod.ts";
 import { clearLine, StatusLine, writeErr } from "./status.ts";
 import { parseSize } from "./size.ts";

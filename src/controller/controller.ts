@@ -6,7 +6,8 @@
  */
 import type { Logger } from "../log.ts";
 import { openProbe, type Probe, type ProbeCounters } from "../probe/mod.ts";
-import { type DecodeCounters, Decoder, type SpanBatch } from "../decode/mod.ts";
+import { type DecodeCounters, Decoder } from "../decode/mod.ts";
+import type { SpanBatch } from "../otlp/mod.ts";
 import type { ExportCounters, ProcessMeta, SpanSink } from "../export/mod.ts";
 import { LossWatch } from "./loss_watch.ts";
 import { Processes } from "./processes.ts";

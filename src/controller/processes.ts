@@ -9,7 +9,7 @@ import {
   type ProcessInfo,
   ProcessTracker,
   type TargetBinary,
-} from "../target/mod.ts";
+} from "../process/mod.ts";
 
 /** Turns tgids from ring records into the process metadata the exporter needs. */
 export class Processes {

@@ -13,7 +13,7 @@ import {
   resolveTarget,
   type TargetBinary,
   watchBinary,
-} from "../target/mod.ts";
+} from "../process/mod.ts";
 
 /** What the user asked to trace. */
 export interface TargetSpec {

@@ -26,7 +26,7 @@ import {
   SpanSchema,
   TracesDataSchema,
 } from "../../gen/opentelemetry/proto/trace/v1/trace_pb.ts";
-import { type EncodedResourceSpans, SpanBatch } from "./batch.ts";
+import { type EncodedResourceSpans, SpanBatch } from "../otlp/mod.ts";
 import { Lenient, rulesOf, WireWalker } from "./_wire.ts";
 
 /** Why a payload was refused, in the terms of decoder.ts. */

@@ -7,7 +7,7 @@
 
 import { toBinary } from "@bufbuild/protobuf";
 import { TracesDataSchema } from "../../gen/opentelemetry/proto/trace/v1/trace_pb.ts";
-import { realisticTraces, richTraces } from "./_test_traces.ts";
+import { realisticTraces, richTraces } from "../otlp/test_traces.ts";
 
 /** A seeded xorshift32 generator of numbers in [0, 1). */
 export function random(seed: number): () => number {

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { SpanBatch } from "./batch.ts";
+import { SpanBatch } from "../otlp/mod.ts";
 import {
   HEADER_SIZE,
   MAX_PAYLOAD_CLASSES,

@@ -1,7 +1,7 @@
 import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { TracesDataSchema } from "../../gen/opentelemetry/proto/trace/v1/trace_pb.ts";
-import { sampleSpans, sampleTraces } from "./_test_traces.ts";
+import { sampleSpans, sampleTraces } from "../otlp/test_traces.ts";
 import { CORRUPT_REASONS, type CorruptReason, Decoder } from "./decoder.ts";
 import { encodeRecord, HEADER_SIZE, MAX_PAYLOAD_CLASSES } from "./header.ts";
 import { mutate, random, validPayloads } from "./_test_mutations.ts";

@@ -6,6 +6,5 @@
  * @module
  */
 
-export * from "./batch.ts";
 export * from "./header.ts";
 export * from "./decoder.ts";

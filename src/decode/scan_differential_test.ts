@@ -10,9 +10,9 @@ import {
   type TracesData,
   TracesDataSchema,
 } from "../../gen/opentelemetry/proto/trace/v1/trace_pb.ts";
-import { hex } from "../export/attributes.ts";
+import { hex } from "../otlp/mod.ts";
 import { mergeResource, readResourceEnv } from "../export/resource.ts";
-import { SpanBatch } from "./batch.ts";
+import { SpanBatch } from "../otlp/mod.ts";
 import { mutate, random, validPayloads } from "./_test_mutations.ts";
 import { scanTraces } from "./_scan.ts";
 

@@ -16,8 +16,8 @@ import {
   SpanSchema,
   TracesDataSchema,
 } from "../../gen/opentelemetry/proto/trace/v1/trace_pb.ts";
-import { attr, realisticTraces, sampleSpans } from "./_test_traces.ts";
-import { SpanBatch } from "./batch.ts";
+import { attr, realisticTraces, sampleSpans } from "../otlp/test_traces.ts";
+import { SpanBatch } from "../otlp/mod.ts";
 import { ResourceMemo, type ScanProblem, scanTraces } from "./_scan.ts";
 
 /** TracesData bytes around one span given as bytes, in a scope with a name. */

@@ -8,7 +8,7 @@
 
 import type { JsonValue } from "@bufbuild/protobuf";
 import type { SpanExporter } from "./exporter.ts";
-import { toOtlpJson } from "./otlp_json.ts";
+import { toOtlpJson } from "../otlp/mod.ts";
 
 type Json = Record<string, JsonValue>;
 

@@ -1,9 +1,5 @@
 import { deepStrictEqual, strictEqual } from "node:assert/strict";
-import {
-  sampleBatch,
-  sampleSpans,
-  sampleTraces,
-} from "../decode/_test_traces.ts";
+import { sampleBatch, sampleSpans, sampleTraces } from "../otlp/test_traces.ts";
 import { createConsoleExporter } from "./console_exporter.ts";
 
 Deno.test("console exporter prints one OTLP/JSON line per span", async () => {

@@ -4,7 +4,7 @@
  * @module
  */
 
-import type { SpanBatch } from "../decode/mod.ts";
+import type { SpanBatch } from "../otlp/mod.ts";
 
 /** How one export call ended. */
 export type ExportOutcome =

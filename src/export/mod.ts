@@ -6,12 +6,10 @@
  * @module
  */
 
-export * from "./attributes.ts";
 export * from "./config.ts";
 export * from "./console_exporter.ts";
 export * from "./exporter.ts";
 export * from "./otlp_exporter.ts";
-export * from "./otlp_json.ts";
 export * from "./queue.ts";
 export * from "./resource.ts";
 export * from "./sink.ts";

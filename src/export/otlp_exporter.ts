@@ -33,9 +33,9 @@ import {
   type ExportTraceServiceResponse,
   ExportTraceServiceResponseSchema,
 } from "../../gen/opentelemetry/proto/collector/trace/v1/trace_service_pb.ts";
-import type { SpanBatch } from "../decode/mod.ts";
+import type { SpanBatch } from "../otlp/mod.ts";
 import type { ExportOutcome, SpanExporter } from "./exporter.ts";
-import { toOtlpJson } from "./otlp_json.ts";
+import { toOtlpJson } from "../otlp/mod.ts";
 
 /** The OTLP/HTTP encodings we send. */
 export type OtlpHttpProtocol = "http/protobuf" | "http/json";

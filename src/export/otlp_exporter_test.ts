@@ -4,8 +4,8 @@ import {
   type TracesData,
   TracesDataSchema,
 } from "../../gen/opentelemetry/proto/trace/v1/trace_pb.ts";
-import { richTraces, sampleBatch } from "../decode/_test_traces.ts";
-import type { SpanBatch } from "../decode/mod.ts";
+import { richTraces, sampleBatch } from "../otlp/test_traces.ts";
+import type { SpanBatch } from "../otlp/mod.ts";
 import {
   createTraceHandler,
   type OtlpFormat,

@@ -12,7 +12,7 @@
  */
 
 import type { Resource } from "../../gen/opentelemetry/proto/resource/v1/resource_pb.ts";
-import { SpanBatch } from "../decode/mod.ts";
+import { SpanBatch } from "../otlp/mod.ts";
 import type { BatchOptions } from "./config.ts";
 import type { SpanExporter } from "./exporter.ts";
 

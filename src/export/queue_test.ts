@@ -1,12 +1,8 @@
 import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
 import { create } from "@bufbuild/protobuf";
 import { ResourceSchema } from "../../gen/opentelemetry/proto/resource/v1/resource_pb.ts";
-import {
-  sampleBatch,
-  sampleSpans,
-  sampleTraces,
-} from "../decode/_test_traces.ts";
-import { SpanBatch } from "../decode/mod.ts";
+import { sampleBatch, sampleSpans, sampleTraces } from "../otlp/test_traces.ts";
+import { SpanBatch } from "../otlp/mod.ts";
 import type { BatchOptions } from "./config.ts";
 import type { ExportOutcome, SpanExporter } from "./exporter.ts";
 import { type ExportProblem, SpanQueue } from "./queue.ts";

@@ -27,7 +27,7 @@ import {
   ResourceSchema,
 } from "../../gen/opentelemetry/proto/resource/v1/resource_pb.ts";
 import { version } from "../version.ts";
-import { keyValue, stringAttribute } from "./attributes.ts";
+import { keyValue, stringAttribute } from "../otlp/mod.ts";
 
 /** What the controller knows about a traced process; everything but pid is optional. */
 export interface ProcessMeta {

@@ -9,7 +9,7 @@ import {
   type Resource,
   ResourceSchema,
 } from "../../gen/opentelemetry/proto/resource/v1/resource_pb.ts";
-import { formatAnyValue, keyValue } from "./attributes.ts";
+import { formatAnyValue, keyValue } from "../otlp/mod.ts";
 import {
   mergeResource,
   parseResourceAttributes,

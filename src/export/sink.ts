@@ -6,7 +6,7 @@
  * @module
  */
 
-import { SpanBatch } from "../decode/mod.ts";
+import { SpanBatch } from "../otlp/mod.ts";
 import type { Logger } from "../log.ts";
 import { type ExportConfig, readExportConfig } from "./config.ts";
 import { createConsoleExporter } from "./console_exporter.ts";

@@ -1,13 +1,9 @@
 import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
 import type { TracesData } from "../../gen/opentelemetry/proto/trace/v1/trace_pb.ts";
-import {
-  sampleBatch,
-  sampleSpans,
-  sampleTraces,
-} from "../decode/_test_traces.ts";
+import { sampleBatch, sampleSpans, sampleTraces } from "../otlp/test_traces.ts";
 import { silentLogger } from "../log.ts";
 import { startReceiver } from "../receive/mod.ts";
-import { stringAttribute } from "./attributes.ts";
+import { stringAttribute } from "../otlp/mod.ts";
 import { readExportConfig } from "./config.ts";
 import { createOtlpExporter } from "./otlp_exporter.ts";
 import type { ProcessMeta } from "./resource.ts";

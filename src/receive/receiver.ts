@@ -20,7 +20,7 @@ import {
   type TracesData,
   TracesDataSchema,
 } from "../../gen/opentelemetry/proto/trace/v1/trace_pb.ts";
-import { fromOtlpJson } from "../export/otlp_json.ts";
+import { fromOtlpJson } from "../otlp/mod.ts";
 import { formatTraces } from "./tree.ts";
 
 /** The encoding of a request body. */

@@ -8,7 +8,7 @@
  * @module
  */
 
-import { formatAnyValue, hex, stringAttribute } from "../export/attributes.ts";
+import { formatAnyValue, hex, stringAttribute } from "../otlp/mod.ts";
 import {
   type Span,
   Span_SpanKind,

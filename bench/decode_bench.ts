@@ -6,23 +6,23 @@
  * decodes every span (after the scan, so a little slower than before).
  * Spans/s = 980 / the time per iteration.
  *
- *     deno bench -A src/decode/decode_bench.ts
+ *     deno bench -A bench/decode_bench.ts
  *
  * @module
  */
 
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
-import { ExportTraceServiceRequestSchema } from "../../gen/opentelemetry/proto/collector/trace/v1/trace_service_pb.ts";
+import { ExportTraceServiceRequestSchema } from "../gen/opentelemetry/proto/collector/trace/v1/trace_service_pb.ts";
 import {
   type TracesData,
   TracesDataSchema,
-} from "../../gen/opentelemetry/proto/trace/v1/trace_pb.ts";
-import { toOtlpJson } from "../export/otlp_json.ts";
-import { mergeResource, readResourceEnv } from "../export/resource.ts";
-import { realisticTraces } from "./_test_traces.ts";
-import { SpanBatch } from "./batch.ts";
-import { Decoder } from "./decoder.ts";
-import { encodeRecord, HEADER_SIZE } from "./header.ts";
+} from "../gen/opentelemetry/proto/trace/v1/trace_pb.ts";
+import { toOtlpJson } from "../src/otlp/mod.ts";
+import { mergeResource, readResourceEnv } from "../src/export/resource.ts";
+import { realisticTraces } from "../src/otlp/test_traces.ts";
+import { SpanBatch } from "../src/otlp/mod.ts";
+import { Decoder } from "../src/decode/decoder.ts";
+import { encodeRecord, HEADER_SIZE } from "../src/decode/header.ts";
 
 const spans = 980;
 const payload = toBinary(TracesDataSchema, realisticTraces(spans));

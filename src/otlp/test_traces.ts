@@ -23,7 +23,7 @@ import {
   TracesDataSchema,
 } from "../../gen/opentelemetry/proto/trace/v1/trace_pb.ts";
 import { SpanBatch } from "./batch.ts";
-import { scanTraces } from "./_scan.ts";
+import { scanTraces } from "../decode/_scan.ts";
 
 /** A string attribute. */
 export function attr(key: string, value: string): KeyValue {

@@ -20,7 +20,7 @@ import {
   ExportTraceServiceRequestSchema,
 } from "../../gen/opentelemetry/proto/collector/trace/v1/trace_service_pb.ts";
 import type { Span } from "../../gen/opentelemetry/proto/trace/v1/trace_pb.ts";
-import { SpanBatch } from "../decode/mod.ts";
+import { SpanBatch } from "./batch.ts";
 import { hex } from "./attributes.ts";
 
 type Json = Record<string, JsonValue>;

@@ -5,12 +5,8 @@ import {
   type ExportTraceServiceRequest,
   ExportTraceServiceRequestSchema,
 } from "../../gen/opentelemetry/proto/collector/trace/v1/trace_service_pb.ts";
-import {
-  richTraces,
-  sampleSpans,
-  sampleTraces,
-} from "../decode/_test_traces.ts";
-import { fromOtlpJson, toOtlpJson } from "./otlp_json.ts";
+import { richTraces, sampleSpans, sampleTraces } from "./test_traces.ts";
+import { fromOtlpJson, toOtlpJson } from "./json.ts";
 
 const richRequest = (): ExportTraceServiceRequest =>
   create(ExportTraceServiceRequestSchema, {

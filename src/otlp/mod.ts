@@ -1,0 +1,12 @@
+/**
+ * OTLP trace messages as they travel through spanbridge: validated
+ * pass-through batches ({@linkcode SpanBatch}), the OTLP/JSON codec and
+ * attribute text. Decode builds batches, export sends them, receive reads
+ * them; this folder is the one place all three share.
+ *
+ * @module
+ */
+
+export * from "./attributes.ts";
+export * from "./batch.ts";
+export * from "./json.ts";
