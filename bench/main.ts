@@ -22,6 +22,8 @@ import {
   writeResults,
 } from "./report.ts";
 import { benchSoak } from "./soak.ts";
+import { exitCodeOf } from "../src/cli/command.ts";
+import { requireEbpf } from "../tests/ebpf.ts";
 
 const help = `deno task bench [--quick] [--soak <seconds>]
 
@@ -30,32 +32,6 @@ const help = `deno task bench [--quick] [--soak <seconds>]
 `;
 
 const resultsPath = new URL("./results.json", import.meta.url).pathname;
-
-/** A missing privilege or kernel feature: exit status 3, as the CLI's. */
-class EnvironmentError extends Error {}
-
-/** Throws a sentence listing what this machine lacks for the benchmark. */
-function requireEbpf(): void {
-  const problems: string[] = [];
-  if (Deno.uid() !== 0) problems.push("it is not running as root");
-  try {
-    Deno.statSync("/sys/bus/event_source/devices/uprobe/type");
-  } catch {
-    problems.push("the kernel has no uprobe PMU");
-  }
-  if (!/ \/sys\/fs\/bpf bpf /.test(Deno.readTextFileSync("/proc/mounts"))) {
-    problems.push(
-      "bpffs is not mounted at /sys/fs/bpf (./task bench mounts it)",
-    );
-  }
-  if (problems.length > 0) {
-    throw new EnvironmentError(
-      `The benchmark needs eBPF, which is not usable here: ${
-        problems.join("; ")
-      }.`,
-    );
-  }
-}
 
 /** The 1-minute load average: the machine is shared, so results record it. */
 function loadAverage(): number {
@@ -96,7 +72,7 @@ async function main(): Promise<number> {
     );
   }
   const quick = values.quick ?? false;
-  requireEbpf();
+  requireEbpf("The benchmark");
 
   const pinRoot = `/sys/fs/bpf/spanbridge-bench-${Deno.pid}`;
   const tmp = await Deno.makeTempDir({ prefix: "spanbridge-bench-" });
@@ -169,5 +145,5 @@ try {
   Deno.exit(await main());
 } catch (err) {
   console.error(`bench: ${(err as Error).message}`);
-  Deno.exit(err instanceof EnvironmentError ? 3 : 1);
+  Deno.exit(exitCodeOf(err));
 }

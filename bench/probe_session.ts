@@ -64,12 +64,12 @@ export async function startProbeSession(
   const probe = await openProbe({
     pinRoot: options.pinRoot,
     name: options.instance,
-    ringBytes: 32 << 20,
   });
   const decoder = new Decoder({ maxPayloadBytes: probe.maxRecordBytes });
-  // The OTLP exporter reads its endpoint from the process environment.
-  Deno.env.set("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", options.endpoint);
-  const sink = createSinkFromEnv(Deno.env.toObject(), silentLogger);
+  const sink = createSinkFromEnv(
+    { OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: options.endpoint },
+    silentLogger,
+  );
   const drain = () =>
     probe.reader.drain((record) => {
       const decoded = decoder.decode(record);

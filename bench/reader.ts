@@ -19,7 +19,7 @@ import {
   openTestProbe,
   removePinRoot,
   testPinRoot,
-} from "../src/probe/_test_utils.ts";
+} from "../src/probe/testing.ts";
 
 /** Options of {@linkcode benchReader}. */
 export interface BenchReaderOptions {

@@ -32,7 +32,11 @@ export interface LoggerOptions {
   level?: LogLevel;
   /** "text" or "json"; default: text when stderr is a terminal. */
   format?: "text" | "json";
-  /** Where lines go; default standard error. Tests pass their own. */
+  /**
+   * Where lines go; default standard error. Tests pass their own. A write
+   * that throws (standard error closed, e.g. piped into `head`) turns
+   * logging off rather than failing the caller, which may be cleaning up.
+   */
   write?: (line: string) => void;
 }
 
@@ -47,8 +51,17 @@ export function createLogger(options: LoggerOptions = {}): Logger {
   const format = options.format ??
     (Deno.stderr.isTerminal() ? "text" : "json");
   const encoder = new TextEncoder();
-  const write = options.write ??
-    ((line: string) => Deno.stderr.writeSync(encoder.encode(line + "\n")));
+  const output = options.write ??
+    ((line: string) => writeAll(encoder.encode(line + "\n")));
+  let closed = false;
+  const write = (line: string) => {
+    if (closed) return;
+    try {
+      output(line);
+    } catch {
+      closed = true;
+    }
+  };
   const emit = (level: LogLevel, msg: string, fields: LogFields = {}) => {
     if (ranks[level] < min) return;
     const time = new Date().toISOString();
@@ -69,6 +82,12 @@ export function createLogger(options: LoggerOptions = {}): Logger {
     warn: (msg, fields) => emit("warn", msg, fields),
     error: (msg, fields) => emit("error", msg, fields),
   };
+}
+
+function writeAll(bytes: Uint8Array): void {
+  for (let n = 0; n < bytes.length;) {
+    n += Deno.stderr.writeSync(bytes.subarray(n));
+  }
 }
 
 /** A logger that drops everything, for tests and library use. */

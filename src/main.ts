@@ -12,6 +12,7 @@
 import { type Command, ExitCode } from "./cli/command.ts";
 import { runCommand } from "./cli/run.ts";
 import { receiveCommand } from "./cli/receive.ts";
+import { createLogger } from "./log.ts";
 import { version } from "./version.ts";
 
 const commands: Command[] = [runCommand, receiveCommand];
@@ -46,8 +47,8 @@ export async function main(args: string[]): Promise<number> {
   const command = commands.find((c) => c.name === first);
   if (command) return await command.main(rest);
   if (first !== undefined && !first.startsWith("-")) {
-    console.error(
-      `spanbridge: unknown command "${first}". Run "spanbridge --help" for the list.`,
+    createLogger().error(
+      `unknown command "${first}". Run "spanbridge --help" for the list.`,
     );
     return ExitCode.usage;
   }

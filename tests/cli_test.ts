@@ -34,7 +34,16 @@ Deno.test("spanbridge run --help documents targets, OTEL variables and exit code
       "--target",
       "--pid",
       "OTEL_EXPORTER_OTLP_ENDPOINT",
+      "OTEL_SDK_DISABLED",
+      "OTEL_BSP_MAX_QUEUE_SIZE",
+      "OTEL_BSP_MAX_EXPORT_BATCH_SIZE",
+      "OTEL_BSP_SCHEDULE_DELAY",
+      "OTEL_BSP_EXPORT_TIMEOUT",
+      "OTEL_EXPORTER_OTLP_CERTIFICATE",
+      "OTEL_EXPORTER_OTLP_CLIENT_KEY",
+      "OTEL_LOG_LEVEL",
       "Exit codes",
+      "4 stopped but spans were dropped",
     ]
   ) {
     assert.ok(r.stdout.includes(text), `help lacks ${text}`);
@@ -130,19 +139,112 @@ for (
       2,
       /grpc is not supported/,
     ],
+    [
+      "a header value with CR/LF",
+      ["run", "--target", "/bin/true"],
+      { OTEL_EXPORTER_OTLP_HEADERS: "x-a=1%0D%0Ax-injected: 2" },
+      2,
+      /Invalid OTEL_EXPORTER_OTLP_HEADERS: the value of "x-a" holds a control character/,
+    ],
+    [
+      "an absurd OTEL_EXPORTER_OTLP_TIMEOUT",
+      ["run", "--target", "/bin/true"],
+      { OTEL_EXPORTER_OTLP_TIMEOUT: "99999999999" },
+      2,
+      /Invalid OTEL_EXPORTER_OTLP_TIMEOUT: 99999999999 exceeds the maximum of 3600000/,
+    ],
+    [
+      "OTEL_BSP_MAX_QUEUE_SIZE=1e20",
+      ["run", "--target", "/bin/true"],
+      { OTEL_BSP_MAX_QUEUE_SIZE: "1e20" },
+      2,
+      /Invalid OTEL_BSP_MAX_QUEUE_SIZE: .*1e20.* is not a positive integer/,
+    ],
+    [
+      "OTEL_BSP_MAX_QUEUE_SIZE=1e3",
+      ["run", "--target", "/bin/true"],
+      { OTEL_BSP_MAX_QUEUE_SIZE: "1e3" },
+      2,
+      /Invalid OTEL_BSP_MAX_QUEUE_SIZE: .*1e3.* is not a positive integer/,
+    ],
+    [
+      "OTEL_BSP_EXPORT_TIMEOUT, which it does not support",
+      ["run", "--target", "/bin/true"],
+      { OTEL_BSP_EXPORT_TIMEOUT: "5000" },
+      2,
+      /OTEL_BSP_EXPORT_TIMEOUT: .*set OTEL_EXPORTER_OTLP_TIMEOUT instead/,
+    ],
+    [
+      "an unreadable OTEL_EXPORTER_OTLP_CERTIFICATE",
+      ["run", "--target", "/bin/true"],
+      { OTEL_EXPORTER_OTLP_CERTIFICATE: "/nonexistent/ca.pem" },
+      2,
+      /Invalid OTEL_EXPORTER_OTLP_CERTIFICATE: cannot read "\/nonexistent\/ca.pem"/,
+    ],
+    [
+      "a client certificate without its key",
+      ["run", "--target", "/bin/true"],
+      { OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE: "/etc/hostname" },
+      2,
+      /mutual TLS needs both/,
+    ],
+    [
+      "a bad OTEL_LOG_LEVEL",
+      ["run", "--target", "/bin/true"],
+      { OTEL_LOG_LEVEL: "loud" },
+      2,
+      /Invalid OTEL_LOG_LEVEL/,
+    ],
+    [
+      "--instance ../evil",
+      ["run", "--target", "/bin/true", "--instance", "../evil"],
+      {},
+      2,
+      /Invalid instance name "..\/evil"/,
+    ],
+    [
+      "a ring size that is not a power of two",
+      ["run", "--target", "/bin/true", "--ring-size", "100000"],
+      {},
+      2,
+      /Invalid ring size 100000: expected a power of two/,
+    ],
   ] as const
 ) {
   Deno.test(`spanbridge run rejects ${name} with exit code ${code}`, async () => {
     const r = await spanbridge([...args, "--log-format", "json"], { ...env });
     assert.equal(r.code, code, `stderr: ${r.stderr}`);
-    assert.match(r.stderr, pattern);
     assert.equal(
       r.stderr.trim().split("\n").length,
       1,
       `expected one line, got:\n${r.stderr}`,
     );
+    // The format asked for, as every later line of the controller.
+    const line = JSON.parse(r.stderr);
+    assert.equal(line.level, "error");
+    assert.match(line.msg, pattern);
   });
 }
+
+Deno.test("spanbridge run writes an argument error in the log format asked for: text is one text line", async () => {
+  const r = await spanbridge(["run", "--pid", "12ab", "--log-format", "text"]);
+  assert.equal(r.code, 2);
+  assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
+  assert.match(r.stderr, /^\d\d:\d\d:\d\d\.\d{3} ERROR Invalid pid "12ab"/);
+});
+
+Deno.test("spanbridge run honours OTEL_LOG_LEVEL when no other level is set", async () => {
+  const r = await spanbridge(
+    ["run", "--target", "/bin/true", "--log-format", "json"],
+    { OTEL_LOG_LEVEL: "none" },
+  );
+  assert.equal(r.code, 2);
+  assert.match(
+    JSON.parse(r.stderr).msg,
+    /not a Go/i,
+    "errors are never silenced",
+  );
+});
 
 Deno.test("spanbridge run names a Go binary without the SDK", async () => {
   const dir = `${tmp}/nosdk`;

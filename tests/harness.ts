@@ -6,47 +6,14 @@
  */
 import { TextLineStream } from "./lines.ts";
 
+export { ebpfAvailable, removePinRoot, testPinRoot } from "./ebpf.ts";
+
 /** The repository root. */
 export const root: string = new URL("..", import.meta.url).pathname;
 
 /** Path of a Go program built by `deno task build` (build/bin/<name>). */
 export function program(name: "hello" | "showcase" | "emitter"): string {
   return `${root}build/bin/${name}`;
-}
-
-/**
- * Whether tests that need eBPF may run. Throws a clear error when eBPF is not
- * usable here, unless SPANBRIDGE_SKIP_EBPF=1 asks to skip, in which case it
- * says so and returns false.
- */
-export function ebpfAvailable(testName: string): boolean {
-  if (Deno.env.get("SPANBRIDGE_SKIP_EBPF") === "1") {
-    console.warn(`SKIPPED (SPANBRIDGE_SKIP_EBPF=1): ${testName} needs eBPF`);
-    return false;
-  }
-  const problems: string[] = [];
-  if (Deno.uid() !== 0) problems.push("not running as root");
-  try {
-    Deno.statSync("/sys/bus/event_source/devices/uprobe/type");
-  } catch {
-    problems.push(
-      "the kernel has no uprobe PMU (/sys/bus/event_source/devices/uprobe/type)",
-    );
-  }
-  const mounts = Deno.readTextFileSync("/proc/mounts");
-  if (!/ \/sys\/fs\/bpf bpf /.test(mounts)) {
-    problems.push("bpffs is not mounted at /sys/fs/bpf");
-  }
-  if (problems.length > 0) {
-    throw new Error(
-      `${testName} needs eBPF, which is not usable here: ${
-        problems.join("; ")
-      }. ` +
-        "Run the tests as root on Linux 5.8+ with bpffs mounted (./task test mounts it), " +
-        "or set SPANBRIDGE_SKIP_EBPF=1 to skip these tests explicitly.",
-    );
-  }
-  return true;
 }
 
 /** One JSON log line of the controller. */
@@ -228,16 +195,6 @@ export async function copyProgram(
     dir,
     remove: () => Deno.remove(dir, { recursive: true }),
   };
-}
-
-/** A pin root of this test process under /sys/fs/bpf: spanbridge-test-<tag>-<pid>. */
-export function testPinRoot(tag: string): string {
-  return `/sys/fs/bpf/spanbridge-test-${tag}-${Deno.pid}`;
-}
-
-/** Removes a test's pin root and whatever is pinned under it (detaching its links). */
-export async function removePinRoot(pinRoot: string): Promise<void> {
-  await Deno.remove(pinRoot, { recursive: true }).catch(() => {});
 }
 
 /** Stops the controller unless it already logged `stopped` (for `finally` blocks). */

@@ -10,30 +10,54 @@
  */
 import { run } from "../src/cli/run.ts";
 import { recordsLost } from "../src/controller/controller.ts";
+import { readExportConfig } from "../src/export/mod.ts";
+import { defaultRingBytes } from "../src/probe/mod.ts";
 import { createLogger } from "../src/log.ts";
 import { startReceiver } from "../src/receive/mod.ts";
 
 const root = new URL("..", import.meta.url).pathname;
-const seconds = Number(Deno.env.get("SPANBRIDGE_DEMO_SECONDS") ?? "6");
+const env = Deno.env.toObject();
+const seconds = Number(env.SPANBRIDGE_DEMO_SECONDS ?? "6");
+
+/**
+ * The demo's own instance name: it never adopts or removes the pins of a
+ * controller someone else runs (or ran) as "default".
+ */
+const instance = "demo";
+
+/**
+ * Prints a line on stdout (or stderr); a closed output (`./task demo | head`)
+ * must not stop the cleanup.
+ */
+function say(line: string, to: "stdout" | "stderr" = "stdout"): void {
+  try {
+    if (to === "stdout") console.log(line);
+    else console.error(line);
+  } catch {
+    // Nobody reads any more.
+  }
+}
 
 async function demo(): Promise<number> {
-  const external = Deno.env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") ??
-    Deno.env.get("OTEL_EXPORTER_OTLP_ENDPOINT");
+  const external = env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ??
+    env.OTEL_EXPORTER_OTLP_ENDPOINT;
   const receiver = external
     ? undefined
     : await startReceiver({ hostname: "127.0.0.1", port: 0, print: true });
-  if (receiver) {
-    Deno.env.set(
-      "OTEL_EXPORTER_OTLP_ENDPOINT",
-      `http://127.0.0.1:${receiver.port}`,
-    );
-    Deno.env.set("OTEL_TRACES_EXPORTER", "otlp");
-    console.log(
-      `demo: spans go to the embedded receiver on 127.0.0.1:${receiver.port}`,
-    );
-  } else {
-    console.log(`demo: spans go to ${external}`);
-  }
+  const exportConfig = readExportConfig(
+    receiver
+      ? {
+        ...env,
+        OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${receiver.port}`,
+        OTEL_TRACES_EXPORTER: "otlp",
+      }
+      : env,
+  );
+  say(
+    receiver
+      ? `demo: spans go to the embedded receiver on 127.0.0.1:${receiver.port}`
+      : `demo: spans go to ${external}`,
+  );
 
   const exe = `${root}build/bin/hello`;
   const app = new Deno.Command(exe, {
@@ -43,23 +67,23 @@ async function demo(): Promise<number> {
     stdout: "null",
     stderr: "inherit",
   }).spawn();
-  console.log(
-    `demo: started ${exe} (pid ${app.pid}); tracing it for ${seconds} s`,
-  );
+  say(`demo: started ${exe} (pid ${app.pid}); tracing it for ${seconds} s`);
 
   try {
     const stats = await run({
       exes: [exe],
       pids: [],
-      ringBytes: 8 << 20,
+      ringBytes: defaultRingBytes,
+      instance,
       durationMs: seconds * 1000,
       logLevel: "info",
       status: false,
+      export: exportConfig,
     }, createLogger({ format: "text" }));
     // Give the receiver a moment to print the last export.
     await new Promise((r) => setTimeout(r, 300));
     const got = receiver?.counters();
-    console.log(
+    say(
       [
         "",
         "demo summary:",
@@ -71,8 +95,9 @@ async function demo(): Promise<number> {
       ].join("\n"),
     );
     if (stats.decode.spans === 0) {
-      console.error(
+      say(
         "demo: no spans arrived: see the log lines above for what went wrong",
+        "stderr",
       );
       return 1;
     }
@@ -92,7 +117,7 @@ if (import.meta.main) {
   try {
     Deno.exit(await demo());
   } catch (err) {
-    console.error(`demo: ${(err as Error).message}`);
+    say(`demo: ${(err as Error).message}`, "stderr");
     Deno.exit(1);
   }
 }

@@ -5,7 +5,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { CliError, type Command, ExitCode } from "./command.ts";
+import { type Command, ExitCode, exitCodeOf } from "./command.ts";
 import {
   createLogger,
   isLogLevel,
@@ -17,9 +17,14 @@ import {
   type ControllerStats,
   recordsLost,
 } from "../controller/controller.ts";
-import { createSinkFromEnv, type SpanSink } from "../export/mod.ts";
-import { TargetError } from "../process/mod.ts";
-import { EnvironmentError, SysError } from "../ffi/mod.ts";
+import {
+  createSink,
+  type ExportConfig,
+  readExportConfig,
+  type SpanSink,
+} from "../export/mod.ts";
+import { defaultRingBytes, validateProbeOptions } from "../probe/mod.ts";
+import { UsageError } from "../errors.ts";
 import { clearLine, StatusLine, writeErr } from "./status.ts";
 import { parseSize } from "./size.ts";
 
@@ -34,40 +39,76 @@ Targets (at least one):
   -p, --pid <pid>       One running process (env OTEL_GO_AUTO_TARGET_PID)
 
 Options:
-      --ring-size <n>   Ring buffer size, e.g. 32M (default 32M; env SPANBRIDGE_RING_SIZE)
+      --ring-size <n>   Ring buffer size, a power of two from 64K to 1G
+                        (default ${
+  defaultRingBytes >> 20
+}M; env SPANBRIDGE_RING_SIZE)
       --pin-root <dir>  bpffs directory for pins (default /sys/fs/bpf/spanbridge)
-      --instance <name> Pin directory name under the pin root (default "default"); a
-                        controller killed with SIGKILL is adopted by the next one of that name
+      --instance <name> Pin directory name under the pin root: letters, digits, "-"
+                        (default "default"); a controller killed with SIGKILL is adopted
+                        by the next one of that name; a running one is never shared
       --duration <s>    Stop after this many seconds (default: run until SIGINT/SIGTERM)
-      --log-level <l>   debug, info, warn or error (default info; env SPANBRIDGE_LOG_LEVEL)
+      --log-level <l>   debug, info, warn or error (default info; env SPANBRIDGE_LOG_LEVEL,
+                        else OTEL_LOG_LEVEL)
       --log-format <f>  text or json (default: text on a terminal, json otherwise)
       --[no-]status     Live status line on stderr (default: on when stderr is a terminal)
   -h, --help            Show this help
 
-Export is configured with the OpenTelemetry variables: OTEL_TRACES_EXPORTER
-(otlp, console, none), OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_EXPORTER_OTLP_TRACES_ENDPOINT,
-OTEL_EXPORTER_OTLP_PROTOCOL (http/protobuf, http/json), OTEL_EXPORTER_OTLP_HEADERS,
-OTEL_EXPORTER_OTLP_TIMEOUT, OTEL_EXPORTER_OTLP_COMPRESSION, OTEL_SERVICE_NAME,
-OTEL_RESOURCE_ATTRIBUTES.
+Export is configured with the OpenTelemetry variables; each OTEL_EXPORTER_OTLP_*
+one may also be given as OTEL_EXPORTER_OTLP_TRACES_*, which wins:
+  OTEL_SDK_DISABLED=true          export nothing (spans are counted, then discarded)
+  OTEL_TRACES_EXPORTER            otlp (default), console or none
+  OTEL_EXPORTER_OTLP_ENDPOINT     where spans go (default http://localhost:4318)
+  OTEL_EXPORTER_OTLP_PROTOCOL     http/protobuf (default) or http/json
+  OTEL_EXPORTER_OTLP_HEADERS      key=value,... (values percent-encoded)
+  OTEL_EXPORTER_OTLP_TIMEOUT      ms per export, 1 to 3600000 (default 10000)
+  OTEL_EXPORTER_OTLP_COMPRESSION  gzip or none (default none)
+  OTEL_EXPORTER_OTLP_CERTIFICATE  PEM file of the CA certificates to trust (https)
+  OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE, OTEL_EXPORTER_OTLP_CLIENT_KEY
+                                  PEM files of a client certificate (mutual TLS)
+  OTEL_BSP_MAX_QUEUE_SIZE         spans queued at most (default 100000)
+  OTEL_BSP_MAX_EXPORT_BATCH_SIZE  spans per request at most (default 8192)
+  OTEL_BSP_SCHEDULE_DELAY         ms before a partial batch is sent (default 200)
+  OTEL_BSP_EXPORT_TIMEOUT         refused: set OTEL_EXPORTER_OTLP_TIMEOUT instead
+  OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES
+                                  merged into each process's resource
+  OTEL_LOG_LEVEL                  the log level when --log-level and
+                                  SPANBRIDGE_LOG_LEVEL are not set
 
-Exit codes: 0 stopped cleanly, 1 runtime failure, 2 bad usage or configuration,
-3 missing privilege or kernel support.
+Exit codes: 0 stopped cleanly, 1 runtime failure, 2 bad usage, configuration or
+target, 3 missing privilege or kernel support, 4 stopped but spans were dropped
+(queue full, refused by the collector, undeliverable at stop: see the "stopped" line).
 `;
 
-/** Options of one `run`, after flags and environment are merged. */
+/** Options of one `run`, after flags and environment are merged and validated. */
 export interface RunOptions {
+  /** Executables to trace. */
   exes: string[];
+  /** Processes to trace. */
   pids: number[];
+  /** Ring buffer bytes (a power of two). */
   ringBytes: number;
+  /** bpffs directory holding instance directories. */
   pinRoot?: string;
+  /** Instance name (letters, digits, "-"). */
   instance?: string;
+  /** Stop after this long; default: at SIGINT or SIGTERM. */
   durationMs?: number;
+  /** Least severe level logged. */
   logLevel: LogLevel;
+  /** Log line format; default: text on a terminal, JSON lines otherwise. */
   logFormat?: "text" | "json";
+  /** Draw a status line on standard error. */
   status: boolean;
+  /** The validated OTEL_* export configuration. */
+  export: ExportConfig;
 }
 
-/** Parses `run`'s flags, falling back to environment variables. */
+/**
+ * Parses `run`'s flags, falling back to the variables of `env` (the process
+ * environment, read once by the caller). Throws a {@linkcode UsageError}
+ * naming the bad flag or variable.
+ */
 export function parseRunArgs(
   args: string[],
   env: Record<string, string | undefined>,
@@ -93,9 +134,8 @@ export function parseRunArgs(
       allowPositionals: false,
     }));
   } catch (err) {
-    throw new CliError(
+    throw new UsageError(
       `${(err as Error).message}. Run "spanbridge run --help".`,
-      ExitCode.usage,
     );
   }
   if (values.help) throw new HelpRequested();
@@ -104,52 +144,58 @@ export function parseRunArgs(
   const pidTexts = values.pid ?? listFromEnv(env.OTEL_GO_AUTO_TARGET_PID);
   const pids = pidTexts.map((p) => {
     if (!/^[1-9][0-9]*$/.test(p)) {
-      throw new CliError(
-        `Invalid pid "${p}": expected a positive integer.`,
-        ExitCode.usage,
-      );
+      throw new UsageError(`Invalid pid "${p}": expected a positive integer.`);
     }
     return Number(p);
   });
   if (exes.length === 0 && pids.length === 0) {
-    throw new CliError(
+    throw new UsageError(
       "No target: pass --target <exe> or --pid <pid> (or set OTEL_GO_AUTO_TARGET_EXE / OTEL_GO_AUTO_TARGET_PID).",
-      ExitCode.usage,
     );
   }
 
-  const logLevel = values["log-level"] ?? env.SPANBRIDGE_LOG_LEVEL ?? "info";
+  const logLevel = values["log-level"] ?? env.SPANBRIDGE_LOG_LEVEL ??
+    otelLogLevel(env.OTEL_LOG_LEVEL) ?? "info";
   if (!isLogLevel(logLevel)) {
-    throw new CliError(
+    throw new UsageError(
       `Invalid log level "${logLevel}": expected debug, info, warn or error.`,
-      ExitCode.usage,
     );
   }
   const logFormat = values["log-format"];
   if (logFormat !== undefined && logFormat !== "text" && logFormat !== "json") {
-    throw new CliError(
+    throw new UsageError(
       `Invalid log format "${logFormat}": expected text or json.`,
-      ExitCode.usage,
     );
   }
   let durationMs: number | undefined;
   if (values.duration !== undefined) {
     const seconds = Number(values.duration);
-    if (!(seconds > 0)) {
-      throw new CliError(
-        `Invalid duration "${values.duration}": expected a positive number of seconds.`,
-        ExitCode.usage,
+    if (!(seconds > 0) || seconds * 1000 > 2 ** 31 - 1) {
+      throw new UsageError(
+        `Invalid duration "${values.duration}": expected a positive number of seconds (at most 24 days).`,
       );
     }
     durationMs = seconds * 1000;
   }
+  const ringText = values["ring-size"] ?? env.SPANBRIDGE_RING_SIZE;
+  const ringBytes = ringText === undefined
+    ? defaultRingBytes
+    : parseSize(ringText, "ring size");
+  const problem = validateProbeOptions({
+    name: values.instance,
+    ringBytes,
+  });
+  if (problem) throw new UsageError(problem);
+  let exportConfig: ExportConfig;
+  try {
+    exportConfig = readExportConfig(env);
+  } catch (err) {
+    throw new UsageError((err as Error).message, { cause: err });
+  }
   return {
     exes,
     pids,
-    ringBytes: parseSize(
-      values["ring-size"] ?? env.SPANBRIDGE_RING_SIZE ?? "32M",
-      "ring size",
-    ),
+    ringBytes,
     pinRoot: values["pin-root"],
     instance: values.instance,
     durationMs,
@@ -158,7 +204,32 @@ export function parseRunArgs(
     status: values["no-status"]
       ? false
       : values.status ?? Deno.stderr.isTerminal(),
+    export: exportConfig,
   };
+}
+
+/**
+ * OTEL_LOG_LEVEL in our levels: the OpenTelemetry names (none, error, warn,
+ * info, debug, verbose, all); "none" keeps errors, which are never silenced.
+ */
+function otelLogLevel(value: string | undefined): string | undefined {
+  const v = value?.trim().toLowerCase();
+  if (!v) return undefined;
+  const levels: Record<string, LogLevel> = {
+    none: "error",
+    error: "error",
+    warn: "warn",
+    info: "info",
+    debug: "debug",
+    verbose: "debug",
+    all: "debug",
+  };
+  if (!(v in levels)) {
+    throw new UsageError(
+      `Invalid OTEL_LOG_LEVEL: "${value}" is not one of none, error, warn, info, debug, verbose, all`,
+    );
+  }
+  return levels[v];
 }
 
 class HelpRequested extends Error {}
@@ -173,15 +244,18 @@ export const runCommand: Command = {
   summary: "Attach to Go programs and export their spans (the default)",
   help,
   async main(args) {
+    const env = Deno.env.toObject();
     let options: RunOptions;
     try {
-      options = parseRunArgs(args, Deno.env.toObject());
+      options = parseRunArgs(args, env);
     } catch (err) {
       if (err instanceof HelpRequested) {
         console.log(help);
         return ExitCode.ok;
       }
-      return fail(err);
+      // The same format as every later line: a wrapper that reads JSON lines
+      // gets JSON for a bad flag too.
+      return fail(err, createLogger({ format: logFormatIn(args) }));
     }
     const log = createLogger({
       level: options.logLevel,
@@ -193,68 +267,104 @@ export const runCommand: Command = {
         : undefined,
     });
     try {
-      await run(options, log);
-      return ExitCode.ok;
+      const stats = await run(options, log);
+      return stats.export.dropped > 0 ? ExitCode.dropped : ExitCode.ok;
     } catch (err) {
       return fail(err, log);
     }
   },
 };
 
+/** The --log-format of arguments that did not parse, when it can be found. */
+function logFormatIn(args: string[]): "text" | "json" | undefined {
+  for (const [i, a] of args.entries()) {
+    const v = a.startsWith("--log-format=")
+      ? a.slice("--log-format=".length)
+      : a === "--log-format"
+      ? args[i + 1]
+      : undefined;
+    if (v === "text" || v === "json") return v;
+  }
+  return undefined;
+}
+
+/** How long the exporter may deliver what is queued after a stop. */
+const flushMs = 10_000;
+
 /**
  * Runs the controller until SIGINT, SIGTERM or the duration ends, then
- * flushes the exporter and resolves with the final counters.
+ * flushes the exporter and resolves with the final counters. A second signal
+ * during the stop cuts the flush short (what is still queued is counted as
+ * dropped); the pins are removed and the `stopped` line is logged all the
+ * same.
  */
 export async function run(
   options: RunOptions,
   log: Logger,
 ): Promise<ControllerStats> {
-  let sink: SpanSink;
-  try {
-    sink = createSinkFromEnv(Deno.env.toObject(), log);
-  } catch (err) {
-    throw new CliError((err as Error).message, ExitCode.usage);
-  }
+  const sink: SpanSink = createSink(options.export, { log });
   const started = Date.now();
-  let controller: Controller;
-  try {
-    controller = await Controller.start({
-      targets: { exes: options.exes, pids: options.pids },
-      sink,
-      log,
-      pinRoot: options.pinRoot,
-      instance: options.instance,
-      ringBytes: options.ringBytes,
-    });
-  } catch (err) {
-    await sink.shutdown();
-    throw err;
-  }
-
-  const status = options.status
-    ? new StatusLine(() => controller.stats())
-    : undefined;
+  // Listening from the start: a signal while the probe loads stops the
+  // controller once it is up, instead of killing it with its pins in place.
   const stopped = Promise.withResolvers<string>();
-  const onSignal = (name: string) => () => stopped.resolve(name);
-  const signals = [["SIGINT", onSignal("SIGINT")], [
-    "SIGTERM",
-    onSignal("SIGTERM"),
-  ]] as const;
-  for (const [sig, handler] of signals) Deno.addSignalListener(sig, handler);
-  const timer = options.durationMs === undefined
-    ? undefined
-    : setTimeout(() => stopped.resolve("duration elapsed"), options.durationMs);
+  const hurry = Promise.withResolvers<string>();
+  let signals = 0;
+  const onSignal = (name: string) => () => {
+    if (++signals === 1) stopped.resolve(name);
+    else hurry.resolve(name);
+  };
+  const listeners = [
+    ["SIGINT", onSignal("SIGINT")],
+    ["SIGTERM", onSignal("SIGTERM")],
+  ] as const;
+  for (const [sig, handler] of listeners) Deno.addSignalListener(sig, handler);
+  try {
+    let controller: Controller;
+    try {
+      controller = await Controller.start({
+        targets: { exes: options.exes, pids: options.pids },
+        sink,
+        log,
+        pinRoot: options.pinRoot,
+        instance: options.instance,
+        ringBytes: options.ringBytes,
+      });
+    } catch (err) {
+      await sink.shutdown(0);
+      throw err;
+    }
 
-  const reason = await stopped.promise;
-  clearTimeout(timer);
-  for (const [sig, handler] of signals) Deno.removeSignalListener(sig, handler);
-  status?.close();
-  log.info("stopping", { reason });
-  await controller.stop();
-  await sink.shutdown();
-  const stats = controller.stats();
-  log.info("stopped", summaryFields(stats, Date.now() - started));
-  return stats;
+    const status = options.status
+      ? new StatusLine(() => controller.stats())
+      : undefined;
+    const timer = options.durationMs === undefined ? undefined : setTimeout(
+      () => stopped.resolve("duration elapsed"),
+      options.durationMs,
+    );
+
+    const reason = await stopped.promise;
+    clearTimeout(timer);
+    status?.close();
+    log.info("stopping", { reason });
+    await controller.stop();
+    const flushed = await Promise.race([
+      sink.flush(flushMs).then(() => undefined),
+      hurry.promise,
+    ]);
+    if (flushed !== undefined) {
+      log.warn("second signal: stopping without waiting for delivery", {
+        signal: flushed,
+      });
+    }
+    await sink.shutdown(flushed === undefined ? flushMs : 0);
+    const stats = controller.stats();
+    log.info("stopped", summaryFields(stats, Date.now() - started));
+    return stats;
+  } finally {
+    for (const [sig, handler] of listeners) {
+      Deno.removeSignalListener(sig, handler);
+    }
+  }
 }
 
 /**
@@ -281,30 +391,7 @@ export function summaryFields(
   };
 }
 
-function fail(err: unknown, log?: Logger): number {
-  const code = err instanceof CliError ? err.exitCode : exitCodeOf(err);
-  const message = err instanceof Error ? err.message : String(err);
-  if (log) log.error(message);
-  else console.error(`spanbridge: ${message}`);
-  return code;
-}
-
-/** errno values that mean "this machine lacks a privilege or a kernel feature". */
-const environmentErrnos = new Set([
-  1, /* EPERM */
-  13, /* EACCES */
-  19, /* ENODEV */
-  38, /* ENOSYS */
-  95, /* EOPNOTSUPP */
-  524, /* ENOTSUPP */
-]);
-
-function exitCodeOf(err: unknown): number {
-  if (err instanceof TargetError) return ExitCode.usage;
-  if (err instanceof EnvironmentError) return ExitCode.environment;
-  if (err instanceof SysError && environmentErrnos.has(err.errno)) {
-    return ExitCode.environment;
-  }
-  const code = (err as { exitCode?: unknown })?.exitCode;
-  return typeof code === "number" ? code : ExitCode.failure;
+function fail(err: unknown, log: Logger): number {
+  log.error(err instanceof Error ? err.message : String(err));
+  return exitCodeOf(err);
 }

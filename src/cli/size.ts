@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { CliError, ExitCode } from "./command.ts";
+import { UsageError } from "../errors.ts";
 
 const units: Record<string, number> = {
   "": 1,
@@ -16,9 +16,8 @@ const units: Record<string, number> = {
 export function parseSize(text: string, what: string): number {
   const m = /^([0-9]+)\s*([KMG]?)(?:i?B)?$/i.exec(text.trim());
   if (!m) {
-    throw new CliError(
+    throw new UsageError(
       `Invalid ${what} "${text}": expected a number of bytes, optionally with K, M or G.`,
-      ExitCode.usage,
     );
   }
   return Number(m[1]) * units[m[2].toUpperCase()];

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { parseSize } from "./size.ts";
-import { CliError } from "./command.ts";
+import { UsageError } from "../errors.ts";
 
 Deno.test("parseSize reads plain bytes and K/M/G suffixes", () => {
   assert.equal(parseSize("4096", "x"), 4096);
@@ -13,7 +13,8 @@ Deno.test("parseSize reads plain bytes and K/M/G suffixes", () => {
 Deno.test("parseSize rejects junk with the setting's name", () => {
   assert.throws(
     () => parseSize("lots", "ring size"),
-    (e) => e instanceof CliError && /Invalid ring size "lots"/.test(e.message),
+    (e) =>
+      e instanceof UsageError && /Invalid ring size "lots"/.test(e.message),
   );
-  assert.throws(() => parseSize("-1M", "ring size"), CliError);
+  assert.throws(() => parseSize("-1M", "ring size"), UsageError);
 });

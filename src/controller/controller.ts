@@ -93,6 +93,8 @@ export class Controller {
     const controller = new Controller(probe, options);
     try {
       controller.#targets.attach(targets);
+      // After a restart: trace only what this command asks for.
+      probe.releaseUnclaimed();
     } catch (err) {
       controller.#targets.close();
       probe.close();

@@ -1,32 +1,27 @@
 /**
  * The ring record header, struct sb_record_header in bpf/ended.h: six
- * little-endian u32 fields, then `len` payload bytes. header_test.ts checks
- * these numbers against the C header itself.
+ * little-endian u32 fields, then `len` payload bytes. The numbers come from
+ * the one layout module of bpf/ended.h (src/ffi/ended_h.ts).
  *
  * @module
  */
 
+import { endedLayout } from "../ffi/mod.ts";
+
 /** SB_RECORD_MAGIC: the bytes "SBR1" read as a little-endian u32. */
-export const RECORD_MAGIC = 0x31524253;
+export const RECORD_MAGIC = endedLayout.RECORD_MAGIC;
 
 /** sizeof(struct sb_record_header). */
-export const HEADER_SIZE = 24;
+export const HEADER_SIZE = endedLayout.recordHeader.size;
 
 /** SB_MAX_RECORD_CLASSES: the largest payload the size-class probe carries. */
-export const MAX_PAYLOAD_CLASSES = 256 << 10;
+export const MAX_PAYLOAD_CLASSES = endedLayout.MAX_RECORD_CLASSES;
 
 /** SB_MAX_RECORD_DYNPTR: the largest payload the dynptr probe carries. */
-export const MAX_PAYLOAD_DYNPTR = 4 << 20;
+export const MAX_PAYLOAD_DYNPTR = endedLayout.MAX_RECORD_DYNPTR;
 
 /** Byte offset of each header field, in declaration order. */
-export const HEADER_OFFSETS = {
-  magic: 0,
-  len: 4,
-  tgid: 8,
-  pid: 12,
-  cpu: 16,
-  seq: 20,
-} as const;
+export const HEADER_OFFSETS = endedLayout.recordHeader.offsets;
 
 /** A decoded struct sb_record_header. */
 export interface RecordHeader {

@@ -2,9 +2,9 @@
  * The OTEL_* variables that choose and shape span export, validated up front
  * so a typo stops the controller with a clear message instead of silently
  * falling back to a default (which OpenTelemetry JS would do with a warning
- * nobody sees). The OTLP transport variables themselves (endpoint, headers,
- * timeout, compression, certificates) are read by OpenTelemetry JS from the
- * process environment; here they are only checked.
+ * nobody sees). Everything is read here, once: the OTLP transport settings
+ * (endpoint, headers, timeout, compression, certificates) are passed to the
+ * exporter explicitly, so nothing else reads the environment.
  *
  * @module
  */
@@ -27,12 +27,32 @@ export interface BatchOptions {
   maxConcurrentExports: number;
 }
 
+/** Where and how OTLP/HTTP requests go (OTEL_EXPORTER_OTLP_(TRACES_)* variables). */
+export interface OtlpTransportConfig {
+  /** Full URL of the traces endpoint. Default http://localhost:4318/v1/traces. */
+  url: string;
+  /** Extra request headers, values percent-decoded. */
+  headers: Record<string, string>;
+  /** Time for one export including its retries, ms. Default 10000. */
+  timeoutMillis: number;
+  /** Request body compression. Default none. */
+  compression: "gzip" | "none";
+  /** PEM bytes of the CA certificates to trust for https (OTEL_EXPORTER_OTLP_CERTIFICATE). */
+  ca?: Uint8Array;
+  /** PEM bytes of the client certificate chain for mutual TLS (OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE). */
+  cert?: Uint8Array;
+  /** PEM bytes of the client private key for mutual TLS (OTEL_EXPORTER_OTLP_CLIENT_KEY). */
+  key?: Uint8Array;
+}
+
 /** The validated export configuration. */
 export interface ExportConfig {
   /** The exporter to use; "none" when OTEL_SDK_DISABLED=true. */
   exporter: ExporterKind;
   /** OTLP encoding (OTEL_EXPORTER_OTLP_(TRACES_)PROTOCOL), default http/protobuf. */
   protocol: OtlpHttpProtocol;
+  /** Where and how OTLP requests go. */
+  otlp: OtlpTransportConfig;
   /** Queue sizes and timing. */
   batch: BatchOptions;
   /** OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES. */
@@ -49,7 +69,13 @@ export const defaultBatchOptions: BatchOptions = {
 
 type Env = Record<string, string | undefined>;
 
-/** Reads and validates the export configuration from `env`; throws an Error naming the bad variable. */
+/** The longest export timeout accepted: an hour (timers overflow past ~24.8 days). */
+export const maxTimeoutMillis = 3_600_000;
+
+/**
+ * Reads and validates the export configuration from `env`; throws an Error
+ * naming the bad variable. Certificate files are read here too.
+ */
 export function readExportConfig(env: Env): ExportConfig {
   const get = (name: string) => env[name]?.trim() || undefined;
   const disabled = get("OTEL_SDK_DISABLED")?.toLowerCase() === "true";
@@ -57,27 +83,10 @@ export function readExportConfig(env: Env): ExportConfig {
     ? "none"
     : readExporterKind(get("OTEL_TRACES_EXPORTER"));
   const protocol = readProtocol(get);
-  for (const suffix of ["", "TRACES_"]) {
-    const name = `OTEL_EXPORTER_OTLP_${suffix}ENDPOINT`;
-    const url = get(name);
-    if (
-      url !== undefined && !/^https?:$/.test(URL.parse(url)?.protocol ?? "")
-    ) {
-      throw new Error(
-        `Invalid ${name}: "${url}" is not an http:// or https:// URL`,
-      );
-    }
-    const headers = `OTEL_EXPORTER_OTLP_${suffix}HEADERS`;
-    if (get(headers) !== undefined) checkHeaders(headers, get(headers)!);
-    const timeout = `OTEL_EXPORTER_OTLP_${suffix}TIMEOUT`;
-    if (get(timeout) !== undefined) positiveInteger(get, timeout, 1);
-    const compression = `OTEL_EXPORTER_OTLP_${suffix}COMPRESSION`;
-    const algo = get(compression);
-    if (algo !== undefined && algo !== "gzip" && algo !== "none") {
-      throw new Error(
-        `Invalid ${compression}: "${algo}" is not one of gzip, none`,
-      );
-    }
+  if (get("OTEL_BSP_EXPORT_TIMEOUT") !== undefined) {
+    throw new Error(
+      "Unsupported OTEL_BSP_EXPORT_TIMEOUT: spanbridge limits each export with OTEL_EXPORTER_OTLP_TIMEOUT, so set OTEL_EXPORTER_OTLP_TIMEOUT instead",
+    );
   }
   const batch: BatchOptions = {
     maxQueueSpans: positiveInteger(
@@ -94,6 +103,7 @@ export function readExportConfig(env: Env): ExportConfig {
       get,
       "OTEL_BSP_SCHEDULE_DELAY",
       defaultBatchOptions.scheduleDelayMs,
+      maxTimeoutMillis,
     ),
     maxConcurrentExports: defaultBatchOptions.maxConcurrentExports,
   };
@@ -102,16 +112,112 @@ export function readExportConfig(env: Env): ExportConfig {
       `Invalid OTEL_BSP_MAX_EXPORT_BATCH_SIZE: ${batch.maxBatchSpans} exceeds OTEL_BSP_MAX_QUEUE_SIZE (${batch.maxQueueSpans})`,
     );
   }
-  return { exporter, protocol, batch, resource: readResourceEnv(env) };
+  return {
+    exporter,
+    protocol,
+    otlp: readTransport(get),
+    batch,
+    resource: readResourceEnv(env),
+  };
+}
+
+/** The OTLP transport settings; a TRACES_ variable wins over the general one. */
+function readTransport(
+  get: (name: string) => string | undefined,
+): OtlpTransportConfig {
+  const pick = (setting: string) => {
+    const specific = `OTEL_EXPORTER_OTLP_TRACES_${setting}`;
+    const name = get(specific) !== undefined
+      ? specific
+      : `OTEL_EXPORTER_OTLP_${setting}`;
+    return { name, value: get(name) };
+  };
+  for (const suffix of ["", "TRACES_"]) {
+    const name = `OTEL_EXPORTER_OTLP_${suffix}ENDPOINT`;
+    const url = get(name);
+    if (
+      url !== undefined && !/^https?:$/.test(URL.parse(url)?.protocol ?? "")
+    ) {
+      throw new Error(
+        `Invalid ${name}: "${url}" is not an http:// or https:// URL`,
+      );
+    }
+  }
+  const specificUrl = get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT");
+  const baseUrl = get("OTEL_EXPORTER_OTLP_ENDPOINT") ?? "http://localhost:4318";
+  const url = specificUrl !== undefined
+    ? new URL(specificUrl).href
+    : new URL(baseUrl.replace(/\/*$/, "/") + "v1/traces").href;
+
+  // General headers first, then the traces ones over them, as the spec says.
+  const headers: Record<string, string> = {};
+  for (
+    const name of [
+      "OTEL_EXPORTER_OTLP_HEADERS",
+      "OTEL_EXPORTER_OTLP_TRACES_HEADERS",
+    ]
+  ) {
+    const value = get(name);
+    if (value !== undefined) Object.assign(headers, parseHeaders(name, value));
+  }
+  const timeout = pick("TIMEOUT");
+  const timeoutMillis = positiveInteger(
+    get,
+    timeout.name,
+    10_000,
+    maxTimeoutMillis,
+  );
+  const compression = pick("COMPRESSION");
+  if (
+    compression.value !== undefined && compression.value !== "gzip" &&
+    compression.value !== "none"
+  ) {
+    throw new Error(
+      `Invalid ${compression.name}: "${compression.value}" is not one of gzip, none`,
+    );
+  }
+  const file = (setting: string) => {
+    const { name, value } = pick(setting);
+    if (value === undefined) return undefined;
+    try {
+      return Deno.readFileSync(value);
+    } catch (err) {
+      throw new Error(
+        `Invalid ${name}: cannot read "${value}": ${(err as Error).message}`,
+        { cause: err },
+      );
+    }
+  };
+  const tls = {
+    ca: file("CERTIFICATE"),
+    cert: file("CLIENT_CERTIFICATE"),
+    key: file("CLIENT_KEY"),
+  };
+  if ((tls.cert === undefined) !== (tls.key === undefined)) {
+    throw new Error(
+      "Invalid OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE / OTEL_EXPORTER_OTLP_CLIENT_KEY: mutual TLS needs both, only one is set",
+    );
+  }
+  return {
+    url,
+    headers,
+    timeoutMillis,
+    compression: compression.value === "gzip" ? "gzip" : "none",
+    ...Object.fromEntries(
+      Object.entries(tls).filter(([, v]) => v !== undefined),
+    ),
+  };
 }
 
 /**
- * Checks an OTLP headers list ("key=value,key2=value2", values
+ * Parses an OTLP headers list ("key=value,key2=value2", values
  * percent-encoded). The OpenTelemetry transport skips a malformed entry
  * without a word, so requests would go out without, say, their
- * authorization: refuse it here instead.
+ * authorization, and Node's HTTP client refuses control characters in a
+ * value at every export: refuse both here instead.
  */
-function checkHeaders(name: string, value: string): void {
+function parseHeaders(name: string, value: string): Record<string, string> {
+  const headers: Record<string, string> = {};
   for (const entry of value.split(",")) {
     if (entry.trim() === "") continue;
     const eq = entry.indexOf("=");
@@ -121,14 +227,23 @@ function checkHeaders(name: string, value: string): void {
         `Invalid ${name}: "${entry.trim()}" is not key=value with a valid header name`,
       );
     }
+    let decoded: string;
     try {
-      decodeURIComponent(entry.slice(eq + 1).trim());
+      decoded = decodeURIComponent(entry.slice(eq + 1).trim());
     } catch {
       throw new Error(
         `Invalid ${name}: the value of "${key}" is not valid percent-encoding`,
       );
     }
+    // RFC 9110 field-value characters: no CR, LF, NUL or other controls.
+    if (!/^[\t\x20-\x7e\x80-\xff]*$/.test(decoded)) {
+      throw new Error(
+        `Invalid ${name}: the value of "${key}" holds a control character (CR, LF or another)`,
+      );
+    }
+    headers[key] = decoded;
   }
+  return headers;
 }
 
 function readExporterKind(value: string | undefined): ExporterKind {
@@ -173,12 +288,17 @@ function positiveInteger(
   get: (name: string) => string | undefined,
   name: string,
   fallback: number,
+  max = Number.MAX_SAFE_INTEGER,
 ): number {
   const raw = get(name);
   if (raw === undefined) return fallback;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n <= 0) {
+  // Digits only: Number() would also take "1e3", "0x10" and "1e20".
+  const n = /^[0-9]+$/.test(raw) ? Number(raw) : NaN;
+  if (!(n > 0)) {
     throw new Error(`Invalid ${name}: "${raw}" is not a positive integer`);
+  }
+  if (n > max) {
+    throw new Error(`Invalid ${name}: ${raw} exceeds the maximum of ${max}`);
   }
   return n;
 }

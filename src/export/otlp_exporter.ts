@@ -11,13 +11,16 @@
  * serializer of our batches (protobuf: the validated ScopeSpans bytes the SDK
  * sent, copied behind the merged resources, see SpanBatch.toBinary; OTLP/JSON:
  * a full decode and otlp_json.ts, several times slower), so the spans leave
- * exact while OpenTelemetry JS still does the transport: OTEL_EXPORTER_OTLP_*
- * endpoint, headers, timeout, compression and certificates, retries with
- * backoff and Retry-After, timeouts and concurrency limits.
+ * exact while OpenTelemetry JS still does the transport: retries with
+ * backoff and Retry-After, timeouts, compression, TLS and concurrency
+ * limits. Its settings come from the validated configuration (config.ts),
+ * passed in whole: the delegate is built without OpenTelemetry JS's own
+ * reading of the OTEL_* environment.
  *
  * @module
  */
 
+import { Buffer } from "node:buffer";
 import { fromBinary, fromJson } from "@bufbuild/protobuf";
 import { ExportResultCode } from "@opentelemetry/core";
 import type {
@@ -26,14 +29,15 @@ import type {
 } from "@opentelemetry/otlp-transformer";
 import { CompressionAlgorithm } from "@opentelemetry/otlp-exporter-base";
 import {
-  convertLegacyHttpOptions,
   createOtlpHttpExportDelegate,
+  httpAgentFactoryFromOptions,
 } from "@opentelemetry/otlp-exporter-base/node-http";
 import {
   type ExportTraceServiceResponse,
   ExportTraceServiceResponseSchema,
 } from "../../gen/opentelemetry/proto/collector/trace/v1/trace_service_pb.ts";
 import type { SpanBatch } from "../otlp/mod.ts";
+import type { OtlpTransportConfig } from "./config.ts";
 import type { ExportOutcome, SpanExporter } from "./exporter.ts";
 import { toOtlpJson } from "../otlp/mod.ts";
 
@@ -41,22 +45,13 @@ import { toOtlpJson } from "../otlp/mod.ts";
 export type OtlpHttpProtocol = "http/protobuf" | "http/json";
 
 /**
- * Options of {@linkcode createOtlpExporter}. Unset options come from the
- * OTEL_EXPORTER_OTLP_(TRACES_)* variables of the process environment, read by
- * OpenTelemetry JS, then from the OTLP defaults (http://localhost:4318/v1/traces,
- * 10 s, no compression).
+ * Options of {@linkcode createOtlpExporter}: the transport settings (unset
+ * ones take the OTLP defaults: http://localhost:4318/v1/traces, no extra
+ * headers, 10 s, no compression; never the environment) and how to use them.
  */
-export interface OtlpExporterOptions {
+export interface OtlpExporterOptions extends Partial<OtlpTransportConfig> {
   /** Encoding of the request body. Default "http/protobuf". */
   protocol?: OtlpHttpProtocol;
-  /** Full URL of the traces endpoint, e.g. http://127.0.0.1:4318/v1/traces. */
-  url?: string;
-  /** Extra request headers. */
-  headers?: Record<string, string>;
-  /** Time for one export including its retries, in milliseconds. */
-  timeoutMillis?: number;
-  /** Request body compression. */
-  compression?: "gzip" | "none";
   /** Exports allowed in flight at once; the queue keeps below it. Default 30. */
   concurrencyLimit?: number;
 }
@@ -93,18 +88,25 @@ export function createOtlpExporter(
       return parked;
     },
   };
-  const config = convertLegacyHttpOptions(
-    {
-      url: options.url,
-      headers: options.headers,
-      timeoutMillis: options.timeoutMillis,
-      compression: options.compression && compressions[options.compression],
-      concurrencyLimit: options.concurrencyLimit,
-    },
-    "TRACES",
-    "v1/traces",
-    { "Content-Type": contentTypes[protocol] },
-  );
+  const headers = {
+    ...options.headers,
+    "Content-Type": contentTypes[protocol],
+  };
+  const config: Parameters<typeof createOtlpHttpExportDelegate>[0] = {
+    url: options.url ?? "http://localhost:4318/v1/traces",
+    headers: () => Promise.resolve({ ...headers }),
+    timeoutMillis: options.timeoutMillis ?? 10_000,
+    compression: compressions[options.compression ?? "none"],
+    concurrencyLimit: options.concurrencyLimit ?? 30,
+    // Node's https agent (Deno implements it) takes the PEM bytes as they are.
+    agentFactory: httpAgentFactoryFromOptions({
+      keepAlive: true,
+      ...(options.ca && { ca: Buffer.from(options.ca) }),
+      ...(options.cert && { cert: Buffer.from(options.cert) }),
+      ...(options.key && { key: Buffer.from(options.key) }),
+    }),
+    userAgent: undefined,
+  };
   const delegate = createOtlpHttpExportDelegate(
     config,
     serializer,

@@ -12,6 +12,7 @@ import {
   type ReceiverOptions,
   startReceiver,
 } from "../receive/mod.ts";
+import { readExportConfig } from "./config.ts";
 import {
   createOtlpExporter,
   type OtlpExporterOptions,
@@ -92,28 +93,34 @@ for (const protocol of ["http/protobuf", "http/json"] as const) {
   });
 }
 
-Deno.test("OTLP exporter takes endpoint and headers from OTEL_EXPORTER_OTLP_* variables", async () => {
+Deno.test("OTLP exporter sends to the endpoint and headers of the validated OTEL_EXPORTER_OTLP_* config, never the process environment", async () => {
   const got: Got[] = [];
   const receiver = await startReceiver({
     port: 0,
     onTraces: (traces, format, req) =>
       got.push({ traces, format, headers: req.headers }),
   });
-  const vars = {
+  const config = readExportConfig({
     OTEL_EXPORTER_OTLP_ENDPOINT: `http://${receiver.addr}`,
     OTEL_EXPORTER_OTLP_HEADERS: "x-a=1,x-b=two%20words",
     OTEL_EXPORTER_OTLP_TRACES_HEADERS: "x-b=3",
+  });
+  // What OpenTelemetry JS would read on its own must change nothing.
+  const stray = {
+    OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: "http://127.0.0.1:1/v1/traces",
+    OTEL_EXPORTER_OTLP_HEADERS: "x-stray=1",
   };
-  for (const [k, v] of Object.entries(vars)) Deno.env.set(k, v);
+  for (const [k, v] of Object.entries(stray)) Deno.env.set(k, v);
   try {
-    const exporter = createOtlpExporter();
+    const exporter = createOtlpExporter({ ...config.otlp });
     ok((await exporter.export(richRequest())).ok);
     await exporter.shutdown();
     strictEqual(got[0].headers.get("x-a"), "1");
     strictEqual(got[0].headers.get("x-b"), "3");
+    strictEqual(got[0].headers.get("x-stray"), null);
     strictEqual(got[0].headers.get("content-type"), "application/x-protobuf");
   } finally {
-    for (const k of Object.keys(vars)) Deno.env.delete(k);
+    for (const k of Object.keys(stray)) Deno.env.delete(k);
     await receiver.close();
   }
 });

@@ -75,8 +75,7 @@ export function createSink(
 }
 
 /**
- * Creates a sink configured by the OTEL_* variables in `env` (pass the
- * process environment: the OTLP transport reads it too). Throws an Error
+ * Creates a sink configured by the OTEL_* variables in `env`. Throws an Error
  * naming the variable when one is invalid.
  */
 export function createSinkFromEnv(
@@ -90,6 +89,7 @@ function exporterFor(config: ExportConfig): SpanExporter | undefined {
   switch (config.exporter) {
     case "otlp":
       return createOtlpExporter({
+        ...config.otlp,
         protocol: config.protocol,
         // The queue limits concurrent exports itself. The delegate frees a
         // slot only after its callback, in which the queue already sends

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { EnvironmentError } from "./environment_error.ts";
+import { EnvironmentError } from "../errors.ts";
 
 const libbpfSymbols = {
   bpf_obj_get: { parameters: ["buffer"], result: "i32" },
@@ -63,6 +63,7 @@ const libcSymbols = {
   sched_getcpu: { parameters: [], result: "i32" },
   sched_getaffinity: { parameters: ["i32", "usize", "buffer"], result: "i32" },
   sched_setaffinity: { parameters: ["i32", "usize", "buffer"], result: "i32" },
+  statfs: { parameters: ["buffer", "buffer"], result: "i32" },
   __errno_location: { parameters: [], result: "pointer" },
   strerror: { parameters: ["i32"], result: "pointer" },
 } as const;

@@ -5,6 +5,7 @@
  * @module
  */
 
+import { CategorizedError, type ErrorCategory } from "../errors.ts";
 import { cLib } from "./_lib.ts";
 
 const errnoNames: Record<number, string> = {
@@ -31,8 +32,24 @@ const errnoNames: Record<number, string> = {
   524: "ENOTSUPP",
 };
 
-/** A failed system or libbpf call; `errno` is the positive error number. */
-export class SysError extends Error {
+/**
+ * errno values that mean "this machine lacks a privilege or a kernel
+ * feature" rather than "this call went wrong".
+ */
+const environmentErrnos = new Set([1, 13, 19, 38, 95, 524]);
+
+/** The category of a failed call's errno: "environment" for missing privileges or kernel features. */
+export function errnoCategory(errno: number): ErrorCategory {
+  return environmentErrnos.has(errno) ? "environment" : "runtime";
+}
+
+/**
+ * A failed system or libbpf call; `errno` is the positive error number. Its
+ * category is "environment" when the errno says a privilege or kernel
+ * feature is missing (EPERM, EACCES, ENODEV, ENOSYS, EOPNOTSUPP, ENOTSUPP),
+ * else "runtime".
+ */
+export class SysError extends CategorizedError {
   /** The positive errno value. */
   readonly errno: number;
   /** The failing call, e.g. "bpf_obj_get". */
@@ -41,7 +58,10 @@ export class SysError extends Error {
   /** Builds the sentence "<what>: <strerror> (<ENAME>). <hint>". */
   constructor(call: string, what: string, errno: number, hint?: string) {
     const text = errnoText(errno);
-    super(`${what}: ${call} failed: ${text}.${hint ? " " + hint : ""}`);
+    super(
+      errnoCategory(errno),
+      `${what}: ${call} failed: ${text}.${hint ? " " + hint : ""}`,
+    );
     this.name = "SysError";
     this.errno = errno;
     this.call = call;

@@ -19,3 +19,9 @@ Deno.test("SysError reads as a sentence naming the failing call and what to do",
   );
   assertEquals([e.errno, e.call], [1, "bpf_obj_get"]);
 });
+
+Deno.test("SysError is an environment error for a missing privilege or kernel feature, else a runtime error", () => {
+  assertEquals(new SysError("bpf", "x", 1).category, "environment");
+  assertEquals(new SysError("bpf", "x", 38).category, "environment");
+  assertEquals(new SysError("bpf", "x", 22).category, "runtime");
+});

@@ -6,8 +6,7 @@
  * @module
  */
 
-export { errnoText, SysError } from "./errors.ts";
-export { EnvironmentError } from "./environment_error.ts";
+export { errnoCategory, errnoText, SysError } from "./errors.ts";
 export {
   closeFd,
   linkPerfEvent,
@@ -23,5 +22,8 @@ export {
   progTestRun,
 } from "./bpf.ts";
 export { pinToCurrentCpu } from "./affinity.ts";
+export { BPF_FS_MAGIC, fsType } from "./statfs.ts";
 export { openUprobe, readUprobeType, uprobeType } from "./perf.ts";
+export { uprobeSpOffset, UprobeTestRun } from "./test_run.ts";
 export { mapRing, type RingMemory, RingPoller } from "./ring_mem.ts";
+export * as endedLayout from "./ended_h.ts";

@@ -8,7 +8,7 @@
 import { cLib } from "./_lib.ts";
 import { lastErrno, privilegeHint, SysError } from "./errors.ts";
 import { cString } from "./bpf.ts";
-import { EnvironmentError } from "./environment_error.ts";
+import { EnvironmentError } from "../errors.ts";
 
 const perfEventOpenNr: Record<string, number> = { x86_64: 298, aarch64: 241 };
 const PERF_FLAG_FD_CLOEXEC = 8;

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { EnvironmentError, readUprobeType } from "./mod.ts";
+import { EnvironmentError } from "../errors.ts";
+import { readUprobeType } from "./mod.ts";
 
 Deno.test("readUprobeType names a kernel without the uprobe PMU in one line", () => {
   const path = "/nonexistent/uprobe/type";

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { EnvironmentError } from "../ffi/mod.ts";
+import { EnvironmentError } from "../errors.ts";
 
 const candidates = ["bpftool", "/usr/sbin/bpftool", "/sbin/bpftool"];
 

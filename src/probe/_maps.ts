@@ -7,6 +7,7 @@
 
 import {
   closeFd,
+  endedLayout,
   mapDelete,
   mapKeys,
   mapLookup,
@@ -33,16 +34,17 @@ export interface ProbeCounters {
   oversize: number;
 }
 
-const counterFields: (keyof ProbeCounters)[] = [
-  "hits",
-  "filtered",
-  "submitted",
-  "bytes",
-  "ringFull",
-  "readFaults",
-  "oversize",
-];
-const COUNTERS_SIZE = 64; // struct sb_counters: 8 x u64 (the last is seq)
+/** Where each counter sits in struct sb_counters (a u64 per CPU). */
+const counterOffsets: Record<keyof ProbeCounters, number> = {
+  hits: endedLayout.counters.offsets.hits,
+  filtered: endedLayout.counters.offsets.filtered,
+  submitted: endedLayout.counters.offsets.submitted,
+  bytes: endedLayout.counters.offsets.bytes,
+  ringFull: endedLayout.counters.offsets.ring_full,
+  readFaults: endedLayout.counters.offsets.read_faults,
+  oversize: endedLayout.counters.offsets.oversize,
+};
+const configLayout = endedLayout.config;
 
 /** Probe settings (struct sb_config). */
 export interface ProbeConfig {
@@ -79,40 +81,53 @@ export class ProbeMaps {
 
   /** Sums the per-CPU counters. */
   counters(): ProbeCounters {
-    const values = new Uint8Array(COUNTERS_SIZE * this.#cpus);
+    const size = endedLayout.counters.size;
+    const values = new Uint8Array(size * this.#cpus);
     mapLookup(this.#counters, zeroKey, values);
-    const v = new BigUint64Array(values.buffer);
-    const sums = counterFields.map(() => 0n);
-    for (let cpu = 0; cpu < this.#cpus; cpu++) {
-      for (let i = 0; i < sums.length; i++) sums[i] += v[cpu * 8 + i];
-    }
-    return Object.fromEntries(
-      counterFields.map((f, i) => [f, Number(sums[i])]),
-    ) as unknown as ProbeCounters;
+    const view = new DataView(values.buffer);
+    const sum = (offset: number) => {
+      let total = 0n;
+      for (let cpu = 0; cpu < this.#cpus; cpu++) {
+        total += view.getBigUint64(cpu * size + offset, true);
+      }
+      return Number(total);
+    };
+    const o = counterOffsets;
+    return {
+      hits: sum(o.hits),
+      filtered: sum(o.filtered),
+      submitted: sum(o.submitted),
+      bytes: sum(o.bytes),
+      ringFull: sum(o.ringFull),
+      readFaults: sum(o.readFaults),
+      oversize: sum(o.oversize),
+    };
   }
 
   /** Reads the config. */
   config(): ProbeConfig {
-    const value = new Uint8Array(16);
+    const value = new Uint8Array(configLayout.size);
     mapLookup(this.#config, zeroKey, value);
-    const v = new Uint32Array(value.buffer);
+    const view = new DataView(value.buffer);
+    const u32 = (offset: number) => view.getUint32(offset, true);
     return {
-      enabled: v[0] !== 0,
-      maxRecord: v[1],
-      pidFilter: v[2] !== 0,
-      wakeBytes: v[3],
+      enabled: u32(configLayout.offsets.enabled) !== 0,
+      maxRecord: u32(configLayout.offsets.max_record),
+      pidFilter: u32(configLayout.offsets.pid_filter) !== 0,
+      wakeBytes: u32(configLayout.offsets.wake_bytes),
     };
   }
 
   /** Writes the config; the probe uses it from its next hit on. */
   setConfig(c: ProbeConfig): void {
-    const v = new Uint32Array([
-      c.enabled ? 1 : 0,
-      c.maxRecord,
-      c.pidFilter ? 1 : 0,
-      c.wakeBytes,
-    ]);
-    mapUpdate(this.#config, zeroKey, new Uint8Array(v.buffer));
+    const value = new Uint8Array(configLayout.size);
+    const view = new DataView(value.buffer);
+    const o = configLayout.offsets;
+    view.setUint32(o.enabled, c.enabled ? 1 : 0, true);
+    view.setUint32(o.max_record, c.maxRecord, true);
+    view.setUint32(o.pid_filter, c.pidFilter ? 1 : 0, true);
+    view.setUint32(o.wake_bytes, c.wakeBytes, true);
+    mapUpdate(this.#config, zeroKey, value);
   }
 
   /** Makes the pid map hold exactly `tgids`. */

@@ -6,19 +6,17 @@
  * @module
  */
 
-import { EnvironmentError } from "../ffi/mod.ts";
+import { EnvironmentError } from "../errors.ts";
+import { endedLayout } from "../ffi/mod.ts";
 
 /** The two programs: exact-size dynptr records (6.16+) or size classes (5.8+). */
 export type ProbeKind = "dynptr" | "classes";
 
 /** Largest payload each program can carry (SB_MAX_RECORD_* in bpf/ended.h). */
 export const kindMaxRecord: Record<ProbeKind, number> = {
-  dynptr: 4 << 20,
-  classes: 256 << 10,
+  dynptr: endedLayout.MAX_RECORD_DYNPTR,
+  classes: endedLayout.MAX_RECORD_CLASSES,
 };
-
-/** Smallest size class (SB_CLASS_MIN in bpf/ended.h). */
-export const classMin = 64;
 
 /** Per-kind BPF object bytes for this machine's architecture. */
 export type ProbeObjects = Partial<Record<ProbeKind, Uint8Array>>;

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { kernelVersion, pickKind } from "./_objects.ts";
-import { EnvironmentError } from "../ffi/mod.ts";
+import { EnvironmentError } from "../errors.ts";
 
 Deno.test("pickKind refuses a kernel without BPF ring buffers with an EnvironmentError", () => {
   assert.throws(

@@ -14,7 +14,10 @@
  * ```ts
  * const probe = await openProbe({ log });
  * probe.attach("/usr/local/bin/app", 0x4a1f20);
- * while (await probe.reader.wait(50)) probe.reader.drain((rec) => decode(rec));
+ * while (!stopping) {
+ *   await probe.reader.wait(50);
+ *   probe.reader.drain((rec) => decode(rec));
+ * }
  * probe.close();
  * ```
  *
@@ -23,10 +26,10 @@
 
 import type { Logger } from "../log.ts";
 import { silentLogger } from "../log.ts";
-import { closeFd, objGet } from "../ffi/mod.ts";
-import { openRing, type RingReader } from "../ring/mod.ts";
-import { type Attachment, Links } from "./_links.ts";
-import { type ProbeCounters, ProbeMaps } from "./_maps.ts";
+import { UsageError } from "../errors.ts";
+import { endedLayout } from "../ffi/mod.ts";
+import type { Attachment } from "./_links.ts";
+import type { ProbeCounters } from "./_maps.ts";
 import {
   digestOf,
   kindMaxRecord,
@@ -35,23 +38,51 @@ import {
   type ProbeObjects,
   readObject,
 } from "./_objects.ts";
-import { loadFirst, type ProbeObject, takeOrphans } from "./_instances.ts";
 import {
-  makePrivateDir,
-  removeIfEmpty,
-  removeInstance,
-  requireBpffs,
-} from "./_pins.ts";
+  Instance,
+  listInstances,
+  ownerAlive,
+  type ProbeObject,
+} from "./_instance.ts";
+import { removePinRootIfEmpty, withPinRootLock } from "./_pin_root.ts";
+import type { RingReader } from "./ring.ts";
 
 export type { Attachment } from "./_links.ts";
 export type { ProbeCounters } from "./_maps.ts";
 export type { ProbeKind, ProbeObjects } from "./_objects.ts";
-export type { RingReader } from "../ring/mod.ts";
+export type { RingReader } from "./ring.ts";
 
 /** Where instances are pinned unless told otherwise. */
 export const defaultPinRoot = "/sys/fs/bpf/spanbridge";
-/** Ring buffer size unless told otherwise: room for a 4 MiB record twice over. */
-export const defaultRingBytes = 16 << 20;
+
+/**
+ * Ring buffer size unless told otherwise (`--ring-size`): 32 MiB holds
+ * eight of the largest records (4 MiB, and a record may take at most half
+ * the ring) and is what BENCHMARKS.md measured the pipeline with. The
+ * kernel maps the data pages twice, so it costs 64 MiB of address space.
+ */
+export const defaultRingBytes = 32 << 20;
+
+/**
+ * Checks an instance name and ring size as {@linkcode openProbe} takes them;
+ * returns a sentence naming the bad value, or undefined when both are fine.
+ */
+export function validateProbeOptions(
+  options: { name?: string; ringBytes?: number },
+): string | undefined {
+  const { name, ringBytes } = options;
+  if (name !== undefined && !/^[A-Za-z0-9-]{1,64}$/.test(name)) {
+    return `Invalid instance name "${name}": use 1 to 64 letters, digits and "-".`;
+  }
+  if (
+    ringBytes !== undefined &&
+    (!Number.isInteger(ringBytes) || ringBytes < 65536 ||
+      ringBytes > 1 << 30 || (ringBytes & (ringBytes - 1)) !== 0)
+  ) {
+    return `Invalid ring size ${ringBytes}: expected a power of two from 64 KiB to 1 GiB, e.g. 32M.`;
+  }
+  return undefined;
+}
 
 /** Options of {@linkcode openProbe}. */
 export interface ProbeOptions {
@@ -60,7 +91,8 @@ export interface ProbeOptions {
   /**
    * Instance name (letters, digits, "-"); default "default". Only orphans
    * with the same name are adopted or removed, so controllers for different
-   * targets should use different names.
+   * targets should use different names; a name a running controller uses is
+   * refused.
    */
   name?: string;
   /**
@@ -95,8 +127,6 @@ export interface Probe {
   readonly ringBytes: number;
   /** This instance's pin directory. */
   readonly pinDir: string;
-  /** True when the instance was adopted from a controller that died. */
-  readonly adopted: boolean;
   /** The ring buffer reader (records: sb_record_header + payload). */
   readonly reader: RingReader;
   /**
@@ -105,12 +135,14 @@ export interface Probe {
    * and offset; a binary rebuilt in place is a new file and gets a new link.
    */
   attach(binaryPath: string, fileOffset: number): Attachment;
-  /** The current attachments, including adopted ones. */
-  attachments(): Attachment[];
+  /**
+   * Detaches the links adopted from a dead controller that were not attached
+   * again since the probe opened: a restart traces only what the new command
+   * asks for. Returns how many were detached.
+   */
+  releaseUnclaimed(): number;
   /** Records only these process ids (tgids); null records every process. */
   setPidFilter(tgids: number[] | null): void;
-  /** Turns recording on or off (hits are counted either way). */
-  setEnabled(enabled: boolean): void;
   /** The probe's counters, summed over CPUs. */
   counters(): ProbeCounters;
   /**
@@ -122,28 +154,18 @@ export interface Probe {
 
 /**
  * Loads (or adopts) a probe instance. See {@linkcode ProbeOptions}.
- * Throws a sentence naming the failing step and what to do.
+ * Throws a sentence naming the failing step and what to do: a
+ * {@linkcode UsageError} for a bad name or ring size or a name in use, an
+ * EnvironmentError for what the machine lacks (privileges, bpffs, a
+ * trustworthy pin root, bpftool, kernel support).
  */
 export async function openProbe(options: ProbeOptions = {}): Promise<Probe> {
   const log = options.log ?? silentLogger;
   const root = options.pinRoot ?? defaultPinRoot;
   const name = options.name ?? "default";
   const ringBytes = options.ringBytes ?? defaultRingBytes;
-  if (!/^[A-Za-z0-9-]+$/.test(name)) {
-    throw new Error(
-      `Cannot open the probe: instance name "${name}" may only hold letters, digits and "-".`,
-    );
-  }
-  if (
-    ringBytes < 65536 || (ringBytes & (ringBytes - 1)) !== 0 ||
-    ringBytes > 1 << 30
-  ) {
-    throw new Error(
-      `Cannot open the probe: ring size ${ringBytes} must be a power of two from 64 KiB to 1 GiB.`,
-    );
-  }
-  requireBpffs(root);
-  makePrivateDir(root);
+  const problem = validateProbeOptions({ name, ringBytes });
+  if (problem) throw new UsageError(`Cannot open the probe: ${problem}`);
 
   const kinds: ProbeKind[] = options.kind
     ? [options.kind]
@@ -158,118 +180,98 @@ export async function openProbe(options: ProbeOptions = {}): Promise<Probe> {
     objects.push({ kind, bytes, digest: await digestOf(bytes) });
   }
 
-  const adopted = takeOrphans(
-    root,
-    name,
-    objects,
-    options.adopt !== false,
-    log,
-  );
-  if (adopted) {
-    try {
-      return openInstance(adopted.dir, adopted.kind, true, options, log);
-    } catch (e) {
-      // E.g. the dead controller was killed halfway through loading.
-      removeInstance(adopted.dir);
-      log.warn("cannot use the adopted probe instance; removed it", {
-        dir: adopted.dir,
-        error: (e as Error).message,
-      });
+  const instance = await withPinRootLock(root, () => {
+    const live = listInstances(root).find((i) =>
+      i.id.name === name && ownerAlive(i.id)
+    );
+    if (live) {
+      throw new UsageError(
+        `Cannot start: instance "${name}" is in use by the running controller with pid ${live.id.pid} (${live.dir}). Stop it first, or pass another --instance.`,
+      );
     }
-  }
-  const loaded = await loadFirst(root, name, objects, ringBytes, log);
+    return Instance.adopt(root, name, objects, options.adopt !== false, log) ??
+      Instance.load(root, name, objects, ringBytes, log);
+  });
   try {
-    return openInstance(loaded.dir, loaded.kind, false, options, log);
+    return configure(instance, root, options, log);
   } catch (e) {
-    // E.g. libbpf.so.1 is missing: bpftool (static) loaded it, we cannot open it.
-    removeInstance(loaded.dir);
+    instance.close();
+    removePinRootIfEmpty(root);
     throw e;
   }
 }
 
-function openInstance(
-  dir: string,
-  kind: ProbeKind,
-  adopted: boolean,
+function configure(
+  instance: Instance,
+  root: string,
   options: ProbeOptions,
   log: Logger,
 ): Probe {
-  const progFd = objGet(`${dir}/progs/ended_${kind}`);
-  let maps: ProbeMaps | undefined;
-  let reader: RingReader | undefined;
-  try {
-    maps = new ProbeMaps(`${dir}/maps`);
-    reader = openRing(`${dir}/maps/rb`);
-    const links = new Links(`${dir}/links`);
-    const ringBytes = reader.size;
-    const maxRecordBytes = Math.min(
-      kindMaxRecord[kind],
-      options.maxRecordBytes ?? Infinity,
-      ringRecordLimit(kind, ringBytes),
-    );
-    const config = {
-      enabled: true,
-      maxRecord: maxRecordBytes,
-      // An adopted instance keeps filtering until the controller says.
-      pidFilter: adopted && maps.config().pidFilter,
-      wakeBytes: options.wakeBytes ?? Math.min(1 << 20, ringBytes >>> 2),
-    };
-    maps.setConfig(config);
-    if (links.list().length) {
-      log.info("kept adopted attachments", {
-        links: links.list().map((a) => a.key),
-      });
-    }
-    let closed = false;
-    const m = maps, r = reader;
-    return {
-      kind,
-      maxRecordBytes,
-      ringBytes,
-      pinDir: dir,
-      adopted,
-      reader: r,
-      attach: (path, offset) => {
-        if (closed) {
-          throw new Error(`Cannot attach to ${path}: the probe is closed.`);
-        }
-        const a = links.attach(progFd, path, offset);
-        log.debug("attached", { path, offset, link: a.key });
-        return a;
-      },
-      attachments: () => links.list(),
-      setPidFilter: (tgids) => {
-        // Fill the set before turning the filter on, so no traced pid is
-        // dropped in between.
-        if (tgids) m.setPids(tgids);
-        m.setConfig({ ...m.config(), pidFilter: tgids !== null });
-        if (!tgids) m.setPids([]);
-      },
-      setEnabled: (enabled) => m.setConfig({ ...m.config(), enabled }),
-      counters: () => m.counters(),
-      close: () => {
-        if (closed) return;
-        closed = true;
-        r.close();
-        links.detachAll();
-        m.close();
-        closeFd(progFd);
-        removeInstance(dir);
-        removeIfEmpty(dir.slice(0, dir.lastIndexOf("/"))); // the pin root
-        log.info("removed the probe", { dir });
-      },
-    };
-  } catch (e) {
-    reader?.close();
-    maps?.close();
-    closeFd(progFd);
-    throw e;
+  const { maps, links, ring } = instance;
+  const ringBytes = ring.size;
+  const maxRecordBytes = Math.min(
+    kindMaxRecord[instance.kind],
+    options.maxRecordBytes ?? Infinity,
+    ringRecordLimit(instance.kind, ringBytes),
+  );
+  maps.setConfig({
+    enabled: true,
+    maxRecord: maxRecordBytes,
+    // An adopted instance keeps filtering until the controller says.
+    pidFilter: instance.adopted && maps.config().pidFilter,
+    wakeBytes: options.wakeBytes ?? Math.min(1 << 20, ringBytes >>> 2),
+  });
+  if (links.list().length) {
+    log.info("kept adopted attachments", {
+      links: links.list().map((a) => a.key),
+    });
   }
+  const claimed = new Set<string>();
+  let closed = false;
+  return {
+    kind: instance.kind,
+    maxRecordBytes,
+    ringBytes,
+    pinDir: instance.dir,
+    reader: ring,
+    attach: (path, offset) => {
+      const a = instance.attach(path, offset);
+      claimed.add(a.key);
+      log.debug("attached", { path, offset, link: a.key });
+      return a;
+    },
+    releaseUnclaimed: () => {
+      const unclaimed = links.list().filter((a) => !claimed.has(a.key));
+      for (const a of unclaimed) {
+        a.detach();
+        log.info("detached an adopted attachment the command did not ask for", {
+          link: a.key,
+        });
+      }
+      return unclaimed.length;
+    },
+    setPidFilter: (tgids) => {
+      // Fill the set before turning the filter on, so no traced pid is
+      // dropped in between.
+      if (tgids) maps.setPids(tgids);
+      maps.setConfig({ ...maps.config(), pidFilter: tgids !== null });
+      if (!tgids) maps.setPids([]);
+    },
+    counters: () => maps.counters(),
+    close: () => {
+      if (closed) return;
+      closed = true;
+      instance.close();
+      removePinRootIfEmpty(root);
+      log.info("removed the probe", { dir: instance.dir });
+    },
+  };
 }
 
 /** Largest payload whose record fits in half the ring. */
 function ringRecordLimit(kind: ProbeKind, ringBytes: number): number {
-  const room = ringBytes / 2 - 32; // 24-byte record header, 8-byte ring header
+  // The kernel puts an 8-byte header before each record.
+  const room = ringBytes / 2 - endedLayout.recordHeader.size - 8;
   if (kind === "dynptr") return room;
   let cls = kindMaxRecord.classes;
   while (cls > room) cls /= 2;

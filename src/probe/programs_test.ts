@@ -13,7 +13,7 @@ import {
   parseHeader,
   spOffset,
   type TestProbe,
-} from "./_test_utils.ts";
+} from "./testing.ts";
 import type { ProbeKind } from "./_objects.ts";
 
 const SB_RECORD_MAGIC = 0x31524253;
@@ -180,9 +180,9 @@ ebpfTest(
     const tp = await openTestProbe("dynptr");
     try {
       const batch = makePayload(10);
-      tp.probe.setEnabled(false);
+      tp.setEnabled(false);
       tp.emit(batch, 3);
-      tp.probe.setEnabled(true);
+      tp.setEnabled(true);
       tp.probe.setPidFilter([Deno.pid + 1]);
       tp.emit(batch, 2);
       assertEquals(drainAll(tp).length, 0);
@@ -206,7 +206,7 @@ ebpfTest(
     try {
       tp.emit(new Uint8Array(0));
       assertEquals(drainAll(tp).map((r) => parseHeader(r).len), [0]);
-      tp.emitAt(8n, 16); // page 0 is never mapped
+      tp.emitUnreadable(16);
       assertEquals(drainAll(tp).length, 0);
       assertEquals(tp.probe.counters().readFaults, 1);
     } finally {

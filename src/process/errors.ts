@@ -5,6 +5,8 @@
  * @module
  */
 
+import { CategorizedError } from "../errors.ts";
+
 /** What went wrong while resolving a target binary or a process. */
 export type TargetErrorKind =
   /** The file or process does not exist. */
@@ -29,13 +31,13 @@ export type TargetErrorKind =
  * the target itself (as opposed to bugs). Its message is a full sentence
  * naming the file or process and what to do.
  */
-export class TargetError extends Error {
+export class TargetError extends CategorizedError {
   /** The kind of problem, for exit codes and tests. */
   readonly kind: TargetErrorKind;
 
   /** Creates a TargetError; `cause` keeps the underlying system error. */
   constructor(kind: TargetErrorKind, message: string, options?: ErrorOptions) {
-    super(message, options);
+    super("target", message, options);
     this.name = "TargetError";
     this.kind = kind;
   }

@@ -91,12 +91,13 @@ export async function processInfo(pid: number): Promise<ProcessInfo> {
 
 /**
  * Returns the start time (clock ticks after boot) of `pid`, or undefined when
- * the process is gone or has exited and awaits its parent (a zombie). It is
- * one small read, for cheap liveness checks.
+ * the process is gone or has exited and awaits its parent (a zombie): one
+ * meaning of "alive" for every liveness check (traced processes, the owners
+ * of pin directories). It is one small read.
  */
-export async function startTicks(pid: number): Promise<number | undefined> {
+export function startTicks(pid: number): number | undefined {
   try {
-    const fields = statFields(await Deno.readTextFile(`/proc/${pid}/stat`));
+    const fields = statFields(Deno.readTextFileSync(`/proc/${pid}/stat`));
     return fields[0] === "Z" ? undefined : Number(fields[19]);
   } catch {
     return undefined;

@@ -4,13 +4,13 @@ import {
   deepStrictEqual as assertEquals,
   ok as assert,
 } from "node:assert/strict";
-import { openRing } from "./mod.ts";
+import { openRing } from "./ring.ts";
 import {
   ebpfTest,
   makePayload,
   openTestProbe,
   parseHeader,
-} from "../probe/_test_utils.ts";
+} from "./testing.ts";
 
 ebpfTest(
   "ring reader drains records in order, across the ring's wrap-around",

@@ -1,72 +1,26 @@
 /**
- * Helpers for the probe's kernel tests: gating on root and bpffs, private
- * pin roots, the BPF_PROG_TEST_RUN variant of the probe, and an emitter
- * target with its probe offset. Test-only.
+ * Test support for the probe's kernel tests and the ring benchmark: the
+ * BPF_PROG_TEST_RUN variant of the probe (driven through src/ffi, which
+ * holds the pointers), payloads, and an emitter target with its probe
+ * offset. Not used by the controller; the eBPF gate and the pin-root
+ * helpers are tests/ebpf.ts's.
  *
  * @module
  */
 
 import { openProbe, type Probe, type ProbeOptions } from "./mod.ts";
-import { closeFd, objGet, pinToCurrentCpu, progTestRun } from "../ffi/mod.ts";
+import {
+  closeFd,
+  objGet,
+  pinToCurrentCpu,
+  uprobeSpOffset,
+  UprobeTestRun,
+} from "../ffi/mod.ts";
+import { ProbeMaps } from "./_maps.ts";
 import { objectArch, type ProbeKind, readObject } from "./_objects.ts";
-import { removeInstance } from "./_pins.ts";
+import { removePinRoot, testPinRoot } from "../../tests/ebpf.ts";
 
-const skip = Deno.env.get("SPANBRIDGE_SKIP_EBPF") === "1";
-
-function requireEbpf(): void {
-  const problems: string[] = [];
-  if (Deno.uid() !== 0) problems.push("not running as root");
-  const mounts = Deno.readTextFileSync("/proc/self/mounts");
-  if (!/ \/sys\/fs\/bpf bpf /.test(mounts)) {
-    problems.push("bpffs is not mounted at /sys/fs/bpf");
-  }
-  if (problems.length) {
-    throw new Error(
-      `This test needs eBPF on the real kernel, but: ${problems.join(", ")}. ` +
-        "Run as root with bpffs mounted (tools/bootstrap.sh), or set SPANBRIDGE_SKIP_EBPF=1 to skip eBPF tests.",
-    );
-  }
-}
-
-/** Deno.test for a test needing root and eBPF: fails loudly, skips only when SPANBRIDGE_SKIP_EBPF=1. */
-export function ebpfTest(
-  name: string,
-  fn: (t: Deno.TestContext) => Promise<void> | void,
-): void {
-  if (skip) {
-    Deno.test({ name, ignore: true, fn }); // reported as "ignored" by deno test
-    console.error(`SKIPPED (SPANBRIDGE_SKIP_EBPF=1): ${name}`);
-    return;
-  }
-  Deno.test({
-    name,
-    sanitizeResources: false,
-    fn: async (t) => {
-      requireEbpf();
-      await fn(t);
-    },
-  });
-}
-
-let roots = 0;
-// Test files run in separate isolates of one process: the counter alone
-// would repeat across files.
-const rootTag = crypto.getRandomValues(new Uint32Array(1))[0].toString(36);
-
-/** A fresh pin root no real controller uses; removed by {@linkcode removePinRoot}. */
-export function testPinRoot(): string {
-  return `/sys/fs/bpf/spanbridge-test-${Deno.pid}-${rootTag}-${roots++}`;
-}
-
-/** Removes every instance under a test pin root, and the root. */
-export function removePinRoot(root: string): void {
-  try {
-    for (const e of Deno.readDirSync(root)) removeInstance(`${root}/${e.name}`);
-    Deno.removeSync(root);
-  } catch (e) {
-    if (!(e instanceof Deno.errors.NotFound)) throw e;
-  }
-}
+export { ebpfTest, removePinRoot, testPinRoot } from "../../tests/ebpf.ts";
 
 /** Payload byte i of a batch of `size` bytes, as the emitter makes it. */
 export function payloadByte(i: number, size: number): number {
@@ -81,8 +35,7 @@ export function makePayload(size: number): Uint8Array<ArrayBuffer> {
 }
 
 /** Offsets of SP in the register context of each architecture (UAPI). */
-export const spOffset: Record<string, number> = { x86: 152, arm64: 248 };
-const regsSize: Record<string, number> = { x86: 168, arm64: 272 };
+export const spOffset: Record<string, number> = uprobeSpOffset;
 
 /** A probe running the syscall-program build, driven with {@linkcode TestProbe.emit}. */
 export interface TestProbe {
@@ -93,8 +46,10 @@ export interface TestProbe {
    * the registers laid out for `arch` (default this machine's).
    */
   emit(batch: Uint8Array<ArrayBuffer>, count?: number): void;
-  /** Like emit, with the batch at an arbitrary address. */
-  emitAt(addr: bigint, len: number, count?: number): void;
+  /** Like emit, with a `len`-byte batch the probe cannot read (page 0). */
+  emitUnreadable(len: number, count?: number): void;
+  /** Turns recording on or off (hits are counted either way). */
+  setEnabled(enabled: boolean): void;
   /** Closes the probe and removes the pin root. */
   close(): void;
 }
@@ -119,38 +74,19 @@ export async function openTestProbe(
     objects: { [kind]: bytes },
   });
   const progFd = objGet(`${probe.pinDir}/progs/ended_${kind}`);
+  const maps = new ProbeMaps(`${probe.pinDir}/maps`);
   // The record sequence is per CPU: every run of one test probe must happen
   // on the same CPU for the tests' sequence checks to hold.
   const unpin = pinToCurrentCpu();
-  // The caller's stack at entry: return address, then ptr, len, cap.
-  const stack = new Uint8Array(32);
-  const stackView = new DataView(stack.buffer);
-  const ctx = new Uint8Array(8 + regsSize[arch]);
-  const ctxView = new DataView(ctx.buffer);
-  ctxView.setBigUint64(
-    8 + spOffset[arch],
-    BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(stack))),
-    true,
-  );
-  const emitAt = (addr: bigint, len: number, count = 1) => {
-    stackView.setBigUint64(8, addr, true);
-    stackView.setBigUint64(16, BigInt(len), true);
-    stackView.setBigUint64(24, BigInt(len), true);
-    ctxView.setBigUint64(0, BigInt(count), true);
-    progTestRun(progFd, ctx);
-  };
+  const run = new UprobeTestRun(progFd, arch);
   return {
     probe,
-    emitAt,
-    emit(batch, count = 1) {
-      const ptr = batch.length
-        ? Deno.UnsafePointer.value(Deno.UnsafePointer.of(batch))
-        : 0;
-      emitAt(BigInt(ptr), batch.length, count);
-      batch.fill(batch[0] ?? 0, 0, 0); // keeps batch alive until after the run
-    },
+    emit: (batch, count = 1) => run.call(batch, count),
+    emitUnreadable: (len, count = 1) => run.callUnreadable(len, count),
+    setEnabled: (enabled) => maps.setConfig({ ...maps.config(), enabled }),
     close() {
       unpin();
+      maps.close();
       closeFd(progFd);
       probe.close();
       if (!options.pinRoot) removePinRoot(pinRoot);

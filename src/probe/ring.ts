@@ -11,10 +11,16 @@
  * 5.9-6.9 M records/s and 2.6-2.8 GB/s and need only libbpf.so.1 and libc.
  * See bench/reader.ts for this implementation's numbers.
  *
+ * The reader belongs to a probe instance (src/probe opens it with the
+ * instance's other maps); others use it through `Probe.reader`.
+ *
  * @example
  * ```ts
  * const reader = openRing("/sys/fs/bpf/spanbridge/<instance>/maps/rb");
- * while (await reader.wait(50)) reader.drain((rec) => console.log(rec.length));
+ * while (!stopping) {
+ *   await reader.wait(50); // false after 50 ms without data: look again
+ *   reader.drain((rec) => console.log(rec.length));
+ * }
  * reader.close();
  * ```
  *
