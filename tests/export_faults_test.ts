@@ -24,6 +24,15 @@ const gate = (name: string) => !ebpfAvailable(`export faults: ${name}`);
 /** The SDK hands batches off every 100 ms instead of every 5 s. */
 const sdkEnv = { OTEL_BSP_SCHEDULE_DELAY: "100" };
 
+/** Exit status 4 exactly when spans were dropped for export reasons, else 0. */
+function assertExitCode(code: number, stopped: LogLine): void {
+  assert.equal(
+    code,
+    (stopped.dropped as number) > 0 ? 4 : 0,
+    JSON.stringify(stopped),
+  );
+}
+
 /** Asserts the `stopped` line balances: received = exported + dropped, and nothing lost before export. */
 function assertBalanced(stopped: LogLine): void {
   const s = stopped as Record<string, number>;
@@ -75,9 +84,10 @@ Deno.test({
         "the first export after the collector came back (retries stopped?)",
       );
       const firstRetryMs = receiver.requests[0].at - back;
-      assert.equal((await traced.controller.stop()).code, 0);
+      const { code } = await traced.controller.stop();
       const stopped = await traced.controller.waitFor("stopped");
       assertBalanced(stopped);
+      assertExitCode(code, stopped);
       assert.ok(
         stopped.droppedQueueFull as number > 0,
         `no excess dropped: hello made ${run.requests} traces only`,
@@ -136,9 +146,10 @@ Deno.test({
         15_000,
         "the fourth attempt",
       );
-      assert.equal((await traced.controller.stop()).code, 0);
+      const { code } = await traced.controller.stop();
       const stopped = await traced.controller.waitFor("stopped");
       assertBalanced(stopped);
+      assertExitCode(code, stopped);
       assert.equal(stopped.dropped, 0, traced.controller.dump());
       assertHelloRunsArrived(receiver.spans, [run]);
       const [a, b, c, d] = receiver.requests;
@@ -177,9 +188,10 @@ Deno.test({
         10_000,
         "a warning about the 400",
       );
-      assert.equal((await traced.controller.stop()).code, 0);
+      const { code } = await traced.controller.stop();
       const stopped = await traced.controller.waitFor("stopped");
       assertBalanced(stopped);
+      assertExitCode(code, stopped);
       assert.ok((stopped.received as number) > 0);
       assert.equal(stopped.droppedExportFailed, stopped.received);
       // Each span was offered exactly once: no retry.
@@ -237,9 +249,10 @@ Deno.test({
         15_000,
         "every span of both runs, the timed-out ones sent again",
       );
-      assert.equal((await traced.controller.stop()).code, 0);
+      const { code } = await traced.controller.stop();
       const stopped = await traced.controller.waitFor("stopped");
       assertBalanced(stopped);
+      assertExitCode(code, stopped);
       assert.equal(stopped.dropped, 0, "a timed-out export is sent again");
       assert.ok(
         traced.controller.logs.some((l) => l.reason === "retrying"),
@@ -276,9 +289,10 @@ Deno.test({
         10_000,
         "a warning naming the receiver's reason",
       );
-      assert.equal((await traced.controller.stop()).code, 0);
+      const { code } = await traced.controller.stop();
       const stopped = await traced.controller.waitFor("stopped");
       assertBalanced(stopped);
+      assertExitCode(code, stopped);
       const made = assertHelloRunsArrived(receiver.spans, [run]);
       assert.equal(stopped.received, made);
       assert.equal(stopped.droppedRejected, 2 * receiver.requests.length);
