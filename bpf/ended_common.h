@@ -37,8 +37,10 @@ struct sb_regs {
 #error "define __TARGET_ARCH_x86 or __TARGET_ARCH_arm64"
 #endif
 
-/* The ring's size is set when the controller creates it (bpftool map create)
- * and reused at load; this value only applies when nobody does. */
+/* Not the ring's size: the controller always creates the ring itself
+ * (bpftool map create, size from --ring-size, default in src/probe/mod.ts)
+ * and has it reused at load. This entry count only applies to a load that
+ * skips that step. */
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 16 << 20);

@@ -97,7 +97,8 @@ const cases: Case[] = [
         cleanup: cache,
       };
     },
-    says: /Operation not permitted\. Run as root or grant CAP_BPF/,
+    // The pin root must belong to root: a user cannot even create it.
+    says: /Cannot create the pin root .*Operation not permitted.*Run as root\./,
   },
   {
     lacks: "bpffs under --pin-root (a /tmp directory)",

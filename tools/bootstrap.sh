@@ -46,9 +46,9 @@ fi
 
 # bpffs: the probe's programs, maps and links are pinned there.
 if ! grep -qs ' /sys/fs/bpf bpf ' /proc/mounts; then
-	if [ "$(id -u)" = 0 ] && mount -t bpf bpf /sys/fs/bpf 2>/dev/null; then
+	if [ "$(id -u)" = 0 ] && mount -t bpf -o mode=0700 bpf /sys/fs/bpf 2>/dev/null; then
 		say "mounted bpffs at /sys/fs/bpf"
 	else
-		say "warning: bpffs is not mounted at /sys/fs/bpf and could not be mounted (run as root: mount -t bpf bpf /sys/fs/bpf)"
+		say "warning: bpffs is not mounted at /sys/fs/bpf and could not be mounted (run as root: mount -t bpf -o mode=0700 bpf /sys/fs/bpf)"
 	fi
 fi

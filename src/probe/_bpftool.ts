@@ -53,7 +53,7 @@ function hintFor(stderr: string): string {
     return "Run as root or grant CAP_BPF, CAP_PERFMON and CAP_SYS_ADMIN.";
   }
   if (/not a BPF filesystem|not on a BPF filesystem|bpffs/i.test(stderr)) {
-    return "Mount bpffs: mount -t bpf bpf /sys/fs/bpf.";
+    return "Mount bpffs: mount -t bpf -o mode=0700 bpf /sys/fs/bpf.";
   }
   return "Check the kernel version (5.8+ for ring buffers, 6.16+ for the dynptr probe) and the verifier log above.";
 }

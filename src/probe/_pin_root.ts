@@ -22,11 +22,11 @@ import { BPF_FS_MAGIC, fsType } from "../ffi/mod.ts";
 /** Owner and mode the pin root must have. */
 const trusted = { uid: 0, mode: 0o700 };
 
-/** Throws an EnvironmentError unless `path` is on bpffs. */
+/** Throws an EnvironmentError naming `what` unless `path` is on bpffs. */
 function requireBpffs(path: string, what: string): void {
   if (fsType(path) !== BPF_FS_MAGIC) {
     throw new EnvironmentError(
-      `Cannot pin the probe under ${what}: ${path} is not on a bpffs. Mount it (as root: mount -t bpf -o mode=0700 bpf /sys/fs/bpf) or pass a --pin-root on bpffs.`,
+      `Cannot pin the probe under ${what}: no bpffs is mounted there. Mount it (as root: mount -t bpf -o mode=0700 bpf /sys/fs/bpf) or pass a --pin-root on bpffs.`,
     );
   }
 }

@@ -90,8 +90,11 @@ ebpfTest(
     const dir = Deno.makeTempDirSync();
     try {
       Deno.chmodSync(dir, 0o700);
-      refused(() => ensurePinRoot(dir), /is not on a bpffs/);
-      refused(() => ensurePinRoot(`${dir}/spanbridge`), /is not on a bpffs/);
+      refused(() => ensurePinRoot(dir), /no bpffs is mounted there/);
+      refused(
+        () => ensurePinRoot(`${dir}/spanbridge`),
+        /no bpffs is mounted there/,
+      );
       assertEquals(existsSync(`${dir}/spanbridge`), false);
     } finally {
       Deno.removeSync(dir, { recursive: true });

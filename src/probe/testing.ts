@@ -17,6 +17,7 @@ import {
   UprobeTestRun,
 } from "../ffi/mod.ts";
 import { ProbeMaps } from "./_maps.ts";
+import { HEADER_SIZE, readHeader } from "../decode/mod.ts";
 import { objectArch, type ProbeKind, readObject } from "./_objects.ts";
 import { removePinRoot, testPinRoot } from "../../tests/ebpf.ts";
 
@@ -94,32 +95,13 @@ export async function openTestProbe(
   };
 }
 
-/** Parses a ring record's sb_record_header. */
-export function parseHeader(
-  rec: Uint8Array,
-): {
-  magic: number;
-  len: number;
-  tgid: number;
-  pid: number;
-  cpu: number;
-  seq: number;
-} {
-  const v = new DataView(rec.buffer, rec.byteOffset, rec.byteLength);
-  return {
-    magic: v.getUint32(0, true),
-    len: v.getUint32(4, true),
-    tgid: v.getUint32(8, true),
-    pid: v.getUint32(12, true),
-    cpu: v.getUint32(16, true),
-    seq: v.getUint32(20, true),
-  };
-}
+/** Parses a ring record's sb_record_header (the decoder's reader). */
+export const parseHeader: typeof readHeader = readHeader;
 
 /** Index of the first byte of `rec`'s payload that is not {@linkcode payloadByte}, or -1. */
 export function firstBadByte(rec: Uint8Array, size: number): number {
   for (let i = 0; i < size; i++) {
-    if (rec[24 + i] !== payloadByte(i, size)) return i;
+    if (rec[HEADER_SIZE + i] !== payloadByte(i, size)) return i;
   }
   return -1;
 }
