@@ -109,7 +109,7 @@ export interface RunOptions {
  * environment, read once by the caller). Throws a {@linkcode UsageError}
  * naming the bad flag or variable.
  */
-export function parseRunArgs(
+function parseRunArgs(
   args: string[],
   env: Record<string, string | undefined>,
 ): RunOptions {
@@ -373,7 +373,7 @@ export async function run(
  * failed, refused by the receiver, still queued at shutdown). Records (whole
  * batches): lost in the kernel (ring full, oversize, unreadable) or corrupt.
  */
-export function summaryFields(
+function summaryFields(
   stats: ControllerStats,
   elapsedMs: number,
 ): Record<string, number> {

@@ -70,7 +70,7 @@ export const defaultBatchOptions: BatchOptions = {
 type Env = Record<string, string | undefined>;
 
 /** The longest export timeout accepted: an hour (timers overflow past ~24.8 days). */
-export const maxTimeoutMillis = 3_600_000;
+const maxTimeoutMillis = 3_600_000;
 
 /**
  * Reads and validates the export configuration from `env`; throws an Error

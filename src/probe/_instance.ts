@@ -96,7 +96,7 @@ export function listInstances(root: string): { dir: string; id: InstanceId }[] {
  * Removes an instance directory: links first (each removal detaches one
  * uprobe), then programs and maps. Missing entries are fine.
  */
-export function removeInstanceDir(dir: string): void {
+function removeInstanceDir(dir: string): void {
   try {
     for (const e of Deno.readDirSync(`${dir}/links`)) {
       Deno.removeSync(`${dir}/links/${e.name}`);

@@ -24,7 +24,7 @@ import { removePinRoot, testPinRoot } from "../../tests/ebpf.ts";
 export { ebpfTest, removePinRoot, testPinRoot } from "../../tests/ebpf.ts";
 
 /** Payload byte i of a batch of `size` bytes, as the emitter makes it. */
-export function payloadByte(i: number, size: number): number {
+function payloadByte(i: number, size: number): number {
   return (i * 31 + size) & 0xff;
 }
 
@@ -154,7 +154,7 @@ export async function buildEmitter(path: string): Promise<Emitter> {
 }
 
 /** File offset of `symbol` in the ELF executable at `path`. */
-export async function symbolFileOffset(
+async function symbolFileOffset(
   path: string,
   symbol: string,
 ): Promise<number> {
