@@ -1,0 +1,68 @@
+/**
+ * `./task demo 2>&1 | head`: the demo's output closes early, and the demo
+ * must still remove its probe instance ("demo", its own name, so it never
+ * adopts or removes the instances of other controllers).
+ */
+import assert from "node:assert/strict";
+import { ebpfAvailable, root } from "./harness.ts";
+
+const pinRoot = "/sys/fs/bpf/spanbridge";
+
+/** The instance directories of process `pid` under the default pin root. */
+function instancesOf(pid: number): string[] {
+  try {
+    return [...Deno.readDirSync(pinRoot)].map((e) => e.name).filter((n) =>
+      n.includes(`_${pid}_`)
+    );
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return [];
+    throw e;
+  }
+}
+
+Deno.test({
+  name:
+    "the demo piped into head removes its own instance, named demo, when its output closes",
+  ignore: !ebpfAvailable("demo piped into head"),
+  sanitizeResources: false,
+  async fn() {
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", `${root}tools/demo.ts`],
+      env: { SPANBRIDGE_DEMO_SECONDS: "3", NO_COLOR: "1" },
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    try {
+      // Like `2>&1 | head`: read until the probe is attached, then close both.
+      let text = "";
+      const decoder = new TextDecoder();
+      const readers = [child.stdout.getReader(), child.stderr.getReader()];
+      await Promise.race(readers.map(async (r) => {
+        while (!/ attached /.test(text)) {
+          const { value, done } = await r.read();
+          if (done) return;
+          text += decoder.decode(value);
+        }
+      }));
+      assert.match(text, / attached /);
+      const dirs = instancesOf(child.pid);
+      assert.equal(dirs.length, 1, `the demo's instance: ${dirs}`);
+      await Promise.all(readers.map((r) => r.cancel()));
+      const status = await child.status;
+      assert.ok(
+        dirs.every((d) => d.startsWith("demo_")),
+        `the demo's instance is not named demo: ${dirs}`,
+      );
+      assert.deepEqual(instancesOf(child.pid), [], "the demo left its pins");
+      assert.ok([0, 1].includes(status.code), `exit ${status.code}:\n${text}`);
+    } finally {
+      try {
+        child.kill("SIGKILL");
+      } catch {
+        // Already exited.
+      }
+      await child.status;
+    }
+  },
+});
