@@ -126,7 +126,13 @@ export async function withPinRootLock<T>(
 ): Promise<T> {
   for (;;) {
     ensurePinRoot(root);
-    const dir = Deno.openSync(root, { read: true });
+    let dir: Deno.FsFile;
+    try {
+      dir = Deno.openSync(root, { read: true });
+    } catch (e) {
+      if (e instanceof Deno.errors.NotFound) continue; // removed meanwhile
+      throw e;
+    }
     try {
       await dir.lock(true);
       const now = lstatOrNull(root);
