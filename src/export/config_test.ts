@@ -98,8 +98,93 @@ Deno.test("readExportConfig rejects bad values with the variable named", () => {
       /exceeds OTEL_BSP_MAX_QUEUE_SIZE/,
     ],
     [{ OTEL_RESOURCE_ATTRIBUTES: "a" }, /Invalid OTEL_RESOURCE_ATTRIBUTES/],
+    [
+      { OTEL_EXPORTER_OTLP_HEADERS: "x-a=1%0Ax-b: 2" },
+      /the value of "x-a" holds a control character/,
+    ],
+    [
+      { OTEL_EXPORTER_OTLP_TRACES_HEADERS: "x-a=%00" },
+      /the value of "x-a" holds a control character/,
+    ],
+    [
+      { OTEL_EXPORTER_OTLP_TIMEOUT: "99999999999" },
+      /99999999999 exceeds the maximum of 3600000/,
+    ],
+    [
+      { OTEL_BSP_SCHEDULE_DELAY: "86400000" },
+      /OTEL_BSP_SCHEDULE_DELAY: 86400000 exceeds the maximum/,
+    ],
+    [{ OTEL_BSP_MAX_QUEUE_SIZE: "1e3" }, /"1e3" is not a positive integer/],
+    [{ OTEL_BSP_MAX_QUEUE_SIZE: "1e20" }, /"1e20" is not a positive integer/],
+    [{ OTEL_BSP_MAX_QUEUE_SIZE: "0x10" }, /"0x10" is not a positive integer/],
+    [
+      { OTEL_BSP_MAX_QUEUE_SIZE: "99999999999999999999" },
+      /exceeds the maximum/,
+    ],
+    [{ OTEL_BSP_EXPORT_TIMEOUT: "30000" }, /set OTEL_EXPORTER_OTLP_TIMEOUT/],
+    [
+      { OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE: "/nonexistent.pem" },
+      /Invalid OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE: cannot read/,
+    ],
+    [
+      { OTEL_EXPORTER_OTLP_CLIENT_KEY: "/etc/hostname" },
+      /mutual TLS needs both/,
+    ],
   ];
   for (const [env, message] of cases) {
     throws(() => readExportConfig(env), message, JSON.stringify(env));
+  }
+});
+
+Deno.test("readExportConfig resolves the OTLP transport settings, TRACES_ variables first", () => {
+  deepStrictEqual(readExportConfig({}).otlp, {
+    url: "http://localhost:4318/v1/traces",
+    headers: {},
+    timeoutMillis: 10_000,
+    compression: "none",
+  });
+  const c = readExportConfig({
+    OTEL_EXPORTER_OTLP_ENDPOINT: "https://collector:4318/base/",
+    OTEL_EXPORTER_OTLP_HEADERS: "a=1,b=two%20words",
+    OTEL_EXPORTER_OTLP_TRACES_HEADERS: "b=3",
+    OTEL_EXPORTER_OTLP_TIMEOUT: "5000",
+    OTEL_EXPORTER_OTLP_TRACES_TIMEOUT: "7000",
+    OTEL_EXPORTER_OTLP_COMPRESSION: "gzip",
+  }).otlp;
+  deepStrictEqual(c, {
+    url: "https://collector:4318/base/v1/traces",
+    headers: { a: "1", b: "3" },
+    timeoutMillis: 7000,
+    compression: "gzip",
+  });
+  strictEqual(
+    readExportConfig({
+      OTEL_EXPORTER_OTLP_ENDPOINT: "http://a:1",
+      OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: "http://b:2/custom",
+    }).otlp.url,
+    "http://b:2/custom",
+  );
+});
+
+Deno.test("readExportConfig reads the certificate files once", () => {
+  const dir = Deno.makeTempDirSync();
+  try {
+    const pem =
+      "-----BEGIN CERTIFICATE-----\nAA==\n-----END CERTIFICATE-----\n";
+    for (const f of ["ca", "cert", "key"]) {
+      Deno.writeTextFileSync(`${dir}/${f}.pem`, `${f} ${pem}`);
+    }
+    const c = readExportConfig({
+      OTEL_EXPORTER_OTLP_CERTIFICATE: `${dir}/ca.pem`,
+      OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE: `${dir}/cert.pem`,
+      OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY: `${dir}/key.pem`,
+    }).otlp;
+    const text = (b?: Uint8Array) => new TextDecoder().decode(b);
+    deepStrictEqual(
+      [text(c.ca), text(c.cert), text(c.key)],
+      [`ca ${pem}`, `cert ${pem}`, `key ${pem}`],
+    );
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
   }
 });
