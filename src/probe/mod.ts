@@ -2,13 +2,17 @@
  * The probe: loads and pins the BPF program with bpftool (one pin directory
  * per controller instance), attaches it to Go binaries through pinned uprobe
  * links, configures it through pinned maps, reads its counters and hands out
- * its ring buffer reader. A controller that was killed leaves its pins
+ * its ring buffer reader. It composes the folder's parts: a trusted pin root
+ * (_pin_root.ts), one `Instance` per controller (_instance.ts:
+ * the pin directory with its maps, links and ring reader) and the BPF
+ * objects (_objects.ts). A controller that was killed leaves its pins
  * behind; the next one with the same instance name adopts them (same ring,
- * nothing buffered lost, same links) or removes them.
+ * nothing buffered lost, same links) or removes them; a running one's name
+ * is refused.
  *
- * Needs root (or CAP_BPF, CAP_PERFMON and CAP_SYS_ADMIN), bpffs, bpftool and
- * libbpf.so.1; Linux 5.8+ (6.16+ for exact-size records); Deno with
- * --allow-all (Deno refuses reads under /sys otherwise).
+ * Needs root (the pin root must be root's), bpffs, bpftool and libbpf.so.1;
+ * Linux 5.8+ (6.16+ for exact-size records); Deno with --allow-all (Deno
+ * refuses reads under /sys otherwise).
  *
  * @example
  * ```ts
