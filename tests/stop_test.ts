@@ -129,3 +129,27 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name:
+    "a controller whose terminal hangs up (SIGHUP) stops as on SIGTERM: pins removed, stopped line logged",
+  ignore: gate("hangup"),
+  async fn() {
+    const traced = await traceHello({
+      tag: "hangup",
+      env: { OTEL_TRACES_EXPORTER: "none" },
+    });
+    try {
+      const c = traced.controller;
+      c.child.kill("SIGHUP");
+      const status = await c.wait();
+      assert.equal(status.code, 0, c.dump());
+      const stopping = await c.waitFor("stopping", 1000);
+      assert.equal(stopping.reason, "SIGHUP");
+      await c.waitFor("stopped", 1000);
+      assert.deepEqual(instanceDirs(traced.pinRoot), [], "pins left");
+    } finally {
+      await traced.close();
+    }
+  },
+});

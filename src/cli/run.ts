@@ -47,7 +47,8 @@ Options:
       --instance <name> Pin directory name under the pin root: letters, digits, "-"
                         (default "default"); a controller killed with SIGKILL is adopted
                         by the next one of that name; a running one is never shared
-      --duration <s>    Stop after this many seconds (default: run until SIGINT/SIGTERM)
+      --duration <s>    Stop after this many seconds (default: run until SIGINT, SIGTERM
+                        or SIGHUP)
       --log-level <l>   debug, info, warn or error (default info; env SPANBRIDGE_LOG_LEVEL,
                         else OTEL_LOG_LEVEL)
       --log-format <f>  text or json (default: text on a terminal, json otherwise)
@@ -292,7 +293,7 @@ function logFormatIn(args: string[]): "text" | "json" | undefined {
 const flushMs = 10_000;
 
 /**
- * Runs the controller until SIGINT, SIGTERM or the duration ends, then
+ * Runs the controller until SIGINT, SIGTERM, SIGHUP or the duration ends, then
  * flushes the exporter and resolves with the final counters. A second signal
  * during the stop cuts the flush short (what is still queued is counted as
  * dropped); the pins are removed and the `stopped` line is logged all the
@@ -313,9 +314,11 @@ export async function run(
     if (++signals === 1) stopped.resolve(name);
     else hurry.resolve(name);
   };
+  // SIGHUP too: a terminal that goes away must not leave the pins behind.
   const listeners = [
     ["SIGINT", onSignal("SIGINT")],
     ["SIGTERM", onSignal("SIGTERM")],
+    ["SIGHUP", onSignal("SIGHUP")],
   ] as const;
   for (const [sig, handler] of listeners) Deno.addSignalListener(sig, handler);
   try {

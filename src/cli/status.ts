@@ -31,9 +31,13 @@ export const clearLine = "\r\x1b[2K";
 
 const encoder = new TextEncoder();
 
-/** Writes `text` to standard error as is. */
+/** Writes `text` to standard error as is; a closed terminal is ignored (the stop must go on). */
 export function writeErr(text: string): void {
-  Deno.stderr.writeSync(encoder.encode(text));
+  try {
+    Deno.stderr.writeSync(encoder.encode(text));
+  } catch {
+    // The terminal hung up: nothing to draw on.
+  }
 }
 
 /** Redraws {@linkcode formatStatus} on standard error once a second. */
