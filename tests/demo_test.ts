@@ -5,19 +5,14 @@
  */
 import assert from "node:assert/strict";
 import { ebpfAvailable, root } from "./harness.ts";
+import { instanceDirs } from "./bpf_objects.ts";
 
 const pinRoot = "/sys/fs/bpf/spanbridge";
 
 /** The instance directories of process `pid` under the default pin root. */
 function instancesOf(pid: number): string[] {
-  try {
-    return [...Deno.readDirSync(pinRoot)].map((e) => e.name).filter((n) =>
-      n.includes(`_${pid}_`)
-    );
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return [];
-    throw e;
-  }
+  return instanceDirs(pinRoot).map((d) => d.slice(pinRoot.length + 1))
+    .filter((name) => name.includes(`_${pid}_`));
 }
 
 Deno.test({

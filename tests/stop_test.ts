@@ -17,18 +17,9 @@ import {
 import { unusedPort } from "./otlp.ts";
 import { runHello } from "./hello.ts";
 import { traceHello } from "./traced.ts";
+import { instanceDirs } from "./bpf_objects.ts";
 
 const gate = (name: string) => !ebpfAvailable(`stop: ${name}`);
-
-/** Instance directories left under a pin root. */
-function instanceDirs(pinRoot: string): string[] {
-  try {
-    return [...Deno.readDirSync(pinRoot)].map((e) => e.name);
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return [];
-    throw e;
-  }
-}
 
 Deno.test({
   name:
