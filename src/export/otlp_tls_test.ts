@@ -6,33 +6,48 @@ import { richTraces, sampleBatch } from "../otlp/test_traces.ts";
 import { readExportConfig } from "./config.ts";
 import { createOtlpExporter } from "./otlp_exporter.ts";
 
-/** A self-signed certificate for 127.0.0.1 and its key, as PEM files in `dir`. */
-async function selfSigned(dir: string): Promise<{ cert: string; key: string }> {
-  const cert = `${dir}/cert.pem`;
-  const key = `${dir}/key.pem`;
+async function openssl(args: string[]): Promise<void> {
   const out = await new Deno.Command("openssl", {
-    args: [
-      "req",
-      "-x509",
-      "-newkey",
-      "rsa:2048",
-      "-nodes",
-      "-days",
-      "1",
-      "-subj",
-      "/CN=spanbridge-test",
-      "-addext",
-      "subjectAltName=IP:127.0.0.1",
-      "-keyout",
-      key,
-      "-out",
-      cert,
-    ],
+    args,
     stdout: "null",
     stderr: "piped",
   }).output();
   ok(out.success, new TextDecoder().decode(out.stderr));
+}
+
+/** A self-signed certificate named `name` for 127.0.0.1 and its key, as PEM files in `dir`. */
+async function selfSigned(
+  dir: string,
+  name = "server",
+): Promise<{ cert: string; key: string }> {
+  const cert = `${dir}/${name}.pem`;
+  const key = `${dir}/${name}.key`;
+  await openssl([
+    "req",
+    "-x509",
+    "-newkey",
+    "rsa:2048",
+    "-nodes",
+    "-days",
+    "1",
+    "-subj",
+    `/CN=spanbridge-test-${name}`,
+    "-addext",
+    "subjectAltName=IP:127.0.0.1",
+    "-keyout",
+    key,
+    "-out",
+    cert,
+  ]);
   return { cert, key };
+}
+
+/** A free TCP port on loopback. */
+function freePort(): number {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  l.close();
+  return port;
 }
 
 Deno.test("OTLP exporter trusts the CA of OTEL_EXPORTER_OTLP_CERTIFICATE for https, and only then", async () => {
@@ -73,5 +88,67 @@ Deno.test("OTLP exporter trusts the CA of OTEL_EXPORTER_OTLP_CERTIFICATE for htt
   } finally {
     await server.shutdown();
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("OTLP exporter presents the client certificate of OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE / _CLIENT_KEY (mutual TLS)", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "spanbridge-mtls-test-" });
+  const server = await selfSigned(dir, "server");
+  const client = await selfSigned(dir, "client");
+  // Deno's own TLS servers cannot ask for a client certificate; openssl's
+  // test server can, and says whose it verified. It speaks no HTTP POST, so
+  // the export itself fails either way: the handshake is what is checked.
+  const port = freePort();
+  const sServer = new Deno.Command("openssl", {
+    args: [
+      "s_server",
+      "-accept",
+      `127.0.0.1:${port}`,
+      "-cert",
+      server.cert,
+      "-key",
+      server.key,
+      "-Verify",
+      "1",
+      "-verify_return_error",
+      "-CAfile",
+      client.cert,
+      "-naccept",
+      "1",
+    ],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  try {
+    await new Promise((r) => setTimeout(r, 500)); // listening
+    const exporter = createOtlpExporter(
+      readExportConfig({
+        OTEL_EXPORTER_OTLP_ENDPOINT: `https://127.0.0.1:${port}`,
+        OTEL_EXPORTER_OTLP_TIMEOUT: "2000",
+        OTEL_EXPORTER_OTLP_CERTIFICATE: server.cert,
+        OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE: client.cert,
+        OTEL_EXPORTER_OTLP_CLIENT_KEY: client.key,
+      }).otlp,
+    );
+    await exporter.export(sampleBatch(richTraces()));
+    await exporter.shutdown();
+  } finally {
+    await sServer.stdin.close();
+    setTimeout(() => {
+      try {
+        sServer.kill();
+      } catch {
+        // Exited after its one connection.
+      }
+    }, 2000);
+    const out = await sServer.output();
+    const text = new TextDecoder().decode(out.stdout) +
+      new TextDecoder().decode(out.stderr);
+    await Deno.remove(dir, { recursive: true });
+    ok(
+      /depth=0 CN ?= ?spanbridge-test-client\s+verify return:1/.test(text),
+      `the server did not verify our client certificate:\n${text}`,
+    );
   }
 });
