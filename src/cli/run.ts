@@ -309,11 +309,13 @@ export async function run(
   // controller once it is up, instead of killing it with its pins in place.
   const stopped = Promise.withResolvers<string>();
   const hurry = Promise.withResolvers<string>();
-  let signals = 0;
-  const onSignal = (name: string) => () => {
-    if (++signals === 1) stopped.resolve(name);
-    else hurry.resolve(name);
+  let stopping = false;
+  const stop = (reason: string) => {
+    if (stopping) hurry.resolve(reason);
+    stopping = true;
+    stopped.resolve(reason);
   };
+  const onSignal = (name: string) => () => stop(name);
   // SIGHUP too: a terminal that goes away must not leave the pins behind.
   const listeners = [
     ["SIGINT", onSignal("SIGINT")],
@@ -341,7 +343,7 @@ export async function run(
       ? new StatusLine(() => controller.stats())
       : undefined;
     const timer = options.durationMs === undefined ? undefined : setTimeout(
-      () => stopped.resolve("duration elapsed"),
+      () => stop("duration elapsed"),
       options.durationMs,
     );
 
