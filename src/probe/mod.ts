@@ -197,7 +197,7 @@ export async function openProbe(options: ProbeOptions = {}): Promise<Probe> {
       Instance.load(root, name, objects, ringBytes, log);
   });
   try {
-    return configure(instance, root, options, log);
+    return new PinnedProbe(instance, root, options, log);
   } catch (e) {
     instance.close();
     removePinRootIfEmpty(root);
@@ -205,71 +205,99 @@ export async function openProbe(options: ProbeOptions = {}): Promise<Probe> {
   }
 }
 
-function configure(
-  instance: Instance,
-  root: string,
-  options: ProbeOptions,
-  log: Logger,
-): Probe {
-  const { maps, links, ring } = instance;
-  const ringBytes = ring.size;
-  const maxRecordBytes = Math.min(
-    kindMaxRecord[instance.kind],
-    options.maxRecordBytes ?? Infinity,
-    ringRecordLimit(instance.kind, ringBytes),
-  );
-  maps.setConfig({
-    enabled: true,
-    maxRecord: maxRecordBytes,
-    // An adopted instance keeps filtering until the controller says.
-    pidFilter: instance.adopted && maps.config().pidFilter,
-    wakeBytes: options.wakeBytes ?? Math.min(1 << 20, ringBytes >>> 2),
-  });
-  if (links.list().length) {
-    log.info("kept adopted attachments", {
-      links: links.list().map((a) => a.key),
+/** A {@linkcode Probe} over one configured {@linkcode Instance}. */
+class PinnedProbe implements Probe {
+  readonly kind: ProbeKind;
+  readonly maxRecordBytes: number;
+  readonly ringBytes: number;
+  readonly pinDir: string;
+  readonly reader: RingReader;
+  readonly #instance: Instance;
+  readonly #root: string;
+  readonly #log: Logger;
+  /** Links attached since the probe opened (the others were adopted). */
+  readonly #claimed = new Set<string>();
+  #closed = false;
+
+  /** Configures `instance` (record limit, wake-up, filter) as `options` say. */
+  constructor(
+    instance: Instance,
+    root: string,
+    options: ProbeOptions,
+    log: Logger,
+  ) {
+    const { maps, links, ring } = instance;
+    this.kind = instance.kind;
+    this.ringBytes = ring.size;
+    this.maxRecordBytes = Math.min(
+      kindMaxRecord[instance.kind],
+      options.maxRecordBytes ?? Infinity,
+      ringRecordLimit(instance.kind, this.ringBytes),
+    );
+    maps.setConfig({
+      enabled: true,
+      maxRecord: this.maxRecordBytes,
+      // An adopted instance keeps filtering until the controller says.
+      pidFilter: instance.adopted && maps.config().pidFilter,
+      wakeBytes: options.wakeBytes ?? Math.min(1 << 20, this.ringBytes >>> 2),
     });
+    if (links.list().length) {
+      log.info("kept adopted attachments", {
+        links: links.list().map((a) => a.key),
+      });
+    }
+    this.pinDir = instance.dir;
+    this.reader = ring;
+    this.#instance = instance;
+    this.#root = root;
+    this.#log = log;
   }
-  const claimed = new Set<string>();
-  let closed = false;
-  return {
-    kind: instance.kind,
-    maxRecordBytes,
-    ringBytes,
-    pinDir: instance.dir,
-    reader: ring,
-    attach: (path, offset) => {
-      const a = instance.attach(path, offset);
-      claimed.add(a.key);
-      log.debug("attached", { path, offset, link: a.key });
-      return a;
-    },
-    releaseUnclaimed: () => {
-      const unclaimed = links.list().filter((a) => !claimed.has(a.key));
-      for (const a of unclaimed) {
-        a.detach();
-        log.info("detached an adopted attachment the command did not ask for", {
-          link: a.key,
-        });
-      }
-      return unclaimed.length;
-    },
-    setPidFilter: (tgids) => {
-      // Fill the set before turning the filter on, so no traced pid is
-      // dropped in between.
-      if (tgids) maps.setPids(tgids);
-      maps.setConfig({ ...maps.config(), pidFilter: tgids !== null });
-      if (!tgids) maps.setPids([]);
-    },
-    counters: () => maps.counters(),
-    close: () => {
-      if (closed) return;
-      closed = true;
-      instance.close();
-      removePinRootIfEmpty(root);
-      log.info("removed the probe", { dir: instance.dir });
-    },
-  };
+
+  attach(binaryPath: string, fileOffset: number): Attachment {
+    const a = this.#instance.attach(binaryPath, fileOffset);
+    this.#claimed.add(a.key);
+    this.#log.debug("attached", {
+      path: binaryPath,
+      offset: fileOffset,
+      link: a.key,
+    });
+    return a;
+  }
+
+  releaseUnclaimed(): number {
+    const unclaimed = this.#instance.links.list().filter((a) =>
+      !this.#claimed.has(a.key)
+    );
+    for (const a of unclaimed) {
+      a.detach();
+      this.#log.info(
+        "detached an adopted attachment the command did not ask for",
+        { link: a.key },
+      );
+    }
+    return unclaimed.length;
+  }
+
+  setPidFilter(tgids: number[] | null): void {
+    const maps = this.#instance.maps;
+    // Fill the set before turning the filter on, so no traced pid is
+    // dropped in between.
+    if (tgids) maps.setPids(tgids);
+    maps.setConfig({ ...maps.config(), pidFilter: tgids !== null });
+    if (!tgids) maps.setPids([]);
+  }
+
+  counters(): ProbeCounters {
+    return this.#instance.maps.counters();
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#instance.close();
+    removePinRootIfEmpty(this.#root);
+    this.#log.info("removed the probe", { dir: this.pinDir });
+  }
 }
 
 /** Largest payload whose record fits in half the ring. */
