@@ -283,7 +283,15 @@ async function loadDir(
   bytes: Uint8Array,
   ringBytes: number,
 ): Promise<void> {
-  Deno.mkdirSync(dir, { mode: 0o700 });
+  try {
+    Deno.mkdirSync(dir, { mode: 0o700 });
+  } catch (e) {
+    if (!(e instanceof Deno.errors.PermissionDenied)) throw e;
+    throw new EnvironmentError(
+      `Cannot create the pin directory ${dir}: ${e.message}. Run as root.`,
+      { cause: e },
+    );
+  }
   const objectPath = writeTempObject(bytes);
   try {
     // The ring is created first so its size needs no recompile, then
