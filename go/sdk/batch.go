@@ -51,9 +51,12 @@ func (b *batcher) add(d *spanData) {
 	cfg := &b.provider.cfg
 	sp := scratch.Get().(*[]byte)
 	enc, start := beginMessage((*sp)[:0], scopeSpansSpans)
-	enc = appendSpanContent(enc, d)
-	if len(enc)-start > cfg.maxSpanBytes {
-		enc = appendTrimmedSpan(enc[:start], d, cfg.maxSpanBytes)
+	if vb := valueBytes(d); vb > cfg.maxSpanBytes {
+		// Cut before encoding: a value of megabytes would cost
+		// milliseconds to encode whole.
+		enc = appendTrimmedSpan(enc, d, cfg.maxSpanBytes, vb)
+	} else if enc = appendSpanContent(enc, d); len(enc)-start > cfg.maxSpanBytes {
+		enc = appendTrimmedSpan(enc[:start], d, cfg.maxSpanBytes, len(enc)-start)
 	}
 	enc = endMessage(enc, start)
 

@@ -84,6 +84,10 @@ func processProvider() *Provider {
 // before it returns.
 func Flush() { processProvider().Flush() }
 
+// ForceFlush hands off every span of the process-wide provider that has
+// ended, or fails when ctx ends first.
+func ForceFlush(ctx context.Context) error { return processProvider().ForceFlush(ctx) }
+
 // Shutdown flushes the process-wide provider and stops it: spans started
 // afterwards do not record.
 func Shutdown(ctx context.Context) error { return processProvider().Shutdown(ctx) }
@@ -133,7 +137,28 @@ func encodeScope(name, version, schemaURL string, attrs []attribute.KeyValue) []
 	return b
 }
 
-// Flush hands off every span that has ended, before it returns.
+// ForceFlush hands off every span that has ended (spec, trace SDK,
+// ForceFlush), or fails when ctx ends first; the hand-off then still
+// completes in the background.
+func (p *Provider) ForceFlush(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("spanbridge: force flush: %w", err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		p.Flush()
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("spanbridge: force flush: %w", ctx.Err())
+	}
+}
+
+// Flush hands off every span that has ended, before it returns: ForceFlush
+// without a deadline.
 func (p *Provider) Flush() {
 	now := time.Now()
 	for _, t := range *p.list.Load() {

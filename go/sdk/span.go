@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
@@ -64,6 +65,53 @@ type span struct {
 	// firstEvent backs data.events until a second event comes: most spans
 	// have at most one, and this saves an allocation.
 	firstEvent [1]event
+	// reported holds the dropKinds already reported for this span.
+	reported dropKind
+}
+
+// dropKind names what a limit dropped, for the once-per-span report.
+type dropKind uint8
+
+const (
+	dropAttrs dropKind = 1 << iota
+	dropEvents
+	dropLinks
+	dropEventAttrs
+	dropLinkAttrs
+)
+
+// note returns the kinds of drops in k not reported yet for s and marks them
+// reported. s.mu must be held, or s not yet shared.
+func (s *span) note(k dropKind) dropKind {
+	k &^= s.reported
+	s.reported |= k
+	return k
+}
+
+// reportDrops tells the OpenTelemetry error handler, once per span and
+// kind, that a limit dropped something (spec, trace SDK, Span Limits: "log
+// a message ... once per span"); the exported dropped counts say how much.
+func (s *span) reportDrops(k dropKind) {
+	if k == 0 {
+		return
+	}
+	lim := &s.tracer.provider.cfg.limits
+	for _, d := range [...]struct {
+		kind  dropKind
+		what  string
+		limit int
+	}{
+		{dropAttrs, "span attributes", lim.AttributeCountLimit},
+		{dropEvents, "events", lim.EventCountLimit},
+		{dropLinks, "links", lim.LinkCountLimit},
+		{dropEventAttrs, "event attributes", lim.AttributePerEventCountLimit},
+		{dropLinkAttrs, "link attributes", lim.AttributePerLinkCountLimit},
+	} {
+		if k&d.kind != 0 {
+			otel.Handle(fmt.Errorf("spanbridge: span %q: limit reached, dropping %s (limit %d, or invalid); counted in the span's dropped counts",
+				truncateString(s.data.name, 64), d.what, d.limit))
+		}
+	}
 }
 
 var _ trace.Span = (*span)(nil)
@@ -110,13 +158,19 @@ func (s *span) SetAttributes(kv ...attribute.KeyValue) {
 	}
 	lim := &s.tracer.provider.cfg.limits
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if s.ended.Load() {
+		s.mu.Unlock()
 		return
 	}
 	var dropped int
-	s.data.attrs, dropped = addAttrs(s.data.attrs, kv, lim.AttributeCountLimit, lim.AttributeValueLengthLimit)
+	s.data.attrs, dropped = addAttrs(s.data.attrs, kv, lim.AttributeCountLimit, lim)
 	s.data.droppedAttrs += dropped
+	var report dropKind
+	if dropped > 0 {
+		report = s.note(dropAttrs)
+	}
+	s.mu.Unlock()
+	s.reportDrops(report)
 }
 
 // AddEvent adds an event. The options WithTimestamp, WithAttributes and
@@ -135,51 +189,82 @@ func (s *span) AddEvent(name string, options ...trace.EventOption) {
 }
 
 // RecordError adds an exception event for err with its type, message and,
-// with WithStackTrace(true), the stack trace. It does not change the
-// status. A nil err is ignored.
+// with WithStackTrace(true), the stack trace; attributes given with
+// WithAttributes take precedence over these (spec, trace API, Record
+// Exception). It does not change the status. A nil err is ignored.
 func (s *span) RecordError(err error, options ...trace.EventOption) {
 	if err == nil || !s.IsRecording() {
 		return
 	}
 	cfg := trace.NewEventConfig(options...)
-	attrs := append(cfg.Attributes(),
+	given := cfg.Attributes()
+	attrs := make([]attribute.KeyValue, 0, 3+len(given))
+	attrs = append(attrs,
 		semconv.ExceptionTypeKey.String(typeName(err)),
 		semconv.ExceptionMessageKey.String(err.Error()),
 	)
 	if cfg.StackTrace() {
 		attrs = append(attrs, semconv.ExceptionStacktraceKey.String(stackTrace()))
 	}
-	s.addEvent(semconv.ExceptionEventName, cfg.Timestamp(), attrs)
+	// addAttrs keeps the last value of a key: the caller's.
+	s.addEvent(semconv.ExceptionEventName, cfg.Timestamp(), append(attrs, given...))
 }
 
 // addEvent adds an event whose attrs slice the span may keep.
 func (s *span) addEvent(name string, t time.Time, attrs []attribute.KeyValue) {
 	lim := &s.tracer.provider.cfg.limits
 	e := event{name: name, time: t.UnixNano()}
-	e.attrs, e.dropped = addAttrs(attrs[:0], attrs, lim.AttributePerEventCountLimit, lim.AttributeValueLengthLimit)
+	e.attrs, e.dropped = addAttrs(attrs[:0], attrs, lim.AttributePerEventCountLimit, lim)
 
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if s.ended.Load() {
+		s.mu.Unlock()
 		return
 	}
+	before := s.data.droppedEvents
 	s.data.events, s.data.droppedEvents = addEvicting(s.data.events, s.data.droppedEvents, e, lim.EventCountLimit)
+	var report dropKind
+	if s.data.droppedEvents > before {
+		report |= s.note(dropEvents)
+	}
+	if e.dropped > 0 {
+		report |= s.note(dropEventAttrs)
+	}
+	s.mu.Unlock()
+	s.reportDrops(report)
 }
 
-// AddLink adds a link to another span. A link with neither a valid span
-// context nor attributes is ignored.
+// keepLink reports whether a link is recorded: one with an invalid span
+// context is kept when it carries attributes or a TraceState (spec, trace
+// API, Link).
+func keepLink(l trace.Link) bool {
+	return l.SpanContext.IsValid() || len(l.Attributes) > 0 || l.SpanContext.TraceState().Len() > 0
+}
+
+// AddLink adds a link to another span. A link with an invalid span context,
+// no attributes and no TraceState is ignored.
 func (s *span) AddLink(l trace.Link) {
-	if !l.SpanContext.IsValid() && len(l.Attributes) == 0 {
+	if !keepLink(l) {
 		return
 	}
 	nl := s.tracer.provider.newLink(l)
 	lim := &s.tracer.provider.cfg.limits
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if s.ended.Load() {
+		s.mu.Unlock()
 		return
 	}
+	before := s.data.droppedLinks
 	s.data.links, s.data.droppedLinks = addEvicting(s.data.links, s.data.droppedLinks, nl, lim.LinkCountLimit)
+	var report dropKind
+	if s.data.droppedLinks > before {
+		report |= s.note(dropLinks)
+	}
+	if nl.dropped > 0 {
+		report |= s.note(dropLinkAttrs)
+	}
+	s.mu.Unlock()
+	s.reportDrops(report)
 }
 
 // End ends the span and queues it for the probe. WithTimestamp sets the end
@@ -208,7 +293,8 @@ func (s *span) End(options ...trace.SpanEndOption) {
 	s.ended.Store(true)
 	s.data.end = end.UnixNano()
 	s.mu.Unlock()
-	if s.tracer.provider.stopped.Load() {
+	// A RecordOnly span records for its own calls but is not exported.
+	if s.tracer.provider.stopped.Load() || !s.data.sc.IsSampled() {
 		return
 	}
 	// Ended: nothing writes s.data any more.

@@ -51,8 +51,9 @@ func TestSpanStartOptions(t *testing.T) {
 	if l := got.links[0]; !bytes.Equal(l.spanID, []byte{2, 0, 0, 0, 0, 0, 0, 0}) || l.flags != 0x301 || attrMap(l.attrs)["l"] != true {
 		t.Errorf("link %+v", l)
 	}
-	if len(got.parentSpanID) != 0 || got.flags != 0x101 {
-		t.Errorf("root span parent %x flags %#x, want none and 0x101", got.parentSpanID, got.flags)
+	// 0x2: the W3C random flag of a root span with random IDs.
+	if len(got.parentSpanID) != 0 || got.flags != 0x103 {
+		t.Errorf("root span parent %x flags %#x, want none and 0x103", got.parentSpanID, got.flags)
 	}
 	sc := s.SpanContext()
 	if tid := sc.TraceID(); !bytes.Equal(got.traceID, tid[:]) {
@@ -108,7 +109,7 @@ func TestSpanParentFromContext(t *testing.T) {
 		by[s.name] = s
 	}
 	psc := parent.SpanContext()
-	if c := by["child"]; !bytes.Equal(c.traceID, by["parent"].traceID) || !bytes.Equal(c.parentSpanID, by["parent"].spanID) || c.flags != 0x101 {
+	if c := by["child"]; !bytes.Equal(c.traceID, by["parent"].traceID) || !bytes.Equal(c.parentSpanID, by["parent"].spanID) || c.flags != 0x103 {
 		t.Errorf("child %x/%x flags %#x, want parent %s/%s local", c.traceID, c.parentSpanID, c.flags, psc.TraceID(), psc.SpanID())
 	}
 	if r := by["root"]; bytes.Equal(r.traceID, by["parent"].traceID) || len(r.parentSpanID) != 0 {
@@ -365,7 +366,7 @@ func TestSpanAddLink(t *testing.T) {
 		t.Fatalf("got %d links, want 2 (an empty link is ignored)", len(got.links))
 	}
 	osc := other.SpanContext()
-	if sid := osc.SpanID(); !bytes.Equal(got.links[0].spanID, sid[:]) || got.links[0].flags != 0x101 ||
+	if sid := osc.SpanID(); !bytes.Equal(got.links[0].spanID, sid[:]) || got.links[0].flags != 0x103 ||
 		attrMap(got.links[0].attrs)["why"] != "fan-in" || got.links[0].traceState != "k=v" {
 		t.Errorf("link %+v", got.links[0])
 	}
