@@ -12,6 +12,11 @@ const linearDedupMax = 16
 // past the count limit). dst may be src[:0]: the attributes are then filtered
 // in place.
 func addAttrs(dst, src []attribute.KeyValue, countLimit int, lim *SpanLimits) ([]attribute.KeyValue, int) {
+	if len(dst) == 0 && cap(dst) > 0 && len(src) > 0 && &dst[:1][0] == &src[0] && clean(src, countLimit, lim) {
+		// In place with nothing to change: writing the attributes back
+		// would cost a write barrier per pointer while the GC runs.
+		return src, 0
+	}
 	var (
 		dropped int
 		index   map[attribute.Key]int
@@ -41,6 +46,34 @@ func addAttrs(dst, src []attribute.KeyValue, countLimit int, lim *SpanLimits) ([
 		}
 	}
 	return dst, dropped
+}
+
+// clean reports whether attrs are valid, within countLimit, unique (checked
+// pair by pair up to linearDedupMax) and unchanged by the value limits.
+func clean(attrs []attribute.KeyValue, countLimit int, lim *SpanLimits) bool {
+	if len(attrs) > linearDedupMax || (countLimit >= 0 && len(attrs) > countLimit) {
+		return false
+	}
+	for i := range attrs {
+		if !attrs[i].Valid() {
+			return false
+		}
+		switch attrs[i].Value.Type() {
+		case attribute.BOOL, attribute.INT64, attribute.FLOAT64:
+		case attribute.STRING:
+			if lim.AttributeValueLengthLimit >= 0 && len(attrs[i].Value.AsString()) > lim.AttributeValueLengthLimit {
+				return false
+			}
+		default:
+			return false
+		}
+		for j := range i {
+			if attrs[j].Key == attrs[i].Key {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // findKey returns the index of key in attrs (through index when there is

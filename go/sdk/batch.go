@@ -40,17 +40,21 @@ func headroomFor(resource, scope int) int {
 	return 2*(1+binary.MaxVarintLen32) + resource + scope
 }
 
-// scratch holds *[]byte buffers in which spans are encoded before they are
-// copied into a batch: encoding outside the batch's lock keeps the lock's
-// hold time to a copy.
-var scratch = sync.Pool{New: func() any { return new([]byte) }}
-
-// add encodes d, trimmed to the span size bound, and hands off the batch
-// when it is full.
+// add encodes d, trimmed to the span size bound, straight into the batch
+// (encoding a typical span takes less time than copying it from a scratch
+// buffer would save in lock hold time) and hands off the batch when it is
+// full.
 func (b *batcher) add(d *spanData) {
 	cfg := &b.provider.cfg
-	sp := scratch.Get().(*[]byte)
-	enc, start := beginMessage((*sp)[:0], scopeSpansSpans)
+	var sealed [2]sealedBatch
+	b.mu.Lock()
+	if b.buf == nil {
+		b.buf = b.provider.getBuf(b.headroom)
+		b.first = time.Now()
+	}
+	buf := *b.buf
+	pos := len(buf)
+	enc, start := beginMessage(buf, scopeSpansSpans)
 	if vb := valueBytes(d); vb > cfg.maxSpanBytes {
 		// Cut before encoding: a value of megabytes would cost
 		// milliseconds to encode whole.
@@ -59,24 +63,21 @@ func (b *batcher) add(d *spanData) {
 		enc = appendTrimmedSpan(enc[:start], d, cfg.maxSpanBytes, len(enc)-start)
 	}
 	enc = endMessage(enc, start)
-
-	var sealed [2]sealedBatch
-	b.mu.Lock()
-	if b.buf != nil && len(*b.buf)+len(enc) > cfg.maxBatchBytes {
-		// The span does not fit: it opens the next batch.
+	*b.buf = enc
+	if len(enc) > cfg.maxBatchBytes {
+		// The span does not fit: it opens the next batch. A span within the
+		// bound always fits an empty batch.
+		span := append([]byte(nil), enc[pos:]...)
+		*b.buf = enc[:pos]
 		sealed[0] = b.seal()
-	}
-	if b.buf == nil {
 		b.buf = b.provider.getBuf(b.headroom)
 		b.first = time.Now()
+		*b.buf = append(*b.buf, span...)
 	}
-	*b.buf = append(*b.buf, enc...)
 	b.n++
 	if b.n >= cfg.maxBatchSpans {
 		sealed[1] = b.seal()
 	}
-	*sp = enc
-	scratch.Put(sp)
 	if sealed[0].buf == nil && sealed[1].buf == nil {
 		b.mu.Unlock()
 		return

@@ -231,11 +231,10 @@ func appendSpanContent(b []byte, d *spanData) []byte {
 	if d.sc.TraceState().Len() > 0 {
 		b = appendString(b, spanTraceState, d.sc.TraceState().String())
 	}
-	if d.parent.HasSpanID() {
-		pid := d.parent.SpanID()
-		b = appendBytes(b, spanParentSpanID, pid[:])
+	if d.parentID.IsValid() {
+		b = appendBytes(b, spanParentSpanID, d.parentID[:])
 	}
-	b = appendFixed32(b, spanFlags, otlpFlags(d.sc.TraceFlags(), d.parent.IsRemote()))
+	b = appendFixed32(b, spanFlags, otlpFlags(d.sc.TraceFlags(), d.parentRemote))
 	b = appendString(b, spanName, d.name)
 	b = appendUint(b, spanKind, uint64(d.kind))
 	b = appendFixed64(b, spanStartTimeUnixNano, uint64(d.start))

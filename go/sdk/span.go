@@ -18,12 +18,16 @@ import (
 
 // spanData is what an ended span exports.
 type spanData struct {
-	sc     trace.SpanContext
-	parent trace.SpanContext
-	kind   trace.SpanKind
-	name   string
-	start  int64 // unix nanoseconds
-	end    int64 // unix nanoseconds
+	sc trace.SpanContext
+	// parentID is the parent's span ID (invalid for a root) and
+	// parentRemote whether it came from another process: all a span
+	// exports of its parent, kept small as every span carries them.
+	parentID     trace.SpanID
+	parentRemote bool
+	kind         trace.SpanKind
+	name         string
+	start        int64 // unix nanoseconds
+	end          int64 // unix nanoseconds
 
 	attrs         []attribute.KeyValue
 	droppedAttrs  int
@@ -91,7 +95,8 @@ func (s *span) note(k dropKind) dropKind {
 // reportDrops tells the OpenTelemetry error handler, once per span and
 // kind, that a limit dropped something (spec, trace SDK, Span Limits: "log
 // a message ... once per span"); the exported dropped counts say how much.
-func (s *span) reportDrops(k dropKind) {
+// name is the span's name, read under s.mu.
+func (s *span) reportDrops(k dropKind, name string) {
 	if k == 0 {
 		return
 	}
@@ -109,7 +114,7 @@ func (s *span) reportDrops(k dropKind) {
 	} {
 		if k&d.kind != 0 {
 			otel.Handle(fmt.Errorf("spanbridge: span %q: limit reached, dropping %s (limit %d, or invalid); counted in the span's dropped counts",
-				truncateString(s.data.name, 64), d.what, d.limit))
+				truncateString(name, 64), d.what, d.limit))
 		}
 	}
 }
@@ -169,8 +174,9 @@ func (s *span) SetAttributes(kv ...attribute.KeyValue) {
 	if dropped > 0 {
 		report = s.note(dropAttrs)
 	}
+	name := s.data.name
 	s.mu.Unlock()
-	s.reportDrops(report)
+	s.reportDrops(report, name)
 }
 
 // AddEvent adds an event. The options WithTimestamp, WithAttributes and
@@ -230,8 +236,9 @@ func (s *span) addEvent(name string, t time.Time, attrs []attribute.KeyValue) {
 	if e.dropped > 0 {
 		report |= s.note(dropEventAttrs)
 	}
+	spanName := s.data.name
 	s.mu.Unlock()
-	s.reportDrops(report)
+	s.reportDrops(report, spanName)
 }
 
 // keepLink reports whether a link is recorded: one with an invalid span
@@ -263,8 +270,9 @@ func (s *span) AddLink(l trace.Link) {
 	if nl.dropped > 0 {
 		report |= s.note(dropLinkAttrs)
 	}
+	name := s.data.name
 	s.mu.Unlock()
-	s.reportDrops(report)
+	s.reportDrops(report, name)
 }
 
 // End ends the span and queues it for the probe. WithTimestamp sets the end

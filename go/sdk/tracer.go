@@ -89,11 +89,12 @@ func (t *tracer) Start(ctx context.Context, name string, options ...trace.SpanSt
 		tracer:    t,
 		startTime: start,
 		data: spanData{
-			sc:     trace.NewSpanContext(scc),
-			parent: parent,
-			kind:   kind,
-			name:   name,
-			start:  start.UnixNano(),
+			sc:           trace.NewSpanContext(scc),
+			parentID:     parent.SpanID(),
+			parentRemote: parent.IsRemote(),
+			kind:         kind,
+			name:         name,
+			start:        start.UnixNano(),
 		},
 	}
 	s.data.events = s.firstEvent[:0]
@@ -116,7 +117,7 @@ func (t *tracer) Start(ctx context.Context, name string, options ...trace.SpanSt
 			report |= dropLinks
 		}
 	}
-	s.reportDrops(s.note(report))
+	s.reportDrops(s.note(report), name)
 	return trace.ContextWithSpan(ctx, s), s
 }
 
