@@ -121,8 +121,8 @@ func appendTrimmedSpan(b []byte, d *spanData, bound, size int) []byte {
 
 // cutLargestValues cuts the longest string and byte attribute values of t
 // (whose attribute slices t owns) to one common length, the largest that
-// removes at least need bytes, as far as values can go. It returns how many
-// values it cut and the length.
+// removes at least need bytes; it cuts nothing when all of them together
+// are shorter than need. It returns how many values it cut and the length.
 func cutLargestValues(t *spanData, need int) (cut, level int) {
 	var vals []*attribute.KeyValue
 	collect := func(attrs []attribute.KeyValue) {
@@ -140,10 +140,16 @@ func cutLargestValues(t *spanData, need int) (cut, level int) {
 	for i := range t.links {
 		collect(t.links[i].attrs)
 	}
-	if len(vals) == 0 || need <= 0 {
+	size := func(kv *attribute.KeyValue) int { return valueSize(kv.Value) }
+	total := 0
+	for _, kv := range vals {
+		total += size(kv)
+	}
+	if need <= 0 || total < need {
+		// Cutting every value would not do: leave them to the drops, which
+		// take the largest element whatever its type.
 		return 0, 0
 	}
-	size := func(kv *attribute.KeyValue) int { return valueSize(kv.Value) }
 	slices.SortFunc(vals, func(a, b *attribute.KeyValue) int { return cmp.Compare(size(b), size(a)) })
 	// Lower the level from the longest value down: with the k longest cut
 	// to level, sum-k*level bytes go.

@@ -160,3 +160,18 @@ func TestTrimHugeName(t *testing.T) {
 		t.Errorf("name is %d bytes, want cut to %d", len(got.name), nameCut)
 	}
 }
+
+// Strings are cut only when cutting them can make the span fit; otherwise
+// the largest element goes whole and the strings stay intact.
+func TestSpanBoundKeepsStringsWhenCuttingCannotHelp(t *testing.T) {
+	p, r := newTestProvider(t)
+	text := strings.Repeat("t", 100<<10)
+	_, s := p.Tracer("test").Start(context.Background(), "mixed", trace.WithAttributes(
+		attribute.String("id", "u-1"), attribute.String("text", text),
+		attribute.KeyValue{Key: "samples", Value: pad(300 << 10)}))
+	s.End()
+	got := only(t, p, r)
+	if m := attrMap(got.attrs); m["id"] != "u-1" || m["text"] != text || m["samples"] != nil || got.droppedAttrs != 1 {
+		t.Errorf("kept %d attributes, dropped %d; want id and text whole, samples dropped", len(m), got.droppedAttrs)
+	}
+}
