@@ -5,6 +5,7 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel"
 	"google.golang.org/protobuf/encoding/protowire"
 )
 
@@ -46,7 +47,10 @@ func headroomFor(resource, scope int) int {
 // full.
 func (b *batcher) add(d *spanData) {
 	cfg := &b.provider.cfg
-	var sealed [2]sealedBatch
+	var (
+		sealed [2]sealedBatch
+		report []error
+	)
 	b.mu.Lock()
 	if b.buf == nil {
 		b.buf = b.provider.getBuf(b.headroom)
@@ -58,9 +62,9 @@ func (b *batcher) add(d *spanData) {
 	if vb := valueBytes(d); vb > cfg.maxSpanBytes {
 		// Cut before encoding: a value of megabytes would cost
 		// milliseconds to encode whole.
-		enc = appendTrimmedSpan(enc, d, cfg.maxSpanBytes, vb)
+		enc, report = appendTrimmedSpan(enc, d, cfg.maxSpanBytes, vb)
 	} else if enc = appendSpanContent(enc, d); len(enc)-start > cfg.maxSpanBytes {
-		enc = appendTrimmedSpan(enc[:start], d, cfg.maxSpanBytes, len(enc)-start)
+		enc, report = appendTrimmedSpan(enc[:start], d, cfg.maxSpanBytes, len(enc)-start)
 	}
 	enc = endMessage(enc, start)
 	*b.buf = enc
@@ -80,6 +84,7 @@ func (b *batcher) add(d *spanData) {
 	}
 	if sealed[0].buf == nil && sealed[1].buf == nil {
 		b.mu.Unlock()
+		handleAll(report)
 		return
 	}
 	// Taken before b.mu is released so that a Flush that finds b empty
@@ -92,6 +97,14 @@ func (b *batcher) add(d *spanData) {
 		}
 	}
 	b.provider.handing.RUnlock()
+	handleAll(report)
+}
+
+// handleAll gives each error to the OpenTelemetry error handler.
+func handleAll(errs []error) {
+	for _, err := range errs {
+		otel.Handle(err)
+	}
 }
 
 // flush hands off the waiting spans if there are any and, when olderThan

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"slices"
 
-	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 )
 
@@ -52,13 +51,14 @@ func valueSize(v attribute.Value) int {
 }
 
 // appendTrimmedSpan appends the Span fields of d trimmed to at most bound
-// bytes (the bound), when d is known to need size bytes or more. It first cuts the
+// bytes, when d is known to need size bytes or more. It first cuts the
 // largest string and byte values (of span, event and link attributes) to a
-// common length, reported once to the OpenTelemetry error handler as the
-// exported span has no field for it; if the span still does not fit, it
-// drops the largest attributes, then events, then links, counting them as
-// dropped. d is not changed.
-func appendTrimmedSpan(b []byte, d *spanData, bound, size int) []byte {
+// common length; if the span still does not fit, it drops the largest
+// attributes, then events, then links, counting them as dropped. It returns
+// what it did for the OpenTelemetry error handler (the exported span has no
+// field that counts cut values), for the caller to report once it holds no
+// lock: a handler may well end spans itself. d is not changed.
+func appendTrimmedSpan(b []byte, d *spanData, bound, size int) (_ []byte, report []error) {
 	t := *d
 	t.attrs = slices.Clone(d.attrs)
 	t.events = slices.Clone(d.events)
@@ -72,7 +72,7 @@ func appendTrimmedSpan(b []byte, d *spanData, bound, size int) []byte {
 	cut, level := cutLargestValues(&t, size-bound+dropSlack)
 	defer func() {
 		if cut > 0 {
-			otel.Handle(fmt.Errorf("spanbridge: span %q is %d bytes or more encoded, over the %d-byte span bound; cut its %d largest string values to %d bytes (raise the bound with SPANBRIDGE_MAX_BATCH_BYTES, up to %d with the dynptr probe)",
+			report = append(report, fmt.Errorf("spanbridge: span %q is %d bytes or more encoded, over the %d-byte span bound; cut its %d largest string values to %d bytes (raise the bound with SPANBRIDGE_MAX_BATCH_BYTES, up to %d with the dynptr probe)",
 				truncateString(t.name, 64), size, bound, cut, level, MaxBatchBytes))
 		}
 	}()
@@ -81,7 +81,7 @@ func appendTrimmedSpan(b []byte, d *spanData, bound, size int) []byte {
 		out := appendSpanContent(b, &t)
 		over := len(out) - len(b) - bound
 		if over <= 0 {
-			return out
+			return out, report
 		}
 		// The values' lengths do not count keys and framing: cut again
 		// before dropping anything.
@@ -110,11 +110,11 @@ func appendTrimmedSpan(b []byte, d *spanData, bound, size int) []byte {
 			})
 			t.droppedLinks += n
 		default:
-			otel.Handle(fmt.Errorf("spanbridge: span %q is %d bytes without attributes, events and links, over the %d-byte limit; cutting its name and status description to %d characters",
+			report = append(report, fmt.Errorf("spanbridge: span %q is %d bytes without attributes, events and links, over the %d-byte limit; cutting its name and status description to %d characters",
 				truncateString(t.name, 64), len(out)-len(b), bound, nameCut))
 			t.name = truncateString(t.name, nameCut)
 			t.statusDesc = truncateString(t.statusDesc, nameCut)
-			return appendSpanContent(b, &t)
+			return appendSpanContent(b, &t), report
 		}
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/trace"
 )
@@ -173,5 +174,35 @@ func TestSpanBoundKeepsStringsWhenCuttingCannotHelp(t *testing.T) {
 	got := only(t, p, r)
 	if m := attrMap(got.attrs); m["id"] != "u-1" || m["text"] != text || m["samples"] != nil || got.droppedAttrs != 1 {
 		t.Errorf("kept %d attributes, dropped %d; want id and text whole, samples dropped", len(m), got.droppedAttrs)
+	}
+}
+
+// The trim report reaches the error handler after the batch lock is
+// released: a handler that ends a span of the same tracer must not
+// deadlock.
+func TestTrimReportOutsideTheBatchLock(t *testing.T) {
+	p, r := newTestProvider(t, smallBound)
+	tr := p.Tracer("test")
+	prev := otel.GetErrorHandler()
+	otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) {
+		prev.Handle(err)
+		_, s := tr.Start(context.Background(), "from the handler")
+		s.End()
+	}))
+	defer otel.SetErrorHandler(prev)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_, s := tr.Start(context.Background(), "big", trace.WithAttributes(attribute.String("v", strings.Repeat("v", 100<<10))))
+		s.End()
+	}()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("End of a trimmed span deadlocked with an error handler that ends a span")
+	}
+	p.Flush()
+	if n := len(r.spans(t)); n != 2 {
+		t.Errorf("%d spans, want the trimmed one and the handler's", n)
 	}
 }
