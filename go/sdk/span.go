@@ -60,17 +60,40 @@ type span struct {
 	embedded.Span
 
 	tracer    *tracer
+	sc        trace.SpanContext
 	startTime time.Time // keeps the monotonic reading for the end time
+	mu        sync.Mutex
+	// st is what the span records, nil once it ended. It is written under
+	// mu; IsRecording reads it without. Only the handle is allocated per
+	// span: the state goes back to a pool at End, as a trace.Span (and the
+	// contexts holding it) must stay valid after End, but its data need not.
+	st atomic.Pointer[spanState]
+}
 
-	// ended is written under mu; IsRecording reads it without.
-	ended atomic.Bool
-	mu    sync.Mutex
-	data  spanData
+// spanState is the recording part of a span, pooled.
+type spanState struct {
+	data spanData
 	// firstEvent backs data.events until a second event comes: most spans
 	// have at most one, and this saves an allocation.
 	firstEvent [1]event
 	// reported holds the dropKinds already reported for this span.
 	reported dropKind
+}
+
+// states holds spanStates for reuse.
+var states = sync.Pool{New: func() any { return new(spanState) }}
+
+// newState returns an empty spanState.
+func newState() *spanState {
+	st := states.Get().(*spanState)
+	st.data.events = st.firstEvent[:0]
+	return st
+}
+
+// release empties st, which nothing refers to any more, and pools it.
+func release(st *spanState) {
+	*st = spanState{}
+	states.Put(st)
 }
 
 // dropKind names what a limit dropped, for the once-per-span report.
@@ -84,11 +107,12 @@ const (
 	dropLinkAttrs
 )
 
-// note returns the kinds of drops in k not reported yet for s and marks them
-// reported. s.mu must be held, or s not yet shared.
-func (s *span) note(k dropKind) dropKind {
-	k &^= s.reported
-	s.reported |= k
+// note returns the kinds of drops in k not reported yet for the span and
+// marks them reported. The span's mu must be held, or the span not yet
+// shared.
+func (st *spanState) note(k dropKind) dropKind {
+	k &^= st.reported
+	st.reported |= k
 	return k
 }
 
@@ -122,10 +146,10 @@ func (s *span) reportDrops(k dropKind, name string) {
 var _ trace.Span = (*span)(nil)
 
 // SpanContext returns the span's identity.
-func (s *span) SpanContext() trace.SpanContext { return s.data.sc }
+func (s *span) SpanContext() trace.SpanContext { return s.sc }
 
 // IsRecording reports whether the span has not ended yet.
-func (s *span) IsRecording() bool { return !s.ended.Load() }
+func (s *span) IsRecording() bool { return s.st.Load() != nil }
 
 // TracerProvider returns the provider that made the span.
 func (s *span) TracerProvider() trace.TracerProvider { return s.tracer.provider }
@@ -134,8 +158,8 @@ func (s *span) TracerProvider() trace.TracerProvider { return s.tracer.provider 
 func (s *span) SetName(name string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if !s.ended.Load() {
-		s.data.name = name
+	if st := s.st.Load(); st != nil {
+		st.data.name = name
 	}
 }
 
@@ -145,14 +169,15 @@ func (s *span) SetName(name string) {
 func (s *span) SetStatus(code codes.Code, description string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	st := s.st.Load()
 	// codes orders Unset < Error < Ok.
-	if s.ended.Load() || code < s.data.status || code == codes.Unset {
+	if st == nil || code < st.data.status || code == codes.Unset {
 		return
 	}
-	s.data.status = code
-	s.data.statusDesc = ""
+	st.data.status = code
+	st.data.statusDesc = ""
 	if code == codes.Error {
-		s.data.statusDesc = description
+		st.data.statusDesc = description
 	}
 }
 
@@ -163,18 +188,19 @@ func (s *span) SetAttributes(kv ...attribute.KeyValue) {
 	}
 	lim := &s.tracer.provider.cfg.limits
 	s.mu.Lock()
-	if s.ended.Load() {
+	st := s.st.Load()
+	if st == nil {
 		s.mu.Unlock()
 		return
 	}
 	var dropped int
-	s.data.attrs, dropped = addAttrs(s.data.attrs, kv, lim.AttributeCountLimit, lim)
-	s.data.droppedAttrs += dropped
+	st.data.attrs, dropped = addAttrs(st.data.attrs, kv, lim.AttributeCountLimit, lim)
+	st.data.droppedAttrs += dropped
 	var report dropKind
 	if dropped > 0 {
-		report = s.note(dropAttrs)
+		report = st.note(dropAttrs)
 	}
-	name := s.data.name
+	name := st.data.name
 	s.mu.Unlock()
 	s.reportDrops(report, name)
 }
@@ -223,20 +249,21 @@ func (s *span) addEvent(name string, t time.Time, attrs []attribute.KeyValue) {
 	e.attrs, e.dropped = addAttrs(attrs[:0], attrs, lim.AttributePerEventCountLimit, lim)
 
 	s.mu.Lock()
-	if s.ended.Load() {
+	st := s.st.Load()
+	if st == nil {
 		s.mu.Unlock()
 		return
 	}
-	before := s.data.droppedEvents
-	s.data.events, s.data.droppedEvents = addEvicting(s.data.events, s.data.droppedEvents, e, lim.EventCountLimit)
+	before := st.data.droppedEvents
+	st.data.events, st.data.droppedEvents = addEvicting(st.data.events, st.data.droppedEvents, e, lim.EventCountLimit)
 	var report dropKind
-	if s.data.droppedEvents > before {
-		report |= s.note(dropEvents)
+	if st.data.droppedEvents > before {
+		report |= st.note(dropEvents)
 	}
 	if e.dropped > 0 {
-		report |= s.note(dropEventAttrs)
+		report |= st.note(dropEventAttrs)
 	}
-	spanName := s.data.name
+	spanName := st.data.name
 	s.mu.Unlock()
 	s.reportDrops(report, spanName)
 }
@@ -257,20 +284,21 @@ func (s *span) AddLink(l trace.Link) {
 	nl := s.tracer.provider.newLink(l)
 	lim := &s.tracer.provider.cfg.limits
 	s.mu.Lock()
-	if s.ended.Load() {
+	st := s.st.Load()
+	if st == nil {
 		s.mu.Unlock()
 		return
 	}
-	before := s.data.droppedLinks
-	s.data.links, s.data.droppedLinks = addEvicting(s.data.links, s.data.droppedLinks, nl, lim.LinkCountLimit)
+	before := st.data.droppedLinks
+	st.data.links, st.data.droppedLinks = addEvicting(st.data.links, st.data.droppedLinks, nl, lim.LinkCountLimit)
 	var report dropKind
-	if s.data.droppedLinks > before {
-		report |= s.note(dropLinks)
+	if st.data.droppedLinks > before {
+		report |= st.note(dropLinks)
 	}
 	if nl.dropped > 0 {
-		report |= s.note(dropLinkAttrs)
+		report |= st.note(dropLinkAttrs)
 	}
-	name := s.data.name
+	name := st.data.name
 	s.mu.Unlock()
 	s.reportDrops(report, name)
 }
@@ -294,19 +322,20 @@ func (s *span) End(options ...trace.SpanEndOption) {
 		s.recordPanic(recovered, end, cfg.StackTrace())
 	}
 	s.mu.Lock()
-	if s.ended.Load() {
+	st := s.st.Load()
+	if st == nil {
 		s.mu.Unlock()
 		return
 	}
-	s.ended.Store(true)
-	s.data.end = end.UnixNano()
+	s.st.Store(nil)
+	st.data.end = end.UnixNano()
 	s.mu.Unlock()
-	// A RecordOnly span records for its own calls but is not exported.
-	if s.tracer.provider.stopped.Load() || !s.data.sc.IsSampled() {
-		return
+	// Ended: nothing else refers to st any more. A RecordOnly span records
+	// for its own calls but is not exported.
+	if !s.tracer.provider.stopped.Load() && s.sc.IsSampled() {
+		s.tracer.batch.add(&st.data)
 	}
-	// Ended: nothing writes s.data any more.
-	s.tracer.batch.add(&s.data)
+	release(st)
 }
 
 // recordPanic adds the exception event of a panic with value v.

@@ -384,3 +384,27 @@ func TestSpanTracerProvider(t *testing.T) {
 		t.Error("span's TracerProvider is not its provider")
 	}
 }
+
+// The recording state of an ended span is reused by later spans: the ended
+// span's handle keeps its span context and its methods change nothing.
+func TestEndedSpanHandleOutlivesItsState(t *testing.T) {
+	p, r := newTestProvider(t)
+	tr := p.Tracer("test")
+	_, a := tr.Start(context.Background(), "a")
+	asc := a.SpanContext()
+	a.End()
+	_, b := tr.Start(context.Background(), "b")
+	a.SetAttributes(attribute.String("late", "a"))
+	a.AddEvent("late")
+	a.SetName("renamed")
+	a.End()
+	if !a.SpanContext().Equal(asc) || a.IsRecording() || !b.IsRecording() {
+		t.Errorf("ended span context %v (was %v), recording %v; new span recording %v", a.SpanContext(), asc, a.IsRecording(), b.IsRecording())
+	}
+	b.End()
+	p.Flush()
+	spans := r.spans(t)
+	if len(spans) != 2 || spans[0].name != "a" || spans[1].name != "b" || len(spans[1].attrs)+len(spans[1].events) != 0 {
+		t.Errorf("spans %+v, want a and b, b without a's late calls", spans)
+	}
+}

@@ -85,22 +85,17 @@ func (t *tracer) Start(ctx context.Context, name string, options ...trace.SpanSt
 		start = time.Now()
 	}
 	lim := &p.cfg.limits
-	s := &span{
-		tracer:    t,
-		startTime: start,
-		data: spanData{
-			sc:           trace.NewSpanContext(scc),
-			parentID:     parent.SpanID(),
-			parentRemote: parent.IsRemote(),
-			kind:         kind,
-			name:         name,
-			start:        start.UnixNano(),
-		},
-	}
-	s.data.events = s.firstEvent[:0]
+	s := &span{tracer: t, sc: trace.NewSpanContext(scc), startTime: start}
+	st := newState()
+	st.data.sc = s.sc
+	st.data.parentID = parent.SpanID()
+	st.data.parentRemote = parent.IsRemote()
+	st.data.kind = kind
+	st.data.name = name
+	st.data.start = start.UnixNano()
 	var report dropKind
-	s.data.attrs, s.data.droppedAttrs = addAttrs(attrs[:0], attrs, lim.AttributeCountLimit, lim)
-	if s.data.droppedAttrs > 0 {
+	st.data.attrs, st.data.droppedAttrs = addAttrs(attrs[:0], attrs, lim.AttributeCountLimit, lim)
+	if st.data.droppedAttrs > 0 {
 		report |= dropAttrs
 	}
 	for _, l := range cfg.Links() {
@@ -111,13 +106,15 @@ func (t *tracer) Start(ctx context.Context, name string, options ...trace.SpanSt
 		if nl.dropped > 0 {
 			report |= dropLinkAttrs
 		}
-		before := s.data.droppedLinks
-		s.data.links, s.data.droppedLinks = addEvicting(s.data.links, s.data.droppedLinks, nl, lim.LinkCountLimit)
-		if s.data.droppedLinks > before {
+		before := st.data.droppedLinks
+		st.data.links, st.data.droppedLinks = addEvicting(st.data.links, st.data.droppedLinks, nl, lim.LinkCountLimit)
+		if st.data.droppedLinks > before {
 			report |= dropLinks
 		}
 	}
-	s.reportDrops(s.note(report), name)
+	report = st.note(report)
+	s.st.Store(st)
+	s.reportDrops(report, name)
 	return trace.ContextWithSpan(ctx, s), s
 }
 
