@@ -101,12 +101,21 @@ func (p *Provider) Tracer(name string, options ...trace.TracerOption) trace.Trac
 	key := tracerKey{name: name, version: c.InstrumentationVersion(), schemaURL: c.SchemaURL(), attrs: set.Equivalent()}
 
 	p.mu.Lock()
+	t, ok := p.tracers[key]
+	p.mu.Unlock()
+	if ok {
+		return t
+	}
+	// Encoded outside p.mu: an oversized scope is reported to the error
+	// handler, which may well ask for a tracer itself.
+	scope := encodeScope(key.name, key.version, key.schemaURL, set.ToSlice())
+	p.mu.Lock()
 	defer p.mu.Unlock()
 	if t, ok := p.tracers[key]; ok {
 		return t
 	}
-	t := &tracer{provider: p}
-	t.batch = newBatcher(p, encodeScope(key.name, key.version, key.schemaURL, set.ToSlice()))
+	t = &tracer{provider: p}
+	t.batch = newBatcher(p, scope)
 	p.tracers[key] = t
 	list := append(slices.Clone(*p.list.Load()), t)
 	p.list.Store(&list)
