@@ -108,9 +108,13 @@ func appendVarint(b []byte, v uint64) []byte {
 	return protowire.AppendVarint(b, v)
 }
 
-// validUTF8 reports whether s is valid UTF-8, checking the ASCII strings
-// that keys and most values are byte by byte before the general check.
+// validUTF8 reports whether s is valid UTF-8. Short strings (most keys)
+// are checked byte by byte, cheaper than the general check's setup; longer
+// ones by utf8.ValidString, which reads 8 bytes at a time.
 func validUTF8(s string) bool {
+	if len(s) >= 16 {
+		return utf8.ValidString(s)
+	}
 	for i := 0; i < len(s); i++ {
 		if s[i] >= utf8.RuneSelf {
 			return utf8.ValidString(s[i:])
