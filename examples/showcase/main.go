@@ -15,7 +15,7 @@
 // events with timestamps, attributes and stack traces; RecordError with and
 // without a stack trace; a panic recorded by a deferred End; SetStatus
 // Error and Ok; SetName; every attribute type including slices, maps, bytes
-// and the empty value; a span over 64 KiB that the SDK trims; a child of a remote parent with a trace state;
+// and the empty value; a span over the span bound with a value the SDK cannot cut, which it drops; a child of a remote parent with a trace state;
 // a branch under a remote parent that is not sampled, which must not arrive;
 // and two instrumentation scopes.
 //
@@ -34,7 +34,7 @@
 //	      "traceId": "32 hex", "spanId": "16 hex",
 //	      "parentSpanId": "16 hex, or \"\" for a root",
 //	      "traceState": "w3c tracestate, or \"\"",
-//	      "flags": 257,       // OTLP Span.flags: 0x101 (root or local parent), 0x301 (remote parent)
+//	      "flags": 259,       // OTLP Span.flags: the W3C flags | 0x100, | 0x200 for a remote parent
 //	      "kind": 2,          // 1 internal, 2 server, 3 client, 4 producer, 5 consumer
 //	      "scope": {"name": "...", "version": "...", "schemaUrl": "...", "attributes": [KeyValue]},
 //	      "startTimeUnixNano": "1700000000000000000",
@@ -200,13 +200,15 @@ func makeSpans(r *recorder) {
 	r.addLink(audit, trace.Link{SpanContext: req.SpanContext(), Attributes: []attribute.KeyValue{attribute.Bool("link.after_start", true)}})
 	r.end(audit)
 
-	// A span over 64 KiB: the SDK drops its largest attribute.
+	// A span over the span bound (the default 256 KiB batch less header
+	// room): its largest value is a number slice, which cannot be cut, so
+	// the SDK drops it.
 	_, up := r.start(mainTracer, ctx, "upload", 91, 95, startOpts{attrs: []attribute.KeyValue{
 		attribute.String("upload.id", "u-1"),
-		attribute.String("upload.body", strings.Repeat("0123456789abcdef", 5<<10)), // 80 KiB
-		attribute.Int("upload.size", 80<<10),
+		attribute.Float64Slice("upload.samples", make([]float64, 30_000)), // about 330 KB encoded
+		attribute.Int("upload.size", 30_000),
 	}})
-	r.expectDropped(up, "upload.body")
+	r.expectDropped(up, "upload.samples")
 	r.end(up)
 
 	// A handler that panics: its deferred End records the panic, which goes

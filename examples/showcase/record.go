@@ -96,10 +96,11 @@ type keyValue struct {
 	Value map[string]any `json:"value"`
 }
 
-// OTLP Span.flags for a span whose parent is local or absent, and remote.
+// OTLP Span.flags bits above the W3C trace flags: whether the parent is
+// remote is known, and it is.
 const (
-	flagsLocal  = 0x101
-	flagsRemote = 0x301
+	flagsHasIsRemote = 0x100
+	flagsIsRemote    = 0x200
 )
 
 func newRecorder(base time.Time) *recorder {
@@ -143,7 +144,7 @@ func (r *recorder) start(tr trace.Tracer, ctx context.Context, name string, star
 	sc := s.SpanContext()
 	rec := &spanRecord{
 		Name: name, TraceID: sc.TraceID().String(), SpanID: sc.SpanID().String(),
-		TraceState: sc.TraceState().String(), Flags: flagsLocal, Kind: int(trace.ValidateSpanKind(o.kind)),
+		TraceState: sc.TraceState().String(), Flags: uint32(sc.TraceFlags()) | flagsHasIsRemote, Kind: int(trace.ValidateSpanKind(o.kind)),
 		StartTimeUnixNano: r.nanos(startMs), EndTimeUnixNano: r.nanos(endMs),
 		Attributes: keyValues(o.attrs), Events: []eventRecord{}, Links: []linkRecord{},
 		sampled: sc.IsSampled(), end: r.at(endMs),
@@ -151,7 +152,7 @@ func (r *recorder) start(tr trace.Tracer, ctx context.Context, name string, star
 	if !o.newRoot && parent.IsValid() {
 		rec.ParentSpanID = parent.SpanID().String()
 		if parent.IsRemote() {
-			rec.Flags = flagsRemote
+			rec.Flags |= flagsIsRemote
 		}
 	}
 	for _, l := range o.links {

@@ -62,6 +62,9 @@ func BenchmarkSpan(b *testing.B) {
 	b.Run("noop", func(b *testing.B) {
 		run(b, noop.NewTracerProvider().Tracer("bench"))
 	})
+	b.Run("api-floor", func(b *testing.B) {
+		run(b, floorTracer{})
+	})
 	b.Run("spanbridge-detached", func(b *testing.B) {
 		if sdk.Attached() {
 			b.Skip("a real probe is attached")
@@ -91,6 +94,29 @@ func BenchmarkSpan(b *testing.B) {
 	b.Run("otel-sdk-batch-otlphttp", func(b *testing.B) {
 		run(b, otelProvider(b).Tracer("bench"))
 	})
+}
+
+// floorTracer does what any recording SDK must do through the API and no
+// more: it reads the start and event options (NewSpanStartConfig and
+// NewEventConfig copy the attributes) and puts its span in the context. The
+// no-op tracer skips both, so this is the floor of an attached span.
+type floorTracer struct{ noop.Tracer }
+
+func (floorTracer) Start(ctx context.Context, _ string, opts ...trace.SpanStartOption) (context.Context, trace.Span) {
+	cfg := trace.NewSpanStartConfig(opts...)
+	s := &floorSpan{attrs: len(cfg.Attributes())}
+	return trace.ContextWithSpan(ctx, s), s
+}
+
+// floorSpan keeps what it was given, so that nothing is optimised away.
+type floorSpan struct {
+	noop.Span
+	attrs int
+}
+
+func (s *floorSpan) AddEvent(_ string, opts ...trace.EventOption) {
+	cfg := trace.NewEventConfig(opts...)
+	s.attrs += len(cfg.Attributes())
 }
 
 // BenchmarkSpanParallel runs the attached SDK and the OpenTelemetry SDK from

@@ -78,7 +78,7 @@ func TestBatchesDecodeWithOTLPTypes(t *testing.T) {
 		t.Errorf("names/kinds %q %v %v", c.GetName(), c.GetKind(), pa.GetKind())
 	}
 	psid := parent.SpanContext().SpanID()
-	if string(c.GetParentSpanId()) != string(psid[:]) || c.GetFlags() != 0x101 {
+	if string(c.GetParentSpanId()) != string(psid[:]) || c.GetFlags() != 0x103 {
 		t.Errorf("child parent %x flags %#x", c.GetParentSpanId(), c.GetFlags())
 	}
 	if c.GetStartTimeUnixNano() != uint64(start.UnixNano()) || c.GetEndTimeUnixNano() != uint64(start.Add(time.Second).UnixNano()) {
@@ -94,7 +94,7 @@ func TestBatchesDecodeWithOTLPTypes(t *testing.T) {
 	if ev := c.GetEvents(); len(ev) != 2 || ev[0].GetName() != "ev" || ev[1].GetName() != "exception" || len(ev[1].GetAttributes()) != 3 {
 		t.Errorf("events %v", ev)
 	}
-	if l := c.GetLinks(); len(l) != 1 || string(l[0].GetSpanId()) != string(psid[:]) || l[0].GetFlags() != 0x101 {
+	if l := c.GetLinks(); len(l) != 1 || string(l[0].GetSpanId()) != string(psid[:]) || l[0].GetFlags() != 0x103 {
 		t.Errorf("links %v", l)
 	}
 	if st := c.GetStatus(); st.GetCode() != tracepb.Status_STATUS_CODE_ERROR || st.GetMessage() != "failed" {

@@ -6,11 +6,17 @@ import "go.opentelemetry.io/otel/attribute"
 // one; past it a map is cheaper.
 const linearDedupMax = 16
 
-// addAttrs adds src to dst under the count and value length limits (negative:
-// none), replacing the value of a key already in dst. It returns dst and how
-// many attributes of src were dropped (invalid, or new past the count limit).
-// dst may be src[:0]: the attributes are then filtered in place.
-func addAttrs(dst, src []attribute.KeyValue, countLimit, lengthLimit int) ([]attribute.KeyValue, int) {
+// addAttrs adds src to dst under countLimit and the value limits of lim
+// (negative count limit: none), replacing the value of a key already in dst.
+// It returns dst and how many attributes of src were dropped (invalid, or new
+// past the count limit). dst may be src[:0]: the attributes are then filtered
+// in place.
+func addAttrs(dst, src []attribute.KeyValue, countLimit int, lim *SpanLimits) ([]attribute.KeyValue, int) {
+	if len(dst) == 0 && cap(dst) > 0 && len(src) > 0 && &dst[:1][0] == &src[0] && clean(src, countLimit, lim) {
+		// In place with nothing to change: writing the attributes back
+		// would cost a write barrier per pointer while the GC runs.
+		return src, 0
+	}
 	var (
 		dropped int
 		index   map[attribute.Key]int
@@ -27,19 +33,47 @@ func addAttrs(dst, src []attribute.KeyValue, countLimit, lengthLimit int) ([]att
 			continue
 		}
 		if i := findKey(dst, index, kv.Key); i >= 0 {
-			dst[i] = truncateAttr(kv, lengthLimit)
+			dst[i] = normAttr(kv, lim)
 			continue
 		}
 		if countLimit >= 0 && len(dst) >= countLimit {
 			dropped++
 			continue
 		}
-		dst = append(dst, truncateAttr(kv, lengthLimit))
+		dst = append(dst, normAttr(kv, lim))
 		if index != nil {
 			index[kv.Key] = len(dst) - 1
 		}
 	}
 	return dst, dropped
+}
+
+// clean reports whether attrs are valid, within countLimit, unique (checked
+// pair by pair up to linearDedupMax) and unchanged by the value limits.
+func clean(attrs []attribute.KeyValue, countLimit int, lim *SpanLimits) bool {
+	if len(attrs) > linearDedupMax || (countLimit >= 0 && len(attrs) > countLimit) {
+		return false
+	}
+	for i := range attrs {
+		if !attrs[i].Valid() {
+			return false
+		}
+		switch attrs[i].Value.Type() {
+		case attribute.BOOL, attribute.INT64, attribute.FLOAT64:
+		case attribute.STRING:
+			if lim.AttributeValueLengthLimit >= 0 && len(attrs[i].Value.AsString()) > lim.AttributeValueLengthLimit {
+				return false
+			}
+		default:
+			return false
+		}
+		for j := range i {
+			if attrs[j].Key == attrs[i].Key {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // findKey returns the index of key in attrs (through index when there is
@@ -59,53 +93,98 @@ func findKey(attrs []attribute.KeyValue, index map[attribute.Key]int, key attrib
 	return -1
 }
 
-// truncateAttr applies the value length limit to kv.
-func truncateAttr(kv attribute.KeyValue, limit int) attribute.KeyValue {
-	if limit < 0 {
-		return kv
+// normAttr applies the value length and depth limits to kv and keeps the
+// last value of each key in map values.
+func normAttr(kv attribute.KeyValue, lim *SpanLimits) attribute.KeyValue {
+	if v, changed := normValue(kv.Value, lim.AttributeValueLengthLimit, lim.AttributeValueDepthLimit); changed {
+		kv.Value = v
 	}
-	kv.Value = truncateValue(kv.Value, limit)
 	return kv
 }
 
-// truncateValue cuts strings to limit characters and byte values to limit
-// bytes, recursively in slices and maps.
-func truncateValue(v attribute.Value, limit int) attribute.Value {
+// normValue applies the value limits to v (spec, common, Attribute Limits):
+// strings are cut to lengthLimit characters and byte values to lengthLimit
+// bytes (negative: no limit); a slice or map value with depth (the levels
+// left, counting v's) below 1 becomes empty; a map keeps the last value of
+// each key, as the spec requires exported maps to hold unique keys. It
+// reports whether v changed, so that unchanged values are not rebuilt.
+func normValue(v attribute.Value, lengthLimit, depth int) (attribute.Value, bool) {
 	switch v.Type() {
 	case attribute.STRING:
-		if s := v.AsString(); len(s) > limit {
-			return attribute.StringValue(truncateString(s, limit))
+		if s := v.AsString(); lengthLimit >= 0 && len(s) > lengthLimit {
+			if cut := truncateString(s, lengthLimit); len(cut) < len(s) {
+				return attribute.StringValue(cut), true
+			}
 		}
 	case attribute.BYTESLICE:
-		if b := v.AsByteSlice(); len(b) > limit {
-			return attribute.ByteSliceValue(b[:limit])
+		if depth < 1 {
+			return attribute.Value{}, true
+		}
+		if b := v.AsByteSlice(); lengthLimit >= 0 && len(b) > lengthLimit {
+			return attribute.ByteSliceValue(b[:lengthLimit]), true
+		}
+	case attribute.BOOLSLICE, attribute.INT64SLICE, attribute.FLOAT64SLICE:
+		if depth < 1 {
+			return attribute.Value{}, true
 		}
 	case attribute.STRINGSLICE:
+		if depth < 1 {
+			return attribute.Value{}, true
+		}
+		if lengthLimit < 0 {
+			return v, false
+		}
 		ss := v.AsStringSlice()
 		cut := false
 		for i, s := range ss {
-			if len(s) > limit {
-				ss[i] = truncateString(s, limit)
+			if len(s) > lengthLimit {
+				ss[i] = truncateString(s, lengthLimit)
 				cut = true
 			}
 		}
 		if cut {
-			return attribute.StringSliceValue(ss)
+			return attribute.StringSliceValue(ss), true
 		}
 	case attribute.SLICE:
+		if depth < 1 {
+			return attribute.Value{}, true
+		}
 		vs := v.AsSlice()
+		changed := false
 		for i := range vs {
-			vs[i] = truncateValue(vs[i], limit)
+			var c bool
+			if vs[i], c = normValue(vs[i], lengthLimit, depth-1); c {
+				changed = true
+			}
 		}
-		return attribute.SliceValue(vs...)
+		if changed {
+			return attribute.SliceValue(vs...), true
+		}
 	case attribute.MAP:
-		kvs := v.AsMap()
-		for i := range kvs {
-			kvs[i].Value = truncateValue(kvs[i].Value, limit)
+		if depth < 1 {
+			return attribute.Value{}, true
 		}
-		return attribute.MapValue(kvs...)
+		// AsMap returns a copy sorted by key, stably, so the values of a key
+		// are adjacent and in the order given: the last one wins.
+		kvs := v.AsMap()
+		changed := false
+		kept := kvs[:0]
+		for i, kv := range kvs {
+			if i+1 < len(kvs) && kvs[i+1].Key == kv.Key {
+				changed = true
+				continue
+			}
+			var c bool
+			if kv.Value, c = normValue(kv.Value, lengthLimit, depth-1); c {
+				changed = true
+			}
+			kept = append(kept, kv)
+		}
+		if changed {
+			return attribute.MapValue(kept...), true
+		}
 	}
-	return v
+	return v, false
 }
 
 // truncateString returns the first limit characters of s. A string of at

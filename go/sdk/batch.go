@@ -5,6 +5,7 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel"
 	"google.golang.org/protobuf/encoding/protowire"
 )
 
@@ -40,42 +41,50 @@ func headroomFor(resource, scope int) int {
 	return 2*(1+binary.MaxVarintLen32) + resource + scope
 }
 
-// scratch holds *[]byte buffers in which spans are encoded before they are
-// copied into a batch: encoding outside the batch's lock keeps the lock's
-// hold time to a copy.
-var scratch = sync.Pool{New: func() any { return new([]byte) }}
-
-// add encodes d, trimmed to the span size bound, and hands off the batch
-// when it is full.
+// add encodes d, trimmed to the span size bound, straight into the batch
+// (encoding a typical span takes less time than copying it from a scratch
+// buffer would save in lock hold time) and hands off the batch when it is
+// full.
 func (b *batcher) add(d *spanData) {
 	cfg := &b.provider.cfg
-	sp := scratch.Get().(*[]byte)
-	enc, start := beginMessage((*sp)[:0], scopeSpansSpans)
-	enc = appendSpanContent(enc, d)
-	if len(enc)-start > cfg.maxSpanBytes {
-		enc = appendTrimmedSpan(enc[:start], d, cfg.maxSpanBytes)
-	}
-	enc = endMessage(enc, start)
-
-	var sealed [2]sealedBatch
+	var (
+		sealed [2]sealedBatch
+		report []error
+	)
 	b.mu.Lock()
-	if b.buf != nil && len(*b.buf)+len(enc) > cfg.maxBatchBytes {
-		// The span does not fit: it opens the next batch.
-		sealed[0] = b.seal()
-	}
 	if b.buf == nil {
 		b.buf = b.provider.getBuf(b.headroom)
 		b.first = time.Now()
 	}
-	*b.buf = append(*b.buf, enc...)
+	buf := *b.buf
+	pos := len(buf)
+	enc, start := beginMessage(buf, scopeSpansSpans)
+	if vb := valueBytes(d); vb > cfg.maxSpanBytes {
+		// Cut before encoding: a value of megabytes would cost
+		// milliseconds to encode whole.
+		enc, report = appendTrimmedSpan(enc, d, cfg.maxSpanBytes, vb)
+	} else if enc = appendSpanContent(enc, d); len(enc)-start > cfg.maxSpanBytes {
+		enc, report = appendTrimmedSpan(enc[:start], d, cfg.maxSpanBytes, len(enc)-start)
+	}
+	enc = endMessage(enc, start)
+	*b.buf = enc
+	if len(enc) > cfg.maxBatchBytes {
+		// The span does not fit: it opens the next batch. A span within the
+		// bound always fits an empty batch.
+		span := append([]byte(nil), enc[pos:]...)
+		*b.buf = enc[:pos]
+		sealed[0] = b.seal()
+		b.buf = b.provider.getBuf(b.headroom)
+		b.first = time.Now()
+		*b.buf = append(*b.buf, span...)
+	}
 	b.n++
 	if b.n >= cfg.maxBatchSpans {
 		sealed[1] = b.seal()
 	}
-	*sp = enc
-	scratch.Put(sp)
 	if sealed[0].buf == nil && sealed[1].buf == nil {
 		b.mu.Unlock()
+		handleAll(report)
 		return
 	}
 	// Taken before b.mu is released so that a Flush that finds b empty
@@ -88,6 +97,14 @@ func (b *batcher) add(d *spanData) {
 		}
 	}
 	b.provider.handing.RUnlock()
+	handleAll(report)
+}
+
+// handleAll gives each error to the OpenTelemetry error handler.
+func handleAll(errs []error) {
+	for _, err := range errs {
+		otel.Handle(err)
+	}
 }
 
 // flush hands off the waiting spans if there are any and, when olderThan

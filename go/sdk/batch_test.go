@@ -153,7 +153,7 @@ func TestOversizedHeadersLoseAttributes(t *testing.T) {
 	t.Setenv("OTEL_SERVICE_NAME", "svc")
 	p, r := newTestProvider(t)
 	tr := p.Tracer("scope", trace.WithInstrumentationAttributes(attribute.String("huge", big)))
-	_, s := tr.Start(context.Background(), "op", trace.WithAttributes(attribute.String("big", strings.Repeat("s", MaxSpanBytes))))
+	_, s := tr.Start(context.Background(), "op", trace.WithAttributes(attribute.String("big", strings.Repeat("s", spanBytesFor(DefaultMaxBatchBytes)))))
 	s.End()
 	p.Flush()
 	r.mu.Lock()

@@ -23,22 +23,28 @@ const (
 	// MaxBatchBytes is the largest batch the probe's dynptr program carries
 	// (SB_MAX_RECORD_DYNPTR, 4 MiB): the upper bound of WithMaxBatchBytes.
 	MaxBatchBytes = 4 << 20
-	// MinBatchBytes is the lower bound of WithMaxBatchBytes: room for a span
-	// of MaxSpanBytes and the largest resource and scope headers.
-	MinBatchBytes = 2 * MaxSpanBytes
-	// MaxSpanBytes bounds one encoded span; a larger one loses attributes,
-	// then events, then links, counted as dropped, until it fits.
-	MaxSpanBytes = 64 << 10
+	// MinBatchBytes is the lower bound of WithMaxBatchBytes: room for the
+	// largest resource and scope headers and a span of 64 KiB.
+	MinBatchBytes = 2*maxHeaderBytes + 64<<10
 	// maxHeaderBytes bounds the encoded resource, and each scope, so that a
-	// batch always has room for a span of MaxSpanBytes.
+	// batch always has room for a span of the batch size minus
+	// 2*maxHeaderBytes: the span size bound (see spanBytesFor).
 	maxHeaderBytes = 16 << 10
+	// spanFraming covers the tag and length of a span in its ScopeSpans.
+	spanFraming = 16
 	// refreshInterval is how often the attach state is read again.
 	refreshInterval = 100 * time.Millisecond
 )
 
 // config is what a Provider is made with.
 type config struct {
-	sampler       Sampler
+	sampler Sampler
+	// fast is sampler when it is built of this package's samplers only,
+	// which decide from the parent's span context without the parameters.
+	fast fastSampler
+	// ids is nil for the default random generator, whose trace IDs are
+	// random in the W3C sense.
+	ids           IDGenerator
 	limits        SpanLimits
 	batchTimeout  time.Duration
 	maxBatchSpans int
@@ -58,7 +64,6 @@ func newConfig(opts []Option) config {
 		batchTimeout:  time.Duration(envInt(int(DefaultBatchTimeout/time.Millisecond), "OTEL_BSP_SCHEDULE_DELAY")) * time.Millisecond,
 		maxBatchSpans: envInt(DefaultMaxExportBatchSize, "OTEL_BSP_MAX_EXPORT_BATCH_SIZE"),
 		maxBatchBytes: envInt(DefaultMaxBatchBytes, "SPANBRIDGE_MAX_BATCH_BYTES"),
-		maxSpanBytes:  MaxSpanBytes,
 		sink:          handoff.Ended,
 	}
 	for _, o := range opts {
@@ -77,8 +82,22 @@ func newConfig(opts []Option) config {
 			cfg.maxBatchBytes, MinBatchBytes, MaxBatchBytes, DefaultMaxBatchBytes))
 		cfg.maxBatchBytes = DefaultMaxBatchBytes
 	}
+	if cfg.sampler == nil {
+		otel.Handle(fmt.Errorf("spanbridge: sampler is nil; using ParentBased(AlwaysSample())"))
+		cfg.sampler = ParentBased(AlwaysSample())
+	}
+	cfg.fast = asFast(cfg.sampler)
+	if cfg.limits.AttributeValueDepthLimit <= 0 {
+		cfg.limits.AttributeValueDepthLimit = DefaultAttributeValueDepthLimit
+	}
+	cfg.maxSpanBytes = spanBytesFor(cfg.maxBatchBytes)
 	return cfg
 }
+
+// spanBytesFor is the span size bound of batches of at most batchBytes: the
+// batch minus room for the largest resource and scope headers, so that any
+// span that passes the bound fits in a batch of its own.
+func spanBytesFor(batchBytes int) int { return batchBytes - 2*maxHeaderBytes - spanFraming }
 
 // Option configures a Provider made by NewTracerProvider.
 type Option interface {
@@ -93,6 +112,13 @@ func (f optionFunc) apply(c config) config { return f(c) }
 // OTEL_TRACES_SAMPLER_ARG, else ParentBased(AlwaysSample())).
 func WithSampler(s Sampler) Option {
 	return optionFunc(func(c config) config { c.sampler = s; return c })
+}
+
+// WithIDGenerator sets the generator of trace and span IDs (default: random
+// IDs from a per-thread ChaCha8 generator). Root spans carry the W3C random
+// trace flag only with the default generator, whose randomness is known.
+func WithIDGenerator(g IDGenerator) Option {
+	return optionFunc(func(c config) config { c.ids = g; return c })
 }
 
 // WithSpanLimits sets the span limits (default: NewSpanLimits()).
@@ -117,7 +143,8 @@ func WithMaxExportBatchSize(n int) Option {
 // WithMaxBatchBytes sets the largest batch in bytes, between MinBatchBytes
 // and MaxBatchBytes (default: SPANBRIDGE_MAX_BATCH_BYTES, else
 // DefaultMaxBatchBytes). Raise it only when the controller runs the probe's
-// dynptr program.
+// dynptr program. It also bounds one span: a span larger than the batch size
+// minus 32 KiB of header room has its largest values cut (see go/README.md).
 func WithMaxBatchBytes(n int) Option {
 	return optionFunc(func(c config) config { c.maxBatchBytes = n; return c })
 }

@@ -123,3 +123,16 @@ func reported(s string) bool {
 	}
 	return false
 }
+
+// reportedCount counts the reported errors that contain s.
+func reportedCount(s string) int {
+	handled.mu.Lock()
+	defer handled.mu.Unlock()
+	n := 0
+	for _, e := range handled.errs {
+		if strings.Contains(e, s) {
+			n++
+		}
+	}
+	return n
+}

@@ -18,6 +18,9 @@ const (
 	// DefaultAttributePerLinkCountLimit is the default number of attributes a
 	// link keeps.
 	DefaultAttributePerLinkCountLimit = 128
+	// DefaultAttributeValueDepthLimit is the default depth of nested slice
+	// and map values.
+	DefaultAttributeValueDepthLimit = 64
 )
 
 // SpanLimits bound what a span records. Whatever a limit drops is counted in
@@ -29,6 +32,11 @@ type SpanLimits struct {
 	// values), in span, event and link attributes, recursively in slice and
 	// map values.
 	AttributeValueLengthLimit int
+	// AttributeValueDepthLimit is the deepest nesting of slice and map
+	// values kept: the top-level value is at depth 1, each slice element
+	// or map value one deeper, and a slice or map value deeper than the
+	// limit becomes an empty value. Zero or negative means the default.
+	AttributeValueDepthLimit int
 	// AttributeCountLimit is the number of attributes a span keeps; further
 	// new keys are dropped, updates of kept keys still apply.
 	AttributeCountLimit int
@@ -46,7 +54,8 @@ type SpanLimits struct {
 
 // NewSpanLimits returns the default limits overridden by the environment:
 // OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT (else
-// OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT), OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT (else
+// OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT), OTEL_SPAN_ATTRIBUTE_VALUE_DEPTH_LIMIT
+// (else OTEL_ATTRIBUTE_VALUE_DEPTH_LIMIT), OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT (else
 // OTEL_ATTRIBUTE_COUNT_LIMIT), OTEL_SPAN_EVENT_COUNT_LIMIT,
 // OTEL_SPAN_LINK_COUNT_LIMIT, OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT and
 // OTEL_LINK_ATTRIBUTE_COUNT_LIMIT (both else OTEL_ATTRIBUTE_COUNT_LIMIT).
@@ -54,6 +63,8 @@ func NewSpanLimits() SpanLimits {
 	return SpanLimits{
 		AttributeValueLengthLimit: envInt(DefaultAttributeValueLengthLimit,
 			"OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT", "OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT"),
+		AttributeValueDepthLimit: envInt(DefaultAttributeValueDepthLimit,
+			"OTEL_SPAN_ATTRIBUTE_VALUE_DEPTH_LIMIT", "OTEL_ATTRIBUTE_VALUE_DEPTH_LIMIT"),
 		AttributeCountLimit: envInt(DefaultAttributeCountLimit,
 			"OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT", "OTEL_ATTRIBUTE_COUNT_LIMIT"),
 		EventCountLimit: envInt(DefaultEventCountLimit, "OTEL_SPAN_EVENT_COUNT_LIMIT"),

@@ -12,7 +12,7 @@ import (
 
 func TestNewSpanLimitsFromEnv(t *testing.T) {
 	t.Run("defaults", func(t *testing.T) {
-		want := SpanLimits{-1, 128, 128, 128, 128, 128}
+		want := SpanLimits{-1, 64, 128, 128, 128, 128, 128}
 		if got := NewSpanLimits(); got != want {
 			t.Errorf("NewSpanLimits() = %+v, want %+v", got, want)
 		}
@@ -20,7 +20,7 @@ func TestNewSpanLimitsFromEnv(t *testing.T) {
 	t.Run("general", func(t *testing.T) {
 		t.Setenv("OTEL_ATTRIBUTE_COUNT_LIMIT", "10")
 		t.Setenv("OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT", "20")
-		want := SpanLimits{20, 10, 128, 128, 10, 10}
+		want := SpanLimits{20, 64, 10, 128, 128, 10, 10}
 		if got := NewSpanLimits(); got != want {
 			t.Errorf("NewSpanLimits() = %+v, want %+v", got, want)
 		}
@@ -34,7 +34,7 @@ func TestNewSpanLimitsFromEnv(t *testing.T) {
 		t.Setenv("OTEL_SPAN_LINK_COUNT_LIMIT", "4")
 		t.Setenv("OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT", "5")
 		t.Setenv("OTEL_LINK_ATTRIBUTE_COUNT_LIMIT", "6")
-		want := SpanLimits{2, 1, 3, 4, 5, 6}
+		want := SpanLimits{2, 64, 1, 3, 4, 5, 6}
 		if got := NewSpanLimits(); got != want {
 			t.Errorf("NewSpanLimits() = %+v, want %+v", got, want)
 		}
@@ -137,9 +137,10 @@ func TestTruncateValue(t *testing.T) {
 		{attribute.IntValue(123456), int64(123456)},
 	}
 	for _, tt := range tests {
-		got := want(truncateValue(tt.in, 2))
+		v, _ := normValue(tt.in, 2, DefaultAttributeValueDepthLimit)
+		got := want(v)
 		if fmt.Sprint(got) != fmt.Sprint(tt.want) {
-			t.Errorf("truncateValue(%v, 2) = %v, want %v", tt.in.Emit(), got, tt.want)
+			t.Errorf("normValue(%v, 2) = %v, want %v", tt.in.Emit(), got, tt.want)
 		}
 	}
 	if got := truncateString(strings.Repeat("é", 10), 10); got != strings.Repeat("é", 10) {

@@ -84,6 +84,10 @@ func processProvider() *Provider {
 // before it returns.
 func Flush() { processProvider().Flush() }
 
+// ForceFlush hands off every span of the process-wide provider that has
+// ended, or fails when ctx ends first.
+func ForceFlush(ctx context.Context) error { return processProvider().ForceFlush(ctx) }
+
 // Shutdown flushes the process-wide provider and stops it: spans started
 // afterwards do not record.
 func Shutdown(ctx context.Context) error { return processProvider().Shutdown(ctx) }
@@ -97,12 +101,21 @@ func (p *Provider) Tracer(name string, options ...trace.TracerOption) trace.Trac
 	key := tracerKey{name: name, version: c.InstrumentationVersion(), schemaURL: c.SchemaURL(), attrs: set.Equivalent()}
 
 	p.mu.Lock()
+	t, ok := p.tracers[key]
+	p.mu.Unlock()
+	if ok {
+		return t
+	}
+	// Encoded outside p.mu: an oversized scope is reported to the error
+	// handler, which may well ask for a tracer itself.
+	scope := encodeScope(key.name, key.version, key.schemaURL, set.ToSlice())
+	p.mu.Lock()
 	defer p.mu.Unlock()
 	if t, ok := p.tracers[key]; ok {
 		return t
 	}
-	t := &tracer{provider: p}
-	t.batch = newBatcher(p, encodeScope(key.name, key.version, key.schemaURL, set.ToSlice()))
+	t = &tracer{provider: p}
+	t.batch = newBatcher(p, scope)
 	p.tracers[key] = t
 	list := append(slices.Clone(*p.list.Load()), t)
 	p.list.Store(&list)
@@ -133,7 +146,28 @@ func encodeScope(name, version, schemaURL string, attrs []attribute.KeyValue) []
 	return b
 }
 
-// Flush hands off every span that has ended, before it returns.
+// ForceFlush hands off every span that has ended (spec, trace SDK,
+// ForceFlush), or fails when ctx ends first; the hand-off then still
+// completes in the background.
+func (p *Provider) ForceFlush(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("spanbridge: force flush: %w", err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		p.Flush()
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("spanbridge: force flush: %w", ctx.Err())
+	}
+}
+
+// Flush hands off every span that has ended, before it returns: ForceFlush
+// without a deadline.
 func (p *Provider) Flush() {
 	now := time.Now()
 	for _, t := range *p.list.Load() {

@@ -2,7 +2,9 @@ package sdk
 
 import (
 	"context"
+	"strings"
 	"testing"
+	"time"
 
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
@@ -82,5 +84,27 @@ func TestShutdownContextEnded(t *testing.T) {
 	// fine, but an error must say what failed.
 	if err := p.Shutdown(ctx); err != nil && err.Error() != "spanbridge: shut down tracer provider: context canceled" {
 		t.Errorf("Shutdown error %q", err)
+	}
+}
+
+// An oversized scope is reported outside the provider's lock: an error
+// handler that asks for a tracer must not deadlock.
+func TestScopeReportOutsideTheProviderLock(t *testing.T) {
+	p, _ := newTestProvider(t)
+	prev := otel.GetErrorHandler()
+	otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) {
+		prev.Handle(err)
+		p.Tracer("from the handler")
+	}))
+	defer otel.SetErrorHandler(prev)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		p.Tracer("big", trace.WithInstrumentationAttributes(attribute.String("huge", strings.Repeat("h", maxHeaderBytes))))
+	}()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Tracer deadlocked with an error handler that asks for a tracer")
 	}
 }

@@ -31,9 +31,12 @@ func resourceAttrs() []attribute.KeyValue {
 	if name := strings.TrimSpace(os.Getenv("OTEL_SERVICE_NAME")); name != "" {
 		attrs = append(attrs, semconv.ServiceName(name))
 	}
-	attrs, _ = addAttrs(attrs[:0], attrs, -1, -1)
+	attrs, _ = addAttrs(attrs[:0], attrs, -1, &resourceLimits)
 	return attrs
 }
+
+// resourceLimits only deduplicate: resource attributes are not limited.
+var resourceLimits = SpanLimits{AttributeValueLengthLimit: -1, AttributeValueDepthLimit: DefaultAttributeValueDepthLimit}
 
 // processAttrs describes this process. The controller describes it too,
 // from /proc, but a short-lived process may be gone by the time its spans

@@ -51,8 +51,9 @@ func TestSpanStartOptions(t *testing.T) {
 	if l := got.links[0]; !bytes.Equal(l.spanID, []byte{2, 0, 0, 0, 0, 0, 0, 0}) || l.flags != 0x301 || attrMap(l.attrs)["l"] != true {
 		t.Errorf("link %+v", l)
 	}
-	if len(got.parentSpanID) != 0 || got.flags != 0x101 {
-		t.Errorf("root span parent %x flags %#x, want none and 0x101", got.parentSpanID, got.flags)
+	// 0x2: the W3C random flag of a root span with random IDs.
+	if len(got.parentSpanID) != 0 || got.flags != 0x103 {
+		t.Errorf("root span parent %x flags %#x, want none and 0x103", got.parentSpanID, got.flags)
 	}
 	sc := s.SpanContext()
 	if tid := sc.TraceID(); !bytes.Equal(got.traceID, tid[:]) {
@@ -108,7 +109,7 @@ func TestSpanParentFromContext(t *testing.T) {
 		by[s.name] = s
 	}
 	psc := parent.SpanContext()
-	if c := by["child"]; !bytes.Equal(c.traceID, by["parent"].traceID) || !bytes.Equal(c.parentSpanID, by["parent"].spanID) || c.flags != 0x101 {
+	if c := by["child"]; !bytes.Equal(c.traceID, by["parent"].traceID) || !bytes.Equal(c.parentSpanID, by["parent"].spanID) || c.flags != 0x103 {
 		t.Errorf("child %x/%x flags %#x, want parent %s/%s local", c.traceID, c.parentSpanID, c.flags, psc.TraceID(), psc.SpanID())
 	}
 	if r := by["root"]; bytes.Equal(r.traceID, by["parent"].traceID) || len(r.parentSpanID) != 0 {
@@ -365,7 +366,7 @@ func TestSpanAddLink(t *testing.T) {
 		t.Fatalf("got %d links, want 2 (an empty link is ignored)", len(got.links))
 	}
 	osc := other.SpanContext()
-	if sid := osc.SpanID(); !bytes.Equal(got.links[0].spanID, sid[:]) || got.links[0].flags != 0x101 ||
+	if sid := osc.SpanID(); !bytes.Equal(got.links[0].spanID, sid[:]) || got.links[0].flags != 0x103 ||
 		attrMap(got.links[0].attrs)["why"] != "fan-in" || got.links[0].traceState != "k=v" {
 		t.Errorf("link %+v", got.links[0])
 	}
@@ -381,5 +382,29 @@ func TestSpanTracerProvider(t *testing.T) {
 	_, n := p.Tracer("test").Start(context.Background(), "op", trace.WithNewRoot())
 	if n.TracerProvider() != p {
 		t.Error("span's TracerProvider is not its provider")
+	}
+}
+
+// The recording state of an ended span is reused by later spans: the ended
+// span's handle keeps its span context and its methods change nothing.
+func TestEndedSpanHandleOutlivesItsState(t *testing.T) {
+	p, r := newTestProvider(t)
+	tr := p.Tracer("test")
+	_, a := tr.Start(context.Background(), "a")
+	asc := a.SpanContext()
+	a.End()
+	_, b := tr.Start(context.Background(), "b")
+	a.SetAttributes(attribute.String("late", "a"))
+	a.AddEvent("late")
+	a.SetName("renamed")
+	a.End()
+	if !a.SpanContext().Equal(asc) || a.IsRecording() || !b.IsRecording() {
+		t.Errorf("ended span context %v (was %v), recording %v; new span recording %v", a.SpanContext(), asc, a.IsRecording(), b.IsRecording())
+	}
+	b.End()
+	p.Flush()
+	spans := r.spans(t)
+	if len(spans) != 2 || spans[0].name != "a" || spans[1].name != "b" || len(spans[1].attrs)+len(spans[1].events) != 0 {
+		t.Errorf("spans %+v, want a and b, b without a's late calls", spans)
 	}
 }

@@ -2,6 +2,7 @@ package sdk
 
 import (
 	"context"
+	"slices"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -25,56 +26,95 @@ var _ trace.Tracer = (*tracer)(nil)
 // given. While no probe is attached (or after Shutdown) it returns a
 // non-recording span carrying the span context found in ctx, ignoring the
 // options, as the no-op tracer does. A span the sampler drops is
-// non-recording with its own span ID and the sampled flag off.
+// non-recording with its own span ID, the sampled flag off and the parent's
+// other trace flags; a root span made with the default ID generator carries
+// the W3C random flag.
 func (t *tracer) Start(ctx context.Context, name string, options ...trace.SpanStartOption) (context.Context, trace.Span) {
 	p := t.provider
 	if !handoff.Attached() || p.stopped.Load() {
 		return p.carryParent(ctx)
 	}
 	cfg := trace.NewSpanStartConfig(options...)
+	parentCtx := ctx
 	var parent trace.SpanContext
-	if !cfg.NewRoot() {
+	if cfg.NewRoot() {
+		if trace.SpanContextFromContext(ctx).IsValid() {
+			parentCtx = trace.ContextWithSpanContext(ctx, trace.SpanContext{})
+		}
+	} else {
 		parent = trace.SpanContextFromContext(ctx)
 	}
-	scc := trace.SpanContextConfig{
-		TraceID:    parent.TraceID(),
-		SpanID:     newSpanID(),
-		TraceState: parent.TraceState(),
+	scc := trace.SpanContextConfig{TraceFlags: parent.TraceFlags()}
+	switch {
+	case parent.IsValid() && p.cfg.ids == nil:
+		scc.TraceID, scc.SpanID = parent.TraceID(), newSpanID()
+	case parent.IsValid():
+		scc.TraceID = parent.TraceID()
+		scc.SpanID = p.cfg.ids.NewSpanID(parentCtx, scc.TraceID)
+	case p.cfg.ids == nil:
+		scc.TraceID, scc.SpanID = newTraceID(), newSpanID()
+		scc.TraceFlags = trace.FlagsRandom
+	default:
+		scc.TraceID, scc.SpanID = p.cfg.ids.NewIDs(parentCtx)
 	}
-	if !parent.IsValid() {
-		scc.TraceID = newTraceID()
+	kind := trace.ValidateSpanKind(cfg.SpanKind())
+	attrs := cfg.Attributes()
+	var decision SamplingDecision
+	if p.cfg.fast != nil {
+		decision = p.cfg.fast.decide(parent, scc.TraceID)
+		scc.TraceState = parent.TraceState()
+	} else {
+		res := p.cfg.sampler.ShouldSample(SamplingParameters{
+			ParentContext: parentCtx, TraceID: scc.TraceID, Name: name,
+			Kind: kind, Attributes: attrs, Links: cfg.Links(),
+		})
+		decision, scc.TraceState = res.Decision, res.Tracestate
+		if len(res.Attributes) > 0 {
+			// The start attributes override the sampler's.
+			attrs = append(slices.Clone(res.Attributes), attrs...)
+		}
 	}
-	if !p.cfg.sampler.sample(parent, scc.TraceID) {
+	scc.TraceFlags = scc.TraceFlags.WithSampled(decision == RecordAndSample)
+	if decision == Drop {
 		s := &nonRecordingSpan{sc: trace.NewSpanContext(scc), provider: p}
 		return trace.ContextWithSpan(ctx, s), s
 	}
-	scc.TraceFlags = parent.TraceFlags().WithSampled(true)
 
 	start := cfg.Timestamp()
 	if start.IsZero() {
 		start = time.Now()
 	}
 	lim := &p.cfg.limits
-	attrs := cfg.Attributes()
-	s := &span{
-		tracer:    t,
-		startTime: start,
-		data: spanData{
-			sc:     trace.NewSpanContext(scc),
-			parent: parent,
-			kind:   trace.ValidateSpanKind(cfg.SpanKind()),
-			name:   name,
-			start:  start.UnixNano(),
-		},
+	s := &span{tracer: t, sc: trace.NewSpanContext(scc), startTime: start}
+	st := newState()
+	st.data.sc = s.sc
+	st.data.parentID = parent.SpanID()
+	st.data.parentRemote = parent.IsRemote()
+	st.data.kind = kind
+	st.data.name = name
+	st.data.start = start.UnixNano()
+	var report dropKind
+	st.data.attrs, st.data.droppedAttrs = addAttrs(attrs[:0], attrs, lim.AttributeCountLimit, lim)
+	if st.data.droppedAttrs > 0 {
+		report |= dropAttrs
 	}
-	s.data.events = s.firstEvent[:0]
-	s.data.attrs, s.data.droppedAttrs = addAttrs(attrs[:0], attrs, lim.AttributeCountLimit, lim.AttributeValueLengthLimit)
 	for _, l := range cfg.Links() {
-		if !l.SpanContext.IsValid() && len(l.Attributes) == 0 {
+		if !keepLink(l) {
 			continue
 		}
-		s.data.links, s.data.droppedLinks = addEvicting(s.data.links, s.data.droppedLinks, p.newLink(l), lim.LinkCountLimit)
+		nl := p.newLink(l)
+		if nl.dropped > 0 {
+			report |= dropLinkAttrs
+		}
+		before := st.data.droppedLinks
+		st.data.links, st.data.droppedLinks = addEvicting(st.data.links, st.data.droppedLinks, nl, lim.LinkCountLimit)
+		if st.data.droppedLinks > before {
+			report |= dropLinks
+		}
 	}
+	report = st.note(report)
+	s.st.Store(st)
+	s.reportDrops(report, name)
 	return trace.ContextWithSpan(ctx, s), s
 }
 
@@ -84,7 +124,7 @@ func (p *Provider) newLink(l trace.Link) link {
 	nl := link{sc: l.SpanContext}
 	if len(l.Attributes) > 0 {
 		nl.attrs, nl.dropped = addAttrs(make([]attribute.KeyValue, 0, len(l.Attributes)), l.Attributes,
-			lim.AttributePerLinkCountLimit, lim.AttributeValueLengthLimit)
+			lim.AttributePerLinkCountLimit, lim)
 	}
 	return nl
 }

@@ -65,16 +65,17 @@ func Refresh() bool {
 }
 
 // SetHook makes Attached report true and has Ended call fn with every batch
-// (valid only during the call; nil: none) until restore is called. It is for tests and
-// benchmarks that need the attached path without a kernel probe.
+// (valid only during the call; nil: none) until restore is called, which
+// puts back the hook set before (so hooks nest, as subtests do). It is for
+// tests and benchmarks that need the attached path without a kernel probe.
 func SetHook(fn func(batch []byte)) (restore func()) {
 	if fn == nil {
 		fn = func([]byte) {}
 	}
-	hook.Store(&fn)
+	prev := hook.Swap(&fn)
 	Refresh()
 	return func() {
-		hook.CompareAndSwap(&fn, nil)
+		hook.CompareAndSwap(&fn, prev)
 		Refresh()
 	}
 }
