@@ -17,7 +17,17 @@ import {
   type ControllerStats,
   recordsLost,
 } from "../controller/controller.ts";
-import { createSinkFromEnv, type SpanSink } from "../export/mod.ts";
+import {
+  createSink,
+  exporterFor,
+  readExportConfig,
+  type SpanSink,
+} from "../export/mod.ts";
+import {
+  readTelemetryConfig,
+  Telemetry,
+  type TelemetryConfig,
+} from "../telemetry/mod.ts";
 import { TargetError } from "../process/mod.ts";
 import { EnvironmentError, SysError } from "../ffi/mod.ts";
 import { clearLine, StatusLine, writeErr } from "./status.ts";
@@ -42,6 +52,11 @@ Options:
       --log-level <l>   debug, info, warn or error (default info; env SPANBRIDGE_LOG_LEVEL)
       --log-format <f>  text or json (default: text on a terminal, json otherwise)
       --[no-]status     Live status line on stderr (default: on when stderr is a terminal)
+      --telemetry <addr> Serve /healthz, /readyz and /metrics on PORT (loopback) or
+                        HOST:PORT (env SPANBRIDGE_TELEMETRY; off by default); not ready
+                        once export has failed for SPANBRIDGE_TELEMETRY_EXPORT_FAILING
+                        seconds (default 60); OTEL_METRICS_EXPORTER=otlp also pushes
+                        the metrics over OTLP/HTTP
   -h, --help            Show this help
 
 Export is configured with the OpenTelemetry variables: OTEL_TRACES_EXPORTER
@@ -65,6 +80,8 @@ export interface RunOptions {
   logLevel: LogLevel;
   logFormat?: "text" | "json";
   status: boolean;
+  /** The health and metrics listener, when asked for. */
+  telemetry?: TelemetryConfig;
 }
 
 /** Parses `run`'s flags, falling back to environment variables. */
@@ -87,6 +104,7 @@ export function parseRunArgs(
         "log-format": { type: "string" },
         status: { type: "boolean" },
         "no-status": { type: "boolean" },
+        telemetry: { type: "string" },
         help: { type: "boolean", short: "h" },
       },
       strict: true,
@@ -143,6 +161,12 @@ export function parseRunArgs(
     }
     durationMs = seconds * 1000;
   }
+  let telemetry: TelemetryConfig | undefined;
+  try {
+    telemetry = readTelemetryConfig(values.telemetry, env);
+  } catch (err) {
+    throw new CliError((err as Error).message, ExitCode.usage);
+  }
   return {
     exes,
     pids,
@@ -158,6 +182,7 @@ export function parseRunArgs(
     status: values["no-status"]
       ? false
       : values.status ?? Deno.stderr.isTerminal(),
+    telemetry,
   };
 }
 
@@ -210,9 +235,14 @@ export async function run(
   log: Logger,
 ): Promise<ControllerStats> {
   let sink: SpanSink;
+  let telemetry: Telemetry | undefined;
   try {
-    sink = createSinkFromEnv(Deno.env.toObject(), log);
+    telemetry = options.telemetry && Telemetry.start(options.telemetry, log);
+    const config = readExportConfig(Deno.env.toObject());
+    const exporter = telemetry?.exports.wrap(exporterFor(config));
+    sink = createSink(config, { log, exporter });
   } catch (err) {
+    await telemetry?.close();
     throw new CliError((err as Error).message, ExitCode.usage);
   }
   const started = Date.now();
@@ -228,8 +258,10 @@ export async function run(
     });
   } catch (err) {
     await sink.shutdown();
+    await telemetry?.close();
     throw err;
   }
+  telemetry?.attach(controller);
 
   const status = options.status
     ? new StatusLine(() => controller.stats())
@@ -252,6 +284,7 @@ export async function run(
   log.info("stopping", { reason });
   await controller.stop();
   await sink.shutdown();
+  await telemetry?.close();
   const stats = controller.stats();
   log.info("stopped", summaryFields(stats, Date.now() - started));
   return stats;
