@@ -68,7 +68,10 @@ const gateway = new CollectorProcess(listen, [
 });
 await gateway.ready(30_000);
 
-const body = sampleBatch(realisticTraces(perRequest)).toBinary();
+// A copy in its own ArrayBuffer: what fetch takes as a body.
+const body = new Uint8Array(
+  sampleBatch(realisticTraces(perRequest)).toBinary(),
+);
 const post = async () => {
   const res = await fetch(`http://${listen}/v1/traces`, {
     method: "POST",
