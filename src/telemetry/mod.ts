@@ -17,7 +17,7 @@ import { version } from "../version.ts";
 import type { TelemetryConfig } from "./config.ts";
 import { ExportWatch } from "./export_watch.ts";
 import { AgentMetrics } from "./metrics.ts";
-import { type AgentSource, readiness } from "./readiness.ts";
+import { type AgentSource, readiness, RingWatch } from "./readiness.ts";
 import { serveTelemetry } from "./server.ts";
 
 export * from "./config.ts";
@@ -51,11 +51,13 @@ export class Telemetry {
       otlpIntervalMs: config.otlp ? config.exportIntervalMs : undefined,
     });
     this.exports = new ExportWatch((call) => this.#metrics.recordExport(call));
+    const ring = new RingWatch();
     try {
       this.#server = serveTelemetry(config.listen, {
         readiness: () =>
           readiness(
             this.#source,
+            ring,
             this.exports,
             config.exportFailingMs,
             Date.now(),

@@ -1,7 +1,7 @@
 /**
  * Readiness: the agent is ready when its probe is loaded and attached, its
- * ring buffer can be read, and export has not been failing for longer than
- * the threshold.
+ * ring buffer is being read, and export has not been failing for longer
+ * than the threshold.
  *
  * @module
  */
@@ -33,11 +33,53 @@ export interface Readiness {
 }
 
 /**
+ * Watches whether the ring buffer is being read: the probe's `submitted`
+ * counter against the records the decoder took (valid or corrupt). The
+ * reader is stalled when records were submitted after the last time it took
+ * one, and that was longer than `stallMs` ago. Counters of a probe adopted
+ * from an earlier controller do not matter: only progress is compared.
+ */
+export class RingWatch {
+  readonly #stallMs: number;
+  #read = -1;
+  #readSince = 0;
+  #submittedThen = 0;
+
+  /** `stallMs`: how long the reader may take no record while new ones wait. */
+  constructor(stallMs = 10_000) {
+    this.#stallMs = stallMs;
+  }
+
+  /** Looks at the counters at time `now` (ms) and judges the ring. */
+  check(stats: ControllerStats, now: number): Check {
+    const read = stats.decode.records + stats.decode.corrupt;
+    if (read !== this.#read) {
+      this.#read = read;
+      this.#readSince = now;
+      this.#submittedThen = stats.probe.submitted;
+    }
+    const waiting = stats.probe.submitted - this.#submittedThen;
+    const idleMs = now - this.#readSince;
+    if (waiting > 0 && idleMs > this.#stallMs) {
+      return {
+        name: "ring",
+        ok: false,
+        detail: `no record read for ${
+          (idleMs / 1000).toFixed(1)
+        } s while ${waiting} were submitted`,
+      };
+    }
+    return { name: "ring", ok: true, detail: `read (${read} records)` };
+  }
+}
+
+/**
  * Judges readiness. `source` is undefined until the controller has loaded
  * and attached its probe; `now` and `failingMs` are in milliseconds.
  */
 export function readiness(
   source: AgentSource | undefined,
+  ring: RingWatch,
   exports: ExportHealth,
   failingMs: number,
   now: number,
@@ -53,12 +95,7 @@ export function readiness(
     checks.push({ name: "probe", ok: true, detail: "loaded and attached" });
     try {
       // stats() reads the probe's counters from its pinned maps.
-      const stats = source.stats();
-      checks.push({
-        name: "ring",
-        ok: true,
-        detail: `readable (${stats.decode.records} records read)`,
-      });
+      checks.push(ring.check(source.stats(), now));
     } catch (err) {
       checks.push({
         name: "ring",
