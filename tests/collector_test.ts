@@ -18,10 +18,9 @@
  * timestamps, typed attributes, events, links, status, dropped counts, scope,
  * resource) passes the Collector's pdata model unchanged.
  *
- * The Collector is built with `go build` into build/bin/otelcol-spanbridge
- * (up to date in well under a second once Go's build cache holds it; the
- * first build compiles the Collector, a minute or more on two cores, and
- * needs its modules from the module cache or the Go module proxy).
+ * The Collector is built once per pinned release into
+ * build/otelcol/<version>/ (tests/collector.ts); the first build compiles
+ * it, minutes on two cores, from the module cache or the Go module proxy.
  */
 import assert from "node:assert/strict";
 import {
@@ -29,119 +28,18 @@ import {
   copyProgram,
   ebpfAvailable,
   removePinRoot,
-  root,
   runProgram,
   stopIfRunning,
   testPinRoot,
   waitUntil,
 } from "./harness.ts";
-import { TextLineStream } from "./lines.ts";
+import { buildCollector, CollectorProcess } from "./collector.ts";
 import { collectingReceiver, unusedPort } from "./otlp.ts";
 import {
   assertSpans,
   type ShowcaseRecord,
   stopAndAssertNothingLost,
 } from "./assert_spans.ts";
-
-/** Where the test Collector is built. */
-const collectorExe = `${root}build/bin/otelcol-spanbridge`;
-
-let built: Promise<void> | undefined;
-
-/** Builds tests/collector once per test run (go build skips an up-to-date binary). */
-function buildCollector(): Promise<void> {
-  built ??= (async () => {
-    const { code, stdout, stderr } = await new Deno.Command("go", {
-      args: ["build", "-o", collectorExe, "."],
-      cwd: `${root}tests/collector`,
-      stdin: "null",
-    }).output();
-    if (code !== 0) {
-      const dec = new TextDecoder();
-      throw new Error(
-        `go build of the test Collector (tests/collector) failed:\n${
-          dec.decode(stdout)
-        }${dec.decode(stderr)}`,
-      );
-    }
-  })();
-  return built;
-}
-
-/** The test Collector as a child process, its log kept for failure messages. */
-class CollectorProcess {
-  readonly child: Deno.ChildProcess;
-  readonly log: string[] = [];
-  readonly listen: string;
-  #status?: Deno.CommandStatus;
-  readonly #done: Promise<unknown>;
-
-  /** Starts the Collector: OTLP/HTTP on 127.0.0.1:`port`, forwarding to `forward` in `encoding`. */
-  constructor(port: number, forward: string, encoding: "proto" | "json") {
-    this.listen = `127.0.0.1:${port}`;
-    this.child = new Deno.Command(collectorExe, {
-      env: {
-        SPANBRIDGE_OTELCOL_LISTEN: this.listen,
-        SPANBRIDGE_OTELCOL_FORWARD: forward,
-        SPANBRIDGE_OTELCOL_ENCODING: encoding,
-      },
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
-    this.child.status.then((s) => this.#status = s);
-    this.#done = Promise.all(
-      [this.child.stdout, this.child.stderr].map(async (stream) => {
-        const lines = stream.pipeThrough(new TextDecoderStream())
-          .pipeThrough(new TextLineStream());
-        for await (const line of lines) this.log.push(line);
-      }),
-    );
-  }
-
-  /**
-   * Resolves once the Collector logged that its pipelines run and its
-   * OTLP/HTTP receiver accepts connections; throws if it exits first.
-   */
-  async ready(timeoutMs: number): Promise<void> {
-    const [hostname, port] = this.listen.split(":");
-    const ready = async () => {
-      if (this.#status) {
-        throw new Error(
-          `the Collector exited (${this.#status.code}) before it was ready:\n${this.dump()}`,
-        );
-      }
-      if (!this.log.some((l) => l.includes("Everything is ready"))) {
-        return false;
-      }
-      try {
-        (await Deno.connect({ hostname, port: Number(port) })).close();
-        return true;
-      } catch {
-        return false;
-      }
-    };
-    await waitUntil(ready, timeoutMs, `the Collector on ${this.listen}`);
-  }
-
-  /** SIGTERM (the Collector drains its exporter queue first); resolves with its exit status. */
-  async stop(): Promise<Deno.CommandStatus> {
-    if (!this.#status) {
-      try {
-        this.child.kill("SIGTERM");
-      } catch {
-        // Already exited.
-      }
-    }
-    const status = await this.child.status;
-    await this.#done;
-    return status;
-  }
-
-  dump(): string {
-    return this.log.join("\n");
-  }
-}
 
 for (
   const [protocol, encoding] of [
@@ -162,7 +60,7 @@ for (
       let collector: CollectorProcess | undefined;
       let controller: ControllerProcess | undefined;
       try {
-        collector = new CollectorProcess(
+        collector = CollectorProcess.forwarding(
           unusedPort(),
           receiver.endpoint,
           encoding,

@@ -20,9 +20,15 @@ import {
 import {
   createSink,
   type ExportConfig,
+  exporterFor,
   readExportConfig,
   type SpanSink,
 } from "../export/mod.ts";
+import {
+  readTelemetryConfig,
+  Telemetry,
+  type TelemetryConfig,
+} from "../telemetry/mod.ts";
 import { defaultRingBytes, validateProbeOptions } from "../probe/mod.ts";
 import { UsageError } from "../errors.ts";
 import { clearLine, StatusLine, writeErr } from "./status.ts";
@@ -53,6 +59,11 @@ Options:
                         else OTEL_LOG_LEVEL)
       --log-format <f>  text or json (default: text on a terminal, json otherwise)
       --[no-]status     Live status line on stderr (default: on when stderr is a terminal)
+      --telemetry <addr> Serve /healthz, /readyz and /metrics on PORT (loopback) or
+                        HOST:PORT (env SPANBRIDGE_TELEMETRY; off by default); not ready
+                        once export has failed for SPANBRIDGE_TELEMETRY_EXPORT_FAILING
+                        seconds (default 60); OTEL_METRICS_EXPORTER=otlp also pushes
+                        the metrics over OTLP/HTTP
   -h, --help            Show this help
 
 Export is configured with the OpenTelemetry variables; each OTEL_EXPORTER_OTLP_*
@@ -103,6 +114,8 @@ export interface RunOptions {
   status: boolean;
   /** The validated OTEL_* export configuration. */
   export: ExportConfig;
+  /** The health and metrics listener, when asked for. */
+  telemetry?: TelemetryConfig;
 }
 
 /**
@@ -110,7 +123,7 @@ export interface RunOptions {
  * environment, read once by the caller). Throws a {@linkcode UsageError}
  * naming the bad flag or variable.
  */
-function parseRunArgs(
+export function parseRunArgs(
   args: string[],
   env: Record<string, string | undefined>,
 ): RunOptions {
@@ -129,6 +142,7 @@ function parseRunArgs(
         "log-format": { type: "string" },
         status: { type: "boolean" },
         "no-status": { type: "boolean" },
+        telemetry: { type: "string" },
         help: { type: "boolean", short: "h" },
       },
       strict: true,
@@ -193,6 +207,12 @@ function parseRunArgs(
   } catch (err) {
     throw new UsageError((err as Error).message, { cause: err });
   }
+  let telemetry: TelemetryConfig | undefined;
+  try {
+    telemetry = readTelemetryConfig(values.telemetry, env);
+  } catch (err) {
+    throw new UsageError((err as Error).message, { cause: err });
+  }
   return {
     exes,
     pids,
@@ -206,6 +226,7 @@ function parseRunArgs(
       ? false
       : values.status ?? Deno.stderr.isTerminal(),
     export: exportConfig,
+    telemetry,
   };
 }
 
@@ -303,7 +324,10 @@ export async function run(
   options: RunOptions,
   log: Logger,
 ): Promise<ControllerStats> {
-  const sink: SpanSink = createSink(options.export, { log });
+  const telemetry = options.telemetry &&
+    Telemetry.start(options.telemetry, log);
+  const exporter = telemetry?.exports.wrap(exporterFor(options.export));
+  const sink: SpanSink = createSink(options.export, { log, exporter });
   const started = Date.now();
   // Listening from the start: a signal while the probe loads stops the
   // controller once it is up, instead of killing it with its pins in place.
@@ -336,8 +360,10 @@ export async function run(
       });
     } catch (err) {
       await sink.shutdown(0);
+      await telemetry?.close();
       throw err;
     }
+    telemetry?.attach(controller);
 
     const status = options.status
       ? new StatusLine(() => controller.stats())
@@ -362,6 +388,7 @@ export async function run(
       });
     }
     await sink.shutdown(flushed === undefined ? flushMs : 0);
+    await telemetry?.close();
     const stats = controller.stats();
     log.info("stopped", summaryFields(stats, Date.now() - started));
     return stats;

@@ -85,7 +85,8 @@ export function createSinkFromEnv(
   return createSink(readExportConfig(env), { log });
 }
 
-function exporterFor(config: ExportConfig): SpanExporter | undefined {
+/** The exporter `config` asks for; undefined for OTEL_TRACES_EXPORTER=none. */
+export function exporterFor(config: ExportConfig): SpanExporter | undefined {
   switch (config.exporter) {
     case "otlp":
       return createOtlpExporter({

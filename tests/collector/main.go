@@ -1,12 +1,17 @@
-// Command otelcol-spanbridge is a minimal OpenTelemetry Collector built from
-// the official Collector modules, for the end-to-end test
-// tests/collector_test.ts. It exists so that spanbridge's OTLP/HTTP export
-// is exercised against a real, widely deployed third-party receiver (the
-// Collector's otlpreceiver) and so that the spans the Collector forwards
-// (through its otlphttpexporter) can be compared, span by span, with what the
-// traced Go program recorded.
+// Command otelcol-spanbridge is a small OpenTelemetry Collector built from
+// the official Collector modules, all pinned at one release (v0.160.0, the
+// last one the module proxy serves the contrib k8sattributes processor at).
+// It serves two kinds of tests:
 //
-// Its only pipeline is
+//   - tests/collector_test.ts: spanbridge's OTLP/HTTP export against a real,
+//     widely deployed third-party receiver (the otlpreceiver), the spans it
+//     forwards compared span by span with what the traced program recorded;
+//   - tests/gateway_test.ts: `validate` of the Kubernetes gateway's
+//     configuration (deploy/kubernetes), and that configuration run with
+//     agent traffic, which is why the batch and k8sattributes processors and
+//     the OTLP/gRPC exporter are built in too.
+//
+// Without --config its only pipeline is
 //
 //	otlp receiver (HTTP only) -> otlp_http exporter
 //
@@ -26,14 +31,19 @@ package main
 import (
 	"log"
 
+	"github.com/open-telemetry/opentelemetry-collector-contrib/processor/k8sattributesprocessor"
+
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/confmap"
 	"go.opentelemetry.io/collector/confmap/provider/envprovider"
 	"go.opentelemetry.io/collector/confmap/provider/fileprovider"
 	"go.opentelemetry.io/collector/confmap/provider/yamlprovider"
 	"go.opentelemetry.io/collector/exporter"
+	"go.opentelemetry.io/collector/exporter/otlpexporter"
 	"go.opentelemetry.io/collector/exporter/otlphttpexporter"
 	"go.opentelemetry.io/collector/otelcol"
+	"go.opentelemetry.io/collector/processor"
+	"go.opentelemetry.io/collector/processor/batchprocessor"
 	"go.opentelemetry.io/collector/receiver"
 	"go.opentelemetry.io/collector/receiver/otlpreceiver"
 	"go.opentelemetry.io/collector/service/telemetry/otelconftelemetry"
@@ -66,7 +76,16 @@ func components() (otelcol.Factories, error) {
 	if f.Receivers, err = otelcol.MakeFactoryMap[receiver.Factory](otlpreceiver.NewFactory()); err != nil {
 		return f, err
 	}
-	if f.Exporters, err = otelcol.MakeFactoryMap[exporter.Factory](otlphttpexporter.NewFactory()); err != nil {
+	if f.Processors, err = otelcol.MakeFactoryMap[processor.Factory](
+		batchprocessor.NewFactory(),
+		k8sattributesprocessor.NewFactory(),
+	); err != nil {
+		return f, err
+	}
+	if f.Exporters, err = otelcol.MakeFactoryMap[exporter.Factory](
+		otlpexporter.NewFactory(),
+		otlphttpexporter.NewFactory(),
+	); err != nil {
 		return f, err
 	}
 	f.Telemetry = otelconftelemetry.NewFactory()

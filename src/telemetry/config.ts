@@ -1,0 +1,115 @@
+/**
+ * The agent's health and self-metrics settings: where the HTTP listener
+ * binds, when failing exports make the agent unready, and whether metrics are
+ * also pushed over OTLP.
+ *
+ * @module
+ */
+
+/** Validated telemetry settings. */
+export interface TelemetryConfig {
+  /** Where the HTTP listener binds (loopback unless a host is given). */
+  listen: { hostname: string; port: number };
+  /** How long exports may fail before the agent reports not ready (ms). */
+  exportFailingMs: number;
+  /** Push metrics over OTLP/HTTP too (OTEL_METRICS_EXPORTER=otlp). */
+  otlp: boolean;
+  /** Interval of the OTLP push (OTEL_METRIC_EXPORT_INTERVAL, ms). */
+  exportIntervalMs: number;
+  /** The node this agent runs on (K8S_NODE_NAME), for the metrics' resource. */
+  nodeName?: string;
+}
+
+/** Default of SPANBRIDGE_TELEMETRY_EXPORT_FAILING: 60 s. */
+export const defaultExportFailingMs = 60_000;
+
+/**
+ * Reads the telemetry settings from the `--telemetry` flag value (or
+ * SPANBRIDGE_TELEMETRY) and the environment. Returns undefined when the
+ * listener was not asked for. Throws an Error naming the setting when a
+ * value is invalid.
+ *
+ * `listen` is `PORT` (bound on 127.0.0.1) or `HOST:PORT`.
+ */
+export function readTelemetryConfig(
+  listen: string | undefined,
+  env: Record<string, string | undefined>,
+): TelemetryConfig | undefined {
+  const address = listen ?? env.SPANBRIDGE_TELEMETRY;
+  if (address === undefined || address === "") return undefined;
+  return {
+    listen: parseListen(address),
+    exportFailingMs: seconds(
+      "SPANBRIDGE_TELEMETRY_EXPORT_FAILING",
+      env.SPANBRIDGE_TELEMETRY_EXPORT_FAILING,
+      defaultExportFailingMs,
+      1_000,
+    ),
+    otlp: metricsExporter(env.OTEL_METRICS_EXPORTER),
+    exportIntervalMs: milliseconds(
+      "OTEL_METRIC_EXPORT_INTERVAL",
+      env.OTEL_METRIC_EXPORT_INTERVAL,
+      60_000,
+    ),
+    nodeName: env.K8S_NODE_NAME || undefined,
+  };
+}
+
+function parseListen(text: string): { hostname: string; port: number } {
+  const match = /^(?:(.*):)?([0-9]+)$/.exec(text);
+  const port = Number(match?.[2]);
+  if (!match || !(port >= 0 && port <= 65535)) {
+    throw new Error(
+      `Invalid telemetry address "${text}": expected PORT or HOST:PORT, e.g. 9464 or 0.0.0.0:9464.`,
+    );
+  }
+  const host = match[1] ?? "127.0.0.1";
+  // [::1]:9464 names an IPv6 host the way URLs do.
+  return { hostname: host.replace(/^\[(.*)\]$/, "$1"), port };
+}
+
+function seconds(
+  name: string,
+  text: string | undefined,
+  fallbackMs: number,
+  scale: number,
+): number {
+  if (text === undefined || text === "") return fallbackMs;
+  const value = Number(text);
+  if (!(value > 0)) {
+    throw new Error(
+      `Invalid ${name} "${text}": expected a positive number of seconds.`,
+    );
+  }
+  return value * scale;
+}
+
+function milliseconds(
+  name: string,
+  text: string | undefined,
+  fallback: number,
+): number {
+  if (text === undefined || text === "") return fallback;
+  const value = Number(text);
+  if (!(value > 0)) {
+    throw new Error(
+      `Invalid ${name} "${text}": expected a positive number of milliseconds.`,
+    );
+  }
+  return value;
+}
+
+function metricsExporter(text: string | undefined): boolean {
+  const names = (text ?? "none").split(",").map((s) => s.trim()).filter(
+    Boolean,
+  );
+  for (const name of names) {
+    if (name !== "otlp" && name !== "none" && name !== "prometheus") {
+      throw new Error(
+        `Invalid OTEL_METRICS_EXPORTER "${text}": expected otlp, prometheus or none ` +
+          "(the telemetry listener always serves Prometheus text at /metrics).",
+      );
+    }
+  }
+  return names.includes("otlp");
+}

@@ -1,0 +1,200 @@
+/**
+ * The agent's self-metrics, built with the OpenTelemetry JS metrics SDK:
+ * read from the controller's counters when collected, served as Prometheus
+ * text and, optionally, pushed over OTLP/HTTP.
+ *
+ * Names follow the semantic conventions for SDK self-observability where
+ * one fits (`otel.sdk.exporter.span.exported`, `otel.sdk.exporter.span.inflight`,
+ * `otel.sdk.exporter.operation.duration`, `otel.sdk.processor.span.processed`,
+ * `otel.sdk.processor.span.queue.size`); what only spanbridge has is under
+ * `spanbridge.*`.
+ *
+ * @module
+ */
+import type { Attributes } from "@opentelemetry/api";
+import {
+  MeterProvider,
+  type MetricReader,
+  PeriodicExportingMetricReader,
+} from "@opentelemetry/sdk-metrics";
+import {
+  PrometheusExporter,
+  PrometheusSerializer,
+} from "@opentelemetry/exporter-prometheus";
+import { OTLPMetricExporter } from "@opentelemetry/exporter-metrics-otlp-http";
+import { resourceFromAttributes } from "@opentelemetry/resources";
+import { type ControllerStats, recordsLost } from "../controller/controller.ts";
+import type { ExportCall } from "./export_watch.ts";
+
+/** Options of {@linkcode AgentMetrics}. */
+export interface AgentMetricsOptions {
+  /** The counters right now; undefined before the controller runs. */
+  stats: () => ControllerStats | undefined;
+  /** Resource attributes of the agent itself (service.name ...). */
+  resource: Attributes;
+  /** Push over OTLP/HTTP every this many ms (endpoint from OTEL_EXPORTER_OTLP_*). */
+  otlpIntervalMs?: number;
+}
+
+/** Bucket bounds of the export duration histogram, in seconds. */
+const durationBuckets = [
+  0.005,
+  0.01,
+  0.025,
+  0.05,
+  0.1,
+  0.25,
+  0.5,
+  1,
+  2.5,
+  5,
+  10,
+  30,
+];
+
+/** The agent's metrics: a MeterProvider with a Prometheus reader and an optional OTLP push. */
+export class AgentMetrics {
+  readonly #provider: MeterProvider;
+  readonly #prometheus: PrometheusExporter;
+  readonly #record: (call: ExportCall) => void;
+
+  /** Creates the instruments; nothing is read until a collection. */
+  constructor(options: AgentMetricsOptions) {
+    this.#prometheus = new PrometheusExporter({ preventServerStart: true });
+    const readers: MetricReader[] = [this.#prometheus];
+    if (options.otlpIntervalMs !== undefined) {
+      readers.push(
+        new PeriodicExportingMetricReader({
+          exporter: new OTLPMetricExporter(),
+          exportIntervalMillis: options.otlpIntervalMs,
+          exportTimeoutMillis: Math.min(options.otlpIntervalMs, 30_000),
+        }),
+      );
+    }
+    this.#provider = new MeterProvider({
+      resource: resourceFromAttributes(options.resource),
+      readers,
+    });
+    const meter = this.#provider.getMeter("spanbridge");
+
+    const duration = meter.createHistogram(
+      "otel.sdk.exporter.operation.duration",
+      {
+        unit: "s",
+        description: "Duration of one export request, retries included.",
+        advice: { explicitBucketBoundaries: durationBuckets },
+      },
+    );
+    this.#record = (call) =>
+      duration.record(
+        call.seconds,
+        call.errorType ? { "error.type": call.errorType } : {},
+      );
+
+    const counter = (name: string, unit: string, description: string) =>
+      meter.createObservableCounter(name, { unit, description });
+    const gauge = (name: string, unit: string, description: string) =>
+      meter.createObservableUpDownCounter(name, { unit, description });
+    const received = counter(
+      "spanbridge.span.received",
+      "{span}",
+      "Spans read from the ring buffer and decoded.",
+    );
+    const exported = counter(
+      "otel.sdk.exporter.span.exported",
+      "{span}",
+      "Spans whose export finished; error.type says why it failed (export_failed, rejected).",
+    );
+    const processed = counter(
+      "otel.sdk.processor.span.processed",
+      "{span}",
+      "Spans dropped before export, by error.type (queue_full, shutdown).",
+    );
+    const inflight = gauge(
+      "otel.sdk.exporter.span.inflight",
+      "{span}",
+      "Spans in export requests not answered yet.",
+    );
+    const queueSize = gauge(
+      "otel.sdk.processor.span.queue.size",
+      "{span}",
+      "Spans waiting in the export queue.",
+    );
+    const lost = counter(
+      "spanbridge.record.lost",
+      "{record}",
+      "Records (whole batches) the kernel could not deliver: ring full, oversize, unreadable.",
+    );
+    const corrupt = counter(
+      "spanbridge.record.corrupt",
+      "{record}",
+      "Records that were not a valid OTLP batch.",
+    );
+    const binaries = gauge(
+      "spanbridge.binary.attached",
+      "{binary}",
+      "Binaries the probe is attached to.",
+    );
+    const processes = gauge(
+      "spanbridge.process.traced",
+      "{process}",
+      "Processes that sent spans and still run.",
+    );
+    meter.addBatchObservableCallback((result) => {
+      const stats = options.stats();
+      if (!stats) return;
+      const e = stats.export;
+      result.observe(received, stats.decode.spans);
+      result.observe(exported, e.exported);
+      result.observe(exported, e.droppedBy.export_failed, {
+        "error.type": "export_failed",
+      });
+      result.observe(exported, e.droppedBy.rejected, {
+        "error.type": "rejected",
+      });
+      result.observe(processed, e.droppedBy.queue_full, {
+        "error.type": "queue_full",
+      });
+      result.observe(processed, e.droppedBy.shutdown, {
+        "error.type": "shutdown",
+      });
+      result.observe(inflight, e.inFlight);
+      result.observe(queueSize, e.queued);
+      result.observe(lost, recordsLost(stats));
+      result.observe(corrupt, stats.decode.corrupt);
+      result.observe(binaries, stats.binaries);
+      result.observe(processes, stats.processes);
+    }, [
+      received,
+      exported,
+      processed,
+      inflight,
+      queueSize,
+      lost,
+      corrupt,
+      binaries,
+      processes,
+    ]);
+  }
+
+  /** Records one finished export call (see ExportWatch). */
+  recordExport(call: ExportCall): void {
+    this.#record(call);
+  }
+
+  /** Collects now and renders the Prometheus text exposition format. */
+  async prometheus(): Promise<string> {
+    const { resourceMetrics, errors } = await this.#prometheus.collect();
+    if (errors.length > 0) {
+      throw new Error(
+        `Cannot collect the agent's metrics: ${errors.map(String).join("; ")}`,
+      );
+    }
+    return new PrometheusSerializer().serialize(resourceMetrics);
+  }
+
+  /** Pushes a last time over OTLP (when configured) and stops. */
+  async shutdown(): Promise<void> {
+    await this.#provider.shutdown();
+  }
+}

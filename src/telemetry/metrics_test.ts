@@ -1,0 +1,83 @@
+import assert from "node:assert/strict";
+import { AgentMetrics } from "./metrics.ts";
+import { testStats } from "./_test_stats.ts";
+
+Deno.test("AgentMetrics renders the controller's counters as Prometheus text", async () => {
+  const metrics = new AgentMetrics({
+    stats: testStats,
+    resource: { "service.name": "spanbridge" },
+  });
+  metrics.recordExport({ seconds: 0.02, spans: 100 });
+  metrics.recordExport({ seconds: 3, spans: 100, errorType: "retryable" });
+  const text = await metrics.prometheus();
+  await metrics.shutdown();
+  const lines = text.split("\n").map((l) =>
+    l.replace(/otel_scope_name="spanbridge",?/, "").replace(",}", "}")
+  );
+  for (
+    const line of [
+      "spanbridge_span_received_total{} 1000",
+      "otel_sdk_exporter_span_exported_total{} 900",
+      'otel_sdk_exporter_span_exported_total{error_type="export_failed"} 20',
+      'otel_sdk_exporter_span_exported_total{error_type="rejected"} 5',
+      'otel_sdk_processor_span_processed_total{error_type="queue_full"} 10',
+      'otel_sdk_processor_span_processed_total{error_type="shutdown"} 5',
+      "otel_sdk_exporter_span_inflight{} 10",
+      "otel_sdk_processor_span_queue_size{} 50",
+      "spanbridge_record_lost_total{} 5",
+      "spanbridge_record_corrupt_total{} 1",
+      "spanbridge_binary_attached{} 2",
+      "spanbridge_process_traced{} 3",
+      'otel_sdk_exporter_operation_duration_bucket{le="0.025"} 1',
+      'otel_sdk_exporter_operation_duration_count{error_type="retryable"} 1',
+    ]
+  ) {
+    assert.ok(lines.includes(line), `missing "${line}" in:\n${text}`);
+  }
+  assert.match(text, /target_info\{[^}]*service_name="spanbridge"/);
+});
+
+Deno.test("AgentMetrics shows nothing of the controller before it runs", async () => {
+  const metrics = new AgentMetrics({ stats: () => undefined, resource: {} });
+  const text = await metrics.prometheus();
+  await metrics.shutdown();
+  assert.doesNotMatch(text, /spanbridge_span_received/);
+});
+
+Deno.test("AgentMetrics pushes OTLP metrics to OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", async () => {
+  const bodies: { path: string; body: unknown }[] = [];
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen() {} },
+    async (req) => {
+      bodies.push({ path: new URL(req.url).pathname, body: await req.json() });
+      return new Response("{}", {
+        headers: { "content-type": "application/json" },
+      });
+    },
+  );
+  const endpoint = `http://127.0.0.1:${server.addr.port}/v1/metrics`;
+  Deno.env.set("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", endpoint);
+  try {
+    const metrics = new AgentMetrics({
+      stats: testStats,
+      resource: { "service.name": "spanbridge" },
+      otlpIntervalMs: 60_000,
+    });
+    await metrics.shutdown(); // shutdown pushes once
+  } finally {
+    Deno.env.delete("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT");
+    await server.shutdown();
+  }
+  assert.equal(bodies.length, 1);
+  assert.equal(bodies[0].path, "/v1/metrics");
+  const json = JSON.stringify(bodies[0].body);
+  for (
+    const name of [
+      "spanbridge.span.received",
+      "otel.sdk.exporter.span.exported",
+      "otel.sdk.processor.span.queue.size",
+    ]
+  ) {
+    assert.ok(json.includes(`"name":"${name}"`), `${name} missing in ${json}`);
+  }
+});

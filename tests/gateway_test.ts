@@ -1,0 +1,320 @@
+/**
+ * The Kubernetes gateway's Collector configuration
+ * (deploy/kubernetes/spanbridge/files/gateway.yaml) with a real Collector
+ * (tests/collector, v0.160.0 with the k8sattributes processor):
+ *
+ * - `otelcol validate` accepts it, and refuses a misspelt key;
+ * - agent traffic passes it span by span: the showcase example traced by
+ *   `spanbridge run`, exported to the gateway (k8sattributes in
+ *   pass-through, as there is no API server here: it adds nothing), batched
+ *   and forwarded over OTLP/HTTP to a collecting receiver;
+ * - the agent's telemetry listener tells the truth meanwhile: ready and
+ *   counting while spans flow, not ready and queueing while the gateway is
+ *   down, ready again once it is back, and nothing lost.
+ */
+import assert from "node:assert/strict";
+import {
+  ControllerProcess,
+  copyProgram,
+  ebpfAvailable,
+  removePinRoot,
+  root,
+  runProgram,
+  stopIfRunning,
+  testPinRoot,
+  waitUntil,
+} from "./harness.ts";
+import { buildCollector, collectorExe, CollectorProcess } from "./collector.ts";
+import { collectingReceiver, unusedPort } from "./otlp.ts";
+import {
+  assertSpans,
+  type ShowcaseRecord,
+  stopAndAssertNothingLost,
+} from "./assert_spans.ts";
+import { assertHelloRunsArrived, startHello } from "./hello.ts";
+
+const gatewayConfig = `${root}deploy/kubernetes/spanbridge/files/gateway.yaml`;
+
+/** The gateway Collector on loopback, exporting to `forward`, k8sattributes in pass-through. */
+function startGateway(httpPort: number, forward: string): CollectorProcess {
+  const listen = `127.0.0.1:${httpPort}`;
+  return new CollectorProcess(listen, [
+    `--config=file:${gatewayConfig}`,
+    "--config=yaml:processors::k8s_attributes::passthrough: true",
+  ], {
+    GATEWAY_OTLP_HTTP_ENDPOINT: listen,
+    GATEWAY_OTLP_GRPC_ENDPOINT: `127.0.0.1:${unusedPort()}`,
+    GATEWAY_EXPORT_ENDPOINT: forward,
+    GATEWAY_TELEMETRY_LEVEL: "none",
+  });
+}
+
+async function validate(
+  ...extra: string[]
+): Promise<{ code: number; out: string }> {
+  await buildCollector();
+  const { code, stdout, stderr } = await new Deno.Command(collectorExe, {
+    args: ["validate", `--config=file:${gatewayConfig}`, ...extra],
+    env: { GATEWAY_EXPORT_ENDPOINT: "http://127.0.0.1:1" },
+    stdin: "null",
+  }).output();
+  const dec = new TextDecoder();
+  return { code, out: dec.decode(stdout) + dec.decode(stderr) };
+}
+
+Deno.test("the gateway configuration passes otelcol validate", async () => {
+  const ok = await validate();
+  assert.equal(ok.code, 0, ok.out);
+  const bad = await validate(
+    "--config=yaml:processors::batch::send_batch_sizee: 1",
+  );
+  assert.notEqual(bad.code, 0, "validate accepted a misspelt key");
+  assert.match(bad.out, /send_batch_sizee/);
+});
+
+/** GET `path` on the agent's telemetry listener. */
+async function get(
+  port: number,
+  path: string,
+): Promise<{ status: number; body: string }> {
+  const res = await fetch(`http://127.0.0.1:${port}${path}`);
+  return { status: res.status, body: await res.text() };
+}
+
+/**
+ * The value of the sample of `name` in Prometheus text whose labels, the
+ * otel_scope_* ones left out, are exactly `labels` (e.g. 'error_type="x"').
+ */
+function sample(text: string, name: string, labels = ""): number {
+  for (const line of text.split("\n")) {
+    const m = /^([a-z_]+)\{([^}]*)\} (\S+)$/.exec(line);
+    if (!m || m[1] !== name) continue;
+    const own = m[2].split(",").filter((l) =>
+      l && !l.startsWith("otel_scope_")
+    );
+    if (own.join(",") === labels) return Number(m[3]);
+  }
+  return NaN;
+}
+
+Deno.test({
+  name: "showcase spans pass the Kubernetes gateway's Collector intact",
+  ignore: !ebpfAvailable("gateway e2e"),
+  async fn() {
+    await buildCollector();
+    const showcase = await copyProgram("showcase");
+    const recordFile = await Deno.makeTempFile({ suffix: ".json" });
+    const pinRoot = testPinRoot("gateway");
+    const receiver = await collectingReceiver();
+    const telemetryPort = unusedPort();
+    let gateway: CollectorProcess | undefined;
+    let controller: ControllerProcess | undefined;
+    try {
+      gateway = startGateway(unusedPort(), receiver.endpoint);
+      await gateway.ready(30_000);
+      controller = new ControllerProcess(
+        [
+          "run",
+          "--target",
+          showcase.exe,
+          "--pin-root",
+          pinRoot,
+          "--no-status",
+          "--telemetry",
+          `${telemetryPort}`,
+        ],
+        { OTEL_EXPORTER_OTLP_ENDPOINT: `http://${gateway.listen}` },
+      );
+      await controller.waitFor("attached");
+      await waitUntil(
+        async () => (await get(telemetryPort, "/readyz")).status === 200,
+        10_000,
+        "the agent to turn ready",
+      );
+      await runProgram(showcase.exe, [
+        "-record",
+        recordFile,
+        "-wait-attach",
+        "10s",
+      ], { OTEL_SERVICE_NAME: "showcase-e2e" });
+      const record: ShowcaseRecord = JSON.parse(
+        await Deno.readTextFile(recordFile),
+      );
+      await waitUntil(
+        () => receiver.spans.length >= record.spans.length,
+        20_000,
+        `${record.spans.length} spans through the gateway`,
+      ).catch((err) => {
+        throw new Error(
+          `${err.message} (got ${receiver.spans.length}); controller:\n${
+            controller!.dump()
+          }\ngateway:\n${gateway!.dump()}`,
+        );
+      });
+      const metrics = (await get(telemetryPort, "/metrics")).body;
+      assert.equal(
+        sample(metrics, "spanbridge_span_received_total"),
+        record.spans.length,
+        metrics,
+      );
+      assert.equal(
+        sample(metrics, "otel_sdk_exporter_span_exported_total"),
+        record.spans.length,
+        metrics,
+      );
+
+      await stopAndAssertNothingLost(controller, record.spans.length);
+      const status = await gateway.stop();
+      assert.equal(status.code, 0, gateway.dump());
+      assert.ok(
+        !gateway.log.some((l) => /\t(warn|error)\t/.test(l)),
+        `the gateway logged a warning or error:\n${gateway.dump()}`,
+      );
+      assertSpans(record, receiver.spans, "protobuf");
+    } finally {
+      if (controller) await stopIfRunning(controller);
+      await gateway?.stop();
+      await receiver.close();
+      await removePinRoot(pinRoot);
+      await showcase.remove();
+      await Deno.remove(recordFile);
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "agent readiness and metrics while spans flow, while the gateway is down and after it is back",
+  ignore: !ebpfAvailable("gateway outage"),
+  async fn() {
+    await buildCollector();
+    const hello = await copyProgram("hello");
+    const pinRoot = testPinRoot("gateway-outage");
+    const receiver = await collectingReceiver();
+    const gatewayPort = unusedPort();
+    const telemetryPort = unusedPort();
+    let gateway: CollectorProcess | undefined;
+    let controller: ControllerProcess | undefined;
+    try {
+      gateway = startGateway(gatewayPort, receiver.endpoint);
+      await gateway.ready(30_000);
+      controller = new ControllerProcess(
+        ["run", "--target", hello.exe, "--pin-root", pinRoot, "--no-status"],
+        {
+          OTEL_EXPORTER_OTLP_ENDPOINT: `http://${gateway.listen}`,
+          OTEL_EXPORTER_OTLP_TIMEOUT: "1000",
+          OTEL_BSP_SCHEDULE_DELAY: "100",
+          SPANBRIDGE_TELEMETRY: `127.0.0.1:${telemetryPort}`,
+          SPANBRIDGE_TELEMETRY_EXPORT_FAILING: "2",
+        },
+      );
+      await controller.waitFor("attached");
+      const run = startHello(hello.exe, {
+        rate: 40,
+        durationMs: 14_000,
+        env: { OTEL_BSP_SCHEDULE_DELAY: "100" },
+      });
+
+      // Spans flow: ready, and the counters move.
+      await waitUntil(() => receiver.spans.length > 0, 15_000, "first spans");
+      let ready = await get(telemetryPort, "/readyz");
+      assert.equal(ready.status, 200, ready.body);
+      assert.match(
+        ready.body,
+        /^ok probe: .*\nok ring: .*\nok export: not failing\n$/,
+      );
+      await waitUntil(
+        async () =>
+          sample(
+            (await get(telemetryPort, "/metrics")).body,
+            "otel_sdk_exporter_span_exported_total",
+          ) > 0,
+        10_000,
+        "exported spans in /metrics",
+      );
+      const flowing = (await get(telemetryPort, "/metrics")).body;
+      assert.ok(
+        sample(flowing, "otel_sdk_exporter_operation_duration_count") > 0,
+        flowing,
+      );
+      assert.equal(sample(flowing, "spanbridge_binary_attached"), 1, flowing);
+      assert.equal((await get(telemetryPort, "/healthz")).status, 200);
+
+      // The gateway goes down: still alive, not ready once export has
+      // failed for 2 s, spans wait in the queue.
+      await gateway.stop();
+      await waitUntil(
+        async () => (await get(telemetryPort, "/readyz")).status === 503,
+        20_000,
+        "the agent to turn unready",
+      );
+      ready = await get(telemetryPort, "/readyz");
+      assert.match(
+        ready.body,
+        /FAIL export: failing for [0-9.]+ s \(not ready after 2 s\)/,
+      );
+      assert.equal((await get(telemetryPort, "/healthz")).status, 200);
+      const down = (await get(telemetryPort, "/metrics")).body;
+      assert.ok(
+        sample(
+          down,
+          "otel_sdk_exporter_operation_duration_count",
+          'error_type="retryable"',
+        ) > 0,
+        down,
+      );
+      assert.ok(
+        sample(down, "otel_sdk_processor_span_queue_size") +
+            sample(down, "otel_sdk_exporter_span_inflight") > 0,
+        down,
+      );
+
+      // Back: ready again, and every span arrives.
+      gateway = startGateway(gatewayPort, receiver.endpoint);
+      await gateway.ready(30_000);
+      await waitUntil(
+        async () => (await get(telemetryPort, "/readyz")).status === 200,
+        20_000,
+        "the agent to turn ready again",
+      );
+      const done = await run.done;
+      await waitUntil(
+        () => {
+          try {
+            assertHelloRunsArrived(receiver.spans, [done]);
+            return true;
+          } catch {
+            return false;
+          }
+        },
+        20_000,
+        "every hello trace",
+      );
+      const spans = assertHelloRunsArrived(receiver.spans, [done]);
+      const after = (await get(telemetryPort, "/metrics")).body;
+      assert.equal(sample(after, "spanbridge_span_received_total"), spans);
+      assert.equal(
+        sample(after, "otel_sdk_exporter_span_exported_total"),
+        spans,
+      );
+      for (const reason of ["export_failed", "rejected"]) {
+        assert.equal(
+          sample(
+            after,
+            "otel_sdk_exporter_span_exported_total",
+            `error_type="${reason}"`,
+          ),
+          0,
+          after,
+        );
+      }
+      await stopAndAssertNothingLost(controller, spans);
+    } finally {
+      if (controller) await stopIfRunning(controller);
+      await gateway?.stop();
+      await receiver.close();
+      await removePinRoot(pinRoot);
+      await hello.remove();
+    }
+  },
+});
