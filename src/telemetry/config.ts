@@ -51,7 +51,7 @@ export function readTelemetryConfig(
       env.OTEL_METRIC_EXPORT_INTERVAL,
       60_000,
     ),
-    nodeName: env.K8S_NODE_NAME || undefined,
+    ...(env.K8S_NODE_NAME ? { nodeName: env.K8S_NODE_NAME } : {}),
   };
 }
 
