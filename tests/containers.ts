@@ -6,8 +6,11 @@
  *
  * @module
  */
+import assert from "node:assert/strict";
 import { podman, podmanEnv } from "../tools/podman.ts";
 import { ControllerProcess, root } from "./harness.ts";
+import { attributeMap, type ReceivedSpan } from "./otlp.ts";
+import type { ShowcaseRecord } from "./assert_spans.ts";
 
 /** The Go programs the container tests put in images: name → [module dir, package]. */
 const staticPrograms = {
@@ -195,4 +198,84 @@ export class ContainerScope {
       await podman(["rmi", "--force", "--ignore", ref]);
     }
   }
+}
+
+/** The showcase in a container of an image of its own, writing its record to the host. */
+export interface ShowcaseContainer {
+  /** Its OTEL_SERVICE_NAME. */
+  service: string;
+  /** Where the program is in its image (and nowhere on the host). */
+  path: string;
+  container: Container;
+  /** The host directory mounted at /out, where it writes record.json. */
+  out: string;
+}
+
+/**
+ * Starts `showcase` (a static build) at `path` in a new image, as `service`;
+ * it waits up to 60 s for the probe, makes its spans and exits.
+ */
+export async function startShowcase(
+  scope: ContainerScope,
+  showcase: string,
+  service: string,
+  path: string,
+): Promise<ShowcaseContainer> {
+  await assert.rejects(
+    Deno.stat(path),
+    Deno.errors.NotFound,
+    `${path} exists on the host: the test needs a path only the container has`,
+  );
+  const image = await scope.image(service, { [path]: showcase }, path);
+  const out = await Deno.makeTempDir({ prefix: "spanbridge-out-" });
+  const container = await scope.run(service, image, [
+    `--env=OTEL_SERVICE_NAME=${service}`,
+    `--volume=${out}:/out`,
+  ], ["-wait-attach", "60s", "-record", "/out/record.json"]);
+  return { service, path, container, out };
+}
+
+/** Waits for `target` to exit 0 and returns its record. */
+export async function showcaseRecord(
+  scope: ContainerScope,
+  target: ShowcaseContainer,
+): Promise<ShowcaseRecord> {
+  const code = await scope.wait(target.container.name);
+  assert.equal(
+    code,
+    0,
+    `${target.path} in ${target.container.name} exited with ${code}`,
+  );
+  return JSON.parse(await Deno.readTextFile(`${target.out}/record.json`));
+}
+
+/**
+ * The received spans whose resource is `target`'s process: its host pid
+ * (`by` "pid") or Podman's id of its container (`by` "container.id"). Every
+ * resource that carries a container.id must name the container Podman
+ * reports.
+ */
+export function spansOf(
+  received: ReceivedSpan[],
+  target: ShowcaseContainer,
+  by: "pid" | "container.id",
+): ReceivedSpan[] {
+  const mine = received.filter((r) => {
+    const attrs = attributeMap(r.resource);
+    return by === "pid"
+      ? attrs.get("process.pid")?.intValue === `${target.container.pid}`
+      : attrs.get("container.id")?.stringValue === target.container.id;
+  });
+  for (const r of mine) {
+    const containerId = attributeMap(r.resource).get("container.id")
+      ?.stringValue;
+    if (by === "pid" && containerId !== undefined) {
+      assert.equal(
+        containerId,
+        target.container.id,
+        `container.id of ${target.path}`,
+      );
+    }
+  }
+  return mine;
 }
