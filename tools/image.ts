@@ -178,12 +178,9 @@ export function contextFiles(): Map<string, string> {
   for (const f of ["deno.json", "deno.lock"]) {
     files.set(`app/${f}`, `${root}${f}`);
   }
-  for (
-    const f of filesUnder(
-      "build/bpf",
-      (n) => /^ended_[a-z]+\.[a-z0-9]+\.o$/.test(n),
-    )
-  ) {
+  // Every probe object but the test variants (bpf/*_test.bpf.c).
+  const isProbe = (n: string) => n.endsWith(".o") && !n.includes("_test.");
+  for (const f of filesUnder("build/bpf", isProbe)) {
     files.set(`app/${f}`, `${root}${f}`);
   }
   return files;
