@@ -12,6 +12,7 @@ import { podman } from "../tools/podman.ts";
 import {
   ebpfAvailable,
   removePinRoot,
+  root,
   stopIfRunning,
   testPinRoot,
   waitUntil,
@@ -30,6 +31,42 @@ import { assertSpans, stopAndAssertNothingLost } from "./assert_spans.ts";
 
 const canTrace = ebpfAvailable("container tests");
 const image = canTrace ? await buildImage() : imageRef;
+
+Deno.test({
+  name:
+    "the image task prints the reference alone on its last line, rebuilds nothing unchanged, and the image runs spanbridge offline",
+  ignore: !canTrace,
+  async fn() {
+    const id = () => podman(["image", "inspect", "--format", "{{.Id}}", image]);
+    const before = await id();
+    const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", `${root}tools/image.ts`],
+    }).output();
+    const dec = new TextDecoder();
+    assert.equal(code, 0, dec.decode(stderr));
+    assert.equal(dec.decode(stdout).trimEnd().split("\n").at(-1), image);
+    assert.match(dec.decode(stderr), /is up to date/);
+    assert.equal(await id(), before, "the image was rebuilt");
+    assert.equal(
+      await podman([
+        "image",
+        "inspect",
+        "--format",
+        "{{.Config.Entrypoint}}",
+        image,
+      ]),
+      "[/usr/local/bin/spanbridge]",
+    );
+    const help = await podman([
+      "run",
+      "--rm",
+      "--network=none",
+      image,
+      "--help",
+    ]);
+    assert.match(help, /^spanbridge .*\n\nUsage:/);
+  },
+});
 
 Deno.test({
   name:

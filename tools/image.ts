@@ -186,8 +186,11 @@ export function contextFiles(): Map<string, string> {
   return files;
 }
 
-/** A hash of everything the image is made of. */
-async function inputsHash(
+/**
+ * A hash of everything the image is made of: the base image, the
+ * Containerfile, and each context file's path, executable bit and content.
+ */
+export async function inputsHash(
   base: string,
   files: Map<string, string>,
 ): Promise<string> {
