@@ -61,6 +61,16 @@ const unused = [
   "usr/share/bug",
 ];
 
+/**
+ * Files the base gets that no extracted package provides: the user and group
+ * of root (base-passwd writes them only when installed, which the `extract`
+ * variant does not do), so the agent names root-owned processes as on a host.
+ */
+const written: Record<string, string> = {
+  "etc/passwd": "root:x:0:0:root:/root:/bin/sh\n",
+  "etc/group": "root:x:0:\n",
+};
+
 function sha256(text: string | Uint8Array): string {
   return createHash("sha256").update(text).digest("hex");
 }
@@ -71,7 +81,8 @@ function log(message: string): void {
 
 /** Makes (or finds) the base image; returns its reference. */
 async function baseImage(): Promise<string> {
-  const key = sha256(JSON.stringify([mmdebstrapArgs(), unused])).slice(0, 16);
+  const key = sha256(JSON.stringify([mmdebstrapArgs(), unused, written]))
+    .slice(0, 16);
   const ref = `localhost/spanbridge-base:${key}`;
   if (await imageExists(ref)) return ref;
   const tar = `${work}/rootfs-${key}.tar`;
@@ -82,8 +93,13 @@ async function baseImage(): Promise<string> {
       })`,
     );
     await Deno.mkdir(work, { recursive: true });
+    // Root filesystems of other package lists are stale: only one is kept.
+    for (const e of Deno.readDirSync(work)) {
+      if (e.name.startsWith("rootfs-")) {
+        await Deno.remove(`${work}/${e.name}`, { recursive: true });
+      }
+    }
     const tree = `${work}/rootfs-${key}.partial`;
-    await Deno.remove(tree, { recursive: true }).catch(() => {});
     await Deno.mkdir(tree);
     await run(
       "mmdebstrap",
@@ -92,6 +108,9 @@ async function baseImage(): Promise<string> {
     );
     for (const dir of unused) {
       await Deno.remove(`${tree}/${dir}`, { recursive: true }).catch(() => {});
+    }
+    for (const [path, text] of Object.entries(written)) {
+      await Deno.writeTextFile(`${tree}/${path}`, text);
     }
     await Deno.mkdir(`${tree}/tmp`, { recursive: true, mode: 0o1777 });
     await Deno.chmod(`${tree}/tmp`, 0o1777);
@@ -106,6 +125,17 @@ async function baseImage(): Promise<string> {
   }
   log(`importing ${tar} as ${ref}`);
   await podman(["import", "--quiet", tar, ref]);
+  // Bases of other package lists are stale; Podman keeps any that an image
+  // still builds on.
+  const bases = await podman([
+    "images",
+    "--format",
+    "{{.Repository}}:{{.Tag}}",
+    "localhost/spanbridge-base",
+  ]);
+  for (const stale of bases.split("\n").filter((b) => b && b !== ref)) {
+    await podman(["rmi", stale]).catch(() => {});
+  }
   return ref;
 }
 
