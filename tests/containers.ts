@@ -120,7 +120,8 @@ export class ContainerScope {
 
   /**
    * Starts a detached container `what` of `image` with `options` (podman run
-   * flags) and `args` (its command's arguments).
+   * flags) and `args` (its command's arguments), without a network: the test
+   * programs need none, and so the tests need no CNI setup (iptables).
    */
   async run(
     what: string,
@@ -133,6 +134,7 @@ export class ContainerScope {
     await podman([
       "run",
       "--detach",
+      "--network=none",
       "--name",
       name,
       ...options,
