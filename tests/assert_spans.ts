@@ -21,12 +21,14 @@ export interface ShowcaseRecord {
  * nanosecond, typed attributes, events, links, status, dropped counts, scope
  * and resource), all in `format`, and none of the spans that must not
  * arrive. The order of spans and how they were grouped into requests do not
- * matter.
+ * matter. `program` names the service and executable the resource must
+ * have (by default the showcase as the e2e tests run it).
  */
 export function assertSpans(
   record: ShowcaseRecord,
   received: ReceivedSpan[],
   format: string,
+  program = { service: "showcase-e2e", executable: "showcase" },
 ): void {
   const bySpanId = new Map<string, ReceivedSpan>();
   for (const r of received) {
@@ -175,7 +177,11 @@ export function assertSpans(
         `${where}: resource ${key}`,
       );
     }
-    assert.equal(resource.get("service.name")?.stringValue, "showcase-e2e");
+    assert.equal(
+      resource.get("service.name")?.stringValue,
+      program.service,
+      `${where}: resource service.name`,
+    );
     assert.equal(
       resource.get("telemetry.distro.name")?.stringValue,
       "spanbridge",
@@ -183,7 +189,8 @@ export function assertSpans(
     assert.equal(resource.get("process.runtime.name")?.stringValue, "go");
     assert.equal(
       resource.get("process.executable.name")?.stringValue,
-      "showcase",
+      program.executable,
+      `${where}: resource process.executable.name`,
     );
     assert.ok(
       resource.get("process.pid")?.intValue,

@@ -1,8 +1,9 @@
 #!/bin/sh
 # Makes this machine ready to build, run and test spanbridge: Debian packages
-# (clang, llvm, bpftool, libbpf), Deno and the protobuf generator from npm,
-# Go modules, npm packages for Deno, and bpffs at /sys/fs/bpf. Idempotent and
-# quiet when there is nothing to do.
+# (clang, llvm, bpftool, libbpf; podman, runc and mmdebstrap for the agent
+# image), Deno and the protobuf generator from npm, Go modules, npm packages
+# for Deno, and bpffs at /sys/fs/bpf. Idempotent and quiet when there is
+# nothing to do.
 set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
 npm_tools="$root/tools/npm"
@@ -27,6 +28,24 @@ if [ -n "$need_apt" ]; then
 	apt-get update -qq >/dev/null
 	apt-get install -y -qq --no-install-recommends \
 		clang llvm bpftool libbpf-dev libbpf1 linux-libc-dev libc6-dev >/dev/null
+fi
+
+# Podman (with runc: crun cannot run containers on hosts with a hybrid cgroup
+# setup) and mmdebstrap, for the agent image (deno task image) and the
+# container tests.
+need_podman=
+for bin in podman runc mmdebstrap; do
+	command -v "$bin" >/dev/null 2>&1 || need_podman=1
+done
+if [ -n "$need_podman" ]; then
+	if [ "$(id -u)" != 0 ]; then
+		say "podman, runc or mmdebstrap is missing and installing them needs root: run as root or install them with apt-get"
+		exit 1
+	fi
+	say "installing podman, runc, mmdebstrap (apt-get)"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq >/dev/null
+	apt-get install -y -qq --no-install-recommends podman runc mmdebstrap >/dev/null
 fi
 
 # Deno and the protobuf generator, pinned in tools/npm/package-lock.json (a

@@ -1,0 +1,151 @@
+/**
+ * The agent image end to end with real containers: SDK-linked programs in
+ * two containers of different images, at paths that do not exist on the
+ * host, traced by the agent running in a third container with only
+ * CAP_BPF, CAP_PERFMON and CAP_SYS_ADMIN added (no --privileged), the host's
+ * pid namespace and bpffs, while a fourth container runs a Go program
+ * without the SDK. A receiver on loopback checks every span of every program.
+ */
+import assert from "node:assert/strict";
+import { buildImage, imageRef } from "../tools/image.ts";
+import { podman } from "../tools/podman.ts";
+import {
+  ebpfAvailable,
+  removePinRoot,
+  root,
+  stopIfRunning,
+  testPinRoot,
+  waitUntil,
+} from "./harness.ts";
+import {
+  agentCapabilities,
+  ContainerScope,
+  type ShowcaseContainer,
+  showcaseRecord,
+  spansOf,
+  startShowcase,
+  staticProgram,
+} from "./containers.ts";
+import { collectingReceiver } from "./otlp.ts";
+import { assertSpans, stopAndAssertNothingLost } from "./assert_spans.ts";
+
+const canTrace = ebpfAvailable("container tests");
+const image = canTrace ? await buildImage() : imageRef;
+
+Deno.test({
+  name:
+    "the image task prints the reference alone on its last line, rebuilds nothing unchanged, and the image runs spanbridge offline",
+  ignore: !canTrace,
+  async fn() {
+    const id = () => podman(["image", "inspect", "--format", "{{.Id}}", image]);
+    const before = await id();
+    const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", `${root}tools/image.ts`],
+    }).output();
+    const dec = new TextDecoder();
+    assert.equal(code, 0, dec.decode(stderr));
+    assert.equal(dec.decode(stdout).trimEnd().split("\n").at(-1), image);
+    assert.match(dec.decode(stderr), /is up to date/);
+    assert.equal(await id(), before, "the image was rebuilt");
+    assert.equal(
+      await podman([
+        "image",
+        "inspect",
+        "--format",
+        "{{.Config.Entrypoint}}",
+        image,
+      ]),
+      "[/usr/local/bin/spanbridge]",
+    );
+    const help = await podman([
+      "run",
+      "--rm",
+      "--network=none",
+      image,
+      "--help",
+    ]);
+    assert.match(help, /^spanbridge .*\n\nUsage:/);
+  },
+});
+
+Deno.test({
+  name:
+    "the agent image traces SDK-linked programs in two containers by host pid with three added capabilities",
+  ignore: !canTrace,
+  async fn() {
+    const [showcase, plain] = await Promise.all([
+      staticProgram("showcase"),
+      staticProgram("plain"),
+    ]);
+    const scope = new ContainerScope("container");
+    const pinRoot = testPinRoot("container");
+    const receiver = await collectingReceiver();
+    const targets: ShowcaseContainer[] = [];
+    let agent;
+    try {
+      targets.push(
+        await startShowcase(scope, showcase, "orders", "/srv/orders/orders"),
+        await startShowcase(
+          scope,
+          showcase,
+          "billing",
+          "/opt/billing/bin/billing",
+        ),
+      );
+      const plainPath = "/usr/local/lib/plain/plain";
+      const plainImage = await scope.image(
+        "plain",
+        { [plainPath]: plain },
+        plainPath,
+      );
+      await scope.run("plain", plainImage, [], []);
+
+      agent = scope.agent(image, [
+        "run",
+        ...targets.flatMap((t) => ["--pid", `${t.container.pid}`]),
+        "--pin-root",
+        pinRoot,
+        "--no-status",
+      ], {
+        OTEL_TRACES_EXPORTER: "otlp",
+        OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint,
+      });
+      for (const t of targets) {
+        await agent.waitFor("attached", 60_000, (l) => l.path === t.path);
+      }
+      const caps = await podman([
+        "inspect",
+        "--format",
+        "{{.HostConfig.Privileged}} {{.EffectiveCaps}}",
+        scope.name("agent"),
+      ]);
+      assert.match(caps, /^false /, "the agent must not be privileged");
+      for (const cap of agentCapabilities) assert.match(caps, new RegExp(cap));
+      assert.doesNotMatch(caps, /CAP_SYS_PTRACE|CAP_SYS_MODULE/);
+
+      const records = await Promise.all(
+        targets.map((t) => showcaseRecord(scope, t)),
+      );
+      const total = records.reduce((n, r) => n + r.spans.length, 0);
+      await waitUntil(
+        () => receiver.spans.length >= total,
+        30_000,
+        `${total} spans at the receiver (have ${receiver.spans.length})`,
+      );
+      await stopAndAssertNothingLost(agent, total);
+      targets.forEach((t, i) => {
+        assertSpans(records[i], spansOf(receiver.spans, t, "pid"), "protobuf", {
+          service: t.service,
+          executable: t.path.replace(/.*\//, ""),
+        });
+      });
+      assert.equal(receiver.spans.length, total, "spans from other processes");
+    } finally {
+      if (agent) await stopIfRunning(agent);
+      await scope.remove();
+      await receiver.close();
+      await removePinRoot(pinRoot);
+      for (const t of targets) await Deno.remove(t.out, { recursive: true });
+    }
+  },
+});
