@@ -7,6 +7,11 @@
  */
 import { root, waitUntil } from "./harness.ts";
 import { TextLineStream } from "./lines.ts";
+import { unusedPort } from "./otlp.ts";
+
+/** The Collector configuration of the Kubernetes chart's gateway. */
+export const gatewayConfig =
+  `${root}deploy/kubernetes/spanbridge/files/gateway.yaml`;
 
 /** The Collector release tests/collector pins (its otelcol module's version). */
 export function collectorVersion(): string {
@@ -110,6 +115,26 @@ export class CollectorProcess {
       SPANBRIDGE_OTELCOL_LISTEN: listen,
       SPANBRIDGE_OTELCOL_FORWARD: forward,
       SPANBRIDGE_OTELCOL_ENCODING: encoding,
+    });
+  }
+
+  /**
+   * The Kubernetes gateway's configuration
+   * (deploy/kubernetes/spanbridge/files/gateway.yaml) with OTLP/HTTP on
+   * 127.0.0.1:`httpPort` (gRPC on another free port), exporting to
+   * `forward`, k8sattributes in pass-through (no API server here: it adds
+   * nothing).
+   */
+  static gateway(httpPort: number, forward: string): CollectorProcess {
+    const listen = `127.0.0.1:${httpPort}`;
+    return new CollectorProcess(listen, [
+      `--config=file:${gatewayConfig}`,
+      "--config=yaml:processors::k8s_attributes::passthrough: true",
+    ], {
+      GATEWAY_OTLP_HTTP_ENDPOINT: listen,
+      GATEWAY_OTLP_GRPC_ENDPOINT: `127.0.0.1:${unusedPort()}`,
+      GATEWAY_EXPORT_ENDPOINT: forward,
+      GATEWAY_TELEMETRY_LEVEL: "none",
     });
   }
 

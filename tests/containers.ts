@@ -191,6 +191,22 @@ export class ContainerScope {
     );
   }
 
+  /**
+   * Starts container `what` in the foreground with `runArgs` (podman run
+   * options, then the image and its arguments, e.g. derived from a pod
+   * template), as a {@linkcode ControllerProcess} stopped by SIGTERM through
+   * Podman.
+   */
+  foreground(what: string, runArgs: string[]): ControllerProcess {
+    const name = this.name(what);
+    this.#containers.push(name);
+    return new ControllerProcess(
+      ["run", "--rm", "--name", name, ...runArgs],
+      podmanEnv,
+      { command: "podman" },
+    );
+  }
+
   /** Removes every container and image of this scope (those still there). */
   async remove(): Promise<void> {
     if (this.#containers.length > 0) {

@@ -18,13 +18,17 @@ import {
   copyProgram,
   ebpfAvailable,
   removePinRoot,
-  root,
   runProgram,
   stopIfRunning,
   testPinRoot,
   waitUntil,
 } from "./harness.ts";
-import { buildCollector, collectorExe, CollectorProcess } from "./collector.ts";
+import {
+  buildCollector,
+  collectorExe,
+  CollectorProcess,
+  gatewayConfig,
+} from "./collector.ts";
 import { collectingReceiver, unusedPort } from "./otlp.ts";
 import {
   assertSpans,
@@ -32,22 +36,6 @@ import {
   stopAndAssertNothingLost,
 } from "./assert_spans.ts";
 import { assertHelloRunsArrived, startHello } from "./hello.ts";
-
-const gatewayConfig = `${root}deploy/kubernetes/spanbridge/files/gateway.yaml`;
-
-/** The gateway Collector on loopback, exporting to `forward`, k8sattributes in pass-through. */
-function startGateway(httpPort: number, forward: string): CollectorProcess {
-  const listen = `127.0.0.1:${httpPort}`;
-  return new CollectorProcess(listen, [
-    `--config=file:${gatewayConfig}`,
-    "--config=yaml:processors::k8s_attributes::passthrough: true",
-  ], {
-    GATEWAY_OTLP_HTTP_ENDPOINT: listen,
-    GATEWAY_OTLP_GRPC_ENDPOINT: `127.0.0.1:${unusedPort()}`,
-    GATEWAY_EXPORT_ENDPOINT: forward,
-    GATEWAY_TELEMETRY_LEVEL: "none",
-  });
-}
 
 async function validate(
   ...extra: string[]
@@ -110,7 +98,7 @@ Deno.test({
     let gateway: CollectorProcess | undefined;
     let controller: ControllerProcess | undefined;
     try {
-      gateway = startGateway(unusedPort(), receiver.endpoint);
+      gateway = CollectorProcess.gateway(unusedPort(), receiver.endpoint);
       await gateway.ready(30_000);
       controller = new ControllerProcess(
         [
@@ -196,7 +184,7 @@ Deno.test({
     let gateway: CollectorProcess | undefined;
     let controller: ControllerProcess | undefined;
     try {
-      gateway = startGateway(gatewayPort, receiver.endpoint);
+      gateway = CollectorProcess.gateway(gatewayPort, receiver.endpoint);
       await gateway.ready(30_000);
       controller = new ControllerProcess(
         ["run", "--target", hello.exe, "--pin-root", pinRoot, "--no-status"],
@@ -270,7 +258,7 @@ Deno.test({
       );
 
       // Back: ready again, and every span arrives.
-      gateway = startGateway(gatewayPort, receiver.endpoint);
+      gateway = CollectorProcess.gateway(gatewayPort, receiver.endpoint);
       await gateway.ready(30_000);
       await waitUntil(
         async () => (await get(telemetryPort, "/readyz")).status === 200,
