@@ -48,6 +48,25 @@ if [ -n "$need_podman" ]; then
 	apt-get install -y -qq --no-install-recommends podman runc mmdebstrap >/dev/null
 fi
 
+# etcd and containerd for the single-node Kubernetes test (deno task
+# e2e:kubernetes runs `tools/bootstrap.sh kubernetes`): only when asked for.
+if [ "${1:-}" = kubernetes ]; then
+	need_kube=
+	for bin in etcd containerd ctr runc; do
+		command -v "$bin" >/dev/null 2>&1 || need_kube=1
+	done
+	if [ -n "$need_kube" ]; then
+		if [ "$(id -u)" != 0 ]; then
+			say "etcd, containerd or runc is missing and installing them needs root: run as root or install etcd-server, containerd and runc with apt-get"
+			exit 1
+		fi
+		say "installing etcd-server, containerd, runc (apt-get)"
+		export DEBIAN_FRONTEND=noninteractive
+		apt-get update -qq >/dev/null
+		apt-get install -y -qq --no-install-recommends etcd-server containerd runc >/dev/null
+	fi
+fi
+
 # Deno and the protobuf generator, pinned in tools/npm/package-lock.json (a
 # folder of its own: a package.json beside tools/*.ts would change how Deno
 # resolves their imports).
