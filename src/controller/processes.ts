@@ -15,8 +15,8 @@ import {
 export class Processes {
   readonly #tracker: ProcessTracker;
   readonly #binaryOf: (dev: number, ino: number) => TargetBinary | undefined;
-  // One ProcessMeta object per process: the exporter caches each process's
-  // merged resource by this object, and groups its spans by that resource.
+  // One ProcessMeta per process, so that it is described once; the exporter
+  // finds the merged resource by the meta's key, not by this object.
   readonly #metas = new WeakMap<ProcessInfo, ProcessMeta>();
   readonly #gone = new Map<number, ProcessMeta>();
 
@@ -67,6 +67,7 @@ export class Processes {
   #describe(tgid: number, info: ProcessInfo): ProcessMeta {
     const build = this.#binaryOf(info.dev, info.ino)?.build;
     return {
+      key: `${tgid}@${info.startTicks}`,
       pid: tgid,
       exePath: info.exePath,
       exeName: info.exeName,

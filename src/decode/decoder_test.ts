@@ -135,12 +135,13 @@ for (const [what, reason, make] of corruptCases) {
   });
 }
 
-Deno.test("decoder gives records with the same resource the same Resource object", () => {
+Deno.test("decoder gives records with the same resource the same interned resource and key", () => {
   const d = new Decoder();
   const a = d.decode(record(1))!.batch.resourceSpans[0].resource;
   const b = d.decode(record(2))!.batch.resourceSpans[0].resource;
   ok(a !== undefined);
   strictEqual(a, b);
+  strictEqual(typeof a.key, "string");
 });
 
 Deno.test("decoder honours a larger maxPayload", () => {
