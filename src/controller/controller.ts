@@ -29,6 +29,11 @@ export interface ControllerOptions {
   ringBytes?: number;
   /** How long the reader sleeps at most before looking at the ring (ms). */
   pollMs?: number;
+  /**
+   * How long stop() goes on moving records from the ring into the queue as
+   * it drains, before the rest is read at once (ms, default 5000).
+   */
+  stopDrainMs?: number;
 }
 
 /** A snapshot of every counter, for the status line, logs and tests. */
@@ -45,6 +50,13 @@ export interface ControllerStats {
   export: ExportCounters;
 }
 
+/** Records read per drain call while the queue has room. */
+const maxRecordsPerDrain = 4096;
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
 /** Records (whole batches) the kernel could not deliver: ring full, oversize, unreadable. */
 export function recordsLost(stats: ControllerStats): number {
   return stats.probe.ringFull + stats.probe.oversize + stats.probe.readFaults;
@@ -59,7 +71,12 @@ export class Controller {
   readonly #sink: SpanSink;
   readonly #log: Logger;
   readonly #pollMs: number;
+  readonly #stopDrainMs: number;
   #stopping = false;
+  /** True when the last drain left records in the ring for want of room. */
+  #blocked = false;
+  /** The most spans and bytes one record had so far (at least 1). */
+  readonly #largest = { spans: 1, bytes: 1 };
   #finalProbeCounters: ProbeCounters | undefined;
   #losses: LossWatch;
   #loop: Promise<void> = Promise.resolve();
@@ -69,13 +86,17 @@ export class Controller {
     this.#log = options.log;
     this.#sink = options.sink;
     this.#pollMs = options.pollMs ?? 100;
+    this.#stopDrainMs = options.stopDrainMs ?? 5_000;
     this.#targets = new Targets(probe, options.log);
     this.#processes = new Processes(
       (dev, ino) => this.#targets.binaryOf(dev, ino),
       (pid) => this.#log.debug("process exited", { pid }),
     );
     this.#losses = new LossWatch(options.log);
-    this.#decoder = new Decoder({ maxPayloadBytes: probe.maxRecordBytes });
+    this.#decoder = new Decoder({
+      maxPayloadBytes: probe.maxRecordBytes,
+      onCorrupt: (reason, detail) => this.#losses.corrupt(reason, detail),
+    });
   }
 
   /**
@@ -123,6 +144,15 @@ export class Controller {
     this.#stopping = true;
     await this.#loop;
     this.#targets.close();
+    // What waits in the ring goes on into the queue as it drains, for a
+    // while; then everything left: what does not fit in the queue is counted
+    // as dropped, not left in a ring that is about to be removed.
+    const deadline = Date.now() + this.#stopDrainMs;
+    for (;;) {
+      await this.#deliver(this.#drain(this.#sink.room()));
+      if (!this.#blocked || Date.now() >= deadline) break;
+      await this.#sink.flush(this.#pollMs);
+    }
     await this.#deliver(this.#drain());
     this.#processes.close();
     this.#finalProbeCounters = this.#probe.counters();
@@ -137,8 +167,12 @@ export class Controller {
     this.#losses.check(this.#probe.counters());
     let lastCheck = Date.now();
     while (!this.#stopping) {
-      await this.#probe.reader.wait(this.#pollMs);
-      await this.#deliver(this.#drain());
+      // With the queue full, records wait in the ring (wait() would return
+      // at once): the target loses only what overflows the ring, counted by
+      // the kernel.
+      if (this.#blocked) await delay(this.#pollMs);
+      else await this.#probe.reader.wait(this.#pollMs);
+      await this.#deliver(this.#drain(this.#sink.room()));
       if (Date.now() - lastCheck >= 1_000) {
         lastCheck = Date.now();
         this.#losses.check(this.#probe.counters());
@@ -146,15 +180,46 @@ export class Controller {
     }
   }
 
-  #drain(): { tgid: number; batch: SpanBatch }[] {
+  /**
+   * Reads and decodes records, no more than fit in `room` (backpressure:
+   * the rest stays in the ring until the queue has drained). The room a
+   * record needs is estimated from the largest record seen so far; a record
+   * larger than all before it may still overflow and is then counted as
+   * dropped by the queue.
+   */
+  #drain(
+    room?: { spans: number; bytes: number },
+  ): { tgid: number; batch: SpanBatch }[] {
     const batches: { tgid: number; batch: SpanBatch }[] = [];
-    this.#probe.reader.drain((record) => {
+    const reader = this.#probe.reader;
+    const left = { ...(room ?? { spans: Infinity, bytes: Infinity }) };
+    const onRecord = (record: Uint8Array) => {
       const decoded = this.#decoder.decode(record);
-      if (decoded) {
-        batches.push({ tgid: decoded.header.tgid, batch: decoded.batch });
+      if (!decoded) return;
+      const { spans, bytes } = decoded.batch;
+      if (spans > this.#largest.spans) this.#largest.spans = spans;
+      if (bytes > this.#largest.bytes) this.#largest.bytes = bytes;
+      left.spans -= spans;
+      left.bytes -= bytes;
+      batches.push({ tgid: decoded.header.tgid, batch: decoded.batch });
+    };
+    if (!room) {
+      reader.drain(onRecord);
+      return batches;
+    }
+    this.#blocked = false;
+    for (;;) {
+      const budget = Math.min(
+        Math.floor(left.spans / this.#largest.spans),
+        Math.floor(left.bytes / this.#largest.bytes),
+        maxRecordsPerDrain,
+      );
+      if (budget <= 0) {
+        this.#blocked = reader.waitingBytes() > 0;
+        return batches;
       }
-    });
-    return batches;
+      if (reader.drain(onRecord, budget) < budget) return batches;
+    }
   }
 
   async #deliver(batches: { tgid: number; batch: SpanBatch }[]): Promise<void> {

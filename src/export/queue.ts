@@ -97,6 +97,7 @@ export class SpanQueue {
     queuedBytes: 0,
     inFlight: 0,
   };
+  #inFlightBytes = 0;
   #items: SpanBatch[] = [];
   #head = 0;
   readonly #requests = new Set<Request>();
@@ -124,14 +125,21 @@ export class SpanQueue {
   }
 
   /**
-   * Whether a record of `spans` spans and `bytes` bytes would be queued
-   * now. The controller asks before it reads the next record from the ring,
-   * so that a full queue leaves records in the ring instead of dropping them.
+   * The spans and bytes that can be queued now and still leave room for the
+   * requests in flight to come back for a retry (zero once shut down). The
+   * controller reads no more from the ring than this, so that a full queue
+   * leaves records in the ring instead of dropping them.
    */
-  hasRoom(spans = 1, bytes = 0): boolean {
-    return !this.#closed &&
-      this.#counters.queued + spans <= this.#options.maxQueueSpans &&
-      this.#counters.queuedBytes + bytes <= this.#options.maxQueueBytes;
+  room(): { spans: number; bytes: number } {
+    if (this.#closed) return { spans: 0, bytes: 0 };
+    const c = this.#counters;
+    return {
+      spans: Math.max(0, this.#options.maxQueueSpans - c.queued - c.inFlight),
+      bytes: Math.max(
+        0,
+        this.#options.maxQueueBytes - c.queuedBytes - this.#inFlightBytes,
+      ),
+    };
   }
 
   /**
@@ -143,7 +151,10 @@ export class SpanQueue {
     this.#counters.received += spans;
     if (spans === 0) return true;
     if (this.#closed) return this.#drop("shutdown", spans);
-    if (!this.hasRoom(spans, batch.bytes)) {
+    if (
+      this.#counters.queued + spans > this.#options.maxQueueSpans ||
+      this.#counters.queuedBytes + batch.bytes > this.#options.maxQueueBytes
+    ) {
       this.#onProblem({
         reason: "queue_full",
         spans,
@@ -214,6 +225,7 @@ export class SpanQueue {
     for (const request of this.#requests) {
       request.settled = true;
       this.#counters.inFlight -= request.batch.spans;
+      this.#inFlightBytes -= request.batch.bytes;
       this.#drop("in_flight", request.batch.spans);
     }
     this.#requests.clear();
@@ -322,6 +334,7 @@ export class SpanQueue {
     this.#counters.queued -= spans;
     this.#counters.queuedBytes -= bytes;
     this.#counters.inFlight += spans;
+    this.#inFlightBytes += bytes;
     const request = new SpanBatch(merged, spans);
     const sent: Request = { batch: request, settled: false };
     this.#requests.add(sent);
@@ -329,6 +342,7 @@ export class SpanQueue {
       // Counted as dropped in flight by a shutdown that ran out of time.
       if (sent.settled) return;
       this.#counters.inFlight -= spans;
+      this.#inFlightBytes -= bytes;
       this.#requests.delete(sent);
       if (outcome.ok) {
         this.#retryMs = 0;

@@ -28,10 +28,10 @@ export interface SpanSink {
   /** Queues the spans of one record sent by `process`; never throws. */
   add(batch: SpanBatch, process: ProcessMeta): void;
   /**
-   * Whether a record of `spans` spans and `bytes` bytes would be queued now;
-   * the controller leaves records in the ring while it would not.
+   * The spans and bytes that would still be queued now; the controller
+   * leaves records in the ring while there is no room for them.
    */
-  hasRoom(spans?: number, bytes?: number): boolean;
+  room(): { spans: number; bytes: number };
   /** A snapshot of the counters. */
   counters(): ExportCounters;
   /** Exports what was added so far, waiting at most `timeoutMs`; true when every span was settled (exported or counted as dropped). */
@@ -74,7 +74,7 @@ export function createSink(
       }));
       queue.add(new SpanBatch(merged, batch.spans));
     },
-    hasRoom: (spans, bytes) => queue.hasRoom(spans, bytes),
+    room: () => queue.room(),
     counters: () => queue.counters(),
     flush: (timeoutMs) => queue.flush(timeoutMs),
     shutdown: (timeoutMs = 10_000) => queue.shutdown(timeoutMs),
