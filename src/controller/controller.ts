@@ -50,6 +50,12 @@ export interface ControllerStats {
   export: ExportCounters;
 }
 
+/** A decoded record and the process that sent it. */
+interface Decoded {
+  tgid: number;
+  batch: SpanBatch;
+}
+
 /** Records read per drain call while the queue has room. */
 const maxRecordsPerDrain = 4096;
 
@@ -77,6 +83,8 @@ export class Controller {
   #blocked = false;
   /** The most spans and bytes one record had so far (at least 1). */
   readonly #largest = { spans: 1, bytes: 1 };
+  /** Records read that did not fit in the queue yet, oldest first. */
+  #held: Decoded[] = [];
   #finalProbeCounters: ProbeCounters | undefined;
   #losses: LossWatch;
   #loop: Promise<void> = Promise.resolve();
@@ -182,47 +190,63 @@ export class Controller {
 
   /**
    * Reads and decodes records, no more than fit in `room` (backpressure:
-   * the rest stays in the ring until the queue has drained). The room a
-   * record needs is estimated from the largest record seen so far; a record
-   * larger than all before it may still overflow and is then counted as
-   * dropped by the queue.
+   * the rest stays in the ring until the queue has drained). How many
+   * records fit is estimated from the largest record seen so far, and each
+   * read at most doubles the records read before it, so a first estimate
+   * that was too low costs little: a record that turns out not to fit is
+   * held here, not dropped, and goes first once there is room. Without
+   * `room`, everything held and everything in the ring is returned.
    */
-  #drain(
-    room?: { spans: number; bytes: number },
-  ): { tgid: number; batch: SpanBatch }[] {
-    const batches: { tgid: number; batch: SpanBatch }[] = [];
+  #drain(room?: { spans: number; bytes: number }): Decoded[] {
+    const out: Decoded[] = [];
     const reader = this.#probe.reader;
     const left = { ...(room ?? { spans: Infinity, bytes: Infinity }) };
+    const take = (item: Decoded) => {
+      const { spans, bytes } = item.batch;
+      if (
+        this.#held.length > 0 || spans > left.spans || bytes > left.bytes
+      ) {
+        this.#held.push(item);
+        return;
+      }
+      left.spans -= spans;
+      left.bytes -= bytes;
+      out.push(item);
+    };
+    const held = this.#held.splice(0);
+    for (const item of held) take(item);
     const onRecord = (record: Uint8Array) => {
       const decoded = this.#decoder.decode(record);
       if (!decoded) return;
       const { spans, bytes } = decoded.batch;
       if (spans > this.#largest.spans) this.#largest.spans = spans;
       if (bytes > this.#largest.bytes) this.#largest.bytes = bytes;
-      left.spans -= spans;
-      left.bytes -= bytes;
-      batches.push({ tgid: decoded.header.tgid, batch: decoded.batch });
+      take({ tgid: decoded.header.tgid, batch: decoded.batch });
     };
     if (!room) {
       reader.drain(onRecord);
-      return batches;
+      return out;
     }
     this.#blocked = false;
+    let read = 0;
     for (;;) {
-      const budget = Math.min(
+      const budget = this.#held.length > 0 ? 0 : Math.min(
         Math.floor(left.spans / this.#largest.spans),
         Math.floor(left.bytes / this.#largest.bytes),
+        Math.max(1, read),
         maxRecordsPerDrain,
       );
       if (budget <= 0) {
-        this.#blocked = reader.waitingBytes() > 0;
-        return batches;
+        this.#blocked = this.#held.length > 0 || reader.waitingBytes() > 0;
+        return out;
       }
-      if (reader.drain(onRecord, budget) < budget) return batches;
+      const n = reader.drain(onRecord, budget);
+      read += n;
+      if (n < budget) return out;
     }
   }
 
-  async #deliver(batches: { tgid: number; batch: SpanBatch }[]): Promise<void> {
+  async #deliver(batches: Decoded[]): Promise<void> {
     // One lookup per process and drain, not per record: at one span per
     // record there are hundreds of thousands of records a second.
     const metas = new Map<number, ProcessMeta>();
