@@ -197,14 +197,19 @@ export class Controller {
    * held here, not dropped, and goes first once there is room. Without
    * `room`, everything held and everything in the ring is returned.
    */
-  #drain(room?: { spans: number; bytes: number }): Decoded[] {
+  #drain(
+    room?: { spans: number; bytes: number; empty: boolean },
+  ): Decoded[] {
     const out: Decoded[] = [];
     const reader = this.#probe.reader;
     const left = { ...(room ?? { spans: Infinity, bytes: Infinity }) };
     const take = (item: Decoded) => {
       const { spans, bytes } = item.batch;
+      // A record over the queue's bounds fits when the queue is empty.
+      const alone = room?.empty === true && out.length === 0;
       if (
-        this.#held.length > 0 || spans > left.spans || bytes > left.bytes
+        this.#held.length > 0 ||
+        (!alone && (spans > left.spans || bytes > left.bytes))
       ) {
         this.#held.push(item);
         return;

@@ -128,32 +128,39 @@ export class SpanQueue {
    * The spans and bytes that can be queued now and still leave room for the
    * requests in flight to come back for a retry (zero once shut down). The
    * controller reads no more from the ring than this, so that a full queue
-   * leaves records in the ring instead of dropping them.
+   * leaves records in the ring instead of dropping them. `empty`: nothing
+   * is queued or in flight, so a record over the bounds would be queued
+   * alone.
    */
-  room(): { spans: number; bytes: number } {
-    if (this.#closed) return { spans: 0, bytes: 0 };
+  room(): { spans: number; bytes: number; empty: boolean } {
     const c = this.#counters;
+    if (this.#closed) return { spans: 0, bytes: 0, empty: false };
     return {
       spans: Math.max(0, this.#options.maxQueueSpans - c.queued - c.inFlight),
       bytes: Math.max(
         0,
         this.#options.maxQueueBytes - c.queuedBytes - this.#inFlightBytes,
       ),
+      empty: c.queued === 0 && c.inFlight === 0,
     };
   }
 
   /**
    * Queues spans whose resources are already final. Returns false when they
-   * were dropped (queue full or shut down).
+   * were dropped (queue full or shut down). A record larger than the bounds
+   * is queued when the queue is empty, and sent alone.
    */
   add(batch: SpanBatch): boolean {
     const spans = batch.spans;
     this.#counters.received += spans;
     if (spans === 0) return true;
     if (this.#closed) return this.#drop("shutdown", spans);
+    // A record over the bounds on its own is queued alone, as it would
+    // otherwise never be.
     if (
-      this.#counters.queued + spans > this.#options.maxQueueSpans ||
-      this.#counters.queuedBytes + batch.bytes > this.#options.maxQueueBytes
+      (this.#counters.queued > 0 || this.#counters.inFlight > 0) &&
+      (this.#counters.queued + spans > this.#options.maxQueueSpans ||
+        this.#counters.queuedBytes + batch.bytes > this.#options.maxQueueBytes)
     ) {
       this.#onProblem({
         reason: "queue_full",

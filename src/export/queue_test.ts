@@ -265,7 +265,11 @@ Deno.test("queue is bounded in bytes too, and says so when it drops", async () =
     scheduleDelayMs: 60_000,
     maxQueueBytes: first.bytes * 3,
   }, (p) => problems.push(p));
-  deepStrictEqual(q.room(), { spans: 1000, bytes: first.bytes * 3 });
+  deepStrictEqual(q.room(), {
+    spans: 1000,
+    bytes: first.bytes * 3,
+    empty: true,
+  });
   const batches = records(5, 5);
   for (const b of batches) q.add(b);
   const c = q.counters();
@@ -276,7 +280,7 @@ Deno.test("queue is bounded in bytes too, and says so when it drops", async () =
   );
   strictEqual(c.droppedBy.queue_full, 10);
   // 5 spans in flight may come back for a retry.
-  deepStrictEqual(q.room(), { spans: 985, bytes: 0 });
+  deepStrictEqual(q.room(), { spans: 985, bytes: 0, empty: false });
   strictEqual(c.inFlight, 0);
   deepStrictEqual(problems.map((p) => [p.reason, p.spans]), [
     ["queue_full", 5],
@@ -285,6 +289,22 @@ Deno.test("queue is bounded in bytes too, and says so when it drops", async () =
   ok(/SPANBRIDGE_MAX_QUEUE_BYTES/.test(problems[0].message));
   await q.shutdown(1000);
   strictEqual(q.counters().exported, 15);
+});
+
+Deno.test("queue takes a record over its bounds when empty, and only then", async () => {
+  const fake = fakeExporter(undefined, 50);
+  const q = new SpanQueue(fake.exporter, {
+    ...options,
+    maxQueueSpans: 10,
+    maxBatchSpans: 10,
+    scheduleDelayMs: 60_000,
+  });
+  const [big, second] = records(2, 25);
+  strictEqual(q.add(big), true, "alone in an empty queue");
+  strictEqual(q.add(second), false);
+  await q.shutdown(1000);
+  const c = q.counters();
+  deepStrictEqual([c.exported, c.droppedBy.queue_full], [25, 25]);
 });
 
 Deno.test("queue keeps export requests within maxBatchBytes", async () => {

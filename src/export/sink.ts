@@ -31,7 +31,7 @@ export interface SpanSink {
    * The spans and bytes that would still be queued now; the controller
    * leaves records in the ring while there is no room for them.
    */
-  room(): { spans: number; bytes: number };
+  room(): { spans: number; bytes: number; empty: boolean };
   /** A snapshot of the counters. */
   counters(): ExportCounters;
   /** Exports what was added so far, waiting at most `timeoutMs`; true when every span was settled (exported or counted as dropped). */
