@@ -15,7 +15,7 @@ import type { CorruptReason } from "../decode/mod.ts";
 
 const advice = {
   ringFull:
-    "the ring buffer was full: the export queue was full (collector slow or unreachable) or the controller did not read fast enough; raise --ring-size or give the controller more CPU",
+    "the controller did not read the ring buffer fast enough; raise --ring-size or give the controller more CPU",
   oversize:
     "batches larger than the probe's maximum record; lower the SDK's batch byte bound (see go/README.md)",
   readFaults: "the probe could not read the batch from the target's memory",
