@@ -418,8 +418,20 @@ function summaryFields(
     droppedExportFailed: stats.export.droppedBy.export_failed,
     droppedRejected: stats.export.droppedBy.rejected,
     droppedShutdown: stats.export.droppedBy.shutdown,
+    droppedInFlight: stats.export.droppedBy.in_flight,
     recordsLost: recordsLost(stats),
     recordsCorrupt: stats.decode.corrupt,
+    // Per reason, only the reasons that happened (e.g. corruptBadMagic).
+    ...Object.fromEntries(
+      Object.entries(stats.decode.corruptBy).filter(([, n]) => n > 0).map((
+        [reason, n],
+      ) => [
+        `corrupt${
+          reason.replace(/(^|_)([a-z])/g, (_, _u, c) => c.toUpperCase())
+        }`,
+        n,
+      ]),
+    ),
   };
 }
 

@@ -1,6 +1,7 @@
 import {
   deepStrictEqual,
   notStrictEqual,
+  ok,
   strictEqual,
   throws,
 } from "node:assert/strict";
@@ -9,7 +10,12 @@ import {
   type Resource,
   ResourceSchema,
 } from "../../gen/opentelemetry/proto/resource/v1/resource_pb.ts";
-import { formatAnyValue, keyValue } from "../otlp/mod.ts";
+import {
+  decodeResource,
+  encodeResource,
+  formatAnyValue,
+  keyValue,
+} from "../otlp/mod.ts";
 import {
   mergeResource,
   parseResourceAttributes,
@@ -137,16 +143,54 @@ Deno.test("mergeResource picks service.name from env, then SDK unless default, t
   strictEqual(name(undefined, {}, { pid: 1 }), "unknown_service:go");
 });
 
-Deno.test("ResourceCache shares one Resource per process and SDK resource", () => {
+Deno.test("ResourceCache keys merged resources by process key and SDK resource key, not by object", () => {
   const cache = new ResourceCache(readResourceEnv({}), host);
   const sent = () =>
-    create(ResourceSchema, {
+    encodeResource(create(ResourceSchema, {
       attributes: [keyValue("service.name", "checkout")],
-    });
+    }));
   const a = cache.resolve(sent(), meta);
-  strictEqual(cache.resolve(sent(), meta), a);
-  notStrictEqual(cache.resolve(undefined, meta), a);
-  notStrictEqual(cache.resolve(sent(), { ...meta }), a);
+  strictEqual(cache.resolve(sent(), { ...meta }), a, "same keys, new objects");
+  deepStrictEqual(a, encodeResource(decodeResource(a)), "bytes and key agree");
+  notStrictEqual(cache.resolve(undefined, meta).key, a.key);
+  const other = cache.resolve(sent(), { ...meta, key: "2@5", pid: 2 });
+  notStrictEqual(other.key, a.key);
+  strictEqual(cache.resolve(sent(), meta), a, "interleaved processes");
+});
+
+Deno.test("ResourceCache stays within its byte bound with many distinct resources", () => {
+  const cache = new ResourceCache(readResourceEnv({}), host, 1 << 20);
+  for (let i = 0; i < 5000; i++) {
+    const sent = encodeResource(create(ResourceSchema, {
+      attributes: [keyValue("request.id", `${i}`.padStart(200, "x"))],
+    }));
+    const merged = cache.resolve(sent, meta);
+    strictEqual(
+      flat(decodeResource(merged))["request.id"],
+      `${i}`.padStart(200, "x"),
+    );
+    ok(cache.bytes <= 1 << 20, `${cache.bytes} bytes after ${i}`);
+  }
+  ok(cache.evictions > 0);
+});
+
+Deno.test("mergeResource names an exited process's service after the SDK's process.executable.name", () => {
+  // /proc could not be read: the controller knows the pid alone.
+  const sent = create(ResourceSchema, {
+    attributes: [
+      keyValue("service.name", "unknown_service:shop"),
+      keyValue("process.executable.name", "shop"),
+    ],
+  });
+  const gone = flat(mergeResource(sent, { pid: 9 }, readResourceEnv({}), host));
+  const live = flat(mergeResource(sent, meta, readResourceEnv({}), host));
+  strictEqual(gone["service.name"], "shop");
+  strictEqual(
+    gone["service.name"],
+    live["service.name"],
+    "one program, one service",
+  );
+  strictEqual(gone["process.executable.name"], "shop");
 });
 
 Deno.test("mergeResource takes service.version from the main module only when unset", () => {

@@ -63,9 +63,12 @@ export interface RingReader {
    * memory, valid only until `onRecord` returns: copy what you keep
    * (`record.slice()`). Discarded records are skipped. Space is given back
    * to the kernel as the drain proceeds, also if `onRecord` throws (the
-   * record that threw counts as consumed).
+   * record that threw counts as consumed). With `maxRecords`, the drain
+   * stops after that many records and leaves the rest in the ring (for
+   * backpressure: the producers' records wait there until the consumer has
+   * room).
    */
-  drain(onRecord: (record: Uint8Array) => void): number;
+  drain(onRecord: (record: Uint8Array) => void, maxRecords?: number): number;
   /** Bytes committed or reserved by producers and not yet consumed. */
   waitingBytes(): number;
   /**
@@ -151,8 +154,11 @@ class MmapRingReader implements RingReader {
       BUSY_BIT) === 0;
   }
 
-  drain(onRecord: (record: Uint8Array) => void): number {
-    if (this.#closed) return 0;
+  drain(
+    onRecord: (record: Uint8Array) => void,
+    maxRecords = Infinity,
+  ): number {
+    if (this.#closed || maxRecords <= 0) return 0;
     const words = this.#words;
     const bytes = this.#bytes;
     const mask = this.#mask;
@@ -176,7 +182,7 @@ class MmapRingReader implements RingReader {
         if ((word & DISCARD_BIT) === 0) {
           count++;
           onRecord(bytes.subarray(off + HEADER, off + HEADER + len));
-          if (this.#closed) break; // closed from the callback
+          if (this.#closed || count >= maxRecords) break;
         }
         if (pos - published >= publishEvery) {
           Atomics.store(this.#consumer, 0, BigInt(pos));
