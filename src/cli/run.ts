@@ -81,6 +81,11 @@ one may also be given as OTEL_EXPORTER_OTLP_TRACES_*, which wins:
   OTEL_BSP_MAX_QUEUE_SIZE         spans queued at most (default 100000)
   OTEL_BSP_MAX_EXPORT_BATCH_SIZE  spans per request at most (default 8192)
   OTEL_BSP_SCHEDULE_DELAY         ms before a partial batch is sent (default 200)
+  SPANBRIDGE_MAX_QUEUE_BYTES      span bytes queued and in flight at most (default 32M)
+  SPANBRIDGE_MAX_EXPORT_BATCH_BYTES
+                                  span bytes per request at most (default 4M)
+  SPANBRIDGE_MAX_RESOURCE_CACHE_BYTES
+                                  merged resources remembered at most (default 8M)
   OTEL_BSP_EXPORT_TIMEOUT         refused: set OTEL_EXPORTER_OTLP_TIMEOUT instead
   OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES
                                   merged into each process's resource
