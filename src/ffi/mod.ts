@@ -23,5 +23,6 @@ export {
   progTestRun,
 } from "./bpf.ts";
 export { pinToCurrentCpu } from "./affinity.ts";
+export { type BpfObject, loadBpfObject } from "./object.ts";
 export { openUprobe, readUprobeType, uprobeType } from "./perf.ts";
 export { mapRing, type RingMemory, RingPoller } from "./ring_mem.ts";
