@@ -5,6 +5,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
+import { resolve as resolvePath } from "node:path";
 import { CliError, type Command, ExitCode } from "./command.ts";
 import {
   createLogger,
@@ -18,7 +19,7 @@ import {
   recordsLost,
 } from "../controller/controller.ts";
 import { createSinkFromEnv, type SpanSink } from "../export/mod.ts";
-import { TargetError } from "../process/mod.ts";
+import { type ProcessFilterRules, TargetError } from "../process/mod.ts";
 import { EnvironmentError, SysError } from "../ffi/mod.ts";
 import { clearLine, StatusLine, writeErr } from "./status.ts";
 import { parseSize } from "./size.ts";
@@ -27,11 +28,31 @@ const help = `spanbridge run: trace Go programs built with the spanbridge SDK
 
 Usage:
   spanbridge run --target <exe> [--target <exe>...] [--pid <pid>...] [options]
+  spanbridge run --all [filters] [options]
 
 Targets (at least one):
   -t, --target <exe>    Every process running this executable, now or later
-                        (env OTEL_GO_AUTO_TARGET_EXE)
+                        (env OTEL_GO_AUTO_TARGET_EXE). A relative path is
+                        resolved against the directory the command was started
+                        in. An absolute path also matches processes in
+                        containers whose executable is at that path as they
+                        see it (their /proc/<pid>/exe), even if it does not
+                        exist on the host.
   -p, --pid <pid>       One running process (env OTEL_GO_AUTO_TARGET_PID)
+  -a, --all             Every process on the host, in any container, whose
+                        executable contains the spanbridge SDK, now or later
+                        (env SPANBRIDGE_ALL=true)
+
+Filters for --all and --target (repeatable; env: comma-separated lists):
+      --include-exe <glob>        Only executables whose path, as the process
+                                  sees it, matches (* within a directory, **
+                                  across; env SPANBRIDGE_INCLUDE_EXE)
+      --exclude-exe <glob>        Never these (env SPANBRIDGE_EXCLUDE_EXE)
+      --include-container <id>    Only processes in these containers: an id
+                                  prefix (e.g. a 12-digit short id) or a glob
+                                  (env SPANBRIDGE_INCLUDE_CONTAINER)
+      --exclude-container <id>    Never these containers; "*" leaves only
+                                  host processes (env SPANBRIDGE_EXCLUDE_CONTAINER)
 
 Options:
       --ring-size <n>   Ring buffer size, e.g. 32M (default 32M; env SPANBRIDGE_RING_SIZE)
@@ -48,7 +69,9 @@ Export is configured with the OpenTelemetry variables: OTEL_TRACES_EXPORTER
 (otlp, console, none), OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_EXPORTER_OTLP_TRACES_ENDPOINT,
 OTEL_EXPORTER_OTLP_PROTOCOL (http/protobuf, http/json), OTEL_EXPORTER_OTLP_HEADERS,
 OTEL_EXPORTER_OTLP_TIMEOUT, OTEL_EXPORTER_OTLP_COMPRESSION, OTEL_SERVICE_NAME,
-OTEL_RESOURCE_ATTRIBUTES.
+OTEL_RESOURCE_ATTRIBUTES. Resources carry container.id and k8s.pod.uid read
+from each process's cgroup; K8S_NODE_NAME, when set, is host.name and
+k8s.node.name (for an agent running in a container).
 
 Exit codes: 0 stopped cleanly, 1 runtime failure, 2 bad usage or configuration,
 3 missing privilege or kernel support.
@@ -58,6 +81,8 @@ Exit codes: 0 stopped cleanly, 1 runtime failure, 2 bad usage or configuration,
 export interface RunOptions {
   exes: string[];
   pids: number[];
+  all: boolean;
+  filter: ProcessFilterRules;
   ringBytes: number;
   pinRoot?: string;
   instance?: string;
@@ -79,6 +104,11 @@ export function parseRunArgs(
       options: {
         target: { type: "string", short: "t", multiple: true },
         pid: { type: "string", short: "p", multiple: true },
+        all: { type: "boolean", short: "a" },
+        "include-exe": { type: "string", multiple: true },
+        "exclude-exe": { type: "string", multiple: true },
+        "include-container": { type: "string", multiple: true },
+        "exclude-container": { type: "string", multiple: true },
         "ring-size": { type: "string" },
         "pin-root": { type: "string" },
         instance: { type: "string" },
@@ -100,7 +130,10 @@ export function parseRunArgs(
   }
   if (values.help) throw new HelpRequested();
 
-  const exes = values.target ?? listFromEnv(env.OTEL_GO_AUTO_TARGET_EXE);
+  // `deno task` and ./task run in the repository: INIT_CWD is where the
+  // user typed the command.
+  const exes = (values.target ?? listFromEnv(env.OTEL_GO_AUTO_TARGET_EXE))
+    .map((p) => p.startsWith("/") ? p : resolvePath(env.INIT_CWD ?? "", p));
   const pidTexts = values.pid ?? listFromEnv(env.OTEL_GO_AUTO_TARGET_PID);
   const pids = pidTexts.map((p) => {
     if (!/^[1-9][0-9]*$/.test(p)) {
@@ -111,12 +144,21 @@ export function parseRunArgs(
     }
     return Number(p);
   });
-  if (exes.length === 0 && pids.length === 0) {
+  const all = values.all ?? booleanFromEnv(env, "SPANBRIDGE_ALL");
+  if (exes.length === 0 && pids.length === 0 && !all) {
     throw new CliError(
-      "No target: pass --target <exe> or --pid <pid> (or set OTEL_GO_AUTO_TARGET_EXE / OTEL_GO_AUTO_TARGET_PID).",
+      "No target: pass --target <exe>, --pid <pid> or --all (or set OTEL_GO_AUTO_TARGET_EXE / OTEL_GO_AUTO_TARGET_PID / SPANBRIDGE_ALL=true).",
       ExitCode.usage,
     );
   }
+  const rule = (flag: keyof typeof values, name: string) =>
+    (values[flag] as string[] | undefined) ?? listFromEnv(env[name]);
+  const filter: ProcessFilterRules = {
+    includeExe: rule("include-exe", "SPANBRIDGE_INCLUDE_EXE"),
+    excludeExe: rule("exclude-exe", "SPANBRIDGE_EXCLUDE_EXE"),
+    includeContainer: rule("include-container", "SPANBRIDGE_INCLUDE_CONTAINER"),
+    excludeContainer: rule("exclude-container", "SPANBRIDGE_EXCLUDE_CONTAINER"),
+  };
 
   const logLevel = values["log-level"] ?? env.SPANBRIDGE_LOG_LEVEL ?? "info";
   if (!isLogLevel(logLevel)) {
@@ -146,6 +188,8 @@ export function parseRunArgs(
   return {
     exes,
     pids,
+    all,
+    filter,
     ringBytes: parseSize(
       values["ring-size"] ?? env.SPANBRIDGE_RING_SIZE ?? "32M",
       "ring size",
@@ -162,6 +206,23 @@ export function parseRunArgs(
 }
 
 class HelpRequested extends Error {}
+
+function booleanFromEnv(
+  env: Record<string, string | undefined>,
+  name: string,
+): boolean {
+  const value = env[name]?.trim().toLowerCase();
+  if (
+    value === undefined || value === "" || value === "false" || value === "0"
+  ) {
+    return false;
+  }
+  if (value === "true" || value === "1") return true;
+  throw new CliError(
+    `Invalid ${name} "${env[name]}": expected true or false.`,
+    ExitCode.usage,
+  );
+}
 
 function listFromEnv(value: string | undefined): string[] {
   return value ? value.split(",").map((s) => s.trim()).filter(Boolean) : [];
@@ -219,7 +280,12 @@ export async function run(
   let controller: Controller;
   try {
     controller = await Controller.start({
-      targets: { exes: options.exes, pids: options.pids },
+      targets: {
+        exes: options.exes,
+        pids: options.pids,
+        all: options.all,
+        filter: options.filter,
+      },
       sink,
       log,
       pinRoot: options.pinRoot,

@@ -92,7 +92,7 @@ export class Controller {
     });
     const controller = new Controller(probe, options);
     try {
-      controller.#targets.attach(targets);
+      await controller.#targets.attach(targets);
     } catch (err) {
       controller.#targets.close();
       probe.close();

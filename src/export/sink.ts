@@ -83,7 +83,7 @@ export function createSinkFromEnv(
   env: Record<string, string | undefined>,
   log: Logger,
 ): SpanSink {
-  return createSink(readExportConfig(env), { log });
+  return createSink(readExportConfig(env), { log, host: detectHost(env) });
 }
 
 function exporterFor(config: ExportConfig): SpanExporter | undefined {
