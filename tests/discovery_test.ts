@@ -368,3 +368,67 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name:
+    "--target with a path that exists only in a process's own mount namespace attaches through /proc/<pid>/exe",
+  ignore: gate("mount namespace"),
+  async fn() {
+    const receiver = await collectingReceiver();
+    const hello = await copyProgram("hello");
+    const inside = `${hello.dir}/ns`; // empty here; hello's home in its namespace
+    await Deno.mkdir(inside);
+    const script = `${hello.dir}/in-namespace`;
+    await Deno.writeTextFile(
+      script,
+      `#!/bin/sh\nexec unshare -m sh -c 'mount -t tmpfs none ${inside} && cp ${hello.exe} ${inside}/app && exec ${inside}/app "$@"' sh "$@"\n`,
+    );
+    await Deno.chmod(script, 0o755);
+    const pinRoot = testPinRoot("mntns");
+    const controller = new ControllerProcess(
+      [
+        "run",
+        "--target",
+        `${inside}/app`,
+        "--pin-root",
+        pinRoot,
+        "--no-status",
+      ],
+      { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint },
+    );
+    try {
+      await controller.waitFor("watching for new processes");
+      const run = await runHello(script, {
+        rate: 50,
+        durationMs: 1000,
+        env: { OTEL_BSP_SCHEDULE_DELAY: "100" },
+      });
+      await assert.rejects(Deno.stat(`${inside}/app`), Deno.errors.NotFound);
+      const attached = await controller.waitFor(
+        "attached",
+        1000,
+        (l) => l.symbol !== undefined,
+      );
+      assert.equal(attached.path, `${inside}/app`);
+      assert.equal(attached.pid, run.pid);
+      await waitUntil(
+        () => helloRunsArrived(receiver.spans, [run]),
+        10_000,
+        "the spans",
+      );
+      const paths = new Set(
+        receiver.spans.map((s) =>
+          attributeMap(s.resource).get("process.executable.path")?.stringValue
+        ),
+      );
+      assert.deepEqual(paths, new Set([`${inside}/app`]));
+      await controller.waitFor("detached");
+      assert.equal((await controller.stop()).code, 0);
+    } finally {
+      await stopIfRunning(controller);
+      await receiver.close();
+      await hello.remove();
+      await removePinRoot(pinRoot);
+    }
+  },
+});

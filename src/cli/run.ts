@@ -5,7 +5,6 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { resolve as resolvePath } from "node:path";
 import { CliError, type Command, ExitCode } from "./command.ts";
 import {
   createLogger,
@@ -80,6 +79,8 @@ Exit codes: 0 stopped cleanly, 1 runtime failure, 2 bad usage or configuration,
 /** Options of one `run`, after flags and environment are merged. */
 export interface RunOptions {
   exes: string[];
+  /** The directory relative target paths are resolved against. */
+  cwd: string;
   pids: number[];
   all: boolean;
   filter: ProcessFilterRules;
@@ -130,10 +131,7 @@ export function parseRunArgs(
   }
   if (values.help) throw new HelpRequested();
 
-  // `deno task` and ./task run in the repository: INIT_CWD is where the
-  // user typed the command.
-  const exes = (values.target ?? listFromEnv(env.OTEL_GO_AUTO_TARGET_EXE))
-    .map((p) => p.startsWith("/") ? p : resolvePath(env.INIT_CWD ?? "", p));
+  const exes = values.target ?? listFromEnv(env.OTEL_GO_AUTO_TARGET_EXE);
   const pidTexts = values.pid ?? listFromEnv(env.OTEL_GO_AUTO_TARGET_PID);
   const pids = pidTexts.map((p) => {
     if (!/^[1-9][0-9]*$/.test(p)) {
@@ -187,6 +185,9 @@ export function parseRunArgs(
   }
   return {
     exes,
+    // `deno task` and ./task run in the repository: INIT_CWD is where the
+    // user typed the command.
+    cwd: env.INIT_CWD || Deno.cwd(),
     pids,
     all,
     filter,
@@ -282,6 +283,7 @@ export async function run(
     controller = await Controller.start({
       targets: {
         exes: options.exes,
+        cwd: options.cwd,
         pids: options.pids,
         all: options.all,
         filter: options.filter,

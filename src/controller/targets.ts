@@ -14,6 +14,7 @@
  *
  * @module
  */
+import { resolve as resolvePath } from "node:path";
 import type { Logger } from "../log.ts";
 import type { Attachment, Probe } from "../probe/mod.ts";
 import { type ExecEvents, openExecEvents } from "../probe/exec_events.ts";
@@ -42,6 +43,8 @@ export interface TargetSpec {
    * path as the container's processes see it.
    */
   exes: string[];
+  /** The directory relative `exes` are resolved against (default: the current one). */
+  cwd?: string;
   /** Process ids: only these processes. */
   pids: number[];
   /** Every process whose executable contains the probe point. */
@@ -74,12 +77,16 @@ export async function resolveTargets(
   spec: TargetSpec,
 ): Promise<ResolvedTargets> {
   const exes = [];
-  for (const path of spec.exes) {
+  for (const given of spec.exes) {
+    // Only a path given as absolute may name a file inside containers: a
+    // relative one is a file here, and its error shows where it was looked for.
+    const absolute = given.startsWith("/");
+    const path = absolute ? given : resolvePath(spec.cwd ?? Deno.cwd(), given);
     try {
       exes.push({ path, binary: await resolveTarget(path) });
     } catch (err) {
       const missing = err instanceof TargetError && err.kind === "not-found";
-      if (!missing || !path.startsWith("/")) throw err;
+      if (!missing || !absolute) throw err;
       exes.push({ path, binary: undefined });
     }
   }
@@ -149,7 +156,13 @@ export class Targets {
    */
   async attach(targets: ResolvedTargets): Promise<void> {
     for (const { path, binary } of targets.exes) {
-      if (!binary) continue;
+      if (!binary) {
+        this.#log.info(
+          "no such file on this host: tracing processes in containers that run a file at this path",
+          { path },
+        );
+        continue;
+      }
       this.#attachBinary(binary, true, binary.realPath);
       this.#watchers.push(
         watchBinary(binary, (next) => this.#onReplaced(path, next), {
