@@ -15,6 +15,7 @@ import {
   type LogLine,
   program,
   removePinRoot,
+  root,
   stopIfRunning,
   testPinRoot,
   waitUntil,
@@ -369,66 +370,145 @@ Deno.test({
   },
 });
 
+for (const mode of ["--target", "--all --include-exe"] as const) {
+  Deno.test({
+    name:
+      `${mode} <path> attaches to a process whose file at that path exists only in its own mount namespace, through /proc/<pid>/exe`,
+    ignore: gate(`mount namespace, ${mode}`),
+    async fn() {
+      const receiver = await collectingReceiver();
+      const hello = await copyProgram("hello");
+      // In its namespace, hello runs its own copy at ns/app, on a tmpfs the
+      // host does not see.
+      const inside = `${hello.dir}/ns`;
+      const path = `${inside}/app`;
+      await Deno.mkdir(inside);
+      if (mode === "--target") {
+        // --target needs the path on the host too: another file there.
+        await Deno.copyFile(hello.exe, path);
+      }
+      const script = `${hello.dir}/in-namespace`;
+      await Deno.writeTextFile(
+        script,
+        `#!/bin/sh\nexec unshare -m sh -c 'mount -t tmpfs none ${inside} && cp ${hello.exe} ${path} && exec ${path} "$@"' sh "$@"\n`,
+      );
+      await Deno.chmod(script, 0o755);
+      const pinRoot = testPinRoot("mntns");
+      const args = mode === "--target"
+        ? ["--target", path]
+        : ["--all", "--include-exe", path];
+      const controller = new ControllerProcess(
+        ["run", ...args, "--pin-root", pinRoot, "--no-status"],
+        { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint },
+      );
+      try {
+        await controller.waitFor("watching for new processes");
+        const run = await runHello(script, {
+          rate: 50,
+          durationMs: 1000,
+          env: { OTEL_BSP_SCHEDULE_DELAY: "100" },
+        });
+        const attached = await controller.waitFor(
+          "attached",
+          1000,
+          (l) => l.pid === run.pid,
+        );
+        assert.equal(attached.path, path);
+        await waitUntil(
+          () => helloRunsArrived(receiver.spans, [run]),
+          10_000,
+          "the spans",
+        );
+        const paths = new Set(
+          receiver.spans.map((s) =>
+            attributeMap(s.resource).get("process.executable.path")
+              ?.stringValue
+          ),
+        );
+        assert.deepEqual(paths, new Set([path]));
+        await controller.waitFor("detached", 10_000, (l) => l.path === path);
+        assert.equal((await controller.stop()).code, 0);
+      } finally {
+        await stopIfRunning(controller);
+        await receiver.close();
+        await hello.remove();
+        await removePinRoot(pinRoot);
+      }
+    },
+  });
+}
+
+/** Builds examples/hello into `dir/name` with `go build <flags>` and `env`. */
+async function buildHello(
+  dir: string,
+  name: string,
+  flags: string[],
+  env: Record<string, string> = {},
+): Promise<string> {
+  const out = `${dir}/${name}`;
+  const built = await new Deno.Command("go", {
+    args: ["build", ...flags, "-o", out, "./hello"],
+    cwd: `${root}examples`,
+    env,
+  }).output();
+  assert.ok(built.success, new TextDecoder().decode(built.stderr));
+  return out;
+}
+
 Deno.test({
   name:
-    "--target with a path that exists only in a process's own mount namespace attaches through /proc/<pid>/exe",
-  ignore: gate("mount namespace"),
+    "--all attaches to stripped PIE -trimpath, cgo and Go 1.27 builds of an SDK-linked program",
+  ignore: gate("build variants"),
   async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "spanbridge-variants-" });
     const receiver = await collectingReceiver();
-    const hello = await copyProgram("hello");
-    const inside = `${hello.dir}/ns`; // empty here; hello's home in its namespace
-    await Deno.mkdir(inside);
-    const script = `${hello.dir}/in-namespace`;
-    await Deno.writeTextFile(
-      script,
-      `#!/bin/sh\nexec unshare -m sh -c 'mount -t tmpfs none ${inside} && cp ${hello.exe} ${inside}/app && exec ${inside}/app "$@"' sh "$@"\n`,
-    );
-    await Deno.chmod(script, 0o755);
-    const pinRoot = testPinRoot("mntns");
-    const controller = new ControllerProcess(
-      [
-        "run",
-        "--target",
-        `${inside}/app`,
-        "--pin-root",
-        pinRoot,
-        "--no-status",
-      ],
-      { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint },
-    );
+    const pinRoot = testPinRoot("variants");
+    let controller: ControllerProcess | undefined;
     try {
+      const exes = [
+        await buildHello(dir, "pie-stripped", [
+          "-buildmode=pie",
+          "-trimpath",
+          "-ldflags=-s -w",
+        ]),
+        await buildHello(dir, "cgo", ["-ldflags=-linkmode=external"], {
+          CGO_ENABLED: "1",
+        }),
+        await buildHello(dir, "go127", [], { GOTOOLCHAIN: "go1.27.3" }),
+      ];
+      controller = new ControllerProcess(
+        [
+          "run",
+          "--all",
+          "--include-exe",
+          `${dir}/*`,
+          "--pin-root",
+          pinRoot,
+          "--no-status",
+        ],
+        { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint },
+      );
       await controller.waitFor("watching for new processes");
-      const run = await runHello(script, {
-        rate: 50,
-        durationMs: 1000,
-        env: { OTEL_BSP_SCHEDULE_DELAY: "100" },
-      });
-      await assert.rejects(Deno.stat(`${inside}/app`), Deno.errors.NotFound);
-      const attached = await controller.waitFor(
-        "attached",
-        1000,
-        (l) => l.symbol !== undefined,
+      const runs = await Promise.all(
+        exes.map((exe) => runHello(exe, { rate: 50, durationMs: 300 })),
       );
-      assert.equal(attached.path, `${inside}/app`);
-      assert.equal(attached.pid, run.pid);
       await waitUntil(
-        () => helloRunsArrived(receiver.spans, [run]),
+        () => helloRunsArrived(receiver.spans, runs),
         10_000,
-        "the spans",
+        "the spans of every build",
       );
-      const paths = new Set(
-        receiver.spans.map((s) =>
-          attributeMap(s.resource).get("process.executable.path")?.stringValue
-        ),
+      const attached = logsOf(controller, "attached").map((l) => l.path);
+      assert.deepEqual(attached.sort(), [...exes].sort());
+      assert.ok(
+        logsOf(controller, "attached").some((l) => l.go === "go1.27.3"),
+        "the Go 1.27 build",
       );
-      assert.deepEqual(paths, new Set([`${inside}/app`]));
-      await controller.waitFor("detached");
       assert.equal((await controller.stop()).code, 0);
     } finally {
-      await stopIfRunning(controller);
+      if (controller) await stopIfRunning(controller);
       await receiver.close();
-      await hello.remove();
       await removePinRoot(pinRoot);
+      await Deno.remove(dir, { recursive: true });
     }
   },
 });

@@ -31,12 +31,12 @@ Usage:
 
 Targets (at least one):
   -t, --target <exe>    Every process running this executable, now or later
-                        (env OTEL_GO_AUTO_TARGET_EXE). A relative path is
-                        resolved against the directory the command was started
-                        in. An absolute path also matches processes in
-                        containers whose executable is at that path as they
-                        see it (their /proc/<pid>/exe), even if it does not
-                        exist on the host.
+                        (env OTEL_GO_AUTO_TARGET_EXE); relative to the
+                        directory the command was started in. It also matches
+                        processes in containers whose executable is at that
+                        path as they see it (their /proc/<pid>/exe); for a
+                        path that exists only in containers use --all
+                        --include-exe <path>.
   -p, --pid <pid>       One running process (env OTEL_GO_AUTO_TARGET_PID)
   -a, --all             Every process on the host, in any container, whose
                         executable contains the spanbridge SDK, now or later

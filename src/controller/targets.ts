@@ -38,9 +38,9 @@ import {
 /** What the user asked to trace. */
 export interface TargetSpec {
   /**
-   * Executables: every process running them, now or later. A path is the
-   * file at that path on this host and, in containers, the file at that
-   * path as the container's processes see it.
+   * Executables: every process running them, now or later. A path names
+   * the file at that path on this host and, in other mount namespaces
+   * (containers), the file at that path as their processes see it.
    */
   exes: string[];
   /** The directory relative `exes` are resolved against (default: the current one). */
@@ -55,11 +55,8 @@ export interface TargetSpec {
 
 /** Targets whose binaries were found and checked, ready to attach. */
 export interface ResolvedTargets {
-  /**
-   * The executables to follow: the binary at that path on this host, or
-   * undefined for an absolute path that exists only inside containers.
-   */
-  exes: { path: string; binary: TargetBinary | undefined }[];
+  /** The executables to follow (absolute paths) with their binaries here. */
+  exes: { path: string; binary: TargetBinary }[];
   /** The processes to trace, with the binaries they run. */
   pids: { pid: number; binary: TargetBinary }[];
   /** True for `--all`. */
@@ -70,24 +67,26 @@ export interface ResolvedTargets {
 
 /**
  * Finds and checks every target before anything touches the kernel, so that
- * a wrong path or pid fails fast with a message naming it. An absolute path
- * that does not exist here is taken as a path inside containers.
+ * a wrong path or pid fails fast with a message naming it.
  */
 export async function resolveTargets(
   spec: TargetSpec,
 ): Promise<ResolvedTargets> {
   const exes = [];
   for (const given of spec.exes) {
-    // Only a path given as absolute may name a file inside containers: a
-    // relative one is a file here, and its error shows where it was looked for.
-    const absolute = given.startsWith("/");
-    const path = absolute ? given : resolvePath(spec.cwd ?? Deno.cwd(), given);
+    // Errors name the path that was tried, not only the one given.
+    const path = resolvePath(spec.cwd ?? Deno.cwd(), given);
     try {
       exes.push({ path, binary: await resolveTarget(path) });
     } catch (err) {
-      const missing = err instanceof TargetError && err.kind === "not-found";
-      if (!missing || !absolute) throw err;
-      exes.push({ path, binary: undefined });
+      if (err instanceof TargetError && err.kind === "not-found") {
+        throw new TargetError(
+          err.kind,
+          `${err.message} For a program that exists only inside containers, pass --all --include-exe ${path}.`,
+          { cause: err },
+        );
+      }
+      throw err;
     }
   }
   const pids = [];
@@ -156,13 +155,6 @@ export class Targets {
    */
   async attach(targets: ResolvedTargets): Promise<void> {
     for (const { path, binary } of targets.exes) {
-      if (!binary) {
-        this.#log.info(
-          "no such file on this host: tracing processes in containers that run a file at this path",
-          { path },
-        );
-        continue;
-      }
       this.#attachBinary(binary, true, binary.realPath);
       this.#watchers.push(
         watchBinary(binary, (next) => this.#onReplaced(path, next), {
@@ -206,8 +198,8 @@ export class Targets {
     const { filter } = targets;
     const names = new Set<string>();
     for (const { path, binary } of targets.exes) {
-      if (path.startsWith("/")) names.add(path);
-      if (binary) names.add(binary.realPath);
+      names.add(path);
+      names.add(binary.realPath);
     }
     const withContainer = needsContainerId(filter);
     this.#wanted = async (file, pid) => {
