@@ -1,11 +1,10 @@
 import assert from "node:assert/strict";
 import { openExecEvents } from "./exec_events.ts";
-import { ebpfAvailable } from "../../tests/harness.ts";
+import { ebpfTest } from "./_test_utils.ts";
 
-Deno.test({
-  name: "exec events report a started program's pid, then its exit",
-  ignore: !ebpfAvailable("exec events"),
-  async fn() {
+ebpfTest(
+  "exec events report a started program's pid, then its exit",
+  async () => {
     const events = openExecEvents();
     try {
       const child = new Deno.Command("/bin/true").spawn();
@@ -22,4 +21,4 @@ Deno.test({
       events.close();
     }
   },
-});
+);
