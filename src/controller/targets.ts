@@ -136,11 +136,22 @@ export class Targets {
   #rescanTimer: ReturnType<typeof setInterval> | undefined;
   #queue: Promise<void> = Promise.resolve();
   #closed = false;
+  readonly #onTraced: (pid: number) => void;
 
-  /** Creates the attachment manager; nothing happens until {@linkcode attach}. */
-  constructor(probe: Probe, log: Logger) {
+  /**
+   * Creates the attachment manager; nothing happens until {@linkcode attach}.
+   * `onTraced` hears of each process found running a traced binary, while
+   * it runs: its spans may arrive after it exited, when /proc no longer
+   * describes it.
+   */
+  constructor(
+    probe: Probe,
+    log: Logger,
+    onTraced: (pid: number) => void = () => {},
+  ) {
     this.#probe = probe;
     this.#log = log;
+    this.#onTraced = onTraced;
   }
 
   /** The binaries currently attached. */
@@ -317,8 +328,10 @@ export class Targets {
   }
 
   #addPid(tracked: Tracked, key: string, pid: number): void {
+    if (this.#pidKey.get(pid) === key) return;
     tracked.pids.add(pid);
     this.#pidKey.set(pid, key);
+    this.#onTraced(pid);
   }
 
   /** `pid` exited or executes another file now. */
