@@ -86,6 +86,8 @@ Deno.test({
       await gofmt.stdin.close();
       await gofmt.status;
 
+      // hello waits for the probe at most its duration: leave the attach
+      // room on a loaded machine.
       const options = { rate: 50, durationMs: 1500 };
       const spawned = Date.now();
       const a = startHello(hello.exe, options);
@@ -115,7 +117,7 @@ Deno.test({
       await controller.waitFor("detached", 10_000);
       assert.deepEqual(pinnedLinks(pinRoot), [], "links left");
       // Attached again for the next process.
-      const c = await runHello(hello.exe, { rate: 50, durationMs: 200 });
+      const c = await runHello(hello.exe, { rate: 50, durationMs: 1500 });
       await waitUntil(
         () => helloRunsArrived(receiver.spans, [...runs, c]),
         10_000,
@@ -397,7 +399,7 @@ for (const mode of ["--target", "--all --include-exe"] as const) {
         await controller.waitFor("watching for new processes");
         const run = await runHello(script, {
           rate: 50,
-          durationMs: 1000,
+          durationMs: 1500,
           env: { OTEL_BSP_SCHEDULE_DELAY: "100" },
         });
         const attached = await controller.waitFor(
@@ -482,7 +484,7 @@ Deno.test({
       );
       await controller.waitFor("watching for new processes");
       const runs = await Promise.all(
-        exes.map((exe) => runHello(exe, { rate: 50, durationMs: 300 })),
+        exes.map((exe) => runHello(exe, { rate: 50, durationMs: 1500 })),
       );
       await waitUntil(
         () => helloRunsArrived(receiver.spans, runs),

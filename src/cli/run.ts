@@ -79,11 +79,13 @@ Exit codes: 0 stopped cleanly, 1 runtime failure, 2 bad usage or configuration,
 /** Options of one `run`, after flags and environment are merged. */
 export interface RunOptions {
   exes: string[];
-  /** The directory relative target paths are resolved against. */
-  cwd: string;
+  /** The directory relative target paths are resolved against (default: the current one). */
+  cwd?: string;
   pids: number[];
-  all: boolean;
-  filter: ProcessFilterRules;
+  /** Every SDK-linked process (`--all`). */
+  all?: boolean;
+  /** Which discovered processes to trace (default: every one). */
+  filter?: ProcessFilterRules;
   ringBytes: number;
   pinRoot?: string;
   instance?: string;

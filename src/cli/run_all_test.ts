@@ -28,9 +28,9 @@ Deno.test("run --all takes include/exclude filters from flags, or else from SPAN
     SPANBRIDGE_EXCLUDE_CONTAINER: "*",
   });
   assert.equal(byEnv.all, true);
-  assert.deepEqual(byEnv.filter.includeExe, ["/app/**", "/srv/*"]);
-  assert.deepEqual(byEnv.filter.excludeContainer, ["*"]);
-  assert.deepEqual(byEnv.filter.includeContainer, []);
+  assert.deepEqual(byEnv.filter?.includeExe, ["/app/**", "/srv/*"]);
+  assert.deepEqual(byEnv.filter?.excludeContainer, ["*"]);
+  assert.deepEqual(byEnv.filter?.includeContainer, []);
 });
 
 Deno.test("run without a target or --all, or with a bad SPANBRIDGE_ALL, is a usage error", () => {

@@ -227,11 +227,21 @@ export class Targets {
       );
     }
     await this.#rescan();
+    if (this.#closed) return;
     this.#rescanTimer = setInterval(
       () => this.#enqueue(() => this.#rescan()),
       this.#events ? rescanMs.safety : rescanMs.fallback,
     );
-    if (this.#events) void this.#readEvents(this.#events);
+    if (this.#events) {
+      const events = this.#events;
+      this.#readEvents(events).catch((err) => {
+        // Never seen; the slow rescan still finds new processes.
+        this.#log.warn("stopped reading exec events", {
+          error: (err as Error).message,
+        });
+        events.close();
+      });
+    }
     this.#log.info("watching for new processes", {
       by: this.#events ? "exec tracepoint" : "/proc rescan",
       processes: this.#pidKey.size,
