@@ -98,7 +98,7 @@ export class Controller {
     });
     const controller = new Controller(probe, options);
     try {
-      await controller.#targets.attach(targets);
+      controller.#targets.attach(targets);
     } catch (err) {
       controller.#targets.close();
       probe.close();

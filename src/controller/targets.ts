@@ -161,10 +161,11 @@ export class Targets {
 
   /**
    * Attaches to every resolved target, starts following the executables
-   * and, for executables and `--all`, starts finding their processes.
-   * Resolves once the processes running now were looked at.
+   * and, for executables and `--all`, starts finding their processes in the
+   * background (it logs "watching for new processes" once the processes
+   * running now were looked at): the ring is read meanwhile.
    */
-  async attach(targets: ResolvedTargets): Promise<void> {
+  attach(targets: ResolvedTargets): void {
     for (const { path, binary } of targets.exes) {
       this.#attachBinary(binary, true, binary.realPath);
       this.#watchers.push(
@@ -186,7 +187,12 @@ export class Targets {
     const pids = targets.pids.map((p) => p.pid);
     const onlyPids = !targets.all && targets.exes.length === 0;
     this.#probe.setPidFilter(onlyPids && pids.length > 0 ? pids : null);
-    if (!onlyPids) await this.#discover(targets);
+    if (onlyPids) return;
+    this.#discover(targets).catch((err) => {
+      this.#log.error("cannot look for the targets' processes", {
+        error: (err as Error).message,
+      });
+    });
   }
 
   /** The binary a process runs, if it is one we attached to. */
@@ -218,6 +224,7 @@ export class Targets {
       const { containerId } = withContainer ? await containerOf(pid) : {};
       return matchesFilter(filter, file.path, containerId);
     };
+    if (this.#closed) return;
     try {
       this.#events = openExecEvents();
     } catch (err) {
