@@ -257,7 +257,8 @@ export class Targets {
 
   async #readEvents(events: ExecEvents): Promise<void> {
     while (!this.#closed) {
-      for (const { pid, kind } of await events.next(1_000)) {
+      // The wait ends early when events come or when close() cancels it.
+      for (const { pid, kind } of await events.next(60_000)) {
         if (kind === "exec") this.#enqueue(() => this.#onProcess(pid));
         else if (this.#pidKey.has(pid)) this.#enqueue(() => this.#forget(pid));
       }
