@@ -80,11 +80,11 @@ Deno.test({
         "exec tracepoint",
       );
       // gofmt reads stdin until it is closed: it lives until it was seen.
-      const gofmt = new Deno.Command(plain, { stdin: "piped", stdout: "null" })
-        .spawn();
+      // Two run the same file, which is read once.
+      const gofmts = [1, 2].map(() =>
+        new Deno.Command(plain, { stdin: "piped", stdout: "null" }).spawn()
+      );
       await controller.waitFor("not traced", 10_000, (l) => l.path === plain);
-      await gofmt.stdin.close();
-      await gofmt.status;
 
       // hello waits for the probe at most its duration: leave the attach
       // room on a loaded machine.
@@ -101,6 +101,14 @@ Deno.test({
       console.log(`exec-to-attach: ${latencyMs} ms`);
       assert.ok(latencyMs < 1000, `attached ${latencyMs} ms after the exec`);
       assert.equal(attached.path, hello.exe);
+      // Exec events are handled in order: both gofmts were looked at.
+      assert.equal(
+        controller.logs.filter((l) => l.msg === "not traced").length,
+        1,
+        "gofmt was read more than once",
+      );
+      for (const g of gofmts) await g.stdin.close();
+      for (const g of gofmts) await g.status;
       const runs = [await a.done, await b.done];
       await waitUntil(
         () => helloRunsArrived(receiver.spans, runs),
