@@ -95,7 +95,13 @@ export class Controller {
     this.#sink = options.sink;
     this.#pollMs = options.pollMs ?? 100;
     this.#stopDrainMs = options.stopDrainMs ?? 5_000;
-    this.#targets = new Targets(probe, options.log);
+    // Processes are described when found, not only when their first spans
+    // arrive: a short-lived one may be gone by then.
+    this.#targets = new Targets(
+      probe,
+      options.log,
+      (pid) => void this.#processes.get(pid),
+    );
     this.#processes = new Processes(
       (dev, ino) => this.#targets.binaryOf(dev, ino),
       (pid) => this.#log.debug("process exited", { pid }),

@@ -83,6 +83,8 @@ export class Processes {
       goVersion: build?.goVersion,
       mainModule: build?.mainModule,
       buildSettings: build?.settings,
+      containerId: info.containerId,
+      podUid: info.podUid,
     };
   }
 }

@@ -58,6 +58,10 @@ export interface ProcessMeta {
   mainModule?: { path: string; version: string };
   /** Build settings from the build info (GOOS, GOARCH, …). */
   buildSettings?: Record<string, string>;
+  /** The container the process runs in (container.id). */
+  containerId?: string;
+  /** The Kubernetes pod the process runs in (k8s.pod.uid). */
+  podUid?: string;
 }
 
 /** The resource-related environment variables, parsed. */
@@ -74,6 +78,8 @@ export interface HostInfo {
   name: string;
   /** host.arch, in semantic-convention spelling (amd64, arm64, …). */
   arch: string;
+  /** k8s.node.name, when the agent was told its node (K8S_NODE_NAME). */
+  k8sNodeName?: string;
 }
 
 /**
@@ -125,11 +131,20 @@ export function readResourceEnv(
 
 const archNames: Record<string, string> = { x86_64: "amd64", aarch64: "arm64" };
 
-/** host.name and host.arch of this machine (needs --allow-sys for the host name). */
-export function detectHost(): HostInfo {
+/**
+ * host.name and host.arch of this machine (needs --allow-sys for the host
+ * name). An agent in a container sees the container's host name: given
+ * K8S_NODE_NAME (the Kubernetes downward API's spec.nodeName), that name is
+ * host.name and k8s.node.name.
+ */
+export function detectHost(
+  env: Record<string, string | undefined> = {},
+): HostInfo {
+  const node = env.K8S_NODE_NAME?.trim() || undefined;
   return {
-    name: Deno.hostname(),
+    name: node ?? Deno.hostname(),
     arch: archNames[Deno.build.arch] ?? Deno.build.arch,
+    ...(node && { k8sNodeName: node }),
   };
 }
 
@@ -162,6 +177,9 @@ export function detectedAttributes(
   out.push(keyValue("telemetry.distro.version", version));
   out.push(keyValue("host.name", host.name));
   out.push(keyValue("host.arch", host.arch));
+  if (meta.containerId) out.push(keyValue("container.id", meta.containerId));
+  if (meta.podUid) out.push(keyValue("k8s.pod.uid", meta.podUid));
+  if (host.k8sNodeName) out.push(keyValue("k8s.node.name", host.k8sNodeName));
   return out;
 }
 

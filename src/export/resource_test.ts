@@ -17,6 +17,7 @@ import {
   keyValue,
 } from "../otlp/mod.ts";
 import {
+  detectHost,
   mergeResource,
   parseResourceAttributes,
   type ProcessMeta,
@@ -214,4 +215,25 @@ Deno.test("mergeResource takes service.version from the main module only when un
     attributes: [keyValue("service.version", "3")],
   });
   strictEqual(v(withModule("v1.4.0"), {}, sent), "3");
+});
+
+Deno.test("mergeResource adds container.id and k8s.pod.uid; K8S_NODE_NAME names the host and the node", () => {
+  const inPod: ProcessMeta = {
+    ...meta,
+    containerId: "ab".repeat(32),
+    podUid: "1b2c3d4e-5f60-4718-9a0b-1c2d3e4f5a6b",
+  };
+  const node = detectHost({ K8S_NODE_NAME: "node-7" });
+  deepStrictEqual([node.name, node.k8sNodeName], ["node-7", "node-7"]);
+  const got = flat(mergeResource(undefined, inPod, readResourceEnv({}), node));
+  strictEqual(got["container.id"], "ab".repeat(32));
+  strictEqual(got["k8s.pod.uid"], "1b2c3d4e-5f60-4718-9a0b-1c2d3e4f5a6b");
+  strictEqual(got["host.name"], "node-7");
+  strictEqual(got["k8s.node.name"], "node-7");
+  const plain = flat(mergeResource(undefined, meta, readResourceEnv({}), host));
+  deepStrictEqual(
+    ["container.id", "k8s.pod.uid", "k8s.node.name"].filter((k) => k in plain),
+    [],
+  );
+  strictEqual(detectHost({}).k8sNodeName, undefined);
 });

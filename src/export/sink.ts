@@ -89,7 +89,7 @@ export function createSinkFromEnv(
   env: Record<string, string | undefined>,
   log: Logger,
 ): SpanSink {
-  return createSink(readExportConfig(env), { log });
+  return createSink(readExportConfig(env), { log, host: detectHost(env) });
 }
 
 /** The exporter `config` asks for; undefined for OTEL_TRACES_EXPORTER=none. */

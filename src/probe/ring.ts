@@ -85,17 +85,24 @@ export interface RingReader {
  * pinned ring left unconsumed are delivered.
  */
 export function openRing(path: string): RingReader {
-  const fd = objGet(path);
+  return openRingFd(objGet(path), path);
+}
+
+/**
+ * Reads the ring buffer map `fd` (named `what` in errors), which the reader
+ * owns from now on: it is closed with the reader, or at once on failure.
+ */
+export function openRingFd(fd: number, what: string): RingReader {
   try {
     const info = mapInfo(fd);
     if (info.type !== RINGBUF_TYPE) {
       throw new Error(
-        `Cannot read ${path} as a ring buffer: it is a BPF map of type ${info.type}.`,
+        `Cannot read ${what} as a ring buffer: it is a BPF map of type ${info.type}.`,
       );
     }
     return new MmapRingReader(
       fd,
-      mapRing(fd, info.maxEntries, `the ring buffer ${path}`),
+      mapRing(fd, info.maxEntries, `the ring buffer ${what}`),
     );
   } catch (e) {
     closeFd(fd);
