@@ -20,7 +20,7 @@ import {
 import { toOtlpJson } from "../src/otlp/mod.ts";
 import { mergeResource, readResourceEnv } from "../src/export/resource.ts";
 import { realisticTraces } from "../src/otlp/test_traces.ts";
-import { SpanBatch } from "../src/otlp/mod.ts";
+import { encodeResource, SpanBatch } from "../src/otlp/mod.ts";
 import { Decoder } from "../src/decode/decoder.ts";
 import { encodeRecord, HEADER_SIZE } from "../src/decode/header.ts";
 
@@ -33,6 +33,7 @@ const merged = mergeResource(
   readResourceEnv({}),
   { name: "box", arch: "amd64" },
 );
+const mergedEncoded = encodeResource(merged);
 const decoder = new Decoder();
 
 /** The decode this work replaced: every span becomes a gen/ message. */
@@ -85,7 +86,9 @@ Deno.bench(`decode+serialize ${spans} spans: pass-through (new)`, {
   group: "export",
 }, () => {
   const { batch } = decoder.decode(record)!;
-  new SpanBatch(batch.resourceSpans.map((rs) => ({ ...rs, resource: merged })))
+  new SpanBatch(
+    batch.resourceSpans.map((rs) => ({ ...rs, resource: mergedEncoded })),
+  )
     .toBinary();
 });
 
@@ -109,7 +112,7 @@ Deno.bench(
   () => {
     const { batch } = decoder.decode(record)!;
     const request = new SpanBatch(
-      batch.resourceSpans.map((rs) => ({ ...rs, resource: merged })),
+      batch.resourceSpans.map((rs) => ({ ...rs, resource: mergedEncoded })),
     );
     new TextEncoder().encode(JSON.stringify(toOtlpJson(request)));
   },

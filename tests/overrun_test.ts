@@ -76,6 +76,17 @@ Deno.test({
         2 * 2 * count,
         `payloads unaccounted for: ${JSON.stringify(stopped)}`,
       );
+      // ... by reason in the stopped line, and warned about.
+      const byReason = Object.entries(stopped)
+        .filter(([key]) => /^corrupt[A-Z]/.test(key))
+        .reduce((n, [, value]) => n + (value as number), 0);
+      assert.equal(byReason, stopped.recordsCorrupt, JSON.stringify(stopped));
+      assert.ok(
+        controller.logs.some((l) =>
+          l.level === "warn" && /^corrupt records dropped: /.test(l.msg)
+        ),
+        "no warning about corrupt records",
+      );
     } finally {
       await stopIfRunning(controller);
       await emitter.remove();

@@ -31,6 +31,7 @@ import {
 } from "../telemetry/mod.ts";
 import { defaultRingBytes, validateProbeOptions } from "../probe/mod.ts";
 import { UsageError } from "../errors.ts";
+import type { ProcessFilterRules } from "../process/mod.ts";
 import { clearLine, StatusLine, writeErr } from "./status.ts";
 import { parseSize } from "./size.ts";
 
@@ -38,11 +39,31 @@ const help = `spanbridge run: trace Go programs built with the spanbridge SDK
 
 Usage:
   spanbridge run --target <exe> [--target <exe>...] [--pid <pid>...] [options]
+  spanbridge run --all [filters] [options]
 
 Targets (at least one):
   -t, --target <exe>    Every process running this executable, now or later
-                        (env OTEL_GO_AUTO_TARGET_EXE)
+                        (env OTEL_GO_AUTO_TARGET_EXE); relative to the
+                        directory the command was started in. It also matches
+                        processes in containers whose executable is at that
+                        path as they see it (their /proc/<pid>/exe); for a
+                        path that exists only in containers use --all
+                        --include-exe <path>.
   -p, --pid <pid>       One running process (env OTEL_GO_AUTO_TARGET_PID)
+  -a, --all             Every process on the host, in any container, whose
+                        executable contains the spanbridge SDK, now or later
+                        (env SPANBRIDGE_ALL=true)
+
+Filters for --all and --target (repeatable; env: comma-separated lists):
+      --include-exe <glob>        Only executables whose path, as the process
+                                  sees it, matches (* within a directory, **
+                                  across; env SPANBRIDGE_INCLUDE_EXE)
+      --exclude-exe <glob>        Never these (env SPANBRIDGE_EXCLUDE_EXE)
+      --include-container <id>    Only processes in these containers: an id
+                                  prefix (e.g. a 12-digit short id) or a glob
+                                  (env SPANBRIDGE_INCLUDE_CONTAINER)
+      --exclude-container <id>    Never these containers; "*" leaves only
+                                  host processes (env SPANBRIDGE_EXCLUDE_CONTAINER)
 
 Options:
       --ring-size <n>   Ring buffer size, a power of two from 64K to 1G
@@ -81,11 +102,19 @@ one may also be given as OTEL_EXPORTER_OTLP_TRACES_*, which wins:
   OTEL_BSP_MAX_QUEUE_SIZE         spans queued at most (default 100000)
   OTEL_BSP_MAX_EXPORT_BATCH_SIZE  spans per request at most (default 8192)
   OTEL_BSP_SCHEDULE_DELAY         ms before a partial batch is sent (default 200)
+  SPANBRIDGE_MAX_QUEUE_BYTES      span bytes queued and in flight at most (default 32M)
+  SPANBRIDGE_MAX_EXPORT_BATCH_BYTES
+                                  span bytes per request at most (default 4M)
+  SPANBRIDGE_MAX_RESOURCE_CACHE_BYTES
+                                  merged resources remembered at most (default 8M)
   OTEL_BSP_EXPORT_TIMEOUT         refused: set OTEL_EXPORTER_OTLP_TIMEOUT instead
   OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES
                                   merged into each process's resource
   OTEL_LOG_LEVEL                  the log level when --log-level and
                                   SPANBRIDGE_LOG_LEVEL are not set
+Resources carry container.id and k8s.pod.uid read from each process's cgroup;
+K8S_NODE_NAME, when set, is host.name and k8s.node.name (for an agent running
+in a container).
 
 Exit codes: 0 stopped cleanly, 1 runtime failure, 2 bad usage, configuration or
 target, 3 missing privilege or kernel support, 4 stopped but spans were dropped
@@ -96,8 +125,14 @@ target, 3 missing privilege or kernel support, 4 stopped but spans were dropped
 export interface RunOptions {
   /** Executables to trace. */
   exes: string[];
+  /** The directory relative target paths are resolved against (default: the current one). */
+  cwd?: string;
   /** Processes to trace. */
   pids: number[];
+  /** Every SDK-linked process (`--all`). */
+  all?: boolean;
+  /** Which discovered processes to trace (default: every one). */
+  filter?: ProcessFilterRules;
   /** Ring buffer bytes (a power of two). */
   ringBytes: number;
   /** bpffs directory holding instance directories. */
@@ -134,6 +169,11 @@ export function parseRunArgs(
       options: {
         target: { type: "string", short: "t", multiple: true },
         pid: { type: "string", short: "p", multiple: true },
+        all: { type: "boolean", short: "a" },
+        "include-exe": { type: "string", multiple: true },
+        "exclude-exe": { type: "string", multiple: true },
+        "include-container": { type: "string", multiple: true },
+        "exclude-container": { type: "string", multiple: true },
         "ring-size": { type: "string" },
         "pin-root": { type: "string" },
         instance: { type: "string" },
@@ -163,11 +203,20 @@ export function parseRunArgs(
     }
     return Number(p);
   });
-  if (exes.length === 0 && pids.length === 0) {
+  const all = values.all ?? booleanFromEnv(env, "SPANBRIDGE_ALL");
+  if (exes.length === 0 && pids.length === 0 && !all) {
     throw new UsageError(
-      "No target: pass --target <exe> or --pid <pid> (or set OTEL_GO_AUTO_TARGET_EXE / OTEL_GO_AUTO_TARGET_PID).",
+      "No target: pass --target <exe>, --pid <pid> or --all (or set OTEL_GO_AUTO_TARGET_EXE / OTEL_GO_AUTO_TARGET_PID / SPANBRIDGE_ALL=true).",
     );
   }
+  const rule = (flag: keyof typeof values, name: string) =>
+    (values[flag] as string[] | undefined) ?? listFromEnv(env[name]);
+  const filter: ProcessFilterRules = {
+    includeExe: rule("include-exe", "SPANBRIDGE_INCLUDE_EXE"),
+    excludeExe: rule("exclude-exe", "SPANBRIDGE_EXCLUDE_EXE"),
+    includeContainer: rule("include-container", "SPANBRIDGE_INCLUDE_CONTAINER"),
+    excludeContainer: rule("exclude-container", "SPANBRIDGE_EXCLUDE_CONTAINER"),
+  };
 
   const logLevel = values["log-level"] ?? env.SPANBRIDGE_LOG_LEVEL ??
     otelLogLevel(env.OTEL_LOG_LEVEL) ?? "info";
@@ -215,7 +264,12 @@ export function parseRunArgs(
   }
   return {
     exes,
+    // `deno task` and ./task run in the repository: INIT_CWD is where the
+    // user typed the command.
+    cwd: env.INIT_CWD || Deno.cwd(),
     pids,
+    all,
+    filter,
     ringBytes,
     pinRoot: values["pin-root"],
     instance: values.instance,
@@ -255,6 +309,22 @@ function otelLogLevel(value: string | undefined): string | undefined {
 }
 
 class HelpRequested extends Error {}
+
+function booleanFromEnv(
+  env: Record<string, string | undefined>,
+  name: string,
+): boolean {
+  const value = env[name]?.trim().toLowerCase();
+  if (
+    value === undefined || value === "" || value === "false" || value === "0"
+  ) {
+    return false;
+  }
+  if (value === "true" || value === "1") return true;
+  throw new UsageError(
+    `Invalid ${name} "${env[name]}": expected true or false.`,
+  );
+}
 
 function listFromEnv(value: string | undefined): string[] {
   return value ? value.split(",").map((s) => s.trim()).filter(Boolean) : [];
@@ -351,7 +421,13 @@ export async function run(
     let controller: Controller;
     try {
       controller = await Controller.start({
-        targets: { exes: options.exes, pids: options.pids },
+        targets: {
+          exes: options.exes,
+          cwd: options.cwd,
+          pids: options.pids,
+          all: options.all,
+          filter: options.filter,
+        },
         sink,
         log,
         pinRoot: options.pinRoot,
@@ -418,8 +494,20 @@ function summaryFields(
     droppedExportFailed: stats.export.droppedBy.export_failed,
     droppedRejected: stats.export.droppedBy.rejected,
     droppedShutdown: stats.export.droppedBy.shutdown,
+    droppedInFlight: stats.export.droppedBy.in_flight,
     recordsLost: recordsLost(stats),
     recordsCorrupt: stats.decode.corrupt,
+    // Per reason, only the reasons that happened (e.g. corruptBadMagic).
+    ...Object.fromEntries(
+      Object.entries(stats.decode.corruptBy).filter(([, n]) => n > 0).map((
+        [reason, n],
+      ) => [
+        `corrupt${
+          reason.replace(/(^|_)([a-z])/g, (_, _u, c) => c.toUpperCase())
+        }`,
+        n,
+      ]),
+    ),
   };
 }
 

@@ -20,19 +20,19 @@ function stats(
       readFaults: 0,
       oversize: 0,
     },
-    decode: { records: 0, bytes: 0, spans, corrupt: 0, corruptBy: {}, lost: 0 },
+    decode: { records: 0, bytes: 0, spans, corrupt: 0, corruptBy: {} },
     export: {
       received: spans,
       exported,
       dropped,
       droppedBy: {},
-      queued: 0,
-      inFlight: 0,
+      queued: 30,
+      inFlight: 12,
     },
   } as unknown as ControllerStats;
 }
 
-Deno.test("formatStatus shows targets, the span rate, exported, dropped and kernel losses", () => {
+Deno.test("formatStatus shows targets, the span rate, exported, queued, dropped and kernel losses", () => {
   const line = formatStatus(
     stats(3000, 2500, 10, 4),
     stats(1000, 900, 0),
@@ -40,7 +40,24 @@ Deno.test("formatStatus shows targets, the span rate, exported, dropped and kern
   );
   assert.equal(
     line,
-    "binaries 1 · processes 2 · 1000 spans/s · received 3000 · exported 2500 · dropped 10 · records lost 4",
+    "binaries 1 · processes 2 · 1000 spans/s · received 3000 · exported 2500 · queued 42 · dropped 10 · records lost 4",
+  );
+});
+
+Deno.test("formatStatus fits the terminal, keeping drops and losses longest", () => {
+  const now = stats(3_000_000, 2_500_000, 100_000, 4000);
+  const before = stats(1_000_000, 900_000, 0);
+  for (const columns of [120, 80, 60, 40, 20, 8]) {
+    const line = formatStatus(now, before, 2000, columns);
+    assert.ok(line.length < columns, `${columns}: ${line}`);
+  }
+  assert.equal(
+    formatStatus(now, before, 2000, 80),
+    "1 bin 2 proc 1000000/s rcv 3000000 exp 2500000 q 42 drop 100000 lost 4000",
+  );
+  assert.equal(
+    formatStatus(now, before, 2000, 40),
+    "1000000/s drop 100000 lost 4000",
   );
 });
 

@@ -29,6 +29,11 @@ export interface ControllerOptions {
   ringBytes?: number;
   /** How long the reader sleeps at most before looking at the ring (ms). */
   pollMs?: number;
+  /**
+   * How long stop() goes on moving records from the ring into the queue as
+   * it drains, before the rest is read at once (ms, default 5000).
+   */
+  stopDrainMs?: number;
 }
 
 /** A snapshot of every counter, for the status line, logs and tests. */
@@ -45,6 +50,19 @@ export interface ControllerStats {
   export: ExportCounters;
 }
 
+/** A decoded record and the process that sent it. */
+interface Decoded {
+  tgid: number;
+  batch: SpanBatch;
+}
+
+/** Records read per drain call while the queue has room. */
+const maxRecordsPerDrain = 4096;
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
 /** Records (whole batches) the kernel could not deliver: ring full, oversize, unreadable. */
 export function recordsLost(stats: ControllerStats): number {
   return stats.probe.ringFull + stats.probe.oversize + stats.probe.readFaults;
@@ -59,7 +77,14 @@ export class Controller {
   readonly #sink: SpanSink;
   readonly #log: Logger;
   readonly #pollMs: number;
+  readonly #stopDrainMs: number;
   #stopping = false;
+  /** True when the last drain left records in the ring for want of room. */
+  #blocked = false;
+  /** The most spans and bytes one record had so far (at least 1). */
+  readonly #largest = { spans: 1, bytes: 1 };
+  /** Records read that did not fit in the queue yet, oldest first. */
+  #held: Decoded[] = [];
   #finalProbeCounters: ProbeCounters | undefined;
   #losses: LossWatch;
   #loop: Promise<void> = Promise.resolve();
@@ -69,13 +94,23 @@ export class Controller {
     this.#log = options.log;
     this.#sink = options.sink;
     this.#pollMs = options.pollMs ?? 100;
-    this.#targets = new Targets(probe, options.log);
+    this.#stopDrainMs = options.stopDrainMs ?? 5_000;
+    // Processes are described when found, not only when their first spans
+    // arrive: a short-lived one may be gone by then.
+    this.#targets = new Targets(
+      probe,
+      options.log,
+      (pid) => void this.#processes.get(pid),
+    );
     this.#processes = new Processes(
       (dev, ino) => this.#targets.binaryOf(dev, ino),
       (pid) => this.#log.debug("process exited", { pid }),
     );
     this.#losses = new LossWatch(options.log);
-    this.#decoder = new Decoder({ maxPayloadBytes: probe.maxRecordBytes });
+    this.#decoder = new Decoder({
+      maxPayloadBytes: probe.maxRecordBytes,
+      onCorrupt: (reason, detail) => this.#losses.corrupt(reason, detail),
+    });
   }
 
   /**
@@ -125,6 +160,15 @@ export class Controller {
     this.#stopping = true;
     await this.#loop;
     this.#targets.close();
+    // What waits in the ring goes on into the queue as it drains, for a
+    // while; then everything left: what does not fit in the queue is counted
+    // as dropped, not left in a ring that is about to be removed.
+    const deadline = Date.now() + this.#stopDrainMs;
+    for (;;) {
+      await this.#deliver(this.#drain(this.#sink.room()));
+      if (!this.#blocked || Date.now() >= deadline) break;
+      await this.#sink.flush(this.#pollMs);
+    }
     await this.#deliver(this.#drain());
     this.#processes.close();
     this.#finalProbeCounters = this.#probe.counters();
@@ -139,8 +183,12 @@ export class Controller {
     this.#losses.check(this.#probe.counters());
     let lastCheck = Date.now();
     while (!this.#stopping) {
-      await this.#probe.reader.wait(this.#pollMs);
-      await this.#deliver(this.#drain());
+      // With the queue full, records wait in the ring (wait() would return
+      // at once): the target loses only what overflows the ring, counted by
+      // the kernel.
+      if (this.#blocked) await delay(this.#pollMs);
+      else await this.#probe.reader.wait(this.#pollMs);
+      await this.#deliver(this.#drain(this.#sink.room()));
       if (Date.now() - lastCheck >= 1_000) {
         lastCheck = Date.now();
         this.#losses.check(this.#probe.counters());
@@ -148,18 +196,70 @@ export class Controller {
     }
   }
 
-  #drain(): { tgid: number; batch: SpanBatch }[] {
-    const batches: { tgid: number; batch: SpanBatch }[] = [];
-    this.#probe.reader.drain((record) => {
-      const decoded = this.#decoder.decode(record);
-      if (decoded) {
-        batches.push({ tgid: decoded.header.tgid, batch: decoded.batch });
+  /**
+   * Reads and decodes records, no more than fit in `room` (backpressure:
+   * the rest stays in the ring until the queue has drained). How many
+   * records fit is estimated from the largest record seen so far, and each
+   * read at most doubles the records read before it, so a first estimate
+   * that was too low costs little: a record that turns out not to fit is
+   * held here, not dropped, and goes first once there is room. Without
+   * `room`, everything held and everything in the ring is returned.
+   */
+  #drain(
+    room?: { spans: number; bytes: number; empty: boolean },
+  ): Decoded[] {
+    const out: Decoded[] = [];
+    const reader = this.#probe.reader;
+    const left = { ...(room ?? { spans: Infinity, bytes: Infinity }) };
+    const take = (item: Decoded) => {
+      const { spans, bytes } = item.batch;
+      // A record over the queue's bounds fits when the queue is empty.
+      const alone = room?.empty === true && out.length === 0;
+      if (
+        this.#held.length > 0 ||
+        (!alone && (spans > left.spans || bytes > left.bytes))
+      ) {
+        this.#held.push(item);
+        return;
       }
-    });
-    return batches;
+      left.spans -= spans;
+      left.bytes -= bytes;
+      out.push(item);
+    };
+    const held = this.#held.splice(0);
+    for (const item of held) take(item);
+    const onRecord = (record: Uint8Array) => {
+      const decoded = this.#decoder.decode(record);
+      if (!decoded) return;
+      const { spans, bytes } = decoded.batch;
+      if (spans > this.#largest.spans) this.#largest.spans = spans;
+      if (bytes > this.#largest.bytes) this.#largest.bytes = bytes;
+      take({ tgid: decoded.header.tgid, batch: decoded.batch });
+    };
+    if (!room) {
+      reader.drain(onRecord);
+      return out;
+    }
+    this.#blocked = false;
+    let read = 0;
+    for (;;) {
+      const budget = this.#held.length > 0 ? 0 : Math.min(
+        Math.floor(left.spans / this.#largest.spans),
+        Math.floor(left.bytes / this.#largest.bytes),
+        Math.max(1, read),
+        maxRecordsPerDrain,
+      );
+      if (budget <= 0) {
+        this.#blocked = this.#held.length > 0 || reader.waitingBytes() > 0;
+        return out;
+      }
+      const n = reader.drain(onRecord, budget);
+      read += n;
+      if (n < budget) return out;
+    }
   }
 
-  async #deliver(batches: { tgid: number; batch: SpanBatch }[]): Promise<void> {
+  async #deliver(batches: Decoded[]): Promise<void> {
     // One lookup per process and drain, not per record: at one span per
     // record there are hundreds of thousands of records a second.
     const metas = new Map<number, ProcessMeta>();

@@ -31,3 +31,32 @@ Deno.test("LossWatch warns once per kind of new loss, with the count and advice"
   watch.check({ ...zero, hits: 20, submitted: 12, ringFull: 7, oversize: 1 });
   assert.equal(lines.length, 2, "no new loss, no new warning");
 });
+
+Deno.test("LossWatch reports losses counted before it started (an adopted probe)", () => {
+  const lines: string[] = [];
+  const watch = new LossWatch(
+    createLogger({ format: "json", write: (l) => lines.push(l) }),
+  );
+  watch.check({ ...zero, hits: 50, submitted: 20, ringFull: 30 });
+  assert.equal(lines.length, 1);
+  const line = JSON.parse(lines[0]);
+  assert.match(line.msg, /before this controller started/);
+  assert.deepEqual([line.reason, line.records], ["ringFull", 30]);
+  watch.check({ ...zero, hits: 50, submitted: 20, ringFull: 30 });
+  assert.equal(lines.length, 1);
+});
+
+Deno.test("LossWatch warns about corrupt records at once, then once per reason and interval with the count", () => {
+  const lines: string[] = [];
+  const watch = new LossWatch(
+    createLogger({ format: "json", write: (l) => lines.push(l) }),
+  );
+  for (let i = 0; i < 5; i++) watch.corrupt("bad_magic", `magic ${i}`);
+  watch.corrupt("bad_protobuf", "not protobuf");
+  const got = lines.map((l) => JSON.parse(l));
+  assert.deepEqual(got.map((l) => [l.reason, l.records]), [
+    ["bad_magic", 1],
+    ["bad_protobuf", 1],
+  ]);
+  assert.match(got[0].msg, /corrupt records dropped: magic 0/);
+});

@@ -15,9 +15,10 @@ import {
 export class Processes {
   readonly #tracker: ProcessTracker;
   readonly #binaryOf: (dev: number, ino: number) => TargetBinary | undefined;
-  // One ProcessMeta object per process: the exporter caches each process's
-  // merged resource by this object, and groups its spans by that resource.
-  readonly #metas = new WeakMap<ProcessInfo, ProcessMeta>();
+  // Each process is described once, by the key that also finds its merged
+  // resource in the exporter: pid and start time, so a reused pid is
+  // another process. Forgotten when the process exits.
+  readonly #metas = new Map<string, ProcessMeta>();
   readonly #gone = new Map<number, ProcessMeta>();
 
   /**
@@ -29,7 +30,12 @@ export class Processes {
     onExit: (pid: number) => void = () => {},
   ) {
     this.#binaryOf = binaryOf;
-    this.#tracker = new ProcessTracker({ onExit: (info) => onExit(info.pid) });
+    this.#tracker = new ProcessTracker({
+      onExit: (info) => {
+        this.#metas.delete(keyOf(info));
+        onExit(info.pid);
+      },
+    });
   }
 
   /** Number of traced processes that sent spans and still run. */
@@ -44,8 +50,9 @@ export class Processes {
   async get(tgid: number): Promise<ProcessMeta> {
     const info = await this.#tracker.lookup(tgid);
     if (!info) return this.#goneMeta(tgid);
-    let meta = this.#metas.get(info);
-    if (!meta) this.#metas.set(info, meta = this.#describe(tgid, info));
+    const key = keyOf(info);
+    let meta = this.#metas.get(key);
+    if (!meta) this.#metas.set(key, meta = this.#describe(key, info));
     return meta;
   }
 
@@ -64,10 +71,11 @@ export class Processes {
     return meta;
   }
 
-  #describe(tgid: number, info: ProcessInfo): ProcessMeta {
+  #describe(key: string, info: ProcessInfo): ProcessMeta {
     const build = this.#binaryOf(info.dev, info.ino)?.build;
     return {
-      pid: tgid,
+      key,
+      pid: info.pid,
       exePath: info.exePath,
       exeName: info.exeName,
       cmdline: info.cmdline,
@@ -75,6 +83,13 @@ export class Processes {
       goVersion: build?.goVersion,
       mainModule: build?.mainModule,
       buildSettings: build?.settings,
+      containerId: info.containerId,
+      podUid: info.podUid,
     };
   }
+}
+
+/** A process's identity: its pid and start time (a reused pid is another process). */
+function keyOf(info: ProcessInfo): string {
+  return `${info.pid}@${info.startTicks}`;
 }

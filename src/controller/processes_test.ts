@@ -1,13 +1,14 @@
 import assert from "node:assert/strict";
 import { Processes } from "./processes.ts";
 
-Deno.test("Processes gives one metadata object per process, so its resource is merged once", async () => {
+Deno.test("Processes describes each process once, keyed by pid and start time", async () => {
   const processes = new Processes(() => undefined);
   try {
     const a = await processes.get(Deno.pid);
     const b = await processes.get(Deno.pid);
     assert.equal(a, b);
     assert.equal(a.pid, Deno.pid);
+    assert.match(a.key!, new RegExp(`^${Deno.pid}@[0-9]+$`));
     assert.ok(a.exePath, "this process's executable is described");
     const gone = await processes.get(999_999_999);
     assert.deepEqual(gone, { pid: 999_999_999 });

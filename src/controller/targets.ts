@@ -1,34 +1,68 @@
 /**
- * Keeps the probe attached to the right binaries: one link per target
- * executable (device + inode), re-attached when the file is rebuilt in place,
- * and the kernel's pid filter in step with `--pid` targets.
+ * Keeps the probe attached to the right binaries: one link per executable
+ * file (device + inode), made once per binary however many processes run it,
+ * and removed when no process runs it any more (unless a `--target` path
+ * names it: then it waits for the next process). Follows `--target` paths as
+ * they are replaced or rewritten in place, finds new processes of
+ * `--target` binaries and, with `--all`, of every binary that contains the
+ * probe point, and keeps the kernel's pid filter in step with `--pid`.
+ *
+ * New processes are learnt from exec events (src/probe/exec_events.ts) and
+ * looked at in /proc once each; a binary is inspected once per device, inode
+ * and content version. Without exec events (an older kernel or a refused
+ * program), /proc is rescanned every second instead.
  *
  * @module
  */
+import { resolve as resolvePath } from "node:path";
 import type { Logger } from "../log.ts";
 import type { Attachment, Probe } from "../probe/mod.ts";
+import { type ExecEvents, openExecEvents } from "../probe/exec_events.ts";
 import {
   type BinaryWatch,
+  containerOf,
+  type ExeFile,
+  exeFile,
+  listPids,
+  matchesFilter,
+  needsContainerId,
+  noFilter,
+  type ProcessFilterRules,
   resolveProcessTarget,
   resolveTarget,
   type TargetBinary,
+  TargetError,
   watchBinary,
 } from "../process/mod.ts";
 
 /** What the user asked to trace. */
 export interface TargetSpec {
-  /** Executables: every process running them, now or later. */
+  /**
+   * Executables: every process running them, now or later. A path names
+   * the file at that path on this host and, in other mount namespaces
+   * (containers), the file at that path as their processes see it.
+   */
   exes: string[];
+  /** The directory relative `exes` are resolved against (default: the current one). */
+  cwd?: string;
   /** Process ids: only these processes. */
   pids: number[];
+  /** Every process whose executable contains the probe point. */
+  all?: boolean;
+  /** Which discovered processes to trace (default: all of them). */
+  filter?: ProcessFilterRules;
 }
 
 /** Targets whose binaries were found and checked, ready to attach. */
 export interface ResolvedTargets {
-  /** The executables to follow, with their resolved binaries. */
+  /** The executables to follow (absolute paths) with their binaries here. */
   exes: { path: string; binary: TargetBinary }[];
   /** The processes to trace, with the binaries they run. */
   pids: { pid: number; binary: TargetBinary }[];
+  /** True for `--all`. */
+  all: boolean;
+  /** Which discovered processes to trace. */
+  filter: ProcessFilterRules;
 }
 
 /**
@@ -39,14 +73,32 @@ export async function resolveTargets(
   spec: TargetSpec,
 ): Promise<ResolvedTargets> {
   const exes = [];
-  for (const path of spec.exes) {
-    exes.push({ path, binary: await resolveTarget(path) });
+  for (const given of spec.exes) {
+    // Errors name the path that was tried, not only the one given.
+    const path = resolvePath(spec.cwd ?? Deno.cwd(), given);
+    try {
+      exes.push({ path, binary: await resolveTarget(path) });
+    } catch (err) {
+      if (err instanceof TargetError && err.kind === "not-found") {
+        throw new TargetError(
+          err.kind,
+          `${err.message} For a program that exists only inside containers, pass --all --include-exe ${path}.`,
+          { cause: err },
+        );
+      }
+      throw err;
+    }
   }
   const pids = [];
   for (const pid of spec.pids) {
     pids.push({ pid, binary: (await resolveProcessTarget(pid)).target });
   }
-  return { exes, pids };
+  return {
+    exes,
+    pids,
+    all: spec.all ?? false,
+    filter: spec.filter ?? noFilter,
+  };
 }
 
 /** A binary the probe is attached to. */
@@ -57,17 +109,49 @@ export interface AttachedBinary {
   attachment: Attachment;
 }
 
+interface Tracked extends AttachedBinary {
+  /** The path to show in logs: as the first process seen running it sees it. */
+  label: string;
+  /** Processes known to run it. */
+  pids: Set<number>;
+  /** Named by a `--target` path or a `--pid`: stays attached without processes. */
+  followed: boolean;
+}
+
+/** How often /proc is rescanned: without exec events, and as a safety net with them. */
+const rescanMs = { fallback: 1_000, safety: 30_000 };
+/** Binaries remembered as inspected (with or without probe point). */
+const inspectedLimit = 4096;
+
 /** Attaches the probe to the targets and follows them as they change. */
 export class Targets {
   readonly #probe: Probe;
   readonly #log: Logger;
-  readonly #byInode = new Map<string, AttachedBinary>();
+  readonly #byInode = new Map<string, Tracked>();
+  readonly #pidKey = new Map<number, string>();
+  readonly #inspected = new Map<string, TargetBinary | null>();
   readonly #watchers: BinaryWatch[] = [];
+  #wanted: ((file: ExeFile, pid: number) => Promise<boolean>) | undefined;
+  #events: ExecEvents | undefined;
+  #rescanTimer: ReturnType<typeof setInterval> | undefined;
+  #queue: Promise<void> = Promise.resolve();
+  #closed = false;
+  readonly #onTraced: (pid: number) => void;
 
-  /** Creates the attachment manager; nothing happens until {@linkcode attach}. */
-  constructor(probe: Probe, log: Logger) {
+  /**
+   * Creates the attachment manager; nothing happens until {@linkcode attach}.
+   * `onTraced` hears of each process found running a traced binary, while
+   * it runs: its spans may arrive after it exited, when /proc no longer
+   * describes it.
+   */
+  constructor(
+    probe: Probe,
+    log: Logger,
+    onTraced: (pid: number) => void = () => {},
+  ) {
     this.#probe = probe;
     this.#log = log;
+    this.#onTraced = onTraced;
   }
 
   /** The binaries currently attached. */
@@ -75,12 +159,18 @@ export class Targets {
     return [...this.#byInode.values()];
   }
 
-  /** Attaches to every resolved target and starts following the executables. */
+  /**
+   * Attaches to every resolved target, starts following the executables
+   * and, for executables and `--all`, starts finding their processes in the
+   * background (it logs "watching for new processes" once the processes
+   * running now were looked at): the ring is read meanwhile.
+   */
   attach(targets: ResolvedTargets): void {
     for (const { path, binary } of targets.exes) {
-      this.#attachBinary(binary);
+      this.#attachBinary(binary, true, binary.realPath);
       this.#watchers.push(
         watchBinary(binary, (next) => this.#onReplaced(path, next), {
+          onRewriting: (old) => this.#onRewriting(path, old),
           onError: (err) =>
             this.#log.warn("the target binary changed but cannot be traced", {
               path,
@@ -89,13 +179,20 @@ export class Targets {
         }),
       );
     }
-    for (const { binary } of targets.pids) this.#attachBinary(binary);
+    for (const { binary } of targets.pids) {
+      this.#attachBinary(binary, true, binary.realPath);
+    }
     // A kernel-side filter is only right when every target is a pid: an
     // executable target wants every process that runs it.
     const pids = targets.pids.map((p) => p.pid);
-    this.#probe.setPidFilter(
-      targets.exes.length === 0 && pids.length > 0 ? pids : null,
-    );
+    const onlyPids = !targets.all && targets.exes.length === 0;
+    this.#probe.setPidFilter(onlyPids && pids.length > 0 ? pids : null);
+    if (onlyPids) return;
+    this.#discover(targets).catch((err) => {
+      this.#log.error("cannot look for the targets' processes", {
+        error: (err as Error).message,
+      });
+    });
   }
 
   /** The binary a process runs, if it is one we attached to. */
@@ -105,32 +202,242 @@ export class Targets {
 
   /** Stops watching and detaches every link. */
   close(): void {
+    this.#closed = true;
+    clearInterval(this.#rescanTimer);
+    this.#events?.close();
     for (const w of this.#watchers.splice(0)) w.close();
     for (const { attachment } of this.#byInode.values()) attachment.detach();
     this.#byInode.clear();
+    this.#pidKey.clear();
   }
 
-  #attachBinary(binary: TargetBinary): void {
-    const key = `${binary.dev}:${binary.ino}`;
-    if (this.#byInode.has(key)) return;
-    const attachment = this.#probe.attach(binary.path, binary.endedOffset);
-    this.#byInode.set(key, { binary, attachment });
-    this.#log.info("attached", {
-      path: binary.realPath,
-      symbol: binary.endedSymbol,
-      offset: binary.endedOffset,
-      go: binary.build?.goVersion,
+  async #discover(targets: ResolvedTargets): Promise<void> {
+    const { filter } = targets;
+    const names = new Set<string>();
+    for (const { path, binary } of targets.exes) {
+      names.add(path);
+      names.add(binary.realPath);
+    }
+    const withContainer = needsContainerId(filter);
+    this.#wanted = async (file, pid) => {
+      if (!targets.all && !names.has(file.path)) return false;
+      const { containerId } = withContainer ? await containerOf(pid) : {};
+      return matchesFilter(filter, file.path, containerId);
+    };
+    if (this.#closed) return;
+    try {
+      this.#events = openExecEvents();
+    } catch (err) {
+      this.#log.warn(
+        "cannot watch process starts; rescanning /proc every second instead",
+        { error: (err as Error).message },
+      );
+    }
+    await this.#rescan();
+    if (this.#closed) return;
+    this.#rescanTimer = setInterval(
+      () => this.#enqueue(() => this.#rescan()),
+      this.#events ? rescanMs.safety : rescanMs.fallback,
+    );
+    if (this.#events) {
+      const events = this.#events;
+      this.#readEvents(events).catch((err) => {
+        // Never seen; the slow rescan still finds new processes.
+        this.#log.warn("stopped reading exec events", {
+          error: (err as Error).message,
+        });
+        events.close();
+      });
+    }
+    this.#log.info("watching for new processes", {
+      by: this.#events ? "exec tracepoint" : "/proc rescan",
+      processes: this.#pidKey.size,
     });
   }
 
+  async #readEvents(events: ExecEvents): Promise<void> {
+    while (!this.#closed) {
+      // The wait ends early when events come or when close() cancels it.
+      for (const { pid, kind } of await events.next(60_000)) {
+        if (kind === "exec") this.#enqueue(() => this.#onProcess(pid));
+        else if (this.#pidKey.has(pid)) this.#enqueue(() => this.#forget(pid));
+      }
+    }
+  }
+
+  /** Runs `task` after the ones queued before it: one change at a time. */
+  #enqueue(task: () => Promise<void> | void): void {
+    this.#queue = this.#queue.then(task).catch((err) =>
+      this.#log.warn("cannot follow a process", {
+        error: (err as Error).message,
+      })
+    );
+  }
+
+  async #rescan(): Promise<void> {
+    const pids = await listPids();
+    const alive = new Set(pids);
+    for (const pid of [...this.#pidKey.keys()]) {
+      if (!alive.has(pid)) this.#forget(pid);
+    }
+    for (const pid of pids) await this.#onProcess(pid);
+  }
+
+  /** Looks at what `pid` runs now and attaches to it when it is wanted. */
+  async #onProcess(pid: number): Promise<void> {
+    if (this.#closed) return;
+    const file = await exeFile(pid);
+    const before = this.#pidKey.get(pid);
+    const key = file && `${file.dev}:${file.ino}`;
+    if (before !== undefined && before !== key) this.#forget(pid);
+    if (!file || !key) return;
+    const tracked = this.#byInode.get(key);
+    if (
+      tracked && (tracked.followed || tracked.binary.version === file.version)
+    ) {
+      // A followed file rewritten in place is handled by its watch.
+      this.#addPid(tracked, key, pid);
+      return;
+    }
+    if (tracked) {
+      // Its content changed while no process ran it: a stale offset.
+      this.#detach(tracked, "the file was rewritten in place");
+    }
+    if (!this.#wanted || !(await this.#wanted(file, pid))) return;
+    const inspected = await this.#inspect(pid, file);
+    if (!inspected || this.#closed) return;
+    // The file as this process sees it: the one inspected may be gone.
+    const binary = { ...inspected, path: `/proc/${pid}/exe` };
+    let attached: Tracked;
+    try {
+      attached = this.#attachBinary(binary, false, file.path, pid);
+    } catch (err) {
+      // Most likely it exited meanwhile; the next process brings it back.
+      this.#log.debug("cannot attach to a new process's binary", {
+        pid,
+        path: file.path,
+        error: (err as Error).message,
+      });
+      return;
+    }
+    this.#addPid(attached, key, pid);
+  }
+
+  /** Reads the binary `pid` runs, once per file version; null without probe point. */
+  async #inspect(pid: number, file: ExeFile): Promise<TargetBinary | null> {
+    const version = `${file.dev}:${file.ino}:${file.version}`;
+    if (this.#inspected.has(version)) return this.#inspected.get(version)!;
+    let binary: TargetBinary | null = null;
+    try {
+      const read = await resolveTarget(`/proc/${pid}/exe`);
+      // It may have executed something else while being read.
+      if (read.dev !== file.dev || read.ino !== file.ino) return null;
+      binary = { ...read, realPath: file.path };
+    } catch (err) {
+      if (!(err instanceof TargetError)) throw err;
+      if (err.kind === "not-found" || err.kind === "access-denied") return null;
+      this.#log.debug("not traced", { pid, path: file.path, why: err.kind });
+    }
+    if (this.#inspected.size >= inspectedLimit) {
+      this.#inspected.delete(this.#inspected.keys().next().value!);
+    }
+    this.#inspected.set(version, binary);
+    return binary;
+  }
+
+  #addPid(tracked: Tracked, key: string, pid: number): void {
+    if (this.#pidKey.get(pid) === key) return;
+    tracked.pids.add(pid);
+    this.#pidKey.set(pid, key);
+    this.#onTraced(pid);
+  }
+
+  /** `pid` exited or executes another file now. */
+  #forget(pid: number): void {
+    const key = this.#pidKey.get(pid);
+    this.#pidKey.delete(pid);
+    const tracked = key === undefined ? undefined : this.#byInode.get(key);
+    if (!tracked) return;
+    tracked.pids.delete(pid);
+    if (tracked.pids.size === 0 && !tracked.followed) {
+      this.#detach(tracked, "no process runs it");
+    }
+  }
+
+  #attachBinary(
+    binary: TargetBinary,
+    followed: boolean,
+    label: string,
+    pid?: number,
+  ): Tracked {
+    const key = `${binary.dev}:${binary.ino}`;
+    const known = this.#byInode.get(key);
+    if (known) {
+      known.followed ||= followed;
+      return known;
+    }
+    const attachment = this.#probe.attach(binary.path, binary.endedOffset);
+    const tracked: Tracked = {
+      binary,
+      attachment,
+      label,
+      pids: new Set(),
+      followed,
+    };
+    this.#byInode.set(key, tracked);
+    this.#log.info("attached", {
+      path: label,
+      symbol: binary.endedSymbol,
+      offset: binary.endedOffset,
+      go: binary.build?.goVersion,
+      ...(pid !== undefined && { pid }),
+    });
+    return tracked;
+  }
+
+  #detach(tracked: Tracked, reason: string): void {
+    const key = `${tracked.binary.dev}:${tracked.binary.ino}`;
+    if (this.#byInode.get(key) !== tracked) return;
+    this.#byInode.delete(key);
+    for (const pid of tracked.pids) this.#pidKey.delete(pid);
+    tracked.attachment.detach();
+    this.#log.info("detached", { path: tracked.label, reason });
+  }
+
+  #onRewriting(exe: string, old: TargetBinary): void {
+    // Before any process runs the new content with the probe at the old
+    // offset, which there may be the middle of an instruction.
+    const tracked = this.#byInode.get(`${old.dev}:${old.ino}`);
+    if (!tracked) return;
+    this.#log.info("target binary is being rewritten in place", { path: exe });
+    this.#detach(tracked, "the file is being rewritten in place");
+  }
+
   #onReplaced(exe: string, binary: TargetBinary): void {
-    // Processes still running the old inode keep their link; new processes
-    // run the new file and need a new one.
+    const key = `${binary.dev}:${binary.ino}`;
+    const same = this.#byInode.get(key);
+    if (
+      same && same.binary.endedOffset === binary.endedOffset &&
+      same.binary.buildId === binary.buildId
+    ) {
+      same.binary = binary; // touched or renamed, not new code
+      return;
+    }
+    if (same) this.#detach(same, "the file was rewritten in place");
+    // Processes still running the old file keep its link until they exit;
+    // new processes run the new file and need a new one.
+    for (const old of this.#byInode.values()) {
+      if (!old.followed || old.binary.realPath !== binary.realPath) continue;
+      old.followed = false;
+      if (old.pids.size === 0) {
+        this.#detach(old, "replaced; no process runs it");
+      }
+    }
     this.#log.info("target binary replaced, attaching to the new file", {
       path: exe,
     });
     try {
-      this.#attachBinary(binary);
+      this.#attachBinary(binary, true, binary.realPath);
     } catch (err) {
       this.#log.error("cannot attach to the replaced binary", {
         path: exe,

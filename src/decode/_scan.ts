@@ -9,16 +9,8 @@
  * @module
  */
 
-import {
-  clone,
-  fromBinary,
-  mergeFromBinary,
-  toBinary,
-} from "@bufbuild/protobuf";
-import {
-  type Resource,
-  ResourceSchema,
-} from "../../gen/opentelemetry/proto/resource/v1/resource_pb.ts";
+import { fromBinary, mergeFromBinary, toBinary } from "@bufbuild/protobuf";
+import { ResourceSchema } from "../../gen/opentelemetry/proto/resource/v1/resource_pb.ts";
 import {
   ResourceSpansSchema,
   ScopeSpansSchema,
@@ -26,7 +18,13 @@ import {
   SpanSchema,
   TracesDataSchema,
 } from "../../gen/opentelemetry/proto/trace/v1/trace_pb.ts";
-import { type EncodedResourceSpans, SpanBatch } from "../otlp/mod.ts";
+import {
+  type EncodedResource,
+  type EncodedResourceSpans,
+  encodeResource,
+  resourceKey,
+  SpanBatch,
+} from "../otlp/mod.ts";
 import { Lenient, rulesOf, WireWalker } from "./_wire.ts";
 
 /** Why a payload was refused, in the terms of decoder.ts. */
@@ -44,35 +42,38 @@ const spanRules = rulesOf(SpanSchema);
 const resourceRules = rulesOf(ResourceSchema);
 
 /**
- * Decoded Resources by their encoding. The records of one process carry the
- * same resource bytes, so each is decoded once and every record gets the same
- * object, by which the exporter then finds its merged resource.
+ * Interns resources by their encoding: the records of one process carry the
+ * same resource bytes, and each distinct encoding gets one
+ * {@linkcode EncodedResource} (its own copy of the bytes and its key), so the
+ * key string is made once, not per record. Resources are not decoded here:
+ * the exporter decodes a resource once, when it first merges it.
  */
 export class ResourceMemo {
-  readonly #byBytes = new Map<string, Resource>();
-  // windows-1252 maps each of the 256 byte values to its own code point.
-  readonly #latin1 = new TextDecoder("latin1");
+  readonly #byKey = new Map<string, EncodedResource>();
+  #bytes = 0;
   // The last lookup: records of one process come in runs, and comparing
   // bytes costs less than making the key string.
-  #lastBytes = new Uint8Array(0);
-  #last: Resource | undefined;
+  #last: EncodedResource | undefined;
 
-  /** The Resource encoded by `bytes`; shared: do not modify it. */
-  decode(bytes: Uint8Array): Resource {
-    if (this.#last && sameBytes(bytes, this.#lastBytes)) return this.#last;
-    this.#last = this.#lookup(bytes);
-    this.#lastBytes = bytes.slice();
-    return this.#last;
+  /** The interned resource encoded by `bytes` (which may be reused afterwards). */
+  intern(bytes: Uint8Array): EncodedResource {
+    if (this.#last && sameBytes(bytes, this.#last.bytes)) return this.#last;
+    return this.#last = this.#lookup(bytes);
   }
 
-  #lookup(bytes: Uint8Array): Resource {
-    const key = this.#latin1.decode(bytes);
-    let resource = this.#byBytes.get(key);
+  #lookup(bytes: Uint8Array): EncodedResource {
+    const key = resourceKey(bytes);
+    let resource = this.#byKey.get(key);
     if (!resource) {
-      // Bounded: an SDK that changes its resource on every batch must not grow this map forever.
-      if (this.#byBytes.size >= 256) this.#byBytes.clear();
-      resource = fromBinary(ResourceSchema, bytes);
-      this.#byBytes.set(key, resource);
+      // Bounded in entries and bytes: an SDK that changes its resource on
+      // every batch must not grow this map forever.
+      if (this.#byKey.size >= 256 || this.#bytes > 4 << 20) {
+        this.#byKey.clear();
+        this.#bytes = 0;
+      }
+      resource = { bytes: bytes.slice(), key };
+      this.#byKey.set(key, resource);
+      this.#bytes += 2 * bytes.length;
     }
     return resource;
   }
@@ -152,7 +153,7 @@ class Scan {
 
   #resourceSpans(end: number): EncodedResourceSpans {
     const walker = this.#walker;
-    let resource: Resource | undefined;
+    let resource: EncodedResource | undefined;
     let schemaUrl = "";
     const scopeSpans: Uint8Array[] = [];
     let spans = 0;
@@ -165,15 +166,14 @@ class Scan {
           const stop = walker.enter(wireType, end, "ResourceSpans.resource");
           const body = walker.pos;
           walker.message(resourceRules, stop, 3);
-          // A repeated message field merges, as in fromBinary (into a copy:
-          // the first one is shared through the memo).
+          // A repeated message field merges, as in fromBinary.
           resource = resource
-            ? mergeFromBinary(
+            ? encodeResource(mergeFromBinary(
               ResourceSchema,
-              clone(ResourceSchema, resource),
+              fromBinary(ResourceSchema, resource.bytes),
               walker.bytes(body, stop),
-            )
-            : this.#resources.decode(walker.bytes(body, stop));
+            ))
+            : this.#resources.intern(walker.bytes(body, stop));
           break;
         }
         case 2: {
@@ -288,7 +288,7 @@ function decodeFully(payload: Uint8Array): SpanBatch | ScanProblem {
     }
   }
   return new SpanBatch(traces.resourceSpans.map((rs) => ({
-    resource: rs.resource,
+    resource: rs.resource && encodeResource(rs.resource),
     schemaUrl: rs.schemaUrl,
     scopeSpans: rs.scopeSpans.map((ss) => toBinary(ScopeSpansSchema, ss)),
     spans: rs.scopeSpans.reduce((n, ss) => n + ss.spans.length, 0),

@@ -16,11 +16,6 @@ import {
 import { ResourceMemo, scanTraces } from "./_scan.ts";
 import { CopyArena } from "./_arena.ts";
 
-/** How far behind the highest seq of a CPU a record may arrive and still fill a gap. */
-const reorderWindow = 4096;
-/** The most CPUs a Linux kernel can have (CONFIG_NR_CPUS). */
-const maxCpus = 8192;
-
 /** Why a record was rejected. */
 export type CorruptReason =
   /** Shorter than the header. */
@@ -61,11 +56,6 @@ export interface DecodeCounters {
   corrupt: number;
   /** Records rejected, by reason. */
   corruptBy: Record<CorruptReason, number>;
-  /**
-   * Records missing from per-CPU sequence gaps (the probe dropped them). It
-   * can go down again when a record that arrived out of order fills a gap.
-   */
-  lost: number;
 }
 
 /** One decoded record. */
@@ -83,7 +73,7 @@ export interface DecoderOptions {
    * {@linkcode MAX_PAYLOAD_CLASSES}; use MAX_PAYLOAD_DYNPTR with the dynptr probe.
    */
   maxPayloadBytes?: number;
-  /** Called for every rejected record, for logging; must not throw. */
+  /** Called for every rejected record (the controller warns, rate-limited); must not throw. */
   onCorrupt?: (
     reason: CorruptReason,
     detail: string,
@@ -102,16 +92,11 @@ export class Decoder {
       CorruptReason,
       number
     >,
-    lost: 0,
   };
   readonly #maxPayload: number;
   readonly #resources = new ResourceMemo();
   readonly #copies = new CopyArena();
   readonly #onCorrupt: NonNullable<DecoderOptions["onCorrupt"]>;
-  readonly #sequences = new Map<
-    number,
-    { high: number; missing: Set<number> }
-  >();
 
   /** Creates a decoder with fresh counters. */
   constructor(options: DecoderOptions = {}) {
@@ -156,7 +141,6 @@ export class Decoder {
         header,
       );
     }
-    this.#trackSequence(header);
     if (header.len > this.#maxPayload) {
       return this.#reject(
         "too_large",
@@ -175,49 +159,6 @@ export class Decoder {
     this.#counters.bytes += header.len;
     this.#counters.spans += batch.spans;
     return { header, batch };
-  }
-
-  /**
-   * Counts records missing from each CPU's sequence. The first record seen on
-   * a CPU sets its baseline (records made before we started are not lost).
-   * bpf/ended.h allows records of one CPU to arrive out of order and, rarely,
-   * twice with one seq: a gap is counted at once and taken back when the
-   * late record shows up within the window; duplicates count nothing. A seq
-   * far behind the highest one means the probe was reloaded: start again.
-   */
-  #trackSequence(header: RecordHeader): void {
-    // A corrupt header may name any CPU: tracking only real CPU numbers
-    // (Linux allows at most 8192) keeps this map bounded.
-    if (header.cpu >= maxCpus) return;
-    const state = this.#sequences.get(header.cpu);
-    if (!state) {
-      this.#sequences.set(header.cpu, { high: header.seq, missing: new Set() });
-      return;
-    }
-    const ahead = (header.seq - state.high) >>> 0;
-    if (ahead === 0) return;
-    if (ahead < 0x80000000) {
-      for (let i = 1; i < ahead && i <= reorderWindow; i++) {
-        state.missing.add((state.high + i) >>> 0);
-      }
-      this.#counters.lost += ahead - 1;
-      state.high = header.seq;
-      if (state.missing.size > reorderWindow) {
-        for (const seq of state.missing) {
-          if (((state.high - seq) >>> 0) > reorderWindow) {
-            state.missing.delete(seq);
-          }
-        }
-      }
-      return;
-    }
-    const behind = (state.high - header.seq) >>> 0;
-    if (state.missing.delete(header.seq)) {
-      this.#counters.lost--;
-    } else if (behind > reorderWindow) {
-      state.high = header.seq;
-      state.missing.clear();
-    }
   }
 
   #reject(

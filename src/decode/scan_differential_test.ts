@@ -12,7 +12,7 @@ import {
 } from "../../gen/opentelemetry/proto/trace/v1/trace_pb.ts";
 import { hex } from "../otlp/mod.ts";
 import { mergeResource, readResourceEnv } from "../export/resource.ts";
-import { SpanBatch } from "../otlp/mod.ts";
+import { encodeResource, SpanBatch } from "../otlp/mod.ts";
 import { mutate, random, validPayloads } from "./_test_mutations.ts";
 import { scanTraces } from "./_scan.ts";
 
@@ -73,7 +73,10 @@ function compare(payload: Uint8Array, what: string): string {
   );
   // What leaves for the receiver: the old path re-encoded everything.
   const exported = new SpanBatch(
-    fast.resourceSpans.map((rs) => ({ ...rs, resource: merged })),
+    fast.resourceSpans.map((rs) => ({
+      ...rs,
+      resource: encodeResource(merged),
+    })),
   ).toBinary();
   for (const rs of full.resourceSpans) rs.resource = merged;
   const old = toBinary(

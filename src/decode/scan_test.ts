@@ -17,7 +17,7 @@ import {
   TracesDataSchema,
 } from "../../gen/opentelemetry/proto/trace/v1/trace_pb.ts";
 import { attr, realisticTraces, sampleSpans } from "../otlp/test_traces.ts";
-import { SpanBatch } from "../otlp/mod.ts";
+import { decodeResource, encodeResource, SpanBatch } from "../otlp/mod.ts";
 import { ResourceMemo, type ScanProblem, scanTraces } from "./_scan.ts";
 
 /** TracesData bytes around one span given as bytes, in a scope with a name. */
@@ -65,7 +65,7 @@ Deno.test("scan keeps each ScopeSpans as the very bytes it came in", () => {
   );
   deepStrictEqual(
     batch.resourceSpans[0].resource,
-    realisticTraces(5).resourceSpans[0].resource,
+    encodeResource(realisticTraces(5).resourceSpans[0].resource!),
   );
 });
 
@@ -102,7 +102,10 @@ Deno.test("scan merges a repeated resource and reads the schema URL", () => {
     .tag(3, WireType.LengthDelimited).string("https://example.com/s")
     .join();
   const [rs] = accepted(w.finish()).resourceSpans;
-  deepStrictEqual(rs.resource?.attributes.map((kv) => kv.key), ["a", "b"]);
+  deepStrictEqual(
+    decodeResource(rs.resource!).attributes.map((kv) => kv.key),
+    ["a", "b"],
+  );
   strictEqual(rs.schemaUrl, "https://example.com/s");
 });
 
@@ -151,24 +154,32 @@ Deno.test("scan refuses nesting deeper than fromBinary's limit of 100", () => {
   }
 });
 
-Deno.test("ResourceMemo gives one object per distinct encoding, also when interleaved", () => {
+Deno.test("ResourceMemo interns one resource and key per distinct encoding, also when interleaved", () => {
   const memo = new ResourceMemo();
   const encode = (name: string) =>
     toBinary(
       ResourceSchema,
       create(ResourceSchema, { attributes: [attr("service.name", name)] }),
     );
-  const a = memo.decode(encode("a"));
-  const b = memo.decode(encode("b"));
-  strictEqual(memo.decode(encode("b")), b, "the last one again");
-  strictEqual(memo.decode(encode("a")), a, "an earlier one");
-  ok(a !== b);
+  const a = memo.intern(encode("a"));
+  const b = memo.intern(encode("b"));
+  strictEqual(memo.intern(encode("b")), b, "the last one again");
+  strictEqual(memo.intern(encode("a")), a, "an earlier one");
+  ok(a.key !== b.key);
   deepStrictEqual(
-    [a, b].map((r) => r.attributes[0].value?.value.value),
+    [a, b].map((r) =>
+      fromBinary(ResourceSchema, r.bytes).attributes[0].value?.value.value
+    ),
     ["a", "b"],
   );
   const bytes = encode("c");
-  const c = memo.decode(bytes);
+  const c = memo.intern(bytes);
   bytes.fill(0); // the memo keeps its own copy of what it compares
-  strictEqual(memo.decode(encode("c")), c);
+  strictEqual(memo.intern(encode("c")), c);
+  deepStrictEqual(c.bytes, encode("c"));
+  strictEqual(
+    c.key,
+    new ResourceMemo().intern(encode("c")).key,
+    "keys are explicit, not per memo",
+  );
 });

@@ -25,6 +25,12 @@ export interface BatchOptions {
   scheduleDelayMs: number;
   /** Export requests in flight at once. Default 2. */
   maxConcurrentExports: number;
+  /** ScopeSpans bytes held at most; more are dropped and counted. SPANBRIDGE_MAX_QUEUE_BYTES, default 32 MiB. */
+  maxQueueBytes: number;
+  /** ScopeSpans bytes per export request at most (a single larger record is sent alone). SPANBRIDGE_MAX_EXPORT_BATCH_BYTES, default 4 MiB. */
+  maxBatchBytes: number;
+  /** Bytes of merged resources remembered at most. SPANBRIDGE_MAX_RESOURCE_CACHE_BYTES, default 8 MiB. */
+  maxResourceCacheBytes: number;
 }
 
 /** Where and how OTLP/HTTP requests go (OTEL_EXPORTER_OTLP_(TRACES_)* variables). */
@@ -65,6 +71,11 @@ export const defaultBatchOptions: BatchOptions = {
   maxBatchSpans: 8192,
   scheduleDelayMs: 200,
   maxConcurrentExports: 2,
+  // With the 32 MiB ring and the runtime, these keep the controller's peak
+  // RSS within a 150 MiB container limit during a collector outage.
+  maxQueueBytes: 32 << 20,
+  maxBatchBytes: 4 << 20,
+  maxResourceCacheBytes: 8 << 20,
 };
 
 type Env = Record<string, string | undefined>;
@@ -106,6 +117,21 @@ export function readExportConfig(env: Env): ExportConfig {
       maxTimeoutMillis,
     ),
     maxConcurrentExports: defaultBatchOptions.maxConcurrentExports,
+    maxQueueBytes: byteSize(
+      get,
+      "SPANBRIDGE_MAX_QUEUE_BYTES",
+      defaultBatchOptions.maxQueueBytes,
+    ),
+    maxBatchBytes: byteSize(
+      get,
+      "SPANBRIDGE_MAX_EXPORT_BATCH_BYTES",
+      defaultBatchOptions.maxBatchBytes,
+    ),
+    maxResourceCacheBytes: byteSize(
+      get,
+      "SPANBRIDGE_MAX_RESOURCE_CACHE_BYTES",
+      defaultBatchOptions.maxResourceCacheBytes,
+    ),
   };
   if (batch.maxBatchSpans > batch.maxQueueSpans) {
     throw new Error(
@@ -299,6 +325,26 @@ function positiveInteger(
   }
   if (n > max) {
     throw new Error(`Invalid ${name}: ${raw} exceeds the maximum of ${max}`);
+  }
+  return n;
+}
+
+/** A positive byte count, optionally with a K, M or G (binary) suffix. */
+function byteSize(
+  get: (name: string) => string | undefined,
+  name: string,
+  fallback: number,
+): number {
+  const raw = get(name);
+  if (raw === undefined) return fallback;
+  const match = /^([1-9][0-9]*)([KMG]?)$/i.exec(raw);
+  const n = match
+    ? Number(match[1]) * 1024 ** "_KMG".indexOf(match[2].toUpperCase() || "_")
+    : NaN;
+  if (!Number.isSafeInteger(n)) {
+    throw new Error(
+      `Invalid ${name}: "${raw}" is not a positive number of bytes (e.g. 33554432 or 32M)`,
+    );
   }
   return n;
 }

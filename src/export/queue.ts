@@ -1,7 +1,8 @@
 /**
  * A bounded, batching span queue in front of a {@linkcode SpanExporter}, in
- * the manner of OpenTelemetry's batch span processor but counted in spans and
- * fed whole decoded records. Nothing is lost silently: every span that
+ * the manner of OpenTelemetry's batch span processor but bounded in spans and
+ * in bytes (a span may be 60 KB: a bound in spans alone let an outage grow the
+ * controller to gigabytes) and fed whole decoded records. Nothing is lost silently: every span that
  * enters is eventually exported, refused by the receiver, or dropped with a
  * reason. A request that fails in a way that may pass later (receiver
  * unreachable, timed out, 429/502/503/504 after the transport's own retries)
@@ -11,21 +12,26 @@
  * @module
  */
 
-import type { Resource } from "../../gen/opentelemetry/proto/resource/v1/resource_pb.ts";
-import { SpanBatch } from "../otlp/mod.ts";
+import { type EncodedResourceSpans, SpanBatch } from "../otlp/mod.ts";
 import type { BatchOptions } from "./config.ts";
 import type { SpanExporter } from "./exporter.ts";
 
 /** Why spans were dropped. */
 export type DropReason =
-  /** The queue held maxQueueSpans already. */
+  /** The queue held maxQueueSpans or maxQueueBytes already. */
   | "queue_full"
   /** The exporter gave up on the request (after its retries). */
   | "export_failed"
   /** The receiver accepted the request but refused these spans (partial success). */
   | "rejected"
   /** Still queued when shutdown ran out of time, or added after shutdown. */
-  | "shutdown";
+  | "shutdown"
+  /**
+   * In an export request still unanswered when shutdown ran out of time (the
+   * collector hangs, or keeps answering 503). The collector may still have
+   * processed it.
+   */
+  | "in_flight";
 
 /** Running totals of a {@linkcode SpanQueue}, in spans. */
 export interface QueueCounters {
@@ -39,6 +45,8 @@ export interface QueueCounters {
   droppedBy: Record<DropReason, number>;
   /** Spans waiting in the queue. */
   queued: number;
+  /** ScopeSpans bytes of the spans waiting in the queue. */
+  queuedBytes: number;
   /** Spans in export requests not answered yet. */
   inFlight: number;
 }
@@ -49,8 +57,8 @@ const maxRetryMs = 5_000;
 
 /** A failed, retried or partly refused export, for logging. */
 export interface ExportProblem {
-  /** export_failed, rejected, or retrying (the spans stay queued). */
-  reason: "export_failed" | "rejected" | "retrying";
+  /** queue_full, export_failed, rejected, or retrying (the spans stay queued). */
+  reason: "queue_full" | "export_failed" | "rejected" | "retrying";
   /** Spans concerned. */
   spans: number;
   /** What went wrong, as a sentence. */
@@ -58,11 +66,15 @@ export interface ExportProblem {
 }
 
 /** A request being put together: one group per resource and schema URL. */
-interface Group {
-  resource: Resource | undefined;
-  schemaUrl: string;
+interface Group extends EncodedResourceSpans {
   scopeSpans: Uint8Array[];
   spans: number;
+}
+
+/** An export request and whether its spans are already counted. */
+interface Request {
+  batch: SpanBatch;
+  settled: boolean;
 }
 
 /** Queues decoded spans and exports them in batches. */
@@ -74,13 +86,21 @@ export class SpanQueue {
     received: 0,
     exported: 0,
     dropped: 0,
-    droppedBy: { queue_full: 0, export_failed: 0, rejected: 0, shutdown: 0 },
+    droppedBy: {
+      queue_full: 0,
+      export_failed: 0,
+      rejected: 0,
+      shutdown: 0,
+      in_flight: 0,
+    },
     queued: 0,
+    queuedBytes: 0,
     inFlight: 0,
   };
+  #inFlightBytes = 0;
   #items: SpanBatch[] = [];
   #head = 0;
-  #requests = 0;
+  readonly #requests = new Set<Request>();
   #timer: ReturnType<typeof setTimeout> | undefined;
   #retryMs = 0;
   #pausedUntil = 0;
@@ -105,19 +125,54 @@ export class SpanQueue {
   }
 
   /**
+   * The spans and bytes that can be queued now and still leave room for the
+   * requests in flight to come back for a retry (zero once shut down). The
+   * controller reads no more from the ring than this, so that a full queue
+   * leaves records in the ring instead of dropping them. `empty`: nothing
+   * is queued or in flight, so a record over the bounds would be queued
+   * alone.
+   */
+  room(): { spans: number; bytes: number; empty: boolean } {
+    const c = this.#counters;
+    if (this.#closed) return { spans: 0, bytes: 0, empty: false };
+    return {
+      spans: Math.max(0, this.#options.maxQueueSpans - c.queued - c.inFlight),
+      bytes: Math.max(
+        0,
+        this.#options.maxQueueBytes - c.queuedBytes - this.#inFlightBytes,
+      ),
+      empty: c.queued === 0 && c.inFlight === 0,
+    };
+  }
+
+  /**
    * Queues spans whose resources are already final. Returns false when they
-   * were dropped (queue full or shut down).
+   * were dropped (queue full or shut down). A record larger than the bounds
+   * is queued when the queue is empty, and sent alone.
    */
   add(batch: SpanBatch): boolean {
     const spans = batch.spans;
     this.#counters.received += spans;
     if (spans === 0) return true;
     if (this.#closed) return this.#drop("shutdown", spans);
-    if (this.#counters.queued + spans > this.#options.maxQueueSpans) {
+    // A record over the bounds on its own is queued alone, as it would
+    // otherwise never be.
+    if (
+      (this.#counters.queued > 0 || this.#counters.inFlight > 0) &&
+      (this.#counters.queued + spans > this.#options.maxQueueSpans ||
+        this.#counters.queuedBytes + batch.bytes > this.#options.maxQueueBytes)
+    ) {
+      this.#onProblem({
+        reason: "queue_full",
+        spans,
+        message:
+          `The export queue is full (${this.#counters.queued} spans, ${this.#counters.queuedBytes} bytes); spans dropped: raise OTEL_BSP_MAX_QUEUE_SIZE or SPANBRIDGE_MAX_QUEUE_BYTES, or make the collector faster`,
+      });
       return this.#drop("queue_full", spans);
     }
     this.#items.push(batch);
     this.#counters.queued += spans;
+    this.#counters.queuedBytes += batch.bytes;
     this.#pump();
     return true;
   }
@@ -150,7 +205,9 @@ export class SpanQueue {
   /**
    * Stops accepting spans, delivers what is queued within `timeoutMs`, counts
    * the rest as dropped ("shutdown") and shuts the exporter down. Requests
-   * still unanswered at the deadline stay counted as in flight.
+   * still unanswered at the deadline are counted as dropped ("in_flight"),
+   * and their late answers change no counter: when this resolves, every
+   * span received is exported or dropped.
    */
   async shutdown(timeoutMs = 30_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
@@ -162,6 +219,7 @@ export class SpanQueue {
     this.#items = [];
     this.#head = 0;
     this.#counters.queued = 0;
+    this.#counters.queuedBytes = 0;
     if (left > 0) this.#drop("shutdown", left);
     let timer: ReturnType<typeof setTimeout> | undefined;
     await Promise.race([
@@ -171,10 +229,17 @@ export class SpanQueue {
       ),
     ]);
     clearTimeout(timer);
+    for (const request of this.#requests) {
+      request.settled = true;
+      this.#counters.inFlight -= request.batch.spans;
+      this.#inFlightBytes -= request.batch.bytes;
+      this.#drop("in_flight", request.batch.spans);
+    }
+    this.#requests.clear();
   }
 
   #isIdle(): boolean {
-    return this.#counters.queued === 0 && this.#requests === 0;
+    return this.#counters.queued === 0 && this.#requests.size === 0;
   }
 
   /**
@@ -191,7 +256,7 @@ export class SpanQueue {
     const all = force || this.#flushing > 0;
     while (
       this.#counters.queued > 0 &&
-      this.#requests < this.#options.maxConcurrentExports &&
+      this.#requests.size < this.#options.maxConcurrentExports &&
       (all || this.#counters.queued >= this.#options.maxBatchSpans)
     ) {
       this.#send();
@@ -219,12 +284,15 @@ export class SpanQueue {
     if (this.#head > 0) this.#items[--this.#head] = request;
     else this.#items.unshift(request);
     this.#counters.queued += request.spans;
+    this.#counters.queuedBytes += request.bytes;
     while (
-      this.#counters.queued > this.#options.maxQueueSpans &&
+      (this.#counters.queued > this.#options.maxQueueSpans ||
+        this.#counters.queuedBytes > this.#options.maxQueueBytes) &&
       this.#items.length - this.#head > 1
     ) {
       const newest = this.#items.pop()!;
       this.#counters.queued -= newest.spans;
+      this.#counters.queuedBytes -= newest.bytes;
       this.#drop("queue_full", newest.spans);
     }
     this.#retryMs = Math.min(this.#retryMs * 2 || firstRetryMs, maxRetryMs);
@@ -238,18 +306,24 @@ export class SpanQueue {
   }
 
   #send(): void {
-    const byResource = new Map<Resource | undefined, Map<string, Group>>();
+    const byResource = new Map<string, Map<string, Group>>();
     const merged: Group[] = [];
     let spans = 0;
+    let bytes = 0;
     while (this.#head < this.#items.length) {
       const item = this.#items[this.#head];
-      if (spans > 0 && spans + item.spans > this.#options.maxBatchSpans) break;
+      if (
+        spans > 0 && (spans + item.spans > this.#options.maxBatchSpans ||
+          bytes + item.bytes > this.#options.maxBatchBytes)
+      ) break;
       this.#head++;
       spans += item.spans;
-      // Records of one process share one Resource object: send it once per request.
+      bytes += item.bytes;
+      // Records with one resource key share one resource: send it once per request.
       for (const rs of item.resourceSpans) {
-        let bySchema = byResource.get(rs.resource);
-        if (!bySchema) byResource.set(rs.resource, bySchema = new Map());
+        const key = rs.resource?.key ?? "";
+        let bySchema = byResource.get(key);
+        if (!bySchema) byResource.set(key, bySchema = new Map());
         let group = bySchema.get(rs.schemaUrl);
         if (!group) {
           group = { ...rs, scopeSpans: [], spans: 0 };
@@ -265,12 +339,18 @@ export class SpanQueue {
       this.#head = 0;
     }
     this.#counters.queued -= spans;
+    this.#counters.queuedBytes -= bytes;
     this.#counters.inFlight += spans;
-    this.#requests++;
+    this.#inFlightBytes += bytes;
     const request = new SpanBatch(merged, spans);
+    const sent: Request = { batch: request, settled: false };
+    this.#requests.add(sent);
     this.#exporter.export(request).then((outcome) => {
+      // Counted as dropped in flight by a shutdown that ran out of time.
+      if (sent.settled) return;
       this.#counters.inFlight -= spans;
-      this.#requests--;
+      this.#inFlightBytes -= bytes;
+      this.#requests.delete(sent);
       if (outcome.ok) {
         this.#retryMs = 0;
         const rejected = Math.min(outcome.rejected, spans);

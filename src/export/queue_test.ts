@@ -2,7 +2,7 @@ import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
 import { create } from "@bufbuild/protobuf";
 import { ResourceSchema } from "../../gen/opentelemetry/proto/resource/v1/resource_pb.ts";
 import { sampleBatch, sampleSpans, sampleTraces } from "../otlp/test_traces.ts";
-import { SpanBatch } from "../otlp/mod.ts";
+import { encodeResource, SpanBatch } from "../otlp/mod.ts";
 import type { BatchOptions } from "./config.ts";
 import type { ExportOutcome, SpanExporter } from "./exporter.ts";
 import { type ExportProblem, SpanQueue } from "./queue.ts";
@@ -12,6 +12,9 @@ const options: BatchOptions = {
   maxBatchSpans: 10,
   scheduleDelayMs: 20,
   maxConcurrentExports: 2,
+  maxQueueBytes: 1 << 30,
+  maxBatchBytes: 1 << 30,
+  maxResourceCacheBytes: 1 << 20,
 };
 
 /** An exporter that records requests and answers with `answer` (after `delayMs`). */
@@ -42,7 +45,7 @@ function scopeSpansOf(request: SpanBatch): Uint8Array[] {
   return request.resourceSpans.flatMap((rs) => rs.scopeSpans);
 }
 
-const resource = create(ResourceSchema, {});
+const resource = encodeResource(create(ResourceSchema, {}));
 function records(count: number, spansEach: number): SpanBatch[] {
   return Array.from({ length: count }, (_, i) => {
     const batch = sampleBatch(sampleTraces(sampleSpans(spansEach, i + 1)));
@@ -69,8 +72,15 @@ Deno.test("queue sends full batches at once and the rest after the delay", async
     received: 12,
     exported: 12,
     dropped: 0,
-    droppedBy: { queue_full: 0, export_failed: 0, rejected: 0, shutdown: 0 },
+    droppedBy: {
+      queue_full: 0,
+      export_failed: 0,
+      rejected: 0,
+      shutdown: 0,
+      in_flight: 0,
+    },
     queued: 0,
+    queuedBytes: 0,
     inFlight: 0,
   });
   ok(fake.isShutdown());
@@ -222,7 +232,7 @@ Deno.test("queue shutdown delivers what was received, then refuses more", async 
   strictEqual(q.counters().droppedBy.shutdown, 3);
 });
 
-Deno.test("queue shutdown gives up at its timeout and counts what is left", async () => {
+Deno.test("queue shutdown gives up at its timeout and counts what is left, in flight too", async () => {
   const fake = fakeExporter(undefined, 600);
   const q = new SpanQueue(fake.exporter, {
     ...options,
@@ -235,10 +245,82 @@ Deno.test("queue shutdown gives up at its timeout and counts what is left", asyn
   // Well before the 600 ms export would have ended.
   ok(Date.now() - started < 500, `shutdown took ${Date.now() - started} ms`);
   const c = q.counters();
-  strictEqual(c.inFlight, 10);
+  strictEqual(c.inFlight, 0);
   strictEqual(c.droppedBy.shutdown, 20);
+  strictEqual(c.droppedBy.in_flight, 10);
+  strictEqual(c.received, c.exported + c.dropped, "balanced at once");
   await new Promise((r) => setTimeout(r, 700)); // let the slow export end before the test does
-  strictEqual(q.counters().exported, 10);
+  deepStrictEqual(q.counters(), c, "a late answer changes no counter");
+});
+
+Deno.test("queue is bounded in bytes too, and says so when it drops", async () => {
+  const fake = fakeExporter(undefined, 50);
+  const problems: ExportProblem[] = [];
+  const [first] = records(1, 5);
+  const q = new SpanQueue(fake.exporter, {
+    ...options,
+    maxConcurrentExports: 1,
+    maxBatchSpans: 1000,
+    maxQueueSpans: 1000,
+    scheduleDelayMs: 60_000,
+    maxQueueBytes: first.bytes * 3,
+  }, (p) => problems.push(p));
+  deepStrictEqual(q.room(), {
+    spans: 1000,
+    bytes: first.bytes * 3,
+    empty: true,
+  });
+  const batches = records(5, 5);
+  for (const b of batches) q.add(b);
+  const c = q.counters();
+  strictEqual(c.queued, 15);
+  strictEqual(
+    c.queuedBytes,
+    batches.slice(0, 3).reduce((n, b) => n + b.bytes, 0),
+  );
+  strictEqual(c.droppedBy.queue_full, 10);
+  // 5 spans in flight may come back for a retry.
+  deepStrictEqual(q.room(), { spans: 985, bytes: 0, empty: false });
+  strictEqual(c.inFlight, 0);
+  deepStrictEqual(problems.map((p) => [p.reason, p.spans]), [
+    ["queue_full", 5],
+    ["queue_full", 5],
+  ]);
+  ok(/SPANBRIDGE_MAX_QUEUE_BYTES/.test(problems[0].message));
+  await q.shutdown(1000);
+  strictEqual(q.counters().exported, 15);
+});
+
+Deno.test("queue takes a record over its bounds when empty, and only then", async () => {
+  const fake = fakeExporter(undefined, 50);
+  const q = new SpanQueue(fake.exporter, {
+    ...options,
+    maxQueueSpans: 10,
+    maxBatchSpans: 10,
+    scheduleDelayMs: 60_000,
+  });
+  const [big, second] = records(2, 25);
+  strictEqual(q.add(big), true, "alone in an empty queue");
+  strictEqual(q.add(second), false);
+  await q.shutdown(1000);
+  const c = q.counters();
+  deepStrictEqual([c.exported, c.droppedBy.queue_full], [25, 25]);
+});
+
+Deno.test("queue keeps export requests within maxBatchBytes", async () => {
+  const fake = fakeExporter();
+  const batches = records(6, 4);
+  const q = new SpanQueue(fake.exporter, {
+    ...options,
+    maxBatchSpans: 1000,
+    maxQueueSpans: 1000,
+    maxBatchBytes: batches[0].bytes * 2 + 1,
+  });
+  for (const b of batches) q.add(b);
+  await q.flush(1000);
+  deepStrictEqual(fake.requests.map((r) => r.spans), [8, 8, 8]);
+  ok(fake.requests.every((r) => r.request.bytes <= batches[0].bytes * 2 + 1));
+  await q.shutdown(100);
 });
 
 Deno.test("a single record larger than the batch size goes alone", async () => {

@@ -20,17 +20,28 @@
  * @module
  */
 
-import { create, toBinary } from "@bufbuild/protobuf";
+import { create } from "@bufbuild/protobuf";
 import type { KeyValue } from "../../gen/opentelemetry/proto/common/v1/common_pb.ts";
 import {
   type Resource,
   ResourceSchema,
 } from "../../gen/opentelemetry/proto/resource/v1/resource_pb.ts";
 import { version } from "../version.ts";
-import { keyValue, stringAttribute } from "../otlp/mod.ts";
+import {
+  decodeResource,
+  type EncodedResource,
+  encodeResource,
+  keyValue,
+  stringAttribute,
+} from "../otlp/mod.ts";
 
 /** What the controller knows about a traced process; everything but pid is optional. */
 export interface ProcessMeta {
+  /**
+   * Identifies the process: equal for the records of one process, different
+   * for a later process that reused its pid (default: the pid).
+   */
+  key?: string;
   /** The process id (tgid). */
   pid: number;
   /** Absolute path of the executable (/proc/<pid>/exe). */
@@ -47,6 +58,10 @@ export interface ProcessMeta {
   mainModule?: { path: string; version: string };
   /** Build settings from the build info (GOOS, GOARCH, …). */
   buildSettings?: Record<string, string>;
+  /** The container the process runs in (container.id). */
+  containerId?: string;
+  /** The Kubernetes pod the process runs in (k8s.pod.uid). */
+  podUid?: string;
 }
 
 /** The resource-related environment variables, parsed. */
@@ -63,6 +78,8 @@ export interface HostInfo {
   name: string;
   /** host.arch, in semantic-convention spelling (amd64, arm64, …). */
   arch: string;
+  /** k8s.node.name, when the agent was told its node (K8S_NODE_NAME). */
+  k8sNodeName?: string;
 }
 
 /**
@@ -114,11 +131,20 @@ export function readResourceEnv(
 
 const archNames: Record<string, string> = { x86_64: "amd64", aarch64: "arm64" };
 
-/** host.name and host.arch of this machine (needs --allow-sys for the host name). */
-export function detectHost(): HostInfo {
+/**
+ * host.name and host.arch of this machine (needs --allow-sys for the host
+ * name). An agent in a container sees the container's host name: given
+ * K8S_NODE_NAME (the Kubernetes downward API's spec.nodeName), that name is
+ * host.name and k8s.node.name.
+ */
+export function detectHost(
+  env: Record<string, string | undefined> = {},
+): HostInfo {
+  const node = env.K8S_NODE_NAME?.trim() || undefined;
   return {
-    name: Deno.hostname(),
+    name: node ?? Deno.hostname(),
     arch: archNames[Deno.build.arch] ?? Deno.build.arch,
+    ...(node && { k8sNodeName: node }),
   };
 }
 
@@ -151,6 +177,9 @@ export function detectedAttributes(
   out.push(keyValue("telemetry.distro.version", version));
   out.push(keyValue("host.name", host.name));
   out.push(keyValue("host.arch", host.arch));
+  if (meta.containerId) out.push(keyValue("container.id", meta.containerId));
+  if (meta.podUid) out.push(keyValue("k8s.pod.uid", meta.podUid));
+  if (host.k8sNodeName) out.push(keyValue("k8s.node.name", host.k8sNodeName));
   return out;
 }
 
@@ -167,11 +196,17 @@ export function mergeResource(
   for (const kv of detectedAttributes(meta, host)) merged.set(kv.key, kv);
   for (const kv of env.attributes) merged.set(kv.key, kv);
   const sdkName = stringAttribute(sdk, "service.name");
+  // When the process exited before /proc was read, the SDK's own
+  // process.executable.name still names it: one program stays one service.
+  const exeName = meta.exeName ??
+    (meta.exePath?.split("/").pop() ||
+      stringAttribute(sdk, "process.executable.name") ||
+      undefined);
   const serviceName = env.serviceName ??
     stringAttribute(env.attributes, "service.name") ??
     (sdkName && !sdkName.startsWith("unknown_service") ? sdkName : undefined) ??
-    meta.exeName ??
-    (meta.exePath?.split("/").pop() || `unknown_service:go`);
+    exeName ??
+    (sdkName || "unknown_service:go");
   merged.delete("service.name");
   const moduleVersion = meta.mainModule?.version;
   if (
@@ -186,54 +221,87 @@ export function mergeResource(
   });
 }
 
+/** Default of {@linkcode ResourceCache}'s byte bound: 16 MiB. */
+export const defaultResourceCacheBytes = 16 << 20;
+
 /**
- * Remembers merged resources per process and per distinct SDK resource, so
- * records of one process share one Resource object (the batcher groups spans
- * by that identity).
+ * Merged resources by process key and SDK resource key, each with its
+ * encoding and key, so records of one process share one merged resource
+ * and the queue groups their spans by its key. Bounded in bytes (keys and
+ * encodings together): 100k distinct resources from one process must not
+ * hold gigabytes; when the bound is reached the cache starts again empty,
+ * and a resource is merged anew when it next comes.
  */
 export class ResourceCache {
   readonly #env: ResourceEnv;
   readonly #host: HostInfo;
-  readonly #byProcess = new WeakMap<ProcessMeta, Map<string, Resource>>();
-  // The decoder hands out one Resource object per distinct encoding: its
-  // fingerprint is computed once.
-  readonly #fingerprints = new WeakMap<Resource, string>();
+  readonly #maxBytes: number;
+  #byProcess = new Map<string, Map<string, EncodedResource>>();
+  #bytes = 0;
+  #evictions = 0;
+  // The last lookup: records of one process come in runs.
+  #lastProcess = "";
+  #lastSent = "";
+  #last: EncodedResource | undefined;
 
-  /** Creates an empty cache for one environment and host. */
-  constructor(env: ResourceEnv, host: HostInfo) {
+  /** Creates an empty cache for one environment and host, holding at most `maxBytes`. */
+  constructor(
+    env: ResourceEnv,
+    host: HostInfo,
+    maxBytes = defaultResourceCacheBytes,
+  ) {
     this.#env = env;
     this.#host = host;
+    this.#maxBytes = maxBytes;
+  }
+
+  /** Bytes the cache holds now (keys and encodings). */
+  get bytes(): number {
+    return this.#bytes;
+  }
+
+  /** Times the cache was emptied because it reached its byte bound. */
+  get evictions(): number {
+    return this.#evictions;
   }
 
   /** The merged resource for spans `meta`'s process sent with resource `sent`. */
-  resolve(sent: Resource | undefined, meta: ProcessMeta): Resource {
-    let known = this.#byProcess.get(meta);
-    if (!known) this.#byProcess.set(meta, known = new Map());
-    const key = sent ? this.#fingerprintOf(sent) : "";
-    let resource = known.get(key);
+  resolve(
+    sent: EncodedResource | undefined,
+    meta: ProcessMeta,
+  ): EncodedResource {
+    const processKey = meta.key ?? String(meta.pid);
+    const sentKey = sent?.key ?? "";
+    if (
+      this.#last && processKey === this.#lastProcess &&
+      sentKey === this.#lastSent
+    ) return this.#last;
+    let known = this.#byProcess.get(processKey);
+    let resource = known?.get(sentKey);
     if (!resource) {
-      // An SDK that changes its resource on every batch must not grow this map forever.
-      if (known.size >= 64) known.clear();
-      resource = mergeResource(sent, meta, this.#env, this.#host);
-      known.set(key, resource);
+      resource = encodeResource(
+        mergeResource(
+          sent && decodeResource(sent),
+          meta,
+          this.#env,
+          this.#host,
+        ),
+      );
+      // Strings are two bytes a character at most; the bytes once more.
+      const cost = 2 * (processKey.length + sentKey.length) +
+        3 * resource.bytes.length;
+      if (this.#bytes + cost > this.#maxBytes) {
+        this.#byProcess = new Map();
+        this.#bytes = 0;
+        this.#evictions++;
+        known = undefined;
+      }
+      if (!known) this.#byProcess.set(processKey, known = new Map());
+      known.set(sentKey, resource);
+      this.#bytes += cost;
     }
-    return resource;
+    this.#lastProcess = processKey;
+    this.#lastSent = sentKey;
+    return this.#last = resource;
   }
-
-  #fingerprintOf(resource: Resource): string {
-    let key = this.#fingerprints.get(resource);
-    if (key === undefined) {
-      this.#fingerprints.set(resource, key = fingerprint(resource));
-    }
-    return key;
-  }
-}
-
-function fingerprint(resource: Resource): string {
-  const bytes = toBinary(ResourceSchema, resource);
-  let s = "";
-  for (let i = 0; i < bytes.length; i += 4096) {
-    s += String.fromCharCode(...bytes.subarray(i, i + 4096));
-  }
-  return s;
 }

@@ -1,6 +1,7 @@
 import {
   deepStrictEqual,
   notStrictEqual,
+  ok,
   strictEqual,
   throws,
 } from "node:assert/strict";
@@ -9,8 +10,14 @@ import {
   type Resource,
   ResourceSchema,
 } from "../../gen/opentelemetry/proto/resource/v1/resource_pb.ts";
-import { formatAnyValue, keyValue } from "../otlp/mod.ts";
 import {
+  decodeResource,
+  encodeResource,
+  formatAnyValue,
+  keyValue,
+} from "../otlp/mod.ts";
+import {
+  detectHost,
   mergeResource,
   parseResourceAttributes,
   type ProcessMeta,
@@ -137,16 +144,54 @@ Deno.test("mergeResource picks service.name from env, then SDK unless default, t
   strictEqual(name(undefined, {}, { pid: 1 }), "unknown_service:go");
 });
 
-Deno.test("ResourceCache shares one Resource per process and SDK resource", () => {
+Deno.test("ResourceCache keys merged resources by process key and SDK resource key, not by object", () => {
   const cache = new ResourceCache(readResourceEnv({}), host);
   const sent = () =>
-    create(ResourceSchema, {
+    encodeResource(create(ResourceSchema, {
       attributes: [keyValue("service.name", "checkout")],
-    });
+    }));
   const a = cache.resolve(sent(), meta);
-  strictEqual(cache.resolve(sent(), meta), a);
-  notStrictEqual(cache.resolve(undefined, meta), a);
-  notStrictEqual(cache.resolve(sent(), { ...meta }), a);
+  strictEqual(cache.resolve(sent(), { ...meta }), a, "same keys, new objects");
+  deepStrictEqual(a, encodeResource(decodeResource(a)), "bytes and key agree");
+  notStrictEqual(cache.resolve(undefined, meta).key, a.key);
+  const other = cache.resolve(sent(), { ...meta, key: "2@5", pid: 2 });
+  notStrictEqual(other.key, a.key);
+  strictEqual(cache.resolve(sent(), meta), a, "interleaved processes");
+});
+
+Deno.test("ResourceCache stays within its byte bound with many distinct resources", () => {
+  const cache = new ResourceCache(readResourceEnv({}), host, 1 << 20);
+  for (let i = 0; i < 5000; i++) {
+    const sent = encodeResource(create(ResourceSchema, {
+      attributes: [keyValue("request.id", `${i}`.padStart(200, "x"))],
+    }));
+    const merged = cache.resolve(sent, meta);
+    strictEqual(
+      flat(decodeResource(merged))["request.id"],
+      `${i}`.padStart(200, "x"),
+    );
+    ok(cache.bytes <= 1 << 20, `${cache.bytes} bytes after ${i}`);
+  }
+  ok(cache.evictions > 0);
+});
+
+Deno.test("mergeResource names an exited process's service after the SDK's process.executable.name", () => {
+  // /proc could not be read: the controller knows the pid alone.
+  const sent = create(ResourceSchema, {
+    attributes: [
+      keyValue("service.name", "unknown_service:shop"),
+      keyValue("process.executable.name", "shop"),
+    ],
+  });
+  const gone = flat(mergeResource(sent, { pid: 9 }, readResourceEnv({}), host));
+  const live = flat(mergeResource(sent, meta, readResourceEnv({}), host));
+  strictEqual(gone["service.name"], "shop");
+  strictEqual(
+    gone["service.name"],
+    live["service.name"],
+    "one program, one service",
+  );
+  strictEqual(gone["process.executable.name"], "shop");
 });
 
 Deno.test("mergeResource takes service.version from the main module only when unset", () => {
@@ -170,4 +215,25 @@ Deno.test("mergeResource takes service.version from the main module only when un
     attributes: [keyValue("service.version", "3")],
   });
   strictEqual(v(withModule("v1.4.0"), {}, sent), "3");
+});
+
+Deno.test("mergeResource adds container.id and k8s.pod.uid; K8S_NODE_NAME names the host and the node", () => {
+  const inPod: ProcessMeta = {
+    ...meta,
+    containerId: "ab".repeat(32),
+    podUid: "1b2c3d4e-5f60-4718-9a0b-1c2d3e4f5a6b",
+  };
+  const node = detectHost({ K8S_NODE_NAME: "node-7" });
+  deepStrictEqual([node.name, node.k8sNodeName], ["node-7", "node-7"]);
+  const got = flat(mergeResource(undefined, inPod, readResourceEnv({}), node));
+  strictEqual(got["container.id"], "ab".repeat(32));
+  strictEqual(got["k8s.pod.uid"], "1b2c3d4e-5f60-4718-9a0b-1c2d3e4f5a6b");
+  strictEqual(got["host.name"], "node-7");
+  strictEqual(got["k8s.node.name"], "node-7");
+  const plain = flat(mergeResource(undefined, meta, readResourceEnv({}), host));
+  deepStrictEqual(
+    ["container.id", "k8s.pod.uid", "k8s.node.name"].filter((k) => k in plain),
+    [],
+  );
+  strictEqual(detectHost({}).k8sNodeName, undefined);
 });

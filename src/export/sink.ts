@@ -27,6 +27,11 @@ export type ExportCounters = QueueCounters;
 export interface SpanSink {
   /** Queues the spans of one record sent by `process`; never throws. */
   add(batch: SpanBatch, process: ProcessMeta): void;
+  /**
+   * The spans and bytes that would still be queued now; the controller
+   * leaves records in the ring while there is no room for them.
+   */
+  room(): { spans: number; bytes: number; empty: boolean };
   /** A snapshot of the counters. */
   counters(): ExportCounters;
   /** Exports what was added so far, waiting at most `timeoutMs`; true when every span was settled (exported or counted as dropped). */
@@ -54,6 +59,7 @@ export function createSink(
   const resources = new ResourceCache(
     config.resource,
     options.host ?? detectHost(),
+    config.batch.maxResourceCacheBytes,
   );
   const queue = new SpanQueue(
     exporter ?? discard,
@@ -68,6 +74,7 @@ export function createSink(
       }));
       queue.add(new SpanBatch(merged, batch.spans));
     },
+    room: () => queue.room(),
     counters: () => queue.counters(),
     flush: (timeoutMs) => queue.flush(timeoutMs),
     shutdown: (timeoutMs = 10_000) => queue.shutdown(timeoutMs),
@@ -82,7 +89,7 @@ export function createSinkFromEnv(
   env: Record<string, string | undefined>,
   log: Logger,
 ): SpanSink {
-  return createSink(readExportConfig(env), { log });
+  return createSink(readExportConfig(env), { log, host: detectHost(env) });
 }
 
 /** The exporter `config` asks for; undefined for OTEL_TRACES_EXPORTER=none. */
@@ -110,27 +117,39 @@ const discard: SpanExporter = {
   shutdown: () => Promise.resolve(),
 };
 
-/** Logs the first problem at once, then at most one summary per 10 s. */
+/**
+ * Logs the first problem of each reason at once, then at most one line per
+ * reason and 10 s, which also counts the problems it stood for.
+ */
 function rateLimited(log: Logger): (problem: ExportProblem) => void {
-  let last = 0;
-  let suppressed = 0;
-  let suppressedSpans = 0;
+  const byReason = new Map<
+    string,
+    { last: number; suppressed: number; suppressedSpans: number }
+  >();
   return (problem) => {
+    let state = byReason.get(problem.reason);
+    if (!state) {
+      state = { last: -Infinity, suppressed: 0, suppressedSpans: 0 };
+      byReason.set(problem.reason, state);
+    }
     const now = Date.now();
-    if (now - last < 10_000) {
-      suppressed++;
-      suppressedSpans += problem.spans;
+    if (now - state.last < 10_000) {
+      state.suppressed++;
+      state.suppressedSpans += problem.spans;
       return;
     }
-    last = now;
     log.warn(problem.message, {
       reason: problem.reason,
       spans: problem.spans,
-      ...(suppressed > 0
-        ? { earlierProblems: suppressed, earlierSpans: suppressedSpans }
+      ...(state.suppressed > 0
+        ? {
+          earlierProblems: state.suppressed,
+          earlierSpans: state.suppressedSpans,
+        }
         : {}),
     });
-    suppressed = 0;
-    suppressedSpans = 0;
+    state.last = now;
+    state.suppressed = 0;
+    state.suppressedSpans = 0;
   };
 }

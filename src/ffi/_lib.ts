@@ -33,6 +33,22 @@ const libbpfSymbols = {
   },
   bpf_prog_test_run_opts: { parameters: ["i32", "buffer"], result: "i32" },
   libbpf_num_possible_cpus: { parameters: [], result: "i32" },
+  bpf_object__open_mem: {
+    parameters: ["buffer", "usize", "pointer"],
+    result: "pointer",
+  },
+  bpf_object__load: { parameters: ["pointer"], result: "i32" },
+  bpf_object__close: { parameters: ["pointer"], result: "void" },
+  bpf_object__find_program_by_name: {
+    parameters: ["pointer", "buffer"],
+    result: "pointer",
+  },
+  bpf_object__find_map_fd_by_name: {
+    parameters: ["pointer", "buffer"],
+    result: "i32",
+  },
+  bpf_program__fd: { parameters: ["pointer"], result: "i32" },
+  bpf_raw_tracepoint_open: { parameters: ["buffer", "i32"], result: "i32" },
 } as const;
 
 const libcSymbols = {
@@ -43,6 +59,7 @@ const libcSymbols = {
     result: "i64",
   },
   close: { parameters: ["i32"], result: "i32" },
+  dup: { parameters: ["i32"], result: "i32" },
   read: { parameters: ["i32", "buffer", "usize"], result: "isize" },
   write: { parameters: ["i32", "buffer", "usize"], result: "isize" },
   mmap: {

@@ -19,13 +19,47 @@ import {
   TracesDataSchema,
 } from "../../gen/opentelemetry/proto/trace/v1/trace_pb.ts";
 
-/** A ResourceSpans with its Resource decoded and its ScopeSpans encoded. */
+/**
+ * A resource as it travels: its encoding, and a key that is equal for equal
+ * resources and different otherwise (as OpenTelemetry Go's
+ * `attribute.Distinct`). Spans are grouped by the key, never by which object
+ * holds the resource.
+ */
+export interface EncodedResource {
+  /** The Resource message, encoded (without field tag and length). */
+  readonly bytes: Uint8Array;
+  /** The identity of the resource: {@linkcode resourceKey} of `bytes`. */
+  readonly key: string;
+}
+
+/**
+ * The key of an encoded resource: its bytes as a string, one character per
+ * byte. Equal encodings give equal keys; a JS Map hashes such a string once
+ * per string object, so callers keep the key they got rather than making it
+ * again for every record.
+ */
+export function resourceKey(bytes: Uint8Array): string {
+  return latin1.decode(bytes);
+}
+
+// windows-1252 maps each of the 256 byte values to its own code point.
+const latin1 = new TextDecoder("latin1");
+
+/** Encodes `resource` with its key. */
+export function encodeResource(resource: Resource): EncodedResource {
+  const bytes = toBinary(ResourceSchema, resource);
+  return { bytes, key: resourceKey(bytes) };
+}
+
+/** Decodes an encoded resource back into a gen/ message. */
+export function decodeResource(resource: EncodedResource): Resource {
+  return fromBinary(ResourceSchema, resource.bytes);
+}
+
+/** A ResourceSpans with its Resource and its ScopeSpans encoded. */
 export interface EncodedResourceSpans {
-  /**
-   * The resource, or undefined when the message had none. Do not modify it:
-   * {@linkcode SpanBatch.toBinary} keeps its encoding per object.
-   */
-  readonly resource: Resource | undefined;
+  /** The resource, or undefined when the message had none. */
+  readonly resource: EncodedResource | undefined;
   /** ResourceSpans.schema_url. */
   readonly schemaUrl: string;
   /** Each ScopeSpans message, encoded (without field tag and length). */
@@ -44,6 +78,8 @@ export class SpanBatch {
   readonly resourceSpans: readonly EncodedResourceSpans[];
   /** Spans in all groups. */
   readonly spans: number;
+  /** ScopeSpans bytes in all groups: what holding this batch costs, roughly. */
+  readonly bytes: number;
 
   /** Wraps `resourceSpans`; `spans` defaults to the sum of their counts. */
   constructor(
@@ -52,13 +88,17 @@ export class SpanBatch {
   ) {
     this.resourceSpans = resourceSpans;
     this.spans = spans;
+    let bytes = 0;
+    for (const rs of resourceSpans) {
+      for (const ss of rs.scopeSpans) bytes += ss.length;
+    }
+    this.bytes = bytes;
   }
 
   /**
    * The batch as protobuf TracesData, which is byte for byte an
    * ExportTraceServiceRequest too (both are `repeated ResourceSpans = 1`).
-   * Only the resources are encoded (once per Resource object); the
-   * ScopeSpans bytes are copied as they are.
+   * The resource and ScopeSpans bytes are copied as they are.
    */
   toBinary(): Uint8Array {
     // Sized first, then written into one buffer: the ScopeSpans bytes are
@@ -67,7 +107,7 @@ export class SpanBatch {
       rs.schemaUrl === "" ? undefined : utf8.encode(rs.schemaUrl)
     );
     const sizes = this.resourceSpans.map((rs, i) => {
-      let n = rs.resource ? field(encodedResource(rs.resource).length) : 0;
+      let n = rs.resource ? field(rs.resource.bytes.length) : 0;
       for (const ss of rs.scopeSpans) n += field(ss.length);
       const url = schemaUrls[i];
       return url ? n + field(url.length) : n;
@@ -85,7 +125,7 @@ export class SpanBatch {
     this.resourceSpans.forEach((rs, i) => {
       out[at] = 0x0a;
       at = putVarint(out, at + 1, sizes[i]);
-      if (rs.resource) put(0x0a, encodedResource(rs.resource));
+      if (rs.resource) put(0x0a, rs.resource.bytes);
       for (const ss of rs.scopeSpans) put(0x12, ss);
       const url = schemaUrls[i];
       if (url) put(0x1a, url);
@@ -102,7 +142,7 @@ export class SpanBatch {
     return create(TracesDataSchema, {
       resourceSpans: this.resourceSpans.map((rs): ResourceSpans =>
         create(ResourceSpansSchema, {
-          resource: rs.resource,
+          resource: rs.resource && decodeResource(rs.resource),
           schemaUrl: rs.schemaUrl,
           scopeSpans: rs.scopeSpans.map((ss) =>
             fromBinary(ScopeSpansSchema, ss)
@@ -137,16 +177,4 @@ function putVarint(out: Uint8Array, at: number, n: number): number {
   }
   out[at++] = n;
   return at;
-}
-
-const resourceBytes = new WeakMap<Resource, Uint8Array>();
-
-/** Merged resources are shared by all records of a process: encode each once. */
-function encodedResource(resource: Resource): Uint8Array {
-  let bytes = resourceBytes.get(resource);
-  if (!bytes) {
-    bytes = toBinary(ResourceSchema, resource);
-    resourceBytes.set(resource, bytes);
-  }
-  return bytes;
 }

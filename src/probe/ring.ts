@@ -63,9 +63,12 @@ export interface RingReader {
    * memory, valid only until `onRecord` returns: copy what you keep
    * (`record.slice()`). Discarded records are skipped. Space is given back
    * to the kernel as the drain proceeds, also if `onRecord` throws (the
-   * record that threw counts as consumed).
+   * record that threw counts as consumed). With `maxRecords`, the drain
+   * stops after that many records and leaves the rest in the ring (for
+   * backpressure: the producers' records wait there until the consumer has
+   * room).
    */
-  drain(onRecord: (record: Uint8Array) => void): number;
+  drain(onRecord: (record: Uint8Array) => void, maxRecords?: number): number;
   /** Bytes committed or reserved by producers and not yet consumed. */
   waitingBytes(): number;
   /**
@@ -82,17 +85,24 @@ export interface RingReader {
  * pinned ring left unconsumed are delivered.
  */
 export function openRing(path: string): RingReader {
-  const fd = objGet(path);
+  return openRingFd(objGet(path), path);
+}
+
+/**
+ * Reads the ring buffer map `fd` (named `what` in errors), which the reader
+ * owns from now on: it is closed with the reader, or at once on failure.
+ */
+export function openRingFd(fd: number, what: string): RingReader {
   try {
     const info = mapInfo(fd);
     if (info.type !== RINGBUF_TYPE) {
       throw new Error(
-        `Cannot read ${path} as a ring buffer: it is a BPF map of type ${info.type}.`,
+        `Cannot read ${what} as a ring buffer: it is a BPF map of type ${info.type}.`,
       );
     }
     return new MmapRingReader(
       fd,
-      mapRing(fd, info.maxEntries, `the ring buffer ${path}`),
+      mapRing(fd, info.maxEntries, `the ring buffer ${what}`),
     );
   } catch (e) {
     closeFd(fd);
@@ -151,8 +161,11 @@ class MmapRingReader implements RingReader {
       BUSY_BIT) === 0;
   }
 
-  drain(onRecord: (record: Uint8Array) => void): number {
-    if (this.#closed) return 0;
+  drain(
+    onRecord: (record: Uint8Array) => void,
+    maxRecords = Infinity,
+  ): number {
+    if (this.#closed || maxRecords <= 0) return 0;
     const words = this.#words;
     const bytes = this.#bytes;
     const mask = this.#mask;
@@ -176,7 +189,7 @@ class MmapRingReader implements RingReader {
         if ((word & DISCARD_BIT) === 0) {
           count++;
           onRecord(bytes.subarray(off + HEADER, off + HEADER + len));
-          if (this.#closed) break; // closed from the callback
+          if (this.#closed || count >= maxRecords) break;
         }
         if (pos - published >= publishEvery) {
           Atomics.store(this.#consumer, 0, BigInt(pos));

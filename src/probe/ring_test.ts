@@ -168,3 +168,22 @@ ebpfTest(
     }
   },
 );
+
+ebpfTest(
+  "a drain with a record budget leaves the rest in the ring, in order",
+  async () => {
+    const tp = await openTestProbe("dynptr");
+    try {
+      tp.emit(makePayload(10), 5);
+      const seqs: number[] = [];
+      const take = (r: Uint8Array) => seqs.push(parseHeader(r).seq);
+      assertEquals(tp.probe.reader.drain(take, 2), 2);
+      assert(tp.probe.reader.waitingBytes() > 0, "the rest waits in the ring");
+      assertEquals(tp.probe.reader.drain(take, 0), 0);
+      assertEquals(tp.probe.reader.drain(take), 3);
+      assertEquals(seqs, [0, 1, 2, 3, 4]);
+    } finally {
+      tp.close();
+    }
+  },
+);

@@ -1,5 +1,5 @@
 /**
- * src/target: everything about finding what to probe. Given a path or a pid,
+ * src/process: everything about finding what to probe. Given a path or a pid,
  * it finds the Go binary, checks it contains spanbridge's probe point, and
  * returns the file offset for the uprobe with the binary's identity and Go
  * build info; it describes processes for resource attribution, notices their
@@ -34,8 +34,20 @@ export {
   type ElfSymbol,
 } from "./elf.ts";
 export { TargetError, type TargetErrorKind } from "./errors.ts";
+export { type ContainerIdentity, parseCgroup } from "./cgroup.ts";
 export {
+  matchesFilter,
+  needsContainerId,
+  noFilter,
+  type ProcessFilterRules,
+} from "./filter.ts";
+export {
+  containerOf,
+  type ExeFile,
+  exeFile,
+  fileVersion,
   findProcesses,
+  listPids,
   type ProcessInfo,
   processInfo,
   startTicks,

@@ -8,6 +8,7 @@
  * @module
  */
 
+import { parseCgroup } from "./cgroup.ts";
 import { TargetError } from "./errors.ts";
 
 /** What /proc says about one process. */
@@ -39,6 +40,10 @@ export interface ProcessInfo {
    * the pid, it tells a process from a later one that reused its pid.
    */
   startTicks: number;
+  /** The container it runs in (from /proc/pid/cgroup), if any. */
+  containerId?: string;
+  /** The Kubernetes pod it runs in (from /proc/pid/cgroup), if any. */
+  podUid?: string;
 }
 
 const deletedSuffix = " (deleted)";
@@ -58,14 +63,16 @@ export async function processInfo(pid: number): Promise<ProcessInfo> {
   }
   const dir = `/proc/${pid}`;
   try {
-    const [link, exe, stat, cmdline, comm, status] = await Promise.all([
-      Deno.readLink(`${dir}/exe`),
-      Deno.stat(`${dir}/exe`),
-      Deno.readTextFile(`${dir}/stat`),
-      Deno.readFile(`${dir}/cmdline`),
-      Deno.readTextFile(`${dir}/comm`),
-      Deno.readTextFile(`${dir}/status`),
-    ]);
+    const [link, exe, stat, cmdline, comm, status, cgroup] = await Promise
+      .all([
+        Deno.readLink(`${dir}/exe`),
+        Deno.stat(`${dir}/exe`),
+        Deno.readTextFile(`${dir}/stat`),
+        Deno.readFile(`${dir}/cmdline`),
+        Deno.readTextFile(`${dir}/comm`),
+        Deno.readTextFile(`${dir}/status`),
+        Deno.readTextFile(`${dir}/cgroup`).catch(() => ""),
+      ]);
     const exeDeleted = link.endsWith(deletedSuffix);
     const exePath = exeDeleted ? link.slice(0, -deletedSuffix.length) : link;
     const fields = statFields(stat);
@@ -83,6 +90,7 @@ export async function processInfo(pid: number): Promise<ProcessInfo> {
       uid,
       owner: (await userNames()).get(uid) ?? String(uid),
       startTicks: Number(fields[19]),
+      ...parseCgroup(cgroup),
     };
   } catch (err) {
     throw await procError(pid, err);
@@ -121,6 +129,69 @@ export async function findProcesses(
     } catch {
       // Gone meanwhile, a kernel thread, or not ours to inspect.
     }
+  }
+  return pids.sort((a, b) => a - b);
+}
+
+/** The executable a process runs, as its /proc/<pid>/exe shows it. */
+export interface ExeFile {
+  /** The path as the process sees it (in its own mount namespace), without " (deleted)". */
+  path: string;
+  /** The device of the file. */
+  dev: number;
+  /** The inode of the file. */
+  ino: number;
+  /**
+   * The file's content identity: change time, modification time and size.
+   * A file rewritten in place keeps dev and inode but changes this.
+   */
+  version: string;
+}
+
+/**
+ * Reads what `pid` executes, or undefined when it is gone, a kernel thread
+ * or not ours to inspect. Two small calls: no /proc scan.
+ */
+export async function exeFile(pid: number): Promise<ExeFile | undefined> {
+  try {
+    const [link, st] = await Promise.all([
+      Deno.readLink(`/proc/${pid}/exe`),
+      Deno.stat(`/proc/${pid}/exe`),
+    ]);
+    return {
+      path: link.endsWith(deletedSuffix)
+        ? link.slice(0, -deletedSuffix.length)
+        : link,
+      dev: st.dev,
+      ino: st.ino ?? 0,
+      version: fileVersion(st),
+    };
+  } catch {
+    return undefined;
+  }
+}
+
+/** The content identity of a file's stat: change time, modification time, size. */
+export function fileVersion(st: Deno.FileInfo): string {
+  return `${st.ctime?.getTime() ?? 0}:${st.mtime?.getTime() ?? 0}:${st.size}`;
+}
+
+/** Reads the container and pod `pid` runs in (empty on the host or when it is gone). */
+export async function containerOf(
+  pid: number,
+): Promise<{ containerId?: string; podUid?: string }> {
+  try {
+    return parseCgroup(await Deno.readTextFile(`/proc/${pid}/cgroup`));
+  } catch {
+    return {};
+  }
+}
+
+/** The pids of every process in /proc (this controller's pid namespace), ascending. */
+export async function listPids(): Promise<number[]> {
+  const pids: number[] = [];
+  for await (const entry of Deno.readDir("/proc")) {
+    if (/^\d+$/.test(entry.name)) pids.push(Number(entry.name));
   }
   return pids.sort((a, b) => a - b);
 }

@@ -25,7 +25,7 @@ import { type Arch, ElfFile } from "./elf.ts";
 import { TargetError } from "./errors.ts";
 import { findTextStart } from "./moduledata.ts";
 import { locatePclnTab, parsePclnTab } from "./pclntab.ts";
-import { type ProcessInfo, processInfo } from "./proc.ts";
+import { fileVersion, type ProcessInfo, processInfo } from "./proc.ts";
 
 /** The Go package of the probe point. */
 export const probePackage =
@@ -57,6 +57,14 @@ export interface TargetBinary {
   dev: number;
   /** The inode of the file that was read; the uprobe sits on this inode. */
   ino: number;
+  /**
+   * The content identity of the file that was read (change time,
+   * modification time, size; see `fileVersion`): a file rewritten in place
+   * keeps its inode but not this.
+   */
+  version: string;
+  /** The Go build ID (.note.go.buildid), when the linker wrote one. */
+  buildId: string | undefined;
   /** The CPU architecture. */
   arch: Arch;
   /** The symbol (or, when stripped, the pclntab function name) of the probe point. */
@@ -110,6 +118,8 @@ export async function resolveTarget(path: string): Promise<TargetBinary> {
       realPath: await realPath(path),
       dev: elf.stat.dev,
       ino: elf.stat.ino ?? 0,
+      version: fileVersion(elf.stat),
+      buildId: await goBuildId(elf),
       arch: elf.arch,
       ...found,
       build,
@@ -259,6 +269,24 @@ async function checkCode(
     );
   }
   return offset;
+}
+
+/** The Go build ID from the ELF note "Go" of type 4, if present. */
+async function goBuildId(elf: ElfFile): Promise<string | undefined> {
+  const section = elf.section(".note.go.buildid");
+  if (section === undefined) return undefined;
+  const note = await elf.readSection(section);
+  if (note.length < 16) return undefined;
+  const v = new DataView(note.buffer, note.byteOffset, note.byteLength);
+  const nameSize = v.getUint32(0, true);
+  const descSize = v.getUint32(4, true);
+  const descStart = 12 + ((nameSize + 3) & ~3);
+  if (v.getUint32(8, true) !== 4 || descStart + descSize > note.length) {
+    return undefined;
+  }
+  return new TextDecoder().decode(
+    note.subarray(descStart, descStart + descSize),
+  );
 }
 
 function hint(build: GoBuildInfo | undefined): string {

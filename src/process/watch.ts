@@ -7,6 +7,13 @@
  * runs while the directory is quiet; events for the binary's name are
  * debounced (a build writes many times) and then the path is resolved again.
  *
+ * A file rewritten in place (`cp new old`, `cat > old`) keeps its inode, and
+ * a uprobe on it stays at its old offset, which in the new content may be the
+ * middle of an instruction. The first event of such a write is reported at
+ * once, before the debounce, so the caller can detach before a process runs
+ * the new content (processes started in the instant between the write and
+ * the event are not protected: inotify reports after the fact).
+ *
  * @module
  */
 
@@ -22,6 +29,13 @@ export interface WatchBinaryOptions {
    * the SDK); the watch goes on and the old binary stays attached.
    */
   onError?: (err: unknown) => void;
+  /**
+   * Called at once, without debounce, when the file the target resolved to
+   * is being written in place (same inode, new size or modification time).
+   * The new content is resolved and reported to `onReplaced` after the
+   * debounce.
+   */
+  onRewriting?: (old: TargetBinary) => void;
 }
 
 /** A running watch; close it to stop watching. */
@@ -33,7 +47,7 @@ export interface BinaryWatch {
 /**
  * Watches `target.path` and calls `onReplaced` with the newly resolved binary
  * each time the path comes to name a different file (other dev/inode) or the
- * probe point moved within the same file (rewritten in place). It is meant
+ * file's content changed (other `version`: rewritten in place). It is meant
  * for targets given by path; a /proc/<pid>/exe target has nothing to watch.
  *
  * @example
@@ -51,6 +65,7 @@ export function watchBinary(
 ): BinaryWatch {
   const debounceMs = options.debounceMs ?? 250;
   const onError = options.onError ?? (() => {});
+  const onRewriting = options.onRewriting ?? (() => {});
   // Watch the directory of the path given and of the file it resolved to:
   // either a symlink or the file behind it may be replaced.
   const paths = [...new Set([absolute(target.path), target.realPath])];
@@ -59,6 +74,7 @@ export function watchBinary(
     recursive: false,
   });
   let current = target;
+  let rewriting = false;
   let timer: ReturnType<typeof setTimeout> | undefined;
   let closed = false;
 
@@ -78,11 +94,12 @@ export function watchBinary(
     if (closed) return;
     if (
       next.dev === current.dev && next.ino === current.ino &&
-      next.endedOffset === current.endedOffset
+      next.version === current.version
     ) {
       return;
     }
     current = next;
+    rewriting = false;
     onReplaced(next);
   };
 
@@ -101,7 +118,12 @@ export function watchBinary(
   schedule(0);
   (async () => {
     for await (const event of watcher) {
-      if (event.paths.some((p) => names.has(baseName(p)))) schedule(debounceMs);
+      if (!event.paths.some((p) => names.has(baseName(p)))) continue;
+      if (!rewriting && !closed && writtenInPlace(current)) {
+        rewriting = true;
+        onRewriting(current);
+      }
+      schedule(debounceMs);
     }
   })().catch((err) => {
     if (!closed) onError(err);
@@ -114,6 +136,21 @@ export function watchBinary(
       watcher.close();
     },
   };
+}
+
+/** True when the file `target` was read from now has other content (same inode). */
+function writtenInPlace(target: TargetBinary): boolean {
+  let st: Deno.FileInfo;
+  try {
+    st = Deno.statSync(target.realPath);
+  } catch {
+    return false; // gone: a replacement, not a rewrite
+  }
+  if (st.dev !== target.dev || st.ino !== target.ino) return false;
+  // ctime alone also moves on chmod, link and rename: content writes move
+  // the modification time or the size.
+  const [, mtime, size] = target.version.split(":");
+  return `${st.mtime?.getTime() ?? 0}:${st.size}` !== `${mtime}:${size}`;
 }
 
 function absolute(path: string): string {

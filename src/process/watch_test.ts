@@ -89,3 +89,45 @@ Deno.test("watchBinary reports a replacement made before the watch started", asy
     watch.close();
   }
 });
+
+Deno.test("watchBinary reports a rewrite in place at once, then the new content", async () => {
+  const dir = `${await testDir()}/watch-in-place`;
+  await Deno.mkdir(dir, { recursive: true });
+  const app = `${dir}/app`;
+  await Deno.copyFile(await binary("sdk"), app);
+  const first = await resolveTarget(app);
+  const events: string[] = [];
+  const rewriting = Promise.withResolvers<TargetBinary>();
+  const replaced = Promise.withResolvers<TargetBinary>();
+  const watch = watchBinary(first, (t) => {
+    events.push("replaced");
+    replaced.resolve(t);
+  }, {
+    debounceMs: 300,
+    onRewriting: (t) => {
+      events.push("rewriting");
+      rewriting.resolve(t);
+    },
+  });
+  try {
+    await new Promise((r) => setTimeout(r, 100)); // the initial check
+    // `cp new old`: same inode, truncated and written.
+    const wrapper = await Deno.readFile(await binary("sdk-wrapper"));
+    await Deno.writeFile(app, wrapper);
+    assert.equal((await Deno.stat(app)).ino, first.ino);
+    assert.equal(
+      (await within(rewriting.promise, 3000, "the rewrite")).ino,
+      first.ino,
+    );
+    const next = await within(replaced.promise, 3000, "the new content");
+    assert.equal(next.ino, first.ino);
+    assert.notEqual(next.version, first.version);
+    assert.equal(
+      next.endedOffset,
+      (await resolveTarget(await binary("sdk-wrapper"))).endedOffset,
+    );
+    assert.deepEqual(events, ["rewriting", "replaced"]);
+  } finally {
+    watch.close();
+  }
+});

@@ -24,8 +24,8 @@ export function testStats(): ControllerStats {
       bytes: 5400,
       spans: 1000,
       corrupt: 1,
-      lost: 0,
-    } as ControllerStats["decode"],
+      corruptBy: { bad_protobuf: 1 } as ControllerStats["decode"]["corruptBy"],
+    },
     export: {
       received: 1000,
       exported: 900,
@@ -34,9 +34,11 @@ export function testStats(): ControllerStats {
         queue_full: 10,
         export_failed: 20,
         rejected: 5,
-        shutdown: 5,
+        shutdown: 3,
+        in_flight: 2,
       },
       queued: 50,
+      queuedBytes: 5000,
       inFlight: 10,
     },
   };

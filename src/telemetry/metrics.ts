@@ -103,7 +103,7 @@ export class AgentMetrics {
     const exported = counter(
       "otel.sdk.exporter.span.exported",
       "{span}",
-      "Spans whose export finished; error.type says why it failed (export_failed, rejected).",
+      "Spans whose export finished; error.type says why it failed (export_failed, rejected, in_flight).",
     );
     const processed = counter(
       "otel.sdk.processor.span.processed",
@@ -151,6 +151,9 @@ export class AgentMetrics {
       });
       result.observe(exported, e.droppedBy.rejected, {
         "error.type": "rejected",
+      });
+      result.observe(exported, e.droppedBy.in_flight, {
+        "error.type": "in_flight",
       });
       result.observe(processed, e.droppedBy.queue_full, {
         "error.type": "queue_full",
