@@ -12,6 +12,7 @@
  */
 import assert from "node:assert/strict";
 import { buildImage, imageRef } from "../tools/image.ts";
+import { podman } from "../tools/podman.ts";
 import {
   ebpfAvailable,
   removePinRoot,
@@ -118,7 +119,16 @@ Deno.test({
 
       const records = await Promise.all(
         targets.map((t) => showcaseRecord(scope, t)),
-      );
+      ).catch(async (err) => {
+        const logs = await Promise.all(
+          targets.map((t) => podman(["logs", t.container.name]).catch(String)),
+        );
+        throw new Error(
+          `${err.message}\ntargets:\n${logs.join("\n")}\nagent:\n${
+            agent!.dump()
+          }`,
+        );
+      });
       const total = records.reduce((n, r) => n + r.spans.length, 0);
       await waitUntil(
         () => receiver.spans.length >= total,

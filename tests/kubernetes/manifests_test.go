@@ -90,8 +90,8 @@ func TestAgentDaemonSet(t *testing.T) {
 		t.Error("the agent must say privileged: false")
 	}
 	if sc.Capabilities == nil || !slices.Equal(sc.Capabilities.Drop, []corev1.Capability{"ALL"}) ||
-		!slices.Equal(sc.Capabilities.Add, []corev1.Capability{"BPF", "PERFMON", "SYS_ADMIN"}) {
-		t.Errorf("capabilities: want drop [ALL] add [BPF PERFMON SYS_ADMIN], got %+v", sc.Capabilities)
+		!slices.Equal(sc.Capabilities.Add, []corev1.Capability{"BPF", "PERFMON", "SYS_ADMIN", "SYS_PTRACE"}) {
+		t.Errorf("capabilities: want drop [ALL] add [BPF PERFMON SYS_ADMIN SYS_PTRACE], got %+v", sc.Capabilities)
 	}
 	if sc.AllowPrivilegeEscalation != nil && !*sc.AllowPrivilegeEscalation {
 		t.Error("allowPrivilegeEscalation: false is refused by the API together with CAP_SYS_ADMIN")

@@ -22,6 +22,7 @@ func TestPodmanRunArgsOfTheAgent(t *testing.T) {
 		"--cap-add=CAP_BPF",
 		"--cap-add=CAP_PERFMON",
 		"--cap-add=CAP_SYS_ADMIN",
+		"--cap-add=CAP_SYS_PTRACE",
 		"--env=K8S_NODE_NAME=node-1",
 		"--env=K8S_NODE_IP=10.0.0.1",
 		"--env=OTEL_EXPORTER_OTLP_ENDPOINT=http://spanbridge-gateway.spanbridge.svc:4318",
