@@ -150,6 +150,8 @@ export class Cluster {
   #server = "";
   #token = "";
   #containerdSocket = "";
+  /** Whether /var/log/containers existed before the kubelet ran. */
+  #hadContainerLogs = true;
 
   private constructor(dir: string, node: string) {
     this.dir = dir;
@@ -196,6 +198,10 @@ export class Cluster {
 
   async #start(): Promise<void> {
     const dir = this.dir;
+    this.#hadContainerLogs = await Deno.stat("/var/log/containers").then(
+      () => true,
+      () => false,
+    );
     for (const d of ["logs", "pki", "etcd", "containerd", "kubelet", "cni"]) {
       await Deno.mkdir(`${dir}/${d}`, { recursive: true });
     }
@@ -355,6 +361,24 @@ export class Cluster {
           const node = await this.api<Json>(`/api/v1/nodes/${this.node}`, {
             allow: [404],
           });
+          if (node.kind !== "Node") return false;
+          if (!node.status?.addresses?.length) {
+            // The kubelet refuses a loopback --node-ip ("nodeIP can't be
+            // loopback address") and then sets no address at all: pods get no
+            // status.hostIP and the API server cannot reach the kubelet. It
+            // leaves addresses it did not set alone, so they are set here.
+            await this.api(`/api/v1/nodes/${this.node}/status`, {
+              method: "PATCH",
+              body: {
+                status: {
+                  addresses: [
+                    { type: "InternalIP", address: "127.0.0.1" },
+                    { type: "Hostname", address: this.node },
+                  ],
+                },
+              },
+            });
+          }
           return node.status?.conditions?.some((c: Json) =>
             c.type === "Ready" && c.status === "True"
           ) ?? false;
@@ -369,7 +393,9 @@ export class Cluster {
       ...init,
       headers: {
         Authorization: `Bearer ${this.#token}`,
-        "Content-Type": "application/json",
+        "Content-Type": init.method === "PATCH"
+          ? "application/merge-patch+json"
+          : "application/json",
         ...init.headers,
       },
       client: this.#client,
@@ -563,7 +589,12 @@ export class Cluster {
    */
   async stop(): Promise<void> {
     const problems: string[] = [];
-    const kubelet = this.#components.find((c) => c.name === "kubelet");
+    const component = (name: string) =>
+      this.#components.find((c) => c.name === name);
+    // Nothing may recreate the pods deleted below.
+    await component("kube-controller-manager")?.stop();
+    await component("kube-scheduler")?.stop();
+    const kubelet = component("kubelet");
     if (kubelet && !kubelet.status && this.#server) {
       try {
         const pods = await this.api<Json>("/api/v1/pods");
@@ -577,7 +608,7 @@ export class Cluster {
           async () =>
             ((await this.api<Json>("/api/v1/pods")).items ?? []).length === 0,
           60_000,
-          "every pod to be deleted",
+          "the kubelet to stop every pod",
         );
       } catch (err) {
         problems.push(`deleting pods: ${(err as Error).message}`);
@@ -586,15 +617,17 @@ export class Cluster {
     for (const c of [...this.#components].reverse()) {
       await c.stop(c.name === "containerd" ? 5_000 : 15_000);
     }
-    // Shims of containers the kubelet did not stop outlive containerd.
-    for (const pid of shimPids(this.dir)) {
+    // What the kubelet did not stop: containers (their shims outlive
+    // containerd, their processes outlive their shims).
+    const leftovers = () => [...shimPids(this.dir), ...podPids()];
+    for (const pid of leftovers()) {
       try {
         Deno.kill(pid, "SIGKILL");
       } catch {
         // Gone meanwhile.
       }
     }
-    await waitUntil(() => shimPids(this.dir).length === 0, 10_000, "shims")
+    await waitUntil(() => leftovers().length === 0, 10_000, "shims and pods")
       .catch((err) => problems.push(err.message));
     for (const mount of mountsUnder(this.dir)) {
       try {
@@ -605,6 +638,7 @@ export class Cluster {
         );
       }
     }
+    removeLogLinks(this.dir, this.#hadContainerLogs, problems);
     await Deno.remove(this.dir, { recursive: true }).catch((err) => {
       if (!(err instanceof Deno.errors.NotFound)) {
         problems.push(`removing ${this.dir}: ${err}`);
@@ -723,6 +757,50 @@ function shimPids(dir: string): number[] {
     }
   }
   return pids;
+}
+
+/** Processes in the kubelet's pod cgroups. */
+function podPids(): number[] {
+  const pids: number[] = [];
+  const walk = (dir: string) => {
+    try {
+      for (
+        const line of Deno.readTextFileSync(`${dir}/cgroup.procs`).split("\n")
+      ) {
+        if (line) pids.push(Number(line));
+      }
+      for (const e of Deno.readDirSync(dir)) {
+        if (e.isDirectory) walk(`${dir}/${e.name}`);
+      }
+    } catch (err) {
+      if (!(err instanceof Deno.errors.NotFound)) throw err;
+    }
+  };
+  walk("/sys/fs/cgroup/pids/kubepods");
+  return pids;
+}
+
+/**
+ * Removes the kubelet's links in /var/log/containers (a path it does not
+ * let one configure) to logs under `dir`, and the folder if it made it.
+ */
+function removeLogLinks(dir: string, hadFolder: boolean, problems: string[]) {
+  const folder = "/var/log/containers";
+  try {
+    for (const e of Deno.readDirSync(folder)) {
+      const link = `${folder}/${e.name}`;
+      if (e.isSymlink && Deno.readLinkSync(link).startsWith(`${dir}/`)) {
+        Deno.removeSync(link);
+      }
+    }
+    if (!hadFolder && [...Deno.readDirSync(folder)].length === 0) {
+      Deno.removeSync(folder);
+    }
+  } catch (err) {
+    if (!(err instanceof Deno.errors.NotFound)) {
+      problems.push(`removing the kubelet's links in ${folder}: ${err}`);
+    }
+  }
 }
 
 /** Mount points under `dir`, deepest first. */
