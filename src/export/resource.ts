@@ -70,6 +70,8 @@ export interface ResourceEnv {
   serviceName?: string;
   /** OTEL_RESOURCE_ATTRIBUTES as string attributes, in order. */
   attributes: KeyValue[];
+  /** K8S_NODE_NAME: the node an agent in a container runs on. */
+  k8sNodeName?: string;
 }
 
 /** Facts about the machine the controller and its targets run on. */
@@ -126,21 +128,19 @@ export function readResourceEnv(
   const serviceName = env.OTEL_SERVICE_NAME?.trim() || undefined;
   const attributes = parseResourceAttributes(env.OTEL_RESOURCE_ATTRIBUTES ?? "")
     .map(([k, v]) => keyValue(k, v));
-  return { serviceName, attributes };
+  const k8sNodeName = env.K8S_NODE_NAME?.trim() || undefined;
+  return { serviceName, attributes, ...(k8sNodeName && { k8sNodeName }) };
 }
 
 const archNames: Record<string, string> = { x86_64: "amd64", aarch64: "arm64" };
 
 /**
  * host.name and host.arch of this machine (needs --allow-sys for the host
- * name). An agent in a container sees the container's host name: given
- * K8S_NODE_NAME (the Kubernetes downward API's spec.nodeName), that name is
- * host.name and k8s.node.name.
+ * name). An agent in a container sees the container's host name: given its
+ * node's name (K8S_NODE_NAME, the Kubernetes downward API's spec.nodeName),
+ * that name is host.name and k8s.node.name.
  */
-export function detectHost(
-  env: Record<string, string | undefined> = {},
-): HostInfo {
-  const node = env.K8S_NODE_NAME?.trim() || undefined;
+export function detectHost(node?: string): HostInfo {
   return {
     name: node ?? Deno.hostname(),
     arch: archNames[Deno.build.arch] ?? Deno.build.arch,

@@ -223,7 +223,9 @@ Deno.test("mergeResource adds container.id and k8s.pod.uid; K8S_NODE_NAME names 
     containerId: "ab".repeat(32),
     podUid: "1b2c3d4e-5f60-4718-9a0b-1c2d3e4f5a6b",
   };
-  const node = detectHost({ K8S_NODE_NAME: "node-7" });
+  const node = detectHost(
+    readResourceEnv({ K8S_NODE_NAME: " node-7 " }).k8sNodeName,
+  );
   deepStrictEqual([node.name, node.k8sNodeName], ["node-7", "node-7"]);
   const got = flat(mergeResource(undefined, inPod, readResourceEnv({}), node));
   strictEqual(got["container.id"], "ab".repeat(32));
@@ -235,5 +237,8 @@ Deno.test("mergeResource adds container.id and k8s.pod.uid; K8S_NODE_NAME names 
     ["container.id", "k8s.pod.uid", "k8s.node.name"].filter((k) => k in plain),
     [],
   );
-  strictEqual(detectHost({}).k8sNodeName, undefined);
+  strictEqual(
+    detectHost(readResourceEnv({}).k8sNodeName).k8sNodeName,
+    undefined,
+  );
 });

@@ -58,7 +58,7 @@ export function createSink(
   const exporter = options.exporter ?? exporterFor(config);
   const resources = new ResourceCache(
     config.resource,
-    options.host ?? detectHost(),
+    options.host ?? detectHost(config.resource.k8sNodeName),
     config.batch.maxResourceCacheBytes,
   );
   const queue = new SpanQueue(
@@ -89,7 +89,7 @@ export function createSinkFromEnv(
   env: Record<string, string | undefined>,
   log: Logger,
 ): SpanSink {
-  return createSink(readExportConfig(env), { log, host: detectHost(env) });
+  return createSink(readExportConfig(env), { log });
 }
 
 /** The exporter `config` asks for; undefined for OTEL_TRACES_EXPORTER=none. */
