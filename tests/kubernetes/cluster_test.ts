@@ -291,6 +291,15 @@ Deno.test({
         executable: "orders",
       });
       assert.equal(receiver.spans.length, record.spans.length, "spans once");
+      // k8sattributes read pods, namespaces and ReplicaSets with the chart's
+      // RBAC, and nothing went wrong on the way.
+      const [gateway] = await podsOf("gateway");
+      const gatewayLog = await cluster.podLog(ns, gateway.metadata.name);
+      assert.match(gatewayLog, /Everything is ready/, gatewayLog);
+      assert.ok(
+        !/\t(warn|error)\t|forbidden/i.test(gatewayLog),
+        `the gateway logged a warning or error:\n${gatewayLog}`,
+      );
 
       await sh(helmExe, [
         "uninstall",
