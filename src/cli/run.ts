@@ -16,7 +16,7 @@ import {
   Controller,
   type ControllerStats,
   recordsLost,
-} from "../controller/controller.ts";
+} from "../controller/mod.ts";
 import {
   createSink,
   type ExportConfig,

@@ -31,7 +31,7 @@ import {
   MetricsExporterMetricsHelper,
 } from "@opentelemetry/otlp-transformer";
 import { resourceFromAttributes } from "@opentelemetry/resources";
-import { type ControllerStats, recordsLost } from "../controller/controller.ts";
+import { type ControllerStats, recordsLost } from "../controller/mod.ts";
 import { otlpHttpSettings } from "../export/mod.ts";
 import type { OtlpMetricsConfig } from "./config.ts";
 import type { ExportCall } from "./export_watch.ts";
