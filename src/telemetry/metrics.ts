@@ -149,7 +149,7 @@ export class AgentMetrics {
     const processes = gauge(
       "spanbridge.process.traced",
       "{process}",
-      "Processes that sent spans and still run.",
+      "Processes found running a traced binary (or that sent spans), until they exit.",
     );
     meter.addBatchObservableCallback((result) => {
       const stats = options.stats();
