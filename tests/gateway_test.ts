@@ -19,7 +19,6 @@ import {
   ebpfAvailable,
   removePinRoot,
   root,
-  runProgram,
   stopIfRunning,
   testPinRoot,
   waitUntil,
@@ -28,7 +27,7 @@ import { buildCollector, collectorExe, CollectorProcess } from "./collector.ts";
 import { collectingReceiver, unusedPort } from "./otlp.ts";
 import {
   assertSpans,
-  type ShowcaseRecord,
+  recordShowcase,
   stopAndAssertNothingLost,
 } from "./assert_spans.ts";
 import { assertHelloRunsArrived, startHello } from "./hello.ts";
@@ -131,15 +130,7 @@ Deno.test({
         10_000,
         "the agent to turn ready",
       );
-      await runProgram(showcase.exe, [
-        "-record",
-        recordFile,
-        "-wait-attach",
-        "10s",
-      ], { OTEL_SERVICE_NAME: "showcase-e2e" });
-      const record: ShowcaseRecord = JSON.parse(
-        await Deno.readTextFile(recordFile),
-      );
+      const record = await recordShowcase(showcase.exe, recordFile);
       await waitUntil(
         () => receiver.spans.length >= record.spans.length,
         20_000,

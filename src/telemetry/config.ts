@@ -55,16 +55,17 @@ export function readTelemetryConfig(
   if (address === undefined || address === "") return undefined;
   return {
     listen: parseListen(address),
-    exportFailingMs: seconds(
+    exportFailingMs: duration(
       "SPANBRIDGE_TELEMETRY_EXPORT_FAILING",
       env.SPANBRIDGE_TELEMETRY_EXPORT_FAILING,
       defaultExportFailingMs,
-      1_000,
+      "seconds",
     ),
-    exportIntervalMs: milliseconds(
+    exportIntervalMs: duration(
       "OTEL_METRIC_EXPORT_INTERVAL",
       env.OTEL_METRIC_EXPORT_INTERVAL,
       60_000,
+      "milliseconds",
     ),
     ...(metricsExporter(env.OTEL_METRICS_EXPORTER) && {
       otlp: {
@@ -101,35 +102,21 @@ function parseListen(text: string): { hostname: string; port: number } {
   return { hostname: host.replace(/^\[(.*)\]$/, "$1"), port };
 }
 
-function seconds(
+/** A positive duration in `unit`, as ms; `fallbackMs` when unset. */
+function duration(
   name: string,
   text: string | undefined,
   fallbackMs: number,
-  scale: number,
+  unit: "seconds" | "milliseconds",
 ): number {
   if (text === undefined || text === "") return fallbackMs;
   const value = Number(text);
   if (!(value > 0)) {
     throw new Error(
-      `Invalid ${name} "${text}": expected a positive number of seconds.`,
+      `Invalid ${name} "${text}": expected a positive number of ${unit}.`,
     );
   }
-  return value * scale;
-}
-
-function milliseconds(
-  name: string,
-  text: string | undefined,
-  fallback: number,
-): number {
-  if (text === undefined || text === "") return fallback;
-  const value = Number(text);
-  if (!(value > 0)) {
-    throw new Error(
-      `Invalid ${name} "${text}": expected a positive number of milliseconds.`,
-    );
-  }
-  return value;
+  return unit === "seconds" ? value * 1000 : value;
 }
 
 function metricsExporter(text: string | undefined): boolean {
