@@ -61,13 +61,18 @@ Deno.test("AgentMetrics pushes OTLP metrics where its configuration says, with i
       });
     },
   );
-  // The process environment points elsewhere: only the configuration counts.
   const transport = readOtlpTransport({
     OTEL_EXPORTER_OTLP_ENDPOINT: "http://127.0.0.1:9/nowhere",
     OTEL_EXPORTER_OTLP_METRICS_ENDPOINT:
       `http://127.0.0.1:${server.addr.port}/v1/metrics`,
     OTEL_EXPORTER_OTLP_METRICS_HEADERS: "authorization=Bearer%20m",
   }, "metrics");
+  // What OpenTelemetry JS would read on its own must change nothing.
+  const stray = {
+    OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: "http://127.0.0.1:1/v1/metrics",
+    OTEL_EXPORTER_OTLP_METRICS_HEADERS: "authorization=stray",
+  };
+  for (const [k, v] of Object.entries(stray)) Deno.env.set(k, v);
   try {
     const metrics = new AgentMetrics({
       stats: testStats,
@@ -76,6 +81,7 @@ Deno.test("AgentMetrics pushes OTLP metrics where its configuration says, with i
     });
     await metrics.shutdown(); // shutdown pushes once
   } finally {
+    for (const k of Object.keys(stray)) Deno.env.delete(k);
     await server.shutdown();
   }
   assert.equal(bodies.length, 1);
