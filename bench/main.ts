@@ -22,7 +22,7 @@ import {
   writeResults,
 } from "./report.ts";
 import { benchSoak } from "./soak.ts";
-import { exitCodeOf } from "../src/cli/command.ts";
+import { exitCodeOf } from "../src/cli/mod.ts";
 import { requireEbpf } from "../tests/ebpf.ts";
 
 const help = `deno task bench [--quick] [--soak <seconds>]

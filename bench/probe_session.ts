@@ -11,7 +11,7 @@
 import { openProbe } from "../src/probe/mod.ts";
 import { resolveTarget } from "../src/process/mod.ts";
 import { Decoder } from "../src/decode/mod.ts";
-import { createSinkFromEnv } from "../src/export/mod.ts";
+import { createSink, readExportConfig } from "../src/export/mod.ts";
 import { silentLogger } from "../src/log.ts";
 
 /** Bytes from ended's entry to its RET on x86_64 (the NOP's length). */
@@ -66,9 +66,9 @@ export async function startProbeSession(
     name: options.instance,
   });
   const decoder = new Decoder({ maxPayloadBytes: probe.maxRecordBytes });
-  const sink = createSinkFromEnv(
-    { OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: options.endpoint },
-    silentLogger,
+  const sink = createSink(
+    readExportConfig({ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: options.endpoint }),
+    { log: silentLogger },
   );
   const drain = () =>
     probe.reader.drain((record) => {

@@ -9,9 +9,12 @@
  *
  * @module
  */
-import { type Command, ExitCode } from "./cli/command.ts";
-import { runCommand } from "./cli/run.ts";
-import { receiveCommand } from "./cli/receive.ts";
+import {
+  type Command,
+  ExitCode,
+  receiveCommand,
+  runCommand,
+} from "./cli/mod.ts";
 import { createLogger } from "./log.ts";
 import { version } from "./version.ts";
 

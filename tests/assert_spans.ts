@@ -6,13 +6,30 @@
  */
 import assert from "node:assert/strict";
 import { attributeMap, type Json, type ReceivedSpan } from "./otlp.ts";
-import type { ControllerProcess } from "./harness.ts";
+import { type ControllerProcess, runProgram } from "./harness.ts";
 
 /** What `showcase -record FILE` writes: every span it made, as OTLP JSON. */
 export interface ShowcaseRecord {
   resource: Record<string, string>;
   spans: Json[];
   mustNotArrive: { name: string; traceId: string; spanId: string }[];
+}
+
+/**
+ * Runs the showcase at `exe` as the e2e tests do (service "showcase-e2e",
+ * waiting up to 10 s for a controller to attach) and returns what it
+ * recorded into `recordFile`.
+ */
+export async function recordShowcase(
+  exe: string,
+  recordFile: string,
+  env: Record<string, string> = {},
+): Promise<ShowcaseRecord> {
+  await runProgram(exe, ["-record", recordFile, "-wait-attach", "10s"], {
+    OTEL_SERVICE_NAME: "showcase-e2e",
+    ...env,
+  });
+  return JSON.parse(await Deno.readTextFile(recordFile));
 }
 
 /**

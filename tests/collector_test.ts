@@ -28,7 +28,6 @@ import {
   copyProgram,
   ebpfAvailable,
   removePinRoot,
-  runProgram,
   stopIfRunning,
   testPinRoot,
   waitUntil,
@@ -37,7 +36,7 @@ import { buildCollector, CollectorProcess } from "./collector.ts";
 import { collectingReceiver, unusedPort } from "./otlp.ts";
 import {
   assertSpans,
-  type ShowcaseRecord,
+  recordShowcase,
   stopAndAssertNothingLost,
 } from "./assert_spans.ts";
 
@@ -81,15 +80,7 @@ for (
           },
         );
         await controller.waitFor("attached");
-        await runProgram(showcase.exe, [
-          "-record",
-          recordFile,
-          "-wait-attach",
-          "10s",
-        ], { OTEL_SERVICE_NAME: "showcase-e2e" });
-        const record: ShowcaseRecord = JSON.parse(
-          await Deno.readTextFile(recordFile),
-        );
+        const record = await recordShowcase(showcase.exe, recordFile);
         await waitUntil(
           () => receiver.spans.length >= record.spans.length,
           20_000,

@@ -18,7 +18,6 @@ import {
   copyProgram,
   ebpfAvailable,
   removePinRoot,
-  runProgram,
   stopIfRunning,
   testPinRoot,
   waitUntil,
@@ -32,7 +31,7 @@ import {
 import { collectingReceiver, unusedPort } from "./otlp.ts";
 import {
   assertSpans,
-  type ShowcaseRecord,
+  recordShowcase,
   stopAndAssertNothingLost,
 } from "./assert_spans.ts";
 import { assertHelloRunsArrived, startHello } from "./hello.ts";
@@ -119,15 +118,7 @@ Deno.test({
         10_000,
         "the agent to turn ready",
       );
-      await runProgram(showcase.exe, [
-        "-record",
-        recordFile,
-        "-wait-attach",
-        "10s",
-      ], { OTEL_SERVICE_NAME: "showcase-e2e" });
-      const record: ShowcaseRecord = JSON.parse(
-        await Deno.readTextFile(recordFile),
-      );
+      const record = await recordShowcase(showcase.exe, recordFile);
       await waitUntil(
         () => receiver.spans.length >= record.spans.length,
         20_000,

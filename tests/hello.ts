@@ -78,6 +78,21 @@ function expectedSpans(root: ReceivedSpan): number {
   return status?.intValue === "500" ? 3 : 4;
 }
 
+/** How many hello traces of `received` arrived whole (every span, once). */
+export function wholeHelloTraces(received: ReceivedSpan[]): number {
+  const byTrace = Map.groupBy(received, (r) => r.span.traceId);
+  let whole = 0;
+  for (const spans of byTrace.values()) {
+    const roots = spans.filter((s) => !s.span.parentSpanId);
+    const ids = new Set(spans.map((s) => s.span.spanId));
+    if (
+      roots.length === 1 && ids.size === spans.length &&
+      spans.length === expectedSpans(roots[0])
+    ) whole++;
+  }
+  return whole;
+}
+
 /**
  * Asserts that the spans of `runs` arrived exactly: per process one trace
  * per request, each trace whole, no span twice. Spans of other processes

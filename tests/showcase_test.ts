@@ -6,16 +6,11 @@
  * events, links, status, dropped counts, scope and resource; non-sampled
  * spans must not arrive; the controller must report nothing dropped.
  */
-import {
-  ControllerProcess,
-  ebpfAvailable,
-  program,
-  runProgram,
-} from "./harness.ts";
+import { ControllerProcess, ebpfAvailable, program } from "./harness.ts";
 import { collectingReceiver } from "./otlp.ts";
 import {
   assertSpans,
-  type ShowcaseRecord,
+  recordShowcase,
   stopAndAssertNothingLost,
 } from "./assert_spans.ts";
 
@@ -39,17 +34,7 @@ for (const protocol of ["http/protobuf", "http/json"] as const) {
       const recordFile = await Deno.makeTempFile({ suffix: ".json" });
       try {
         await controller.waitFor("attached");
-        await runProgram(showcase, [
-          "-record",
-          recordFile,
-          "-wait-attach",
-          "10s",
-        ], {
-          OTEL_SERVICE_NAME: "showcase-e2e",
-        });
-        const record: ShowcaseRecord = JSON.parse(
-          await Deno.readTextFile(recordFile),
-        );
+        const record = await recordShowcase(showcase, recordFile);
         await waitUntil(
           () => receiver.spans.length >= record.spans.length,
           10_000,

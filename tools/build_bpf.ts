@@ -6,6 +6,8 @@
  * @module
  */
 
+import { runTool } from "./run_tool.ts";
+
 const bpfDir = new URL("../bpf/", import.meta.url).pathname;
 
 /** The BPF target architectures built, as named in object file names. */
@@ -71,30 +73,14 @@ function mtime(path: string): number {
   }
 }
 
-async function run(cmd: string, args: string[]): Promise<void> {
-  let out: Deno.CommandOutput;
-  try {
-    out = await new Deno.Command(cmd, {
-      args,
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) {
-      throw new Error(
-        `Cannot build the BPF objects: ${cmd} is not installed. Install clang and llvm (tools/bootstrap.sh does).`,
-      );
-    }
-    throw e;
-  }
-  if (!out.success) {
-    const stderr = new TextDecoder().decode(out.stderr).trim();
-    throw new Error(
-      `Cannot build the BPF objects: ${cmd} ${
-        args.join(" ")
-      } failed:\n${stderr}`,
-    );
-  }
+/** Runs a compiler tool; the errors say what was being built. */
+function run(cmd: string, args: string[]): Promise<void> {
+  return runTool(
+    cmd,
+    args,
+    "build the BPF objects",
+    "install clang and llvm; tools/bootstrap.sh does",
+  );
 }
 
 if (import.meta.main) {

@@ -8,8 +8,8 @@
  *
  * @module
  */
-import { run } from "../src/cli/run.ts";
-import { recordsLost } from "../src/controller/controller.ts";
+import { run } from "../src/cli/mod.ts";
+import { recordsLost } from "../src/controller/mod.ts";
 import { readExportConfig } from "../src/export/mod.ts";
 import { defaultRingBytes } from "../src/probe/mod.ts";
 import { createLogger } from "../src/log.ts";

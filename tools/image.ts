@@ -20,6 +20,7 @@
  */
 import { createHash } from "node:crypto";
 import { imageExists, podman } from "./podman.ts";
+import { runTool } from "./run_tool.ts";
 import config from "../deno.json" with { type: "json" };
 
 const root = new URL("..", import.meta.url).pathname;
@@ -141,30 +142,8 @@ async function baseImage(): Promise<string> {
 }
 
 /** Runs `cmd args...` to completion; throws naming `what` with its stderr. */
-async function run(cmd: string, args: string[], what: string): Promise<void> {
-  let out: Deno.CommandOutput;
-  try {
-    out = await new Deno.Command(cmd, {
-      args,
-      stdin: "null",
-      stdout: "null",
-      stderr: "piped",
-    }).output();
-  } catch (err) {
-    if (err instanceof Deno.errors.NotFound) {
-      throw new Error(
-        `Cannot ${what}: ${cmd} is not installed (tools/bootstrap.sh installs it, as root).`,
-      );
-    }
-    throw err;
-  }
-  if (out.code !== 0) {
-    throw new Error(
-      `Cannot ${what}: ${cmd} exited with ${out.code}: ${
-        new TextDecoder().decode(out.stderr).trim()
-      }`,
-    );
-  }
+function run(cmd: string, args: string[], what: string): Promise<void> {
+  return runTool(cmd, args, what, "tools/bootstrap.sh installs it, as root");
 }
 
 async function exists(path: string): Promise<boolean> {

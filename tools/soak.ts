@@ -9,12 +9,14 @@
  * second, 3-4 spans each) and exports to a loopback port where nothing
  * listens; after `--seconds` a receiver starts on that port; hello goes on
  * for `--after` seconds more, then the controller is stopped. Checked:
- * every span the controller received is exported or counted as dropped
- * (received - dropped = arrived), none arrives twice, the kernel lost no
- * record, the controller's memory stays bounded, recovery is noticed within
- * the exporter's maximum backoff, and nothing queued within
- * OTEL_BSP_MAX_QUEUE_SIZE is dropped for the outage (export_failed or
- * shutdown). Prints one JSON summary; exits 1 when a check fails, 2 on
+ * the counters balance (received = exported + dropped, and received -
+ * dropped = arrived), none arrives twice, every loss is counted (a hello
+ * trace is missing or incomplete exactly when records were lost in the
+ * kernel or spans dropped: with backpressure a long outage fills the ring,
+ * and the kernel then counts what it cannot take), the controller's memory
+ * stays bounded, recovery is noticed within the exporter's maximum backoff,
+ * and nothing queued within OTEL_BSP_MAX_QUEUE_SIZE is dropped for the
+ * outage (export_failed or shutdown). Prints one JSON summary; exits 1 when a check fails, 2 on
  * bad usage. Needs what the eBPF tests need (root, bpffs).
  *
  * @module
@@ -36,7 +38,7 @@ import {
   collectingReceiver,
   unusedPort,
 } from "../tests/otlp.ts";
-import { startHello } from "../tests/hello.ts";
+import { startHello, wholeHelloTraces } from "../tests/hello.ts";
 
 const usage =
   "Usage: deno run -A tools/soak.ts outage --seconds <n> [--rate <traces/s>] [--after <s>] [--queue <spans>]";
@@ -95,6 +97,7 @@ async function outage(o: OutageOptions) {
       rate: o.rate,
       queue: o.queue ?? "default",
       helloTraces: made.requests,
+      helloTracesWhole: wholeHelloTraces(r.spans),
       elapsedSeconds: Math.round((Date.now() - started) / 100) / 10,
       received: n("received"),
       exported: n("exported"),
@@ -103,6 +106,8 @@ async function outage(o: OutageOptions) {
       droppedQueueFull: n("droppedQueueFull"),
       droppedExportFailed: n("droppedExportFailed"),
       droppedShutdown: n("droppedShutdown"),
+      droppedRejected: n("droppedRejected"),
+      droppedInFlight: n("droppedInFlight"),
       recordsLost: n("recordsLost"),
       requestsAfterRecovery: r.requests.length,
       firstDeliveryMs,
@@ -114,10 +119,14 @@ async function outage(o: OutageOptions) {
     const checks = {
       "controller exited 0, or 4 when it dropped spans":
         stopStatus.code === (summary.dropped > 0 ? 4 : 0),
+      "received = exported + dropped": summary.received ===
+        summary.exported + summary.dropped,
       "received - dropped = arrived": summary.received - summary.dropped ===
         summary.arrived,
       "no span arrived twice": ids.size === r.spans.length,
-      "no record lost in the kernel": summary.recordsLost === 0,
+      "every loss counted (traces missing exactly when records were lost or spans dropped)":
+        (summary.helloTracesWhole < summary.helloTraces) ===
+          (summary.recordsLost + summary.dropped > 0),
       "memory bounded (max RSS < start + 256 MiB)": rssMax <
         rssStart + (256 << 20),
       "recovery noticed within the maximum backoff (5 s + 20%)":

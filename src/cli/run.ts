@@ -16,7 +16,7 @@ import {
   Controller,
   type ControllerStats,
   recordsLost,
-} from "../controller/controller.ts";
+} from "../controller/mod.ts";
 import {
   createSink,
   type ExportConfig,
@@ -258,7 +258,11 @@ export function parseRunArgs(
   }
   let telemetry: TelemetryConfig | undefined;
   try {
-    telemetry = readTelemetryConfig(values.telemetry, env);
+    telemetry = readTelemetryConfig(
+      values.telemetry,
+      env,
+      exportConfig.resource.k8sNodeName,
+    );
   } catch (err) {
     throw new UsageError((err as Error).message, { cause: err });
   }

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { type ControllerStats, recordsLost } from "../controller/controller.ts";
+import { type ControllerStats, recordsLost } from "../controller/mod.ts";
 
 /**
  * Formats one status line from two snapshots taken `elapsedMs` apart, at

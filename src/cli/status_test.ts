@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { formatStatus } from "./status.ts";
-import type { ControllerStats } from "../controller/controller.ts";
+import type { ControllerStats } from "../controller/mod.ts";
 
 function stats(
   spans: number,

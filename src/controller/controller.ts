@@ -40,7 +40,7 @@ export interface ControllerOptions {
 export interface ControllerStats {
   /** Binaries the probe is attached to. */
   binaries: number;
-  /** Processes that sent spans and still run. */
+  /** Processes found running a traced binary (or that sent spans), until they exit. */
   processes: number;
   /** What the kernel side counted. */
   probe: ProbeCounters;

@@ -16,8 +16,13 @@
  */
 import { resolve as resolvePath } from "node:path";
 import type { Logger } from "../log.ts";
-import type { Attachment, Probe } from "../probe/mod.ts";
-import { type ExecEvents, openExecEvents } from "../probe/exec_events.ts";
+import {
+  type Attachment,
+  type ExecEvents,
+  openExecEvents,
+  type Probe,
+} from "../probe/mod.ts";
+
 import {
   type BinaryWatch,
   containerOf,

@@ -9,7 +9,7 @@
  * @module
  */
 
-import { fromBinary, mergeFromBinary, toBinary } from "@bufbuild/protobuf";
+import { fromBinary, mergeFromBinary } from "@bufbuild/protobuf";
 import { ResourceSchema } from "../../gen/opentelemetry/proto/resource/v1/resource_pb.ts";
 import {
   ResourceSpansSchema,
@@ -287,10 +287,5 @@ function decodeFully(payload: Uint8Array): SpanBatch | ScanProblem {
       }
     }
   }
-  return new SpanBatch(traces.resourceSpans.map((rs) => ({
-    resource: rs.resource && encodeResource(rs.resource),
-    schemaUrl: rs.schemaUrl,
-    scopeSpans: rs.scopeSpans.map((ss) => toBinary(ScopeSpansSchema, ss)),
-    spans: rs.scopeSpans.reduce((n, ss) => n + ss.spans.length, 0),
-  })));
+  return SpanBatch.fromTracesData(traces);
 }

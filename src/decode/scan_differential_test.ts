@@ -11,7 +11,7 @@ import {
   TracesDataSchema,
 } from "../../gen/opentelemetry/proto/trace/v1/trace_pb.ts";
 import { hex } from "../otlp/mod.ts";
-import { mergeResource, readResourceEnv } from "../export/resource.ts";
+import { mergeResource, readResourceEnv } from "../export/mod.ts";
 import { encodeResource, SpanBatch } from "../otlp/mod.ts";
 import { mutate, random, validPayloads } from "./_test_mutations.ts";
 import { scanTraces } from "./_scan.ts";

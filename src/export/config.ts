@@ -33,9 +33,12 @@ export interface BatchOptions {
   maxResourceCacheBytes: number;
 }
 
-/** Where and how OTLP/HTTP requests go (OTEL_EXPORTER_OTLP_(TRACES_)* variables). */
+/** What an OTLP exporter sends: the agent's spans, or its own metrics. */
+export type OtlpSignal = "traces" | "metrics";
+
+/** Where and how OTLP/HTTP requests go (OTEL_EXPORTER_OTLP_(<SIGNAL>_)* variables). */
 export interface OtlpTransportConfig {
-  /** Full URL of the traces endpoint. Default http://localhost:4318/v1/traces. */
+  /** Full URL of the signal's endpoint. Default http://localhost:4318/v1/<signal>. */
   url: string;
   /** Extra request headers, values percent-decoded. */
   headers: Record<string, string>;
@@ -141,24 +144,37 @@ export function readExportConfig(env: Env): ExportConfig {
   return {
     exporter,
     protocol,
-    otlp: readTransport(get),
+    otlp: readTransport(get, "traces"),
     batch,
     resource: readResourceEnv(env),
   };
 }
 
-/** The OTLP transport settings; a TRACES_ variable wins over the general one. */
+/**
+ * Reads and validates the OTLP transport settings of one signal from `env`
+ * (an OTEL_EXPORTER_OTLP_<SIGNAL>_* variable wins over the general one);
+ * throws an Error naming the bad variable. Certificate files are read here.
+ */
+export function readOtlpTransport(
+  env: Env,
+  signal: OtlpSignal,
+): OtlpTransportConfig {
+  return readTransport((name) => env[name]?.trim() || undefined, signal);
+}
+
 function readTransport(
   get: (name: string) => string | undefined,
+  signal: OtlpSignal,
 ): OtlpTransportConfig {
+  const SIGNAL = signal.toUpperCase();
   const pick = (setting: string) => {
-    const specific = `OTEL_EXPORTER_OTLP_TRACES_${setting}`;
+    const specific = `OTEL_EXPORTER_OTLP_${SIGNAL}_${setting}`;
     const name = get(specific) !== undefined
       ? specific
       : `OTEL_EXPORTER_OTLP_${setting}`;
     return { name, value: get(name) };
   };
-  for (const suffix of ["", "TRACES_"]) {
+  for (const suffix of ["", `${SIGNAL}_`]) {
     const name = `OTEL_EXPORTER_OTLP_${suffix}ENDPOINT`;
     const url = get(name);
     if (
@@ -169,18 +185,18 @@ function readTransport(
       );
     }
   }
-  const specificUrl = get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT");
+  const specificUrl = get(`OTEL_EXPORTER_OTLP_${SIGNAL}_ENDPOINT`);
   const baseUrl = get("OTEL_EXPORTER_OTLP_ENDPOINT") ?? "http://localhost:4318";
   const url = specificUrl !== undefined
     ? new URL(specificUrl).href
-    : new URL(baseUrl.replace(/\/*$/, "/") + "v1/traces").href;
+    : new URL(baseUrl.replace(/\/*$/, "/") + `v1/${signal}`).href;
 
-  // General headers first, then the traces ones over them, as the spec says.
+  // General headers first, then the signal's over them, as the spec says.
   const headers: Record<string, string> = {};
   for (
     const name of [
       "OTEL_EXPORTER_OTLP_HEADERS",
-      "OTEL_EXPORTER_OTLP_TRACES_HEADERS",
+      `OTEL_EXPORTER_OTLP_${SIGNAL}_HEADERS`,
     ]
   ) {
     const value = get(name);
@@ -221,7 +237,9 @@ function readTransport(
   };
   if ((tls.cert === undefined) !== (tls.key === undefined)) {
     throw new Error(
-      "Invalid OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE / OTEL_EXPORTER_OTLP_CLIENT_KEY: mutual TLS needs both, only one is set",
+      `Invalid ${pick("CLIENT_CERTIFICATE").name} / ${
+        pick("CLIENT_KEY").name
+      }: mutual TLS needs both, only one is set`,
     );
   }
   return {

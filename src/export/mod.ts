@@ -1,7 +1,8 @@
 /**
  * Span export: per-process resources, OTEL_* configuration, a bounded
- * batching queue, and the OTLP/HTTP and console exporters.
- * {@linkcode createSinkFromEnv} is what the controller uses.
+ * batching queue, and the OTLP/HTTP and console exporters. The CLI reads
+ * the configuration once ({@linkcode readExportConfig}) and hands it to
+ * {@linkcode createSink}, whose sink the controller fills.
  *
  * @module
  */
@@ -10,6 +11,7 @@ export * from "./config.ts";
 export * from "./console_exporter.ts";
 export * from "./exporter.ts";
 export * from "./otlp_exporter.ts";
+export * from "./otlp_http.ts";
 export * from "./queue.ts";
 export * from "./resource.ts";
 export * from "./sink.ts";

@@ -20,18 +20,13 @@
  * @module
  */
 
-import { Buffer } from "node:buffer";
 import { fromBinary, fromJson } from "@bufbuild/protobuf";
 import { ExportResultCode } from "@opentelemetry/core";
 import type {
   IExporterMetricsHelper,
   ISerializer,
 } from "@opentelemetry/otlp-transformer";
-import { CompressionAlgorithm } from "@opentelemetry/otlp-exporter-base";
-import {
-  createOtlpHttpExportDelegate,
-  httpAgentFactoryFromOptions,
-} from "@opentelemetry/otlp-exporter-base/node-http";
+import { createOtlpHttpExportDelegate } from "@opentelemetry/otlp-exporter-base/node-http";
 import {
   type ExportTraceServiceResponse,
   ExportTraceServiceResponseSchema,
@@ -39,6 +34,7 @@ import {
 import type { SpanBatch } from "../otlp/mod.ts";
 import type { OtlpTransportConfig } from "./config.ts";
 import type { ExportOutcome, SpanExporter } from "./exporter.ts";
+import { otlpHttpSettings } from "./otlp_http.ts";
 import { toOtlpJson } from "../otlp/mod.ts";
 
 /** The OTLP/HTTP encodings we send. */
@@ -59,10 +55,6 @@ export interface OtlpExporterOptions extends Partial<OtlpTransportConfig> {
 const metricsHelper: IExporterMetricsHelper<SpanBatch> = {
   name: "span",
   countItems: (b) => b.spans,
-};
-const compressions = {
-  gzip: CompressionAlgorithm.GZIP,
-  none: CompressionAlgorithm.NONE,
 };
 const contentTypes: Record<OtlpHttpProtocol, string> = {
   "http/protobuf": "application/x-protobuf",
@@ -88,25 +80,19 @@ export function createOtlpExporter(
       return parked;
     },
   };
-  const headers = {
-    ...options.headers,
-    "Content-Type": contentTypes[protocol],
-  };
-  const config: Parameters<typeof createOtlpHttpExportDelegate>[0] = {
-    url: options.url ?? "http://localhost:4318/v1/traces",
-    headers: () => Promise.resolve({ ...headers }),
-    timeoutMillis: options.timeoutMillis ?? 10_000,
-    compression: compressions[options.compression ?? "none"],
-    concurrencyLimit: options.concurrencyLimit ?? 30,
-    // Node's https agent (Deno implements it) takes the PEM bytes as they are.
-    agentFactory: httpAgentFactoryFromOptions({
-      keepAlive: true,
-      ...(options.ca && { ca: Buffer.from(options.ca) }),
-      ...(options.cert && { cert: Buffer.from(options.cert) }),
-      ...(options.key && { key: Buffer.from(options.key) }),
-    }),
-    userAgent: undefined,
-  };
+  const config = otlpHttpSettings(
+    {
+      url: options.url ?? "http://localhost:4318/v1/traces",
+      headers: options.headers ?? {},
+      timeoutMillis: options.timeoutMillis ?? 10_000,
+      compression: options.compression ?? "none",
+      ca: options.ca,
+      cert: options.cert,
+      key: options.key,
+    },
+    contentTypes[protocol],
+    options.concurrencyLimit ?? 30,
+  );
   const delegate = createOtlpHttpExportDelegate(
     config,
     serializer,

@@ -8,7 +8,7 @@
 
 import { SpanBatch } from "../otlp/mod.ts";
 import type { Logger } from "../log.ts";
-import { type ExportConfig, readExportConfig } from "./config.ts";
+import type { ExportConfig } from "./config.ts";
 import { createConsoleExporter } from "./console_exporter.ts";
 import type { SpanExporter } from "./exporter.ts";
 import { createOtlpExporter } from "./otlp_exporter.ts";
@@ -79,17 +79,6 @@ export function createSink(
     flush: (timeoutMs) => queue.flush(timeoutMs),
     shutdown: (timeoutMs = 10_000) => queue.shutdown(timeoutMs),
   };
-}
-
-/**
- * Creates a sink configured by the OTEL_* variables in `env`. Throws an Error
- * naming the variable when one is invalid.
- */
-export function createSinkFromEnv(
-  env: Record<string, string | undefined>,
-  log: Logger,
-): SpanSink {
-  return createSink(readExportConfig(env), { log });
 }
 
 /** The exporter `config` asks for; undefined for OTEL_TRACES_EXPORTER=none. */

@@ -134,6 +134,20 @@ export class SpanBatch {
   }
 
   /**
+   * The batch of decoded messages, ScopeSpans re-encoded (canonical
+   * protobuf); the inverse of {@linkcode SpanBatch.toTracesData}. Validating
+   * the spans is the caller's part.
+   */
+  static fromTracesData(traces: TracesData): SpanBatch {
+    return new SpanBatch(traces.resourceSpans.map((rs) => ({
+      resource: rs.resource && encodeResource(rs.resource),
+      schemaUrl: rs.schemaUrl,
+      scopeSpans: rs.scopeSpans.map((ss) => toBinary(ScopeSpansSchema, ss)),
+      spans: rs.scopeSpans.reduce((n, ss) => n + ss.spans.length, 0),
+    })));
+  }
+
+  /**
    * Decodes every span into gen/ messages, for the exporters that need them
    * (OTLP/JSON, console). Much slower than {@linkcode SpanBatch.toBinary}:
    * it is what the pass-through avoids.

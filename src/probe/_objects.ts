@@ -21,7 +21,9 @@ export const kindMaxRecord: Record<ProbeKind, number> = {
 /** Per-kind BPF object bytes for this machine's architecture. */
 export type ProbeObjects = Partial<Record<ProbeKind, Uint8Array>>;
 
-const defaultObjectDir = new URL("../../build/bpf/", import.meta.url).pathname;
+/** Where `deno task build` writes the BPF objects. */
+export const defaultObjectDir =
+  new URL("../../build/bpf/", import.meta.url).pathname;
 
 /** "x86" or "arm64": the suffix of the object built for this machine. */
 export function objectArch(): string {
@@ -46,9 +48,13 @@ export function readObject(
 ): Uint8Array {
   const given = objects?.[kind];
   if (given && !suffix) return given;
-  const path = `${
-    objectDir ?? defaultObjectDir
-  }/ended_${kind}${suffix}.${objectArch()}.o`;
+  return readObjectFile(
+    `${objectDir ?? defaultObjectDir}/ended_${kind}${suffix}.${objectArch()}.o`,
+  );
+}
+
+/** Reads a built BPF object; throws saying how to build it when it cannot. */
+export function readObjectFile(path: string): Uint8Array {
   try {
     return Deno.readFileSync(path);
   } catch (e) {

@@ -17,7 +17,7 @@
 
 import { type BpfObject, loadBpfObject } from "../ffi/mod.ts";
 import { openRingFd, type RingReader } from "./ring.ts";
-import { objectArch } from "./_objects.ts";
+import { defaultObjectDir, objectArch, readObjectFile } from "./_objects.ts";
 
 /** What happened to a process. */
 export type ExecEventKind = "exec" | "exit";
@@ -41,8 +41,6 @@ export interface ExecEvents {
   close(): void;
 }
 
-const defaultObjectDir = new URL("../../build/bpf/", import.meta.url).pathname;
-
 /** SB_EXEC_KIND_* in bpf/exec.h. */
 const kinds: Record<number, ExecEventKind> = { 1: "exec", 2: "exit" };
 
@@ -55,16 +53,7 @@ export function openExecEvents(
   objectDir: string = defaultObjectDir,
 ): ExecEvents {
   const path = `${objectDir}/exec.${objectArch()}.o`;
-  let bytes: Uint8Array;
-  try {
-    bytes = Deno.readFileSync(path);
-  } catch (e) {
-    const why = e instanceof Error ? e.message : String(e);
-    throw new Error(
-      `Cannot read the BPF object ${path}: ${why}. Build it first (deno task build).`,
-    );
-  }
-  const obj: BpfObject = loadBpfObject(bytes, path);
+  const obj: BpfObject = loadBpfObject(readObjectFile(path), path);
   let ring: RingReader;
   try {
     obj.attachRawTracepoint("sb_exec", "sched_process_exec");

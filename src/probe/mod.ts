@@ -55,6 +55,7 @@ export type { Attachment } from "./_links.ts";
 export type { ProbeCounters } from "./_maps.ts";
 export type { ProbeKind, ProbeObjects } from "./_objects.ts";
 export type { RingReader } from "./ring.ts";
+export * from "./exec_events.ts";
 
 /** Where instances are pinned unless told otherwise. */
 export const defaultPinRoot = "/sys/fs/bpf/spanbridge";

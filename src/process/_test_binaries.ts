@@ -1,5 +1,5 @@
 /**
- * Real binaries for the tests of src/target, built once per test process
+ * Real binaries for the tests of src/process, built once per test process
  * into a temporary directory with the installed Go toolchain and cc.
  *
  * Programs that import the probe point are built from the repository's SDK
@@ -204,7 +204,7 @@ async function writeFork(tmp: string, noNop: boolean): Promise<string> {
 }
 
 /**
- * The file offset of symbol `sym` computed independently of src/target:
+ * The file offset of symbol `sym` computed independently of src/process:
  * address from `go tool nm`, segments from `readelf -lW`.
  */
 export async function expectedOffset(

@@ -1,5 +1,5 @@
 /**
- * The one error type of src/target, so callers can tell a bad target from a
+ * The one error type of src/process, so callers can tell a bad target from a
  * bug and map each kind to an exit code or a hint.
  *
  * @module
@@ -27,7 +27,7 @@ export type TargetErrorKind =
   | "unreadable";
 
 /**
- * TargetError is thrown by every function of src/target for problems with
+ * TargetError is thrown by every function of src/process for problems with
  * the target itself (as opposed to bugs). Its message is a full sentence
  * naming the file or process and what to do.
  */

@@ -2,8 +2,10 @@
  * src/process: everything about finding what to probe. Given a path or a pid,
  * it finds the Go binary, checks it contains spanbridge's probe point, and
  * returns the file offset for the uprobe with the binary's identity and Go
- * build info; it describes processes for resource attribution, notices their
- * exits, and notices when the binary is rebuilt.
+ * build info; it lists processes from /proc (the one reader, `proc.ts`) with
+ * their container identity from cgroups, applies the `--all` filters,
+ * describes processes for resource attribution, notices their exits, and
+ * notices when a binary is rebuilt.
  *
  * @example
  * ```ts

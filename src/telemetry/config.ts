@@ -6,17 +6,30 @@
  * @module
  */
 
+import { type OtlpTransportConfig, readOtlpTransport } from "../export/mod.ts";
+
+/** How the metrics are pushed over OTLP/HTTP (JSON bodies). */
+export interface OtlpMetricsConfig {
+  /** Endpoint, headers, timeout, compression and TLS (OTEL_EXPORTER_OTLP_(METRICS_)*). */
+  transport: OtlpTransportConfig;
+  /** OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE, default cumulative. */
+  temporality: MetricsTemporality;
+}
+
+/** The temporality preferences of the OTLP metrics exporter specification. */
+export type MetricsTemporality = "cumulative" | "delta" | "lowmemory";
+
 /** Validated telemetry settings. */
 export interface TelemetryConfig {
   /** Where the HTTP listener binds (loopback unless a host is given). */
   listen: { hostname: string; port: number };
   /** How long exports may fail before the agent reports not ready (ms). */
   exportFailingMs: number;
-  /** Push metrics over OTLP/HTTP too (OTEL_METRICS_EXPORTER=otlp). */
-  otlp: boolean;
+  /** Push metrics over OTLP/HTTP too: set when OTEL_METRICS_EXPORTER names otlp. */
+  otlp?: OtlpMetricsConfig;
   /** Interval of the OTLP push (OTEL_METRIC_EXPORT_INTERVAL, ms). */
   exportIntervalMs: number;
-  /** The node this agent runs on (K8S_NODE_NAME), for the metrics' resource. */
+  /** The node this agent runs on (K8S_NODE_NAME, as the export configuration read it), for the metrics' resource. */
   nodeName?: string;
 }
 
@@ -29,30 +42,51 @@ export const defaultExportFailingMs = 60_000;
  * listener was not asked for. Throws an Error naming the setting when a
  * value is invalid.
  *
- * `listen` is `PORT` (bound on 127.0.0.1) or `HOST:PORT`.
+ * `listen` is `PORT` (bound on 127.0.0.1) or `HOST:PORT`; `nodeName` is the
+ * node the export configuration read (K8S_NODE_NAME), so that variable is
+ * read in one place.
  */
 export function readTelemetryConfig(
   listen: string | undefined,
   env: Record<string, string | undefined>,
+  nodeName?: string,
 ): TelemetryConfig | undefined {
   const address = listen ?? env.SPANBRIDGE_TELEMETRY;
   if (address === undefined || address === "") return undefined;
   return {
     listen: parseListen(address),
-    exportFailingMs: seconds(
+    exportFailingMs: duration(
       "SPANBRIDGE_TELEMETRY_EXPORT_FAILING",
       env.SPANBRIDGE_TELEMETRY_EXPORT_FAILING,
       defaultExportFailingMs,
-      1_000,
+      "seconds",
     ),
-    otlp: metricsExporter(env.OTEL_METRICS_EXPORTER),
-    exportIntervalMs: milliseconds(
+    exportIntervalMs: duration(
       "OTEL_METRIC_EXPORT_INTERVAL",
       env.OTEL_METRIC_EXPORT_INTERVAL,
       60_000,
+      "milliseconds",
     ),
-    ...(env.K8S_NODE_NAME ? { nodeName: env.K8S_NODE_NAME } : {}),
+    ...(metricsExporter(env.OTEL_METRICS_EXPORTER) && {
+      otlp: {
+        transport: readOtlpTransport(env, "metrics"),
+        temporality: temporality(
+          env.OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE,
+        ),
+      },
+    }),
+    ...(nodeName ? { nodeName } : {}),
   };
+}
+
+function temporality(text: string | undefined): MetricsTemporality {
+  const value = text?.trim().toLowerCase() || "cumulative";
+  if (value === "cumulative" || value === "delta" || value === "lowmemory") {
+    return value;
+  }
+  throw new Error(
+    `Invalid OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE "${text}": expected cumulative, delta or lowmemory.`,
+  );
 }
 
 function parseListen(text: string): { hostname: string; port: number } {
@@ -68,35 +102,21 @@ function parseListen(text: string): { hostname: string; port: number } {
   return { hostname: host.replace(/^\[(.*)\]$/, "$1"), port };
 }
 
-function seconds(
+/** A positive duration in `unit`, as ms; `fallbackMs` when unset. */
+function duration(
   name: string,
   text: string | undefined,
   fallbackMs: number,
-  scale: number,
+  unit: "seconds" | "milliseconds",
 ): number {
   if (text === undefined || text === "") return fallbackMs;
   const value = Number(text);
   if (!(value > 0)) {
     throw new Error(
-      `Invalid ${name} "${text}": expected a positive number of seconds.`,
+      `Invalid ${name} "${text}": expected a positive number of ${unit}.`,
     );
   }
-  return value * scale;
-}
-
-function milliseconds(
-  name: string,
-  text: string | undefined,
-  fallback: number,
-): number {
-  if (text === undefined || text === "") return fallback;
-  const value = Number(text);
-  if (!(value > 0)) {
-    throw new Error(
-      `Invalid ${name} "${text}": expected a positive number of milliseconds.`,
-    );
-  }
-  return value;
+  return unit === "seconds" ? value * 1000 : value;
 }
 
 function metricsExporter(text: string | undefined): boolean {

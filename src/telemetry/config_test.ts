@@ -14,7 +14,6 @@ Deno.test("readTelemetryConfig binds a bare port on loopback", () => {
   assert.deepEqual(config, {
     listen: { hostname: "127.0.0.1", port: 9464 },
     exportFailingMs: defaultExportFailingMs,
-    otlp: false,
     exportIntervalMs: 60_000,
   });
 });
@@ -37,8 +36,39 @@ Deno.test("readTelemetryConfig reads the threshold, the interval and OTEL_METRIC
     OTEL_METRIC_EXPORT_INTERVAL: "500",
   });
   assert.equal(config?.exportFailingMs, 2500);
-  assert.equal(config?.otlp, true);
+  assert.equal(config?.otlp?.transport.url, "http://localhost:4318/v1/metrics");
+  assert.equal(config?.otlp?.temporality, "cumulative");
   assert.equal(config?.exportIntervalMs, 500);
+});
+
+Deno.test("readTelemetryConfig reads the OTLP metrics transport, the METRICS_ variables over the general ones", () => {
+  const config = readTelemetryConfig("0", {
+    OTEL_METRICS_EXPORTER: "otlp",
+    OTEL_EXPORTER_OTLP_ENDPOINT: "http://gateway:4318",
+    OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: "http://traces:4318/v1/traces",
+    OTEL_EXPORTER_OTLP_HEADERS: "a=1,b=2",
+    OTEL_EXPORTER_OTLP_METRICS_HEADERS: "b=3",
+    OTEL_EXPORTER_OTLP_METRICS_TIMEOUT: "2500",
+    OTEL_EXPORTER_OTLP_COMPRESSION: "gzip",
+    OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE: "Delta",
+  }, "node-7");
+  assert.deepEqual(config?.otlp, {
+    transport: {
+      url: "http://gateway:4318/v1/metrics",
+      headers: { a: "1", b: "3" },
+      timeoutMillis: 2500,
+      compression: "gzip",
+    },
+    temporality: "delta",
+  });
+  assert.equal(config?.nodeName, "node-7");
+});
+
+Deno.test("readTelemetryConfig reads no OTLP metrics variable unless OTEL_METRICS_EXPORTER names otlp", () => {
+  const config = readTelemetryConfig("0", {
+    OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: "not a url",
+  });
+  assert.equal(config?.otlp, undefined);
 });
 
 Deno.test("readTelemetryConfig names the setting that is invalid", () => {
@@ -59,5 +89,21 @@ Deno.test("readTelemetryConfig names the setting that is invalid", () => {
   assert.throws(
     () => readTelemetryConfig("1", { OTEL_METRIC_EXPORT_INTERVAL: "x" }),
     /OTEL_METRIC_EXPORT_INTERVAL "x"/,
+  );
+  assert.throws(
+    () =>
+      readTelemetryConfig("1", {
+        OTEL_METRICS_EXPORTER: "otlp",
+        OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: "grpc://x",
+      }),
+    /OTEL_EXPORTER_OTLP_METRICS_ENDPOINT/,
+  );
+  assert.throws(
+    () =>
+      readTelemetryConfig("1", {
+        OTEL_METRICS_EXPORTER: "otlp",
+        OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE: "sometimes",
+      }),
+    /OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE "sometimes"/,
   );
 });

@@ -21,9 +21,19 @@ import {
   PrometheusExporter,
   PrometheusSerializer,
 } from "@opentelemetry/exporter-prometheus";
-import { OTLPMetricExporter } from "@opentelemetry/exporter-metrics-otlp-http";
+import {
+  AggregationTemporalityPreference,
+  OTLPMetricExporterBase,
+} from "@opentelemetry/exporter-metrics-otlp-http";
+import { createOtlpHttpExportDelegate } from "@opentelemetry/otlp-exporter-base/node-http";
+import {
+  JsonMetricsSerializer,
+  MetricsExporterMetricsHelper,
+} from "@opentelemetry/otlp-transformer";
 import { resourceFromAttributes } from "@opentelemetry/resources";
-import { type ControllerStats, recordsLost } from "../controller/controller.ts";
+import { type ControllerStats, recordsLost } from "../controller/mod.ts";
+import { otlpHttpSettings } from "../export/mod.ts";
+import type { OtlpMetricsConfig } from "./config.ts";
 import type { ExportCall } from "./export_watch.ts";
 
 /** Options of {@linkcode AgentMetrics}. */
@@ -32,8 +42,8 @@ export interface AgentMetricsOptions {
   stats: () => ControllerStats | undefined;
   /** Resource attributes of the agent itself (service.name ...). */
   resource: Attributes;
-  /** Push over OTLP/HTTP every this many ms (endpoint from OTEL_EXPORTER_OTLP_*). */
-  otlpIntervalMs?: number;
+  /** Push over OTLP/HTTP: where and how, and every how many ms. */
+  otlp?: OtlpMetricsConfig & { intervalMs: number };
 }
 
 /** Bucket bounds of the export duration histogram, in seconds. */
@@ -62,12 +72,13 @@ export class AgentMetrics {
   constructor(options: AgentMetricsOptions) {
     this.#prometheus = new PrometheusExporter({ preventServerStart: true });
     const readers: MetricReader[] = [this.#prometheus];
-    if (options.otlpIntervalMs !== undefined) {
+    if (options.otlp) {
+      const { intervalMs } = options.otlp;
       readers.push(
         new PeriodicExportingMetricReader({
-          exporter: new OTLPMetricExporter(),
-          exportIntervalMillis: options.otlpIntervalMs,
-          exportTimeoutMillis: Math.min(options.otlpIntervalMs, 30_000),
+          exporter: otlpMetricExporter(options.otlp),
+          exportIntervalMillis: intervalMs,
+          exportTimeoutMillis: Math.min(intervalMs, 30_000),
         }),
       );
     }
@@ -138,7 +149,7 @@ export class AgentMetrics {
     const processes = gauge(
       "spanbridge.process.traced",
       "{process}",
-      "Processes that sent spans and still run.",
+      "Processes found running a traced binary (or that sent spans), until they exit.",
     );
     meter.addBatchObservableCallback((result) => {
       const stats = options.stats();
@@ -200,4 +211,32 @@ export class AgentMetrics {
   async shutdown(): Promise<void> {
     await this.#provider.shutdown();
   }
+}
+
+const temporalities = {
+  cumulative: AggregationTemporalityPreference.CUMULATIVE,
+  delta: AggregationTemporalityPreference.DELTA,
+  lowmemory: AggregationTemporalityPreference.LOWMEMORY,
+};
+
+/**
+ * OpenTelemetry JS's OTLP/HTTP JSON metric exporter, built from the
+ * validated settings alone: `OTLPMetricExporter` would merge in the OTEL_*
+ * environment itself, so its delegate is made here the way the span
+ * exporter's is.
+ */
+function otlpMetricExporter(config: OtlpMetricsConfig): OTLPMetricExporterBase {
+  const delegate = createOtlpHttpExportDelegate(
+    otlpHttpSettings(config.transport, "application/json", 30),
+    JsonMetricsSerializer,
+    "otlp_http_metric_exporter",
+    MetricsExporterMetricsHelper,
+    undefined,
+  );
+  // The exporter package pins otlp-exporter-base 0.301.0 and we import
+  // 0.301.1: the same delegate, declared twice (a private field differs).
+  type Delegate = ConstructorParameters<typeof OTLPMetricExporterBase>[0];
+  return new OTLPMetricExporterBase(delegate as unknown as Delegate, {
+    temporalityPreference: temporalities[config.temporality],
+  });
 }

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { readOtlpTransport } from "../export/mod.ts";
 import { AgentMetrics } from "./metrics.ts";
 import { testStats } from "./_test_stats.ts";
 
@@ -45,32 +46,47 @@ Deno.test("AgentMetrics shows nothing of the controller before it runs", async (
   assert.doesNotMatch(text, /spanbridge_span_received/);
 });
 
-Deno.test("AgentMetrics pushes OTLP metrics to OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", async () => {
-  const bodies: { path: string; body: unknown }[] = [];
+Deno.test("AgentMetrics pushes OTLP metrics where its configuration says, with its headers", async () => {
+  const bodies: { path: string; auth: string | null; body: unknown }[] = [];
   const server = Deno.serve(
     { hostname: "127.0.0.1", port: 0, onListen() {} },
     async (req) => {
-      bodies.push({ path: new URL(req.url).pathname, body: await req.json() });
+      bodies.push({
+        path: new URL(req.url).pathname,
+        auth: req.headers.get("authorization"),
+        body: await req.json(),
+      });
       return new Response("{}", {
         headers: { "content-type": "application/json" },
       });
     },
   );
-  const endpoint = `http://127.0.0.1:${server.addr.port}/v1/metrics`;
-  Deno.env.set("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", endpoint);
+  const transport = readOtlpTransport({
+    OTEL_EXPORTER_OTLP_ENDPOINT: "http://127.0.0.1:9/nowhere",
+    OTEL_EXPORTER_OTLP_METRICS_ENDPOINT:
+      `http://127.0.0.1:${server.addr.port}/v1/metrics`,
+    OTEL_EXPORTER_OTLP_METRICS_HEADERS: "authorization=Bearer%20m",
+  }, "metrics");
+  // What OpenTelemetry JS would read on its own must change nothing.
+  const stray = {
+    OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: "http://127.0.0.1:1/v1/metrics",
+    OTEL_EXPORTER_OTLP_METRICS_HEADERS: "authorization=stray",
+  };
+  for (const [k, v] of Object.entries(stray)) Deno.env.set(k, v);
   try {
     const metrics = new AgentMetrics({
       stats: testStats,
       resource: { "service.name": "spanbridge" },
-      otlpIntervalMs: 60_000,
+      otlp: { transport, temporality: "cumulative", intervalMs: 60_000 },
     });
     await metrics.shutdown(); // shutdown pushes once
   } finally {
-    Deno.env.delete("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT");
+    for (const k of Object.keys(stray)) Deno.env.delete(k);
     await server.shutdown();
   }
   assert.equal(bodies.length, 1);
   assert.equal(bodies[0].path, "/v1/metrics");
+  assert.equal(bodies[0].auth, "Bearer m");
   const json = JSON.stringify(bodies[0].body);
   for (
     const name of [

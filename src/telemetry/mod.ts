@@ -46,7 +46,8 @@ export class Telemetry {
         "host.name": node || Deno.hostname(),
         ...(node ? { "k8s.node.name": node } : {}),
       },
-      otlpIntervalMs: config.otlp ? config.exportIntervalMs : undefined,
+      ...(config.otlp &&
+        { otlp: { ...config.otlp, intervalMs: config.exportIntervalMs } }),
     });
     this.exports = new ExportWatch((call) => this.#metrics.recordExport(call));
     const ring = new RingWatch();
@@ -82,7 +83,7 @@ export class Telemetry {
     const { hostname, port } = telemetry.address;
     log.info("telemetry listening", {
       address: `${hostname.includes(":") ? `[${hostname}]` : hostname}:${port}`,
-      otlpMetrics: config.otlp,
+      otlpMetrics: config.otlp?.transport.url ?? false,
     });
     return telemetry;
   }

@@ -9,7 +9,7 @@ Deno.test("Telemetry turns ready once attached and labels its metrics with the n
   const lines: string[] = [];
   const log = createLogger({ format: "json", write: (l) => lines.push(l) });
   const telemetry = Telemetry.start(
-    readTelemetryConfig("0", { K8S_NODE_NAME: "node-7" })!,
+    readTelemetryConfig("0", {}, "node-7")!,
     log,
   );
   const base = `http://127.0.0.1:${telemetry.address.port}`;

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { ControllerStats } from "../controller/controller.ts";
+import type { ControllerStats } from "../controller/mod.ts";
 import type { ExportHealth } from "./export_watch.ts";
 
 /** What the telemetry reads from the running agent (the controller). */

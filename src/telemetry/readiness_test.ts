@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import type { ControllerStats } from "../controller/controller.ts";
+import type { ControllerStats } from "../controller/mod.ts";
 import { readiness, RingWatch } from "./readiness.ts";
 
 const stats = {
