@@ -64,6 +64,12 @@ function loadAverage(): number {
   return Number(Deno.readTextFileSync("/proc/loadavg").split(" ")[0]);
 }
 
+/** Processes forked on the whole host since boot (/proc/stat): others' execs wake the agent too. */
+function hostForks(): number {
+  const m = Deno.readTextFileSync("/proc/stat").match(/^processes (\d+)$/m);
+  return m ? Number(m[1]) : NaN;
+}
+
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
@@ -214,7 +220,8 @@ function sampler(pid: number, everyMs: number) {
  * `spans_sent`, `spans_received`, `spans_lost` (per process, summed),
  * `spans_duplicated`, `spans_unattributed` (no or a foreign process.pid),
  * the controller's `records_lost` and `dropped`, `cpu_idle_percent`,
- * `cpu_churn_percent` (of one core), memory keys `idle_*`, `churn_peak_*`
+ * `cpu_churn_percent` (of one core), `idle_host_forks_per_s` (processes
+ * the whole host started meanwhile: the agent looks at each), memory keys `idle_*`, `churn_peak_*`
  * and `rate_peak_*` (`_rss_mib`, `_vmhwm_mib`, `_rss_anon_mib`,
  * `_rss_file_mib`, `_rss_ring_mib`, `_rss_deno_exe_mib`), `rate_spans_per_s`,
  * `rate_lossless` (1/0) and `loadavg_1m_*` beside each phase.
@@ -256,9 +263,11 @@ export async function benchScale(
     await sleep(5000);
     out.scale_loadavg_1m_idle = loadAverage();
     const idleCpu0 = cpuSeconds(pid);
+    const forks0 = hostForks();
     await sleep(idleSeconds * 1000);
     out.scale_cpu_idle_percent = (cpuSeconds(pid) - idleCpu0) / idleSeconds *
       100;
+    out.scale_idle_host_forks_per_s = (hostForks() - forks0) / idleSeconds;
     Object.assign(out, memoryKeys("scale_idle", memoryDetail(pid)));
     opts.log(
       `  idle with ${idleProcesses} processes: CPU ${
