@@ -62,11 +62,11 @@ export const defaultPinRoot = "/sys/fs/bpf/spanbridge";
 /**
  * Ring buffer size unless told otherwise (`--ring-size`): 32 MiB holds
  * eight of the largest records (4 MiB, and a record may take at most half
- * the ring). Measured at 200k spans/s offered on the shared 2-core machine
- * at load 5-6 (BENCHMARKS.md section 7): 8 and 16 MiB lost records in the
- * kernel, 32 MiB lost none in 9 of 11 runs. The data
- * pages are mapped twice, so VmRSS counts 64 MiB from the start; a memory
- * cgroup charges them once (32 MiB of kernel memory).
+ * the ring). At 200k spans/s offered on the shared 2-core machine
+ * (BENCHMARKS.md section 7), 8 and 16 MiB lost records in the kernel and
+ * 32 MiB lost none in 9 of 12 runs. The data pages are mapped twice, so
+ * VmRSS counts 64 MiB from the start; a memory cgroup charges them once
+ * (32 MiB of kernel memory).
  */
 export const defaultRingBytes = 32 << 20;
 
