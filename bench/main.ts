@@ -2,7 +2,7 @@
  * `deno task bench`: app-side cost per span, pipeline throughput, controller
  * CPU and memory, end-to-end latency and the ring reader, measured side by
  * side on this machine; writes bench/results.json and prints a table.
- * `--quick` takes under two minutes; `--soak <seconds>` runs only the memory
+ * `--quick` takes under three minutes; `--soak <seconds>` runs only the memory
  * soak and merges its keys into bench/results.json. Needs root and eBPF.
  *
  * @module
@@ -21,13 +21,14 @@ import {
   type Results,
   writeResults,
 } from "./report.ts";
+import { benchScale } from "./scale.ts";
 import { benchSoak } from "./soak.ts";
 import { exitCodeOf } from "../src/cli/mod.ts";
 import { requireEbpf } from "../tests/ebpf.ts";
 
 const help = `deno task bench [--quick] [--soak <seconds>]
 
-  --quick            short runs (under two minutes)
+  --quick            short runs (under three minutes)
   --soak <seconds>   only the controller memory soak (e.g. 600); merges into bench/results.json
 `;
 
@@ -127,6 +128,19 @@ async function main(): Promise<number> {
     Object.assign(
       results,
       await timed("ring reader", () => benchReader({ quick })),
+    );
+    const scaleDir = `${tmp}/scale`;
+    await Deno.mkdir(scaleDir);
+    Object.assign(
+      results,
+      await timed("scale", () =>
+        benchScale({
+          seconds: quick ? 15 : 60,
+          quick,
+          pinRoot,
+          dir: scaleDir,
+          log,
+        })),
     );
     results.loadavg_1m_end = loadAverage();
     writeResults(resultsPath, results);

@@ -18,12 +18,18 @@ export interface Target {
   bound: number;
 }
 
-/** The targets of issue 6. */
+/** The targets of issues 6 and 11. */
 export const targets: Target[] = [
   { key: "ratio_attached_vs_otel_sdk", op: "<=", bound: 0.5 },
   { key: "ratio_attached_vs_per_call", op: "<=", bound: 0.25 },
   { key: "ratio_detached_vs_noop", op: "<=", bound: 1.2 },
   { key: "pipeline_max_spans_per_s", op: ">=", bound: 200_000 },
+  // Issue 11: the node agent at scale (bench/scale.ts).
+  { key: "scale_exec_to_attach_ms_p99", op: "<=", bound: 1000 },
+  { key: "scale_cpu_idle_percent", op: "<=", bound: 1 },
+  { key: "scale_spans_lost", op: "<=", bound: 0 },
+  { key: "scale_rate_peak_vmhwm_mib", op: "<=", bound: 150 },
+  { key: "scale_idle_rss_mib", op: "<=", bound: 100 },
 ];
 
 /** Whether `value` meets `target`. */

@@ -74,8 +74,9 @@ export const defaultBatchOptions: BatchOptions = {
   maxBatchSpans: 8192,
   scheduleDelayMs: 200,
   maxConcurrentExports: 2,
-  // With the 32 MiB ring and the runtime, these keep the controller's peak
-  // RSS within a 150 MiB container limit during a collector outage.
+  // Not lowered for the memory goal: at 200k spans/s the controller's peak
+  // is ArrayBuffers the decode and export path keeps reachable for seconds,
+  // not the queue (BENCHMARKS.md section 7).
   maxQueueBytes: 32 << 20,
   maxBatchBytes: 4 << 20,
   maxResourceCacheBytes: 8 << 20,

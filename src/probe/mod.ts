@@ -63,8 +63,11 @@ export const defaultPinRoot = "/sys/fs/bpf/spanbridge";
 /**
  * Ring buffer size unless told otherwise (`--ring-size`): 32 MiB holds
  * eight of the largest records (4 MiB, and a record may take at most half
- * the ring) and is what BENCHMARKS.md measured the pipeline with. The
- * kernel maps the data pages twice, so it costs 64 MiB of address space.
+ * the ring). At 200k spans/s offered on the shared 2-core machine
+ * (BENCHMARKS.md section 7), 8 and 16 MiB lost records in the kernel and
+ * 32 MiB lost none in 11 of 14 runs. The data pages are mapped twice, so
+ * VmRSS counts 64 MiB from the start; a memory cgroup charges them once
+ * (32 MiB of kernel memory).
  */
 export const defaultRingBytes = 32 << 20;
 
