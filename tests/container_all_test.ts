@@ -12,6 +12,8 @@
 import assert from "node:assert/strict";
 import { buildImage, imageRef } from "../tools/image.ts";
 import {
+  ControllerProcess,
+  delay,
   ebpfAvailable,
   removePinRoot,
   stopIfRunning,
@@ -26,7 +28,7 @@ import {
   startShowcase,
   staticProgram,
 } from "./containers.ts";
-import { collectingReceiver } from "./otlp.ts";
+import { attributeMap, collectingReceiver } from "./otlp.ts";
 import { assertSpans, stopAndAssertNothingLost } from "./assert_spans.ts";
 
 const canTrace = ebpfAvailable("container --all tests");
@@ -123,6 +125,66 @@ Deno.test({
       await receiver.close();
       await removePinRoot(pinRoot);
       for (const t of targets) await Deno.remove(t.out, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "--all on the host attaches once to a program already running in a container and keeps the link while it runs",
+  ignore: !canTrace,
+  async fn() {
+    const hello = await staticProgram("hello");
+    const scope = new ContainerScope("container-running");
+    const pinRoot = testPinRoot("container-running");
+    const receiver = await collectingReceiver();
+    const path = `/opt/spanbridge-e2e-${Deno.pid}/running/hello`;
+    let controller;
+    try {
+      const helloImage = await scope.image("hello", { [path]: hello }, path);
+      // Runs (and makes spans) until stopped.
+      const running = await scope.run("hello", helloImage, [], [
+        "-rate",
+        "50",
+      ]);
+      controller = new ControllerProcess([
+        "run",
+        "--all",
+        "--include-exe",
+        path,
+        "--pin-root",
+        pinRoot,
+        "--instance",
+        "container-running",
+        "--no-status",
+        "--log-level",
+        "debug",
+      ], { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint });
+      await controller.waitFor("watching for new processes");
+      await controller.waitFor("attached", 20_000, (l) => l.path === path);
+      await waitUntil(
+        () => receiver.spans.length >= 20,
+        20_000,
+        `spans of ${path} (have ${receiver.spans.length})`,
+      );
+      await delay(1_000);
+      const c = controller;
+      const about = (msg: string) =>
+        c.logs.filter((l) => l.msg === msg && l.path === path);
+      assert.equal(about("attached").length, 1, controller.dump());
+      assert.deepEqual(about("detached"), [], controller.dump());
+      assert.ok(
+        receiver.spans.every((r) =>
+          attributeMap(r.resource).get("container.id")?.stringValue ===
+            running.id
+        ),
+        "every span carries the container.id",
+      );
+    } finally {
+      if (controller) await stopIfRunning(controller);
+      await scope.remove();
+      await receiver.close();
+      await removePinRoot(pinRoot);
     }
   },
 });
