@@ -149,3 +149,29 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name:
+    "the agent in a container, denied a process it may not inspect, says to add CAP_SYS_PTRACE",
+  ignore: !canTrace,
+  async fn() {
+    // The host's init has every capability: a container without
+    // CAP_SYS_PTRACE may not read its /proc entries, even as root.
+    await assert.rejects(
+      podman([
+        "run",
+        "--rm",
+        "--network=host",
+        "--pid=host",
+        `--cap-add=${agentCapabilities.join(",")}`,
+        "--volume=/sys/fs/bpf:/sys/fs/bpf",
+        image,
+        "run",
+        "--pid",
+        "1",
+        "--no-status",
+      ]),
+      /Cannot inspect process 1: permission denied; spanbridge runs in a container: give it CAP_SYS_PTRACE/,
+    );
+  },
+});

@@ -15,6 +15,7 @@ import type { ShowcaseRecord } from "./assert_spans.ts";
 /** The Go programs the container tests put in images: name → [module dir, package]. */
 const staticPrograms = {
   showcase: ["examples", "./showcase"],
+  hello: ["examples", "./hello"],
   plain: ["tests/plain", "."],
 } as const;
 

@@ -514,3 +514,76 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name:
+    "--pid puts the breakpoint in that process only: another process of the same binary sees no probe and sends nothing",
+  ignore: gate("--pid in the kernel"),
+  async fn() {
+    const receiver = await collectingReceiver();
+    const hello = await copyProgram("hello");
+    const pinRoot = testPinRoot("pid-only");
+    const start = (wait: string) =>
+      new Deno.Command(hello.exe, {
+        args: ["-rate", "50", "-duration", "12s", "-wait-attach", wait],
+        stdout: "piped",
+        stderr: "piped",
+        stdin: "null",
+      }).spawn();
+    // The target waits for the probe up to 10 s; the other one for 6 s,
+    // long after the probe is in the target: it reports what it saw then.
+    const target = start("10s");
+    const other = start("6s");
+    const controller = new ControllerProcess(
+      [
+        "run",
+        "--pid",
+        `${target.pid}`,
+        "--pin-root",
+        pinRoot,
+        "--instance",
+        "pid-only",
+        "--no-status",
+      ],
+      { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint },
+    );
+    try {
+      const attached = await controller.waitFor("attached");
+      const [t, o] = await Promise.all([target.output(), other.output()]);
+      const dec = new TextDecoder();
+      assert.match(dec.decode(t.stderr), /probe attached: true/);
+      assert.match(
+        dec.decode(o.stderr),
+        /probe attached: false/,
+        "the other process saw the probe",
+      );
+      assert.equal(attached.perProcess, true);
+      const requests = Number(
+        /handled (\d+) requests/.exec(dec.decode(t.stdout))?.[1],
+      );
+      const run = { pid: target.pid, requests, ms: 0 };
+      await waitUntil(
+        () => helloRunsArrived(receiver.spans, [run]),
+        10_000,
+        "every span of the target",
+      );
+      const made = assertHelloRunsArrived(receiver.spans, [run]);
+      assert.equal(receiver.spans.length, made, "spans of the other process");
+      assert.equal((await controller.stop()).code, 0);
+      const stopped = await controller.waitFor("stopped");
+      assert.equal(stopped.received, made);
+    } finally {
+      for (const p of [target, other]) {
+        try {
+          p.kill("SIGKILL");
+        } catch {
+          // Exited.
+        }
+      }
+      await stopIfRunning(controller);
+      await receiver.close();
+      await hello.remove();
+      await removePinRoot(pinRoot);
+    }
+  },
+});

@@ -2,8 +2,11 @@
  * Keeps the probe attached to the right binaries: one link per executable
  * file (device + inode), made once per binary however many processes run it,
  * and removed when no process runs it any more (unless a `--target` path
- * names it: then it waits for the next process). Follows `--target` paths as
- * they are replaced or rewritten in place, finds new processes of
+ * names it: then it waits for the next process). When only `--pid`s are
+ * given, a link is made per process instead, for that process alone: the
+ * kernel puts the breakpoint in it only, so that other processes of the same
+ * binary keep their NOP and their SDK sees no probe. Follows `--target`
+ * paths as they are replaced or rewritten in place, finds new processes of
  * `--target` binaries and, with `--all`, of every binary that contains the
  * probe point, and keeps the kernel's pid filter in step with `--pid`.
  *
@@ -115,6 +118,8 @@ export interface AttachedBinary {
 }
 
 interface Tracked extends AttachedBinary {
+  /** `<dev>:<ino>` of the binary, then `:<pid>` for a link of one process. */
+  key: string;
   /** The path to show in logs: as the first process seen running it sees it. */
   label: string;
   /** Processes known to run it. */
@@ -184,13 +189,13 @@ export class Targets {
         }),
       );
     }
-    for (const { binary } of targets.pids) {
-      this.#attachBinary(binary, true, binary.realPath);
-    }
     // A kernel-side filter is only right when every target is a pid: an
     // executable target wants every process that runs it.
     const pids = targets.pids.map((p) => p.pid);
     const onlyPids = !targets.all && targets.exes.length === 0;
+    for (const { pid, binary } of targets.pids) {
+      this.#attachBinary(binary, true, binary.realPath, pid, onlyPids);
+    }
     this.#probe.setPidFilter(onlyPids && pids.length > 0 ? pids : null);
     if (onlyPids) return;
     this.#discover(targets).catch((err) => {
@@ -202,7 +207,12 @@ export class Targets {
 
   /** The binary a process runs, if it is one we attached to. */
   binaryOf(dev: number, ino: number): TargetBinary | undefined {
-    return this.#byInode.get(`${dev}:${ino}`)?.binary;
+    const tracked = this.#byInode.get(`${dev}:${ino}`) ??
+      // A link of one process (--pid) is keyed by its pid too.
+      [...this.#byInode.values()].find((t) =>
+        t.binary.dev === dev && t.binary.ino === ino
+      );
+    return tracked?.binary;
   }
 
   /** Stops watching and detaches every link. */
@@ -369,20 +379,31 @@ export class Targets {
     }
   }
 
+  /**
+   * Attaches to `binary` (found running as `pid`) for every process that
+   * runs it or, with `onlyPid`, for process `pid` alone.
+   */
   #attachBinary(
     binary: TargetBinary,
     followed: boolean,
     label: string,
     pid?: number,
+    onlyPid = false,
   ): Tracked {
-    const key = `${binary.dev}:${binary.ino}`;
+    const scope = onlyPid && pid !== undefined ? pid : -1;
+    const key = `${binary.dev}:${binary.ino}${scope === -1 ? "" : `:${scope}`}`;
     const known = this.#byInode.get(key);
     if (known) {
       known.followed ||= followed;
       return known;
     }
-    const attachment = this.#probe.attach(binary.path, binary.endedOffset);
+    const attachment = this.#probe.attach(
+      binary.path,
+      binary.endedOffset,
+      scope,
+    );
     const tracked: Tracked = {
+      key,
       binary,
       attachment,
       label,
@@ -396,14 +417,14 @@ export class Targets {
       offset: binary.endedOffset,
       go: binary.build?.goVersion,
       ...(pid !== undefined && { pid }),
+      ...(scope !== -1 && { perProcess: true }),
     });
     return tracked;
   }
 
   #detach(tracked: Tracked, reason: string): void {
-    const key = `${tracked.binary.dev}:${tracked.binary.ino}`;
-    if (this.#byInode.get(key) !== tracked) return;
-    this.#byInode.delete(key);
+    if (this.#byInode.get(tracked.key) !== tracked) return;
+    this.#byInode.delete(tracked.key);
     for (const pid of tracked.pids) this.#pidKey.delete(pid);
     tracked.attachment.detach();
     this.#log.info("detached", { path: tracked.label, reason });

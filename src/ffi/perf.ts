@@ -43,9 +43,12 @@ export function readUprobeType(path: string): number {
 
 /**
  * Opens a uprobe perf event on `offset` (a file offset) of the executable
- * at `path`, for every process (pid -1) on any CPU. Returns the perf fd.
+ * at `path`, for every process (`pid` -1, the default) or for process `pid`
+ * alone: then the kernel installs the breakpoint only in that process's
+ * memory, and every other process of the binary keeps its NOP. Returns the
+ * perf fd.
  */
-export function openUprobe(path: string, offset: number): number {
+export function openUprobe(path: string, offset: number, pid = -1): number {
   const nr = perfEventOpenNr[Deno.build.arch];
   if (nr === undefined) {
     throw new Error(
@@ -64,21 +67,34 @@ export function openUprobe(path: string, offset: number): number {
     true,
   );
   v.setBigUint64(64, BigInt(offset), true);
-  // perf_event_open(attr, pid = -1, cpu = 0, group_fd = -1, flags)
+  // perf_event_open(attr, pid, cpu, group_fd = -1, flags): every process
+  // needs a cpu (any one: a uprobe fires on all), one process needs cpu -1.
+  const cpu = pid === -1 ? 0 : -1;
   const fd = Number(
-    cLib().syscall(BigInt(nr), attr, -1, 0, -1, BigInt(PERF_FLAG_FD_CLOEXEC)),
+    cLib().syscall(
+      BigInt(nr),
+      attr,
+      pid,
+      cpu,
+      -1,
+      BigInt(PERF_FLAG_FD_CLOEXEC),
+    ),
   );
   if (fd < 0) {
     const errno = lastErrno();
     const hint = privilegeHint(errno) ??
       (errno === 2
         ? "Check that the binary exists."
+        : errno === 3
+        ? `Process ${pid} exited.`
         : errno === 22
         ? "Check the file offset of the probed function."
         : undefined);
     throw new SysError(
       "perf_event_open",
-      `Cannot open a uprobe on ${path} at offset 0x${offset.toString(16)}`,
+      `Cannot open a uprobe on ${path} at offset 0x${offset.toString(16)}${
+        pid === -1 ? "" : ` for process ${pid}`
+      }`,
       errno,
       hint,
     );

@@ -163,14 +163,15 @@ export class Instance {
   }
 
   /**
-   * Attaches the program to `path` at `fileOffset`; idempotent per file
-   * (device and inode) and offset.
+   * Attaches the program to `path` at `fileOffset`, for every process or
+   * for process `pid` alone; idempotent per file (device and inode), offset
+   * and pid.
    */
-  attach(path: string, fileOffset: number): Attachment {
+  attach(path: string, fileOffset: number, pid = -1): Attachment {
     if (this.#closed) {
       throw new Error(`Cannot attach to ${path}: the probe is closed.`);
     }
-    return this.links.attach(this.#progFd, path, fileOffset);
+    return this.links.attach(this.#progFd, path, fileOffset, pid);
   }
 
   /**

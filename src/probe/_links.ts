@@ -1,5 +1,6 @@
 /**
- * Pinned uprobe links, one per probed binary (device, inode) and offset: a
+ * Pinned uprobe links, one per probed binary (device, inode) and offset, or
+ * one per process of it when the probe is for given processes only: a
  * pinned link keeps the program attached without any process holding it,
  * so it survives a controller restart, and removing the pin detaches.
  *
@@ -10,7 +11,7 @@ import { closeFd, linkPerfEvent, objPin, openUprobe } from "../ffi/mod.ts";
 
 /** One pinned uprobe on one executable file. */
 export interface Attachment {
-  /** The link's pin name: `<dev>_<ino>_<offset>`. */
+  /** The link's pin name: `<dev>_<ino>_<offset>`, then `_<pid>` for one process. */
   readonly key: string;
   /** Device of the probed file. */
   readonly dev: number;
@@ -18,6 +19,8 @@ export interface Attachment {
   readonly ino: number;
   /** File offset of the probed instruction. */
   readonly offset: number;
+  /** The one process whose calls the link sees, or -1 for every process. */
+  readonly pid: number;
   /** The path given to attach, or null for a link adopted from a previous controller. */
   readonly path: string | null;
   /** Removes the link's pin, which detaches the uprobe. Idempotent. */
@@ -33,8 +36,11 @@ export class Links {
   constructor(dir: string) {
     this.#dir = dir;
     for (const e of Deno.readDirSync(dir)) {
-      const m = /^(\d+)_(\d+)_(\d+)$/.exec(e.name);
-      if (m) this.#add(e.name, Number(m[1]), Number(m[2]), Number(m[3]), null);
+      const m = /^(\d+)_(\d+)_(\d+)(?:_(\d+))?$/.exec(e.name);
+      if (m) {
+        const [dev, ino, offset] = [m[1], m[2], m[3]].map(Number);
+        this.#add(e.name, dev, ino, offset, Number(m[4] ?? -1), null);
+      }
     }
   }
 
@@ -43,8 +49,17 @@ export class Links {
     return [...this.#byKey.values()];
   }
 
-  /** Attaches `progFd` to `path` at `offset` unless that file already is. */
-  attach(progFd: number, path: string, offset: number): Attachment {
+  /**
+   * Attaches `progFd` to `path` at `offset`, for every process (`pid` -1)
+   * or for process `pid` alone, unless that file already is (for the same
+   * processes).
+   */
+  attach(
+    progFd: number,
+    path: string,
+    offset: number,
+    pid = -1,
+  ): Attachment {
     let st: Deno.FileInfo;
     try {
       st = Deno.statSync(path);
@@ -52,10 +67,10 @@ export class Links {
       const why = e instanceof Error ? e.message : String(e);
       throw new Error(`Cannot attach the probe to ${path}: ${why}.`);
     }
-    const key = `${st.dev}_${st.ino}_${offset}`;
+    const key = `${st.dev}_${st.ino}_${offset}${pid === -1 ? "" : `_${pid}`}`;
     const existing = this.#byKey.get(key);
     if (existing) return existing;
-    const perfFd = openUprobe(path, offset);
+    const perfFd = openUprobe(path, offset, pid);
     let linkFd = -1;
     try {
       linkFd = linkPerfEvent(
@@ -69,7 +84,7 @@ export class Links {
       closeFd(linkFd);
       closeFd(perfFd);
     }
-    return this.#add(key, st.dev, st.ino ?? 0, offset, path);
+    return this.#add(key, st.dev, st.ino ?? 0, offset, pid, path);
   }
 
   /** Detaches everything. */
@@ -82,6 +97,7 @@ export class Links {
     dev: number,
     ino: number,
     offset: number,
+    pid: number,
     path: string | null,
   ): Attachment {
     const pin = `${this.#dir}/${key}`;
@@ -91,6 +107,7 @@ export class Links {
       dev,
       ino,
       offset,
+      pid,
       path,
       detach() {
         if (byKey.get(key) !== a) return;

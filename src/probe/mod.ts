@@ -139,10 +139,13 @@ export interface Probe {
   readonly reader: RingReader;
   /**
    * Attaches the probe to the executable at `binaryPath`, at file offset
-   * `fileOffset` of ended()'s body. Idempotent per file (device and inode)
-   * and offset; a binary rebuilt in place is a new file and gets a new link.
+   * `fileOffset` of ended()'s body, for every process that runs it (`pid`
+   * -1, the default) or for process `pid` alone: then the kernel puts the
+   * breakpoint in that process only, and the others' SDK sees no probe.
+   * Idempotent per file (device and inode), offset and pid; a binary
+   * rebuilt in place is a new file and gets a new link.
    */
-  attach(binaryPath: string, fileOffset: number): Attachment;
+  attach(binaryPath: string, fileOffset: number, pid?: number): Attachment;
   /**
    * Detaches the links adopted from a dead controller that were not attached
    * again since the probe opened: a restart traces only what the new command
@@ -257,8 +260,8 @@ class PinnedProbe implements Probe {
     this.#log = log;
   }
 
-  attach(binaryPath: string, fileOffset: number): Attachment {
-    const a = this.#instance.attach(binaryPath, fileOffset);
+  attach(binaryPath: string, fileOffset: number, pid = -1): Attachment {
+    const a = this.#instance.attach(binaryPath, fileOffset, pid);
     this.#claimed.add(a.key);
     this.#log.debug("attached", {
       path: binaryPath,

@@ -195,6 +195,40 @@ ebpfTest(
 );
 
 ebpfTest(
+  "attach for one process makes a link of its own per pid, beside the link for every process",
+  async () => {
+    const { dir, emitter: e } = await emitter();
+    const root = testPinRoot();
+    const probe = await openProbe({ pinRoot: root });
+    const sleepers = [1, 2].map(() =>
+      new Deno.Command("sleep", { args: ["30"] }).spawn()
+    );
+    try {
+      const bin = await copyOf(e, `${dir}/per-pid`);
+      const [p, q] = sleepers.map((c) => c.pid);
+      const all = probe.attach(bin.path, bin.offset);
+      const one = probe.attach(bin.path, bin.offset, p);
+      assert(probe.attach(bin.path, bin.offset, p) === one);
+      const two = probe.attach(bin.path, bin.offset, q);
+      assertEquals([all.pid, one.pid, two.pid], [-1, p, q]);
+      assertEquals(one.key, `${all.key}_${p}`);
+      assertEquals(linkPins(probe).sort(), [all.key, one.key, two.key].sort());
+      const progId = (await pinnedIds(probe.pinDir)).progs[0];
+      assertEquals(await linksOfProg(progId), 3);
+      one.detach();
+      assertEquals(await linksOfProg(progId), 2);
+    } finally {
+      for (const c of sleepers) {
+        c.kill("SIGKILL");
+        await c.status;
+      }
+      probe.close();
+      removePinRoot(root);
+    }
+  },
+);
+
+ebpfTest(
   "attach is idempotent per binary; a copy or a rebuild in place gets its own link",
   async () => {
     const { dir, emitter: e } = await emitter();

@@ -10,6 +10,7 @@
  */
 
 import { TargetError } from "./errors.ts";
+import { accessAdvice } from "./self.ts";
 
 /** The CPU architectures spanbridge can probe, in ELF's names. */
 export type Arch = "x86_64" | "aarch64";
@@ -387,7 +388,11 @@ function openError(path: string, err: unknown): TargetError {
   ) {
     return new TargetError(
       "access-denied",
-      `Cannot open target ${path}: permission denied; run spanbridge as root or as a user who can read the file.`,
+      `Cannot open target ${path}: permission denied; ${
+        // Another process's view of its file: a matter of who may inspect it.
+        /^\/proc\/\d+\/(?:exe$|root\/)/.test(path)
+          ? accessAdvice()
+          : "run spanbridge as root or as a user who can read the file"}.`,
       { cause: err },
     );
   }

@@ -10,6 +10,7 @@
 
 import { parseCgroup } from "./cgroup.ts";
 import { TargetError } from "./errors.ts";
+import { accessAdvice } from "./self.ts";
 
 /** What /proc says about one process. */
 export interface ProcessInfo {
@@ -33,7 +34,10 @@ export interface ProcessInfo {
   command: string;
   /** The real user id. */
   uid: number;
-  /** The real user's name, or the uid in decimal when /etc/passwd lacks it. */
+  /**
+   * The real user's name from the /etc/passwd the process itself sees (a
+   * container's own), or the uid in decimal when that file lacks it.
+   */
   owner: string;
   /**
    * The start time in clock ticks after boot (/proc/pid/stat field 22): with
@@ -88,7 +92,7 @@ export async function processInfo(pid: number): Promise<ProcessInfo> {
       cmdline: splitCmdline(cmdline),
       command: comm.trimEnd(),
       uid,
-      owner: (await userNames()).get(uid) ?? String(uid),
+      owner: (await userNames(pid)).get(uid) ?? String(uid),
       startTicks: Number(fields[19]),
       ...parseCgroup(cgroup),
     };
@@ -208,21 +212,45 @@ function splitCmdline(b: Uint8Array): string[] {
   return args;
 }
 
-let users: Promise<Map<number, string>> | undefined;
+/** User names by mount namespace (the /proc/<pid>/ns/mnt link), read once each. */
+const usersByNs = new Map<string, Promise<Map<number, string>>>();
+/** Mount namespaces remembered; containers come and go. */
+const usersByNsLimit = 256;
 
-function userNames(): Promise<Map<number, string>> {
-  users ??= Deno.readTextFile("/etc/passwd").then(
-    (text) => {
-      const m = new Map<number, string>();
-      for (const line of text.split("\n")) {
-        const [name, , uid] = line.split(":");
-        if (uid !== undefined && !m.has(Number(uid))) m.set(Number(uid), name);
-      }
-      return m;
-    },
-    () => new Map(),
-  );
-  return users;
+/**
+ * The users `pid` sees: its own mount namespace's /etc/passwd (through
+ * /proc/<pid>/root), or this process's when they share one or when its
+ * namespace cannot be read.
+ */
+async function userNames(pid: number): Promise<Map<number, string>> {
+  const nsOf = (p: string) =>
+    Deno.readLink(`/proc/${p}/ns/mnt`).catch(() => "");
+  const [own, theirs] = await Promise.all([nsOf("self"), nsOf(`${pid}`)]);
+  const elsewhere = theirs !== "" && theirs !== own;
+  const key = elsewhere ? theirs : "self";
+  let users = usersByNs.get(key);
+  if (!users) {
+    if (usersByNs.size >= usersByNsLimit) usersByNs.clear();
+    users = readPasswd(
+      elsewhere ? `/proc/${pid}/root/etc/passwd` : "/etc/passwd",
+    );
+    usersByNs.set(key, users);
+  }
+  return await users;
+}
+
+/** uid → name from a passwd file; empty when it cannot be read. */
+async function readPasswd(path: string): Promise<Map<number, string>> {
+  const m = new Map<number, string>();
+  try {
+    for (const line of (await Deno.readTextFile(path)).split("\n")) {
+      const [name, , uid] = line.split(":");
+      if (uid !== undefined && !m.has(Number(uid))) m.set(Number(uid), name);
+    }
+  } catch {
+    // No passwd there (a minimal image): owners show as uids.
+  }
+  return m;
 }
 
 async function procError(pid: number, err: unknown): Promise<TargetError> {
@@ -232,7 +260,7 @@ async function procError(pid: number, err: unknown): Promise<TargetError> {
   ) {
     return new TargetError(
       "access-denied",
-      `Cannot inspect process ${pid}: permission denied; run spanbridge as root or as the user who owns the process.`,
+      `Cannot inspect process ${pid}: permission denied; ${accessAdvice()}.`,
       { cause: err },
     );
   }

@@ -80,3 +80,55 @@ Deno.test("processInfo explains a bad or missing pid", async () => {
   );
   assert.equal(await startTicks(child.pid), undefined);
 });
+
+Deno.test({
+  name:
+    "processInfo names the owner from the /etc/passwd of the process's own mount namespace",
+  ignore: Deno.uid() !== 0,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "spanbridge-passwd-" });
+    await Deno.writeTextFile(
+      `${dir}/passwd`,
+      "root:x:0:0::/root:/bin/sh\nsvc-in-ns:x:4242:4242::/:/bin/false\n",
+    );
+    // A private mount namespace whose /etc/passwd names uid 4242, which the
+    // host's does not (and a uid 4343 neither names).
+    const child = (uid: number) =>
+      new Deno.Command("unshare", {
+        args: [
+          "--mount",
+          "sh",
+          "-c",
+          `mount --bind ${dir}/passwd /etc/passwd && exec setpriv --reuid ${uid} --regid ${uid} --clear-groups sleep 30`,
+        ],
+        stdout: "null",
+        stderr: "piped",
+      }).spawn();
+    const named = child(4242);
+    const unnamed = child(4343);
+    try {
+      const started = async (c: Deno.ChildProcess) => {
+        for (let i = 0; i < 200; i++) {
+          // Only once it runs sleep: a read before the bind mount would
+          // remember the namespace's passwd as it was then.
+          const exe = await Deno.readLink(`/proc/${c.pid}/exe`).catch(() => "");
+          if (exe.endsWith("/sleep")) return await processInfo(c.pid);
+          await new Promise((r) => setTimeout(r, 20));
+        }
+        throw new Error(`process ${c.pid} did not exec sleep`);
+      };
+      const [a, b] = await Promise.all([started(named), started(unnamed)]);
+      assert.equal(a.uid, 4242);
+      assert.equal(a.owner, "svc-in-ns");
+      assert.equal(b.owner, "4343");
+      // This process's own users still come from its own /etc/passwd.
+      assert.equal((await processInfo(Deno.pid)).owner, "root");
+    } finally {
+      for (const c of [named, unnamed]) {
+        c.kill("SIGKILL");
+        await c.status;
+      }
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
