@@ -98,7 +98,8 @@ export class SpanQueue {
     inFlight: 0,
   };
   #inFlightBytes = 0;
-  #items: SpanBatch[] = [];
+  /** Queued batches from #head on; slots before it are sent and empty. */
+  #items: (SpanBatch | undefined)[] = [];
   #head = 0;
   readonly #requests = new Set<Request>();
   #timer: ReturnType<typeof setTimeout> | undefined;
@@ -311,12 +312,15 @@ export class SpanQueue {
     let spans = 0;
     let bytes = 0;
     while (this.#head < this.#items.length) {
-      const item = this.#items[this.#head];
+      const item = this.#items[this.#head]!;
       if (
         spans > 0 && (spans + item.spans > this.#options.maxBatchSpans ||
           bytes + item.bytes > this.#options.maxBatchBytes)
       ) break;
-      this.#head++;
+      // Emptied at once: the array is compacted only now and then, and a
+      // sent batch left in it would keep its record's bytes alive (at a few
+      // hundred large records a second, hundreds of MiB).
+      this.#items[this.#head++] = undefined;
       spans += item.spans;
       bytes += item.bytes;
       // Records with one resource key share one resource: send it once per request.
@@ -334,7 +338,10 @@ export class SpanQueue {
         group.spans += rs.spans;
       }
     }
-    if (this.#head > 1024 && this.#head * 2 > this.#items.length) {
+    if (this.#head === this.#items.length) {
+      this.#items = [];
+      this.#head = 0;
+    } else if (this.#head > 1024 && this.#head * 2 > this.#items.length) {
       this.#items = this.#items.slice(this.#head);
       this.#head = 0;
     }

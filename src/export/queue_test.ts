@@ -1,4 +1,6 @@
 import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
+import v8 from "node:v8";
+import vm from "node:vm";
 import { create } from "@bufbuild/protobuf";
 import { ResourceSchema } from "../../gen/opentelemetry/proto/resource/v1/resource_pb.ts";
 import { sampleBatch, sampleSpans, sampleTraces } from "../otlp/test_traces.ts";
@@ -330,4 +332,27 @@ Deno.test("a single record larger than the batch size goes alone", async () => {
   await q.flush(1000);
   deepStrictEqual(fake.requests.map((r) => r.spans), [25]);
   await q.shutdown(100);
+});
+
+Deno.test("queue keeps no reference to a batch once it is sent", async () => {
+  // A full GC on demand: node:v8 can expose it to a new context at run time.
+  v8.setFlagsFromString("--expose-gc");
+  const gc = vm.runInNewContext("gc") as () => void;
+  const q = new SpanQueue({
+    export: () => Promise.resolve({ ok: true, rejected: 0 }),
+    shutdown: () => Promise.resolve(),
+  }, options);
+  const sent = (() => {
+    const [batch] = records(1, 3);
+    q.add(batch);
+    return new WeakRef(batch);
+  })();
+  await q.flush(1000);
+  await new Promise((r) => setTimeout(r, 0));
+  gc();
+  // Before: the sent slots stayed in the queue's array until more than 1 024
+  // had been sent, so large records kept hundreds of MiB alive.
+  strictEqual(sent.deref(), undefined);
+  strictEqual(q.counters().exported, 3);
+  await q.shutdown(1000);
 });
