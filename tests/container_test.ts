@@ -10,6 +10,7 @@ import assert from "node:assert/strict";
 import { buildImage, imageRef } from "../tools/image.ts";
 import { podman } from "../tools/podman.ts";
 import {
+  type ControllerProcess,
   ebpfAvailable,
   removePinRoot,
   root,
@@ -81,7 +82,7 @@ Deno.test({
     const pinRoot = testPinRoot("container");
     const receiver = await collectingReceiver();
     const targets: ShowcaseContainer[] = [];
-    let agent;
+    let agent: ControllerProcess | undefined;
     try {
       targets.push(
         await startShowcase(scope, showcase, "orders", "/srv/orders/orders"),
@@ -130,8 +131,12 @@ Deno.test({
       await waitUntil(
         () => receiver.spans.length >= total,
         30_000,
-        `${total} spans at the receiver (have ${receiver.spans.length})`,
-      );
+        `${total} spans at the receiver`,
+      ).catch((err) => {
+        throw new Error(
+          `${err.message} (have ${receiver.spans.length}); agent log:\n${agent?.dump()}`,
+        );
+      });
       await stopAndAssertNothingLost(agent, total);
       targets.forEach((t, i) => {
         assertSpans(records[i], spansOf(receiver.spans, t, "pid"), "protobuf", {
