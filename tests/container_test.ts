@@ -20,15 +20,15 @@ import {
 } from "./harness.ts";
 import {
   agentCapabilities,
+  assertContainerSpans,
   ContainerScope,
   type ShowcaseContainer,
   showcaseRecord,
-  spansOf,
   startShowcase,
   staticProgram,
 } from "./containers.ts";
 import { collectingReceiver } from "./otlp.ts";
-import { assertSpans, stopAndAssertNothingLost } from "./assert_spans.ts";
+import { stopAndAssertNothingLost } from "./assert_spans.ts";
 
 const canTrace = ebpfAvailable("container tests");
 const image = canTrace ? await buildImage() : imageRef;
@@ -138,13 +138,7 @@ Deno.test({
         );
       });
       await stopAndAssertNothingLost(agent, total);
-      targets.forEach((t, i) => {
-        assertSpans(records[i], spansOf(receiver.spans, t, "pid"), "protobuf", {
-          service: t.service,
-          executable: t.path.replace(/.*\//, ""),
-        });
-      });
-      assert.equal(receiver.spans.length, total, "spans from other processes");
+      assertContainerSpans(receiver.spans, targets, records, "pid");
     } finally {
       if (agent) await stopIfRunning(agent);
       await scope.remove();

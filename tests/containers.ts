@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import { podman, podmanEnv } from "../tools/podman.ts";
 import { ControllerProcess, root } from "./harness.ts";
 import { attributeMap, type ReceivedSpan } from "./otlp.ts";
-import type { ShowcaseRecord } from "./assert_spans.ts";
+import { assertSpans, type ShowcaseRecord } from "./assert_spans.ts";
 
 /** The Go programs the container tests put in images: name → [module dir, package]. */
 const staticPrograms = {
@@ -297,4 +297,26 @@ export function spansOf(
     }
   }
   return mine;
+}
+
+/**
+ * Asserts that each container of `targets` delivered exactly the spans its
+ * showcase recorded (`records`, in the same order), found under its resource
+ * by host pid or container.id, with its service and executable name, and
+ * that no other process's spans arrived.
+ */
+export function assertContainerSpans(
+  received: ReceivedSpan[],
+  targets: ShowcaseContainer[],
+  records: ShowcaseRecord[],
+  by: "pid" | "container.id",
+): void {
+  targets.forEach((t, i) => {
+    assertSpans(records[i], spansOf(received, t, by), "protobuf", {
+      service: t.service,
+      executable: t.path.replace(/.*\//, ""),
+    });
+  });
+  const total = records.reduce((n, r) => n + r.spans.length, 0);
+  assert.equal(received.length, total, "spans from other processes");
 }

@@ -22,16 +22,16 @@ import {
   waitUntil,
 } from "./harness.ts";
 import {
+  assertContainerSpans,
   ContainerScope,
   type ShowcaseContainer,
   showcaseRecord,
-  spansOf,
   startShowcase,
   staticProgram,
 } from "./containers.ts";
 import { buildCollector, CollectorProcess } from "./collector.ts";
 import { collectingReceiver, unusedPort } from "./otlp.ts";
-import { assertSpans, stopAndAssertNothingLost } from "./assert_spans.ts";
+import { stopAndAssertNothingLost } from "./assert_spans.ts";
 
 const canTrace = ebpfAvailable("pod template test");
 const image = canTrace ? await buildImage() : imageRef;
@@ -144,15 +144,7 @@ Deno.test({
       const ready = await fetch(pod.readiness);
       assert.equal(ready.status, 200, await ready.text());
       await stopAndAssertNothingLost(agent, total);
-      targets.forEach((t, i) => {
-        assertSpans(
-          records[i],
-          spansOf(receiver.spans, t, "container.id"),
-          "protobuf",
-          { service: t.service, executable: t.path.replace(/.*\//, "") },
-        );
-      });
-      assert.equal(receiver.spans.length, total, "spans of other processes");
+      assertContainerSpans(receiver.spans, targets, records, "container.id");
     } finally {
       if (agent) await stopIfRunning(agent);
       await gateway?.stop();
