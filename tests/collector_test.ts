@@ -30,7 +30,7 @@ import {
   removePinRoot,
   stopIfRunning,
   testPinRoot,
-  waitUntil,
+  waitForSpans,
 } from "./harness.ts";
 import { buildCollector, CollectorProcess } from "./collector.ts";
 import { collectingReceiver, unusedPort } from "./otlp.ts";
@@ -81,17 +81,13 @@ for (
         );
         await controller.waitFor("attached");
         const record = await recordShowcase(showcase.exe, recordFile);
-        await waitUntil(
-          () => receiver.spans.length >= record.spans.length,
+        await waitForSpans(
+          receiver,
+          record.spans.length,
           20_000,
           `${record.spans.length} spans through the Collector`,
-        ).catch((err) => {
-          throw new Error(
-            `${err.message} (got ${receiver.spans.length}); controller:\n${
-              controller!.dump()
-            }\nCollector:\n${collector!.dump()}`,
-          );
-        });
+          { controller, Collector: collector },
+        );
 
         await stopAndAssertNothingLost(controller, record.spans.length);
 

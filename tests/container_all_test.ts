@@ -18,6 +18,7 @@ import {
   removePinRoot,
   stopIfRunning,
   testPinRoot,
+  waitForSpans,
   waitUntil,
 } from "./harness.ts";
 import {
@@ -96,10 +97,12 @@ Deno.test({
         targets.map((t) => showcaseRecord(scope, t)),
       );
       const total = records.reduce((n, r) => n + r.spans.length, 0);
-      await waitUntil(
-        () => receiver.spans.length >= total,
+      await waitForSpans(
+        receiver,
+        total,
         30_000,
-        `${total} spans at the receiver (have ${receiver.spans.length})`,
+        `${total} spans at the receiver`,
+        { agent },
       );
       await stopAndAssertNothingLost(agent, total);
       // By container.id alone: the late container may have exited before

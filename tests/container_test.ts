@@ -16,7 +16,7 @@ import {
   root,
   stopIfRunning,
   testPinRoot,
-  waitUntil,
+  waitForSpans,
 } from "./harness.ts";
 import {
   agentCapabilities,
@@ -128,15 +128,13 @@ Deno.test({
         targets.map((t) => showcaseRecord(scope, t)),
       );
       const total = records.reduce((n, r) => n + r.spans.length, 0);
-      await waitUntil(
-        () => receiver.spans.length >= total,
+      await waitForSpans(
+        receiver,
+        total,
         30_000,
         `${total} spans at the receiver`,
-      ).catch((err) => {
-        throw new Error(
-          `${err.message} (have ${receiver.spans.length}); agent log:\n${agent?.dump()}`,
-        );
-      });
+        { agent },
+      );
       await stopAndAssertNothingLost(agent, total);
       assertContainerSpans(receiver.spans, targets, records, "pid");
     } finally {

@@ -20,6 +20,7 @@ import {
   removePinRoot,
   stopIfRunning,
   testPinRoot,
+  waitForSpans,
   waitUntil,
 } from "./harness.ts";
 import {
@@ -119,17 +120,13 @@ Deno.test({
         "the agent to turn ready",
       );
       const record = await recordShowcase(showcase.exe, recordFile);
-      await waitUntil(
-        () => receiver.spans.length >= record.spans.length,
+      await waitForSpans(
+        receiver,
+        record.spans.length,
         20_000,
         `${record.spans.length} spans through the gateway`,
-      ).catch((err) => {
-        throw new Error(
-          `${err.message} (got ${receiver.spans.length}); controller:\n${
-            controller!.dump()
-          }\ngateway:\n${gateway!.dump()}`,
-        );
-      });
+        { controller, gateway },
+      );
       const metrics = (await get(telemetryPort, "/metrics")).body;
       assert.equal(
         sample(metrics, "spanbridge_span_received_total"),

@@ -174,6 +174,28 @@ export async function waitUntil(
   }
 }
 
+/**
+ * Waits until `receiver` holds at least `count` spans. On a timeout the error
+ * says how many arrived and carries the logs of `processes` (a name for each:
+ * controller, Collector...), so a failure shows why.
+ */
+export async function waitForSpans(
+  receiver: { spans: unknown[] },
+  count: number,
+  timeoutMs: number,
+  what: string,
+  processes: Record<string, { dump(): string } | undefined> = {},
+): Promise<void> {
+  await waitUntil(() => receiver.spans.length >= count, timeoutMs, what)
+    .catch((err) => {
+      const logs = Object.entries(processes)
+        .map(([name, p]) => `\n${name}:\n${p?.dump() ?? "(not started)"}`);
+      throw new Error(
+        `${err.message} (have ${receiver.spans.length})${logs.join("")}`,
+      );
+    });
+}
+
 /** Resolves after `ms` milliseconds (to pace a producer, never as an assertion). */
 export function delay(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));

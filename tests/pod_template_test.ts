@@ -19,6 +19,7 @@ import {
   root,
   stopIfRunning,
   testPinRoot,
+  waitForSpans,
   waitUntil,
 } from "./harness.ts";
 import {
@@ -130,17 +131,16 @@ Deno.test({
         );
       });
       const total = records.reduce((n, r) => n + r.spans.length, 0);
-      await waitUntil(
-        () => receiver.spans.length >= total,
+      await waitForSpans(
+        receiver,
+        total,
         30_000,
         `${total} spans at the receiver`,
-      ).catch((err) => {
-        throw new Error(
-          `${err.message} (have ${receiver.spans.length}); agent:\n${
-            agent!.dump()
-          }\ngateway:\n${gateway!.dump()}`,
-        );
-      });
+        {
+          agent,
+          gateway,
+        },
+      );
       const ready = await fetch(pod.readiness);
       assert.equal(ready.status, 200, await ready.text());
       await stopAndAssertNothingLost(agent, total);
