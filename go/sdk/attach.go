@@ -12,7 +12,9 @@ const waitPoll = 10 * time.Millisecond
 
 // Attached reports whether the controller's probe is attached to this
 // process now, by reading the first instruction of the probe point. It needs
-// no privilege and no system call.
+// no privilege and no system call. A probe that appeared while the process
+// ran counts once it has been there for 50 ms, so that no batch is handed
+// off before the controller's program is linked to the probe.
 func Attached() bool { return handoff.Refresh() }
 
 // WaitAttached waits until the controller's probe is attached or ctx ends,

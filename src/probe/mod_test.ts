@@ -8,6 +8,8 @@ import { openProbe, type Probe } from "./mod.ts";
 import { existsSync } from "node:fs";
 import { type Logger, silentLogger } from "../log.ts";
 import { UsageError } from "../errors.ts";
+import { closeFd, linkPerfEvent, objGet, openUprobe } from "../ffi/mod.ts";
+import { setTimeout as delay } from "node:timers/promises";
 import {
   buildEmitter,
   ebpfTest,
@@ -618,6 +620,37 @@ ebpfTest(
     } finally {
       probe.close();
       first.close(); // its directory is gone already: nothing to do
+      removePinRoot(root);
+    }
+  },
+);
+
+ebpfTest(
+  "a program polling for the probe loses no batch when the link comes 30 ms after the breakpoint",
+  async () => {
+    // Attaching is two system calls: the uprobe's perf event patches the
+    // probe point at once, the link then gives it the program. The emitter
+    // polls for the patch every 10 ms and hands off at once; the SDK must
+    // wait until the patch has settled, or its batch reaches no program.
+    const { dir, emitter: e } = await emitter();
+    const copy = await copyOf(e, `${dir}/emitter-settle`);
+    const root = testPinRoot();
+    const probe = await openProbe({ pinRoot: root });
+    const progFd = objGet(`${probe.pinDir}/progs/ended_${probe.kind}`);
+    let perfFd = -1;
+    let linkFd = -1;
+    try {
+      const sent = runEmitter(copy, [100]);
+      await delay(300); // the emitter is polling an unpatched probe point
+      perfFd = openUprobe(copy.path, copy.offset);
+      await delay(30);
+      linkFd = linkPerfEvent(progFd, perfFd, copy.path);
+      await sent;
+      const recs = await collect(probe, 1);
+      assertEquals(recs.map((r) => parseHeader(r).len), [100]);
+    } finally {
+      for (const fd of [linkFd, perfFd, progFd]) if (fd >= 0) closeFd(fd);
+      probe.close();
       removePinRoot(root);
     }
   },

@@ -28,7 +28,10 @@
 // an ABIInternal wrapper.
 package handoff
 
-import "sync/atomic"
+import (
+	"sync/atomic"
+	"time"
+)
 
 // Symbol is the ELF symbol of the probe point as Go 1.26 names it.
 const Symbol = "github.com/spanbridge/spanbridge/go/sdk/internal/handoff.ended.abi0"
@@ -36,6 +39,7 @@ const Symbol = "github.com/spanbridge/spanbridge/go/sdk/internal/handoff.ended.a
 var (
 	attached atomic.Bool
 	hook     atomic.Pointer[func(batch []byte)]
+	state    attachState
 )
 
 // Ended hands one encoded batch to the probe. It costs a few nanoseconds when
@@ -53,9 +57,10 @@ func Ended(batch []byte) {
 func Attached() bool { return attached.Load() }
 
 // Refresh reads ended's first instruction again (or sees a hook set by
-// SetHook), stores the result for Attached and returns it.
+// SetHook), stores the result for Attached and returns it. A probe that
+// appears while the process runs counts once it has been there for Settle.
 func Refresh() bool {
-	now := hook.Load() != nil || probed(head())
+	now := hook.Load() != nil || state.observe(probed(head()), time.Now())
 	if attached.Load() != now {
 		// Store only on change: Attached is read on every span start, so the
 		// cache line should stay shared.
