@@ -9,4 +9,5 @@
 
 export * from "./attributes.ts";
 export * from "./batch.ts";
+export * from "./buffer_pool.ts";
 export * from "./json.ts";
