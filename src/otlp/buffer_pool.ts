@@ -27,16 +27,25 @@ export function poolCapacity(n: number): number {
  * one else holds; {@linkcode BufferPool.release} takes it back, after which
  * the caller must not read or write it. A buffer never released is simply
  * left to the GC. At most `maxIdleBytes` wait in the pool; what a release
- * would add beyond that is left to the GC too.
+ * would add beyond that is left to the GC too, and so is everything in the
+ * pool once `trimAfterMs` passed without an acquire (a burst's buffers do
+ * not stay with an idle agent).
  */
 export class BufferPool {
   readonly #maxIdleBytes: number;
+  readonly #trimAfterMs: number;
   readonly #free = new Map<number, ArrayBuffer[]>();
   #idleBytes = 0;
+  #acquired = false;
+  #trimTimer: ReturnType<typeof setTimeout> | undefined;
 
-  /** A pool that keeps at most `maxIdleBytes` of released buffers. */
-  constructor(maxIdleBytes: number) {
+  /**
+   * A pool that keeps at most `maxIdleBytes` of released buffers, and none
+   * once `trimAfterMs` (default 10 s) passed without an acquire.
+   */
+  constructor(maxIdleBytes: number, trimAfterMs = 10_000) {
     this.#maxIdleBytes = maxIdleBytes;
+    this.#trimAfterMs = trimAfterMs;
   }
 
   /** Bytes of released buffers waiting to be reused. */
@@ -51,6 +60,7 @@ export class BufferPool {
    * poolCapacity(n) bytes.
    */
   acquire(n: number): Uint8Array<ArrayBuffer> {
+    this.#acquired = true;
     const capacity = poolCapacity(n);
     let best = 0;
     for (const [size, free] of this.#free) {
@@ -76,5 +86,21 @@ export class BufferPool {
     if (!free) this.#free.set(capacity, free = []);
     free.push(buffer);
     this.#idleBytes += capacity;
+    this.#scheduleTrim();
+  }
+
+  /** Checks every `trimAfterMs` while buffers wait; never keeps the process alive. */
+  #scheduleTrim(): void {
+    if (this.#trimTimer !== undefined) return;
+    this.#acquired = false;
+    const timer = setTimeout(() => {
+      this.#trimTimer = undefined;
+      if (!this.#acquired) {
+        this.#free.clear();
+        this.#idleBytes = 0;
+      } else if (this.#idleBytes > 0) this.#scheduleTrim();
+    }, this.#trimAfterMs);
+    Deno.unrefTimer(timer);
+    this.#trimTimer = timer;
   }
 }

@@ -50,3 +50,19 @@ Deno.test("BufferPool keeps at most maxIdleBytes of released buffers", () => {
   assertEquals(pool.idleBytes, 0);
   ok(pool.acquire(1).buffer !== b.buffer);
 });
+
+Deno.test("BufferPool lets its buffers go once no acquire came for trimAfterMs", async () => {
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+  const pool = new BufferPool(1 << 30, 1000);
+  const a = pool.acquire(1);
+  const b = pool.acquire(1);
+  pool.release(a);
+  pool.release(b);
+  await sleep(100);
+  ok(pool.acquire(1).buffer === b.buffer, "kept while in use");
+  await sleep(100);
+  assertEquals(pool.idleBytes, 64 << 10, "an acquire in the last period");
+  await sleep(2500);
+  assertEquals(pool.idleBytes, 0, "trimmed after a quiet period");
+  ok(pool.acquire(1).buffer !== a.buffer);
+});
