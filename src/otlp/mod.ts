@@ -1,8 +1,9 @@
 /**
  * OTLP trace messages as they travel through spanbridge: validated
- * pass-through batches ({@linkcode SpanBatch}), the OTLP/JSON codec and
- * attribute text. Decode builds batches, export sends them, receive reads
- * them; this folder is the one place all three share.
+ * pass-through batches ({@linkcode SpanBatch}), the pool their bytes and
+ * request bodies are reused from ({@linkcode BufferPool}), the OTLP/JSON
+ * codec and attribute text. Decode builds batches, export sends them,
+ * receive reads them; this folder is the one place all three share.
  *
  * @module
  */
