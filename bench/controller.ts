@@ -24,6 +24,9 @@ export interface StoppedCounters {
   [counter: string]: number;
 }
 
+/** The V8 flags of `deno task run`, the image's entry point and the compiled binary. */
+export const agentV8Flags = "--max-semi-space-size=1";
+
 /** Options of {@linkcode startController}. */
 export interface BenchControllerOptions {
   /** The executable to trace. */
@@ -63,6 +66,8 @@ export async function startController(
     "--no-status",
   ], {
     OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: options.endpoint,
+    // The V8 settings the agent's launchers give it (deno task run, the image, the binary).
+    DENO_V8_FLAGS: agentV8Flags,
     ...options.env,
   });
   track(proc.child);

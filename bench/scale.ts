@@ -442,10 +442,11 @@ async function benchRate(
   }
 }
 
-const help = `deno run -A bench/scale.ts [--seconds 60] [--quick]
+const help = `deno run -A bench/scale.ts [--seconds 60] [--quick] [--rate-only]
 
   --seconds <n>   seconds of process churn (default 60)
   --quick         shorter idle and rate phases
+  --rate-only     only the 200k spans/s phase, printed, not merged
 Merges its scale_* keys into bench/results.json.
 `;
 
@@ -455,6 +456,7 @@ async function main(): Promise<number> {
     options: {
       seconds: { type: "string", default: "60" },
       quick: { type: "boolean" },
+      "rate-only": { type: "boolean" },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -481,15 +483,17 @@ async function main(): Promise<number> {
   Deno.addSignalListener("SIGINT", onSignal);
   Deno.addSignalListener("SIGTERM", onSignal);
   try {
-    const results = await benchScale({
+    const opts: ScaleOptions = {
       seconds,
       quick: values.quick ?? false,
       pinRoot,
       dir,
       log: (line) => console.error(line),
-    });
+    };
+    const rateOnly = values["rate-only"] ?? false;
+    const results = await (rateOnly ? benchRate(opts) : benchScale(opts));
     const path = new URL("./results.json", import.meta.url).pathname;
-    writeResults(path, { ...readResults(path), ...results });
+    if (!rateOnly) writeResults(path, { ...readResults(path), ...results });
     console.log(formatTable(results));
     return 0;
   } finally {

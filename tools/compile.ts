@@ -18,6 +18,8 @@ export function compileArgs(output: string): string[] {
   return [
     "compile",
     "--allow-all",
+    // Baked into the binary: the agent's V8 settings (deploy/image/spanbridge says why).
+    "--v8-flags=--max-semi-space-size=1",
     "--include",
     `${root}build/bpf`,
     "--output",

@@ -62,7 +62,11 @@ export interface DecodeCounters {
 export interface DecodedRecord {
   /** The record header. */
   header: RecordHeader;
-  /** The payload's spans; they own their memory (the record may be reused). */
+  /**
+   * The payload's spans, in a copy of the record (which may be reused at
+   * once); `batch.release()` hands the copy back once the spans were
+   * exported or dropped.
+   */
   batch: SpanBatch;
 }
 
@@ -148,13 +152,19 @@ export class Decoder {
         header,
       );
     }
-    const batch = scanTraces(
-      this.#copies.copy(record.subarray(HEADER_SIZE, HEADER_SIZE + header.len)),
-      this.#resources,
+    const copy = this.#copies.copy(
+      record.subarray(HEADER_SIZE, HEADER_SIZE + header.len),
     );
-    if (!(batch instanceof SpanBatch)) {
-      return this.#reject(batch.reason, batch.detail, header);
+    const scanned = scanTraces(copy.bytes, this.#resources);
+    if (!(scanned instanceof SpanBatch)) {
+      copy.release();
+      return this.#reject(scanned.reason, scanned.detail, header);
     }
+    const batch = new SpanBatch(
+      scanned.resourceSpans,
+      scanned.spans,
+      copy.release,
+    );
     this.#counters.records++;
     this.#counters.bytes += header.len;
     this.#counters.spans += batch.spans;

@@ -216,3 +216,31 @@ Deno.test("decoder survives 12,000 random and mutated records, counting every ba
   const grown = Deno.memoryUsage().heapUsed - heapBefore;
   ok(grown < 64 << 20, `the heap grew by ${grown} bytes`);
 });
+
+Deno.test("decoder reuses a record's copy only after its batch was released", () => {
+  const large = toBinary(TracesDataSchema, sampleTraces(sampleSpans(2000)));
+  ok(large.length > 128 << 10, "a record that gets a buffer of its own");
+  const d = new Decoder();
+  const bufferOf = (out: ReturnType<Decoder["decode"]>) =>
+    out!.batch.resourceSpans[0].scopeSpans[0].buffer;
+  const a = d.decode(record(0, 0, large));
+  const b = d.decode(record(1, 0, large));
+  ok(bufferOf(a) !== bufferOf(b));
+  a!.batch.release();
+  const c = d.decode(record(2, 0, large));
+  ok(bufferOf(c) === bufferOf(a), "reused once released");
+  strictEqual(
+    b!.batch.toTracesData().resourceSpans[0].scopeSpans[0].spans.length,
+    2000,
+  );
+  // A corrupt record gives its copy back at once.
+  const bad = large.slice();
+  bad[bad.length - 1] ^= 0xff;
+  b!.batch.release();
+  strictEqual(
+    d.decode(record(3, 0, bad.subarray(0, bad.length - 3))),
+    undefined,
+  );
+  const e = d.decode(record(4, 0, large));
+  ok(bufferOf(e) === bufferOf(b), "the corrupt record's copy went back too");
+});

@@ -31,7 +31,7 @@ import {
   type ExportTraceServiceResponse,
   ExportTraceServiceResponseSchema,
 } from "../../gen/opentelemetry/proto/collector/trace/v1/trace_service_pb.ts";
-import type { SpanBatch } from "../otlp/mod.ts";
+import { BufferPool, type SpanBatch } from "../otlp/mod.ts";
 import type { OtlpTransportConfig } from "./config.ts";
 import type { ExportOutcome, SpanExporter } from "./exporter.ts";
 import { otlpHttpSettings } from "./otlp_http.ts";
@@ -56,6 +56,11 @@ const metricsHelper: IExporterMetricsHelper<SpanBatch> = {
   name: "span",
   countItems: (b) => b.spans,
 };
+/**
+ * Bytes of request bodies kept for reuse: the default export concurrency
+ * (2) of the largest default request (4 MiB), with room for its framing.
+ */
+const bodyPoolBytes = 12 << 20;
 const contentTypes: Record<OtlpHttpProtocol, string> = {
   "http/protobuf": "application/x-protobuf",
   "http/json": "application/json",
@@ -70,11 +75,17 @@ export function createOtlpExporter(
   // the export's callback in the same synchronous step, so the partial success
   // parked here is always the one of the export whose callback runs next.
   let parked: ExportTraceServiceResponse | undefined;
+  // Request bodies are written into pooled buffers, each taken back when its
+  // export's callback ran: the transport (and its retries) is done with it.
+  // The delegate serializes within export(), so `body` is always the
+  // current export's.
+  const bodies = new BufferPool(bodyPoolBytes);
+  let body: Uint8Array<ArrayBuffer> | undefined;
   const serializer: ISerializer<SpanBatch, ExportTraceServiceResponse> = {
     serializeRequest: (batch) =>
       protocol === "http/json"
         ? new TextEncoder().encode(JSON.stringify(toOtlpJson(batch)))
-        : batch.toBinary(),
+        : batch.toBinary((size) => body = bodies.acquire(size)),
     deserializeResponse: (data) => {
       parked = decodeResponse(protocol, data);
       return parked;
@@ -103,7 +114,12 @@ export function createOtlpExporter(
   return {
     export(request) {
       return new Promise<ExportOutcome>((resolve) => {
+        body = undefined;
+        let sent: Uint8Array<ArrayBuffer> | undefined;
+        let answered = false;
         delegate.export(request, (result) => {
+          answered = true;
+          if (sent) bodies.release(sent);
           const response = parked;
           parked = undefined;
           if (result.code !== ExportResultCode.SUCCESS) {
@@ -121,6 +137,10 @@ export function createOtlpExporter(
             message: partial?.errorMessage || undefined,
           });
         });
+        // Answered at once (the delegate refused it) before this line ran.
+        if (!answered && body) sent = body;
+        else if (body) bodies.release(body);
+        body = undefined;
       });
     },
     shutdown: () => delegate.shutdown(),

@@ -1,10 +1,15 @@
 import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
-import { equals } from "@bufbuild/protobuf";
+import { equals, fromBinary } from "@bufbuild/protobuf";
 import {
   type TracesData,
   TracesDataSchema,
 } from "../../gen/opentelemetry/proto/trace/v1/trace_pb.ts";
-import { richTraces, sampleBatch } from "../otlp/test_traces.ts";
+import {
+  richTraces,
+  sampleBatch,
+  sampleSpans,
+  sampleTraces,
+} from "../otlp/test_traces.ts";
 import type { SpanBatch } from "../otlp/mod.ts";
 import {
   createTraceHandler,
@@ -226,5 +231,51 @@ Deno.test("OTLP exporter matches each partial success to its own request", async
   } finally {
     await exporter.shutdown();
     await receiver.close();
+  }
+});
+
+Deno.test("OTLP exporter reuses a request body only after its export was answered, retries included", async () => {
+  const handler = createTraceHandler();
+  const got: TracesData[] = [];
+  let calls = 0;
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen() {} },
+    async (req) => {
+      if (calls++ === 0) {
+        return new Response("busy", {
+          status: 503,
+          headers: { "retry-after": "1" },
+        });
+      }
+      const copy = req.clone();
+      const res = await handler.handle(req);
+      got.push(
+        fromBinary(TracesDataSchema, new Uint8Array(await copy.arrayBuffer())),
+      );
+      return res;
+    },
+  );
+  const exporter = createOtlpExporter({
+    url: `http://127.0.0.1:${server.addr.port}/v1/traces`,
+    timeoutMillis: 5000,
+  });
+  // The second and third requests are sent while the first waits for its
+  // retry: had its body gone back to the pool, they would be written over it.
+  const first = sampleBatch(sampleTraces(sampleSpans(40, 1)));
+  const second = sampleBatch(sampleTraces(sampleSpans(30, 2)));
+  const third = sampleBatch(sampleTraces(sampleSpans(20, 3)));
+  try {
+    const retried = exporter.export(first);
+    while (calls === 0) await new Promise((r) => setTimeout(r, 10));
+    ok((await exporter.export(second)).ok);
+    ok((await exporter.export(third)).ok, "a smaller body in a reused buffer");
+    ok((await retried).ok);
+    strictEqual(got.length, 3);
+    sameTraces(got[0], second);
+    sameTraces(got[1], third);
+    sameTraces(got[2], first);
+  } finally {
+    await exporter.shutdown();
+    await server.shutdown();
   }
 });

@@ -154,8 +154,14 @@ export class SpanQueue {
   add(batch: SpanBatch): boolean {
     const spans = batch.spans;
     this.#counters.received += spans;
-    if (spans === 0) return true;
-    if (this.#closed) return this.#drop("shutdown", spans);
+    if (spans === 0) {
+      batch.release();
+      return true;
+    }
+    if (this.#closed) {
+      batch.release();
+      return this.#drop("shutdown", spans);
+    }
     // A record over the bounds on its own is queued alone, as it would
     // otherwise never be.
     if (
@@ -169,6 +175,7 @@ export class SpanQueue {
         message:
           `The export queue is full (${this.#counters.queued} spans, ${this.#counters.queuedBytes} bytes); spans dropped: raise OTEL_BSP_MAX_QUEUE_SIZE or SPANBRIDGE_MAX_QUEUE_BYTES, or make the collector faster`,
       });
+      batch.release();
       return this.#drop("queue_full", spans);
     }
     this.#items.push(batch);
@@ -217,6 +224,9 @@ export class SpanQueue {
     clearTimeout(this.#timer);
     this.#timer = undefined;
     const left = this.#counters.queued;
+    for (let i = this.#head; i < this.#items.length; i++) {
+      this.#items[i]?.release();
+    }
     this.#items = [];
     this.#head = 0;
     this.#counters.queued = 0;
@@ -292,6 +302,7 @@ export class SpanQueue {
       this.#items.length - this.#head > 1
     ) {
       const newest = this.#items.pop()!;
+      newest.release();
       this.#counters.queued -= newest.spans;
       this.#counters.queuedBytes -= newest.bytes;
       this.#drop("queue_full", newest.spans);
@@ -309,6 +320,7 @@ export class SpanQueue {
   #send(): void {
     const byResource = new Map<string, Map<string, Group>>();
     const merged: Group[] = [];
+    const parts: SpanBatch[] = [];
     let spans = 0;
     let bytes = 0;
     while (this.#head < this.#items.length) {
@@ -321,6 +333,7 @@ export class SpanQueue {
       // sent batch left in it would keep its record's bytes alive (at a few
       // hundred large records a second, hundreds of MiB).
       this.#items[this.#head++] = undefined;
+      parts.push(item);
       spans += item.spans;
       bytes += item.bytes;
       // Records with one resource key share one resource: send it once per request.
@@ -349,15 +362,23 @@ export class SpanQueue {
     this.#counters.queuedBytes -= bytes;
     this.#counters.inFlight += spans;
     this.#inFlightBytes += bytes;
-    const request = new SpanBatch(merged, spans);
+    // Its records' memory is reused once the request is answered, unless
+    // it goes back to the queue for a retry.
+    const request = new SpanBatch(merged, spans, () => {
+      for (const part of parts) part.release();
+    });
     const sent: Request = { batch: request, settled: false };
     this.#requests.add(sent);
     this.#exporter.export(request).then((outcome) => {
       // Counted as dropped in flight by a shutdown that ran out of time.
-      if (sent.settled) return;
+      if (sent.settled) {
+        request.release();
+        return;
+      }
       this.#counters.inFlight -= spans;
       this.#inFlightBytes -= bytes;
       this.#requests.delete(sent);
+      if (outcome.ok || !outcome.retryable) request.release();
       if (outcome.ok) {
         this.#retryMs = 0;
         const rejected = Math.min(outcome.rejected, spans);

@@ -356,3 +356,92 @@ Deno.test("queue keeps no reference to a batch once it is sent", async () => {
   strictEqual(q.counters().exported, 3);
   await q.shutdown(1000);
 });
+
+/** Records whose release() is counted per record. */
+function tracked(count: number, spansEach: number) {
+  const released: number[] = Array(count).fill(0);
+  const batches = records(count, spansEach).map((b, i) =>
+    new SpanBatch(b.resourceSpans, b.spans, () => released[i]++)
+  );
+  return { batches, released };
+}
+
+/** An exporter whose requests are answered by the test. */
+function manualExporter() {
+  const pending: ((outcome: ExportOutcome) => void)[] = [];
+  const exporter: SpanExporter = {
+    export: () => new Promise((resolve) => pending.push(resolve)),
+    shutdown: () => Promise.resolve(),
+  };
+  return { exporter, pending };
+}
+
+const tick = () => new Promise((r) => setTimeout(r, 0));
+
+Deno.test("queue releases a record's memory only once its request is answered", async () => {
+  const fake = manualExporter();
+  const q = new SpanQueue(fake.exporter, options);
+  const { batches, released } = tracked(2, 5);
+  for (const b of batches) q.add(b);
+  strictEqual(fake.pending.length, 1, "one full request in flight");
+  await tick();
+  deepStrictEqual(released, [0, 0], "not while the request is in flight");
+  fake.pending[0]({ ok: true, rejected: 1 });
+  await tick();
+  deepStrictEqual(released, [1, 1]);
+  await q.shutdown(100);
+  deepStrictEqual(released, [1, 1], "released once");
+});
+
+Deno.test("queue keeps a retried request's records until the retry is answered", async () => {
+  const fake = manualExporter();
+  const q = new SpanQueue(fake.exporter, options);
+  const { batches, released } = tracked(2, 5);
+  for (const b of batches) q.add(b);
+  fake.pending[0]({ ok: false, error: new Error("503"), retryable: true });
+  await tick();
+  deepStrictEqual(released, [0, 0], "queued again, not released");
+  const flushed = q.flush(5000);
+  while (fake.pending.length < 2) await new Promise((r) => setTimeout(r, 50));
+  await tick();
+  deepStrictEqual(released, [0, 0], "in flight again");
+  fake.pending[1]({ ok: true, rejected: 0 });
+  ok(await flushed);
+  deepStrictEqual(released, [1, 1]);
+  await q.shutdown(100);
+});
+
+Deno.test("queue releases the records it drops: refused, full, at shutdown, in flight at the deadline", async () => {
+  const fake = manualExporter();
+  const q = new SpanQueue(fake.exporter, {
+    ...options,
+    maxQueueSpans: 20,
+    maxConcurrentExports: 1,
+    scheduleDelayMs: 60_000,
+  });
+  const { batches, released } = tracked(6, 10);
+  q.add(batches[0]); // request 1
+  q.add(batches[1]);
+  q.add(batches[2]); // queued
+  strictEqual(q.add(batches[3]), false, "full");
+  deepStrictEqual(released, [0, 0, 0, 1, 0, 0]);
+  fake.pending[0]({ ok: false, error: new Error("400"), retryable: false });
+  await tick();
+  deepStrictEqual(released, [1, 0, 0, 1, 0, 0], "a refused request");
+  strictEqual(fake.pending.length, 2, "record 1 went out next");
+  const c = q.counters();
+  deepStrictEqual([c.queued, c.inFlight], [10, 10]);
+  await q.shutdown(50);
+  deepStrictEqual(
+    released,
+    [1, 0, 1, 1, 0, 0],
+    "the queued one at shutdown; the one in flight is still being sent",
+  );
+  strictEqual(q.add(batches[4]), false);
+  deepStrictEqual(released, [1, 0, 1, 1, 1, 0], "added after shutdown");
+  fake.pending[1]({ ok: true, rejected: 0 });
+  await tick();
+  deepStrictEqual(released, [1, 1, 1, 1, 1, 0], "its late answer");
+  const end = q.counters();
+  strictEqual(end.received, end.exported + end.dropped);
+});

@@ -72,7 +72,7 @@ export function createSink(
         ...rs,
         resource: resources.resolve(rs.resource, process),
       }));
-      queue.add(new SpanBatch(merged, batch.spans));
+      queue.add(new SpanBatch(merged, batch.spans, () => batch.release()));
     },
     room: () => queue.room(),
     counters: () => queue.counters(),

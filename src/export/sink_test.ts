@@ -3,7 +3,7 @@ import type { TracesData } from "../../gen/opentelemetry/proto/trace/v1/trace_pb
 import { sampleBatch, sampleSpans, sampleTraces } from "../otlp/test_traces.ts";
 import { silentLogger } from "../log.ts";
 import { startReceiver } from "../receive/mod.ts";
-import { stringAttribute } from "../otlp/mod.ts";
+import { SpanBatch, stringAttribute } from "../otlp/mod.ts";
 import { readExportConfig } from "./config.ts";
 import { createOtlpExporter } from "./otlp_exporter.ts";
 import type { ProcessMeta } from "./resource.ts";
@@ -91,4 +91,33 @@ Deno.test("sink with OTEL_TRACES_EXPORTER=none counts spans and sends nothing", 
   sink.add(sampleBatch(sampleTraces(sampleSpans(4))), shop);
   await sink.shutdown(1000);
   deepStrictEqual([sink.counters().received, sink.counters().dropped], [4, 0]);
+});
+
+Deno.test("sink hands a record's memory back once its spans were exported", async () => {
+  const config = readExportConfig({ OTEL_BSP_SCHEDULE_DELAY: "60000" });
+  let released = 0;
+  let answer: () => void = () => {};
+  const sink = createSink(config, {
+    log: silentLogger,
+    host,
+    exporter: {
+      export: () =>
+        new Promise((resolve) =>
+          answer = () => resolve({ ok: true, rejected: 0 })
+        ),
+      shutdown: () => Promise.resolve(),
+    },
+  });
+  const batch = sampleBatch(sampleTraces(sampleSpans(5)));
+  sink.add(
+    new SpanBatch(batch.resourceSpans, batch.spans, () => released++),
+    shop,
+  );
+  const flushed = sink.flush(5000);
+  await new Promise((r) => setTimeout(r, 10));
+  strictEqual(released, 0, "not while its request is in flight");
+  answer();
+  ok(await flushed);
+  strictEqual(released, 1);
+  await sink.shutdown(100);
 });

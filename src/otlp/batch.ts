@@ -81,13 +81,21 @@ export class SpanBatch {
   /** ScopeSpans bytes in all groups: what holding this batch costs, roughly. */
   readonly bytes: number;
 
-  /** Wraps `resourceSpans`; `spans` defaults to the sum of their counts. */
+  #release: (() => void) | undefined;
+
+  /**
+   * Wraps `resourceSpans`; `spans` defaults to the sum of their counts.
+   * `release` hands the memory their bytes are in back for reuse (see
+   * {@linkcode SpanBatch.release}).
+   */
   constructor(
     resourceSpans: readonly EncodedResourceSpans[],
     spans: number = resourceSpans.reduce((n, rs) => n + rs.spans, 0),
+    release?: () => void,
   ) {
     this.resourceSpans = resourceSpans;
     this.spans = spans;
+    this.#release = release;
     let bytes = 0;
     for (const rs of resourceSpans) {
       for (const ss of rs.scopeSpans) bytes += ss.length;
@@ -96,11 +104,26 @@ export class SpanBatch {
   }
 
   /**
+   * Says that nothing will read the batch's bytes any more (its spans were
+   * exported or dropped): the buffers they are in may be reused, so the
+   * batch must not be read afterwards. Only the first call counts; a batch
+   * never released is left to the GC.
+   */
+  release(): void {
+    const release = this.#release;
+    this.#release = undefined;
+    release?.();
+  }
+
+  /**
    * The batch as protobuf TracesData, which is byte for byte an
    * ExportTraceServiceRequest too (both are `repeated ResourceSpans = 1`).
-   * The resource and ScopeSpans bytes are copied as they are.
+   * The resource and ScopeSpans bytes are copied as they are, into the
+   * buffer `allocate` returns for the size (default a new one).
    */
-  toBinary(): Uint8Array {
+  toBinary(
+    allocate: (size: number) => Uint8Array = (size) => new Uint8Array(size),
+  ): Uint8Array {
     // Sized first, then written into one buffer: the ScopeSpans bytes are
     // copied once, and nothing else is allocated per request.
     const schemaUrls = this.resourceSpans.map((rs) =>
@@ -112,7 +135,7 @@ export class SpanBatch {
       const url = schemaUrls[i];
       return url ? n + field(url.length) : n;
     });
-    const out = new Uint8Array(sizes.reduce((n, size) => n + field(size), 0));
+    const out = allocate(sizes.reduce((n, size) => n + field(size), 0));
     let at = 0;
     const put = (tag: number, bytes: Uint8Array) => {
       out[at] = tag;
