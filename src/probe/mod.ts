@@ -65,9 +65,9 @@ export const defaultPinRoot = "/sys/fs/bpf/spanbridge";
  * eight of the largest records (4 MiB, and a record may take at most half
  * the ring). At 200k spans/s offered on the shared 2-core machine
  * (BENCHMARKS.md section 7), 8 and 16 MiB lost records in the kernel and
- * 32 MiB lost none in 11 of 14 runs. The data pages are mapped twice, so
- * VmRSS counts 64 MiB from the start; a memory cgroup charges them once
- * (32 MiB of kernel memory).
+ * 32 MiB lost none in 11 of 14 runs. The reader maps the data pages once
+ * and the kernel fills the mapping at once, so VmRSS counts the ring size
+ * from the start.
  */
 export const defaultRingBytes = 32 << 20;
 
