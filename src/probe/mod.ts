@@ -67,7 +67,10 @@ export const defaultPinRoot = "/sys/fs/bpf/spanbridge";
  * (BENCHMARKS.md section 7), 8 and 16 MiB lost records in the kernel and
  * 32 MiB lost none in 11 of 14 runs. The reader maps the data pages once
  * and the kernel fills the mapping at once, so VmRSS counts the ring size
- * from the start.
+ * from the start: an idle `run --all` holds ~115 MiB with 32 MiB, ~99 MiB
+ * with 16 MiB. 16 MiB was not shown lossless (it lost records in every run
+ * at 200k spans/s, as 32 MiB did too on a machine loaded to 6-10), so the
+ * default stays 32 MiB.
  */
 export const defaultRingBytes = 32 << 20;
 
