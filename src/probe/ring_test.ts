@@ -305,3 +305,26 @@ ebpfTest(
     }
   },
 );
+
+ebpfTest(
+  "a kept view of a record that wrapped is empty once the reader is closed",
+  async () => {
+    const tp = await openTestProbe("dynptr", { ringBytes: 64 << 10 });
+    try {
+      const reader = openRing(`${tp.probe.pinDir}/maps/rb`);
+      // 15 records of 4032 ring bytes leave 5056 before the end: the next
+      // one, of 6032, wraps.
+      tp.emit(makePayload(4000), 15);
+      assertEquals(reader.drain(() => {}), 15);
+      tp.emit(makePayload(6000));
+      let kept: Uint8Array | undefined;
+      reader.drain((r) => kept = r);
+      assertEquals(firstBadByte(kept!, 6000), -1);
+      assert(kept!.buffer.byteLength < 64 << 10, "a copy, not the ring");
+      reader.close();
+      assertEquals(kept!.length, 0, "the scratch copy is detached too");
+    } finally {
+      tp.close();
+    }
+  },
+);
