@@ -180,6 +180,7 @@ class MmapRingReader implements RingReader {
     const words = this.#words;
     const bytes = this.#bytes;
     const mask = this.#mask;
+    const size = this.size;
     // Give space back every quarter ring, so producers are not starved while
     // a long backlog is handed out.
     const publishEvery = this.size >>> 2;
@@ -203,7 +204,7 @@ class MmapRingReader implements RingReader {
           // when the header ends the ring.
           const at = (off + HEADER) & mask;
           onRecord(
-            at + len <= bytes.length
+            at + len <= size
               ? bytes.subarray(at, at + len)
               : this.#unwrap(at, len),
           );
