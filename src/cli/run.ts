@@ -399,7 +399,7 @@ export async function run(
   log: Logger,
 ): Promise<ControllerStats> {
   const telemetry = options.telemetry &&
-    Telemetry.start(options.telemetry, log);
+    await Telemetry.start(options.telemetry, log);
   const exporter = telemetry?.exports.wrap(exporterFor(options.export));
   const sink: SpanSink = createSink(options.export, { log, exporter });
   const started = Date.now();

@@ -3,6 +3,13 @@
  * mmaps of a ring map (as laid out by the kernel's ringbuf), and an epoll
  * set holding the ring fd plus an eventfd that cancels a pending wait.
  *
+ * The kernel lays the data pages out twice back to back, so that a reader
+ * mapping both copies never sees a record wrap; libbpf maps both. Its mmap
+ * handler takes any length up to that, and fills every page of the mapping
+ * at mmap time, so each copy counts in the process's RSS (32 MiB of data
+ * are 64 MiB of VmRSS mapped twice). This maps the data area once: the
+ * reader handles a record that wraps past its end.
+ *
  * @module
  */
 
@@ -21,7 +28,10 @@ export interface RingMemory {
   consumer: ArrayBuffer;
   /** The producer page (read-only): producer_pos at offset 0. */
   producer: ArrayBuffer;
-  /** The data area, mapped twice back to back so a record never wraps. */
+  /**
+   * The data area, mapped once: a record that starts near its end
+   * continues at its start.
+   */
   data: ArrayBuffer;
   /** The ring size in bytes (a power of two). */
   size: number;
@@ -54,21 +64,21 @@ function mmap(
 
 /**
  * Maps ring buffer map `fd` of `size` bytes: the consumer page read-write,
- * the producer page and twice the data area read-only.
+ * the producer page and the data area (once) read-only.
  */
 export function mapRing(fd: number, size: number, what: string): RingMemory {
   const page = cLib().getpagesize();
   const consPtr = mmap(page, PROT_READ | PROT_WRITE, fd, 0, what);
   let prodPtr: Deno.PointerObject;
   try {
-    prodPtr = mmap(page + 2 * size, PROT_READ, fd, page, what);
+    prodPtr = mmap(page + size, PROT_READ, fd, page, what);
   } catch (e) {
     cLib().munmap(consPtr, BigInt(page));
     throw e;
   }
   const consumer = Deno.UnsafePointerView.getArrayBuffer(consPtr, page);
   const producer = Deno.UnsafePointerView.getArrayBuffer(prodPtr, page);
-  const data = Deno.UnsafePointerView.getArrayBuffer(prodPtr, 2 * size, page);
+  const data = Deno.UnsafePointerView.getArrayBuffer(prodPtr, size, page);
   let mapped = true;
   return {
     consumer,
@@ -82,7 +92,7 @@ export function mapRing(fd: number, size: number, what: string): RingMemory {
       // pointer into unmapped memory.
       for (const b of [consumer, producer, data]) detach(b);
       cLib().munmap(consPtr, BigInt(page));
-      cLib().munmap(prodPtr, BigInt(page + 2 * size));
+      cLib().munmap(prodPtr, BigInt(page + size));
     },
   };
 }

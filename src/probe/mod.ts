@@ -61,15 +61,18 @@ export * from "./exec_events.ts";
 export const defaultPinRoot = "/sys/fs/bpf/spanbridge";
 
 /**
- * Ring buffer size unless told otherwise (`--ring-size`): 32 MiB holds
- * eight of the largest records (4 MiB, and a record may take at most half
- * the ring). At 200k spans/s offered on the shared 2-core machine
- * (BENCHMARKS.md section 7), 8 and 16 MiB lost records in the kernel and
- * 32 MiB lost none in 11 of 14 runs. The data pages are mapped twice, so
- * VmRSS counts 64 MiB from the start; a memory cgroup charges them once
- * (32 MiB of kernel memory).
+ * Ring buffer size unless told otherwise (`--ring-size`): 16 MiB holds
+ * four of the largest records (4 MiB, and a record may take at most half
+ * the ring). The reader maps the data pages once and the kernel fills the
+ * mapping at once, so VmRSS counts the ring size from the start: an idle
+ * `run --all` holds ~99 MiB with 16 MiB, ~115 MiB with 32 MiB. At 200k
+ * spans/s offered for 20 s on the shared 2-core machine, 16 and 32 MiB
+ * were both lossless in every run at load average 1.3-3 (4 of 4 each),
+ * and both lost records in every run at load 5-10 (4 and 7 runs): the
+ * larger ring bought nothing there. Before the export queue stopped
+ * holding sent batches, 16 MiB lost records where 32 MiB did not.
  */
-export const defaultRingBytes = 32 << 20;
+export const defaultRingBytes = 16 << 20;
 
 /**
  * Checks an instance name and ring size as {@linkcode openProbe} takes them;

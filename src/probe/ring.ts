@@ -3,6 +3,13 @@
  * are mmapped and records are handed out as views of them, and the reader
  * sleeps in the kernel (epoll) between batches.
  *
+ * The data area is mapped once (mapping it twice back to back, as libbpf
+ * does, would count it twice in the process's RSS), so a record that runs
+ * past the end of the area continues at its start. Such a record is copied
+ * into a scratch buffer, reused for the next one, and handed out from there:
+ * at most one record per lap of the ring. Its 8-byte header never wraps
+ * (records start 8-aligned).
+ *
  * Why direct reads of the mmapped ring rather than libbpf's ring_buffer or a
  * C shim: measured on a 2-vCPU VM, libbpf's one-callback-per-record ran at
  * 2.4 M records/s (100 B), a C shim copying into one JS buffer per call at
@@ -60,8 +67,10 @@ export interface RingReader {
    * Hands every record committed so far to `onRecord` and returns how many.
    * A record is the bytes the program wrote (for spanbridge: an
    * sb_record_header and its payload). `record` is a view of the ring's
-   * memory, valid only until `onRecord` returns: copy what you keep
-   * (`record.slice()`). Discarded records are skipped. Space is given back
+   * memory (or, for a record that wraps past the ring's end, of a scratch
+   * copy that the next such record overwrites), valid only until
+   * `onRecord` returns: copy what you keep (`record.slice()`). Discarded
+   * records are skipped. Space is given back
    * to the kernel as the drain proceeds, also if `onRecord` throws (the
    * record that threw counts as consumed). With `maxRecords`, the drain
    * stops after that many records and leaves the rest in the ring (for
@@ -119,6 +128,8 @@ class MmapRingReader implements RingReader {
   #producer: BigUint64Array;
   #words: Uint32Array;
   #bytes: Uint8Array;
+  /** Holds the record that wraps past the end of the ring; grown as needed. */
+  #scratch = new Uint8Array(0);
   #mask: number;
   /** consumer_pos as a number (exact below 2^53 bytes read). */
   #pos: number;
@@ -169,6 +180,7 @@ class MmapRingReader implements RingReader {
     const words = this.#words;
     const bytes = this.#bytes;
     const mask = this.#mask;
+    const size = this.size;
     // Give space back every quarter ring, so producers are not starved while
     // a long backlog is handed out.
     const publishEvery = this.size >>> 2;
@@ -188,7 +200,14 @@ class MmapRingReader implements RingReader {
         pos += (len + HEADER + 7) & ~7;
         if ((word & DISCARD_BIT) === 0) {
           count++;
-          onRecord(bytes.subarray(off + HEADER, off + HEADER + len));
+          // The record starts right after its header, at the ring's start
+          // when the header ends the ring.
+          const at = (off + HEADER) & mask;
+          onRecord(
+            at + len <= size
+              ? bytes.subarray(at, at + len)
+              : this.#unwrap(at, len),
+          );
           if (this.#closed || count >= maxRecords) break;
         }
         if (pos - published >= publishEvery) {
@@ -206,6 +225,20 @@ class MmapRingReader implements RingReader {
     return count;
   }
 
+  /** Copies the record of `len` bytes at `at` that wraps past the ring's end. */
+  #unwrap(at: number, len: number): Uint8Array {
+    const bytes = this.#bytes;
+    if (this.#scratch.length < len) {
+      // Powers of two: a few growths at most, whatever the record sizes.
+      this.#scratch = new Uint8Array(2 ** Math.ceil(Math.log2(len)));
+    }
+    const scratch = this.#scratch;
+    const head = bytes.length - at;
+    scratch.set(bytes.subarray(at), 0);
+    scratch.set(bytes.subarray(0, len - head), head);
+    return scratch.subarray(0, len);
+  }
+
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
@@ -216,6 +249,8 @@ class MmapRingReader implements RingReader {
   }
 
   #release(): void {
+    // Views of the scratch copy handed out earlier become empty too.
+    this.#scratch.buffer.transfer();
     this.#mem.unmap();
     closeFd(this.#fd);
   }

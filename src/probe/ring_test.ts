@@ -7,10 +7,12 @@ import {
 import { openRing } from "./ring.ts";
 import {
   ebpfTest,
+  firstBadByte,
   makePayload,
   openTestProbe,
   parseHeader,
 } from "./testing.ts";
+import { HEADER_SIZE } from "../decode/mod.ts";
 
 ebpfTest(
   "ring reader drains records in order, across the ring's wrap-around",
@@ -182,6 +184,145 @@ ebpfTest(
       assertEquals(tp.probe.reader.drain(take, 0), 0);
       assertEquals(tp.probe.reader.drain(take), 3);
       assertEquals(seqs, [0, 1, 2, 3, 4]);
+    } finally {
+      tp.close();
+    }
+  },
+);
+
+ebpfTest(
+  "records that run past the ring's end arrive whole and byte-exact, lap after lap",
+  async () => {
+    const ring = 64 << 10;
+    const tp = await openTestProbe("dynptr", { ringBytes: ring });
+    const reader = tp.probe.reader;
+    try {
+      // The ring's position, tracked as the kernel advances it: an 8-byte
+      // header, then the record (sb_record_header and payload), 8-aligned.
+      let pos = 0;
+      let seq = 0;
+      const wrapped = new Set<number>();
+      let headerEndsRing = 0;
+      let endsAtRingEnd = 0;
+      const footprint = (payload: number) =>
+        (8 + HEADER_SIZE + payload + 7) & ~7;
+      // Emits one record of `payload` bytes and drains it, checking it.
+      const one = (payload: number) => {
+        const start = pos % ring;
+        const end = start + footprint(payload);
+        if (start === ring - 8) headerEndsRing++;
+        else if (end === ring) endsAtRingEnd++;
+        else if (start + 8 + HEADER_SIZE + payload > ring) wrapped.add(payload);
+        tp.emit(makePayload(payload));
+        pos += footprint(payload);
+        const n = reader.drain((r) => {
+          assertEquals(r.length, HEADER_SIZE + payload);
+          const h = parseHeader(r);
+          assertEquals([h.seq, h.len], [seq++, payload]);
+          assertEquals(firstBadByte(r, payload), -1, `payload ${payload}`);
+        });
+        assertEquals(n, 1);
+      };
+      // Records of at most 16 KiB of ring until `room` bytes are left
+      // before the ring's end (going round once more when the distance is
+      // shorter than the smallest record).
+      const padTo = (room: number) => {
+        let dist = ((ring - pos % ring) - room + ring) % ring;
+        if (dist > 0 && dist < footprint(0)) dist += ring;
+        while (dist > 0) {
+          let step = Math.min(dist, 16 << 10);
+          if (dist - step > 0 && dist - step < footprint(0)) step -= 64;
+          one(step - footprint(0));
+          dist -= step;
+        }
+      };
+      // Sizes that cut the ring's end at different points of the record:
+      // its first payload byte, its last, the middle of its sb_record_header.
+      let rnd = 7;
+      for (let lap = 0; lap < 60; lap++) {
+        padTo(8);
+        one(100 + lap); // the header ends the ring: the record starts at 0
+        padTo(8 + HEADER_SIZE);
+        one(1 + lap); // only the payload is past the end
+        padTo(8 + HEADER_SIZE + 1 + lap);
+        one(2 + 2 * lap); // the last payload bytes are past the end
+        padTo(24);
+        one(5000 + lap); // the sb_record_header is cut
+        padTo(4096);
+        one(4096 - 8 - HEADER_SIZE); // ends exactly at the ring's end
+        // Then a few of random sizes, up to the largest record (half the
+        // ring), wherever they fall.
+        for (let i = 0; i < 8; i++) {
+          rnd = (rnd * 1103515245 + 12345) & 0x7fffffff;
+          one(rnd % (ring / 2 - 8 - HEADER_SIZE));
+        }
+      }
+      assertEquals(headerEndsRing, 60);
+      assert(endsAtRingEnd >= 60, `${endsAtRingEnd} records ended the ring`);
+      assert(wrapped.size >= 120, `${wrapped.size} sizes wrapped`);
+      assert(pos > 100 * ring, "many laps");
+      assertEquals(reader.waitingBytes(), 0);
+      assertEquals(tp.probe.counters().ringFull, 0);
+    } finally {
+      tp.close();
+    }
+  },
+);
+
+/** Resident KiB of this process's BPF map mappings (/proc/self/smaps). */
+function bpfMapRssKiB(): number {
+  let kib = 0;
+  let inMap = false;
+  for (const line of Deno.readTextFileSync("/proc/self/smaps").split("\n")) {
+    if (/^[0-9a-f]+-[0-9a-f]+ /.test(line)) {
+      inMap = line.endsWith("anon_inode:bpf-map");
+    } else if (inMap && line.startsWith("Rss:")) {
+      kib += Number(line.match(/(\d+) kB/)![1]);
+    }
+  }
+  return kib;
+}
+
+ebpfTest(
+  "a reader maps the ring's data once: its resident size is the ring size plus two pages",
+  async () => {
+    const ring = 4 << 20;
+    const tp = await openTestProbe("dynptr", { ringBytes: ring });
+    try {
+      const page = 4096; // x86_64 and arm64 as built here
+      const before = bpfMapRssKiB();
+      const reader = openRing(`${tp.probe.pinDir}/maps/rb`);
+      const opened = bpfMapRssKiB();
+      reader.close();
+      assertEquals(
+        opened - before,
+        (ring + 2 * page) / 1024,
+        "data once, the consumer and producer pages",
+      );
+      assertEquals(bpfMapRssKiB(), before, "all of it unmapped at close");
+    } finally {
+      tp.close();
+    }
+  },
+);
+
+ebpfTest(
+  "a kept view of a record that wrapped is empty once the reader is closed",
+  async () => {
+    const tp = await openTestProbe("dynptr", { ringBytes: 64 << 10 });
+    try {
+      const reader = openRing(`${tp.probe.pinDir}/maps/rb`);
+      // 15 records of 4032 ring bytes leave 5056 before the end: the next
+      // one, of 6032, wraps.
+      tp.emit(makePayload(4000), 15);
+      assertEquals(reader.drain(() => {}), 15);
+      tp.emit(makePayload(6000));
+      let kept: Uint8Array | undefined;
+      reader.drain((r) => kept = r);
+      assertEquals(firstBadByte(kept!, 6000), -1);
+      assert(kept!.buffer.byteLength < 64 << 10, "a copy, not the ring");
+      reader.close();
+      assertEquals(kept!.length, 0, "the scratch copy is detached too");
     } finally {
       tp.close();
     }

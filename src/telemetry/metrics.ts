@@ -12,27 +12,13 @@
  * @module
  */
 import type { Attributes } from "@opentelemetry/api";
-import {
-  MeterProvider,
-  type MetricReader,
-  PeriodicExportingMetricReader,
-} from "@opentelemetry/sdk-metrics";
+import { MeterProvider, type MetricReader } from "@opentelemetry/sdk-metrics";
 import {
   PrometheusExporter,
   PrometheusSerializer,
 } from "@opentelemetry/exporter-prometheus";
-import {
-  AggregationTemporalityPreference,
-  OTLPMetricExporterBase,
-} from "@opentelemetry/exporter-metrics-otlp-http";
-import { createOtlpHttpExportDelegate } from "@opentelemetry/otlp-exporter-base/node-http";
-import {
-  JsonMetricsSerializer,
-  MetricsExporterMetricsHelper,
-} from "@opentelemetry/otlp-transformer";
 import { resourceFromAttributes } from "@opentelemetry/resources";
 import { type ControllerStats, recordsLost } from "../controller/mod.ts";
-import { otlpHttpSettings } from "../export/mod.ts";
 import type { OtlpMetricsConfig } from "./config.ts";
 import type { ExportCall } from "./export_watch.ts";
 
@@ -68,20 +54,21 @@ export class AgentMetrics {
   readonly #prometheus: PrometheusExporter;
   readonly #record: (call: ExportCall) => void;
 
-  /** Creates the instruments; nothing is read until a collection. */
-  constructor(options: AgentMetricsOptions) {
+  /**
+   * Creates the instruments; nothing is read until a collection. The OTLP
+   * exporter's modules (~3 MiB of the agent's memory) are loaded only when
+   * the push is configured.
+   */
+  static async create(options: AgentMetricsOptions): Promise<AgentMetrics> {
+    const push = options.otlp &&
+      (await import("./_otlp_push.ts")).otlpPushReader(options.otlp);
+    return new AgentMetrics(options, push);
+  }
+
+  private constructor(options: AgentMetricsOptions, push?: MetricReader) {
     this.#prometheus = new PrometheusExporter({ preventServerStart: true });
     const readers: MetricReader[] = [this.#prometheus];
-    if (options.otlp) {
-      const { intervalMs } = options.otlp;
-      readers.push(
-        new PeriodicExportingMetricReader({
-          exporter: otlpMetricExporter(options.otlp),
-          exportIntervalMillis: intervalMs,
-          exportTimeoutMillis: Math.min(intervalMs, 30_000),
-        }),
-      );
-    }
+    if (push) readers.push(push);
     this.#provider = new MeterProvider({
       resource: resourceFromAttributes(options.resource),
       readers,
@@ -211,32 +198,4 @@ export class AgentMetrics {
   async shutdown(): Promise<void> {
     await this.#provider.shutdown();
   }
-}
-
-const temporalities = {
-  cumulative: AggregationTemporalityPreference.CUMULATIVE,
-  delta: AggregationTemporalityPreference.DELTA,
-  lowmemory: AggregationTemporalityPreference.LOWMEMORY,
-};
-
-/**
- * OpenTelemetry JS's OTLP/HTTP JSON metric exporter, built from the
- * validated settings alone: `OTLPMetricExporter` would merge in the OTEL_*
- * environment itself, so its delegate is made here the way the span
- * exporter's is.
- */
-function otlpMetricExporter(config: OtlpMetricsConfig): OTLPMetricExporterBase {
-  const delegate = createOtlpHttpExportDelegate(
-    otlpHttpSettings(config.transport, "application/json", 30),
-    JsonMetricsSerializer,
-    "otlp_http_metric_exporter",
-    MetricsExporterMetricsHelper,
-    undefined,
-  );
-  // The exporter package pins otlp-exporter-base 0.301.0 and we import
-  // 0.301.1: the same delegate, declared twice (a private field differs).
-  type Delegate = ConstructorParameters<typeof OTLPMetricExporterBase>[0];
-  return new OTLPMetricExporterBase(delegate as unknown as Delegate, {
-    temporalityPreference: temporalities[config.temporality],
-  });
 }

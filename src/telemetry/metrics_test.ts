@@ -4,7 +4,7 @@ import { AgentMetrics } from "./metrics.ts";
 import { testStats } from "./_test_stats.ts";
 
 Deno.test("AgentMetrics renders the controller's counters as Prometheus text", async () => {
-  const metrics = new AgentMetrics({
+  const metrics = await AgentMetrics.create({
     stats: testStats,
     resource: { "service.name": "spanbridge" },
   });
@@ -40,7 +40,10 @@ Deno.test("AgentMetrics renders the controller's counters as Prometheus text", a
 });
 
 Deno.test("AgentMetrics shows nothing of the controller before it runs", async () => {
-  const metrics = new AgentMetrics({ stats: () => undefined, resource: {} });
+  const metrics = await AgentMetrics.create({
+    stats: () => undefined,
+    resource: {},
+  });
   const text = await metrics.prometheus();
   await metrics.shutdown();
   assert.doesNotMatch(text, /spanbridge_span_received/);
@@ -74,7 +77,7 @@ Deno.test("AgentMetrics pushes OTLP metrics where its configuration says, with i
   };
   for (const [k, v] of Object.entries(stray)) Deno.env.set(k, v);
   try {
-    const metrics = new AgentMetrics({
+    const metrics = await AgentMetrics.create({
       stats: testStats,
       resource: { "service.name": "spanbridge" },
       otlp: { transport, temporality: "cumulative", intervalMs: 60_000 },

@@ -1,10 +1,12 @@
 /**
  * The agent's health and self-metrics: an opt-in HTTP listener with
  * liveness (`/healthz`), readiness (`/readyz`) and Prometheus metrics
- * (`/metrics`), and an optional OTLP push of the same metrics.
+ * (`/metrics`), and an optional OTLP push of the same metrics. The
+ * OpenTelemetry metrics SDK behind them is loaded only when the listener is
+ * asked for: an agent without it does not carry its modules.
  *
  * ```ts ignore
- * const telemetry = Telemetry.start(config, log);
+ * const telemetry = await Telemetry.start(config, log);
  * const sink = createSink(exportConfig, { log, exporter: telemetry.exports.wrap(exporter) });
  * telemetry.attach(controller); // once the probe is loaded and attached
  * await telemetry.close();
@@ -17,7 +19,7 @@ import type { Logger } from "../log.ts";
 import { version } from "../version.ts";
 import type { TelemetryConfig } from "./config.ts";
 import { ExportWatch } from "./export_watch.ts";
-import { AgentMetrics } from "./metrics.ts";
+import type { AgentMetrics } from "./metrics.ts";
 import { type AgentSource, readiness, RingWatch } from "./readiness.ts";
 import { serveTelemetry } from "./server.ts";
 
@@ -36,19 +38,8 @@ export class Telemetry {
   readonly #server: Deno.HttpServer<Deno.NetAddr>;
   #source: AgentSource | undefined;
 
-  private constructor(config: TelemetryConfig) {
-    const node = config.nodeName;
-    this.#metrics = new AgentMetrics({
-      stats: () => this.#source?.stats(),
-      resource: {
-        "service.name": "spanbridge",
-        "service.version": version,
-        "host.name": node || Deno.hostname(),
-        ...(node ? { "k8s.node.name": node } : {}),
-      },
-      ...(config.otlp &&
-        { otlp: { ...config.otlp, intervalMs: config.exportIntervalMs } }),
-    });
+  private constructor(config: TelemetryConfig, metrics: AgentMetrics) {
+    this.#metrics = metrics;
     this.exports = new ExportWatch((call) => this.#metrics.recordExport(call));
     const ring = new RingWatch();
     try {
@@ -75,11 +66,25 @@ export class Telemetry {
   }
 
   /** Starts the listener (and the OTLP push when configured); logs where it listens. */
-  static start(
+  static async start(
     config: TelemetryConfig,
     log: Logger,
-  ): Telemetry {
-    const telemetry = new Telemetry(config);
+  ): Promise<Telemetry> {
+    const node = config.nodeName;
+    const { AgentMetrics } = await import("./metrics.ts");
+    // Collections happen only once the listener serves, after `telemetry` is set.
+    const metrics = await AgentMetrics.create({
+      stats: () => telemetry.#source?.stats(),
+      resource: {
+        "service.name": "spanbridge",
+        "service.version": version,
+        "host.name": node || Deno.hostname(),
+        ...(node ? { "k8s.node.name": node } : {}),
+      },
+      ...(config.otlp &&
+        { otlp: { ...config.otlp, intervalMs: config.exportIntervalMs } }),
+    });
+    const telemetry = new Telemetry(config, metrics);
     const { hostname, port } = telemetry.address;
     log.info("telemetry listening", {
       address: `${hostname.includes(":") ? `[${hostname}]` : hostname}:${port}`,

@@ -8,7 +8,7 @@ const quiet = createLogger({ write: () => {} });
 Deno.test("Telemetry turns ready once attached and labels its metrics with the node", async () => {
   const lines: string[] = [];
   const log = createLogger({ format: "json", write: (l) => lines.push(l) });
-  const telemetry = Telemetry.start(
+  const telemetry = await Telemetry.start(
     readTelemetryConfig("0", {}, "node-7")!,
     log,
   );
@@ -36,11 +36,11 @@ Deno.test("Telemetry turns ready once attached and labels its metrics with the n
   }
 });
 
-Deno.test("Telemetry names the address it cannot listen on", () => {
+Deno.test("Telemetry names the address it cannot listen on", async () => {
   const taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   try {
     const port = (taken.addr as Deno.NetAddr).port;
-    assert.throws(
+    await assert.rejects(
       () => Telemetry.start(readTelemetryConfig(`${port}`, {})!, quiet),
       new RegExp(
         `Cannot listen for telemetry on 127\\.0\\.0\\.1:${port}: .*--telemetry`,
@@ -49,4 +49,57 @@ Deno.test("Telemetry names the address it cannot listen on", () => {
   } finally {
     taken.close();
   }
+});
+
+/** The modules `root` imports statically, transitively (not import()). */
+async function staticImports(root: URL): Promise<Set<string>> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "info",
+      "--json",
+      "--config",
+      new URL("../../deno.json", import.meta.url).pathname,
+      root.href,
+    ],
+    stdout: "piped",
+    stderr: "inherit",
+  }).output();
+  assert.ok(out.success, "deno info failed");
+  const graph = JSON.parse(new TextDecoder().decode(out.stdout)) as {
+    modules: {
+      specifier: string;
+      dependencies?: { code?: { specifier: string }; isDynamic?: boolean }[];
+    }[];
+  };
+  const bySpecifier = new Map(graph.modules.map((m) => [m.specifier, m]));
+  const seen = new Set<string>();
+  const visit = (specifier: string) => {
+    if (seen.has(specifier)) return;
+    seen.add(specifier);
+    for (const d of bySpecifier.get(specifier)?.dependencies ?? []) {
+      if (d.code && !d.isDynamic) visit(d.code.specifier);
+    }
+  };
+  visit(root.href);
+  return seen;
+}
+
+Deno.test("the controller loads the metrics SDK only with telemetry on, and the OTLP metrics exporter only with the push", async () => {
+  const main = await staticImports(new URL("../main.ts", import.meta.url));
+  assert.ok(
+    main.has(new URL("./mod.ts", import.meta.url).href),
+    "the walk reaches src/telemetry",
+  );
+  const npm = (mods: Set<string>) =>
+    [...mods].filter((m) => m.startsWith("npm:")).map((m) =>
+      m.replace(/^npm:\/?(@?[^@]+)@.*$/, "$1")
+    );
+  for (const pkg of ["sdk-metrics", "exporter-prometheus", "metrics-otlp"]) {
+    assert.deepEqual(npm(main).filter((m) => m.includes(pkg)), [], pkg);
+  }
+  const metrics = npm(
+    await staticImports(new URL("./metrics.ts", import.meta.url)),
+  );
+  assert.ok(metrics.includes("@opentelemetry/sdk-metrics"), `${metrics}`);
+  assert.deepEqual(metrics.filter((m) => m.includes("metrics-otlp")), []);
 });
