@@ -2,8 +2,7 @@
  * Where a process's resident memory is, from /proc/<pid>/status and
  * /proc/<pid>/smaps: anonymous pages, file pages, and the pages of the BPF
  * ring buffer's mapping (an anon_inode:bpf-map mapping: file pages to
- * /proc, each data page counted twice because the ring is mapped twice for
- * wrap-around).
+ * /proc; the reader maps each data page once).
  *
  * @module
  */
@@ -20,7 +19,7 @@ export interface MemoryDetail {
   file: number;
   /** RssShmem: shared memory pages. */
   shmem: number;
-  /** Resident pages of BPF map mappings (the ring, twice per data page). */
+  /** Resident pages of BPF map mappings (the ring's data and its two position pages). */
   bpfMaps: number;
   /** Resident pages of the process's own executable file. */
   exe: number;
