@@ -152,20 +152,25 @@ export interface FileStamp {
 
 /**
  * True when `st` (a stat) describes the file the kernel identified as
- * `binary`: same inode number, same device, same change time to the
- * millisecond (all a stat in Deno shows). False for any doubt, e.g. a file
+ * `binary`: same inode number, same device, same change time to the second
+ * (Deno's stat shows no finer change time). False for any doubt, e.g. a file
  * system that shows other numbers to stat than its inodes hold: a binary is
  * then not ruled out, which costs only the wake-ups.
+ *
+ * Why that is enough to rule a binary out on the strength of a file read
+ * after its exec: the change time never moves back, so content read after
+ * a change belongs to a newer change time than the kernel's, which no later
+ * exec can show again. A verdict read before the exec is keyed by the
+ * file's modification time (to the millisecond) and size as well.
  */
 export function sameBinary(binary: ExecBinary, st: FileStamp): boolean {
   const major = binary.dev >>> 20;
   const minor = binary.dev & 0xfffff;
   // The kernel's new_encode_dev: what stat shows as st_dev.
   const dev = (minor & 0xff) + major * 0x100 + (minor >>> 8) * 0x100000;
-  const ctimeMs = binary.ctimeSec * 1000n +
-    BigInt(Math.floor(binary.ctimeNsec / 1e6));
   return st.ino !== null && BigInt(st.ino) === binary.ino && st.dev === dev &&
-    st.ctime !== null && BigInt(st.ctime.getTime()) === ctimeMs;
+    st.ctime !== null &&
+    BigInt(Math.floor(st.ctime.getTime() / 1000)) === binary.ctimeSec;
 }
 
 /**

@@ -233,7 +233,7 @@ Deno.test("exec records decode, and identities compare with stat", () => {
   new DataView(exit.buffer).setUint32(4, 2, true);
   assert.deepEqual(decodeExecEvent(exit), { pid: 42, kind: "exit" });
 
-  // stat shows major 259 minor 3 as 0x10303.
+  // stat shows major 259 minor 3 as 0x10303; Deno's change time, seconds.
   const st = {
     dev: 0x10303,
     ino: 1234567,
@@ -242,7 +242,9 @@ Deno.test("exec records decode, and identities compare with stat", () => {
   assert.ok(sameBinary(binary, st));
   assert.ok(!sameBinary(binary, { ...st, ino: 1234568 }));
   assert.ok(!sameBinary(binary, { ...st, dev: 0x10304 }));
-  assert.ok(!sameBinary(binary, { ...st, ctime: new Date(1_700_000_000_124) }));
+  assert.ok(sameBinary(binary, { ...st, ctime: new Date(1_700_000_000_999) }));
+  assert.ok(!sameBinary(binary, { ...st, ctime: new Date(1_700_000_001_000) }));
+  assert.ok(!sameBinary(binary, { ...st, ctime: new Date(1_699_999_999_999) }));
   assert.ok(!sameBinary(binary, { ...st, ctime: null }));
   // A minor above 255 (e.g. an anonymous device of overlayfs or tmpfs).
   const anon = { ...binary, dev: 300 };
