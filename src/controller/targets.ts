@@ -12,8 +12,10 @@
  *
  * New processes are learnt from exec events (src/probe/exec_events.ts) and
  * looked at in /proc once each; a binary is inspected once per device, inode
- * and content version, however many processes start it at once, and
- * distinct binaries are inspected concurrently. A binary found without the
+ * and content version, however many processes start it at once; processes
+ * are looked at one at a time, and binaries that only processes the filter
+ * rejects run are read in the background, after the wanted ones (to rule
+ * them out in the kernel). A binary found without the
  * probe point is ruled out in the kernel too (for that exact identity and
  * change time), so its later execs and exits do not wake the controller;
  * the kernel reports exits only of processes still undecided or traced.
@@ -139,6 +141,8 @@ interface Tracked extends AttachedBinary {
 
 /** How often /proc is rescanned: without exec events, and as a safety net with them. */
 const rescanMs = { fallback: 1_000, safety: 30_000 };
+/** Binaries read at once: one parses while the other waits for the disk. */
+const readsAtOnce = 2;
 /** Binaries remembered as inspected (with or without probe point). */
 const inspectedLimit = 4096;
 
@@ -150,13 +154,16 @@ export class Targets {
   readonly #pidKey = new Map<number, string>();
   /** Inspections by file version, running or done: null without probe point. */
   readonly #inspected = new Map<string, Promise<TargetBinary | null>>();
-  /** The last task queued for each process: its events are handled in order. */
-  readonly #pidTasks = new Map<number, Promise<void>>();
   readonly #watchers: BinaryWatch[] = [];
   #wanted: ((file: ExeFile, pid: number) => Promise<boolean>) | undefined;
   #events: ExecEvents | undefined;
   #rescanTimer: ReturnType<typeof setInterval> | undefined;
+  #queue: Promise<void> = Promise.resolve();
   #rescanning: Promise<void> | undefined;
+  /** Binaries being read, and the readings waiting for a slot. */
+  #reading = 0;
+  readonly #urgentReads: (() => void)[] = [];
+  readonly #laterReads: (() => void)[] = [];
   #closed = false;
   readonly #onTraced: (pid: number) => void;
 
@@ -263,7 +270,7 @@ export class Targets {
     await this.#rescan();
     if (this.#closed) return;
     this.#rescanTimer = setInterval(() => {
-      this.#rescanning ??= this.#rescan().finally(() =>
+      this.#rescanning ??= this.#enqueue(() => this.#rescan()).finally(() =>
         this.#rescanning = undefined
       );
     }, this.#events ? rescanMs.safety : rescanMs.fallback);
@@ -289,43 +296,36 @@ export class Targets {
       for (const event of await events.next(60_000)) {
         const { pid } = event;
         if (event.kind === "exec") {
-          this.#enqueue(pid, () => this.#onProcess(pid, event));
+          this.#enqueue(() => this.#onProcess(pid, event));
         } else {
           // After its exec is handled, which may be under way.
-          this.#enqueue(pid, () => this.#forget(pid));
+          this.#enqueue(() => this.#forget(pid));
         }
       }
     }
   }
 
   /**
-   * Runs `task` after the ones queued before it for the same process (its
-   * exec, exit and rescan are handled in order); processes run concurrently.
+   * Runs `task` after the ones queued before it: one process at a time, so
+   * that the first binary of a burst is attached soonest (its link covers
+   * every process that runs it, looked at or not).
    */
-  #enqueue(pid: number, task: () => Promise<void> | void): Promise<void> {
-    const done = (this.#pidTasks.get(pid) ?? Promise.resolve()).then(task)
-      .catch((err) =>
-        this.#log.warn("cannot follow a process", {
-          pid,
-          error: (err as Error).message,
-        })
-      );
-    this.#pidTasks.set(pid, done);
-    done.then(() => {
-      if (this.#pidTasks.get(pid) === done) this.#pidTasks.delete(pid);
-    });
-    return done;
+  #enqueue(task: () => Promise<void> | void): Promise<void> {
+    this.#queue = this.#queue.then(task).catch((err) =>
+      this.#log.warn("cannot follow a process", {
+        error: (err as Error).message,
+      })
+    );
+    return this.#queue;
   }
 
   async #rescan(): Promise<void> {
     const pids = await listPids();
     const alive = new Set(pids);
     for (const pid of [...this.#pidKey.keys()]) {
-      if (!alive.has(pid)) this.#enqueue(pid, () => this.#forget(pid));
+      if (!alive.has(pid)) this.#forget(pid);
     }
-    await Promise.all(
-      pids.map((pid) => this.#enqueue(pid, () => this.#onProcess(pid))),
-    );
+    for (const pid of pids) await this.#onProcess(pid);
   }
 
   /**
@@ -357,23 +357,26 @@ export class Targets {
       // Its content changed while no process ran it: a stale offset.
       this.#detach(tracked, "the file was rewritten in place");
     }
-    // Inspected first, even when the filter rejects it: a binary without
-    // probe point is then ruled out in the kernel, filter or not.
-    const inspected = await this.#inspect(pid, file);
+    const wanted = this.#wanted !== undefined &&
+      await this.#wanted(file, pid);
+    if (!wanted) {
+      if (event) this.#events?.unwatch(pid);
+      // Read in the background, after the wanted ones: a binary without
+      // probe point is then ruled out in the kernel, filter or not.
+      this.#inspect(pid, file, false).then((inspected) => {
+        if (!inspected && event?.binary && sameBinary(event.binary, file)) {
+          this.#ruleOut(event.binary, file.path);
+        }
+      }).catch(() => {});
+      return;
+    }
+    const inspected = await this.#inspect(pid, file, true);
     if (this.#closed) return;
     if (!inspected) {
       if (event?.binary && sameBinary(event.binary, file)) {
         this.#ruleOut(event.binary, file.path);
       }
-      if (event && this.#pidKey.get(pid) === undefined) {
-        this.#events?.unwatch(pid);
-      }
-      return;
-    }
-    if (!this.#wanted || !(await this.#wanted(file, pid))) {
-      if (event && this.#pidKey.get(pid) === undefined) {
-        this.#events?.unwatch(pid);
-      }
+      if (event) this.#events?.unwatch(pid);
       return;
     }
     // The file as this process sees it: the one inspected may be gone.
@@ -398,11 +401,18 @@ export class Targets {
    * it meanwhile wait for the same reading); null without probe point, or
    * when it cannot be read (then it is not remembered).
    */
-  #inspect(pid: number, file: ExeFile): Promise<TargetBinary | null> {
+  #inspect(
+    pid: number,
+    file: ExeFile,
+    urgent: boolean,
+  ): Promise<TargetBinary | null> {
     const version = `${file.dev}:${file.ino}:${file.version}`;
     const known = this.#inspected.get(version);
     if (known) return known;
-    const reading = this.#read(`/proc/${pid}/exe`, file, pid).then(
+    const reading = this.#readSlot(
+      () => this.#read(`/proc/${pid}/exe`, file, pid),
+      urgent,
+    ).then(
       (binary) => {
         if (binary === undefined) this.#inspected.delete(version);
         return binary ?? null;
@@ -417,6 +427,31 @@ export class Targets {
     }
     this.#inspected.set(version, reading);
     return reading;
+  }
+
+  /**
+   * Runs `read` when one of {@linkcode readsAtOnce} slots is free, first come
+   * first served, `urgent` ones (processes the filter wants) before the
+   * others (read only to rule binaries out): reading is mostly parsing on
+   * this one thread, so reading every binary of a burst at once would finish
+   * them all late, while in turn the first is attached (for all its
+   * processes) soonest.
+   */
+  async #readSlot<T>(read: () => Promise<T>, urgent: boolean): Promise<T> {
+    if (this.#reading < readsAtOnce) this.#reading++;
+    else {
+      // The slot is handed over, still counted, by the reading that ends.
+      await new Promise<void>((r) =>
+        (urgent ? this.#urgentReads : this.#laterReads).push(r)
+      );
+    }
+    try {
+      return await read();
+    } finally {
+      const next = this.#urgentReads.shift() ?? this.#laterReads.shift();
+      if (next) next();
+      else this.#reading--;
+    }
   }
 
   /**
@@ -466,7 +501,7 @@ export class Targets {
       const file = { dev: st.dev, ino: st.ino ?? 0, path };
       const version = `${file.dev}:${file.ino}:${fileVersion(st)}`;
       const verdict = await (this.#inspected.get(version) ??
-        this.#read(candidate, file, event.pid));
+        this.#readSlot(() => this.#read(candidate, file, event.pid), false));
       if (verdict === null) this.#ruleOut(binary, path);
       return;
     }
