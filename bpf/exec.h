@@ -48,7 +48,7 @@ struct sb_exec_event {
 	char path[SB_EXEC_PATH_MAX];
 };
 
-/* Ring size: ~2700 exec records of a 32-byte path. */
+/* Ring size: ~2900 exec records with a 32-byte path (88 bytes each). */
 #define SB_EXEC_RING_BYTES (256 << 10)
 
 /* Binaries known to lack the probe point (LRU: the least used go first). */

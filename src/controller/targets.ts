@@ -153,7 +153,10 @@ export class Targets {
   readonly #byInode = new Map<string, Tracked>();
   readonly #pidKey = new Map<number, string>();
   /** Inspections by file version, running or done: null without probe point. */
-  readonly #inspected = new Map<string, Promise<TargetBinary | null>>();
+  readonly #inspected = new Map<
+    string,
+    Promise<TargetBinary | null | undefined>
+  >();
   readonly #watchers: BinaryWatch[] = [];
   #wanted: ((file: ExeFile, pid: number) => Promise<boolean>) | undefined;
   #events: ExecEvents | undefined;
@@ -341,8 +344,8 @@ export class Targets {
     const key = file && `${file.dev}:${file.ino}`;
     if (before !== undefined && before !== key) this.#forget(pid);
     if (!file || !key) {
-      // Gone already: the exit event (if any) needs no one.
-      if (event) await this.#ruleOutGone(event);
+      // Gone already: its binary is read in the background.
+      if (event) this.#background(this.#ruleOutGone(event));
       return;
     }
     const tracked = this.#byInode.get(key);
@@ -363,18 +366,17 @@ export class Targets {
       if (event) this.#events?.unwatch(pid);
       // Read in the background, after the wanted ones: a binary without
       // probe point is then ruled out in the kernel, filter or not.
-      this.#inspect(pid, file, false).then((inspected) => {
-        if (!inspected && event?.binary && sameBinary(event.binary, file)) {
-          this.#ruleOut(event.binary, file.path);
-        }
-      }).catch(() => {});
+      if (event) this.#background(this.#ruleOutLater(pid, file, event));
       return;
     }
     const inspected = await this.#inspect(pid, file, true);
     if (this.#closed) return;
     if (!inspected) {
-      if (event?.binary && sameBinary(event.binary, file)) {
-        this.#ruleOut(event.binary, file.path);
+      // null: no probe point; undefined: it could not be read (it exited).
+      if (inspected === null && event?.binary) {
+        if (sameBinary(event.binary, file)) {
+          this.#ruleOut(event.binary, file.path);
+        }
       }
       if (event) this.#events?.unwatch(pid);
       return;
@@ -396,16 +398,45 @@ export class Targets {
     this.#addPid(attached, key, pid);
   }
 
+  /** Runs `task` without waiting for it; its failure is only logged. */
+  #background(task: Promise<void>): void {
+    task.catch((err) =>
+      this.#log.debug("cannot rule a binary out", {
+        error: (err as Error).message,
+      })
+    );
+  }
+
+  /**
+   * For a process the filter rejects: reads its binary (when nothing else
+   * waits) and rules it out if it has no probe point, through the path it
+   * executed when it has exited meanwhile.
+   */
+  async #ruleOutLater(
+    pid: number,
+    file: ExeFile,
+    event: ExecEvent,
+  ): Promise<void> {
+    const inspected = await this.#inspect(pid, file, false);
+    if (inspected === undefined) await this.#ruleOutGone(event);
+    else if (inspected === null && event.binary) {
+      if (sameBinary(event.binary, file)) {
+        this.#ruleOut(event.binary, file.path);
+      }
+    }
+  }
+
   /**
    * Reads the binary `pid` runs, once per file version (processes starting
-   * it meanwhile wait for the same reading); null without probe point, or
-   * when it cannot be read (then it is not remembered).
+   * it meanwhile wait for the same reading): null without probe point,
+   * undefined when it cannot be read (then it is not remembered) — never
+   * a verdict to rule a binary out on.
    */
   #inspect(
     pid: number,
     file: ExeFile,
     urgent: boolean,
-  ): Promise<TargetBinary | null> {
+  ): Promise<TargetBinary | null | undefined> {
     const version = `${file.dev}:${file.ino}:${file.version}`;
     const known = this.#inspected.get(version);
     if (known) return known;
@@ -415,7 +446,7 @@ export class Targets {
     ).then(
       (binary) => {
         if (binary === undefined) this.#inspected.delete(version);
-        return binary ?? null;
+        return binary;
       },
       (err) => {
         this.#inspected.delete(version);
