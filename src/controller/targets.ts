@@ -261,6 +261,10 @@ export class Targets {
       const { containerId } = withContainer ? await containerOf(pid) : {};
       return matchesFilter(filter, file.path, containerId);
     };
+    // Loading the exec program blocks for tens of ms (libbpf reads the
+    // kernel's BTF for CO-RE): not before the caller has started reading
+    // the ring and taken its baseline of the loss counters.
+    await Promise.resolve();
     if (this.#closed) return;
     try {
       this.#events = openExecEvents();

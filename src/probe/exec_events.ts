@@ -75,7 +75,8 @@ export interface ExecEvents {
    * Tells the kernel that `binary` has no probe point: its execs are no
    * longer reported (but for processes being watched). Only this exact
    * identity: a rewrite or a new file on the same inode is reported again.
-   * The least used of {@linkcode ruledOutLimit} binaries are forgotten first.
+   * The kernel keeps 8192 (SB_EXEC_NO_SDK_ENTRIES in bpf/exec.h) and
+   * forgets the least used first.
    */
   ruleOut(binary: ExecBinary): void;
   /** Reports the exit of process `pid` (and any exec it makes). */
@@ -85,9 +86,6 @@ export interface ExecEvents {
   /** Detaches the programs and frees the ring and maps. Idempotent. */
   close(): void;
 }
-
-/** SB_EXEC_NO_SDK_ENTRIES in bpf/exec.h: binaries the kernel remembers as ruled out. */
-export const ruledOutLimit = 8192;
 
 /** What a full hash map answers to a new key. */
 const E2BIG = 7;
