@@ -34,6 +34,11 @@ export interface ScaleOptions {
   seconds: number;
   /** Shorter idle and rate phases. */
   quick: boolean;
+  /**
+   * Instead of the churn: all the SDK-linked processes spawned in the same
+   * instant, once each (a node starting), and no idle or rate phase.
+   */
+  burst?: boolean;
   /** The bpffs directory for this benchmark run's pins. */
   pinRoot: string;
   /** A fresh directory for the binaries (and nothing else). */
@@ -259,12 +264,12 @@ export async function benchScale(
     const pid = ctl.pid;
 
     // Idle: 500 processes without the SDK, no span.
-    const idle = startIdle(idleExe, idleProcesses);
-    await sleep(5000);
+    const idle = startIdle(idleExe, opts.burst ? 0 : idleProcesses);
+    await sleep(opts.burst ? 0 : 5000);
     out.scale_loadavg_1m_idle = loadAverage();
     const idleCpu0 = cpuSeconds(pid);
     const forks0 = hostForks();
-    await sleep(idleSeconds * 1000);
+    await sleep(opts.burst ? 0 : idleSeconds * 1000);
     out.scale_cpu_idle_percent = (cpuSeconds(pid) - idleCpu0) / idleSeconds *
       100;
     out.scale_idle_host_forks_per_s = (hostForks() - forks0) / idleSeconds;
@@ -284,8 +289,12 @@ export async function benchScale(
     const runs: Run[] = [];
     const failures: string[] = [];
     const slot = async (i: number) => {
-      await sleep(i * rampMs);
-      while (Date.now() < end) {
+      await sleep(opts.burst ? 0 : i * rampMs);
+      for (
+        let once = true;
+        opts.burst ? once : Date.now() < end;
+        once = false
+      ) {
         const life = lifeMs[0] + Math.random() * (lifeMs[1] - lifeMs[0]);
         try {
           runs.push(await runOne(binaries[i % sdkBinaries], Math.round(life)));
@@ -383,7 +392,7 @@ export async function benchScale(
     await counter.close();
   }
 
-  Object.assign(out, await benchRate(opts));
+  if (!opts.burst) Object.assign(out, await benchRate(opts));
   return out;
 }
 
@@ -442,11 +451,14 @@ async function benchRate(
   }
 }
 
-const help = `deno run -A bench/scale.ts [--seconds 60] [--quick] [--rate-only]
+const help =
+  `deno run -A bench/scale.ts [--seconds 60] [--quick] [--rate-only | --burst]
 
   --seconds <n>   seconds of process churn (default 60)
   --quick         shorter idle and rate phases
-  --rate-only     only the 200k spans/s phase, printed, not merged
+  --rate-only     only the 200k spans/s phase (results not merged)
+  --burst         all SDK-linked processes spawned at once, once each;
+                  no idle or rate phase (results not merged)
 Merges its scale_* keys into bench/results.json.
 `;
 
@@ -457,6 +469,7 @@ async function main(): Promise<number> {
       seconds: { type: "string", default: "60" },
       quick: { type: "boolean" },
       "rate-only": { type: "boolean" },
+      burst: { type: "boolean" },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -486,6 +499,7 @@ async function main(): Promise<number> {
     const opts: ScaleOptions = {
       seconds,
       quick: values.quick ?? false,
+      burst: values.burst ?? false,
       pinRoot,
       dir,
       log: (line) => console.error(line),
@@ -493,7 +507,9 @@ async function main(): Promise<number> {
     const rateOnly = values["rate-only"] ?? false;
     const results = await (rateOnly ? benchRate(opts) : benchScale(opts));
     const path = new URL("./results.json", import.meta.url).pathname;
-    if (!rateOnly) writeResults(path, { ...readResults(path), ...results });
+    if (!rateOnly && !opts.burst) {
+      writeResults(path, { ...readResults(path), ...results });
+    }
     console.log(formatTable(results));
     return 0;
   } finally {

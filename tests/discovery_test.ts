@@ -103,7 +103,9 @@ Deno.test({
       assert.equal(attached.path, hello.exe);
       // Exec events are handled in order: both gofmts were looked at.
       assert.equal(
-        controller.logs.filter((l) => l.msg === "not traced").length,
+        controller.logs.filter((l) =>
+          l.msg === "not traced" && l.path === plain
+        ).length,
         1,
         "gofmt was read more than once",
       );
@@ -148,6 +150,64 @@ Deno.test({
       await receiver.close();
       await hello.remove();
       await removePinRoot(pinRoot);
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "--all: a program without the SDK is ruled out in the kernel, and found again once rewritten in place with the SDK",
+  ignore: gate("--all ruled out"),
+  async fn() {
+    const receiver = await collectingReceiver();
+    const hello = await copyProgram("hello");
+    const app = `${hello.dir}/app`;
+    await Deno.copyFile("/bin/true", app);
+    await Deno.chmod(app, 0o755);
+    const pinRoot = testPinRoot("ruled-out");
+    const controller = new ControllerProcess(
+      [
+        "run",
+        "--all",
+        "--include-exe",
+        `${hello.dir}/*`,
+        "--pin-root",
+        pinRoot,
+        "--instance",
+        "ruled-out",
+        "--no-status",
+        "--log-level",
+        "debug",
+      ],
+      { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint },
+    );
+    try {
+      await controller.waitFor("watching for new processes");
+      // Exits at once: read through the path it executed.
+      await new Deno.Command(app).output();
+      await controller.waitFor(
+        "ruled out in the kernel",
+        10_000,
+        (l) => l.path === app,
+      );
+      // The same inode, new content: an SDK-linked program.
+      const bytes = await Deno.readFile(hello.exe);
+      await Deno.writeFile(app, bytes);
+      const run = await runHello(app, { rate: 50, durationMs: 1500 });
+      await controller.waitFor("attached", 10_000, (l) => l.path === app);
+      await waitUntil(
+        () => helloRunsArrived(receiver.spans, [run]),
+        10_000,
+        "the spans of the rewritten program",
+      );
+      const made = assertHelloRunsArrived(receiver.spans, [run]);
+      assert.equal((await controller.stop()).code, 0);
+      assert.equal((await controller.waitFor("stopped")).received, made);
+    } finally {
+      await stopIfRunning(controller);
+      await receiver.close();
+      await hello.remove();
+      removePinRoot(pinRoot);
     }
   },
 });

@@ -12,8 +12,15 @@
  *
  * New processes are learnt from exec events (src/probe/exec_events.ts) and
  * looked at in /proc once each; a binary is inspected once per device, inode
- * and content version. Without exec events (an older kernel or a refused
- * program), /proc is rescanned every second instead.
+ * and content version, however many processes start it at once; processes
+ * are looked at one at a time, and binaries that only processes the filter
+ * rejects run are read in the background, after the wanted ones (to rule
+ * them out in the kernel). A binary found without the
+ * probe point is ruled out in the kernel too (for that exact identity and
+ * change time), so its later execs and exits do not wake the controller;
+ * the kernel reports exits only of processes still undecided or traced.
+ * Without exec events (an older kernel or a refused program), /proc is
+ * rescanned every second instead.
  *
  * @module
  */
@@ -21,9 +28,12 @@ import { resolve as resolvePath } from "node:path";
 import type { Logger } from "../log.ts";
 import {
   type Attachment,
+  type ExecBinary,
+  type ExecEvent,
   type ExecEvents,
   openExecEvents,
   type Probe,
+  sameBinary,
 } from "../probe/mod.ts";
 
 import {
@@ -31,6 +41,7 @@ import {
   containerOf,
   type ExeFile,
   exeFile,
+  fileVersion,
   listPids,
   matchesFilter,
   needsContainerId,
@@ -130,6 +141,8 @@ interface Tracked extends AttachedBinary {
 
 /** How often /proc is rescanned: without exec events, and as a safety net with them. */
 const rescanMs = { fallback: 1_000, safety: 30_000 };
+/** Binaries read at once: one parses while the other waits for the disk. */
+const readsAtOnce = 2;
 /** Binaries remembered as inspected (with or without probe point). */
 const inspectedLimit = 4096;
 
@@ -139,12 +152,21 @@ export class Targets {
   readonly #log: Logger;
   readonly #byInode = new Map<string, Tracked>();
   readonly #pidKey = new Map<number, string>();
-  readonly #inspected = new Map<string, TargetBinary | null>();
+  /** Inspections by file version, running or done: null without probe point. */
+  readonly #inspected = new Map<
+    string,
+    Promise<TargetBinary | null | undefined>
+  >();
   readonly #watchers: BinaryWatch[] = [];
   #wanted: ((file: ExeFile, pid: number) => Promise<boolean>) | undefined;
   #events: ExecEvents | undefined;
   #rescanTimer: ReturnType<typeof setInterval> | undefined;
   #queue: Promise<void> = Promise.resolve();
+  #rescanning: Promise<void> | undefined;
+  /** Binaries being read, and the readings waiting for a slot. */
+  #reading = 0;
+  readonly #urgentReads: (() => void)[] = [];
+  readonly #laterReads: (() => void)[] = [];
   #closed = false;
   readonly #onTraced: (pid: number) => void;
 
@@ -239,6 +261,10 @@ export class Targets {
       const { containerId } = withContainer ? await containerOf(pid) : {};
       return matchesFilter(filter, file.path, containerId);
     };
+    // Loading the exec program blocks for tens of ms (libbpf reads the
+    // kernel's BTF for CO-RE): not before the caller has started reading
+    // the ring and taken its baseline of the loss counters.
+    await Promise.resolve();
     if (this.#closed) return;
     try {
       this.#events = openExecEvents();
@@ -250,10 +276,11 @@ export class Targets {
     }
     await this.#rescan();
     if (this.#closed) return;
-    this.#rescanTimer = setInterval(
-      () => this.#enqueue(() => this.#rescan()),
-      this.#events ? rescanMs.safety : rescanMs.fallback,
-    );
+    this.#rescanTimer = setInterval(() => {
+      this.#rescanning ??= this.#enqueue(() => this.#rescan()).finally(() =>
+        this.#rescanning = undefined
+      );
+    }, this.#events ? rescanMs.safety : rescanMs.fallback);
     if (this.#events) {
       const events = this.#events;
       this.#readEvents(events).catch((err) => {
@@ -273,20 +300,30 @@ export class Targets {
   async #readEvents(events: ExecEvents): Promise<void> {
     while (!this.#closed) {
       // The wait ends early when events come or when close() cancels it.
-      for (const { pid, kind } of await events.next(60_000)) {
-        if (kind === "exec") this.#enqueue(() => this.#onProcess(pid));
-        else if (this.#pidKey.has(pid)) this.#enqueue(() => this.#forget(pid));
+      for (const event of await events.next(60_000)) {
+        const { pid } = event;
+        if (event.kind === "exec") {
+          this.#enqueue(() => this.#onProcess(pid, event));
+        } else {
+          // After its exec is handled, which may be under way.
+          this.#enqueue(() => this.#forget(pid));
+        }
       }
     }
   }
 
-  /** Runs `task` after the ones queued before it: one change at a time. */
-  #enqueue(task: () => Promise<void> | void): void {
+  /**
+   * Runs `task` after the ones queued before it: one process at a time, so
+   * that the first binary of a burst is attached soonest (its link covers
+   * every process that runs it, looked at or not).
+   */
+  #enqueue(task: () => Promise<void> | void): Promise<void> {
     this.#queue = this.#queue.then(task).catch((err) =>
       this.#log.warn("cannot follow a process", {
         error: (err as Error).message,
       })
     );
+    return this.#queue;
   }
 
   async #rescan(): Promise<void> {
@@ -298,14 +335,23 @@ export class Targets {
     for (const pid of pids) await this.#onProcess(pid);
   }
 
-  /** Looks at what `pid` runs now and attaches to it when it is wanted. */
-  async #onProcess(pid: number): Promise<void> {
+  /**
+   * Looks at what `pid` runs now and attaches to it when it is wanted.
+   * `event` is the exec that brought it, if any: when the process turns out
+   * not to be traced, the kernel stops watching it and, for a binary without
+   * probe point, stops reporting that binary.
+   */
+  async #onProcess(pid: number, event?: ExecEvent): Promise<void> {
     if (this.#closed) return;
     const file = await exeFile(pid);
     const before = this.#pidKey.get(pid);
     const key = file && `${file.dev}:${file.ino}`;
     if (before !== undefined && before !== key) this.#forget(pid);
-    if (!file || !key) return;
+    if (!file || !key) {
+      // Gone already: its binary is read in the background.
+      if (event) this.#background(this.#ruleOutGone(event));
+      return;
+    }
     const tracked = this.#byInode.get(key);
     if (
       tracked && (tracked.followed || tracked.binary.version === file.version)
@@ -318,9 +364,27 @@ export class Targets {
       // Its content changed while no process ran it: a stale offset.
       this.#detach(tracked, "the file was rewritten in place");
     }
-    if (!this.#wanted || !(await this.#wanted(file, pid))) return;
-    const inspected = await this.#inspect(pid, file);
-    if (!inspected || this.#closed) return;
+    const wanted = this.#wanted !== undefined &&
+      await this.#wanted(file, pid);
+    if (!wanted) {
+      if (event) this.#events?.unwatch(pid);
+      // Read in the background, after the wanted ones: a binary without
+      // probe point is then ruled out in the kernel, filter or not.
+      if (event) this.#background(this.#ruleOutLater(pid, file, event));
+      return;
+    }
+    const inspected = await this.#inspect(pid, file, true);
+    if (this.#closed) return;
+    if (!inspected) {
+      // null: no probe point; undefined: it could not be read (it exited).
+      if (inspected === null && event?.binary) {
+        if (sameBinary(event.binary, file)) {
+          this.#ruleOut(event.binary, file.path);
+        }
+      }
+      if (event) this.#events?.unwatch(pid);
+      return;
+    }
     // The file as this process sees it: the one inspected may be gone.
     const binary = { ...inspected, path: `/proc/${pid}/exe` };
     let attached: Tracked;
@@ -338,32 +402,158 @@ export class Targets {
     this.#addPid(attached, key, pid);
   }
 
-  /** Reads the binary `pid` runs, once per file version; null without probe point. */
-  async #inspect(pid: number, file: ExeFile): Promise<TargetBinary | null> {
-    const version = `${file.dev}:${file.ino}:${file.version}`;
-    if (this.#inspected.has(version)) return this.#inspected.get(version)!;
-    let binary: TargetBinary | null = null;
-    try {
-      const read = await resolveTarget(`/proc/${pid}/exe`);
-      // It may have executed something else while being read.
-      if (read.dev !== file.dev || read.ino !== file.ino) return null;
-      binary = { ...read, realPath: file.path };
-    } catch (err) {
-      if (!(err instanceof TargetError)) throw err;
-      if (err.kind === "not-found" || err.kind === "access-denied") return null;
-      this.#log.debug("not traced", { pid, path: file.path, why: err.kind });
+  /** Runs `task` without waiting for it; its failure is only logged. */
+  #background(task: Promise<void>): void {
+    task.catch((err) =>
+      this.#log.debug("cannot rule a binary out", {
+        error: (err as Error).message,
+      })
+    );
+  }
+
+  /**
+   * For a process the filter rejects: reads its binary (when nothing else
+   * waits) and rules it out if it has no probe point, through the path it
+   * executed when it has exited meanwhile.
+   */
+  async #ruleOutLater(
+    pid: number,
+    file: ExeFile,
+    event: ExecEvent,
+  ): Promise<void> {
+    const inspected = await this.#inspect(pid, file, false);
+    if (inspected === undefined) await this.#ruleOutGone(event);
+    else if (inspected === null && event.binary) {
+      if (sameBinary(event.binary, file)) {
+        this.#ruleOut(event.binary, file.path);
+      }
     }
+  }
+
+  /**
+   * Reads the binary `pid` runs, once per file version (processes starting
+   * it meanwhile wait for the same reading): null without probe point,
+   * undefined when it cannot be read (then it is not remembered) — never
+   * a verdict to rule a binary out on.
+   */
+  #inspect(
+    pid: number,
+    file: ExeFile,
+    urgent: boolean,
+  ): Promise<TargetBinary | null | undefined> {
+    const version = `${file.dev}:${file.ino}:${file.version}`;
+    const known = this.#inspected.get(version);
+    if (known) return known;
+    const reading = this.#readSlot(
+      () => this.#read(`/proc/${pid}/exe`, file, pid),
+      urgent,
+    ).then(
+      (binary) => {
+        if (binary === undefined) this.#inspected.delete(version);
+        return binary;
+      },
+      (err) => {
+        this.#inspected.delete(version);
+        throw err;
+      },
+    );
     if (this.#inspected.size >= inspectedLimit) {
       this.#inspected.delete(this.#inspected.keys().next().value!);
     }
-    this.#inspected.set(version, binary);
-    return binary;
+    this.#inspected.set(version, reading);
+    return reading;
+  }
+
+  /**
+   * Runs `read` when one of {@linkcode readsAtOnce} slots is free, first come
+   * first served, `urgent` ones (processes the filter wants) before the
+   * others (read only to rule binaries out): reading is mostly parsing on
+   * this one thread, so reading every binary of a burst at once would finish
+   * them all late, while in turn the first is attached (for all its
+   * processes) soonest.
+   */
+  async #readSlot<T>(read: () => Promise<T>, urgent: boolean): Promise<T> {
+    if (this.#reading < readsAtOnce) this.#reading++;
+    else {
+      // The slot is handed over, still counted, by the reading that ends.
+      await new Promise<void>((r) =>
+        (urgent ? this.#urgentReads : this.#laterReads).push(r)
+      );
+    }
+    try {
+      return await read();
+    } finally {
+      const next = this.#urgentReads.shift() ?? this.#laterReads.shift();
+      if (next) next();
+      else this.#reading--;
+    }
+  }
+
+  /**
+   * Reads the binary at `path` that should be `file`: null without probe
+   * point, undefined when it cannot be read or turned out to be another file.
+   */
+  async #read(
+    path: string,
+    file: { dev: number; ino: number; path: string },
+    pid: number,
+  ): Promise<TargetBinary | null | undefined> {
+    try {
+      const read = await resolveTarget(path);
+      // The process may have executed something else while being read.
+      if (read.dev !== file.dev || read.ino !== file.ino) return undefined;
+      return { ...read, realPath: file.path };
+    } catch (err) {
+      if (!(err instanceof TargetError)) throw err;
+      if (err.kind === "not-found" || err.kind === "access-denied") {
+        return undefined;
+      }
+      this.#log.debug("not traced", { pid, path: file.path, why: err.kind });
+      return null;
+    }
+  }
+
+  /**
+   * For a process that exited before it was looked at: reads its binary
+   * through the path it executed, as its parent sees it, and rules the
+   * binary out when it has no probe point and is the very file the kernel
+   * named (the path may name another one by now, or in another namespace).
+   */
+  async #ruleOutGone(event: ExecEvent): Promise<void> {
+    const { binary, path, ppid } = event;
+    if (!binary || !path || !this.#events) return;
+    const candidates = path.startsWith("/")
+      ? [`/proc/${ppid}/root${path}`, path]
+      : [`/proc/${ppid}/cwd/${path}`];
+    for (const candidate of candidates) {
+      let st: Deno.FileInfo;
+      try {
+        st = await Deno.stat(candidate);
+      } catch {
+        continue;
+      }
+      if (!sameBinary(binary, st)) continue;
+      const file = { dev: st.dev, ino: st.ino ?? 0, path };
+      const version = `${file.dev}:${file.ino}:${fileVersion(st)}`;
+      const verdict = await (this.#inspected.get(version) ??
+        this.#readSlot(() => this.#read(candidate, file, event.pid), false));
+      if (verdict === null) this.#ruleOut(binary, path);
+      return;
+    }
+  }
+
+  /** Stops the kernel reporting execs of `binary`, which has no probe point. */
+  #ruleOut(binary: ExecBinary, path: string): void {
+    this.#events?.ruleOut(binary);
+    this.#log.debug("ruled out in the kernel", { path });
   }
 
   #addPid(tracked: Tracked, key: string, pid: number): void {
     if (this.#pidKey.get(pid) === key) return;
     tracked.pids.add(pid);
     this.#pidKey.set(pid, key);
+    // Found by a rescan, the kernel does not watch it yet.
+    this.#events?.watch(pid);
     this.#onTraced(pid);
   }
 

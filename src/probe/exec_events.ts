@@ -1,33 +1,67 @@
 /**
- * Process events from the kernel: the tgid of every process that executes a
- * program and of every process that exits, host-wide, read from a small ring
- * buffer filled by bpf/exec.bpf.c on the sched_process_exec and
- * sched_process_exit raw tracepoints.
+ * Process events from the kernel, host-wide, read from a small ring buffer
+ * filled by bpf/exec.bpf.c on the sched_process_exec and sched_process_exit
+ * raw tracepoints, and filtered there: an exec of a binary the controller
+ * ruled out ({@linkcode ExecEvents.ruleOut}) does not wake it, and only the
+ * exits of processes it watches are reported.
  *
  * Why a raw tracepoint rather than the proc connector or fanotify: the proc
  * connector needs CAP_NET_ADMIN, which a node agent should not be given, and
  * reports on every fork and thread too; fanotify's FAN_OPEN_EXEC sees the
  * file, not the process, and needs a mark per mount (every container's
  * root). The tracepoint needs only the CAP_BPF and CAP_PERFMON the uprobe
- * already needs, sees every pid and mount namespace, and is not pinned, so it
- * stops with the controller.
+ * already needs, sees every pid and mount namespace, can filter before
+ * waking anyone, and is not pinned, so it stops with the controller.
  *
  * @module
  */
 
-import { type BpfObject, loadBpfObject } from "../ffi/mod.ts";
+import {
+  type BpfObject,
+  closeFd,
+  loadBpfObject,
+  mapDelete,
+  mapUpdate,
+  SysError,
+} from "../ffi/mod.ts";
 import { openRingFd, type RingReader } from "./ring.ts";
 import { defaultObjectDir, objectArch, readObjectFile } from "./_objects.ts";
 
 /** What happened to a process. */
 export type ExecEventKind = "exec" | "exit";
 
+/**
+ * An executable file as the kernel identified it when a process executed it
+ * (struct sb_exec_binary in bpf/exec.h).
+ */
+export interface ExecBinary {
+  /** The inode number. */
+  ino: bigint;
+  /** The device as the kernel encodes it (major << 20 | minor). */
+  dev: number;
+  /** The inode's generation (a reused inode number gets a new one). */
+  generation: number;
+  /** The inode's change time: seconds. */
+  ctimeSec: bigint;
+  /** The inode's change time: nanoseconds. */
+  ctimeNsec: number;
+}
+
 /** One process event. */
 export interface ExecEvent {
   /** The process id (in the initial pid namespace). */
   pid: number;
-  /** "exec": it now runs a new program; "exit": its main thread exited. */
+  /** "exec": it now runs a new program; "exit": its last thread exited. */
   kind: ExecEventKind;
+  /** For "exec": the parent's process id. */
+  ppid?: number;
+  /** For "exec": the executable; undefined when the kernel could not read it. */
+  binary?: ExecBinary;
+  /**
+   * For "exec": the path given to execve (the interpreter's for a script),
+   * as the process saw it (its mount namespace and working directory).
+   */
+  path?: string;
 }
 
 /** The events, read as they come; close to detach. */
@@ -37,12 +71,105 @@ export interface ExecEvents {
    * `timeoutMs`: empty after a timeout or once closed.
    */
   next(timeoutMs: number): Promise<ExecEvent[]>;
-  /** Detaches the programs and frees the ring. Idempotent. */
+  /**
+   * Tells the kernel that `binary` has no probe point: its execs are no
+   * longer reported (but for processes being watched). Only this exact
+   * identity: a rewrite or a new file on the same inode is reported again.
+   * The kernel keeps 8192 (SB_EXEC_NO_SDK_ENTRIES in bpf/exec.h) and
+   * forgets the least used first.
+   */
+  ruleOut(binary: ExecBinary): void;
+  /** Reports the exit of process `pid` (and any exec it makes). */
+  watch(pid: number): void;
+  /** No longer reports the exit of `pid`, nor execs of ruled-out binaries by it. */
+  unwatch(pid: number): void;
+  /** Detaches the programs and frees the ring and maps. Idempotent. */
   close(): void;
 }
 
+/** What a full hash map answers to a new key. */
+const E2BIG = 7;
 /** SB_EXEC_KIND_* in bpf/exec.h. */
 const kinds: Record<number, ExecEventKind> = { 1: "exec", 2: "exit" };
+/** offsetof(struct sb_exec_event, binary) and (…, path) in bpf/exec.h. */
+const binaryOffset = 16;
+const pathOffset = 48;
+const binaryBytes = 32;
+
+/** struct sb_exec_binary as the kernel wrote it. */
+export function encodeExecBinary(b: ExecBinary): Uint8Array<ArrayBuffer> {
+  const bytes = new Uint8Array(binaryBytes);
+  const v = new DataView(bytes.buffer);
+  v.setBigUint64(0, b.ino, true);
+  v.setBigInt64(8, b.ctimeSec, true);
+  v.setUint32(16, b.ctimeNsec, true);
+  v.setUint32(20, b.dev, true);
+  v.setUint32(24, b.generation, true);
+  return bytes;
+}
+
+/** Decodes one record of bpf/exec.bpf.c; undefined for an unknown kind. */
+export function decodeExecEvent(rec: Uint8Array): ExecEvent | undefined {
+  const v = new DataView(rec.buffer, rec.byteOffset, rec.byteLength);
+  const kind = kinds[v.getUint32(4, true)];
+  const pid = v.getUint32(0, true);
+  if (kind !== "exec") return kind && { pid, kind };
+  if (rec.byteLength < pathOffset) return undefined;
+  const at = binaryOffset;
+  const binary: ExecBinary = {
+    ino: v.getBigUint64(at, true),
+    ctimeSec: v.getBigInt64(at + 8, true),
+    ctimeNsec: v.getUint32(at + 16, true),
+    dev: v.getUint32(at + 20, true),
+    generation: v.getUint32(at + 24, true),
+  };
+  const pathLen = Math.min(v.getUint32(12, true), rec.byteLength - pathOffset);
+  const path = pathLen > 1
+    ? new TextDecoder().decode(
+      rec.subarray(pathOffset, pathOffset + pathLen - 1),
+    )
+    : undefined;
+  return {
+    pid,
+    kind,
+    ppid: v.getUint32(8, true),
+    binary: binary.ino === 0n ? undefined : binary,
+    path,
+  };
+}
+
+/** What {@linkcode sameBinary} compares: the parts of a stat it needs. */
+export interface FileStamp {
+  /** st_dev. */
+  dev: number;
+  /** st_ino. */
+  ino: number | null;
+  /** The change time. */
+  ctime: Date | null;
+}
+
+/**
+ * True when `st` (a stat) describes the file the kernel identified as
+ * `binary`: same inode number, same device, same change time to the second
+ * (Deno's stat shows no finer change time). False for any doubt, e.g. a file
+ * system that shows other numbers to stat than its inodes hold: a binary is
+ * then not ruled out, which costs only the wake-ups.
+ *
+ * Why that is enough to rule a binary out on the strength of a file read
+ * after its exec: the change time never moves back, so content read after
+ * a change belongs to a newer change time than the kernel's, which no later
+ * exec can show again. A verdict read before the exec is keyed by the
+ * file's modification time (to the millisecond) and size as well.
+ */
+export function sameBinary(binary: ExecBinary, st: FileStamp): boolean {
+  const major = binary.dev >>> 20;
+  const minor = binary.dev & 0xfffff;
+  // The kernel's new_encode_dev: what stat shows as st_dev.
+  const dev = (minor & 0xff) + major * 0x100 + (minor >>> 8) * 0x100000;
+  return st.ino !== null && BigInt(st.ino) === binary.ino && st.dev === dev &&
+    st.ctime !== null &&
+    BigInt(Math.floor(st.ctime.getTime() / 1000)) === binary.ctimeSec;
+}
 
 /**
  * Loads bpf/exec.bpf.c and attaches it. Throws when the object is missing,
@@ -55,14 +182,20 @@ export function openExecEvents(
   const path = `${objectDir}/exec.${objectArch()}.o`;
   const obj: BpfObject = loadBpfObject(readObjectFile(path), path);
   let ring: RingReader;
+  const fds: number[] = [];
   try {
+    fds.push(obj.dupMapFd("exec_no_sdk"), obj.dupMapFd("exec_watched"));
     obj.attachRawTracepoint("sb_exec", "sched_process_exec");
     obj.attachRawTracepoint("sb_exit", "sched_process_exit");
     ring = openRingFd(obj.dupMapFd("exec_events"), `${path} exec_events`);
   } catch (e) {
+    for (const fd of fds) closeFd(fd);
     obj.close();
     throw e;
   }
+  const [noSdkFd, watchedFd] = fds;
+  const one = new Uint8Array([1]);
+  const pidKey = (pid: number) => new Uint8Array(new Uint32Array([pid]).buffer);
   let closed = false;
   return {
     async next(timeoutMs) {
@@ -70,15 +203,30 @@ export function openExecEvents(
       await ring.wait(timeoutMs);
       const events: ExecEvent[] = [];
       ring.drain((rec) => {
-        const v = new DataView(rec.buffer, rec.byteOffset, rec.byteLength);
-        const kind = kinds[v.getUint32(4, true)];
-        if (kind) events.push({ pid: v.getUint32(0, true), kind });
+        const e = decodeExecEvent(rec);
+        if (e) events.push(e);
       });
       return events;
+    },
+    ruleOut(binary) {
+      if (!closed) mapUpdate(noSdkFd, encodeExecBinary(binary), one);
+    },
+    watch(pid) {
+      if (closed) return;
+      try {
+        mapUpdate(watchedFd, pidKey(pid), one);
+      } catch (err) {
+        // Full: this exit is missed, and the slow rescan notices it.
+        if (!(err instanceof SysError && err.errno === E2BIG)) throw err;
+      }
+    },
+    unwatch(pid) {
+      if (!closed) mapDelete(watchedFd, pidKey(pid));
     },
     close() {
       if (closed) return;
       closed = true;
+      for (const fd of fds) closeFd(fd);
       obj.close();
       ring.close();
     },

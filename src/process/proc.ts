@@ -150,6 +150,8 @@ export interface ExeFile {
    * A file rewritten in place keeps dev and inode but changes this.
    */
   version: string;
+  /** The file's change time (to the millisecond). */
+  ctime: Date | null;
 }
 
 /**
@@ -169,6 +171,7 @@ export async function exeFile(pid: number): Promise<ExeFile | undefined> {
       dev: st.dev,
       ino: st.ino ?? 0,
       version: fileVersion(st),
+      ctime: st.ctime,
     };
   } catch {
     return undefined;
