@@ -23,6 +23,7 @@ import {
 import { attributeMap, collectingReceiver } from "./otlp.ts";
 import {
   assertHelloRunsArrived,
+  type HelloRun,
   helloRunsArrived,
   runHello,
   startHello,
@@ -145,6 +146,56 @@ Deno.test({
         !controller.logs.some((l) => l.msg === "attached" && l.path === plain),
         "attached to a program without the SDK",
       );
+    } finally {
+      await stopIfRunning(controller);
+      await receiver.close();
+      await hello.remove();
+      await removePinRoot(pinRoot);
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "--all keeps a binary's link for a moment after its last process exits, so a program started again at once keeps its probe",
+  ignore: gate("--all linger"),
+  async fn() {
+    const receiver = await collectingReceiver();
+    const hello = await copyProgram("hello");
+    const pinRoot = testPinRoot("linger");
+    const controller = new ControllerProcess(
+      [
+        "run",
+        "--all",
+        "--include-exe",
+        hello.exe,
+        "--pin-root",
+        pinRoot,
+        "--instance",
+        "linger",
+        "--no-status",
+      ],
+      { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint },
+    );
+    try {
+      await controller.waitFor("watching for new processes");
+      // One after the other, each started as the one before exits.
+      const runs: HelloRun[] = [];
+      for (let i = 0; i < 3; i++) {
+        runs.push(await runHello(hello.exe, { rate: 50, durationMs: 300 }));
+      }
+      await waitUntil(
+        () => helloRunsArrived(receiver.spans, runs),
+        10_000,
+        "the spans of the three processes",
+      );
+      assertHelloRunsArrived(receiver.spans, runs);
+      assert.equal(logsOf(controller, "attached").length, 1, "one link");
+      assert.deepEqual(logsOf(controller, "detached"), [], "detached between");
+      // Then it goes.
+      const detached = await controller.waitFor("detached", 10_000);
+      assert.equal(detached.reason, "no process runs it");
+      assert.deepEqual(pinnedLinks(pinRoot), [], "links left");
     } finally {
       await stopIfRunning(controller);
       await receiver.close();

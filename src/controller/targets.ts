@@ -1,7 +1,7 @@
 /**
  * Keeps the probe attached to the right binaries: one link per executable
  * file (device + inode), made once per binary however many processes run it,
- * and removed when no process runs it any more (unless a `--target` path
+ * and removed shortly after no process runs it any more (unless a `--target` path
  * names it: then it waits for the next process). When only `--pid`s are
  * given, a link is made per process instead, for that process alone: the
  * kernel puts the breakpoint in it only, so that other processes of the same
@@ -137,6 +137,8 @@ interface Tracked extends AttachedBinary {
   pids: Set<number>;
   /** Named by a `--target` path or a `--pid`: stays attached without processes. */
   followed: boolean;
+  /** Set while the link outlives its last process (see lingerMs). */
+  lingering?: ReturnType<typeof setTimeout>;
 }
 
 /** How often /proc is rescanned: without exec events, and as a safety net with them. */
@@ -145,6 +147,14 @@ const rescanMs = { fallback: 1_000, safety: 30_000 };
 const readsAtOnce = 2;
 /** Binaries remembered as inspected (with or without probe point). */
 const inspectedLimit = 4096;
+/**
+ * How long a link outlives the last process of its binary. A program
+ * restarted at once, or one started again and again for a moment (a job, a
+ * health check), keeps its link: its exit is often reported before the next
+ * exec, and detaching in between would take the probe away from a process
+ * that may already hand off to it.
+ */
+const lingerMs = 2_000;
 
 /** Attaches the probe to the targets and follows them as they change. */
 export class Targets {
@@ -243,7 +253,10 @@ export class Targets {
     clearInterval(this.#rescanTimer);
     this.#events?.close();
     for (const w of this.#watchers.splice(0)) w.close();
-    for (const { attachment } of this.#byInode.values()) attachment.detach();
+    for (const { attachment, lingering } of this.#byInode.values()) {
+      clearTimeout(lingering);
+      attachment.detach();
+    }
     this.#byInode.clear();
     this.#pidKey.clear();
   }
@@ -376,11 +389,15 @@ export class Targets {
     const inspected = await this.#inspect(pid, file, true);
     if (this.#closed) return;
     if (!inspected) {
-      // null: no probe point; undefined: it could not be read (it exited).
+      // null: no probe point; undefined: it could not be read (it exited
+      // meanwhile: read through the path it executed, as for one gone
+      // before it was looked at).
       if (inspected === null && event?.binary) {
         if (sameBinary(event.binary, file)) {
           this.#ruleOut(event.binary, file.path);
         }
+      } else if (inspected === undefined && event) {
+        this.#background(this.#ruleOutGone(event));
       }
       if (event) this.#events?.unwatch(pid);
       return;
@@ -564,9 +581,16 @@ export class Targets {
     const tracked = key === undefined ? undefined : this.#byInode.get(key);
     if (!tracked) return;
     tracked.pids.delete(pid);
-    if (tracked.pids.size === 0 && !tracked.followed) {
-      this.#detach(tracked, "no process runs it");
-    }
+    if (tracked.pids.size > 0 || tracked.followed || tracked.lingering) return;
+    tracked.lingering = setTimeout(() => {
+      tracked.lingering = undefined;
+      // In turn with the exec events queued meanwhile.
+      this.#enqueue(() => {
+        if (tracked.pids.size === 0 && !tracked.followed) {
+          this.#detach(tracked, "no process runs it");
+        }
+      });
+    }, lingerMs);
   }
 
   /**
@@ -614,6 +638,7 @@ export class Targets {
 
   #detach(tracked: Tracked, reason: string): void {
     if (this.#byInode.get(tracked.key) !== tracked) return;
+    clearTimeout(tracked.lingering);
     this.#byInode.delete(tracked.key);
     for (const pid of tracked.pids) this.#pidKey.delete(pid);
     tracked.attachment.detach();
