@@ -20,7 +20,7 @@
 import { parseArgs } from "node:util";
 import { buildApp, runApp } from "./app.ts";
 import { killAll, track } from "./children.ts";
-import { startController } from "./controller.ts";
+import { agentV8Flags, startController } from "./controller.ts";
 import { cpuSeconds } from "./proc_stats.ts";
 import { type MemoryDetail, memoryDetail } from "./proc_memory.ts";
 import { startDiscardReceiver } from "./receiver.ts";
@@ -250,7 +250,11 @@ export async function benchScale(
     "--instance",
     `scale-${Deno.pid}`,
     "--no-status",
-  ], { OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: counter.url });
+  ], {
+    OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: counter.url,
+    // The V8 settings the agent's launchers give it.
+    DENO_V8_FLAGS: agentV8Flags,
+  });
   track(ctl.child);
   try {
     await Promise.race([
