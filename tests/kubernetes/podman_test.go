@@ -30,7 +30,7 @@ func TestPodmanRunArgsOfTheAgent(t *testing.T) {
 		"--env=SPANBRIDGE_LOG_LEVEL=debug",
 		"--volume=/sys/fs/bpf:/sys/fs/bpf:rw",
 		"--tmpfs=/tmp:size=67108864",
-		"--memory=469762048",
+		"--memory=201326592",
 		"--cpus=1",
 		"localhost/spanbridge:0.1.0",
 		"run", "--all", "--log-format", "json", "--no-status",
