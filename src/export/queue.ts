@@ -158,10 +158,7 @@ export class SpanQueue {
       batch.release();
       return true;
     }
-    if (this.#closed) {
-      batch.release();
-      return this.#drop("shutdown", spans);
-    }
+    if (this.#closed) return this.#dropBatch("shutdown", batch);
     // A record over the bounds on its own is queued alone, as it would
     // otherwise never be.
     if (
@@ -175,8 +172,7 @@ export class SpanQueue {
         message:
           `The export queue is full (${this.#counters.queued} spans, ${this.#counters.queuedBytes} bytes); spans dropped: raise OTEL_BSP_MAX_QUEUE_SIZE or SPANBRIDGE_MAX_QUEUE_BYTES, or make the collector faster`,
       });
-      batch.release();
-      return this.#drop("queue_full", spans);
+      return this.#dropBatch("queue_full", batch);
     }
     this.#items.push(batch);
     this.#counters.queued += spans;
@@ -302,10 +298,9 @@ export class SpanQueue {
       this.#items.length - this.#head > 1
     ) {
       const newest = this.#items.pop()!;
-      newest.release();
       this.#counters.queued -= newest.spans;
       this.#counters.queuedBytes -= newest.bytes;
-      this.#drop("queue_full", newest.spans);
+      this.#dropBatch("queue_full", newest);
     }
     this.#retryMs = Math.min(this.#retryMs * 2 || firstRetryMs, maxRetryMs);
     this.#pausedUntil = Date.now() + this.#retryMs;
@@ -412,5 +407,11 @@ export class SpanQueue {
     this.#counters.droppedBy[reason] += spans;
     this.#counters.dropped += spans;
     return false;
+  }
+
+  /** Counts `batch`'s spans as dropped and hands its memory back. */
+  #dropBatch(reason: DropReason, batch: SpanBatch): false {
+    batch.release();
+    return this.#drop(reason, batch.spans);
   }
 }
