@@ -57,6 +57,47 @@ export interface Container {
 }
 
 /**
+ * Imports into Podman, as `ref`, an image of nothing but `files` (path in
+ * the image → host file, made executable) with `entrypoint`.
+ */
+export async function importFilesImage(
+  ref: string,
+  files: Record<string, string>,
+  entrypoint: string,
+): Promise<void> {
+  const stage = await Deno.makeTempDir({ prefix: "spanbridge-image-" });
+  try {
+    for (const [inImage, onHost] of Object.entries(files)) {
+      const to = `${stage}/rootfs${inImage}`;
+      await Deno.mkdir(to.replace(/\/[^/]+$/, ""), { recursive: true });
+      await Deno.copyFile(onHost, to);
+      await Deno.chmod(to, 0o755);
+    }
+    const tar = `${stage}/rootfs.tar`;
+    const packed = await new Deno.Command("tar", {
+      args: ["--numeric-owner", "-C", `${stage}/rootfs`, "-cf", tar, "."],
+    }).output();
+    if (packed.code !== 0) {
+      throw new Error(
+        `Cannot pack the image ${ref}: tar exited with ${packed.code}: ${
+          new TextDecoder().decode(packed.stderr)
+        }`,
+      );
+    }
+    await podman([
+      "import",
+      "--quiet",
+      "--change",
+      `ENTRYPOINT ${JSON.stringify([entrypoint])}`,
+      tar,
+      ref,
+    ]);
+  } finally {
+    await Deno.remove(stage, { recursive: true });
+  }
+}
+
+/**
  * The containers and images of one test, under names unique to this test
  * process; {@linkcode ContainerScope.remove} removes them all.
  */
@@ -77,7 +118,7 @@ export class ContainerScope {
 
   /**
    * Makes an image of nothing but `files` (path in the image → file on the
-   * host) from a tar, with `entrypoint`; returns its reference.
+   * host) with `entrypoint`; returns its reference.
    */
   async image(
     what: string,
@@ -85,38 +126,9 @@ export class ContainerScope {
     entrypoint: string,
   ): Promise<string> {
     const ref = `localhost/${this.name(what)}:latest`;
-    const stage = await Deno.makeTempDir({ prefix: "spanbridge-image-" });
-    try {
-      for (const [inImage, onHost] of Object.entries(files)) {
-        const to = `${stage}/rootfs${inImage}`;
-        await Deno.mkdir(to.replace(/\/[^/]+$/, ""), { recursive: true });
-        await Deno.copyFile(onHost, to);
-        await Deno.chmod(to, 0o755);
-      }
-      const tar = `${stage}/rootfs.tar`;
-      const packed = await new Deno.Command("tar", {
-        args: ["--numeric-owner", "-C", `${stage}/rootfs`, "-cf", tar, "."],
-      }).output();
-      if (packed.code !== 0) {
-        throw new Error(
-          `Cannot pack the image ${ref}: tar exited with ${packed.code}: ${
-            new TextDecoder().decode(packed.stderr)
-          }`,
-        );
-      }
-      this.#images.push(ref);
-      await podman([
-        "import",
-        "--quiet",
-        "--change",
-        `ENTRYPOINT ${JSON.stringify([entrypoint])}`,
-        tar,
-        ref,
-      ]);
-      return ref;
-    } finally {
-      await Deno.remove(stage, { recursive: true });
-    }
+    this.#images.push(ref);
+    await importFilesImage(ref, files, entrypoint);
+    return ref;
   }
 
   /**

@@ -25,6 +25,7 @@
 import { podman } from "../../tools/podman.ts";
 import { root, waitUntil } from "../harness.ts";
 import { unusedPort } from "../otlp.ts";
+import { importFilesImage } from "../containers.ts";
 
 /** The Kubernetes release the cluster runs (see tools/kubernetes_build.sh). */
 export const kubernetesVersion = "v1.37.2";
@@ -517,40 +518,11 @@ export class Cluster {
     files: Record<string, string>,
     entrypoint: string,
   ): Promise<void> {
-    const stage = await Deno.makeTempDir({
-      dir: this.dir,
-      prefix: "image-",
-    });
+    await importFilesImage(ref, files, entrypoint);
     try {
-      for (const [inImage, onHost] of Object.entries(files)) {
-        const to = `${stage}/rootfs${inImage}`;
-        await Deno.mkdir(to.replace(/\/[^/]+$/, ""), { recursive: true });
-        await Deno.copyFile(onHost, to);
-        await Deno.chmod(to, 0o755);
-      }
-      await sh("tar", [
-        "--numeric-owner",
-        "-C",
-        `${stage}/rootfs`,
-        "-cf",
-        `${stage}/rootfs.tar`,
-        ".",
-      ]);
-      await podman([
-        "import",
-        "--quiet",
-        "--change",
-        `ENTRYPOINT ${JSON.stringify([entrypoint])}`,
-        `${stage}/rootfs.tar`,
-        ref,
-      ]);
-      try {
-        await this.importPodmanImage(ref);
-      } finally {
-        await podman(["rmi", "--force", "--ignore", ref]);
-      }
+      await this.importPodmanImage(ref);
     } finally {
-      await Deno.remove(stage, { recursive: true });
+      await podman(["rmi", "--force", "--ignore", ref]);
     }
   }
 
