@@ -20,7 +20,11 @@ import {
   testPinRoot,
   waitUntil,
 } from "./harness.ts";
-import { attributeMap, collectingReceiver } from "./otlp.ts";
+import {
+  attributeMap,
+  type CollectingReceiver,
+  collectingReceiver,
+} from "./otlp.ts";
 import {
   assertHelloRunsArrived,
   type HelloRun,
@@ -42,55 +46,68 @@ function logsOf(c: ControllerProcess, msg: string): LogLine[] {
   return c.logs.filter((l) => l.msg === msg);
 }
 
+/** What {@linkcode withAll} gives a test. */
+interface AllFixture {
+  receiver: CollectingReceiver;
+  /** A copy of hello in a directory of its own. */
+  hello: { exe: string; dir: string };
+  pinRoot: string;
+  /** Starts the controller of `--all` narrowed to `includeExe` (debug log). */
+  start(includeExe: string): ControllerProcess;
+}
+
 /**
- * A controller of `--all` narrowed to `includeExe`, with instance `name`
- * and a pin root of its own (`pinRoot`), exporting to `endpoint`, logging
- * at debug level.
+ * Runs `fn` with a receiver, a copy of hello and a pin root named `name`,
+ * and the controller it starts (instance `name`); then stops and removes
+ * them all.
  */
-function allController(
-  includeExe: string,
+async function withAll(
   name: string,
-  pinRoot: string,
-  endpoint: string,
-): ControllerProcess {
-  return new ControllerProcess([
-    "run",
-    "--all",
-    "--include-exe",
-    includeExe,
-    "--pin-root",
-    pinRoot,
-    "--instance",
-    name,
-    "--no-status",
-    "--log-level",
-    "debug",
-  ], { OTEL_EXPORTER_OTLP_ENDPOINT: endpoint });
+  fn: (f: AllFixture) => Promise<void>,
+): Promise<void> {
+  const receiver = await collectingReceiver();
+  const hello = await copyProgram("hello");
+  const pinRoot = testPinRoot(name);
+  let controller: ControllerProcess | undefined;
+  const start = (includeExe: string) =>
+    controller = new ControllerProcess([
+      "run",
+      "--all",
+      "--include-exe",
+      includeExe,
+      "--pin-root",
+      pinRoot,
+      "--instance",
+      name,
+      "--no-status",
+      "--log-level",
+      "debug",
+    ], { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint });
+  try {
+    await fn({ receiver, hello, pinRoot, start });
+  } finally {
+    if (controller) await stopIfRunning(controller);
+    await receiver.close();
+    await hello.remove();
+    removePinRoot(pinRoot);
+  }
 }
 
 Deno.test({
   name:
     "--all attaches to a process started later within 1 s of its exec, once per binary, ignores a program without the SDK, and detaches when no process runs it",
   ignore: gate("--all"),
-  async fn() {
-    const receiver = await collectingReceiver();
-    const hello = await copyProgram("hello");
-    const goroot = (await new Deno.Command("go", { args: ["env", "GOROOT"] })
-      .output()).stdout;
-    const plain = `${hello.dir}/gofmt`; // a Go program without the SDK
-    await Deno.copyFile(
-      `${new TextDecoder().decode(goroot).trim()}/bin/gofmt`,
-      plain,
-    );
-    await Deno.chmod(plain, 0o755);
-    const pinRoot = testPinRoot("all");
-    const controller = allController(
-      `${hello.dir}/*`,
-      "all",
-      pinRoot,
-      receiver.endpoint,
-    );
-    try {
+  fn: () =>
+    withAll("all", async ({ receiver, hello, pinRoot, start }) => {
+      const goroot = (await new Deno.Command("go", { args: ["env", "GOROOT"] })
+        .output()).stdout;
+      const plain = `${hello.dir}/gofmt`; // a Go program without the SDK
+      await Deno.copyFile(
+        `${new TextDecoder().decode(goroot).trim()}/bin/gofmt`,
+        plain,
+      );
+      await Deno.chmod(plain, 0o755);
+      const controller = start(`${hello.dir}/*`);
       await controller.waitFor("watching for new processes");
       assert.equal(
         (await controller.waitFor("watching for new processes")).by,
@@ -162,30 +179,16 @@ Deno.test({
         !controller.logs.some((l) => l.msg === "attached" && l.path === plain),
         "attached to a program without the SDK",
       );
-    } finally {
-      await stopIfRunning(controller);
-      await receiver.close();
-      await hello.remove();
-      await removePinRoot(pinRoot);
-    }
-  },
+    }),
 });
 
 Deno.test({
   name:
     "--all keeps a binary's link for a moment after its last process exits, so a program started again at once keeps its probe",
   ignore: gate("--all linger"),
-  async fn() {
-    const receiver = await collectingReceiver();
-    const hello = await copyProgram("hello");
-    const pinRoot = testPinRoot("linger");
-    const controller = allController(
-      hello.exe,
-      "linger",
-      pinRoot,
-      receiver.endpoint,
-    );
-    try {
+  fn: () =>
+    withAll("linger", async ({ receiver, hello, pinRoot, start }) => {
+      const controller = start(hello.exe);
       await controller.waitFor("watching for new processes");
       // One after the other, each started as the one before exits.
       const runs: HelloRun[] = [];
@@ -208,33 +211,19 @@ Deno.test({
       const detached = await controller.waitFor("detached", 10_000);
       assert.equal(detached.reason, "no process runs it");
       assert.deepEqual(pinnedLinks(pinRoot), [], "links left");
-    } finally {
-      await stopIfRunning(controller);
-      await receiver.close();
-      await hello.remove();
-      await removePinRoot(pinRoot);
-    }
-  },
+    }),
 });
 
 Deno.test({
   name:
     "--all: a program without the SDK is ruled out in the kernel, and found again once rewritten in place with the SDK",
   ignore: gate("--all ruled out"),
-  async fn() {
-    const receiver = await collectingReceiver();
-    const hello = await copyProgram("hello");
-    const app = `${hello.dir}/app`;
-    await Deno.copyFile("/bin/true", app);
-    await Deno.chmod(app, 0o755);
-    const pinRoot = testPinRoot("ruled-out");
-    const controller = allController(
-      `${hello.dir}/*`,
-      "ruled-out",
-      pinRoot,
-      receiver.endpoint,
-    );
-    try {
+  fn: () =>
+    withAll("ruled-out", async ({ receiver, hello, start }) => {
+      const app = `${hello.dir}/app`;
+      await Deno.copyFile("/bin/true", app);
+      await Deno.chmod(app, 0o755);
+      const controller = start(`${hello.dir}/*`);
       await controller.waitFor("watching for new processes");
       // Exits at once: read through the path it executed.
       await new Deno.Command(app).output();
@@ -256,13 +245,7 @@ Deno.test({
       const made = assertHelloRunsArrived(receiver.spans, [run]);
       assert.equal((await controller.stop()).code, 0);
       assert.equal((await controller.waitFor("stopped")).received, made);
-    } finally {
-      await stopIfRunning(controller);
-      await receiver.close();
-      await hello.remove();
-      removePinRoot(pinRoot);
-    }
-  },
+    }),
 });
 
 Deno.test({
