@@ -323,8 +323,21 @@ export function assertContainerSpans(
   records: ShowcaseRecord[],
   by: "pid" | "container.id",
 ): void {
+  const ids = new Set(
+    received.map((r) =>
+      attributeMap(r.resource).get("container.id")?.stringValue ?? "none"
+    ),
+  );
   targets.forEach((t, i) => {
-    assertSpans(records[i], spansOf(received, t, by), "protobuf", {
+    const mine = spansOf(received, t, by);
+    assert.equal(
+      mine.length,
+      records[i].spans.length,
+      `spans of ${t.path} in ${t.container.name} (${t.container.id}) by ${by}; container.id of the spans received: ${
+        [...ids].join(", ")
+      }`,
+    );
+    assertSpans(records[i], mine, "protobuf", {
       service: t.service,
       executable: t.path.replace(/.*\//, ""),
     });
