@@ -17,8 +17,10 @@ export class Processes {
   readonly #binaryOf: (dev: number, ino: number) => TargetBinary | undefined;
   // Each process is described once, by the key that also finds its merged
   // resource in the exporter: pid and start time, so a reused pid is
-  // another process. Forgotten when the process exits.
+  // another process. Moved to #gone by pid when the process exits.
   readonly #metas = new Map<string, ProcessMeta>();
+  // Processes that exited: their records may still wait in the ring or the
+  // decoder when the exit is noticed, and keep their description.
   readonly #gone = new Map<number, ProcessMeta>();
 
   /**
@@ -32,7 +34,10 @@ export class Processes {
     this.#binaryOf = binaryOf;
     this.#tracker = new ProcessTracker({
       onExit: (info) => {
-        this.#metas.delete(keyOf(info));
+        const key = keyOf(info);
+        const meta = this.#metas.get(key);
+        this.#metas.delete(key);
+        if (meta) this.#setGone(info.pid, meta);
         onExit(info.pid);
       },
     });
@@ -44,7 +49,8 @@ export class Processes {
   }
 
   /**
-   * The metadata of process `tgid`. A process that exited before it could be
+   * The metadata of process `tgid`. A process that exited keeps the
+   * description it had while it ran; one that exited before it could be
    * looked up is described by its pid alone: its spans are still exported.
    */
   async get(tgid: number): Promise<ProcessMeta> {
@@ -62,12 +68,16 @@ export class Processes {
   }
 
   #goneMeta(tgid: number): ProcessMeta {
-    let meta = this.#gone.get(tgid);
-    if (!meta) {
-      // Bounded: a pid whose records keep coming after its exit is rare.
-      if (this.#gone.size >= 1024) this.#gone.clear();
-      this.#gone.set(tgid, meta = { pid: tgid });
+    return this.#gone.get(tgid) ?? this.#setGone(tgid, { pid: tgid });
+  }
+
+  #setGone(tgid: number, meta: ProcessMeta): ProcessMeta {
+    // Bounded: the last few thousand exits, oldest forgotten first.
+    if (this.#gone.size >= 4096) {
+      this.#gone.delete(this.#gone.keys().next().value!);
     }
+    this.#gone.delete(tgid);
+    this.#gone.set(tgid, meta);
     return meta;
   }
 

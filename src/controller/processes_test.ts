@@ -17,3 +17,25 @@ Deno.test("Processes describes each process once, keyed by pid and start time", 
     processes.close();
   }
 });
+
+Deno.test("Processes keeps an exited process's description for the records it left", async () => {
+  const exited = Promise.withResolvers<number>();
+  const processes = new Processes(() => undefined, exited.resolve);
+  const child = new Deno.Command("sleep", { args: ["30"] }).spawn();
+  try {
+    const running = await processes.get(child.pid);
+    assert.ok(running.exePath, "described while it runs");
+    child.kill();
+    await child.status;
+    // Its exit is noticed (a check a second) before its last records are read.
+    assert.equal(await exited.promise, child.pid);
+    assert.equal(await processes.get(child.pid), running);
+  } finally {
+    processes.close();
+    try {
+      child.kill();
+    } catch {
+      // Exited already.
+    }
+  }
+});
