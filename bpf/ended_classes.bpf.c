@@ -14,7 +14,18 @@ static __always_inline void sb_emit_class(struct sb_batch *b,
 					  const __u32 class)
 {
 	struct sb_record_header *rec;
-	__u32 len = b->len;
+	/* 1 <= len <= class here, but the verifier must see it on the size
+	 * register itself. A compare is not enough on every kernel: clang
+	 * emits it on the 32-bit subregister, and the 5.10 and 6.1 verifiers
+	 * then lose the 64-bit lower bound ("R2 min value is negative"). A
+	 * 64-bit AND with a constant bounds the register on every kernel from
+	 * 5.8, and for 1 <= len <= class (a power of two) it changes nothing.
+	 * The empty asm hides from clang what it knows of len, or it would see
+	 * that and drop the AND. */
+	__u64 len = b->len - 1;
+
+	asm volatile("" : "+r"(len));
+	len = (len & (class - 1)) + 1;
 
 	rec = bpf_ringbuf_reserve(&rb, sizeof(*rec) + class, 0);
 	if (!rec) {
@@ -22,10 +33,7 @@ static __always_inline void sb_emit_class(struct sb_batch *b,
 		return;
 	}
 	*rec = b->hdr;
-	/* The verifier needs the bound on the register passed as size. */
-	if (len > class)
-		len = class;
-	if (bpf_probe_read_user(rec + 1, len, (void *)b->addr)) {
+	if (b->len && bpf_probe_read_user(rec + 1, len, (void *)b->addr)) {
 		bpf_ringbuf_discard(rec, 0);
 		__sync_fetch_and_add(&b->cnt->read_faults, 1);
 		return;
