@@ -26,6 +26,8 @@ export interface HelloOptions {
   durationMs: number;
   /** Extra environment (the SDK reads OTEL_BSP_*). */
   env?: Record<string, string>;
+  /** How long it waits for the probe before it starts; default 10 s. */
+  waitAttachMs?: number;
 }
 
 /**
@@ -52,7 +54,7 @@ export function startHello(
       "-duration",
       `${options.durationMs}ms`,
       "-wait-attach",
-      "10s",
+      `${options.waitAttachMs ?? 10_000}ms`,
     ],
     env: options.env,
     stdout: "piped",
@@ -69,6 +71,9 @@ export function startHello(
     assert.ok(requests >= 0, `hello printed no request count: ${out}`);
     return { pid: child.pid, requests, ms };
   });
+  // A caller that fails before awaiting `done` must not also crash the
+  // test with an unhandled rejection; awaiting it still throws.
+  done.catch(() => {});
   return { pid: child.pid, done };
 }
 

@@ -67,6 +67,38 @@ if [ "${1:-}" = kubernetes ]; then
 	fi
 fi
 
+# qemu, busybox, kmod and virtme-ng for the kernel matrix (deno task
+# test:kernels runs `tools/bootstrap.sh kernels`): only when asked for.
+# virtme-ng boots a kernel on this machine's own root filesystem; it comes
+# from PyPI, pinned, into a virtual environment under build/.
+if [ "${1:-}" = kernels ]; then
+	need_vm=
+	for bin in qemu-system-x86_64 busybox depmod; do
+		command -v "$bin" >/dev/null 2>&1 || need_vm=1
+	done
+	python3 -c 'import ensurepip, venv' 2>/dev/null || need_vm=1
+	if [ -n "$need_vm" ]; then
+		if [ "$(id -u)" != 0 ]; then
+			say "qemu, busybox, kmod or python3-venv is missing and installing them needs root: run as root or install qemu-system-x86, busybox-static, kmod and python3-venv with apt-get"
+			exit 1
+		fi
+		say "installing qemu-system-x86, busybox-static, kmod, python3-venv (apt-get)"
+		export DEBIAN_FRONTEND=noninteractive
+		apt-get update -qq >/dev/null
+		apt-get install -y -qq --no-install-recommends qemu-system-x86 \
+			busybox-static kmod python3-venv >/dev/null
+	fi
+	vng_version=1.42
+	vng_env="$root/build/virtme-ng"
+	if [ "$("$vng_env/bin/vng" --version 2>&1 | awk '{print $NF}')" != "$vng_version" ]; then
+		say "installing virtme-ng $vng_version (pip, into build/virtme-ng)"
+		rm -rf "$vng_env"
+		python3 -m venv "$vng_env"
+		"$vng_env/bin/pip" install --quiet --disable-pip-version-check \
+			"virtme-ng==$vng_version"
+	fi
+fi
+
 # Deno and the protobuf generator, pinned in tools/npm/package-lock.json (a
 # folder of its own: a package.json beside tools/*.ts would change how Deno
 # resolves their imports).

@@ -33,6 +33,7 @@ const libbpfSymbols = {
   },
   bpf_prog_test_run_opts: { parameters: ["i32", "buffer"], result: "i32" },
   libbpf_num_possible_cpus: { parameters: [], result: "i32" },
+  libbpf_probe_bpf_map_type: { parameters: ["u32", "pointer"], result: "i32" },
   bpf_object__open_mem: {
     parameters: ["buffer", "usize", "pointer"],
     result: "pointer",
@@ -59,6 +60,9 @@ const libcSymbols = {
     result: "i64",
   },
   close: { parameters: ["i32"], result: "i32" },
+  // ioctl() is variadic; its one integer argument passes like a fixed one
+  // on x86_64 and arm64 Linux.
+  ioctl: { parameters: ["i32", "u64", "u64"], result: "i32" },
   dup: { parameters: ["i32"], result: "i32" },
   read: { parameters: ["i32", "buffer", "usize"], result: "isize" },
   write: { parameters: ["i32", "buffer", "usize"], result: "isize" },

@@ -45,7 +45,11 @@ export function objPin(fd: number, path: string): void {
 /** BPF_PERF_EVENT in enum bpf_attach_type. */
 const BPF_PERF_EVENT = 41;
 
-/** Links a kprobe/uprobe program to a perf event fd; returns the link fd. */
+/**
+ * Links a kprobe/uprobe program to a perf event fd; returns the link fd.
+ * Kernels before 5.15 have no such link: they refuse it with EINVAL (see
+ * {@linkcode perfLinkMissing}).
+ */
 export function linkPerfEvent(
   progFd: number,
   perfFd: number,
@@ -56,6 +60,15 @@ export function linkPerfEvent(
     `Cannot attach the probe to ${what}`,
     bpfLib().bpf_link_create(progFd, perfFd, BPF_PERF_EVENT, null),
   );
+}
+
+/**
+ * True when `e` is bpf_link_create's refusal by a kernel that has no BPF
+ * link for perf events (before 5.15: the attach type is unknown, EINVAL).
+ */
+export function perfLinkMissing(e: unknown): boolean {
+  return e instanceof SysError && e.call === "bpf_link_create" &&
+    e.errno === 22;
 }
 
 /** Closes a file descriptor, ignoring errors (it is ours and open). */
@@ -70,6 +83,21 @@ export function possibleCpus(): number {
     "Cannot count CPUs",
     bpfLib().libbpf_num_possible_cpus(),
   );
+}
+
+/** BPF_MAP_TYPE_RINGBUF in enum bpf_map_type. */
+const BPF_MAP_TYPE_RINGBUF = 27;
+
+/**
+ * True when the kernel can create a BPF ring buffer (5.8+, or a kernel it
+ * was backported to): libbpf creates a small one and tells.
+ */
+export function hasRingBuffer(): boolean {
+  return check(
+    "libbpf_probe_bpf_map_type",
+    "Cannot probe the kernel for BPF ring buffers",
+    bpfLib().libbpf_probe_bpf_map_type(BPF_MAP_TYPE_RINGBUF, null),
+  ) === 1;
 }
 
 /** Looks up `key` into `value`; returns false when the key is absent. */

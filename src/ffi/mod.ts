@@ -9,6 +9,7 @@
 export { errnoCategory, errnoText, SysError } from "./errors.ts";
 export {
   closeFd,
+  hasRingBuffer,
   linkPerfEvent,
   mapDelete,
   type MapInfo,
@@ -18,13 +19,19 @@ export {
   mapUpdate,
   objGet,
   objPin,
+  perfLinkMissing,
   possibleCpus,
   progTestRun,
 } from "./bpf.ts";
 export { pinToCurrentCpu } from "./affinity.ts";
 export { BPF_FS_MAGIC, fsType } from "./statfs.ts";
 export { type BpfObject, loadBpfObject } from "./object.ts";
-export { openUprobe, readUprobeType, uprobeType } from "./perf.ts";
+export {
+  openUprobe,
+  readUprobeType,
+  setPerfEventProgram,
+  uprobeType,
+} from "./perf.ts";
 export { uprobeSpOffset, UprobeTestRun } from "./test_run.ts";
 export { mapRing, type RingMemory, RingPoller } from "./ring_mem.ts";
 export * as endedLayout from "./ended_h.ts";

@@ -1,6 +1,7 @@
 /**
  * perf_event_open for uprobes (the uprobe PMU): the perf event a BPF link
- * attaches a program to.
+ * attaches a program to, or that holds the program itself on kernels
+ * without BPF links for perf events (before 5.15).
  *
  * @module
  */
@@ -101,4 +102,37 @@ export function openUprobe(path: string, offset: number, pid = -1): number {
   }
   pathC.fill(0); // keeps pathC alive until after the call
   return fd;
+}
+
+/** _IOW('$', 8, __u32) and _IO('$', 0) from <linux/perf_event.h>. */
+const PERF_EVENT_IOC_SET_BPF = 0x40042408n;
+const PERF_EVENT_IOC_ENABLE = 0x2400n;
+
+/**
+ * Gives the uprobe perf event `perfFd` the program `progFd` and enables it,
+ * the way kernels before 5.15 attach (PERF_EVENT_IOC_SET_BPF). The program
+ * stays attached while `perfFd` is open: such an attachment cannot be
+ * pinned and ends with the process that holds it.
+ */
+export function setPerfEventProgram(
+  perfFd: number,
+  progFd: number,
+  what: string,
+): void {
+  for (
+    const [request, arg, name] of [
+      [PERF_EVENT_IOC_SET_BPF, BigInt(progFd), "PERF_EVENT_IOC_SET_BPF"],
+      [PERF_EVENT_IOC_ENABLE, 0n, "PERF_EVENT_IOC_ENABLE"],
+    ] as const
+  ) {
+    if (cLib().ioctl(perfFd, request, arg) < 0) {
+      const errno = lastErrno();
+      throw new SysError(
+        `ioctl(${name})`,
+        `Cannot attach the probe to ${what}`,
+        errno,
+        privilegeHint(errno),
+      );
+    }
+  }
 }

@@ -1,13 +1,33 @@
 /**
- * Pinned uprobe links, one per probed binary (device, inode) and offset, or
- * one per process of it when the probe is for given processes only: a
- * pinned link keeps the program attached without any process holding it,
- * so it survives a controller restart, and removing the pin detaches.
+ * Uprobe attachments, one per probed binary (device, inode) and offset, or
+ * one per process of it when the probe is for given processes only.
+ *
+ * On kernels with BPF links for perf events (5.15+) each is a pinned link:
+ * it keeps the program attached without any process holding it, so it
+ * survives a controller restart, and removing the pin detaches. Older
+ * kernels refuse that link; there the perf event itself holds the program
+ * (PERF_EVENT_IOC_SET_BPF) and this process holds the perf event, so the
+ * attachment ends with the controller, however it exits: the kernel then
+ * removes the breakpoint, the traced program's SDK sees its probe point
+ * unprobed and stops handing off, and the next controller attaches again.
  *
  * @module
  */
 
-import { closeFd, linkPerfEvent, objPin, openUprobe } from "../ffi/mod.ts";
+import {
+  closeFd,
+  linkPerfEvent,
+  objPin,
+  openUprobe,
+  perfLinkMissing,
+  setPerfEventProgram,
+} from "../ffi/mod.ts";
+
+/**
+ * How attachments are held: "pinned" BPF links (5.15+) or perf events
+ * "held" open by this process (older kernels).
+ */
+export type AttachMode = "pinned" | "held";
 
 /** One pinned uprobe on one executable file. */
 export interface Attachment {
@@ -23,7 +43,7 @@ export interface Attachment {
   readonly pid: number;
   /** The path given to attach, or null for a link adopted from a previous controller. */
   readonly path: string | null;
-  /** Removes the link's pin, which detaches the uprobe. Idempotent. */
+  /** Removes the link's pin (or closes the held perf event), which detaches the uprobe. Idempotent. */
   detach(): void;
 }
 
@@ -31,6 +51,7 @@ export interface Attachment {
 export class Links {
   #dir: string;
   #byKey = new Map<string, Attachment>();
+  #mode: AttachMode | undefined;
 
   /** Manages the links pinned in `dir`, adopting the ones already there. */
   constructor(dir: string) {
@@ -39,9 +60,18 @@ export class Links {
       const m = /^(\d+)_(\d+)_(\d+)(?:_(\d+))?$/.exec(e.name);
       if (m) {
         const [dev, ino, offset] = [m[1], m[2], m[3]].map(Number);
-        this.#add(e.name, dev, ino, offset, Number(m[4] ?? -1), null);
+        this.#add(e.name, dev, ino, offset, Number(m[4] ?? -1), null, -1);
+        this.#mode = "pinned";
       }
     }
+  }
+
+  /**
+   * How this kernel lets attachments be held: known after the first
+   * attach (undefined before), "pinned" for adopted links.
+   */
+  get mode(): AttachMode | undefined {
+    return this.#mode;
   }
 
   /** Current attachments. */
@@ -70,21 +100,34 @@ export class Links {
     const key = `${st.dev}_${st.ino}_${offset}${pid === -1 ? "" : `_${pid}`}`;
     const existing = this.#byKey.get(key);
     if (existing) return existing;
+    const what = `${path} at offset 0x${offset.toString(16)}`;
     const perfFd = openUprobe(path, offset, pid);
-    let linkFd = -1;
-    try {
-      linkFd = linkPerfEvent(
-        progFd,
-        perfFd,
-        `${path} at offset 0x${offset.toString(16)}`,
-      );
-      objPin(linkFd, `${this.#dir}/${key}`);
-    } finally {
-      // The pin holds the link and the link holds the perf event.
-      closeFd(linkFd);
-      closeFd(perfFd);
+    if (this.#mode !== "held") {
+      let linkFd = -1;
+      try {
+        linkFd = linkPerfEvent(progFd, perfFd, what);
+        objPin(linkFd, `${this.#dir}/${key}`);
+        this.#mode = "pinned";
+        return this.#add(key, st.dev, st.ino ?? 0, offset, pid, path, -1);
+      } catch (e) {
+        if (!perfLinkMissing(e)) {
+          closeFd(perfFd);
+          throw e;
+        }
+        this.#mode = "held";
+      } finally {
+        // The pin holds the link and the link holds the perf event.
+        closeFd(linkFd);
+        if (this.#mode === "pinned") closeFd(perfFd);
+      }
     }
-    return this.#add(key, st.dev, st.ino ?? 0, offset, pid, path);
+    try {
+      setPerfEventProgram(perfFd, progFd, what);
+    } catch (e) {
+      closeFd(perfFd);
+      throw e;
+    }
+    return this.#add(key, st.dev, st.ino ?? 0, offset, pid, path, perfFd);
   }
 
   /** Detaches everything. */
@@ -99,6 +142,7 @@ export class Links {
     offset: number,
     pid: number,
     path: string | null,
+    heldFd: number,
   ): Attachment {
     const pin = `${this.#dir}/${key}`;
     const byKey = this.#byKey;
@@ -112,6 +156,7 @@ export class Links {
       detach() {
         if (byKey.get(key) !== a) return;
         byKey.delete(key);
+        if (heldFd >= 0) return closeFd(heldFd);
         try {
           Deno.removeSync(pin);
         } catch (e) {

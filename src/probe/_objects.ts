@@ -6,7 +6,6 @@
  * @module
  */
 
-import { EnvironmentError } from "../errors.ts";
 import { endedLayout } from "../ffi/mod.ts";
 
 /** The two programs: exact-size dynptr records (6.16+) or size classes (5.8+). */
@@ -81,38 +80,4 @@ export function writeTempObject(bytes: Uint8Array): string {
   const path = `${dir}/probe.o`;
   Deno.writeFileSync(path, bytes, { mode: 0o600 });
   return path;
-}
-
-/** Kernel release as [major, minor], e.g. [6, 18]. */
-export function kernelVersion(
-  release: string = Deno.osRelease(),
-): [number, number] {
-  const m = /^(\d+)\.(\d+)/.exec(release);
-  return m ? [Number(m[1]), Number(m[2])] : [0, 0];
-}
-
-/**
- * Picks the program this kernel supports: "dynptr" when the kernel's BTF
- * has the bpf_probe_read_user_dynptr kfunc (6.16+), else "classes".
- * Throws an {@linkcode EnvironmentError} when the kernel has no BPF ring
- * buffer (before 5.8). `release` and `btfPath` are parameters for tests.
- */
-export function pickKind(
-  release: string = Deno.osRelease(),
-  btfPath = "/sys/kernel/btf/vmlinux",
-): ProbeKind {
-  const [major, minor] = kernelVersion(release);
-  if (major < 5 || (major === 5 && minor < 8)) {
-    throw new EnvironmentError(
-      `Cannot trace on kernel ${release}: BPF ring buffers need Linux 5.8 or later. Upgrade the kernel.`,
-    );
-  }
-  let btf: Uint8Array;
-  try {
-    btf = Deno.readFileSync(btfPath);
-  } catch {
-    return "classes"; // no kernel BTF: no kfuncs either
-  }
-  const text = new TextDecoder("latin1").decode(btf);
-  return text.includes("\0bpf_probe_read_user_dynptr\0") ? "dynptr" : "classes";
 }

@@ -37,11 +37,12 @@ import type { ProbeCounters } from "./_maps.ts";
 import {
   digestOf,
   kindMaxRecord,
-  pickKind,
   type ProbeKind,
   type ProbeObjects,
   readObject,
 } from "./_objects.ts";
+import { chooseKind, kernelFeatures, requireFeatures } from "./_kernel.ts";
+import type { AttachMode } from "./_links.ts";
 import {
   Instance,
   listInstances,
@@ -51,7 +52,7 @@ import {
 import { removePinRootIfEmpty, withPinRootLock } from "./_pin_root.ts";
 import type { RingReader } from "./ring.ts";
 
-export type { Attachment } from "./_links.ts";
+export type { Attachment, AttachMode } from "./_links.ts";
 export type { ProbeCounters } from "./_maps.ts";
 export type { ProbeKind, ProbeObjects } from "./_objects.ts";
 export type { RingReader } from "./ring.ts";
@@ -136,6 +137,12 @@ export interface Probe {
   readonly maxRecordBytes: number;
   /** Ring buffer size in bytes. */
   readonly ringBytes: number;
+  /**
+   * How attachments are held: "pinned" links that outlive the controller
+   * (5.15+) or perf events "held" by it (older kernels); undefined until
+   * the first attach.
+   */
+  readonly attachMode: AttachMode | undefined;
   /** This instance's pin directory. */
   readonly pinDir: string;
   /** The ring buffer reader (records: sb_record_header + payload). */
@@ -181,13 +188,11 @@ export async function openProbe(options: ProbeOptions = {}): Promise<Probe> {
   const problem = validateProbeOptions({ name, ringBytes });
   if (problem) throw new UsageError(`Cannot open the probe: ${problem}`);
 
-  const kinds: ProbeKind[] = options.kind
-    ? [options.kind]
-    : pickKind() === "dynptr"
-    ? ["dynptr", "classes"]
-    : ["classes"];
+  const features = kernelFeatures();
+  requireFeatures(features);
+  const choice = chooseKind(features, options.kind);
   const objects: ProbeObject[] = [];
-  for (const kind of kinds) {
+  for (const kind of choice.kinds) {
     const bytes = new Uint8Array(
       readObject(kind, options.objects, options.objectDir),
     );
@@ -205,6 +210,13 @@ export async function openProbe(options: ProbeOptions = {}): Promise<Probe> {
     }
     return Instance.adopt(root, name, objects, options.adopt !== false, log) ??
       Instance.load(root, name, objects, ringBytes, log);
+  });
+  log.info("probe program", {
+    kind: instance.kind,
+    why: instance.kind === choice.kinds[0]
+      ? choice.why
+      : `${choice.kinds[0]} was refused by this kernel (see the warning above)`,
+    kernel: features.release,
   });
   try {
     return new PinnedProbe(instance, root, options, log);
@@ -263,8 +275,21 @@ class PinnedProbe implements Probe {
     this.#log = log;
   }
 
+  get attachMode(): AttachMode | undefined {
+    return this.#instance.links.mode;
+  }
+
   attach(binaryPath: string, fileOffset: number, pid = -1): Attachment {
+    const before = this.attachMode;
     const a = this.#instance.attach(binaryPath, fileOffset, pid);
+    if (before === undefined) {
+      this.#log.info("uprobe attachments", {
+        mode: this.attachMode,
+        why: this.attachMode === "held"
+          ? "the kernel has no BPF link for perf events (5.15+): attachments are held by this controller and end when it exits; a restarted controller attaches again"
+          : "pinned BPF links: attachments outlive this controller, and a restarted one adopts them",
+      });
+    }
     this.#claimed.add(a.key);
     this.#log.debug("attached", {
       path: binaryPath,

@@ -1,0 +1,374 @@
+/**
+ * The kernel matrix's scenarios, run inside each virtual machine (and on
+ * this machine's own kernel): the controller as a user runs it, the hello
+ * example as the traced program, a receiver on loopback. Each scenario
+ * prints one JSON line to stdout, `{"scenario", "ok", "ms", "facts"}` or
+ * with `"error"`; the exit status is 0 when all passed.
+ *
+ * Usage: deno run -A scenarios.ts --controller <spanbridge.js> --hello <exe>
+ *        --pin-root <dir> [--only name,...]
+ *
+ * `--controller` is the controller bundled into one file (matrix_test.ts
+ * says why), run with this same Deno.
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import { parseArgs } from "node:util";
+import { ControllerProcess, delay, waitUntil } from "../harness.ts";
+import { type CollectingReceiver, collectingReceiver } from "../otlp.ts";
+import {
+  assertHelloRunsArrived,
+  type HelloRun,
+  helloRunsArrived,
+  runHello,
+  startHello,
+  wholeHelloTraces,
+} from "../hello.ts";
+import { resolveTarget } from "../../src/process/mod.ts";
+
+const { values: args } = parseArgs({
+  options: {
+    controller: { type: "string" },
+    hello: { type: "string" },
+    "pin-root": { type: "string" },
+    only: { type: "string" },
+  },
+});
+const bundle = args.controller!;
+const hello = args.hello!;
+const pinRoot = args["pin-root"]!;
+const tag = `k${Deno.pid}`;
+
+/** What a scenario found out, printed with its result. */
+type Facts = Record<string, unknown>;
+
+/** `spanbridge run <args>` with the given receiver, as JSON logs. */
+function controller(
+  args: string[],
+  receiver: CollectingReceiver,
+): ControllerProcess {
+  return new ControllerProcess(
+    [
+      "run",
+      "-A",
+      "--v8-flags=--max-semi-space-size=1",
+      bundle,
+      "run",
+      ...args,
+      "--pin-root",
+      pinRoot,
+    ],
+    {
+      OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint,
+      OTEL_BSP_SCHEDULE_DELAY: "100",
+    },
+    { command: Deno.execPath() },
+  );
+}
+
+/** Environment of a traced hello: hand batches off quickly. */
+const helloEnv = { OTEL_BSP_SCHEDULE_DELAY: "100" };
+
+/** The facts every controller logs at start: program and attachment mode. */
+async function probeFacts(c: ControllerProcess): Promise<Facts> {
+  const program = await c.waitFor("probe program", 90_000);
+  const mode = await c.waitFor("uprobe attachments", 60_000);
+  return {
+    kernel: program.kernel,
+    kind: program.kind,
+    kindWhy: program.why,
+    attachMode: mode.mode,
+  };
+}
+
+/** Stops `c` and checks its `stopped` line balances with `spans` received. */
+async function stopBalanced(c: ControllerProcess, spans: number) {
+  const status = await c.stop();
+  const stopped = await c.waitFor("stopped");
+  assert.equal(status.code, 0, c.dump());
+  assert.equal(stopped.received, spans, c.dump());
+  assert.equal(stopped.exported, spans, c.dump());
+  assert.equal(stopped.dropped, 0, c.dump());
+  assert.equal(stopped.recordsLost, 0, c.dump());
+  assert.equal(stopped.recordsCorrupt, 0, c.dump());
+  return stopped;
+}
+
+/**
+ * The first byte of the probe point in process `pid`, as its SDK reads it:
+ * 0x0f (the NOP: no probe), 0xcc (a breakpoint uprobe) or 0xe8 (a call
+ * into an optimized uprobe's trampoline, 6.18+, after the first hit).
+ */
+async function probeByte(pid: number, exe: string): Promise<number> {
+  const { endedOffset } = await resolveTarget(exe);
+  const maps = Deno.readTextFileSync(`/proc/${pid}/maps`);
+  for (const line of maps.split("\n")) {
+    const [range, , off] = line.split(/\s+/);
+    if (!line.endsWith(exe) || !range) continue;
+    const [start, end] = range.split("-").map((h) => parseInt(h, 16));
+    const fileOff = parseInt(off, 16);
+    if (endedOffset >= fileOff && endedOffset < fileOff + end - start) {
+      const mem = Deno.openSync(`/proc/${pid}/mem`);
+      try {
+        mem.seekSync(start + endedOffset - fileOff, Deno.SeekMode.Start);
+        const b = new Uint8Array(1);
+        mem.readSync(b);
+        return b[0];
+      } finally {
+        mem.close();
+      }
+    }
+  }
+  throw new Error(`process ${pid} has no mapping of ${exe}`);
+}
+
+function uprobeKind(byte: number): string {
+  return byte === 0xcc
+    ? "breakpoint"
+    : byte === 0xe8
+    ? "optimized"
+    : `none (0x${byte.toString(16)})`;
+}
+
+/** `run --target`: every span of hello arrives, the stopped line balances. */
+async function target(): Promise<Facts> {
+  const receiver = await collectingReceiver();
+  const c = controller(
+    ["--target", hello, "--instance", `${tag}-target`],
+    receiver,
+  );
+  try {
+    const facts = await probeFacts(c);
+    const started = startHello(hello, {
+      rate: 50,
+      durationMs: 2000,
+      env: helloEnv,
+    });
+    // Sampled while hello runs, after its first spans were handed off.
+    await waitUntil(() => receiver.spans.length > 0, 30_000, "first spans");
+    const byte = await probeByte(started.pid, hello);
+    const run = await started.done;
+    await waitUntil(
+      () => helloRunsArrived(receiver.spans, [run]),
+      30_000,
+      `all ${run.requests} traces of hello`,
+    );
+    const spans = assertHelloRunsArrived(receiver.spans, [run]);
+    await stopBalanced(c, spans);
+    return { ...facts, uprobe: uprobeKind(byte), spans };
+  } finally {
+    await c.stop();
+    await receiver.close();
+  }
+}
+
+/**
+ * `run --pid`: the breakpoint is put into that process only; a second
+ * process of the same binary sees no probe.
+ */
+async function pid(): Promise<Facts> {
+  const receiver = await collectingReceiver();
+  const traced = startHello(hello, {
+    rate: 50,
+    durationMs: 2000,
+    env: helloEnv,
+    waitAttachMs: 120_000,
+  });
+  // No -wait-attach: it makes its traces whether or not it is traced.
+  const other = new Deno.Command(hello, {
+    args: ["-rate", "20", "-duration", "30s"],
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  const c = controller(
+    ["--pid", `${traced.pid}`, "--instance", `${tag}-pid`],
+    receiver,
+  );
+  try {
+    const facts = await probeFacts(c);
+    await waitUntil(() => receiver.spans.length > 0, 30_000, "first spans");
+    const tracedByte = await probeByte(traced.pid, hello);
+    const otherByte = await probeByte(other.pid, hello);
+    assert.equal(otherByte, 0x0f, "the untraced process sees a probe");
+    const run = await traced.done;
+    await waitUntil(
+      () => helloRunsArrived(receiver.spans, [run]),
+      30_000,
+      `all ${run.requests} traces of hello`,
+    );
+    const spans = assertHelloRunsArrived(receiver.spans, [run]);
+    await stopBalanced(c, spans);
+    return {
+      attachMode: facts.attachMode,
+      traced: uprobeKind(tracedByte),
+      untraced: uprobeKind(otherByte),
+    };
+  } finally {
+    try {
+      other.kill("SIGKILL");
+    } catch {
+      // It exited.
+    }
+    await other.status;
+    await c.stop();
+    await receiver.close();
+  }
+}
+
+/**
+ * A controller killed with SIGKILL while hello runs, then started again
+ * with the same instance name. With pinned links the probe stays and the
+ * new controller adopts the ring: every trace arrives. With held perf
+ * events the kernel removes the breakpoint with the controller: hello
+ * keeps running and its SDK sees the probe point unprobed, the new
+ * controller attaches again, and every trace that arrives is whole.
+ */
+async function restart(): Promise<Facts> {
+  const receiver = await collectingReceiver();
+  const name = `${tag}-restart`;
+  const first = controller(["--target", hello, "--instance", name], receiver);
+  let second: ControllerProcess | undefined;
+  let running: ReturnType<typeof startHello> | undefined;
+  try {
+    const facts = await probeFacts(first);
+    // Long enough for the second controller to start under emulation.
+    running = startHello(hello, {
+      rate: 50,
+      durationMs: 20_000,
+      env: helloEnv,
+    });
+    await waitUntil(() => receiver.spans.length >= 20, 30_000, "first spans");
+    const before = await probeByte(running.pid, hello);
+    first.child.kill("SIGKILL");
+    await first.wait();
+    await delay(200);
+    const afterKill = await probeByte(running.pid, hello);
+    const held = facts.attachMode === "held";
+    assert.equal(
+      afterKill === 0x0f,
+      held,
+      `probe byte after SIGKILL: 0x${afterKill.toString(16)}`,
+    );
+    second = controller(["--target", hello, "--instance", name], receiver);
+    const adopted = await second.waitFor(
+      "adopted the probe instance of a controller that exited",
+      90_000,
+    );
+    const run: HelloRun = await running.done;
+    let spans: number;
+    if (held) {
+      // Traces made while no probe was there did not record; the others
+      // arrive whole.
+      await delay(1500);
+      spans = receiver.spans.length;
+      const whole = wholeHelloTraces(receiver.spans);
+      assert.ok(whole > 0 && whole <= run.requests);
+      assert.equal(
+        spans,
+        receiver.spans.length,
+      );
+      const partial = new Set(receiver.spans.map((s) => s.span.traceId)).size -
+        whole;
+      assert.equal(partial, 0, `${partial} traces arrived in part`);
+    } else {
+      await waitUntil(
+        () => helloRunsArrived(receiver.spans, [run]),
+        30_000,
+        `all ${run.requests} traces of hello`,
+      );
+      spans = assertHelloRunsArrived(receiver.spans, [run]);
+    }
+    const status = await second.stop();
+    const stopped = await second.waitFor("stopped");
+    assert.equal(status.code, 0, second.dump());
+    assert.equal(stopped.dropped, 0, second.dump());
+    assert.equal(stopped.recordsLost, 0, second.dump());
+    assert.equal(stopped.recordsCorrupt, 0, second.dump());
+    return {
+      attachMode: facts.attachMode,
+      probeBeforeKill: uprobeKind(before),
+      probeAfterKill: uprobeKind(afterKill),
+      adoptedFrom: adopted.from,
+      requests: run.requests,
+      tracesArrived: wholeHelloTraces(receiver.spans),
+      spans,
+    };
+  } finally {
+    await first.stop();
+    if (second) await second.stop();
+    await running?.done.catch(() => {});
+    await receiver.close();
+  }
+}
+
+/**
+ * `run --all`: a program started after the agent is found through the exec
+ * program (not a /proc rescan) and traced.
+ */
+async function all(): Promise<Facts> {
+  const receiver = await collectingReceiver();
+  const dir = Deno.makeTempDirSync({ prefix: "spanbridge-kernels-" });
+  const late = `${dir}/hello-late`;
+  Deno.copyFileSync(hello, late);
+  Deno.chmodSync(late, 0o755);
+  const c = controller(
+    ["--all", "--include-exe", `${dir}/**`, "--instance", `${tag}-all`],
+    receiver,
+  );
+  try {
+    await c.waitFor("probe program", 90_000);
+    const discovery = await c.waitFor("watching for new processes", 60_000);
+    const run = await runHello(late, {
+      rate: 50,
+      durationMs: 2000,
+      env: helloEnv,
+      waitAttachMs: 60_000,
+    });
+    await waitUntil(
+      () => helloRunsArrived(receiver.spans, [run]),
+      30_000,
+      `all ${run.requests} traces of the late hello`,
+    );
+    const spans = assertHelloRunsArrived(receiver.spans, [run]);
+    await stopBalanced(c, spans);
+    assert.equal(discovery.by, "exec tracepoint", c.dump());
+    return { discovery: discovery.by, spans };
+  } finally {
+    await c.stop();
+    await receiver.close();
+    Deno.removeSync(dir, { recursive: true });
+  }
+}
+
+const scenarios: Record<string, () => Promise<Facts>> = {
+  target,
+  pid,
+  restart,
+  all,
+};
+
+const only = args.only?.split(",");
+let failed = 0;
+for (const [name, run] of Object.entries(scenarios)) {
+  if (only && !only.includes(name)) continue;
+  const t0 = performance.now();
+  try {
+    const facts = await run();
+    console.log(JSON.stringify({
+      scenario: name,
+      ok: true,
+      ms: Math.round(performance.now() - t0),
+      facts,
+    }));
+  } catch (e) {
+    failed++;
+    console.log(JSON.stringify({
+      scenario: name,
+      ok: false,
+      ms: Math.round(performance.now() - t0),
+      error: e instanceof Error ? e.stack ?? e.message : String(e),
+    }));
+  }
+}
+Deno.exit(failed ? 1 : 0);
