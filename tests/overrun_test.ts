@@ -4,6 +4,8 @@
  * and counts them; the controller warns about them and reports them in its
  * `stopped` line; every payload the target sent is accounted for (read or
  * counted lost); and the target is not slowed down by the blocked reader.
+ * Batches of the SDK are also counted lost per process and service, from
+ * the SDK's batch sequence.
  */
 import assert from "node:assert/strict";
 import {
@@ -14,6 +16,7 @@ import {
   stopIfRunning,
   testPinRoot,
 } from "./harness.ts";
+import { TextLineStream } from "./lines.ts";
 
 /** Runs the emitter (raw payloads, not spans) and returns its wall time in ms. */
 async function emit(exe: string, sizes: string, count: number) {
@@ -87,6 +90,116 @@ Deno.test({
         ),
         "no warning about corrupt records",
       );
+    } finally {
+      await stopIfRunning(controller);
+      await emitter.remove();
+      await removePinRoot(pinRoot);
+    }
+  },
+});
+
+/** An emitter in -spans mode: each line written ends that many spans, one batch each. */
+class SpanEmitter {
+  readonly #child: Deno.ChildProcess;
+  readonly #in: WritableStreamDefaultWriter<Uint8Array>;
+  readonly #out: ReadableStreamDefaultReader<string>;
+  sent = 0;
+
+  constructor(exe: string, service: string) {
+    this.#child = new Deno.Command(exe, {
+      args: ["-spans", "-wait-attach", "10s"],
+      env: { OTEL_SERVICE_NAME: service },
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "inherit",
+    }).spawn();
+    this.#in = this.#child.stdin.getWriter();
+    this.#out = this.#child.stdout.pipeThrough(new TextDecoderStream())
+      .pipeThrough(new TextLineStream()).getReader();
+  }
+
+  /** Ends `n` spans (n batches) and waits until the emitter says so. */
+  async send(n: number): Promise<void> {
+    await this.#in.write(new TextEncoder().encode(`${n}\n`));
+    const { value } = await this.#out.read();
+    assert.equal(value, `sent ${n}`);
+    this.sent += n;
+  }
+
+  /** Ends the input and waits for a clean exit. */
+  async close(): Promise<void> {
+    await this.#in.close();
+    await this.#out.cancel();
+    assert.equal((await this.#child.status).code, 0, "the emitter failed");
+  }
+}
+
+Deno.test({
+  name:
+    "a full ring's losses are counted per process and service from the SDK's batch sequence: sent minus received",
+  ignore: !ebpfAvailable("ring overrun, per-process loss"),
+  async fn() {
+    const emitter = await copyProgram("emitter");
+    const pinRoot = testPinRoot("overrun-seq");
+    const controller = new ControllerProcess(
+      [
+        "run",
+        "--target",
+        emitter.exe,
+        "--pin-root",
+        pinRoot,
+        "--ring-size",
+        "64K",
+        "--no-status",
+      ],
+      { OTEL_TRACES_EXPORTER: "none" },
+    );
+    const service = `overrun-${crypto.randomUUID().slice(0, 8)}`;
+    let lossy: SpanEmitter | undefined;
+    let innocent: SpanEmitter | undefined;
+    try {
+      await controller.waitFor("attached");
+      lossy = new SpanEmitter(emitter.exe, service);
+      // Its first batch goes into an empty ring: the count starts there.
+      await lossy.send(1);
+      controller.child.kill("SIGSTOP");
+      // 3,000 batches of a few hundred bytes through a 64 KiB ring that
+      // nobody reads: most are lost.
+      await lossy.send(3000);
+      controller.child.kill("SIGCONT");
+      await controller.waitFor(
+        "records lost in the kernel: the controller did not read the ring buffer fast enough; raise --ring-size or give the controller more CPU",
+        10_000,
+      );
+      // A later batch shows the gap.
+      await lossy.send(1);
+      const warning = await controller.waitFor(
+        "batches lost in the kernel, by process (the SDK's batch sequence has gaps; the records lost warnings say why)",
+        10_000,
+      );
+      const byProcess = warning.byProcess as { service: string }[];
+      assert.equal(byProcess[0].service, service, JSON.stringify(warning));
+      // Another process of the same binary, with fewer batches than the
+      // ring holds: no loss.
+      innocent = new SpanEmitter(emitter.exe, `${service}-ok`);
+      await innocent.send(20);
+      await innocent.close();
+      await lossy.close();
+      await new Promise((r) => setTimeout(r, 500));
+      assert.equal((await controller.stop()).code, 0);
+      const stopped = await controller.waitFor("stopped");
+      const received = stopped.received as number;
+      const sent = lossy.sent + innocent.sent;
+      const lost = sent - received;
+      assert.ok(lost > 1000, `only ${lost} of ${sent} batches lost`);
+      assert.equal(stopped.batchesLost, lost, JSON.stringify(stopped));
+      assert.deepEqual(
+        stopped.batchesLostByService,
+        { [service]: lost },
+        JSON.stringify(stopped),
+      );
+      // The kernel's own count (ring full) agrees: every loss was seen.
+      assert.equal(stopped.recordsLost, lost, JSON.stringify(stopped));
     } finally {
       await stopIfRunning(controller);
       await emitter.remove();

@@ -8,11 +8,20 @@
 //
 //	emitter -sizes 1,4096,65536 -count 10 -wait-attach 10s
 //
+// With -spans it ends spans through the SDK instead, each span a batch of
+// its own (with its batch header and sequence): for each line N read from
+// standard input it ends N spans and prints "sent N"; at the end of input it
+// shuts the SDK down and exits. A test drives the phases of a run this way.
+//
+//	echo 100 | OTEL_SERVICE_NAME=x emitter -spans
+//
 // It exits with status 1 if no probe is attached within -wait-attach (0:
 // do not wait), and 2 on bad flags.
 package main
 
 import (
+	"bufio"
+	"context"
 	"flag"
 	"fmt"
 	"os"
@@ -20,6 +29,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/spanbridge/spanbridge/go/sdk"
 	"github.com/spanbridge/spanbridge/go/sdk/internal/handoff"
 )
 
@@ -27,7 +37,11 @@ func main() {
 	sizesFlag := flag.String("sizes", "1", "comma-separated payload sizes in bytes")
 	count := flag.Int("count", 1, "how many times to send each size")
 	wait := flag.Duration("wait-attach", 10*time.Second, "how long to wait for a probe (0: do not wait)")
+	spans := flag.Bool("spans", false, "end spans through the SDK, one batch each, as many as each line of standard input says")
 	flag.Parse()
+	if *spans {
+		os.Exit(emitSpans(*wait))
+	}
 
 	sizes, err := parseSizes(*sizesFlag)
 	if err != nil || *count < 0 {
@@ -50,6 +64,40 @@ func main() {
 		}
 	}
 	fmt.Printf("sent %d\n", sent)
+}
+
+// emitSpans ends spans through the SDK as standard input says and returns
+// the exit status.
+func emitSpans(wait time.Duration) int {
+	p := sdk.NewTracerProvider(sdk.WithMaxExportBatchSize(1))
+	if wait > 0 {
+		ctx, cancel := context.WithTimeout(context.Background(), wait)
+		attached := sdk.WaitAttached(ctx)
+		cancel()
+		if !attached {
+			fmt.Fprintf(os.Stderr, "emitter: no probe attached after %v\n", wait)
+			return 1
+		}
+	}
+	tr := p.Tracer("emitter")
+	in := bufio.NewScanner(os.Stdin)
+	for in.Scan() {
+		n, err := strconv.Atoi(strings.TrimSpace(in.Text()))
+		if err != nil || n < 0 {
+			fmt.Fprintf(os.Stderr, "emitter: bad span count %q on standard input\n", in.Text())
+			return 2
+		}
+		for range n {
+			_, s := tr.Start(context.Background(), "emit")
+			s.End()
+		}
+		fmt.Printf("sent %d\n", n)
+	}
+	if err := p.Shutdown(context.Background()); err != nil {
+		fmt.Fprintf(os.Stderr, "emitter: %v\n", err)
+		return 1
+	}
+	return 0
 }
 
 // parseSizes parses a comma-separated list of non-negative sizes.
