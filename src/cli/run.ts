@@ -514,6 +514,11 @@ export function summaryFields(
         servicesNamed,
       ),
     }),
+    // Only when they happened: batches that came out of order in time to
+    // count as received, and any that came after being counted lost.
+    ...(stats.batchLoss.reordered > 0 &&
+      { batchesReordered: stats.batchLoss.reordered }),
+    ...(stats.batchLoss.late > 0 && { batchesLate: stats.batchLoss.late }),
     // Per reason, only the reasons that happened (e.g. corruptBadMagic).
     ...Object.fromEntries(
       Object.entries(stats.decode.corruptBy).filter(([, n]) => n > 0).map((

@@ -20,6 +20,7 @@ Deno.test("the stopped line names the ten services that lost the most batches, t
     lostByService: byService,
     processes: 13,
     late: 0,
+    reordered: 0,
   };
   const fields = summaryFields(stats, 1000);
   assert.equal(fields.batchesLost, 81);
@@ -34,8 +35,16 @@ Deno.test("the stopped line names the ten services that lost the most batches, t
 
 Deno.test("the stopped line says batchesLost 0 and no services when nothing was lost", () => {
   const stats = testStats();
-  stats.batchLoss = { lost: 0, lostByService: {}, processes: 0, late: 0 };
+  stats.batchLoss = {
+    lost: 0,
+    lostByService: {},
+    processes: 0,
+    late: 0,
+    reordered: 0,
+  };
   const fields = summaryFields(stats, 1000);
   assert.equal(fields.batchesLost, 0);
   assert.equal("batchesLostByService" in fields, false);
+  assert.equal("batchesReordered" in fields, false);
+  assert.equal("batchesLate" in fields, false);
 });

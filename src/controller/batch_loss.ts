@@ -56,6 +56,8 @@ export interface BatchLossCounters {
    * the grace), or twice. Should stay 0; when not, `lost` overstates by it.
    */
   late: number;
+  /** Batches that came after a later one of their process, in time to count as received. */
+  reordered: number;
 }
 
 /** A lost count of one process, for the log. */
@@ -100,6 +102,7 @@ export class BatchLoss {
   readonly #byService = new Map<string, number>();
   #lost = 0;
   #late = 0;
+  #reordered = 0;
   #processes = 0;
   /** Losses counted since the last {@linkcode takeNew}, by stream. */
   readonly #fresh = new Map<Stream, number>();
@@ -145,13 +148,17 @@ export class BatchLoss {
     if (seq === s.next) {
       s.next++;
       s.high = Math.max(s.high, seq);
-      if (s.ahead.size > 0) this.#advance(s);
+      if (s.ahead.size > 0) {
+        this.#reordered++;
+        this.#advance(s);
+      }
     } else if (seq > s.next) {
       if (s.ahead.has(seq)) {
         this.#late++;
         return;
       }
       s.ahead.add(seq);
+      if (seq < s.high) this.#reordered++;
       s.high = Math.max(s.high, seq);
       this.#open.add(s);
       // Memory is bounded: the oldest half of the gaps counts as lost now.
@@ -198,6 +205,7 @@ export class BatchLoss {
       lostByService: Object.fromEntries(this.#byService),
       processes: this.#processes,
       late: this.#late,
+      reordered: this.#reordered,
     };
   }
 

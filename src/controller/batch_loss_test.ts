@@ -22,6 +22,7 @@ Deno.test("batch loss counts nothing for batches in order", () => {
     lostByService: {},
     processes: 0,
     late: 0,
+    reordered: 0,
   });
 });
 
@@ -38,6 +39,7 @@ Deno.test("batch loss counts a gap once a later batch was seen for the grace", (
     lostByService: { "svc-7": 3 },
     processes: 1,
     late: 0,
+    reordered: 0,
   });
   deepStrictEqual(loss.takeNew(), [{ pid: 7, service: "svc-7", batches: 3 }]);
   deepStrictEqual(loss.takeNew(), []);
@@ -53,6 +55,7 @@ Deno.test("batch loss never counts batches reordered within a drain as lost", ()
   loss.finish();
   strictEqual(loss.counters().lost, 0);
   strictEqual(loss.counters().late, 0);
+  strictEqual(loss.counters().reordered, 4);
 });
 
 Deno.test("batch loss waits the grace for a batch held up across drains", () => {
@@ -69,6 +72,7 @@ Deno.test("batch loss waits the grace for a batch held up across drains", () => 
     lostByService: {},
     processes: 0,
     late: 0,
+    reordered: 1,
   });
 });
 
@@ -130,6 +134,7 @@ Deno.test("batch loss takes a sequence far behind as a new program in the same p
     lostByService: { "svc-7": 1 },
     processes: 1,
     late: 0,
+    reordered: 0,
   });
 });
 
@@ -143,6 +148,7 @@ Deno.test("batch loss starts counting at the first batch it sees of a process", 
     lostByService: {},
     processes: 0,
     late: 0,
+    reordered: 0,
   });
 });
 
@@ -165,6 +171,7 @@ Deno.test("batch loss names at most maxServices services, the rest as other", ()
     lostByService: { "svc-1": 2, "svc-2": 1, [OTHER_SERVICES]: 2 },
     processes: 4,
     late: 0,
+    reordered: 0,
   });
 });
 

@@ -47,6 +47,7 @@ export function testStats(): ControllerStats {
       lostByService: { checkout: 4, cart: 1, _other: 1 },
       processes: 3,
       late: 0,
+      reordered: 0,
     },
   };
 }

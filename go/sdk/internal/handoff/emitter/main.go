@@ -10,10 +10,11 @@
 //
 // With -spans it ends spans through the SDK instead, each span a batch of
 // its own (with its batch header and sequence): for each line N read from
-// standard input it ends N spans and prints "sent N"; at the end of input it
-// shuts the SDK down and exits. A test drives the phases of a run this way.
+// standard input it ends N spans (from -goroutines goroutines at once) and
+// prints "sent N"; at the end of input it shuts the SDK down and exits. A
+// test drives the phases of a run this way.
 //
-//	echo 100 | OTEL_SERVICE_NAME=x emitter -spans
+//	echo 100 | OTEL_SERVICE_NAME=x emitter -spans -goroutines 4
 //
 // It exits with status 1 if no probe is attached within -wait-attach (0:
 // do not wait), and 2 on bad flags.
@@ -27,6 +28,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/spanbridge/spanbridge/go/sdk"
@@ -38,9 +40,14 @@ func main() {
 	count := flag.Int("count", 1, "how many times to send each size")
 	wait := flag.Duration("wait-attach", 10*time.Second, "how long to wait for a probe (0: do not wait)")
 	spans := flag.Bool("spans", false, "end spans through the SDK, one batch each, as many as each line of standard input says")
+	goroutines := flag.Int("goroutines", 1, "with -spans: end each line's spans from this many goroutines at once")
 	flag.Parse()
 	if *spans {
-		os.Exit(emitSpans(*wait))
+		if *goroutines < 1 {
+			fmt.Fprintf(os.Stderr, "emitter: bad flags: -goroutines %d is below 1\n", *goroutines)
+			os.Exit(2)
+		}
+		os.Exit(emitSpans(*wait, *goroutines))
 	}
 
 	sizes, err := parseSizes(*sizesFlag)
@@ -66,9 +73,9 @@ func main() {
 	fmt.Printf("sent %d\n", sent)
 }
 
-// emitSpans ends spans through the SDK as standard input says and returns
-// the exit status.
-func emitSpans(wait time.Duration) int {
+// emitSpans ends spans through the SDK as standard input says, from
+// goroutines goroutines, and returns the exit status.
+func emitSpans(wait time.Duration, goroutines int) int {
 	p := sdk.NewTracerProvider(sdk.WithMaxExportBatchSize(1))
 	if wait > 0 {
 		ctx, cancel := context.WithTimeout(context.Background(), wait)
@@ -87,10 +94,19 @@ func emitSpans(wait time.Duration) int {
 			fmt.Fprintf(os.Stderr, "emitter: bad span count %q on standard input\n", in.Text())
 			return 2
 		}
-		for range n {
-			_, s := tr.Start(context.Background(), "emit")
-			s.End()
+		var wg sync.WaitGroup
+		for g := range goroutines {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				// Goroutine g ends spans g, g+goroutines, ... of the n.
+				for i := g; i < n; i += goroutines {
+					_, s := tr.Start(context.Background(), "emit")
+					s.End()
+				}
+			}()
 		}
+		wg.Wait()
 		fmt.Printf("sent %d\n", n)
 	}
 	if err := p.Shutdown(context.Background()); err != nil {
