@@ -94,6 +94,8 @@ export class Controller {
   readonly #largest = { spans: 1, bytes: 1 };
   /** Records read that did not fit in the queue yet, oldest first. */
   #held: Decoded[] = [];
+  /** Batch sequences of corrupt records read since the last delivery. */
+  #corruptSeqs: { tgid: number; seq: number }[] = [];
   #finalProbeCounters: ProbeCounters | undefined;
   #losses: LossWatch;
   readonly #batchLoss = new BatchLoss();
@@ -119,7 +121,13 @@ export class Controller {
     this.#losses = new LossWatch(options.log);
     this.#decoder = new Decoder({
       maxPayloadBytes: probe.maxRecordBytes,
-      onCorrupt: (reason, detail) => this.#losses.corrupt(reason, detail),
+      onCorrupt: (reason, detail, header, seq) => {
+        this.#losses.corrupt(reason, detail);
+        // Counted as corrupt, so not as lost too.
+        if (header && seq !== undefined) {
+          this.#corruptSeqs.push({ tgid: header.tgid, seq });
+        }
+      },
     });
   }
 
@@ -287,8 +295,21 @@ export class Controller {
     // One lookup per process and drain, not per record: at one span per
     // record there are hundreds of thousands of records a second.
     const metas = new Map<number, ProcessMeta>();
+    const corrupt = this.#corruptSeqs.splice(0);
     for (const { tgid } of batches) {
       if (!metas.has(tgid)) metas.set(tgid, await this.#processes.get(tgid));
+    }
+    for (const { tgid } of corrupt) {
+      if (!metas.has(tgid)) metas.set(tgid, await this.#processes.get(tgid));
+    }
+    for (const { tgid, seq } of corrupt) {
+      const meta = metas.get(tgid)!;
+      this.#batchLoss.observe(
+        meta.key ?? `${tgid}`,
+        tgid,
+        seq,
+        () => meta.exeName ?? "unknown_service:go",
+      );
     }
     for (const { tgid, seq, batch } of batches) {
       const meta = metas.get(tgid)!;

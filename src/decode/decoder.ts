@@ -93,11 +93,17 @@ export interface DecoderOptions {
    * {@linkcode MAX_PAYLOAD_CLASSES}; use MAX_PAYLOAD_DYNPTR with the dynptr probe.
    */
   maxPayloadBytes?: number;
-  /** Called for every rejected record (the controller warns, rate-limited); must not throw. */
+  /**
+   * Called for every rejected record (the controller warns, rate-limited);
+   * must not throw. `seq` is the batch sequence of a record whose batch
+   * header was valid but whose message was not: the batch arrived, so it
+   * is not lost.
+   */
   onCorrupt?: (
     reason: CorruptReason,
     detail: string,
     header?: RecordHeader,
+    seq?: number,
   ) => void;
 }
 
@@ -198,7 +204,7 @@ export class Decoder {
     const scanned = scanTraces(copy.bytes, this.#resources);
     if (!(scanned instanceof SpanBatch)) {
       copy.release();
-      return this.#reject(scanned.reason, scanned.detail, header);
+      return this.#reject(scanned.reason, scanned.detail, header, batch?.seq);
     }
     const spans = new SpanBatch(
       scanned.resourceSpans,
@@ -216,11 +222,17 @@ export class Decoder {
     reason: CorruptReason,
     detail: string,
     header?: RecordHeader,
+    seq?: number,
   ): undefined {
     this.#counters.corrupt++;
     this.#counters.corruptBy[reason]++;
     try {
-      this.#onCorrupt(reason, `Cannot decode span record: ${detail}`, header);
+      this.#onCorrupt(
+        reason,
+        `Cannot decode span record: ${detail}`,
+        header,
+        seq,
+      );
     } catch {
       // A failing observer must not turn a counted record into an exception.
     }

@@ -71,6 +71,18 @@ Deno.test("decoder strips the SDK's batch header and returns its sequence", () =
   });
 });
 
+Deno.test("decoder tells of a corrupt headed batch's sequence (it arrived: not lost), of no other", () => {
+  const seqs: (number | undefined)[] = [];
+  const d = new Decoder({
+    onCorrupt: (_reason, _detail, _header, seq) => seqs.push(seq),
+  });
+  const junk = Uint8Array.of(0x0a, 0xff, 0xff);
+  d.decode(record(0, 0, encodeBatch({ seq: 9 }, junk)));
+  d.decode(record(0, 0, junk));
+  d.decode(record(0, 0, encodeBatch({ seq: 10, version: 9 }, payload)));
+  deepStrictEqual(seqs, [9, undefined, undefined]);
+});
+
 Deno.test("the batch magic never begins a valid TracesData, so headed and bare batches are never confused", () => {
   // A headed batch is not a protobuf message: its first byte is a tag of
   // field number 0 ...
