@@ -174,7 +174,7 @@ Deno.test({
       // A later batch shows the gap.
       await lossy.send(1);
       const warning = await controller.waitFor(
-        "batches lost in the kernel, by process (the SDK's batch sequence has gaps; the records lost warnings say why)",
+        "batches lost before the controller read them, by process (gaps in the SDK's batch sequence)",
         10_000,
       );
       const byProcess = warning.byProcess as { service: string }[];

@@ -488,8 +488,8 @@ const servicesNamed = 10;
  * the ring, exported, dropped by the exporter (and why: queue full, export
  * failed, refused by the receiver, still queued at shutdown). Records (whole
  * batches): lost in the kernel (ring full, oversize, unreadable) or corrupt;
- * and the batches lost in the kernel as the SDK's per-process sequence
- * counts them, by service (the services that lost the most, then the rest).
+ * and the batches lost before they were read as the SDK's per-process
+ * sequence counts them, by service (the services that lost the most, then the rest).
  */
 export function summaryFields(
   stats: ControllerStats,

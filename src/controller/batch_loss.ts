@@ -1,7 +1,9 @@
 /**
- * Batches lost in the ring, per process and service, counted from the SDK's
- * per-process batch sequence (struct sb_batch_header in bpf/ended.h). The
- * probe's own counters say how many batches the ring lost, not whose.
+ * Batches lost before the controller read them, per process and service,
+ * counted from the SDK's per-process batch sequence (struct sb_batch_header
+ * in bpf/ended.h): in the kernel (the probe's own counters say how many,
+ * not whose), or handed off while the probe was detached from a process
+ * that goes on running (which nothing else counts).
  *
  * Per process (its pid and start time, the key the process table uses) the
  * sequences received are tracked; a missing one is counted lost only once
@@ -33,6 +35,12 @@ export interface BatchLossOptions {
   graceMs?: number;
   /** Out-of-order batches remembered per process; past it the oldest gaps count as lost (default 4096). */
   maxAhead?: number;
+  /**
+   * Out-of-order batches remembered for all processes together; past it the
+   * process that went over has all its gaps counted as lost (default 65536:
+   * a few MiB, whatever the processes send).
+   */
+  maxAheadTotal?: number;
   /** Services counted by name; the losses of later ones go to {@linkcode OTHER_SERVICES} (default 50). */
   maxServices?: number;
   /** Processes tracked; the least recently heard of is forgotten first (default 4096). */
@@ -41,7 +49,7 @@ export interface BatchLossOptions {
 
 /** What {@linkcode BatchLoss} counted. */
 export interface BatchLossCounters {
-  /** Batches lost in the ring, all processes together. */
+  /** Batches lost before they were read, all processes together. */
   lost: number;
   /**
    * Lost batches by the SDK's service.name: at most `maxServices` names
@@ -92,6 +100,9 @@ interface Stream {
 export class BatchLoss {
   readonly #graceMs: number;
   readonly #maxAhead: number;
+  readonly #maxAheadTotal: number;
+  /** Sequences in all the streams' `ahead` sets. */
+  #aheadTotal = 0;
   readonly #maxServices: number;
   readonly #maxProcesses: number;
   readonly #streams = new Map<string, Stream>();
@@ -111,6 +122,7 @@ export class BatchLoss {
   constructor(options: BatchLossOptions = {}) {
     this.#graceMs = options.graceMs ?? 2_000;
     this.#maxAhead = options.maxAhead ?? 4096;
+    this.#maxAheadTotal = options.maxAheadTotal ?? 65536;
     this.#maxServices = options.maxServices ?? 50;
     this.#maxProcesses = options.maxProcesses ?? 4096;
   }
@@ -121,6 +133,9 @@ export class BatchLoss {
    * process's service; it is called once, when the process is first seen.
    */
   observe(key: string, pid: number, seq: number, service: () => string): void {
+    // Past 2^53 a number no longer counts by one: only a process that
+    // writes its own headers gets there.
+    if (!Number.isSafeInteger(seq)) return;
     // Records come in runs per process: the last stream is checked first.
     let s = key === this.#lastKey ? this.#last : this.#touch(key);
     if (s && seq < s.next && s.next - seq > this.#maxAhead) {
@@ -158,11 +173,15 @@ export class BatchLoss {
         return;
       }
       s.ahead.add(seq);
+      this.#aheadTotal++;
       if (seq < s.high) this.#reordered++;
       s.high = Math.max(s.high, seq);
       this.#open.add(s);
-      // Memory is bounded: the oldest half of the gaps counts as lost now.
-      if (s.ahead.size > this.#maxAhead) {
+      // Memory is bounded: the oldest half of the gaps counts as lost now,
+      // or all of them when all processes together hold too many.
+      if (this.#aheadTotal > this.#maxAheadTotal) {
+        this.#settleTo(s, s.high);
+      } else if (s.ahead.size > this.#maxAhead) {
         this.#settleTo(s, s.high - Math.floor(this.#maxAhead / 2));
       }
     } else if (seq >= s.base) {
@@ -240,6 +259,7 @@ export class BatchLoss {
       this.#streams.delete(oldKey);
       if (this.#last === old) this.#last = this.#lastKey = undefined;
       this.#open.delete(old);
+      this.#aheadTotal -= old.ahead.size;
       this.#fresh.delete(old);
     }
     this.#streams.set(key, s);
@@ -257,6 +277,7 @@ export class BatchLoss {
         received++;
       }
     }
+    this.#aheadTotal -= received;
     this.#count(s, limit - s.next - received);
     s.next = limit;
     this.#advance(s);
@@ -264,7 +285,10 @@ export class BatchLoss {
 
   /** Moves `next` past the sequences received ahead; closes the gap when none is left. */
   #advance(s: Stream): void {
-    while (s.ahead.delete(s.next)) s.next++;
+    while (s.ahead.delete(s.next)) {
+      s.next++;
+      this.#aheadTotal--;
+    }
     if (s.ahead.size === 0) {
       this.#open.delete(s);
       s.marks.length = 0;

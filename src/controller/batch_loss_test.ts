@@ -184,3 +184,24 @@ Deno.test("batch loss forgets the least recently heard of process past its bound
   loss.finish();
   strictEqual(loss.counters().lost, 0);
 });
+
+Deno.test("batch loss bounds the batches it remembers for all processes together", () => {
+  const loss = new BatchLoss({ maxAheadTotal: 8 });
+  feed(loss, 1, [1, 3, 4, 5, 6]);
+  // The ninth remembered batch: pid 2's gaps count as lost now, pid 1's wait.
+  feed(loss, 2, [1, 3, 4, 5, 6, 7]);
+  strictEqual(loss.counters().lost, 1);
+  feed(loss, 1, [2]);
+  // Room again: pid 2 remembers batches ahead of a gap as before.
+  feed(loss, 2, [9, 8]);
+  loss.finish();
+  deepStrictEqual(loss.counters().lostByService, { "svc-2": 1 });
+  strictEqual(loss.counters().reordered, 2);
+});
+
+Deno.test("batch loss ignores sequences past 2^53, which only a forged header has", () => {
+  const loss = new BatchLoss();
+  feed(loss, 7, [1, 2 ** 60, 2]);
+  loss.finish();
+  strictEqual(loss.counters().lost, 0);
+});

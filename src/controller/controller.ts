@@ -53,7 +53,7 @@ export interface ControllerStats {
   decode: DecodeCounters;
   /** What the exporter counted. */
   export: ExportCounters;
-  /** Batches lost in the ring per process and service, from the SDK's batch sequence. */
+  /** Batches lost before they were read, per process and service, from the SDK's batch sequence. */
   batchLoss: BatchLossCounters;
 }
 

@@ -72,13 +72,13 @@ export class LossWatch {
   }
 
   /**
-   * Warns about batches newly counted lost in the ring (largest first):
+   * Warns about batches newly counted lost before they were read (largest first):
    * the processes that lost the most, by pid and service.
    */
   batches(losses: readonly ProcessLoss[]): void {
     if (losses.length === 0) return;
     this.#log.warn(
-      "batches lost in the kernel, by process (the SDK's batch sequence has gaps; the records lost warnings say why)",
+      "batches lost before the controller read them, by process (gaps in the SDK's batch sequence)",
       {
         batches: losses.reduce((n, l) => n + l.batches, 0),
         byProcess: losses.slice(0, processesNamed),

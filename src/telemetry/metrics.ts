@@ -126,7 +126,7 @@ export class AgentMetrics {
     const batchesLost = counter(
       "spanbridge.batch.lost",
       "{batch}",
-      "Batches lost in the kernel, counted per process from the SDK's batch sequence, by service.name (the first 50 services to lose batches, the rest as _other).",
+      "Batches lost before they were read (in the kernel, or handed off while the probe was detached), counted per process from the SDK's batch sequence, by service.name (the first 50 services to lose batches, the rest as _other).",
     );
     const corrupt = counter(
       "spanbridge.record.corrupt",
