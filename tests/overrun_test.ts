@@ -17,6 +17,7 @@ import {
   testPinRoot,
 } from "./harness.ts";
 import { TextLineStream } from "./lines.ts";
+import { unusedPort } from "./otlp.ts";
 
 /** Runs the emitter (raw payloads, not spans) and returns its wall time in ms. */
 async function emit(exe: string, sizes: string, count: number) {
@@ -141,6 +142,7 @@ Deno.test({
   async fn() {
     const emitter = await copyProgram("emitter");
     const pinRoot = testPinRoot("overrun-seq");
+    const telemetryPort = unusedPort();
     const controller = new ControllerProcess(
       [
         "run",
@@ -151,6 +153,8 @@ Deno.test({
         "--ring-size",
         "64K",
         "--no-status",
+        "--telemetry",
+        `${telemetryPort}`,
       ],
       { OTEL_TRACES_EXPORTER: "none" },
     );
@@ -186,6 +190,13 @@ Deno.test({
       await innocent.close();
       await lossy.close();
       await new Promise((r) => setTimeout(r, 500));
+      const metrics = await (await fetch(
+        `http://127.0.0.1:${telemetryPort}/metrics`,
+      )).text();
+      const counted = new RegExp(
+        `^spanbridge_batch_lost_total\\{[^}]*service_name="${service}"[^}]*\\} (\\d+)$`,
+        "m",
+      ).exec(metrics)?.[1];
       assert.equal((await controller.stop()).code, 0);
       const stopped = await controller.waitFor("stopped");
       const received = stopped.received as number;
@@ -200,6 +211,9 @@ Deno.test({
       );
       // The kernel's own count (ring full) agrees: every loss was seen.
       assert.equal(stopped.recordsLost, lost, JSON.stringify(stopped));
+      // /metrics had it by service.name, and nothing for the other process.
+      assert.equal(Number(counted), lost, metrics);
+      assert.doesNotMatch(metrics, new RegExp(`service_name="${service}-ok"`));
     } finally {
       await stopIfRunning(controller);
       await emitter.remove();
