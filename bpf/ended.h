@@ -8,7 +8,9 @@
  * The Go SDK calls `ended(batch []byte)` (an ABI0 assembly function: pointer at
  * SP+8, length at SP+16 at entry) once per batch. The probe copies the batch
  * into one ring buffer record: a struct sb_record_header followed by `len`
- * payload bytes. The payload is an OTLP `TracesData` protobuf message.
+ * payload bytes, copied unchanged. The SDK's payload is a struct
+ * sb_batch_header followed by an OTLP `TracesData` protobuf message (an SDK
+ * older than the batch header sends the `TracesData` alone).
  */
 #ifndef SPANBRIDGE_ENDED_H
 #define SPANBRIDGE_ENDED_H
@@ -44,6 +46,40 @@ struct sb_record_header {
  *   size-class program (which avoids atomic fetch for 5.8-5.11 kernels) may
  *   rarely give two records the same seq then.
  */
+
+/*
+ * The SDK's batch header: the first bytes of every batch the SDK hands to
+ * ended(), written by the SDK and copied by the probes like the rest of the
+ * payload. The probe's seq above is per CPU and cannot say whose batches were
+ * lost; this seq is per process, so a gap between two batches of one process
+ * is that process's loss.
+ *
+ * - magic: its first byte is 0, which as a protobuf tag is field number 0,
+ *   which no valid message can begin with: a reader tells a headed batch
+ *   from a bare TracesData (an older SDK) by it, and never mistakes one for
+ *   the other.
+ * - version: SB_BATCH_VERSION; a reader refuses versions it does not know
+ *   (the header's size and meaning come with the version).
+ * - signal: what follows the header (SB_SIGNAL_*).
+ * - flags: none defined in version 1 (0). A flag a reader does not know may
+ *   be ignored; a change a reader must understand takes a new version.
+ * - seq: the process's batch sequence, 1 for its first batch, one more for
+ *   each later batch of any signal. It is taken just before ended() is
+ *   called, so batches of concurrent goroutines may reach the ring a few
+ *   places out of order.
+ */
+#define SB_BATCH_MAGIC 0x48425300u /* "\0SBH" read as little-endian bytes */
+#define SB_BATCH_VERSION 1u
+#define SB_SIGNAL_TRACES 1u /* an OTLP TracesData message follows */
+#define SB_SIGNAL_LOGS 2u   /* reserved: an OTLP LogsData message follows */
+
+struct sb_batch_header {
+	__u32 magic;  /* SB_BATCH_MAGIC */
+	__u8 version; /* SB_BATCH_VERSION */
+	__u8 signal;  /* SB_SIGNAL_* */
+	__u16 flags;  /* 0 in version 1 */
+	__u64 seq;    /* per-process batch sequence, from 1 */
+};
 
 /* The smallest size class of the size-class program. */
 #define SB_CLASS_MIN 64u

@@ -7,12 +7,15 @@ import (
 
 	"go.opentelemetry.io/otel"
 	"google.golang.org/protobuf/encoding/protowire"
+
+	"github.com/spanbridge/spanbridge/go/sdk/internal/handoff"
 )
 
 // batcher collects the encoded spans of one tracer (one instrumentation
-// scope) into a buffer that becomes one TracesData batch. The buffer starts
-// with room for the TracesData, ResourceSpans and ScopeSpans headers, which
-// are written in front of the spans when the batch is sealed, so a batch is
+// scope) into a buffer that becomes one batch: the batch header of
+// bpf/ended.h and a TracesData. The buffer starts with room for the batch
+// header and the TracesData, ResourceSpans and ScopeSpans headers, which are
+// written in front of the spans when the batch is sealed, so a batch is
 // handed off without being copied.
 type batcher struct {
 	provider *Provider
@@ -35,10 +38,10 @@ func newBatcher(p *Provider, scope []byte) *batcher {
 	}
 }
 
-// headroomFor is the room the headers of a batch need at most: two tags,
-// two lengths and the encoded resource and scope.
+// headroomFor is the room the headers of a batch need at most: the batch
+// header, two tags, two lengths and the encoded resource and scope.
 func headroomFor(resource, scope int) int {
-	return 2*(1+binary.MaxVarintLen32) + resource + scope
+	return handoff.HeaderSize + 2*(1+binary.MaxVarintLen32) + resource + scope
 }
 
 // add encodes d, trimmed to the span size bound, straight into the batch
@@ -122,8 +125,8 @@ func (b *batcher) flush(now time.Time, olderThan time.Duration) {
 	b.provider.handing.RUnlock()
 }
 
-// sealedBatch is a batch ready for the probe: data, in the pooled buffer
-// buf.
+// sealedBatch is a batch ready for the probe: data (the batch header, its
+// sequence not yet set, and the TracesData), in the pooled buffer buf.
 type sealedBatch struct {
 	data []byte
 	buf  *[]byte
@@ -146,6 +149,8 @@ func (b *batcher) seal() sealedBatch {
 	h = protowire.AppendTag(h, resourceSpansScopeSpans, protowire.BytesType)
 	h = protowire.AppendVarint(h, uint64(ss))
 	_ = append(h, b.scope...)
+	start -= handoff.HeaderSize
+	handoff.PutHeader(buf[start:], handoff.SignalTraces)
 
 	sb := sealedBatch{data: buf[start:], buf: b.buf}
 	b.buf, b.n = nil, 0

@@ -2,12 +2,15 @@ package sdk
 
 import (
 	"context"
+	"encoding/binary"
 	"strings"
 	"testing"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/trace"
+
+	"github.com/spanbridge/spanbridge/go/sdk/internal/handoff"
 )
 
 func TestBatchCountBound(t *testing.T) {
@@ -172,5 +175,38 @@ func TestOversizedHeadersLoseAttributes(t *testing.T) {
 	}
 	if !reported("dropping its attributes") || !reported("dropping 5 attributes") {
 		t.Error("dropped header attributes were not reported")
+	}
+}
+
+// Every batch starts with the batch header of bpf/ended.h, and the batches
+// of all providers of the process are numbered by one sequence, in hand-off
+// order, so the controller can count a process's lost batches.
+func TestBatchesCarryTheProcessSequence(t *testing.T) {
+	attach(t)
+	r := &recorder{}
+	a := NewTracerProvider(withSink(r.sink), WithMaxExportBatchSize(1))
+	shutdownAtEnd(t, a)
+	b := NewTracerProvider(withSink(r.sink), WithMaxExportBatchSize(1))
+	shutdownAtEnd(t, b)
+	for _, p := range []*Provider{a, b, a} {
+		_, s := p.Tracer("seq").Start(context.Background(), "op")
+		s.End()
+	}
+	if r.count() != 3 {
+		t.Fatalf("%d batches, want 3", r.count())
+	}
+	var seqs []uint64
+	for _, raw := range r.batches {
+		if got := binary.LittleEndian.Uint32(raw); got != handoff.Magic {
+			t.Fatalf("batch starts with %#x, want the magic %#x", got, uint32(handoff.Magic))
+		}
+		if raw[4] != handoff.Version || raw[5] != handoff.SignalTraces || raw[6]|raw[7] != 0 {
+			t.Errorf("version, signal, flags = % x, want %d %d 0 0", raw[4:8], handoff.Version, handoff.SignalTraces)
+		}
+		seqs = append(seqs, binary.LittleEndian.Uint64(raw[8:]))
+		decodeBatch(t, raw)
+	}
+	if seqs[1] != seqs[0]+1 || seqs[2] != seqs[0]+2 || seqs[0] == 0 {
+		t.Errorf("sequences %v, want three consecutive numbers from 1 up", seqs)
 	}
 }

@@ -95,9 +95,11 @@ func newConfig(opts []Option) config {
 }
 
 // spanBytesFor is the span size bound of batches of at most batchBytes: the
-// batch minus room for the largest resource and scope headers, so that any
-// span that passes the bound fits in a batch of its own.
-func spanBytesFor(batchBytes int) int { return batchBytes - 2*maxHeaderBytes - spanFraming }
+// batch minus room for the batch header and the largest resource and scope
+// headers, so that any span that passes the bound fits in a batch of its own.
+func spanBytesFor(batchBytes int) int {
+	return batchBytes - handoff.HeaderSize - 2*maxHeaderBytes - spanFraming
+}
 
 // Option configures a Provider made by NewTracerProvider.
 type Option interface {

@@ -7,6 +7,8 @@ import (
 
 	"go.opentelemetry.io/otel/attribute"
 	"google.golang.org/protobuf/encoding/protowire"
+
+	"github.com/spanbridge/spanbridge/go/sdk/internal/handoff"
 )
 
 // A small OTLP decoder for the tests, written against the proto field
@@ -113,9 +115,14 @@ func walk(msg []byte, fn func(num protowire.Number, typ protowire.Type, b []byte
 	return nil
 }
 
-// decodeBatch decodes a TracesData batch or fails the test.
+// decodeBatch decodes a batch, its batch header (which must be there) and
+// the TracesData after it, or fails the test.
 func decodeBatch(t testing.TB, b []byte) tracesData {
 	t.Helper()
+	b, ok := handoff.Payload(b)
+	if !ok {
+		t.Fatalf("batch does not start with the batch header: % x", b[:min(len(b), 16)])
+	}
 	var td tracesData
 	var errs []error
 	check := func(err error) {

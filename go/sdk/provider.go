@@ -225,8 +225,10 @@ const freeBufs = 4
 // keeps it so.
 const initialBufBytes = 64 << 10
 
-// handOff gives a batch to the probe and its buffer back to the free list.
+// handOff numbers a batch, gives it to the probe and its buffer back to the
+// free list.
 func (p *Provider) handOff(b sealedBatch) {
+	handoff.Sequence(b.data)
 	p.cfg.sink(b.data)
 	select {
 	case p.bufs <- b.buf:

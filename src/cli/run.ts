@@ -15,6 +15,7 @@ import {
 import {
   Controller,
   type ControllerStats,
+  OTHER_SERVICES,
   recordsLost,
 } from "../controller/mod.ts";
 import {
@@ -479,16 +480,21 @@ export async function run(
   }
 }
 
+/** Services named in the `stopped` line's batchesLostByService; the rest are summed as other. */
+const servicesNamed = 10;
+
 /**
- * The counters a user wants at exit, as flat log fields. Spans: received from
+ * The counters a user wants at exit, as log fields. Spans: received from
  * the ring, exported, dropped by the exporter (and why: queue full, export
  * failed, refused by the receiver, still queued at shutdown). Records (whole
- * batches): lost in the kernel (ring full, oversize, unreadable) or corrupt.
+ * batches): lost in the kernel (ring full, oversize, unreadable) or corrupt;
+ * and the batches lost before they were read as the SDK's per-process
+ * sequence counts them, by service (the services that lost the most, then the rest).
  */
-function summaryFields(
+export function summaryFields(
   stats: ControllerStats,
   elapsedMs: number,
-): Record<string, number> {
+): Record<string, number | Record<string, number>> {
   return {
     seconds: Math.round(elapsedMs / 100) / 10,
     received: stats.decode.spans,
@@ -501,6 +507,18 @@ function summaryFields(
     droppedInFlight: stats.export.droppedBy.in_flight,
     recordsLost: recordsLost(stats),
     recordsCorrupt: stats.decode.corrupt,
+    batchesLost: stats.batchLoss.lost,
+    ...(stats.batchLoss.lost > 0 && {
+      batchesLostByService: topServices(
+        stats.batchLoss.lostByService,
+        servicesNamed,
+      ),
+    }),
+    // Only when they happened: batches that came out of order in time to
+    // count as received, and any that came after being counted lost.
+    ...(stats.batchLoss.reordered > 0 &&
+      { batchesReordered: stats.batchLoss.reordered }),
+    ...(stats.batchLoss.late > 0 && { batchesLate: stats.batchLoss.late }),
     // Per reason, only the reasons that happened (e.g. corruptBadMagic).
     ...Object.fromEntries(
       Object.entries(stats.decode.corruptBy).filter(([, n]) => n > 0).map((
@@ -513,6 +531,20 @@ function summaryFields(
       ]),
     ),
   };
+}
+
+/** The `n` largest counts of `byService`, the rest summed as OTHER_SERVICES. */
+function topServices(
+  byService: Record<string, number>,
+  n: number,
+): Record<string, number> {
+  const sorted = Object.entries(byService).sort(([, a], [, b]) => b - a);
+  const top = Object.fromEntries(
+    sorted.filter(([name]) => name !== OTHER_SERVICES).slice(0, n),
+  );
+  const rest = sorted.filter(([name]) => !(name in top))
+    .reduce((sum, [, count]) => sum + count, 0);
+  return rest > 0 ? { ...top, [OTHER_SERVICES]: rest } : top;
 }
 
 function fail(err: unknown, log: Logger): number {

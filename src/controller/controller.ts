@@ -7,8 +7,13 @@
 import type { Logger } from "../log.ts";
 import { openProbe, type Probe, type ProbeCounters } from "../probe/mod.ts";
 import { type DecodeCounters, Decoder } from "../decode/mod.ts";
-import type { SpanBatch } from "../otlp/mod.ts";
+import {
+  decodeResource,
+  type SpanBatch,
+  stringAttribute,
+} from "../otlp/mod.ts";
 import type { ExportCounters, ProcessMeta, SpanSink } from "../export/mod.ts";
+import { BatchLoss, type BatchLossCounters } from "./batch_loss.ts";
 import { LossWatch } from "./loss_watch.ts";
 import { Processes } from "./processes.ts";
 import { resolveTargets, Targets, type TargetSpec } from "./targets.ts";
@@ -48,11 +53,15 @@ export interface ControllerStats {
   decode: DecodeCounters;
   /** What the exporter counted. */
   export: ExportCounters;
+  /** Batches lost before they were read, per process and service, from the SDK's batch sequence. */
+  batchLoss: BatchLossCounters;
 }
 
 /** A decoded record and the process that sent it. */
 interface Decoded {
   tgid: number;
+  /** The SDK's per-process batch sequence (undefined from an older SDK). */
+  seq: number | undefined;
   batch: SpanBatch;
 }
 
@@ -85,8 +94,11 @@ export class Controller {
   readonly #largest = { spans: 1, bytes: 1 };
   /** Records read that did not fit in the queue yet, oldest first. */
   #held: Decoded[] = [];
+  /** Batch sequences of corrupt records read since the last delivery. */
+  #corruptSeqs: { tgid: number; seq: number }[] = [];
   #finalProbeCounters: ProbeCounters | undefined;
   #losses: LossWatch;
+  readonly #batchLoss = new BatchLoss();
   #loop: Promise<void> = Promise.resolve();
 
   private constructor(probe: Probe, options: ControllerOptions) {
@@ -109,7 +121,13 @@ export class Controller {
     this.#losses = new LossWatch(options.log);
     this.#decoder = new Decoder({
       maxPayloadBytes: probe.maxRecordBytes,
-      onCorrupt: (reason, detail) => this.#losses.corrupt(reason, detail),
+      onCorrupt: (reason, detail, header, seq) => {
+        this.#losses.corrupt(reason, detail);
+        // Counted as corrupt, so not as lost too.
+        if (header && seq !== undefined) {
+          this.#corruptSeqs.push({ tgid: header.tgid, seq });
+        }
+      },
     });
   }
 
@@ -147,6 +165,7 @@ export class Controller {
       probe: this.#finalProbeCounters ?? this.#probe.counters(),
       decode: this.#decoder.counters(),
       export: this.#sink.counters(),
+      batchLoss: this.#batchLoss.counters(),
     };
   }
 
@@ -170,6 +189,9 @@ export class Controller {
       await this.#sink.flush(this.#pollMs);
     }
     await this.#deliver(this.#drain());
+    // Nothing more will come: what is still missing was lost.
+    this.#batchLoss.finish();
+    this.#losses.batches(this.#batchLoss.takeNew());
     this.#processes.close();
     this.#finalProbeCounters = this.#probe.counters();
     // Losses since the last periodic check are warned about too.
@@ -189,9 +211,15 @@ export class Controller {
       if (this.#blocked) await delay(this.#pollMs);
       else await this.#probe.reader.wait(this.#pollMs);
       await this.#deliver(this.#drain(this.#sink.room()));
+      // Only once the ring was read to its end and every record read was
+      // seen: a batch still in the ring or held here is not missing.
+      if (!this.#blocked && this.#held.length === 0) {
+        this.#batchLoss.settle(Date.now());
+      }
       if (Date.now() - lastCheck >= 1_000) {
         lastCheck = Date.now();
         this.#losses.check(this.#probe.counters());
+        this.#losses.batches(this.#batchLoss.takeNew());
       }
     }
   }
@@ -234,7 +262,11 @@ export class Controller {
       const { spans, bytes } = decoded.batch;
       if (spans > this.#largest.spans) this.#largest.spans = spans;
       if (bytes > this.#largest.bytes) this.#largest.bytes = bytes;
-      take({ tgid: decoded.header.tgid, batch: decoded.batch });
+      take({
+        tgid: decoded.header.tgid,
+        seq: decoded.seq,
+        batch: decoded.batch,
+      });
     };
     if (!room) {
       reader.drain(onRecord);
@@ -263,11 +295,47 @@ export class Controller {
     // One lookup per process and drain, not per record: at one span per
     // record there are hundreds of thousands of records a second.
     const metas = new Map<number, ProcessMeta>();
+    const corrupt = this.#corruptSeqs.splice(0);
     for (const { tgid } of batches) {
       if (!metas.has(tgid)) metas.set(tgid, await this.#processes.get(tgid));
     }
-    for (const { tgid, batch } of batches) {
-      this.#sink.add(batch, metas.get(tgid)!);
+    for (const { tgid } of corrupt) {
+      if (!metas.has(tgid)) metas.set(tgid, await this.#processes.get(tgid));
+    }
+    for (const { tgid, seq } of corrupt) {
+      const meta = metas.get(tgid)!;
+      this.#batchLoss.observe(
+        meta.key ?? `${tgid}`,
+        tgid,
+        seq,
+        () => meta.exeName ?? "unknown_service:go",
+      );
+    }
+    for (const { tgid, seq, batch } of batches) {
+      const meta = metas.get(tgid)!;
+      if (seq !== undefined) {
+        this.#batchLoss.observe(
+          meta.key ?? `${tgid}`,
+          tgid,
+          seq,
+          () => serviceOf(batch, meta),
+        );
+      }
+      this.#sink.add(batch, meta);
     }
   }
+}
+
+/**
+ * The service.name of a process's batches as the SDK sent it, or, for the
+ * SDK's "unknown_service" default, the executable's name, as the exported
+ * resource has it (an OTEL_SERVICE_NAME given to the controller itself is
+ * not applied here).
+ */
+function serviceOf(batch: SpanBatch, meta: ProcessMeta): string {
+  const resource = batch.resourceSpans[0]?.resource;
+  const sent = resource &&
+    stringAttribute(decodeResource(resource).attributes, "service.name");
+  if (sent && !sent.startsWith("unknown_service")) return sent;
+  return meta.exeName ?? sent ?? "unknown_service:go";
 }

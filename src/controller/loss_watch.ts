@@ -5,13 +5,16 @@
  * per kind and interval, with the count and what to do; losses counted
  * before this controller started (an adopted probe) are reported at once.
  * Corrupt records: the first of each reason at once, then at most one line
- * per reason and 10 s, with the count since the last line.
+ * per reason and 10 s, with the count since the last line. Batches lost in
+ * the ring per process (from the SDK's batch sequence): one line per check
+ * with the processes that lost the most.
  *
  * @module
  */
 import type { Logger } from "../log.ts";
 import type { ProbeCounters } from "../probe/mod.ts";
 import type { CorruptReason } from "../decode/mod.ts";
+import type { ProcessLoss } from "./batch_loss.ts";
 
 const advice = {
   ringFull:
@@ -23,6 +26,9 @@ const advice = {
 
 /** Time between two warnings about corrupt records of one reason. */
 const corruptIntervalMs = 10_000;
+
+/** Processes named in one warning about lost batches. */
+const processesNamed = 5;
 
 /** Compares successive probe counters and warns about new losses. */
 export class LossWatch {
@@ -63,6 +69,23 @@ export class LossWatch {
         );
       }
     }
+  }
+
+  /**
+   * Warns about batches newly counted lost before they were read (largest first):
+   * the processes that lost the most, by pid and service.
+   */
+  batches(losses: readonly ProcessLoss[]): void {
+    if (losses.length === 0) return;
+    this.#log.warn(
+      "batches lost before the controller read them, by process (gaps in the SDK's batch sequence)",
+      {
+        batches: losses.reduce((n, l) => n + l.batches, 0),
+        byProcess: losses.slice(0, processesNamed),
+        ...(losses.length > processesNamed &&
+          { otherProcesses: losses.length - processesNamed }),
+      },
+    );
   }
 
   /** Hears of one corrupt record; warns rate-limited per reason. */

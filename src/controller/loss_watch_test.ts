@@ -60,3 +60,24 @@ Deno.test("LossWatch warns about corrupt records at once, then once per reason a
   ]);
   assert.match(got[0].msg, /corrupt records dropped: magic 0/);
 });
+
+Deno.test("LossWatch names the processes that lost the most batches, and how many more did", () => {
+  const lines: string[] = [];
+  const watch = new LossWatch(
+    createLogger({ format: "json", write: (l) => lines.push(l) }),
+  );
+  watch.batches([]);
+  assert.equal(lines.length, 0);
+  const losses = [9, 7, 5, 3, 2, 1].map((batches, i) => ({
+    pid: 100 + i,
+    service: `svc-${i}`,
+    batches,
+  }));
+  watch.batches(losses);
+  assert.equal(lines.length, 1);
+  const line = JSON.parse(lines[0]);
+  assert.equal(line.level, "warn");
+  assert.equal(line.batches, 27);
+  assert.deepEqual(line.byProcess, losses.slice(0, 5));
+  assert.equal(line.otherProcesses, 1);
+});

@@ -14,3 +14,8 @@
  */
 
 export * from "./controller.ts";
+export {
+  type BatchLossCounters,
+  OTHER_SERVICES,
+  type ProcessLoss,
+} from "./batch_loss.ts";

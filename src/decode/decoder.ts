@@ -6,9 +6,12 @@
  */
 
 import { SpanBatch } from "../otlp/mod.ts";
+import { endedLayout } from "../ffi/mod.ts";
 import {
+  BATCH_HEADER_SIZE,
   HEADER_SIZE,
   MAX_PAYLOAD_CLASSES,
+  readBatchHeader,
   readHeader,
   RECORD_MAGIC,
   type RecordHeader,
@@ -26,6 +29,8 @@ export type CorruptReason =
   | "bad_length"
   /** header.len exceeds the configured maximum payload. */
   | "too_large"
+  /** The payload begins with the batch header's magic, but the header is short, of an unknown version or of a signal not decoded here. */
+  | "bad_batch_header"
   /** The payload is not a valid TracesData message. */
   | "bad_protobuf"
   /** A span's trace id is not 16 bytes. */
@@ -39,6 +44,7 @@ export const CORRUPT_REASONS: readonly CorruptReason[] = [
   "bad_magic",
   "bad_length",
   "too_large",
+  "bad_batch_header",
   "bad_protobuf",
   "bad_trace_id",
   "bad_span_id",
@@ -52,6 +58,11 @@ export interface DecodeCounters {
   bytes: number;
   /** Spans in those records. */
   spans: number;
+  /**
+   * Of `records`, those without a batch header (from an SDK older than it):
+   * their losses cannot be counted per process.
+   */
+  unsequenced: number;
   /** Records rejected, all reasons together. */
   corrupt: number;
   /** Records rejected, by reason. */
@@ -62,6 +73,11 @@ export interface DecodeCounters {
 export interface DecodedRecord {
   /** The record header. */
   header: RecordHeader;
+  /**
+   * The process's batch sequence from the SDK's batch header; undefined when
+   * the payload had none (an SDK older than the header).
+   */
+  seq: number | undefined;
   /**
    * The payload's spans, in a copy of the record (which may be reused at
    * once); `batch.release()` hands the copy back once the spans were
@@ -77,11 +93,17 @@ export interface DecoderOptions {
    * {@linkcode MAX_PAYLOAD_CLASSES}; use MAX_PAYLOAD_DYNPTR with the dynptr probe.
    */
   maxPayloadBytes?: number;
-  /** Called for every rejected record (the controller warns, rate-limited); must not throw. */
+  /**
+   * Called for every rejected record (the controller warns, rate-limited);
+   * must not throw. `seq` is the batch sequence of a record whose batch
+   * header was valid but whose message was not: the batch arrived, so it
+   * is not lost.
+   */
   onCorrupt?: (
     reason: CorruptReason,
     detail: string,
     header?: RecordHeader,
+    seq?: number,
   ) => void;
 }
 
@@ -91,6 +113,7 @@ export class Decoder {
     records: 0,
     bytes: 0,
     spans: 0,
+    unsequenced: 0,
     corrupt: 0,
     corruptBy: Object.fromEntries(CORRUPT_REASONS.map((r) => [r, 0])) as Record<
       CorruptReason,
@@ -152,34 +175,64 @@ export class Decoder {
         header,
       );
     }
-    const copy = this.#copies.copy(
-      record.subarray(HEADER_SIZE, HEADER_SIZE + header.len),
-    );
+    let payload = record.subarray(HEADER_SIZE, HEADER_SIZE + header.len);
+    const batch = readBatchHeader(payload);
+    if (batch === "short") {
+      return this.#reject(
+        "bad_batch_header",
+        `payload of ${header.len} bytes begins with the batch header's magic but is shorter than the ${BATCH_HEADER_SIZE}-byte header`,
+        header,
+      );
+    }
+    if (batch && batch.version !== endedLayout.BATCH_VERSION) {
+      return this.#reject(
+        "bad_batch_header",
+        `batch header version is ${batch.version}, this controller reads version ${endedLayout.BATCH_VERSION}; upgrade spanbridge to read batches of this SDK`,
+        header,
+      );
+    }
+    if (batch && batch.signal !== endedLayout.SIGNAL_TRACES) {
+      return this.#reject(
+        "bad_batch_header",
+        `batch header signal is ${batch.signal}, this controller decodes traces (${endedLayout.SIGNAL_TRACES}) only`,
+        header,
+      );
+    }
+    // The header is the SDK's, not part of the OTLP message.
+    if (batch) payload = payload.subarray(BATCH_HEADER_SIZE);
+    const copy = this.#copies.copy(payload);
     const scanned = scanTraces(copy.bytes, this.#resources);
     if (!(scanned instanceof SpanBatch)) {
       copy.release();
-      return this.#reject(scanned.reason, scanned.detail, header);
+      return this.#reject(scanned.reason, scanned.detail, header, batch?.seq);
     }
-    const batch = new SpanBatch(
+    const spans = new SpanBatch(
       scanned.resourceSpans,
       scanned.spans,
       copy.release,
     );
     this.#counters.records++;
     this.#counters.bytes += header.len;
-    this.#counters.spans += batch.spans;
-    return { header, batch };
+    this.#counters.spans += spans.spans;
+    if (!batch) this.#counters.unsequenced++;
+    return { header, seq: batch?.seq, batch: spans };
   }
 
   #reject(
     reason: CorruptReason,
     detail: string,
     header?: RecordHeader,
+    seq?: number,
   ): undefined {
     this.#counters.corrupt++;
     this.#counters.corruptBy[reason]++;
     try {
-      this.#onCorrupt(reason, `Cannot decode span record: ${detail}`, header);
+      this.#onCorrupt(
+        reason,
+        `Cannot decode span record: ${detail}`,
+        header,
+        seq,
+      );
     } catch {
       // A failing observer must not turn a counted record into an exception.
     }

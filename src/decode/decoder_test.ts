@@ -3,8 +3,16 @@ import { create, toBinary } from "@bufbuild/protobuf";
 import { TracesDataSchema } from "../../gen/opentelemetry/proto/trace/v1/trace_pb.ts";
 import { sampleSpans, sampleTraces } from "../otlp/test_traces.ts";
 import { CORRUPT_REASONS, type CorruptReason, Decoder } from "./decoder.ts";
-import { encodeRecord, HEADER_SIZE, MAX_PAYLOAD_CLASSES } from "./header.ts";
+import {
+  BATCH_HEADER_SIZE,
+  encodeBatch,
+  encodeRecord,
+  HEADER_SIZE,
+  MAX_PAYLOAD_CLASSES,
+  readBatchHeader,
+} from "./header.ts";
 import { mutate, random, validPayloads } from "./_test_mutations.ts";
+import { scanTraces } from "./_scan.ts";
 
 const payload = toBinary(TracesDataSchema, sampleTraces(sampleSpans(3)));
 const record = (seq = 0, cpu = 0, body = payload) =>
@@ -23,6 +31,8 @@ Deno.test("decoder decodes a valid record and counts it", () => {
   ok(out);
   strictEqual(out.batch.spans, 3);
   strictEqual(out.header.tgid, 100);
+  // A bare TracesData, as an SDK older than the batch header sends it.
+  strictEqual(out.seq, undefined);
   const data = out.batch.toTracesData();
   strictEqual(data.resourceSpans[0].scopeSpans[0].spans[1].name, "query 1");
   strictEqual(
@@ -34,9 +44,54 @@ Deno.test("decoder decodes a valid record and counts it", () => {
     records: 1,
     bytes: payload.length,
     spans: 3,
+    unsequenced: 1,
     corrupt: 0,
   });
   deepStrictEqual(Object.values(corruptBy), CORRUPT_REASONS.map(() => 0));
+});
+
+Deno.test("decoder strips the SDK's batch header and returns its sequence", () => {
+  const d = new Decoder();
+  const out = d.decode(
+    record(0, 0, encodeBatch({ seq: 2 ** 40 + 7 }, payload)),
+  );
+  ok(out);
+  strictEqual(out.seq, 2 ** 40 + 7);
+  strictEqual(out.batch.spans, 3);
+  strictEqual(
+    out.batch.toTracesData().resourceSpans[0].scopeSpans[0].spans[1].name,
+    "query 1",
+  );
+  const { records, bytes, unsequenced, corrupt } = d.counters();
+  deepStrictEqual({ records, bytes, unsequenced, corrupt }, {
+    records: 1,
+    bytes: BATCH_HEADER_SIZE + payload.length,
+    unsequenced: 0,
+    corrupt: 0,
+  });
+});
+
+Deno.test("decoder tells of a corrupt headed batch's sequence (it arrived: not lost), of no other", () => {
+  const seqs: (number | undefined)[] = [];
+  const d = new Decoder({
+    onCorrupt: (_reason, _detail, _header, seq) => seqs.push(seq),
+  });
+  const junk = Uint8Array.of(0x0a, 0xff, 0xff);
+  d.decode(record(0, 0, encodeBatch({ seq: 9 }, junk)));
+  d.decode(record(0, 0, junk));
+  d.decode(record(0, 0, encodeBatch({ seq: 10, version: 9 }, payload)));
+  deepStrictEqual(seqs, [9, undefined, undefined]);
+});
+
+Deno.test("the batch magic never begins a valid TracesData, so headed and bare batches are never confused", () => {
+  // A headed batch is not a protobuf message: its first byte is a tag of
+  // field number 0 ...
+  const headed = encodeBatch({ seq: 1 }, payload);
+  ok(!("spans" in scanTraces(headed)), "a headed batch scanned as TracesData");
+  // ... so no valid TracesData, of all the test payloads, reads as headed.
+  for (const valid of validPayloads()) {
+    strictEqual(readBatchHeader(valid), undefined);
+  }
 });
 
 Deno.test("decoder uses header.len, not the padded record length", () => {
@@ -96,6 +151,27 @@ const corruptCases: [string, CorruptReason, () => Uint8Array][] = [
     "a payload that is not protobuf",
     "bad_protobuf",
     () => record(0, 0, Uint8Array.of(0x0a, 0xff, 0xff, 0xff)),
+  ],
+  [
+    "a batch header cut short",
+    "bad_batch_header",
+    () => record(0, 0, encodeBatch({ seq: 1 }, payload).subarray(0, 10)),
+  ],
+  [
+    "a batch header of an unknown version",
+    "bad_batch_header",
+    () => record(0, 0, encodeBatch({ seq: 1, version: 2 }, payload)),
+  ],
+  [
+    "a batch header of a signal not decoded here (logs)",
+    "bad_batch_header",
+    () => record(0, 0, encodeBatch({ seq: 1, signal: 2 }, payload)),
+  ],
+  [
+    "a headed batch whose message is not protobuf",
+    "bad_protobuf",
+    () =>
+      record(0, 0, encodeBatch({ seq: 1 }, Uint8Array.of(0x0a, 0xff, 0xff))),
   ],
   ["a truncated payload", "bad_protobuf", () => {
     const r = record();
@@ -169,9 +245,16 @@ Deno.test("decoder survives 12,000 random and mutated records, counting every ba
     const header = { tgid: 1, pid: 1, cpu: i % 4, seq: i };
     let r: Uint8Array;
     switch (i % 4) {
-      case 0: // the payload corrupted
-        r = encodeRecord(header, mutate(valid[i % 3], rand).payload);
+      case 0: { // the payload corrupted, behind a batch header or bare
+        let body = mutate(valid[i % 3], rand).payload;
+        if (rand() < 0.5) {
+          const odd = () => rand() < 0.1 ? 2 + Math.floor(rand() * 250) : 1;
+          body = encodeBatch({ seq: i, version: odd(), signal: odd() }, body);
+          if (rand() < 0.05) body = body.subarray(0, 4 + rand() * 12);
+        }
+        r = encodeRecord(header, body);
         break;
+      }
       case 1: { // the header or framing corrupted
         const body = valid[i % 3];
         const lie =
@@ -192,8 +275,11 @@ Deno.test("decoder survives 12,000 random and mutated records, counting every ba
         );
         if (rand() < 0.5) r = encodeRecord(header, r);
         break;
-      default: // valid, maybe padded
-        r = encodeRecord(header, valid[i % 3]);
+      default: // valid, from an SDK with the batch header or an older one
+        r = encodeRecord(
+          header,
+          rand() < 0.5 ? valid[i % 3] : encodeBatch({ seq: i }, valid[i % 3]),
+        );
     }
     if (d.decode(r)) decoded++;
   }

@@ -1,7 +1,8 @@
 /**
  * The ring record header, struct sb_record_header in bpf/ended.h: six
- * little-endian u32 fields, then `len` payload bytes. The numbers come from
- * the one layout module of bpf/ended.h (src/ffi/ended_h.ts).
+ * little-endian u32 fields, then `len` payload bytes; and the SDK's batch
+ * header, struct sb_batch_header, at the start of the payload. The numbers
+ * come from the one layout module of bpf/ended.h (src/ffi/ended_h.ts).
  *
  * @module
  */
@@ -75,4 +76,65 @@ export function encodeRecord(
   put(HEADER_OFFSETS.seq, header.seq);
   record.set(payload, HEADER_SIZE);
   return record;
+}
+
+/** SB_BATCH_MAGIC: the first four bytes of a payload that starts with a batch header. */
+export const BATCH_MAGIC = endedLayout.BATCH_MAGIC;
+
+/** sizeof(struct sb_batch_header). */
+export const BATCH_HEADER_SIZE = endedLayout.batchHeader.size;
+
+/** A decoded struct sb_batch_header. */
+export interface BatchHeader {
+  /** The header's version (SB_BATCH_VERSION is the one this reader knows). */
+  version: number;
+  /** What follows the header: SB_SIGNAL_TRACES or SB_SIGNAL_LOGS. */
+  signal: number;
+  /** Flags; none are defined in version 1. */
+  flags: number;
+  /** The process's batch sequence, from 1. */
+  seq: number;
+}
+
+/**
+ * Reads the batch header at the start of `payload`, or returns undefined
+ * when the payload does not begin with {@linkcode BATCH_MAGIC} (a bare
+ * TracesData from an SDK older than the header: the magic's first byte,
+ * field number 0, cannot begin one). A payload that begins with the magic
+ * but is shorter than the header is returned as `"short"`.
+ */
+export function readBatchHeader(
+  payload: Uint8Array,
+): BatchHeader | "short" | undefined {
+  if (payload.length < 4) return undefined;
+  const view = new DataView(payload.buffer, payload.byteOffset);
+  const at = endedLayout.batchHeader.offsets;
+  if (view.getUint32(at.magic, true) !== BATCH_MAGIC) return undefined;
+  if (payload.length < BATCH_HEADER_SIZE) return "short";
+  return {
+    version: view.getUint8(at.version),
+    signal: view.getUint8(at.signal),
+    flags: view.getUint16(at.flags, true),
+    // Exact below 2^53: a process would need millennia of batches to pass it.
+    seq: view.getUint32(at.seq, true) +
+      view.getUint32(at.seq + 4, true) * 2 ** 32,
+  };
+}
+
+/** Writes a batch header followed by `message`, as the SDK hands a batch to ended(). */
+export function encodeBatch(
+  header: Partial<BatchHeader> & Pick<BatchHeader, "seq">,
+  message: Uint8Array,
+): Uint8Array<ArrayBuffer> {
+  const out = new Uint8Array(BATCH_HEADER_SIZE + message.length);
+  const view = new DataView(out.buffer);
+  const at = endedLayout.batchHeader.offsets;
+  view.setUint32(at.magic, BATCH_MAGIC, true);
+  view.setUint8(at.version, header.version ?? endedLayout.BATCH_VERSION);
+  view.setUint8(at.signal, header.signal ?? endedLayout.SIGNAL_TRACES);
+  view.setUint16(at.flags, header.flags ?? 0, true);
+  view.setUint32(at.seq, header.seq % 2 ** 32, true);
+  view.setUint32(at.seq + 4, Math.floor(header.seq / 2 ** 32), true);
+  out.set(message, BATCH_HEADER_SIZE);
+  return out;
 }

@@ -1,6 +1,7 @@
 /**
  * The layouts of bpf/ended.h on the TypeScript side, in one place: the ring
- * record header, the per-CPU counters and the config map value, and the
+ * record header, the SDK's batch header, the per-CPU counters and the config
+ * map value, and the
  * limits the probe and the SDK agree on. ended_h_test.ts checks every number
  * here against the C header itself; the probe (maps, record limits) and the
  * decoder (record framing) take them from here.
@@ -20,6 +21,21 @@ export const MAX_RECORD_DYNPTR = 4 << 20;
 /** SB_CLASS_MIN: the smallest size class of the size-class program. */
 export const CLASS_MIN = 64;
 
+/**
+ * SB_BATCH_MAGIC: the bytes "\0SBH" read as a little-endian u32. Its first
+ * byte, a protobuf tag of field number 0, cannot begin a valid message.
+ */
+export const BATCH_MAGIC = 0x48425300;
+
+/** SB_BATCH_VERSION: the batch header version this controller reads. */
+export const BATCH_VERSION = 1;
+
+/** SB_SIGNAL_TRACES: an OTLP TracesData follows the batch header. */
+export const SIGNAL_TRACES = 1;
+
+/** SB_SIGNAL_LOGS: reserved for OTLP LogsData. */
+export const SIGNAL_LOGS = 2;
+
 /** A C struct of ended.h: its size and each field's byte offset, in declaration order. */
 export interface StructLayout<F extends string> {
   /** sizeof(struct). */
@@ -34,6 +50,18 @@ export const recordHeader: StructLayout<
 > = {
   size: 24,
   offsets: { magic: 0, len: 4, tgid: 8, pid: 12, cpu: 16, seq: 20 },
+};
+
+/**
+ * struct sb_batch_header: the SDK's header at the start of the payload: a
+ * u32 magic, a u8 version, a u8 signal, u16 flags and the u64 per-process
+ * batch sequence.
+ */
+export const batchHeader: StructLayout<
+  "magic" | "version" | "signal" | "flags" | "seq"
+> = {
+  size: 16,
+  offsets: { magic: 0, version: 4, signal: 5, flags: 6, seq: 8 },
 };
 
 /** struct sb_counters: eight u64 per CPU (the last, seq, is not a counter). */

@@ -2,6 +2,9 @@
 // every limit, read from the C header itself.
 import { deepStrictEqual as assertEquals } from "node:assert/strict";
 import {
+  BATCH_MAGIC,
+  BATCH_VERSION,
+  batchHeader,
   CLASS_MIN,
   config,
   counters,
@@ -9,6 +12,8 @@ import {
   MAX_RECORD_DYNPTR,
   RECORD_MAGIC,
   recordHeader,
+  SIGNAL_LOGS,
+  SIGNAL_TRACES,
   type StructLayout,
 } from "./ended_h.ts";
 
@@ -24,7 +29,7 @@ function define(name: string): number {
   return Number(m[1]) * 2 ** Number(m[2] ?? 0);
 }
 
-/** The fields of `struct name` with C's natural alignment (only __u32 and __u64 occur). */
+/** The fields of `struct name` with C's natural alignment (__u8 to __u64 occur). */
 function layoutOf(
   name: string,
 ): { size: number; offsets: Record<string, number> } {
@@ -33,7 +38,7 @@ function layoutOf(
   const offsets: Record<string, number> = {};
   let offset = 0;
   let align = 1;
-  for (const [, type, field] of body.matchAll(/__u(32|64)\s+(\w+);/g)) {
+  for (const [, type, field] of body.matchAll(/__u(8|16|32|64)\s+(\w+);/g)) {
     const size = Number(type) / 8;
     offset = Math.ceil(offset / size) * size;
     offsets[field] = offset;
@@ -57,6 +62,22 @@ Deno.test("the limits match the #defines of bpf/ended.h", () => {
       define("SB_CLASS_MIN"),
     ],
   );
+});
+
+Deno.test("the batch header's #defines match bpf/ended.h", () => {
+  assertEquals(
+    [BATCH_MAGIC, BATCH_VERSION, SIGNAL_TRACES, SIGNAL_LOGS],
+    [
+      define("SB_BATCH_MAGIC"),
+      define("SB_BATCH_VERSION"),
+      define("SB_SIGNAL_TRACES"),
+      define("SB_SIGNAL_LOGS"),
+    ],
+  );
+});
+
+Deno.test("struct sb_batch_header matches bpf/ended.h", () => {
+  assertEquals(plain(batchHeader), layoutOf("sb_batch_header"));
 });
 
 Deno.test("struct sb_record_header matches bpf/ended.h", () => {

@@ -23,6 +23,7 @@ export function testStats(): ControllerStats {
       records: 54,
       bytes: 5400,
       spans: 1000,
+      unsequenced: 0,
       corrupt: 1,
       corruptBy: { bad_protobuf: 1 } as ControllerStats["decode"]["corruptBy"],
     },
@@ -40,6 +41,13 @@ export function testStats(): ControllerStats {
       queued: 50,
       queuedBytes: 5000,
       inFlight: 10,
+    },
+    batchLoss: {
+      lost: 6,
+      lostByService: { checkout: 4, cart: 1, _other: 1 },
+      processes: 3,
+      late: 0,
+      reordered: 0,
     },
   };
 }

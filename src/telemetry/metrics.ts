@@ -123,6 +123,11 @@ export class AgentMetrics {
       "{record}",
       "Records (whole batches) the kernel could not deliver: ring full, oversize, unreadable.",
     );
+    const batchesLost = counter(
+      "spanbridge.batch.lost",
+      "{batch}",
+      "Batches lost before they were read (in the kernel, or handed off while the probe was detached), counted per process from the SDK's batch sequence, by service.name (the first 50 services to lose batches, the rest as _other).",
+    );
     const corrupt = counter(
       "spanbridge.record.corrupt",
       "{record}",
@@ -162,6 +167,13 @@ export class AgentMetrics {
       result.observe(inflight, e.inFlight);
       result.observe(queueSize, e.queued);
       result.observe(lost, recordsLost(stats));
+      // Bounded: the controller names at most 50 services, never removing
+      // one, so every series only grows.
+      for (
+        const [service, n] of Object.entries(stats.batchLoss.lostByService)
+      ) {
+        result.observe(batchesLost, n, { "service.name": service });
+      }
       result.observe(corrupt, stats.decode.corrupt);
       result.observe(binaries, stats.binaries);
       result.observe(processes, stats.processes);
@@ -172,6 +184,7 @@ export class AgentMetrics {
       inflight,
       queueSize,
       lost,
+      batchesLost,
       corrupt,
       binaries,
       processes,

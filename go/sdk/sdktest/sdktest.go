@@ -10,13 +10,17 @@ import (
 )
 
 // Attach makes the SDK behave as if the controller's probe were attached and
-// calls fn with every batch handed off (an OTLP TracesData message, valid
-// only during the call; fn must not call Flush or Shutdown), until detach
-// is called. Spans started before
-// Attach do not record. It is process-wide: tests that use it must not run
-// in parallel with other tests of the SDK.
+// calls fn with every batch handed off (an OTLP TracesData message without
+// the batch header the probe also carries, valid only during the call; fn
+// must not call Flush or Shutdown), until detach is called. Spans started
+// before Attach do not record. It is process-wide: tests that use it must
+// not run in parallel with other tests of the SDK.
 func Attach(fn func(batch []byte)) (detach func()) {
-	return handoff.SetHook(fn)
+	return handoff.SetHook(func(b []byte) {
+		if msg, ok := handoff.Payload(b); ok {
+			fn(msg)
+		}
+	})
 }
 
 // Record attaches like Attach for the rest of the test and keeps a copy of

@@ -1,0 +1,50 @@
+import assert from "node:assert/strict";
+import { summaryFields } from "./run.ts";
+import type { ControllerStats } from "../controller/mod.ts";
+
+/** Counters with nothing but batch losses. */
+function testStats(): ControllerStats {
+  return {
+    probe: { ringFull: 0, oversize: 0, readFaults: 0 },
+    decode: { spans: 0, corrupt: 0, corruptBy: {} },
+    export: { exported: 0, dropped: 0, droppedBy: {} },
+  } as unknown as ControllerStats;
+}
+
+Deno.test("the stopped line names the ten services that lost the most batches, the rest as _other", () => {
+  const stats = testStats();
+  const byService: Record<string, number> = { _other: 3 };
+  for (let i = 1; i <= 12; i++) byService[`svc-${i}`] = i;
+  stats.batchLoss = {
+    lost: 81,
+    lostByService: byService,
+    processes: 13,
+    late: 0,
+    reordered: 0,
+  };
+  const fields = summaryFields(stats, 1000);
+  assert.equal(fields.batchesLost, 81);
+  const named = fields.batchesLostByService as Record<string, number>;
+  assert.deepEqual(Object.keys(named).length, 11);
+  assert.equal(named["svc-12"], 12);
+  assert.equal(named["svc-3"], 3);
+  assert.equal(named["svc-2"], undefined);
+  // svc-1, svc-2 and what the controller already counted as other.
+  assert.equal(named._other, 1 + 2 + 3);
+});
+
+Deno.test("the stopped line says batchesLost 0 and no services when nothing was lost", () => {
+  const stats = testStats();
+  stats.batchLoss = {
+    lost: 0,
+    lostByService: {},
+    processes: 0,
+    late: 0,
+    reordered: 0,
+  };
+  const fields = summaryFields(stats, 1000);
+  assert.equal(fields.batchesLost, 0);
+  assert.equal("batchesLostByService" in fields, false);
+  assert.equal("batchesReordered" in fields, false);
+  assert.equal("batchesLate" in fields, false);
+});
