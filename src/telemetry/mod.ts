@@ -16,6 +16,7 @@
  */
 import { UsageError } from "../errors.ts";
 import type { Logger } from "../log.ts";
+import { redactUrl } from "../redact.ts";
 import { version } from "../version.ts";
 import type { TelemetryConfig } from "./config.ts";
 import { ExportWatch } from "./export_watch.ts";
@@ -92,7 +93,7 @@ export class Telemetry {
     const { hostname, port } = telemetry.address;
     log.info("telemetry listening", {
       address: `${hostname.includes(":") ? `[${hostname}]` : hostname}:${port}`,
-      otlpMetrics: config.otlp?.transport.url ?? false,
+      otlpMetrics: config.otlp ? redactUrl(config.otlp.transport.url) : false,
     });
     return telemetry;
   }
