@@ -42,7 +42,7 @@ export async function handle(
   handlers: TelemetryHandlers,
 ): Promise<Response> {
   if (request.method !== "GET" && request.method !== "HEAD") {
-    return text(405, "Only GET and HEAD are served.\n");
+    return notAllowed();
   }
   switch (new URL(request.url).pathname) {
     case "/healthz":
@@ -66,6 +66,10 @@ export async function handle(
     default:
       return text(404, "Not found: try /healthz, /readyz or /metrics.\n");
   }
+}
+
+function notAllowed(): Response {
+  return text(405, "Only GET and HEAD are served.\n");
 }
 
 function text(status: number, body: string): Response {
@@ -228,6 +232,8 @@ async function respond(
   if (url === null || !/^[A-Z]+$/.test(head.method)) {
     return text(400, "Malformed request line.\n");
   }
+  // Checked before a Request is made: it throws for CONNECT, TRACE, TRACK.
+  if (head.method !== "GET" && head.method !== "HEAD") return notAllowed();
   return await handle(new Request(url, { method: head.method }), handlers);
 }
 

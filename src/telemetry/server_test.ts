@@ -78,6 +78,22 @@ async function closedByPeer(conn: Deno.Conn): Promise<void> {
   }
 }
 
+/** Resolves once the server closed every one of `conns`; throws after `ms`. */
+async function allClosedWithin(conns: Deno.Conn[], ms: number): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new Error(`connections still open after ${ms} ms`)),
+      ms,
+    );
+  });
+  try {
+    await Promise.race([Promise.all(conns.map(closedByPeer)), late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 const alwaysReady = {
   readiness: () => ({ ready: true, checks: [] }),
   metrics: () => Promise.resolve(""),
@@ -100,12 +116,7 @@ Deno.test("the telemetry listener closes connections that never finish their req
     assert.equal(await res.text(), "ok\n");
     assert.ok(performance.now() - started < 1_000);
     // Every one of them is closed by the server within the deadline.
-    const all = Promise.all(conns.map(closedByPeer));
-    const late = new Promise<"late">((r) => {
-      const t = setTimeout(() => r("late"), 3_000);
-      all.then(() => clearTimeout(t));
-    });
-    assert.notEqual(await Promise.race([all, late]), "late");
+    await allClosedWithin(conns, 3_000);
   } finally {
     for (const conn of conns) {
       try {
@@ -154,7 +165,7 @@ Deno.test("the telemetry listener outlives running out of file descriptors", asy
     const { value } = await stdout.read();
     const port = Number(new TextDecoder().decode(value).trim());
     conns = await halfSent(port, 200);
-    await Promise.all(conns.map(closedByPeer));
+    await allClosedWithin(conns, 10_000);
     const res = await fetch(`http://127.0.0.1:${port}/healthz`, {
       signal: AbortSignal.timeout(2_000),
     }).catch(async (err) => {
@@ -185,4 +196,41 @@ Deno.test("the telemetry listener outlives running out of file descriptors", asy
     log,
     /Cannot accept a telemetry connection.*Too many open files/,
   );
+});
+
+Deno.test("the telemetry listener answers requests it does not serve with a status, then closes", async () => {
+  const server = serveTelemetry(
+    { hostname: "127.0.0.1", port: 0 },
+    alwaysReady,
+  );
+  const exchange = async (request: string) => {
+    const conn = await Deno.connect({
+      hostname: "127.0.0.1",
+      port: server.addr.port,
+    });
+    await conn.write(new TextEncoder().encode(request));
+    const answer = await new Response(conn.readable).text();
+    return answer.split("\r\n")[0];
+  };
+  try {
+    assert.equal(
+      await exchange("TRACE /healthz HTTP/1.1\r\n\r\n"),
+      "HTTP/1.1 405 Method Not Allowed",
+    );
+    assert.equal(
+      await exchange("nonsense\r\n\r\n"),
+      "HTTP/1.1 400 Bad Request",
+    );
+    assert.equal(
+      // 8 KiB exactly, so nothing is left unread to turn the close into a reset.
+      await exchange(`GET /healthz HTTP/1.1\r\nx: `.padEnd(8192, "a")),
+      "HTTP/1.1 431 Request Header Fields Too Large",
+    );
+    assert.equal(
+      await exchange("HEAD /readyz HTTP/1.0\r\n\r\n"),
+      "HTTP/1.1 200 OK",
+    );
+  } finally {
+    await server.shutdown();
+  }
 });
