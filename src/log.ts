@@ -5,6 +5,8 @@
  * @module
  */
 
+import process from "node:process";
+
 /** How much to log, from most to least verbose. */
 export type LogLevel = "debug" | "info" | "warn" | "error";
 
@@ -38,11 +40,14 @@ export interface LoggerOptions {
    * logging off rather than failing the caller, which may be cleaning up.
    */
   write?: (line: string) => void;
+  /** Applied to every line before it is written: the CLI removes secrets with it (src/redact.ts). */
+  redact?: (line: string) => string;
 }
 
 /** Returns true when `s` names a log level. */
 export function isLogLevel(s: string): s is LogLevel {
-  return s in ranks;
+  // Own keys only: `in` would also take "__proto__" or "toString".
+  return Object.hasOwn(ranks, s);
 }
 
 /** Creates a logger. */
@@ -54,10 +59,11 @@ export function createLogger(options: LoggerOptions = {}): Logger {
   const output = options.write ??
     ((line: string) => writeAll(encoder.encode(line + "\n")));
   let closed = false;
+  const redact = options.redact ?? ((line: string) => line);
   const write = (line: string) => {
     if (closed) return;
     try {
-      output(line);
+      output(redact(line));
     } catch {
       closed = true;
     }
@@ -88,6 +94,30 @@ function writeAll(bytes: Uint8Array): void {
   for (let n = 0; n < bytes.length;) {
     n += Deno.stderr.writeSync(bytes.subarray(n));
   }
+}
+
+/**
+ * Sends Node-style process warnings (`process.emitWarning`, e.g. Node's
+ * TimeoutOverflowWarning from a library's timer) to `log` as warn lines:
+ * Deno prints them as plain text otherwise, in the middle of a JSON log, and
+ * a listener on the "warning" event does not stop that. Returns a function
+ * that puts the previous behaviour back.
+ */
+export function routeProcessWarnings(log: Logger): () => void {
+  const original = process.emitWarning;
+  process.emitWarning = ((
+    warning: string | Error,
+    type?: string | { type?: string },
+  ) => {
+    const name = typeof type === "string"
+      ? type
+      : type?.type ?? (warning instanceof Error ? warning.name : "Warning");
+    const message = warning instanceof Error ? warning.message : `${warning}`;
+    log.warn(message.replaceAll("\n", " "), { warning: name });
+  }) as typeof process.emitWarning;
+  return () => {
+    process.emitWarning = original;
+  };
 }
 
 /** A logger that drops everything, for tests and library use. */

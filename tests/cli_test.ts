@@ -106,10 +106,10 @@ for (
     ["a non-Go target", ["run", "--target", "/bin/true"], {}, 2, /not a Go/i],
     [
       "a pid that does not exist",
-      ["run", "--pid", "999999999"],
+      ["run", "--pid", "4194303"],
       {},
       2,
-      /999999999/,
+      /4194303/,
     ],
     [
       "a bad OTEL_EXPORTER_OTLP_ENDPOINT",
@@ -203,6 +203,62 @@ for (
       /Invalid instance name "..\/evil"/,
     ],
     [
+      "a pid above the kernel's limit",
+      ["run", "--pid", "4194305"],
+      {},
+      2,
+      /Invalid pid "4194305"/,
+    ],
+    [
+      "OTEL_METRIC_EXPORT_INTERVAL=3000000000 (past the timer's range)",
+      ["run", "--target", "/bin/true", "--telemetry", "0"],
+      { OTEL_METRIC_EXPORT_INTERVAL: "3000000000" },
+      2,
+      /Invalid OTEL_METRIC_EXPORT_INTERVAL "3000000000"/,
+    ],
+    [
+      "OTEL_METRIC_EXPORT_INTERVAL=Infinity",
+      ["run", "--target", "/bin/true", "--telemetry", "0"],
+      { OTEL_METRIC_EXPORT_INTERVAL: "Infinity" },
+      2,
+      /Invalid OTEL_METRIC_EXPORT_INTERVAL "Infinity"/,
+    ],
+    [
+      "OTEL_BSP_MAX_QUEUE_SIZE=99999999999999",
+      ["run", "--target", "/bin/true"],
+      { OTEL_BSP_MAX_QUEUE_SIZE: "99999999999999" },
+      2,
+      /Invalid OTEL_BSP_MAX_QUEUE_SIZE: 99999999999999 exceeds the maximum of 10000000/,
+    ],
+    [
+      "SPANBRIDGE_MAX_QUEUE_BYTES=8000000G",
+      ["run", "--target", "/bin/true"],
+      { SPANBRIDGE_MAX_QUEUE_BYTES: "8000000G" },
+      2,
+      /Invalid SPANBRIDGE_MAX_QUEUE_BYTES: 8000000G exceeds the maximum of 4096M/,
+    ],
+    [
+      "SPANBRIDGE_LOG_LEVEL=__proto__",
+      ["run", "--target", "/bin/true"],
+      { SPANBRIDGE_LOG_LEVEL: "__proto__" },
+      2,
+      /Invalid log level "__proto__"/,
+    ],
+    [
+      "an OTEL_EXPORTER_OTLP_CERTIFICATE that is not PEM",
+      ["run", "--target", "/bin/true"],
+      { OTEL_EXPORTER_OTLP_CERTIFICATE: `${root}README.md` },
+      2,
+      /Invalid OTEL_EXPORTER_OTLP_CERTIFICATE: ".*README.md" holds no PEM certificate/,
+    ],
+    [
+      "an endpoint with credentials that is not http, without showing them",
+      ["run", "--target", "/bin/true"],
+      { OTEL_EXPORTER_OTLP_ENDPOINT: "ftp://alice:s3cr3t@collector:21" },
+      2,
+      /^(?!.*s3cr3t).*Invalid OTEL_EXPORTER_OTLP_ENDPOINT: "ftp:\/\/REDACTED:REDACTED@collector\/"/,
+    ],
+    [
       "a ring size that is not a power of two",
       ["run", "--target", "/bin/true", "--ring-size", "100000"],
       {},
@@ -225,6 +281,28 @@ for (
     assert.match(line.msg, pattern);
   });
 }
+
+Deno.test("spanbridge run rejects OTEL_SDK_DISABLED=yes with exit code 2", async () => {
+  const r = await spanbridge(
+    ["run", "--target", "/bin/true", "--log-format", "json"],
+    { OTEL_SDK_DISABLED: "yes" },
+  );
+  assert.equal(r.code, 2, r.stderr);
+  // The Deno runtime reads OTEL_SDK_DISABLED itself (its own OpenTelemetry)
+  // and complains in plain text before any of our code runs; our line is
+  // the last one.
+  const lines = r.stderr.trim().split("\n");
+  assert.ok(
+    lines.slice(0, -1).every((l) => /^'OTEL_SDK_DISABLED' env var/.test(l)),
+    r.stderr,
+  );
+  const line = JSON.parse(lines.at(-1)!);
+  assert.equal(line.level, "error");
+  assert.match(
+    line.msg,
+    /Invalid OTEL_SDK_DISABLED: "yes" is not true or false/,
+  );
+});
 
 Deno.test("spanbridge run writes an argument error in the log format asked for: text is one text line", async () => {
   const r = await spanbridge(["run", "--pid", "12ab", "--log-format", "text"]);

@@ -340,3 +340,49 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name:
+    "an endpoint's credentials and the headers' values never reach the log, /metrics or /readyz while export fails",
+  ignore: gate("secrets"),
+  async fn() {
+    const port = unusedPort();
+    const traced = await traceHello({
+      tag: "secrets",
+      env: {
+        OTEL_EXPORTER_OTLP_ENDPOINT: `http://alice:s3cr3t@127.0.0.1:${port}`,
+        OTEL_EXPORTER_OTLP_HEADERS: "authorization=Bearer%20t0ps3cr3t",
+        OTEL_EXPORTER_OTLP_TIMEOUT: "500",
+        OTEL_METRICS_EXPORTER: "otlp",
+        OTEL_METRIC_EXPORT_INTERVAL: "200",
+      },
+      args: ["--telemetry", "0"],
+    });
+    try {
+      await runHello(traced.exe, { rate: 50, durationMs: 1000, env: sdkEnv });
+      await waitUntil(
+        () => traced.controller.logs.some((l) => /Cannot export/.test(l.msg)),
+        10_000,
+        "an export failure in the log",
+      );
+      const listening = await traced.controller.waitFor("telemetry listening");
+      const base = `http://${listening.address}`;
+      const served = await (await fetch(`${base}/metrics`)).text() +
+        await (await fetch(`${base}/readyz`)).text();
+      await traced.controller.stop();
+      const log = traced.controller.dump();
+      assert.match(log, /Cannot export spans to http:\/\/REDACTED:REDACTED@/);
+      assert.match(log, /"otlpMetrics":"http:\/\/REDACTED:REDACTED@/);
+      for (const text of [log, served]) {
+        assert.ok(!/s3cr3t|t0ps3cr3t/.test(text), text);
+      }
+      assert.deepEqual(
+        traced.controller.logs.filter((l) => l.level === "raw"),
+        [],
+        "plain-text lines in the JSON log",
+      );
+    } finally {
+      await traced.close();
+    }
+  },
+});

@@ -11,7 +11,9 @@ import {
   isLogLevel,
   type Logger,
   type LogLevel,
+  routeProcessWarnings,
 } from "../log.ts";
+import { Redactor } from "../redact.ts";
 import {
   Controller,
   type ControllerStats,
@@ -84,30 +86,32 @@ Options:
       --telemetry <addr> Serve /healthz, /readyz and /metrics on PORT (loopback) or
                         HOST:PORT (env SPANBRIDGE_TELEMETRY; off by default); not ready
                         once export has failed for SPANBRIDGE_TELEMETRY_EXPORT_FAILING
-                        seconds (default 60); OTEL_METRICS_EXPORTER=otlp also pushes
-                        the metrics over OTLP/HTTP
+                        seconds (1 to 86400, default 60); OTEL_METRICS_EXPORTER=otlp also
+                        pushes the metrics over OTLP/HTTP every OTEL_METRIC_EXPORT_INTERVAL
+                        ms (100 to 86400000, default 60000)
   -h, --help            Show this help
 
 Export is configured with the OpenTelemetry variables; each OTEL_EXPORTER_OTLP_*
 one may also be given as OTEL_EXPORTER_OTLP_TRACES_*, which wins:
-  OTEL_SDK_DISABLED=true          export nothing (spans are counted, then discarded)
+  OTEL_SDK_DISABLED=true          export nothing (spans are counted, then discarded);
+                                  only true or false
   OTEL_TRACES_EXPORTER            otlp (default), console or none
   OTEL_EXPORTER_OTLP_ENDPOINT     where spans go (default http://localhost:4318)
   OTEL_EXPORTER_OTLP_PROTOCOL     http/protobuf (default) or http/json
-  OTEL_EXPORTER_OTLP_HEADERS      key=value,... (values percent-encoded)
+  OTEL_EXPORTER_OTLP_HEADERS      key=value,... (values percent-encoded; never printed)
   OTEL_EXPORTER_OTLP_TIMEOUT      ms per export, 1 to 3600000 (default 10000)
   OTEL_EXPORTER_OTLP_COMPRESSION  gzip or none (default none)
   OTEL_EXPORTER_OTLP_CERTIFICATE  PEM file of the CA certificates to trust (https)
   OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE, OTEL_EXPORTER_OTLP_CLIENT_KEY
                                   PEM files of a client certificate (mutual TLS)
-  OTEL_BSP_MAX_QUEUE_SIZE         spans queued at most (default 100000)
-  OTEL_BSP_MAX_EXPORT_BATCH_SIZE  spans per request at most (default 8192)
-  OTEL_BSP_SCHEDULE_DELAY         ms before a partial batch is sent (default 200)
-  SPANBRIDGE_MAX_QUEUE_BYTES      span bytes queued and in flight at most (default 32M)
+  OTEL_BSP_MAX_QUEUE_SIZE         spans queued at most, up to 10000000 (default 100000)
+  OTEL_BSP_MAX_EXPORT_BATCH_SIZE  spans per request at most, up to 10000000 (default 8192)
+  OTEL_BSP_SCHEDULE_DELAY         ms before a partial batch is sent, 1 to 3600000 (default 200)
+  SPANBRIDGE_MAX_QUEUE_BYTES      span bytes queued and in flight at most, up to 4G (default 32M)
   SPANBRIDGE_MAX_EXPORT_BATCH_BYTES
-                                  span bytes per request at most (default 4M)
+                                  span bytes per request at most, up to 1G (default 4M)
   SPANBRIDGE_MAX_RESOURCE_CACHE_BYTES
-                                  merged resources remembered at most (default 8M)
+                                  merged resources remembered at most, up to 1G (default 8M)
   OTEL_BSP_EXPORT_TIMEOUT         refused: set OTEL_EXPORTER_OTLP_TIMEOUT instead
   OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES
                                   merged into each process's resource
@@ -121,6 +125,9 @@ Exit codes: 0 stopped cleanly, 1 runtime failure, 2 bad usage, configuration or
 target, 3 missing privilege or kernel support, 4 stopped but spans were dropped
 (queue full, refused by the collector, undeliverable at stop: see the "stopped" line).
 `;
+
+/** The largest pid Linux hands out (PID_MAX_LIMIT on 64-bit). */
+const maxPid = 4_194_304;
 
 /** Options of one `run`, after flags and environment are merged and validated. */
 export interface RunOptions {
@@ -199,8 +206,10 @@ export function parseRunArgs(
   const exes = values.target ?? listFromEnv(env.OTEL_GO_AUTO_TARGET_EXE);
   const pidTexts = values.pid ?? listFromEnv(env.OTEL_GO_AUTO_TARGET_PID);
   const pids = pidTexts.map((p) => {
-    if (!/^[1-9][0-9]*$/.test(p)) {
-      throw new UsageError(`Invalid pid "${p}": expected a positive integer.`);
+    if (!/^[1-9][0-9]*$/.test(p) || Number(p) > maxPid) {
+      throw new UsageError(
+        `Invalid pid "${p}": expected a whole number from 1 to ${maxPid}.`,
+      );
     }
     return Number(p);
   });
@@ -305,7 +314,7 @@ function otelLogLevel(value: string | undefined): string | undefined {
     verbose: "debug",
     all: "debug",
   };
-  if (!(v in levels)) {
+  if (!Object.hasOwn(levels, v)) {
     throw new UsageError(
       `Invalid OTEL_LOG_LEVEL: "${value}" is not one of none, error, warn, info, debug, verbose, all`,
     );
@@ -354,6 +363,11 @@ export const runCommand: Command = {
       // gets JSON for a bad flag too.
       return fail(err, createLogger({ format: logFormatIn(args) }));
     }
+    // No line may show the endpoints' credentials or the headers' values.
+    const secrets = new Redactor([
+      options.export.otlp,
+      ...(options.telemetry?.otlp ? [options.telemetry.otlp.transport] : []),
+    ]);
     const log = createLogger({
       level: options.logLevel,
       format: options.logFormat,
@@ -362,12 +376,16 @@ export const runCommand: Command = {
       write: options.status
         ? (line) => writeErr(`${clearLine}${line}\n`)
         : undefined,
+      redact: (line) => secrets.text(line),
     });
+    const unroute = routeProcessWarnings(log);
     try {
       const stats = await run(options, log);
       return stats.export.dropped > 0 ? ExitCode.dropped : ExitCode.ok;
     } catch (err) {
       return fail(err, log);
+    } finally {
+      unroute();
     }
   },
 };

@@ -9,7 +9,9 @@
  * @module
  */
 
+import { createPrivateKey, X509Certificate } from "node:crypto";
 import type { OtlpHttpProtocol } from "./otlp_exporter.ts";
+import { redactUrl } from "../redact.ts";
 import { readResourceEnv, type ResourceEnv } from "./resource.ts";
 
 /** Where spans go (OTEL_TRACES_EXPORTER). */
@@ -88,12 +90,26 @@ type Env = Record<string, string | undefined>;
 const maxTimeoutMillis = 3_600_000;
 
 /**
+ * The largest sizes accepted, far above any sane setting (100 times the
+ * defaults and more) yet below what would overflow or could never be
+ * allocated: a typo such as 8000000G is refused instead of lifting the bound.
+ */
+export const maxBatchOptions = {
+  /** OTEL_BSP_MAX_QUEUE_SIZE and OTEL_BSP_MAX_EXPORT_BATCH_SIZE: 10 million spans. */
+  spans: 10_000_000,
+  /** SPANBRIDGE_MAX_QUEUE_BYTES: 4 GiB. */
+  queueBytes: 4 * 1024 ** 3,
+  /** SPANBRIDGE_MAX_EXPORT_BATCH_BYTES and SPANBRIDGE_MAX_RESOURCE_CACHE_BYTES: 1 GiB. */
+  bytes: 1024 ** 3,
+};
+
+/**
  * Reads and validates the export configuration from `env`; throws an Error
  * naming the bad variable. Certificate files are read here too.
  */
 export function readExportConfig(env: Env): ExportConfig {
   const get = (name: string) => env[name]?.trim() || undefined;
-  const disabled = get("OTEL_SDK_DISABLED")?.toLowerCase() === "true";
+  const disabled = readBoolean(get, "OTEL_SDK_DISABLED");
   const exporter = disabled
     ? "none"
     : readExporterKind(get("OTEL_TRACES_EXPORTER"));
@@ -108,11 +124,13 @@ export function readExportConfig(env: Env): ExportConfig {
       get,
       "OTEL_BSP_MAX_QUEUE_SIZE",
       defaultBatchOptions.maxQueueSpans,
+      maxBatchOptions.spans,
     ),
     maxBatchSpans: positiveInteger(
       get,
       "OTEL_BSP_MAX_EXPORT_BATCH_SIZE",
       defaultBatchOptions.maxBatchSpans,
+      maxBatchOptions.spans,
     ),
     scheduleDelayMs: positiveInteger(
       get,
@@ -125,16 +143,19 @@ export function readExportConfig(env: Env): ExportConfig {
       get,
       "SPANBRIDGE_MAX_QUEUE_BYTES",
       defaultBatchOptions.maxQueueBytes,
+      maxBatchOptions.queueBytes,
     ),
     maxBatchBytes: byteSize(
       get,
       "SPANBRIDGE_MAX_EXPORT_BATCH_BYTES",
       defaultBatchOptions.maxBatchBytes,
+      maxBatchOptions.bytes,
     ),
     maxResourceCacheBytes: byteSize(
       get,
       "SPANBRIDGE_MAX_RESOURCE_CACHE_BYTES",
       defaultBatchOptions.maxResourceCacheBytes,
+      maxBatchOptions.bytes,
     ),
   };
   if (batch.maxBatchSpans > batch.maxQueueSpans) {
@@ -182,7 +203,9 @@ function readTransport(
       url !== undefined && !/^https?:$/.test(URL.parse(url)?.protocol ?? "")
     ) {
       throw new Error(
-        `Invalid ${name}: "${url}" is not an http:// or https:// URL`,
+        `Invalid ${name}: "${
+          redactUrl(url)
+        }" is not an http:// or https:// URL`,
       );
     }
   }
@@ -219,30 +242,34 @@ function readTransport(
       `Invalid ${compression.name}: "${compression.value}" is not one of gzip, none`,
     );
   }
-  const file = (setting: string) => {
+  const file = (setting: string, holds: PemContent) => {
     const { name, value } = pick(setting);
     if (value === undefined) return undefined;
+    let bytes: Uint8Array;
     try {
-      return Deno.readFileSync(value);
+      bytes = Deno.readFileSync(value);
     } catch (err) {
       throw new Error(
         `Invalid ${name}: cannot read "${value}": ${(err as Error).message}`,
         { cause: err },
       );
     }
+    const problem = pemProblem(bytes, holds);
+    if (problem) throw new Error(`Invalid ${name}: "${value}" ${problem}`);
+    return bytes;
   };
-  const tls = {
-    ca: file("CERTIFICATE"),
-    cert: file("CLIENT_CERTIFICATE"),
-    key: file("CLIENT_KEY"),
-  };
-  if ((tls.cert === undefined) !== (tls.key === undefined)) {
+  const clientCert = pick("CLIENT_CERTIFICATE");
+  const clientKey = pick("CLIENT_KEY");
+  if ((clientCert.value === undefined) !== (clientKey.value === undefined)) {
     throw new Error(
-      `Invalid ${pick("CLIENT_CERTIFICATE").name} / ${
-        pick("CLIENT_KEY").name
-      }: mutual TLS needs both, only one is set`,
+      `Invalid ${clientCert.name} / ${clientKey.name}: mutual TLS needs both, only one is set`,
     );
   }
+  const tls = {
+    ca: file("CERTIFICATE", "certificates"),
+    cert: file("CLIENT_CERTIFICATE", "certificates"),
+    key: file("CLIENT_KEY", "key"),
+  };
   return {
     url,
     headers,
@@ -252,6 +279,40 @@ function readTransport(
       Object.entries(tls).filter(([, v]) => v !== undefined),
     ),
   };
+}
+
+/** What a PEM file must hold. */
+type PemContent = "certificates" | "key";
+
+/**
+ * Why `bytes` are not the PEM `holds` asks for, or undefined when they are.
+ * Checked at start: Node's TLS would otherwise fail only at the first export,
+ * long after the agent said it was running.
+ */
+function pemProblem(bytes: Uint8Array, holds: PemContent): string | undefined {
+  const text = new TextDecoder().decode(bytes);
+  if (holds === "key") {
+    try {
+      createPrivateKey(text);
+      return undefined;
+    } catch (err) {
+      return `is not a PEM private key (${(err as Error).message})`;
+    }
+  }
+  const blocks = text.match(
+    /-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g,
+  );
+  if (!blocks) return "holds no PEM certificate (-----BEGIN CERTIFICATE-----)";
+  for (const [i, block] of blocks.entries()) {
+    try {
+      new X509Certificate(block);
+    } catch (err) {
+      return `has a certificate that does not parse (number ${i + 1}: ${
+        (err as Error).message
+      })`;
+    }
+  }
+  return undefined;
 }
 
 /**
@@ -268,8 +329,11 @@ function parseHeaders(name: string, value: string): Record<string, string> {
     const eq = entry.indexOf("=");
     const key = eq < 0 ? "" : entry.slice(0, eq).trim();
     if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(key)) {
+      // Only the entry's start: the rest may be a secret (a value after a
+      // colon typed for "=", say).
+      const start = entry.trim().match(/^[^=:\s]*/)![0].slice(0, 40);
       throw new Error(
-        `Invalid ${name}: "${entry.trim()}" is not key=value with a valid header name`,
+        `Invalid ${name}: the entry starting "${start}" is not key=value with a valid header name`,
       );
     }
     let decoded: string;
@@ -348,11 +412,30 @@ function positiveInteger(
   return n;
 }
 
-/** A positive byte count, optionally with a K, M or G (binary) suffix. */
+/**
+ * A boolean variable: true or false, any case; unset is false. Anything else
+ * is refused rather than read as false (OTEL_SDK_DISABLED=yes would
+ * otherwise export).
+ */
+function readBoolean(
+  get: (name: string) => string | undefined,
+  name: string,
+): boolean {
+  const raw = get(name);
+  if (raw === undefined) return false;
+  const value = raw.toLowerCase();
+  if (value !== "true" && value !== "false") {
+    throw new Error(`Invalid ${name}: "${raw}" is not true or false`);
+  }
+  return value === "true";
+}
+
+/** A positive byte count, optionally with a K, M or G (binary) suffix, at most `max`. */
 function byteSize(
   get: (name: string) => string | undefined,
   name: string,
   fallback: number,
+  max: number,
 ): number {
   const raw = get(name);
   if (raw === undefined) return fallback;
@@ -363,6 +446,11 @@ function byteSize(
   if (!Number.isSafeInteger(n)) {
     throw new Error(
       `Invalid ${name}: "${raw}" is not a positive number of bytes (e.g. 33554432 or 32M)`,
+    );
+  }
+  if (n > max) {
+    throw new Error(
+      `Invalid ${name}: ${raw} exceeds the maximum of ${max / 1024 ** 2}M`,
     );
   }
   return n;

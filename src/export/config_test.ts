@@ -1,5 +1,9 @@
-import { deepStrictEqual, strictEqual, throws } from "node:assert/strict";
-import { defaultBatchOptions, readExportConfig } from "./config.ts";
+import { deepStrictEqual, ok, strictEqual, throws } from "node:assert/strict";
+import {
+  defaultBatchOptions,
+  maxBatchOptions,
+  readExportConfig,
+} from "./config.ts";
 
 Deno.test("readExportConfig defaults to OTLP over http/protobuf", () => {
   const c = readExportConfig({});
@@ -82,11 +86,11 @@ Deno.test("readExportConfig rejects bad values with the variable named", () => {
     ],
     [
       { OTEL_EXPORTER_OTLP_HEADERS: "authorization" },
-      /Invalid OTEL_EXPORTER_OTLP_HEADERS: "authorization" is not key=value/,
+      /Invalid OTEL_EXPORTER_OTLP_HEADERS: the entry starting "authorization" is not key=value/,
     ],
     [
       { OTEL_EXPORTER_OTLP_TRACES_HEADERS: "a=1,bad key=2" },
-      /Invalid OTEL_EXPORTER_OTLP_TRACES_HEADERS: "bad key=2"/,
+      /Invalid OTEL_EXPORTER_OTLP_TRACES_HEADERS: the entry starting "bad"/,
     ],
     [
       { OTEL_EXPORTER_OTLP_HEADERS: "x-token=%zz" },
@@ -166,25 +170,209 @@ Deno.test("readExportConfig resolves the OTLP transport settings, TRACES_ variab
   );
 });
 
-Deno.test("readExportConfig reads the certificate files once", () => {
+Deno.test("readExportConfig reads the certificate files once", async () => {
   const dir = Deno.makeTempDirSync();
   try {
-    const pem =
-      "-----BEGIN CERTIFICATE-----\nAA==\n-----END CERTIFICATE-----\n";
-    for (const f of ["ca", "cert", "key"]) {
-      Deno.writeTextFileSync(`${dir}/${f}.pem`, `${f} ${pem}`);
-    }
+    const { cert, key } = await pemPair(dir);
     const c = readExportConfig({
-      OTEL_EXPORTER_OTLP_CERTIFICATE: `${dir}/ca.pem`,
+      OTEL_EXPORTER_OTLP_CERTIFICATE: `${dir}/cert.pem`,
       OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE: `${dir}/cert.pem`,
       OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY: `${dir}/key.pem`,
     }).otlp;
     const text = (b?: Uint8Array) => new TextDecoder().decode(b);
     deepStrictEqual(
       [text(c.ca), text(c.cert), text(c.key)],
-      [`ca ${pem}`, `cert ${pem}`, `key ${pem}`],
+      [cert, cert, key],
     );
   } finally {
     Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+Deno.test("readExportConfig holds every size to its documented range", () => {
+  const cases: [string, string, number | RegExp][] = [
+    ["OTEL_BSP_MAX_QUEUE_SIZE", "10000000", 10_000_000],
+    ["OTEL_BSP_MAX_QUEUE_SIZE", "10000001", /exceeds the maximum of 10000000/],
+    [
+      "OTEL_BSP_MAX_QUEUE_SIZE",
+      "99999999999999",
+      /OTEL_BSP_MAX_QUEUE_SIZE: 99999999999999 exceeds the maximum/,
+    ],
+    ["OTEL_BSP_MAX_QUEUE_SIZE", "0", /is not a positive integer/],
+    [
+      "OTEL_BSP_MAX_EXPORT_BATCH_SIZE",
+      "10000001",
+      /exceeds the maximum of 10000000/,
+    ],
+    ["OTEL_BSP_SCHEDULE_DELAY", "3600000", 3_600_000],
+    ["OTEL_BSP_SCHEDULE_DELAY", "3600001", /exceeds the maximum of 3600000/],
+    ["OTEL_EXPORTER_OTLP_TIMEOUT", "0", /is not a positive integer/],
+    ["SPANBRIDGE_MAX_QUEUE_BYTES", "4G", 4 * 1024 ** 3],
+    [
+      "SPANBRIDGE_MAX_QUEUE_BYTES",
+      "8000000G",
+      /SPANBRIDGE_MAX_QUEUE_BYTES: 8000000G exceeds the maximum of 4096M/,
+    ],
+    [
+      "SPANBRIDGE_MAX_QUEUE_BYTES",
+      "4294967297",
+      /exceeds the maximum of 4096M/,
+    ],
+    ["SPANBRIDGE_MAX_QUEUE_BYTES", "0", /is not a positive number of bytes/],
+    ["SPANBRIDGE_MAX_QUEUE_BYTES", "-1", /is not a positive number of bytes/],
+    ["SPANBRIDGE_MAX_EXPORT_BATCH_BYTES", "1G", 1024 ** 3],
+    [
+      "SPANBRIDGE_MAX_EXPORT_BATCH_BYTES",
+      "1025M",
+      /exceeds the maximum of 1024M/,
+    ],
+    ["SPANBRIDGE_MAX_RESOURCE_CACHE_BYTES", "1G", 1024 ** 3],
+    [
+      "SPANBRIDGE_MAX_RESOURCE_CACHE_BYTES",
+      "2G",
+      /exceeds the maximum of 1024M/,
+    ],
+  ];
+  const field: Record<
+    string,
+    (c: ReturnType<typeof readExportConfig>) => number
+  > = {
+    OTEL_BSP_MAX_QUEUE_SIZE: (c) => c.batch.maxQueueSpans,
+    OTEL_BSP_SCHEDULE_DELAY: (c) => c.batch.scheduleDelayMs,
+    SPANBRIDGE_MAX_QUEUE_BYTES: (c) => c.batch.maxQueueBytes,
+    SPANBRIDGE_MAX_EXPORT_BATCH_BYTES: (c) => c.batch.maxBatchBytes,
+    SPANBRIDGE_MAX_RESOURCE_CACHE_BYTES: (c) => c.batch.maxResourceCacheBytes,
+  };
+  for (const [name, value, expected] of cases) {
+    const env = { [name]: value };
+    if (expected instanceof RegExp) {
+      throws(() => readExportConfig(env), expected, `${name}=${value}`);
+    } else {
+      strictEqual(field[name](readExportConfig(env)), expected, name);
+    }
+  }
+  strictEqual(maxBatchOptions.spans, 10_000_000);
+});
+
+Deno.test("readExportConfig takes only true or false for OTEL_SDK_DISABLED", () => {
+  for (const value of ["true", "TRUE", "True"]) {
+    strictEqual(
+      readExportConfig({ OTEL_SDK_DISABLED: value }).exporter,
+      "none",
+    );
+  }
+  for (const value of ["false", "FALSE", ""]) {
+    strictEqual(
+      readExportConfig({ OTEL_SDK_DISABLED: value }).exporter,
+      "otlp",
+    );
+  }
+  for (const value of ["yes", "1", "on", "no", "disabled"]) {
+    throws(
+      () => readExportConfig({ OTEL_SDK_DISABLED: value }),
+      new RegExp(`Invalid OTEL_SDK_DISABLED: "${value}" is not true or false`),
+    );
+  }
+});
+
+Deno.test("readExportConfig never quotes credentials or header values in its errors", () => {
+  const cases: Record<string, string>[] = [
+    { OTEL_EXPORTER_OTLP_ENDPOINT: "ftp://alice:s3cr3t@collector:21" },
+    { OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: "alice:s3cr3t@collector:4318" },
+    { OTEL_EXPORTER_OTLP_HEADERS: "authorization: Bearer s3cr3t" },
+    { OTEL_EXPORTER_OTLP_HEADERS: "x-api-key s3cr3t" },
+  ];
+  for (const env of cases) {
+    throws(
+      () => readExportConfig(env),
+      (err: Error) => !err.message.includes("s3cr3t"),
+      JSON.stringify(env),
+    );
+    throws(() => readExportConfig(env), /^Error: Invalid OTEL_/);
+  }
+});
+
+/** A self-signed certificate and its key as PEM text, made with openssl. */
+async function pemPair(dir: string): Promise<{ cert: string; key: string }> {
+  const out = await new Deno.Command("openssl", {
+    args: [
+      "req",
+      "-x509",
+      "-newkey",
+      "ec",
+      "-pkeyopt",
+      "ec_paramgen_curve:P-256",
+      "-nodes",
+      "-days",
+      "1",
+      "-subj",
+      "/CN=spanbridge-config-test",
+      "-keyout",
+      `${dir}/key.pem`,
+      "-out",
+      `${dir}/cert.pem`,
+    ],
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  ok(out.success, new TextDecoder().decode(out.stderr));
+  return {
+    cert: Deno.readTextFileSync(`${dir}/cert.pem`),
+    key: Deno.readTextFileSync(`${dir}/key.pem`),
+  };
+}
+
+Deno.test("readExportConfig refuses certificate and key files that are not PEM", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const { cert, key } = await pemPair(dir);
+    const files: Record<string, string> = {
+      "bundle.pem": `# two CAs\n${cert}${cert}`,
+      "empty.pem": "",
+      "text.pem": "not a certificate\n",
+      "der.pem": "\x30\x82\x01\x0a",
+      "broken.pem":
+        "-----BEGIN CERTIFICATE-----\nAA==\n-----END CERTIFICATE-----\n",
+      "second-broken.pem":
+        `${cert}-----BEGIN CERTIFICATE-----\nAA==\n-----END CERTIFICATE-----\n`,
+      "key.pem": key,
+      "broken.key":
+        "-----BEGIN PRIVATE KEY-----\nAA==\n-----END PRIVATE KEY-----\n",
+    };
+    for (const [name, text] of Object.entries(files)) {
+      Deno.writeTextFileSync(`${dir}/${name}`, text);
+    }
+    const ca = (file: string) =>
+      readExportConfig({ OTEL_EXPORTER_OTLP_CERTIFICATE: `${dir}/${file}` });
+    strictEqual(
+      new TextDecoder().decode(ca("bundle.pem").otlp.ca),
+      files["bundle.pem"],
+    );
+    for (const file of ["empty.pem", "text.pem", "der.pem", "key.pem"]) {
+      throws(
+        () => ca(file),
+        /Invalid OTEL_EXPORTER_OTLP_CERTIFICATE: ".*" holds no PEM certificate/,
+        file,
+      );
+    }
+    for (const file of ["broken.pem", "second-broken.pem"]) {
+      throws(() => ca(file), /has a certificate that does not parse/, file);
+    }
+    const mtls = (certFile: string, keyFile: string) =>
+      readExportConfig({
+        OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE: `${dir}/${certFile}`,
+        OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY: `${dir}/${keyFile}`,
+      });
+    ok(mtls("bundle.pem", "key.pem").otlp.key);
+    throws(
+      () => mtls("bundle.pem", "broken.key"),
+      /Invalid OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY: ".*broken.key" is not a PEM private key/,
+    );
+    throws(
+      () => mtls("text.pem", "key.pem"),
+      /Invalid OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE: .* holds no PEM certificate/,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
   }
 });

@@ -36,6 +36,7 @@ import type { OtlpTransportConfig } from "./config.ts";
 import type { ExportOutcome, SpanExporter } from "./exporter.ts";
 import { otlpHttpSettings } from "./otlp_http.ts";
 import { toOtlpJson } from "../otlp/mod.ts";
+import { Redactor, redactUrl } from "../redact.ts";
 
 /** The OTLP/HTTP encodings we send. */
 export type OtlpHttpProtocol = "http/protobuf" | "http/json";
@@ -104,6 +105,10 @@ export function createOtlpExporter(
     contentTypes[protocol],
     options.concurrencyLimit ?? 30,
   );
+  const secrets = new Redactor([{
+    url: config.url,
+    headers: options.headers ?? {},
+  }]);
   const delegate = createOtlpHttpExportDelegate(
     config,
     serializer,
@@ -125,7 +130,7 @@ export function createOtlpExporter(
           if (result.code !== ExportResultCode.SUCCESS) {
             resolve({
               ok: false,
-              error: describe(result.error, config.url),
+              error: describe(result.error, config.url, secrets),
               retryable: isRetryable(result.error),
             });
             return;
@@ -194,15 +199,26 @@ function isRetryable(error: Error | undefined): boolean {
   ].includes(error.message);
 }
 
-function describe(error: Error | undefined, url: string): Error {
-  const detail = error?.message || error?.name || "unknown error";
+/**
+ * The failure as one line, without the endpoint's credentials or the
+ * headers' values (the transport's own message may quote either).
+ */
+function describe(
+  error: Error | undefined,
+  url: string,
+  secrets: Redactor,
+): Error {
+  const detail = secrets.text(
+    error?.message || error?.name || "unknown error",
+  );
   const code = (error as { code?: unknown } | undefined)?.code;
   const status = typeof code === "number"
     ? ` (HTTP ${code})`
     : typeof code === "string"
     ? ` (${code})`
     : "";
-  return new Error(`Cannot export spans to ${url}: ${detail}${status}`, {
-    cause: error,
-  });
+  return new Error(
+    `Cannot export spans to ${redactUrl(url)}: ${detail}${status}`,
+    { cause: error },
+  );
 }

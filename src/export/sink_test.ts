@@ -1,7 +1,7 @@
 import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
 import type { TracesData } from "../../gen/opentelemetry/proto/trace/v1/trace_pb.ts";
 import { sampleBatch, sampleSpans, sampleTraces } from "../otlp/test_traces.ts";
-import { silentLogger } from "../log.ts";
+import { createLogger, silentLogger } from "../log.ts";
 import { startReceiver } from "../receive/mod.ts";
 import { SpanBatch, stringAttribute } from "../otlp/mod.ts";
 import { readExportConfig } from "./config.ts";
@@ -120,4 +120,30 @@ Deno.test("sink hands a record's memory back once its spans were exported", asyn
   ok(await flushed);
   strictEqual(released, 1);
   await sink.shutdown(100);
+});
+
+Deno.test("sink never logs the endpoint's credentials or the headers' values when export fails", async () => {
+  const closed = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (closed.addr as Deno.NetAddr).port;
+  closed.close();
+  const config = readExportConfig({
+    OTEL_EXPORTER_OTLP_ENDPOINT: `http://alice:s3cr3t@127.0.0.1:${port}`,
+    OTEL_EXPORTER_OTLP_HEADERS: "authorization=Bearer%20t0ps3cr3t",
+    OTEL_EXPORTER_OTLP_TIMEOUT: "500",
+    OTEL_BSP_SCHEDULE_DELAY: "10",
+  });
+  const lines: string[] = [];
+  const log = createLogger({ format: "json", write: (l) => lines.push(l) });
+  const sink = createSink(config, { log, host });
+  sink.add(sampleBatch(sampleTraces(sampleSpans(3))), shop);
+  await sink.flush(1500);
+  await sink.shutdown(0);
+  const text = lines.join("\n");
+  ok(
+    text.includes(
+      `Cannot export spans to http://REDACTED:REDACTED@127.0.0.1:${port}/v1/traces`,
+    ),
+    text,
+  );
+  ok(!/s3cr3t|alice/.test(text), text);
 });

@@ -50,6 +50,12 @@ export function ensurePinRoot(root: string): void {
       );
     }
     if (!(e instanceof Deno.errors.NotFound)) throw e;
+    // Checked before creating it: refused afterwards, it would stay behind.
+    if (pathThroughSymlink(parent)) {
+      throw new EnvironmentError(
+        `Cannot trust the pin root ${root}: its path goes through a symlink. Pass the real path as --pin-root.`,
+      );
+    }
     try {
       requireBpffs(parent, root);
     } catch (e2) {
@@ -161,6 +167,15 @@ export function removePinRootIfEmpty(root: string): void {
     if (!notEmpty && !(e instanceof Deno.errors.NotFound)) throw e;
   } finally {
     dir.close();
+  }
+}
+
+/** Whether the existing directory `dir` (absolute) is reached through a symlink. */
+function pathThroughSymlink(dir: string): boolean {
+  try {
+    return Deno.realPathSync(dir) !== dir;
+  } catch {
+    return false; // missing: requireBpffs names it
   }
 }
 

@@ -85,6 +85,26 @@ ebpfTest(
 );
 
 ebpfTest(
+  "ensurePinRoot refuses a missing pin root behind a symlinked parent and creates nothing",
+  () => {
+    const root = testPinRoot("trust");
+    const parentLink = Deno.makeTempDirSync() + "/bpf";
+    try {
+      Deno.symlinkSync("/sys/fs/bpf", parentLink);
+      const name = root.slice("/sys/fs/bpf/".length);
+      refused(
+        () => ensurePinRoot(`${parentLink}/${name}`),
+        /goes through a symlink/,
+      );
+      assertEquals(existsSync(root), false);
+    } finally {
+      Deno.removeSync(parentLink.slice(0, -"/bpf".length), { recursive: true });
+      removePinRoot(root);
+    }
+  },
+);
+
+ebpfTest(
   "ensurePinRoot refuses a directory that is not on bpffs and creates nothing there",
   () => {
     const dir = Deno.makeTempDirSync();

@@ -37,6 +37,19 @@ export interface TelemetryConfig {
 export const defaultExportFailingMs = 60_000;
 
 /**
+ * The accepted ranges, in ms. The push interval is a timer, and Node timers
+ * past 2^31-1 ms fire at once (3000000000 pushed 3,346 times in 12 s); a day
+ * is far above any sane setting, and pushing more than 10 times a second
+ * only loads the collector.
+ */
+export const telemetryBounds = {
+  /** SPANBRIDGE_TELEMETRY_EXPORT_FAILING: 1 s to a day. */
+  exportFailingMs: { min: 1_000, max: 86_400_000 },
+  /** OTEL_METRIC_EXPORT_INTERVAL: 100 ms to a day. */
+  exportIntervalMs: { min: 100, max: 86_400_000 },
+};
+
+/**
  * Reads the telemetry settings from the `--telemetry` flag value (or
  * SPANBRIDGE_TELEMETRY) and the environment. Returns undefined when the
  * listener was not asked for. Throws an Error naming the setting when a
@@ -60,12 +73,14 @@ export function readTelemetryConfig(
       env.SPANBRIDGE_TELEMETRY_EXPORT_FAILING,
       defaultExportFailingMs,
       "seconds",
+      telemetryBounds.exportFailingMs,
     ),
     exportIntervalMs: duration(
       "OTEL_METRIC_EXPORT_INTERVAL",
       env.OTEL_METRIC_EXPORT_INTERVAL,
       60_000,
       "milliseconds",
+      telemetryBounds.exportIntervalMs,
     ),
     ...(metricsExporter(env.OTEL_METRICS_EXPORTER) && {
       otlp: {
@@ -102,21 +117,33 @@ function parseListen(text: string): { hostname: string; port: number } {
   return { hostname: host.replace(/^\[(.*)\]$/, "$1"), port };
 }
 
-/** A positive duration in `unit`, as ms; `fallbackMs` when unset. */
+/**
+ * A duration in `unit` (seconds may have decimals, milliseconds are whole),
+ * as ms within `bounds`; `fallbackMs` when unset.
+ */
 function duration(
   name: string,
   text: string | undefined,
   fallbackMs: number,
   unit: "seconds" | "milliseconds",
+  bounds: { min: number; max: number },
 ): number {
-  if (text === undefined || text === "") return fallbackMs;
-  const value = Number(text);
-  if (!(value > 0)) {
+  if (text === undefined || text.trim() === "") return fallbackMs;
+  const seconds = unit === "seconds";
+  // Plain digits: Number() would also take "Infinity", "1e3" and "0x10".
+  const form = seconds ? /^[0-9]+(\.[0-9]+)?$/ : /^[0-9]+$/;
+  const ms = form.test(text.trim()) ? Number(text) * (seconds ? 1000 : 1) : NaN;
+  const [min, max] = seconds
+    ? [bounds.min / 1000, bounds.max / 1000]
+    : [bounds.min, bounds.max];
+  if (!(ms >= bounds.min && ms <= bounds.max)) {
     throw new Error(
-      `Invalid ${name} "${text}": expected a positive number of ${unit}.`,
+      `Invalid ${name} "${text}": expected ${
+        seconds ? "a number of seconds" : "a whole number of milliseconds"
+      } from ${min} to ${max}.`,
     );
   }
-  return unit === "seconds" ? value * 1000 : value;
+  return Math.round(ms);
 }
 
 function metricsExporter(text: string | undefined): boolean {

@@ -107,3 +107,48 @@ Deno.test("readTelemetryConfig names the setting that is invalid", () => {
     /OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE "sometimes"/,
   );
 });
+
+Deno.test("readTelemetryConfig holds the interval and the threshold to their documented ranges", () => {
+  const cases: [string, string, number | RegExp][] = [
+    ["OTEL_METRIC_EXPORT_INTERVAL", "100", 100],
+    ["OTEL_METRIC_EXPORT_INTERVAL", "86400000", 86_400_000],
+    [
+      "OTEL_METRIC_EXPORT_INTERVAL",
+      "3000000000",
+      /Invalid OTEL_METRIC_EXPORT_INTERVAL "3000000000": expected a whole number of milliseconds from 100 to 86400000/,
+    ],
+    ["OTEL_METRIC_EXPORT_INTERVAL", "86400001", /from 100 to 86400000/],
+    ["OTEL_METRIC_EXPORT_INTERVAL", "99", /from 100 to 86400000/],
+    ["OTEL_METRIC_EXPORT_INTERVAL", "0", /from 100 to 86400000/],
+    ["OTEL_METRIC_EXPORT_INTERVAL", "0.001", /from 100 to 86400000/],
+    ["OTEL_METRIC_EXPORT_INTERVAL", "Infinity", /from 100 to 86400000/],
+    ["OTEL_METRIC_EXPORT_INTERVAL", "1e4", /from 100 to 86400000/],
+    ["OTEL_METRIC_EXPORT_INTERVAL", "0x1000", /from 100 to 86400000/],
+    ["SPANBRIDGE_TELEMETRY_EXPORT_FAILING", "1", 1000],
+    ["SPANBRIDGE_TELEMETRY_EXPORT_FAILING", "2.5", 2500],
+    ["SPANBRIDGE_TELEMETRY_EXPORT_FAILING", "86400", 86_400_000],
+    [
+      "SPANBRIDGE_TELEMETRY_EXPORT_FAILING",
+      "86401",
+      /Invalid SPANBRIDGE_TELEMETRY_EXPORT_FAILING "86401": expected a number of seconds from 1 to 86400/,
+    ],
+    ["SPANBRIDGE_TELEMETRY_EXPORT_FAILING", "0.5", /from 1 to 86400/],
+    ["SPANBRIDGE_TELEMETRY_EXPORT_FAILING", "Infinity", /from 1 to 86400/],
+    ["SPANBRIDGE_TELEMETRY_EXPORT_FAILING", "-1", /from 1 to 86400/],
+  ];
+  for (const [name, value, expected] of cases) {
+    const read = () => readTelemetryConfig("1", { [name]: value })!;
+    if (expected instanceof RegExp) {
+      assert.throws(read, expected, `${name}=${value}`);
+    } else {
+      const config = read();
+      assert.equal(
+        name === "OTEL_METRIC_EXPORT_INTERVAL"
+          ? config.exportIntervalMs
+          : config.exportFailingMs,
+        expected,
+        `${name}=${value}`,
+      );
+    }
+  }
+});

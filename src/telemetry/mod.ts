@@ -16,12 +16,13 @@
  */
 import { UsageError } from "../errors.ts";
 import type { Logger } from "../log.ts";
+import { redactUrl } from "../redact.ts";
 import { version } from "../version.ts";
 import type { TelemetryConfig } from "./config.ts";
 import { ExportWatch } from "./export_watch.ts";
 import type { AgentMetrics } from "./metrics.ts";
 import { type AgentSource, readiness, RingWatch } from "./readiness.ts";
-import { serveTelemetry } from "./server.ts";
+import { serveTelemetry, type TelemetryServer } from "./server.ts";
 
 export * from "./config.ts";
 export type { ExportCall, ExportHealth } from "./export_watch.ts";
@@ -35,10 +36,14 @@ export class Telemetry {
   /** Where the listener listens (the real port when 0 was asked for). */
   readonly address: Deno.NetAddr;
   readonly #metrics: AgentMetrics;
-  readonly #server: Deno.HttpServer<Deno.NetAddr>;
+  readonly #server: TelemetryServer;
   #source: AgentSource | undefined;
 
-  private constructor(config: TelemetryConfig, metrics: AgentMetrics) {
+  private constructor(
+    config: TelemetryConfig,
+    metrics: AgentMetrics,
+    log: Logger,
+  ) {
     this.#metrics = metrics;
     this.exports = new ExportWatch((call) => this.#metrics.recordExport(call));
     const ring = new RingWatch();
@@ -53,7 +58,7 @@ export class Telemetry {
             Date.now(),
           ),
         metrics: () => this.#metrics.prometheus(),
-      });
+      }, log);
     } catch (err) {
       void this.#metrics.shutdown();
       throw new UsageError(
@@ -84,11 +89,11 @@ export class Telemetry {
       ...(config.otlp &&
         { otlp: { ...config.otlp, intervalMs: config.exportIntervalMs } }),
     });
-    const telemetry = new Telemetry(config, metrics);
+    const telemetry = new Telemetry(config, metrics, log);
     const { hostname, port } = telemetry.address;
     log.info("telemetry listening", {
       address: `${hostname.includes(":") ? `[${hostname}]` : hostname}:${port}`,
-      otlpMetrics: config.otlp?.transport.url ?? false,
+      otlpMetrics: config.otlp ? redactUrl(config.otlp.transport.url) : false,
     });
     return telemetry;
   }

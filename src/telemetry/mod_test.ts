@@ -103,3 +103,34 @@ Deno.test("the controller loads the metrics SDK only with telemetry on, and the 
   assert.ok(metrics.includes("@opentelemetry/sdk-metrics"), `${metrics}`);
   assert.deepEqual(metrics.filter((m) => m.includes("metrics-otlp")), []);
 });
+
+Deno.test("Telemetry names the OTLP metrics endpoint without its credentials", async () => {
+  const lines: string[] = [];
+  const log = createLogger({ format: "json", write: (l) => lines.push(l) });
+  const closed = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (closed.addr as Deno.NetAddr).port;
+  closed.close();
+  const telemetry = await Telemetry.start(
+    readTelemetryConfig("0", {
+      OTEL_METRICS_EXPORTER: "otlp",
+      OTEL_EXPORTER_OTLP_ENDPOINT: `http://alice:s3cr3t@127.0.0.1:${port}`,
+      OTEL_EXPORTER_OTLP_TIMEOUT: "500",
+    })!,
+    log,
+  );
+  try {
+    const base = `http://127.0.0.1:${telemetry.address.port}`;
+    const served = await (await fetch(`${base}/metrics`)).text() +
+      await (await fetch(`${base}/readyz`)).text();
+    assert.ok(!served.includes("s3cr3t"));
+  } finally {
+    await telemetry.close();
+  }
+  assert.match(
+    lines[0],
+    new RegExp(
+      `"otlpMetrics":"http://REDACTED:REDACTED@127\\.0\\.0\\.1:${port}/v1/metrics"`,
+    ),
+  );
+  assert.ok(!lines.join("\n").includes("s3cr3t"), lines.join("\n"));
+});
