@@ -25,8 +25,8 @@ if [ -n "$need_apt" ]; then
 	fi
 	say "installing clang, llvm, bpftool, libbpf-dev (apt-get)"
 	export DEBIAN_FRONTEND=noninteractive
-	apt-get update -qq >/dev/null
-	apt-get install -y -qq --no-install-recommends \
+	apt-get -o DPkg::Lock::Timeout=300 update -qq >/dev/null
+	apt-get install -o DPkg::Lock::Timeout=300 -y -qq --no-install-recommends \
 		clang llvm bpftool libbpf-dev libbpf1 linux-libc-dev libc6-dev >/dev/null
 fi
 
@@ -44,8 +44,8 @@ if [ -n "$need_podman" ]; then
 	fi
 	say "installing podman, runc, mmdebstrap (apt-get)"
 	export DEBIAN_FRONTEND=noninteractive
-	apt-get update -qq >/dev/null
-	apt-get install -y -qq --no-install-recommends podman runc mmdebstrap >/dev/null
+	apt-get -o DPkg::Lock::Timeout=300 update -qq >/dev/null
+	apt-get install -o DPkg::Lock::Timeout=300 -y -qq --no-install-recommends podman runc mmdebstrap >/dev/null
 fi
 
 # etcd and containerd for the single-node Kubernetes test (deno task
@@ -62,8 +62,8 @@ if [ "${1:-}" = kubernetes ]; then
 		fi
 		say "installing etcd-server, containerd, runc (apt-get)"
 		export DEBIAN_FRONTEND=noninteractive
-		apt-get update -qq >/dev/null
-		apt-get install -y -qq --no-install-recommends etcd-server containerd runc >/dev/null
+		apt-get -o DPkg::Lock::Timeout=300 update -qq >/dev/null
+		apt-get install -o DPkg::Lock::Timeout=300 -y -qq --no-install-recommends etcd-server containerd runc >/dev/null
 	fi
 fi
 
@@ -84,8 +84,8 @@ if [ "${1:-}" = kernels ]; then
 		fi
 		say "installing qemu-system-x86, busybox-static, kmod, python3-venv (apt-get)"
 		export DEBIAN_FRONTEND=noninteractive
-		apt-get update -qq >/dev/null
-		apt-get install -y -qq --no-install-recommends qemu-system-x86 \
+		apt-get -o DPkg::Lock::Timeout=300 update -qq >/dev/null
+		apt-get install -o DPkg::Lock::Timeout=300 -y -qq --no-install-recommends qemu-system-x86 \
 			busybox-static kmod python3-venv >/dev/null
 	fi
 	vng_version=1.42
