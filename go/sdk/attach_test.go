@@ -2,6 +2,7 @@ package sdk
 
 import (
 	"context"
+	"slices"
 	"testing"
 	"time"
 
@@ -76,9 +77,45 @@ func TestAttachDetectionFollowsTheHook(t *testing.T) {
 	if s.IsRecording() {
 		t.Error("span records while detached")
 	}
+	// Ended while attached, sealed after the probe went: held, not handed
+	// off into nothing, and handed off once a probe is there again.
+	p.Flush()
+	if n := len(r.spans(t)); n != 0 {
+		t.Fatalf("%d spans handed off with no probe attached", n)
+	}
+	defer handoff.SetHook(nil)()
 	p.Flush()
 	if len(r.spans(t)) != 1 {
-		t.Error("the attached span was not handed off")
+		t.Error("the held span was not handed off once attached again")
+	}
+}
+
+func TestHeldBatchesKeepTheNewestWithinTheBound(t *testing.T) {
+	if handoff.Refresh() {
+		t.Skip("a real probe is attached to the test binary")
+	}
+	var got [][]byte
+	p := NewTracerProvider(withSink(func(b []byte) { got = append(got, slices.Clone(b)) }))
+	shutdownAtEnd(t, p)
+	const size = 1 << 20
+	for i := range 6 {
+		b := make([]byte, size)
+		b[handoff.HeaderSize] = byte(i)
+		handoff.PutHeader(b, handoff.SignalTraces)
+		p.handOff(sealedBatch{data: b})
+	}
+	if len(got) != 0 {
+		t.Fatalf("%d batches handed off with no probe attached", len(got))
+	}
+	defer handoff.SetHook(nil)()
+	p.Flush()
+	if want := maxHeldBytes / size; len(got) != want {
+		t.Fatalf("handed off %d held batches, want the newest %d", len(got), want)
+	}
+	for i, b := range got {
+		if first := 6 - maxHeldBytes/size; b[handoff.HeaderSize] != byte(first+i) {
+			t.Errorf("held batch %d is batch %d, want %d (oldest first)", i, b[handoff.HeaderSize], first+i)
+		}
 	}
 }
 

@@ -30,6 +30,13 @@ type Provider struct {
 	// for those under way.
 	handing sync.RWMutex
 
+	// held are the batches sealed while no probe was attached, oldest
+	// first; nHeld is len(held), read without heldMu on every hand-off.
+	heldMu    sync.Mutex
+	held      []sealedBatch
+	heldBytes int
+	nHeld     atomic.Int32
+
 	mu      sync.Mutex
 	tracers map[tracerKey]*tracer
 	list    atomic.Pointer[[]*tracer] // the tracers, for the flusher
@@ -169,6 +176,9 @@ func (p *Provider) ForceFlush(ctx context.Context) error {
 // Flush hands off every span that has ended, before it returns: ForceFlush
 // without a deadline.
 func (p *Provider) Flush() {
+	if p.nHeld.Load() > 0 && handoff.Refresh() {
+		p.releaseHeld()
+	}
 	now := time.Now()
 	for _, t := range *p.list.Load() {
 		t.batch.flush(now, 0)
@@ -206,7 +216,9 @@ func (p *Provider) run() {
 		case <-p.stop:
 			return
 		case now := <-tick.C:
-			handoff.Refresh()
+			if handoff.Refresh() && p.nHeld.Load() > 0 {
+				p.releaseHeld()
+			}
 			for _, t := range *p.list.Load() {
 				t.batch.flush(now, p.cfg.batchTimeout)
 			}
@@ -225,15 +237,65 @@ const freeBufs = 4
 // keeps it so.
 const initialBufBytes = 64 << 10
 
-// handOff numbers a batch, gives it to the probe and its buffer back to the
-// free list.
+// maxHeldBytes bounds the batches a Provider holds while no probe is
+// attached: enough for the seconds a controller takes to restart on a
+// kernel whose attachments end with it (before 5.15), at a few thousand
+// spans per second; past it the oldest batches are dropped.
+const maxHeldBytes = 4 << 20
+
+// handOff numbers a batch and gives it to the probe, and its buffer back to
+// the free list. While no probe is attached (a controller that stopped or
+// died) the batch is held instead, never handed off into nothing, and the
+// held batches go first once a probe is there again. A held batch dropped
+// for room leaves a gap in the batch sequence, which the controller counts
+// as lost.
 func (p *Provider) handOff(b sealedBatch) {
 	handoff.Sequence(b.data)
+	if !handoff.Refresh() {
+		p.hold(b)
+		return
+	}
+	if p.nHeld.Load() > 0 {
+		p.releaseHeld()
+	}
+	p.give(b)
+}
+
+// give hands b to the probe and recycles its buffer.
+func (p *Provider) give(b sealedBatch) {
 	p.cfg.sink(b.data)
 	select {
 	case p.bufs <- b.buf:
 	default:
 	}
+}
+
+// hold keeps b until a probe is attached, dropping the oldest held batches
+// past maxHeldBytes.
+func (p *Provider) hold(b sealedBatch) {
+	p.heldMu.Lock()
+	defer p.heldMu.Unlock()
+	p.held = append(p.held, b)
+	p.heldBytes += len(b.data)
+	for p.heldBytes > maxHeldBytes && len(p.held) > 1 {
+		p.heldBytes -= len(p.held[0].data)
+		p.held[0] = sealedBatch{}
+		p.held = p.held[1:]
+	}
+	p.nHeld.Store(int32(len(p.held)))
+}
+
+// releaseHeld hands off the held batches, oldest first.
+func (p *Provider) releaseHeld() {
+	p.heldMu.Lock()
+	defer p.heldMu.Unlock()
+	for _, b := range p.held {
+		p.give(b)
+	}
+	clear(p.held)
+	p.held = p.held[:0]
+	p.heldBytes = 0
+	p.nHeld.Store(0)
 }
 
 // getBuf returns an empty batch buffer with headroom bytes reserved.

@@ -16,10 +16,14 @@
 import assert from "node:assert/strict";
 import { parseArgs } from "node:util";
 import { ControllerProcess, delay, waitUntil } from "../harness.ts";
-import { type CollectingReceiver, collectingReceiver } from "../otlp.ts";
+import {
+  attributeMap,
+  type CollectingReceiver,
+  collectingReceiver,
+  type ReceivedSpan,
+} from "../otlp.ts";
 import {
   assertHelloRunsArrived,
-  type HelloRun,
   helloRunsArrived,
   runHello,
   startHello,
@@ -92,6 +96,7 @@ async function stopBalanced(c: ControllerProcess, spans: number) {
   assert.equal(stopped.dropped, 0, c.dump());
   assert.equal(stopped.recordsLost, 0, c.dump());
   assert.equal(stopped.recordsCorrupt, 0, c.dump());
+  assert.equal(stopped.batchesLost, 0, c.dump());
   return stopped;
 }
 
@@ -142,7 +147,7 @@ async function target(): Promise<Facts> {
     const facts = await probeFacts(c);
     const started = startHello(hello, {
       rate: 50,
-      durationMs: 2000,
+      durationMs: 5000,
       env: helloEnv,
     });
     // Sampled while hello runs, after its first spans were handed off.
@@ -163,54 +168,76 @@ async function target(): Promise<Facts> {
   }
 }
 
-/**
- * `run --pid`: the breakpoint is put into that process only; a second
- * process of the same binary sees no probe.
- */
-async function pid(): Promise<Facts> {
-  const receiver = await collectingReceiver();
-  const traced = startHello(hello, {
-    rate: 50,
-    durationMs: 2000,
+/** A hello that makes traces at once and runs until SIGTERM. */
+function helloUntilStopped(): Deno.ChildProcess {
+  return new Deno.Command(hello, {
+    args: ["-rate", "50"],
     env: helloEnv,
-    waitAttachMs: 120_000,
-  });
-  // No -wait-attach: it makes its traces whether or not it is traced.
-  const other = new Deno.Command(hello, {
-    args: ["-rate", "20", "-duration", "30s"],
     stdout: "null",
     stderr: "null",
   }).spawn();
+}
+
+/** Stops a {@linkcode helloUntilStopped} process; it flushes as it exits. */
+async function stopHello(child: Deno.ChildProcess): Promise<void> {
+  try {
+    child.kill("SIGTERM");
+  } catch {
+    // It exited.
+  }
+  await child.status;
+}
+
+/**
+ * Asserts that every trace in `received` arrived whole: the traces of a
+ * program that was traced for part of its run.
+ */
+function assertWholeTraces(received: ReceivedSpan[]): number {
+  const traces = new Set(received.map((s) => s.span.traceId)).size;
+  const whole = wholeHelloTraces(received);
+  assert.equal(traces - whole, 0, `${traces - whole} traces arrived in part`);
+  return whole;
+}
+
+/**
+ * `run --pid`: the breakpoint is put into that process only; a second
+ * process of the same binary sees no probe. Both make traces from the
+ * start; those of the traced one that began once it was attached arrive.
+ */
+async function pid(): Promise<Facts> {
+  const receiver = await collectingReceiver();
+  const traced = helloUntilStopped();
+  const other = helloUntilStopped();
   const c = controller(
     ["--pid", `${traced.pid}`, "--instance", `${tag}-pid`],
     receiver,
   );
   try {
     const facts = await probeFacts(c);
-    await waitUntil(() => receiver.spans.length > 0, 30_000, "first spans");
+    await waitUntil(() => receiver.spans.length > 0, 60_000, "first spans");
     const tracedByte = await probeByte(traced.pid, hello);
     const otherByte = await probeByte(other.pid, hello);
     assert.equal(otherByte, 0x0f, "the untraced process sees a probe");
-    const run = await traced.done;
-    await waitUntil(
-      () => helloRunsArrived(receiver.spans, [run]),
-      30_000,
-      `all ${run.requests} traces of hello`,
+    await delay(2000);
+    await stopHello(traced);
+    await delay(1000);
+    const pids = new Set(
+      receiver.spans.map((s) =>
+        attributeMap(s.resource).get("process.pid")?.intValue
+      ),
     );
-    const spans = assertHelloRunsArrived(receiver.spans, [run]);
-    await stopBalanced(c, spans);
+    assert.deepEqual([...pids], [`${traced.pid}`]);
+    const traces = assertWholeTraces(receiver.spans);
+    await stopBalanced(c, receiver.spans.length);
     return {
       attachMode: facts.attachMode,
       traced: uprobeKind(tracedByte),
       untraced: uprobeKind(otherByte),
+      traces,
     };
   } finally {
-    try {
-      other.kill("SIGKILL");
-    } catch {
-      // It exited.
-    }
-    await other.status;
+    await stopHello(traced);
+    await stopHello(other);
     await c.stop();
     await receiver.close();
   }
@@ -240,6 +267,7 @@ async function restart(): Promise<Facts> {
     });
     await waitUntil(() => receiver.spans.length >= 20, 30_000, "first spans");
     const before = await probeByte(running.pid, hello);
+    const killedAt = Date.now();
     first.child.kill("SIGKILL");
     await first.wait();
     await delay(200);
@@ -255,36 +283,20 @@ async function restart(): Promise<Facts> {
       "adopted the probe instance of a controller that exited",
       90_000,
     );
-    const run: HelloRun = await running.done;
-    let spans: number;
-    if (held) {
-      // Traces made while no probe was there did not record; the others
-      // arrive whole.
-      await delay(1500);
-      spans = receiver.spans.length;
-      const whole = wholeHelloTraces(receiver.spans);
-      assert.ok(whole > 0 && whole <= run.requests);
-      assert.equal(
-        spans,
-        receiver.spans.length,
-      );
-      const partial = new Set(receiver.spans.map((s) => s.span.traceId)).size -
-        whole;
-      assert.equal(partial, 0, `${partial} traces arrived in part`);
-    } else {
-      await waitUntil(
-        () => helloRunsArrived(receiver.spans, [run]),
-        30_000,
-        `all ${run.requests} traces of hello`,
-      );
-      spans = assertHelloRunsArrived(receiver.spans, [run]);
-    }
+    const run = await running.done;
+    await waitUntilSteady(receiver);
+    // What the killed controller had read from the ring and not yet
+    // delivered died with it: only spans that ended just before the kill.
+    // Everything else arrives, what was still in the ring and what the
+    // SDK held while no probe was there included.
+    const cut = tracesCutBy(receiver.spans, killedAt);
     const status = await second.stop();
     const stopped = await second.waitFor("stopped");
     assert.equal(status.code, 0, second.dump());
     assert.equal(stopped.dropped, 0, second.dump());
     assert.equal(stopped.recordsLost, 0, second.dump());
     assert.equal(stopped.recordsCorrupt, 0, second.dump());
+    assert.equal(stopped.batchesLost, 0, second.dump());
     return {
       attachMode: facts.attachMode,
       probeBeforeKill: uprobeKind(before),
@@ -292,7 +304,7 @@ async function restart(): Promise<Facts> {
       adoptedFrom: adopted.from,
       requests: run.requests,
       tracesArrived: wholeHelloTraces(receiver.spans),
-      spans,
+      tracesCutByKill: cut.partial,
     };
   } finally {
     await first.stop();
@@ -300,6 +312,42 @@ async function restart(): Promise<Facts> {
     await running?.done.catch(() => {});
     await receiver.close();
   }
+}
+
+/** Waits until no span arrived for 1.5 s. */
+async function waitUntilSteady(receiver: CollectingReceiver): Promise<void> {
+  let seen = -1;
+  while (seen !== receiver.spans.length) {
+    seen = receiver.spans.length;
+    await delay(1500);
+  }
+}
+
+/**
+ * Counts the traces of `received` that arrived in part, and asserts that a
+ * SIGKILL at `killedAt` cut each: every span of it ended in the 3 s before
+ * the kill (the reach of the killed controller's export queue).
+ */
+function tracesCutBy(
+  received: ReceivedSpan[],
+  killedAt: number,
+): { partial: number } {
+  const byTrace = Map.groupBy(received, (r) => r.span.traceId);
+  let partial = 0;
+  for (const [traceId, spans] of byTrace) {
+    if (wholeHelloTraces(spans) === 1) continue;
+    partial++;
+    for (const { span } of spans) {
+      const endMs = Number(BigInt(span.endTimeUnixNano) / 1_000_000n);
+      assert.ok(
+        endMs > killedAt - 3000 && endMs <= killedAt + 500,
+        `trace ${traceId} arrived in part, with a span that ended ${
+          endMs - killedAt
+        } ms from the kill`,
+      );
+    }
+  }
+  return { partial };
 }
 
 /**
