@@ -25,10 +25,17 @@ export interface BatchOptions {
   scheduleDelayMs: number;
   /** Export requests in flight at once. Default 2. */
   maxConcurrentExports: number;
-  /** ScopeSpans bytes held at most; more are dropped and counted. SPANBRIDGE_MAX_QUEUE_BYTES, default 32 MiB. */
+  /** Bytes of spans and their resources held at most; more are dropped and counted. SPANBRIDGE_MAX_QUEUE_BYTES, default 32 MiB. */
   maxQueueBytes: number;
-  /** ScopeSpans bytes per export request at most (a single larger record is sent alone). SPANBRIDGE_MAX_EXPORT_BATCH_BYTES, default 4 MiB. */
+  /** Encoded bytes (spans and resources) per export request at most (a single larger record is sent alone). SPANBRIDGE_MAX_EXPORT_BATCH_BYTES, default 4 MiB. */
   maxBatchBytes: number;
+  /**
+   * Encoded bytes of one export request at most, however it is made up: a
+   * record that is larger alone is dropped ("too_large"). Below the
+   * Collector's default limit of 20 MiB, which refuses the whole request
+   * (413). SPANBRIDGE_MAX_REQUEST_BODY_BYTES, default 16 MiB.
+   */
+  maxRequestBodyBytes: number;
   /** Bytes of merged resources remembered at most. SPANBRIDGE_MAX_RESOURCE_CACHE_BYTES, default 8 MiB. */
   maxResourceCacheBytes: number;
 }
@@ -79,8 +86,15 @@ export const defaultBatchOptions: BatchOptions = {
   // not the queue (BENCHMARKS.md section 7).
   maxQueueBytes: 32 << 20,
   maxBatchBytes: 4 << 20,
+  maxRequestBodyBytes: 16 << 20,
   maxResourceCacheBytes: 8 << 20,
 };
+
+/**
+ * The largest request body limit accepted: 256 MiB, past any receiver's
+ * sane limit; a request is built in memory whole, twice (records and body).
+ */
+const maxRequestBodyBytes = 256 << 20;
 
 type Env = Record<string, string | undefined>;
 
@@ -131,12 +145,23 @@ export function readExportConfig(env: Env): ExportConfig {
       "SPANBRIDGE_MAX_EXPORT_BATCH_BYTES",
       defaultBatchOptions.maxBatchBytes,
     ),
+    maxRequestBodyBytes: byteSize(
+      get,
+      "SPANBRIDGE_MAX_REQUEST_BODY_BYTES",
+      defaultBatchOptions.maxRequestBodyBytes,
+      maxRequestBodyBytes,
+    ),
     maxResourceCacheBytes: byteSize(
       get,
       "SPANBRIDGE_MAX_RESOURCE_CACHE_BYTES",
       defaultBatchOptions.maxResourceCacheBytes,
     ),
   };
+  if (batch.maxBatchBytes > batch.maxRequestBodyBytes) {
+    throw new Error(
+      `Invalid SPANBRIDGE_MAX_EXPORT_BATCH_BYTES: ${batch.maxBatchBytes} exceeds SPANBRIDGE_MAX_REQUEST_BODY_BYTES (${batch.maxRequestBodyBytes}), the most one request may hold`,
+    );
+  }
   if (batch.maxBatchSpans > batch.maxQueueSpans) {
     throw new Error(
       `Invalid OTEL_BSP_MAX_EXPORT_BATCH_SIZE: ${batch.maxBatchSpans} exceeds OTEL_BSP_MAX_QUEUE_SIZE (${batch.maxQueueSpans})`,
@@ -348,11 +373,12 @@ function positiveInteger(
   return n;
 }
 
-/** A positive byte count, optionally with a K, M or G (binary) suffix. */
+/** A positive byte count, optionally with a K, M or G (binary) suffix, at most `max`. */
 function byteSize(
   get: (name: string) => string | undefined,
   name: string,
   fallback: number,
+  max = Number.MAX_SAFE_INTEGER,
 ): number {
   const raw = get(name);
   if (raw === undefined) return fallback;
@@ -363,6 +389,11 @@ function byteSize(
   if (!Number.isSafeInteger(n)) {
     throw new Error(
       `Invalid ${name}: "${raw}" is not a positive number of bytes (e.g. 33554432 or 32M)`,
+    );
+  }
+  if (n > max) {
+    throw new Error(
+      `Invalid ${name}: ${raw} exceeds the maximum of ${max} bytes`,
     );
   }
   return n;

@@ -188,3 +188,28 @@ Deno.test("readExportConfig reads the certificate files once", () => {
     Deno.removeSync(dir, { recursive: true });
   }
 });
+
+Deno.test("readExportConfig reads SPANBRIDGE_MAX_REQUEST_BODY_BYTES within its bounds", () => {
+  strictEqual(defaultBatchOptions.maxRequestBodyBytes < 20 << 20, true);
+  strictEqual(
+    readExportConfig({ SPANBRIDGE_MAX_REQUEST_BODY_BYTES: "8M" }).batch
+      .maxRequestBodyBytes,
+    8 << 20,
+  );
+  throws(
+    () => readExportConfig({ SPANBRIDGE_MAX_REQUEST_BODY_BYTES: "257M" }),
+    /Invalid SPANBRIDGE_MAX_REQUEST_BODY_BYTES: 257M exceeds the maximum of 268435456 bytes/,
+  );
+  throws(
+    () => readExportConfig({ SPANBRIDGE_MAX_REQUEST_BODY_BYTES: "0" }),
+    /Invalid SPANBRIDGE_MAX_REQUEST_BODY_BYTES: "0" is not a positive number/,
+  );
+  throws(
+    () =>
+      readExportConfig({
+        SPANBRIDGE_MAX_REQUEST_BODY_BYTES: "2M",
+        SPANBRIDGE_MAX_EXPORT_BATCH_BYTES: "4M",
+      }),
+    /Invalid SPANBRIDGE_MAX_EXPORT_BATCH_BYTES: 4194304 exceeds SPANBRIDGE_MAX_REQUEST_BODY_BYTES \(2097152\)/,
+  );
+});

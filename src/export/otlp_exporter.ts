@@ -202,7 +202,12 @@ function describe(error: Error | undefined, url: string): Error {
     : typeof code === "string"
     ? ` (${code})`
     : "";
-  return new Error(`Cannot export spans to ${url}: ${detail}${status}`, {
+  // Not retried: the same body would be refused again. Only this request's
+  // spans are lost; the requests are already split below our own limit.
+  const hint = code === 413
+    ? ": the receiver's request body limit is lower than SPANBRIDGE_MAX_REQUEST_BODY_BYTES; lower it below the receiver's limit"
+    : "";
+  return new Error(`Cannot export spans to ${url}: ${detail}${status}${hint}`, {
     cause: error,
   });
 }

@@ -27,6 +27,7 @@ import {
   type Resource,
   ResourceSchema,
 } from "../../gen/opentelemetry/proto/resource/v1/resource_pb.ts";
+import { lengthDelimitedSize } from "../otlp/mod.ts";
 
 /**
  * Characters of a string attribute value at most. Long enough for any path,
@@ -54,7 +55,9 @@ export function limitResource(resource: Resource): Resource {
     changed = true;
     return create(KeyValueSchema, { key: kv.key, value });
   });
-  const sizes = attributes.map((kv) => field(toBinary(KeyValueSchema, kv)));
+  const sizes = attributes.map((kv) =>
+    lengthDelimitedSize(toBinary(KeyValueSchema, kv).length)
+  );
   // Room for dropped_attributes_count (a tag and a varint of at most 5 bytes).
   let total = sizes.reduce((n, size) => n + size, 6);
   const removed = new Set<number>();
@@ -115,15 +118,4 @@ function truncate(s: string): string {
   // Twice as many UTF-16 units hold at least that many code points.
   return Array.from(s.slice(0, 2 * maxResourceValueChars))
     .slice(0, maxResourceValueChars).join("");
-}
-
-/** Size of `bytes` as a length-delimited field with a one-byte tag. */
-function field(bytes: Uint8Array): number {
-  let n = bytes.length;
-  let varint = 1;
-  while (n >= 0x80) {
-    n = Math.floor(n / 128);
-    varint++;
-  }
-  return 1 + varint + bytes.length;
 }
