@@ -26,6 +26,8 @@ export interface HelloOptions {
   durationMs: number;
   /** Extra environment (the SDK reads OTEL_BSP_*). */
   env?: Record<string, string>;
+  /** Arguments after the flags, which hello ignores (a long command line). */
+  args?: string[];
 }
 
 /**
@@ -53,6 +55,7 @@ export function startHello(
       `${options.durationMs}ms`,
       "-wait-attach",
       "10s",
+      ...(options.args ?? []),
     ],
     env: options.env,
     stdout: "piped",
