@@ -33,7 +33,7 @@ function mib(bytes: number): number {
  * The agent's peak memory bound in this test. Idle, it peaks at ~100 MiB
  * (the Deno executable, the ring's mapping and startup garbage,
  * BENCHMARKS.md section 7); the queue adds at most its 32 MiB bound.
- * Measured: 117-171 MiB in 26 runs; ~2.5 GB before the resource bounds.
+ * Measured: 117-171 MiB in 32 runs; ~2.5 GB before the resource bounds.
  */
 const peakBound = 256 << 20;
 
