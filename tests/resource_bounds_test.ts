@@ -25,6 +25,12 @@ function peakRssBytes(pid: number): number {
   return Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? 0) * 1024;
 }
 
+/** Eleven arguments at Linux's limit for one (128 KiB with its NUL): ~1.4 MB. */
+const hugeArgs = Array.from(
+  { length: 11 },
+  (_, i) => String.fromCharCode(97 + i).repeat((128 << 10) - 1),
+);
+
 function mib(bytes: number): number {
   return Math.round(bytes / 2 ** 20);
 }
@@ -56,11 +62,6 @@ Deno.test({
       env: { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint },
     });
     try {
-      // Eleven arguments at Linux's limit for one (128 KiB with its NUL).
-      const hugeArgs = Array.from(
-        { length: 11 },
-        (_, i) => String.fromCharCode(97 + i).repeat((128 << 10) - 1),
-      );
       const options = {
         rate: 40,
         durationMs: 4000,
@@ -116,6 +117,71 @@ Deno.test({
         "process.command_args",
       )?.arrayValue?.values.map((v: { stringValue: string }) => v.stringValue);
       assert.ok(args && args.join("\0").length <= 16 << 10, `${args?.length}`);
+    } finally {
+      await traced.close();
+      await receiver.close();
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "a process whose records are too large for any request loses them alone, counted as droppedTooLarge; an innocent one's spans all arrive",
+  ignore: !ebpfAvailable("resource bounds: too large"),
+  async fn() {
+    const receiver = await collectingReceiver();
+    // A heavy process's resource alone (its command line read to 16 KiB,
+    // in short arguments that no value length limit cuts) is over this
+    // limit; the innocent one's records are a few KiB.
+    const traced = await traceHello({
+      tag: "too-large",
+      env: {
+        OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint,
+        SPANBRIDGE_MAX_REQUEST_BODY_BYTES: "16K",
+        SPANBRIDGE_MAX_EXPORT_BATCH_BYTES: "16K",
+      },
+    });
+    try {
+      const options = {
+        rate: 40,
+        durationMs: 1500,
+        env: { OTEL_BSP_SCHEDULE_DELAY: "100" },
+      };
+      // 60,000 arguments of 15 characters: ~0.9 MB.
+      const manyArgs = Array.from(
+        { length: 60_000 },
+        (_, i) => `${i}`.padStart(15, "x"),
+      );
+      const heavy = startHello(traced.exe, { ...options, args: manyArgs });
+      const innocent = await startHello(traced.exe, options).done;
+      await heavy.done;
+      await waitUntil(
+        () => helloRunsArrived(receiver.spans, [innocent]),
+        20_000,
+        "the innocent hello's spans",
+      );
+      const { code } = await traced.controller.stop();
+      const stopped = await traced.controller.waitFor("stopped");
+      const s = stopped as Record<string, number>;
+      assert.equal(s.received, s.exported + s.dropped, JSON.stringify(s));
+      assert.ok(s.droppedTooLarge > 0, JSON.stringify(s));
+      assert.equal(s.dropped, s.droppedTooLarge, JSON.stringify(s));
+      assert.equal(code, 4, "spans were dropped: exit status 4");
+      assert.equal(
+        receiver.spans.filter((r) =>
+          attributeMap(r.resource).get("process.pid")?.intValue ===
+            String(heavy.pid)
+        ).length,
+        0,
+        "a heavy record was sent",
+      );
+      assert.ok(
+        traced.controller.logs.some((l) =>
+          l.reason === "too_large" &&
+          /SPANBRIDGE_MAX_REQUEST_BODY_BYTES/.test(l.msg)
+        ),
+        traced.controller.dump(),
+      );
     } finally {
       await traced.close();
       await receiver.close();
