@@ -156,8 +156,11 @@ Deno.test({
         (_, i) => `${i}`.padStart(15, "x"),
       );
       const heavy = startHello(traced.exe, { ...options, args: manyArgs });
-      const innocent = await startHello(traced.exe, options).done;
-      await heavy.done;
+      // Both awaited at once: a failed run fails the test, not the module.
+      const [innocent] = await Promise.all([
+        startHello(traced.exe, options).done,
+        heavy.done,
+      ]);
       await waitUntil(
         () => helloRunsArrived(receiver.spans, [innocent]),
         20_000,
