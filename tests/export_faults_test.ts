@@ -39,8 +39,8 @@ function assertBalanced(stopped: LogLine): void {
   assert.equal(s.received, s.exported + s.dropped, JSON.stringify(stopped));
   assert.equal(
     s.dropped,
-    s.droppedQueueFull + s.droppedExportFailed + s.droppedRejected +
-      s.droppedShutdown + s.droppedInFlight,
+    s.droppedQueueFull + s.droppedTooLarge + s.droppedExportFailed +
+      s.droppedRejected + s.droppedShutdown + s.droppedInFlight,
     `drops without a reason: ${JSON.stringify(stopped)}`,
   );
   assert.equal(s.recordsLost, 0);

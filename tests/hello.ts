@@ -28,6 +28,8 @@ export interface HelloOptions {
   env?: Record<string, string>;
   /** How long it waits for the probe before it starts; default 10 s. */
   waitAttachMs?: number;
+  /** Arguments after the flags, which hello ignores (a long command line). */
+  args?: string[];
 }
 
 /**
@@ -55,6 +57,7 @@ export function startHello(
       `${options.durationMs}ms`,
       "-wait-attach",
       `${options.waitAttachMs ?? 10_000}ms`,
+      ...(options.args ?? []),
     ],
     env: options.env,
     stdout: "piped",

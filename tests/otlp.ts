@@ -51,6 +51,8 @@ export interface CollectingReceiverOptions {
   partialSuccess?: (
     spans: number,
   ) => { rejectedSpans: number; errorMessage: string } | undefined;
+  /** Answers 413 to a larger request body, as the Collector does past 20 MiB. Default 64 MiB. */
+  maxBodyBytes?: number;
 }
 
 /** A loopback OTLP/HTTP receiver that keeps every span it gets. */
@@ -86,6 +88,7 @@ export function collectingReceiver(
       onTraces: (traces: TracesData, format) => collect(traces, format, body),
       partialSuccess: options.partialSuccess &&
         ((traces) => options.partialSuccess!(countSpans(traces))),
+      maxBodyBytes: options.maxBodyBytes,
     });
     const accepted = await handler.handle(request);
     record.spans = body.length;

@@ -107,9 +107,12 @@ one may also be given as OTEL_EXPORTER_OTLP_TRACES_*, which wins:
   OTEL_BSP_MAX_QUEUE_SIZE         spans queued at most, up to 10000000 (default 100000)
   OTEL_BSP_MAX_EXPORT_BATCH_SIZE  spans per request at most, up to 10000000 (default 8192)
   OTEL_BSP_SCHEDULE_DELAY         ms before a partial batch is sent, 1 to 3600000 (default 200)
-  SPANBRIDGE_MAX_QUEUE_BYTES      span bytes queued and in flight at most, up to 4G (default 32M)
+  SPANBRIDGE_MAX_QUEUE_BYTES      span and resource bytes queued and in flight at most,
+                                  up to 4G (default 32M)
   SPANBRIDGE_MAX_EXPORT_BATCH_BYTES
-                                  span bytes per request at most, up to 1G (default 4M)
+                                  bytes per request to aim for, up to 1G (default 4M)
+  SPANBRIDGE_MAX_REQUEST_BODY_BYTES
+                                  bytes per request at most, up to 256M (default 16M)
   SPANBRIDGE_MAX_RESOURCE_CACHE_BYTES
                                   merged resources remembered at most, up to 1G (default 8M)
   OTEL_BSP_EXPORT_TIMEOUT         refused: set OTEL_EXPORTER_OTLP_TIMEOUT instead
@@ -503,11 +506,12 @@ const servicesNamed = 10;
 
 /**
  * The counters a user wants at exit, as log fields. Spans: received from
- * the ring, exported, dropped by the exporter (and why: queue full, export
- * failed, refused by the receiver, still queued at shutdown). Records (whole
- * batches): lost in the kernel (ring full, oversize, unreadable) or corrupt;
- * and the batches lost before they were read as the SDK's per-process
- * sequence counts them, by service (the services that lost the most, then the rest).
+ * the ring, exported, dropped by the exporter (and why: queue full, too large
+ * for a request, export failed, refused by the receiver, still queued at
+ * shutdown). Records (whole batches): lost in the kernel (ring full,
+ * oversize, unreadable) or corrupt; and the batches lost before they were
+ * read as the SDK's per-process sequence counts them, by service (the
+ * services that lost the most, then the rest).
  */
 export function summaryFields(
   stats: ControllerStats,
@@ -519,6 +523,7 @@ export function summaryFields(
     exported: stats.export.exported,
     dropped: stats.export.dropped,
     droppedQueueFull: stats.export.droppedBy.queue_full,
+    droppedTooLarge: stats.export.droppedBy.too_large,
     droppedExportFailed: stats.export.droppedBy.export_failed,
     droppedRejected: stats.export.droppedBy.rejected,
     droppedShutdown: stats.export.droppedBy.shutdown,

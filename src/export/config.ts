@@ -27,10 +27,17 @@ export interface BatchOptions {
   scheduleDelayMs: number;
   /** Export requests in flight at once. Default 2. */
   maxConcurrentExports: number;
-  /** ScopeSpans bytes held at most; more are dropped and counted. SPANBRIDGE_MAX_QUEUE_BYTES, default 32 MiB. */
+  /** Bytes of spans and their resources held at most; more are dropped and counted. SPANBRIDGE_MAX_QUEUE_BYTES, default 32 MiB. */
   maxQueueBytes: number;
-  /** ScopeSpans bytes per export request at most (a single larger record is sent alone). SPANBRIDGE_MAX_EXPORT_BATCH_BYTES, default 4 MiB. */
+  /** Encoded bytes (spans and resources) per export request at most (a single larger record is sent alone). SPANBRIDGE_MAX_EXPORT_BATCH_BYTES, default 4 MiB. */
   maxBatchBytes: number;
+  /**
+   * Encoded bytes of one export request at most, however it is made up: a
+   * record that is larger alone is dropped ("too_large"). Below the
+   * Collector's default limit of 20 MiB, which refuses the whole request
+   * (413). SPANBRIDGE_MAX_REQUEST_BODY_BYTES, default 16 MiB.
+   */
+  maxRequestBodyBytes: number;
   /** Bytes of merged resources remembered at most. SPANBRIDGE_MAX_RESOURCE_CACHE_BYTES, default 8 MiB. */
   maxResourceCacheBytes: number;
 }
@@ -81,8 +88,15 @@ export const defaultBatchOptions: BatchOptions = {
   // not the queue (BENCHMARKS.md section 7).
   maxQueueBytes: 32 << 20,
   maxBatchBytes: 4 << 20,
+  maxRequestBodyBytes: 16 << 20,
   maxResourceCacheBytes: 8 << 20,
 };
+
+/**
+ * The largest request body limit accepted: 256 MiB, past any receiver's
+ * sane limit; a request is built in memory whole, twice (records and body).
+ */
+const maxRequestBodyBytes = 256 << 20;
 
 type Env = Record<string, string | undefined>;
 
@@ -151,6 +165,12 @@ export function readExportConfig(env: Env): ExportConfig {
       defaultBatchOptions.maxBatchBytes,
       maxBatchOptions.bytes,
     ),
+    maxRequestBodyBytes: byteSize(
+      get,
+      "SPANBRIDGE_MAX_REQUEST_BODY_BYTES",
+      defaultBatchOptions.maxRequestBodyBytes,
+      maxRequestBodyBytes,
+    ),
     maxResourceCacheBytes: byteSize(
       get,
       "SPANBRIDGE_MAX_RESOURCE_CACHE_BYTES",
@@ -158,6 +178,11 @@ export function readExportConfig(env: Env): ExportConfig {
       maxBatchOptions.bytes,
     ),
   };
+  if (batch.maxBatchBytes > batch.maxRequestBodyBytes) {
+    throw new Error(
+      `Invalid SPANBRIDGE_MAX_EXPORT_BATCH_BYTES: ${batch.maxBatchBytes} exceeds SPANBRIDGE_MAX_REQUEST_BODY_BYTES (${batch.maxRequestBodyBytes}), the most one request may hold`,
+    );
+  }
   if (batch.maxBatchSpans > batch.maxQueueSpans) {
     throw new Error(
       `Invalid OTEL_BSP_MAX_EXPORT_BATCH_SIZE: ${batch.maxBatchSpans} exceeds OTEL_BSP_MAX_QUEUE_SIZE (${batch.maxQueueSpans})`,

@@ -220,7 +220,7 @@ Deno.test("readExportConfig holds every size to its documented range", () => {
     ],
     ["SPANBRIDGE_MAX_QUEUE_BYTES", "0", /is not a positive number of bytes/],
     ["SPANBRIDGE_MAX_QUEUE_BYTES", "-1", /is not a positive number of bytes/],
-    ["SPANBRIDGE_MAX_EXPORT_BATCH_BYTES", "1G", 1024 ** 3],
+    ["SPANBRIDGE_MAX_EXPORT_BATCH_BYTES", "16M", 16 * 1024 ** 2],
     [
       "SPANBRIDGE_MAX_EXPORT_BATCH_BYTES",
       "1025M",
@@ -375,4 +375,29 @@ Deno.test("readExportConfig refuses certificate and key files that are not PEM",
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("readExportConfig reads SPANBRIDGE_MAX_REQUEST_BODY_BYTES within its bounds", () => {
+  strictEqual(defaultBatchOptions.maxRequestBodyBytes < 20 << 20, true);
+  strictEqual(
+    readExportConfig({ SPANBRIDGE_MAX_REQUEST_BODY_BYTES: "8M" }).batch
+      .maxRequestBodyBytes,
+    8 << 20,
+  );
+  throws(
+    () => readExportConfig({ SPANBRIDGE_MAX_REQUEST_BODY_BYTES: "257M" }),
+    /Invalid SPANBRIDGE_MAX_REQUEST_BODY_BYTES: 257M exceeds the maximum of 256M/,
+  );
+  throws(
+    () => readExportConfig({ SPANBRIDGE_MAX_REQUEST_BODY_BYTES: "0" }),
+    /Invalid SPANBRIDGE_MAX_REQUEST_BODY_BYTES: "0" is not a positive number/,
+  );
+  throws(
+    () =>
+      readExportConfig({
+        SPANBRIDGE_MAX_REQUEST_BODY_BYTES: "2M",
+        SPANBRIDGE_MAX_EXPORT_BATCH_BYTES: "4M",
+      }),
+    /Invalid SPANBRIDGE_MAX_EXPORT_BATCH_BYTES: 4194304 exceeds SPANBRIDGE_MAX_REQUEST_BODY_BYTES \(2097152\)/,
+  );
 });

@@ -217,8 +217,13 @@ function describe(
     : typeof code === "string"
     ? ` (${code})`
     : "";
+  // Not retried: the same body would be refused again. Only this request's
+  // spans are lost; the requests are already split below our own limit.
+  const hint = code === 413
+    ? ": the receiver's request body limit is lower than SPANBRIDGE_MAX_REQUEST_BODY_BYTES; lower it below the receiver's limit"
+    : "";
   return new Error(
-    `Cannot export spans to ${redactUrl(url)}: ${detail}${status}`,
+    `Cannot export spans to ${redactUrl(url)}: ${detail}${status}${hint}`,
     { cause: error },
   );
 }

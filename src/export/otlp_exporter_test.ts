@@ -186,6 +186,36 @@ Deno.test("OTLP exporter fails on a 400 without retrying", async () => {
   }
 });
 
+Deno.test("OTLP exporter fails on a 413 without retrying and names the body limit to lower", async () => {
+  let calls = 0;
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen() {} },
+    async (req) => {
+      calls++;
+      await req.arrayBuffer();
+      return new Response("request body too large", { status: 413 });
+    },
+  );
+  const exporter = createOtlpExporter({
+    url: `http://127.0.0.1:${server.addr.port}/v1/traces`,
+  });
+  try {
+    const outcome = await exporter.export(richRequest());
+    ok(!outcome.ok && !outcome.retryable, "not retryable");
+    ok(
+      !outcome.ok &&
+        /HTTP 413.*SPANBRIDGE_MAX_REQUEST_BODY_BYTES/.test(
+          outcome.error.message,
+        ),
+      !outcome.ok ? outcome.error.message : "",
+    );
+    strictEqual(calls, 1);
+  } finally {
+    await exporter.shutdown();
+    await server.shutdown();
+  }
+});
+
 Deno.test("OTLP exporter gives up on an unreachable endpoint within its timeout", async () => {
   const exporter = createOtlpExporter({
     url: "http://127.0.0.1:9/v1/traces",

@@ -2,7 +2,14 @@
  * A bounded, batching span queue in front of a {@linkcode SpanExporter}, in
  * the manner of OpenTelemetry's batch span processor but bounded in spans and
  * in bytes (a span may be 60 KB: a bound in spans alone let an outage grow the
- * controller to gigabytes) and fed whole decoded records. Nothing is lost silently: every span that
+ * controller to gigabytes) and fed whole decoded records. The bytes are those
+ * of the spans and of their merged resources, each distinct resource object
+ * once: a bound on span bytes alone let records with a distinct 200 KB
+ * resource each grow the agent to 1.7 GB. An export request is sized as it
+ * will be encoded, resources included, and never exceeds the request body
+ * limit: a record that cannot fit alone is dropped by itself ("too_large")
+ * instead of making a request the collector refuses (413) with other
+ * processes' spans in it. Nothing is lost silently: every span that
  * enters is eventually exported, refused by the receiver, or dropped with a
  * reason. A request that fails in a way that may pass later (receiver
  * unreachable, timed out, 429/502/503/504 after the transport's own retries)
@@ -12,14 +19,25 @@
  * @module
  */
 
-import { type EncodedResourceSpans, SpanBatch } from "../otlp/mod.ts";
+import {
+  type EncodedResource,
+  type EncodedResourceSpans,
+  lengthDelimitedSize,
+  SpanBatch,
+} from "../otlp/mod.ts";
 import type { BatchOptions } from "./config.ts";
 import type { SpanExporter } from "./exporter.ts";
+import { maxResourceBytes } from "./resource_limits.ts";
 
 /** Why spans were dropped. */
 export type DropReason =
   /** The queue held maxQueueSpans or maxQueueBytes already. */
   | "queue_full"
+  /**
+   * The record, encoded with its resources, is larger than the request body
+   * limit (maxRequestBodyBytes) on its own: no request could carry it.
+   */
+  | "too_large"
   /** The exporter gave up on the request (after its retries). */
   | "export_failed"
   /** The receiver accepted the request but refused these spans (partial success). */
@@ -45,7 +63,10 @@ export interface QueueCounters {
   droppedBy: Record<DropReason, number>;
   /** Spans waiting in the queue. */
   queued: number;
-  /** ScopeSpans bytes of the spans waiting in the queue. */
+  /**
+   * Bytes waiting in the queue: the spans' ScopeSpans and their merged
+   * resources, each distinct resource once.
+   */
   queuedBytes: number;
   /** Spans in export requests not answered yet. */
   inFlight: number;
@@ -57,8 +78,13 @@ const maxRetryMs = 5_000;
 
 /** A failed, retried or partly refused export, for logging. */
 export interface ExportProblem {
-  /** queue_full, export_failed, rejected, or retrying (the spans stay queued). */
-  reason: "queue_full" | "export_failed" | "rejected" | "retrying";
+  /** queue_full, too_large, export_failed, rejected, or retrying (the spans stay queued). */
+  reason:
+    | "queue_full"
+    | "too_large"
+    | "export_failed"
+    | "rejected"
+    | "retrying";
   /** Spans concerned. */
   spans: number;
   /** What went wrong, as a sentence. */
@@ -71,9 +97,10 @@ interface Group extends EncodedResourceSpans {
   spans: number;
 }
 
-/** An export request and whether its spans are already counted. */
+/** An export request, its encoded size and whether its spans are already counted. */
 interface Request {
   batch: SpanBatch;
+  bytes: number;
   settled: boolean;
 }
 
@@ -88,6 +115,7 @@ export class SpanQueue {
     dropped: 0,
     droppedBy: {
       queue_full: 0,
+      too_large: 0,
       export_failed: 0,
       rejected: 0,
       shutdown: 0,
@@ -98,6 +126,14 @@ export class SpanQueue {
     inFlight: 0,
   };
   #inFlightBytes = 0;
+  /**
+   * The resources of the queued batches, by object, with the number of
+   * queued groups that hold each: a resource counts in queuedBytes once
+   * while any of them is queued. By object, not by key: a resource cache
+   * that was emptied makes new objects with the same key, each its own
+   * memory.
+   */
+  readonly #resources = new Map<EncodedResource, number>();
   /** Queued batches from #head on; slots before it are sent and empty. */
   #items: (SpanBatch | undefined)[] = [];
   #head = 0;
@@ -129,9 +165,10 @@ export class SpanQueue {
    * The spans and bytes that can be queued now and still leave room for the
    * requests in flight to come back for a retry (zero once shut down). The
    * controller reads no more from the ring than this, so that a full queue
-   * leaves records in the ring instead of dropping them. `empty`: nothing
-   * is queued or in flight, so a record over the bounds would be queued
-   * alone.
+   * leaves records in the ring instead of dropping them. The controller
+   * sizes a record by its spans, before its resource is merged: the bytes
+   * leave room for one new resource at its largest. `empty`: nothing is
+   * queued or in flight, so a record over the bounds would be queued alone.
    */
   room(): { spans: number; bytes: number; empty: boolean } {
     const c = this.#counters;
@@ -140,7 +177,8 @@ export class SpanQueue {
       spans: Math.max(0, this.#options.maxQueueSpans - c.queued - c.inFlight),
       bytes: Math.max(
         0,
-        this.#options.maxQueueBytes - c.queuedBytes - this.#inFlightBytes,
+        this.#options.maxQueueBytes - c.queuedBytes - this.#inFlightBytes -
+          maxResourceBytes,
       ),
       empty: c.queued === 0 && c.inFlight === 0,
     };
@@ -148,8 +186,9 @@ export class SpanQueue {
 
   /**
    * Queues spans whose resources are already final. Returns false when they
-   * were dropped (queue full or shut down). A record larger than the bounds
-   * is queued when the queue is empty, and sent alone.
+   * were dropped (queue full, too large for a request, or shut down). A
+   * record larger than the queue's bounds is queued when the queue is
+   * empty, and sent alone.
    */
   add(batch: SpanBatch): boolean {
     const spans = batch.spans;
@@ -159,12 +198,24 @@ export class SpanQueue {
       return true;
     }
     if (this.#closed) return this.#dropBatch("shutdown", batch);
+    const size = new RequestSize().add(batch);
+    if (size > this.#options.maxRequestBodyBytes) {
+      this.#onProblem({
+        reason: "too_large",
+        spans,
+        message:
+          `A record of ${spans} spans is ${size} bytes as an export request, over the ${this.#options.maxRequestBodyBytes}-byte request body limit; its spans are dropped: raise SPANBRIDGE_MAX_REQUEST_BODY_BYTES (and the collector's limit), or have the program send smaller batches`,
+      });
+      return this.#dropBatch("too_large", batch);
+    }
     // A record over the bounds on its own is queued alone, as it would
     // otherwise never be.
     if (
       (this.#counters.queued > 0 || this.#counters.inFlight > 0) &&
       (this.#counters.queued + spans > this.#options.maxQueueSpans ||
-        this.#counters.queuedBytes + batch.bytes > this.#options.maxQueueBytes)
+        this.#counters.queuedBytes + batch.bytes +
+              this.#newResourceBytes(batch) >
+          this.#options.maxQueueBytes)
     ) {
       this.#onProblem({
         reason: "queue_full",
@@ -175,8 +226,7 @@ export class SpanQueue {
       return this.#dropBatch("queue_full", batch);
     }
     this.#items.push(batch);
-    this.#counters.queued += spans;
-    this.#counters.queuedBytes += batch.bytes;
+    this.#enqueued(batch);
     this.#pump();
     return true;
   }
@@ -225,6 +275,7 @@ export class SpanQueue {
     }
     this.#items = [];
     this.#head = 0;
+    this.#resources.clear();
     this.#counters.queued = 0;
     this.#counters.queuedBytes = 0;
     if (left > 0) this.#drop("shutdown", left);
@@ -239,7 +290,7 @@ export class SpanQueue {
     for (const request of this.#requests) {
       request.settled = true;
       this.#counters.inFlight -= request.batch.spans;
-      this.#inFlightBytes -= request.batch.bytes;
+      this.#inFlightBytes -= request.bytes;
       this.#drop("in_flight", request.batch.spans);
     }
     this.#requests.clear();
@@ -290,16 +341,14 @@ export class SpanQueue {
   #retryLater(request: SpanBatch, error: Error): void {
     if (this.#head > 0) this.#items[--this.#head] = request;
     else this.#items.unshift(request);
-    this.#counters.queued += request.spans;
-    this.#counters.queuedBytes += request.bytes;
+    this.#enqueued(request);
     while (
       (this.#counters.queued > this.#options.maxQueueSpans ||
         this.#counters.queuedBytes > this.#options.maxQueueBytes) &&
       this.#items.length - this.#head > 1
     ) {
       const newest = this.#items.pop()!;
-      this.#counters.queued -= newest.spans;
-      this.#counters.queuedBytes -= newest.bytes;
+      this.#dequeued(newest);
       this.#dropBatch("queue_full", newest);
     }
     this.#retryMs = Math.min(this.#retryMs * 2 || firstRetryMs, maxRetryMs);
@@ -316,21 +365,24 @@ export class SpanQueue {
     const byResource = new Map<string, Map<string, Group>>();
     const merged: Group[] = [];
     const parts: SpanBatch[] = [];
+    const size = new RequestSize();
     let spans = 0;
-    let bytes = 0;
     while (this.#head < this.#items.length) {
       const item = this.#items[this.#head]!;
+      // The first record always goes: add() let in none that cannot fit
+      // alone, and maxBatchBytes is at most the body limit.
       if (
         spans > 0 && (spans + item.spans > this.#options.maxBatchSpans ||
-          bytes + item.bytes > this.#options.maxBatchBytes)
+          size.with(item) > this.#options.maxBatchBytes)
       ) break;
       // Emptied at once: the array is compacted only now and then, and a
       // sent batch left in it would keep its record's bytes alive (at a few
       // hundred large records a second, hundreds of MiB).
       this.#items[this.#head++] = undefined;
+      this.#dequeued(item);
       parts.push(item);
       spans += item.spans;
-      bytes += item.bytes;
+      size.add(item);
       // Records with one resource key share one resource: send it once per request.
       for (const rs of item.resourceSpans) {
         const key = rs.resource?.key ?? "";
@@ -353,8 +405,7 @@ export class SpanQueue {
       this.#items = this.#items.slice(this.#head);
       this.#head = 0;
     }
-    this.#counters.queued -= spans;
-    this.#counters.queuedBytes -= bytes;
+    const bytes = size.bytes;
     this.#counters.inFlight += spans;
     this.#inFlightBytes += bytes;
     // Its records' memory is reused once the request is answered, unless
@@ -362,7 +413,7 @@ export class SpanQueue {
     const request = new SpanBatch(merged, spans, () => {
       for (const part of parts) part.release();
     });
-    const sent: Request = { batch: request, settled: false };
+    const sent: Request = { batch: request, bytes, settled: false };
     this.#requests.add(sent);
     this.#exporter.export(request).then((outcome) => {
       // Counted as dropped in flight by a shutdown that ran out of time.
@@ -403,6 +454,47 @@ export class SpanQueue {
     });
   }
 
+  /** Bytes `batch`'s resources would add to queuedBytes: those not queued yet. */
+  #newResourceBytes(batch: SpanBatch): number {
+    let bytes = 0;
+    const seen = new Set<EncodedResource>();
+    for (const { resource } of batch.resourceSpans) {
+      if (!resource || this.#resources.has(resource) || seen.has(resource)) {
+        continue;
+      }
+      seen.add(resource);
+      bytes += resource.bytes.length;
+    }
+    return bytes;
+  }
+
+  /** Counts `batch` as queued: its spans, bytes and resources. */
+  #enqueued(batch: SpanBatch): void {
+    this.#counters.queued += batch.spans;
+    this.#counters.queuedBytes += batch.bytes;
+    for (const { resource } of batch.resourceSpans) {
+      if (!resource) continue;
+      const holders = this.#resources.get(resource) ?? 0;
+      if (holders === 0) this.#counters.queuedBytes += resource.bytes.length;
+      this.#resources.set(resource, holders + 1);
+    }
+  }
+
+  /** Counts `batch` as no longer queued (sent or dropped). */
+  #dequeued(batch: SpanBatch): void {
+    this.#counters.queued -= batch.spans;
+    this.#counters.queuedBytes -= batch.bytes;
+    for (const { resource } of batch.resourceSpans) {
+      if (!resource) continue;
+      const holders = this.#resources.get(resource)! - 1;
+      if (holders > 0) this.#resources.set(resource, holders);
+      else {
+        this.#resources.delete(resource);
+        this.#counters.queuedBytes -= resource.bytes.length;
+      }
+    }
+  }
+
   #drop(reason: DropReason, spans: number): false {
     this.#counters.droppedBy[reason] += spans;
     this.#counters.dropped += spans;
@@ -413,5 +505,54 @@ export class SpanQueue {
   #dropBatch(reason: DropReason, batch: SpanBatch): false {
     batch.release();
     return this.#drop(reason, batch.spans);
+  }
+}
+
+/**
+ * The encoded size of an export request being put together, resources
+ * included: each group of one resource key and schema URL carries its
+ * resource once, as {@linkcode SpanBatch.toBinary} writes it.
+ */
+class RequestSize {
+  #bytes = 0;
+  /** The groups so far: schema URLs by resource key. */
+  readonly #groups = new Map<string, Set<string>>();
+
+  /** Bytes of the request so far. */
+  get bytes(): number {
+    return this.#bytes;
+  }
+
+  /** The size with `batch` added, without adding it. */
+  with(batch: SpanBatch): number {
+    return this.#bytes + this.#growth(batch, new Map());
+  }
+
+  /** Adds `batch`; returns the new size. */
+  add(batch: SpanBatch): number {
+    return this.#bytes += this.#growth(batch, this.#groups);
+  }
+
+  /** Bytes `batch` adds to the groups in `added` (new ones go there) and #groups. */
+  #growth(batch: SpanBatch, added: Map<string, Set<string>>): number {
+    let bytes = 0;
+    for (const rs of batch.resourceSpans) {
+      const key = rs.resource?.key ?? "";
+      if (
+        !this.#groups.get(key)?.has(rs.schemaUrl) &&
+        !added.get(key)?.has(rs.schemaUrl)
+      ) {
+        let urls = added.get(key);
+        if (!urls) added.set(key, urls = new Set());
+        urls.add(rs.schemaUrl);
+        // The group's own tag and length (a varint of at most 5 bytes).
+        bytes += 6;
+        if (rs.resource) bytes += lengthDelimitedSize(rs.resource.bytes.length);
+        // A character is at most 3 bytes in UTF-8.
+        if (rs.schemaUrl) bytes += lengthDelimitedSize(3 * rs.schemaUrl.length);
+      }
+      for (const ss of rs.scopeSpans) bytes += lengthDelimitedSize(ss.length);
+    }
+    return bytes;
   }
 }

@@ -4,10 +4,16 @@ import vm from "node:vm";
 import { create } from "@bufbuild/protobuf";
 import { ResourceSchema } from "../../gen/opentelemetry/proto/resource/v1/resource_pb.ts";
 import { sampleBatch, sampleSpans, sampleTraces } from "../otlp/test_traces.ts";
-import { encodeResource, SpanBatch } from "../otlp/mod.ts";
+import {
+  type EncodedResource,
+  encodeResource,
+  keyValue,
+  SpanBatch,
+} from "../otlp/mod.ts";
 import type { BatchOptions } from "./config.ts";
 import type { ExportOutcome, SpanExporter } from "./exporter.ts";
 import { type ExportProblem, SpanQueue } from "./queue.ts";
+import { maxResourceBytes } from "./resource_limits.ts";
 
 const options: BatchOptions = {
   maxQueueSpans: 100,
@@ -16,6 +22,7 @@ const options: BatchOptions = {
   maxConcurrentExports: 2,
   maxQueueBytes: 1 << 30,
   maxBatchBytes: 1 << 30,
+  maxRequestBodyBytes: 1 << 30,
   maxResourceCacheBytes: 1 << 20,
 };
 
@@ -48,13 +55,27 @@ function scopeSpansOf(request: SpanBatch): Uint8Array[] {
 }
 
 const resource = encodeResource(create(ResourceSchema, {}));
-function records(count: number, spansEach: number): SpanBatch[] {
+function records(
+  count: number,
+  spansEach: number,
+  resourceOf: (i: number) => EncodedResource = () => resource,
+): SpanBatch[] {
   return Array.from({ length: count }, (_, i) => {
     const batch = sampleBatch(sampleTraces(sampleSpans(spansEach, i + 1)));
     return new SpanBatch(
-      batch.resourceSpans.map((rs) => ({ ...rs, resource })),
+      batch.resourceSpans.map((rs) => ({ ...rs, resource: resourceOf(i) })),
     );
   });
+}
+
+/** A merged resource of about `bytes` bytes, distinct for each `name`. */
+function bigResource(name: string, bytes: number): EncodedResource {
+  return encodeResource(create(ResourceSchema, {
+    attributes: [
+      keyValue("service.name", name),
+      keyValue("process.command_args", "x".repeat(bytes)),
+    ],
+  }));
 }
 
 Deno.test("queue sends full batches at once and the rest after the delay", async () => {
@@ -76,6 +97,7 @@ Deno.test("queue sends full batches at once and the rest after the delay", async
     dropped: 0,
     droppedBy: {
       queue_full: 0,
+      too_large: 0,
       export_failed: 0,
       rejected: 0,
       shutdown: 0,
@@ -267,9 +289,10 @@ Deno.test("queue is bounded in bytes too, and says so when it drops", async () =
     scheduleDelayMs: 60_000,
     maxQueueBytes: first.bytes * 3,
   }, (p) => problems.push(p));
+  // Room for the spans leaves room for a new resource too.
   deepStrictEqual(q.room(), {
     spans: 1000,
-    bytes: first.bytes * 3,
+    bytes: Math.max(0, first.bytes * 3 - maxResourceBytes),
     empty: true,
   });
   const batches = records(5, 5);
@@ -312,16 +335,108 @@ Deno.test("queue takes a record over its bounds when empty, and only then", asyn
 Deno.test("queue keeps export requests within maxBatchBytes", async () => {
   const fake = fakeExporter();
   const batches = records(6, 4);
+  // Two records in one request: their ScopeSpans and the group's framing.
+  const maxBatchBytes = batches[0].toBinary().length * 2 + 6;
   const q = new SpanQueue(fake.exporter, {
     ...options,
     maxBatchSpans: 1000,
     maxQueueSpans: 1000,
-    maxBatchBytes: batches[0].bytes * 2 + 1,
+    maxBatchBytes,
   });
   for (const b of batches) q.add(b);
   await q.flush(1000);
   deepStrictEqual(fake.requests.map((r) => r.spans), [8, 8, 8]);
-  ok(fake.requests.every((r) => r.request.bytes <= batches[0].bytes * 2 + 1));
+  ok(fake.requests.every((r) => r.request.toBinary().length <= maxBatchBytes));
+  await q.shutdown(100);
+});
+
+Deno.test("queue counts resource bytes in maxQueueBytes, each resource object once", async () => {
+  const fake = fakeExporter(undefined, 50);
+  const bound = {
+    ...options,
+    maxConcurrentExports: 1,
+    maxBatchSpans: 1000,
+    maxQueueSpans: 1000,
+    scheduleDelayMs: 60_000,
+    maxQueueBytes: 1 << 20,
+  };
+  // A distinct 200 KB resource per record: five fit in 1 MiB, not twenty.
+  const distinct = new SpanQueue(fake.exporter, bound);
+  const accepted = records(20, 2, (i) => bigResource(`p${i}`, 200_000))
+    .filter((b) => distinct.add(b)).length;
+  ok(accepted <= 6, `${accepted} records of 200 KB resources queued`);
+  ok(distinct.counters().queuedBytes <= 1 << 20);
+  strictEqual(distinct.counters().droppedBy.queue_full, (20 - accepted) * 2);
+  // One resource object shared by twenty records counts once.
+  const shared = bigResource("one", 200_000);
+  const one = new SpanQueue(fake.exporter, bound);
+  const batches = records(20, 2, () => shared);
+  for (const b of batches) strictEqual(one.add(b), true);
+  strictEqual(
+    one.counters().queuedBytes,
+    batches.reduce((n, b) => n + b.bytes, shared.bytes.length),
+  );
+  await distinct.shutdown(1000);
+  await one.shutdown(1000);
+  strictEqual(one.counters().queuedBytes, 0);
+  strictEqual(one.counters().exported, 40);
+});
+
+Deno.test("queue takes every record that fits room(), whatever resource it brings", async () => {
+  const fake = fakeExporter(undefined, 50);
+  const q = new SpanQueue(fake.exporter, {
+    ...options,
+    maxConcurrentExports: 1,
+    maxBatchSpans: 1000,
+    maxQueueSpans: 1000,
+    scheduleDelayMs: 60_000,
+    maxQueueBytes: 1 << 20,
+  });
+  // As the controller does: a record is read only while its spans fit.
+  let taken = 0;
+  for (const b of records(100, 2, (i) => bigResource(`p${i}`, 60_000))) {
+    const room = q.room();
+    if (!room.empty && b.bytes > room.bytes) break;
+    strictEqual(q.add(b), true, `record ${taken}`);
+    taken++;
+  }
+  ok(taken > 5, `${taken} records`);
+  ok(q.counters().queuedBytes <= 1 << 20);
+  await q.shutdown(1000);
+  strictEqual(q.counters().dropped, 0);
+});
+
+Deno.test("queue splits requests to stay under maxRequestBodyBytes with resources counted, dropping only a record too large alone", async () => {
+  const fake = fakeExporter();
+  const problems: ExportProblem[] = [];
+  const limit = 1 << 20;
+  const q = new SpanQueue(fake.exporter, {
+    ...options,
+    maxBatchSpans: 1000,
+    maxQueueSpans: 1000,
+    scheduleDelayMs: 60_000,
+    maxBatchBytes: limit,
+    maxRequestBodyBytes: limit,
+  }, (p) => problems.push(p));
+  // Fifteen processes with 300 KB resources, an innocent small one among
+  // them, and one record whose resource alone is over the limit.
+  const heavy = records(15, 3, (i) => bigResource(`heavy${i}`, 300_000));
+  const [innocent] = records(1, 3, () => bigResource("innocent", 10));
+  const [huge] = records(1, 3, () => bigResource("huge", limit));
+  for (const b of heavy.slice(0, 7)) q.add(b);
+  strictEqual(q.add(huge), false);
+  q.add(innocent);
+  for (const b of heavy.slice(7)) q.add(b);
+  ok(await q.flush(1000));
+  ok(fake.requests.length >= 5, `${fake.requests.length} requests`);
+  for (const { request } of fake.requests) {
+    const size = request.toBinary().length;
+    ok(size <= limit, `a request of ${size} bytes`);
+  }
+  const c = q.counters();
+  deepStrictEqual([c.exported, c.dropped, c.droppedBy.too_large], [48, 3, 3]);
+  deepStrictEqual(problems.map((p) => [p.reason, p.spans]), [["too_large", 3]]);
+  ok(/SPANBRIDGE_MAX_REQUEST_BODY_BYTES/.test(problems[0].message));
   await q.shutdown(100);
 });
 

@@ -34,6 +34,7 @@ import {
   keyValue,
   stringAttribute,
 } from "../otlp/mod.ts";
+import { limitResource } from "./resource_limits.ts";
 
 /** What the controller knows about a traced process; everything but pid is optional. */
 export interface ProcessMeta {
@@ -221,16 +222,16 @@ export function mergeResource(
   });
 }
 
-/** Default of {@linkcode ResourceCache}'s byte bound: 16 MiB. */
-export const defaultResourceCacheBytes = 16 << 20;
-
 /**
  * Merged resources by process key and SDK resource key, each with its
  * encoding and key, so records of one process share one merged resource
- * and the queue groups their spans by its key. Bounded in bytes (keys and
+ * and the queue groups their spans by its key. Each merged resource is cut
+ * to its own bound first (resource_limits.ts). Bounded in bytes (keys and
  * encodings together): 100k distinct resources from one process must not
  * hold gigabytes; when the bound is reached the cache starts again empty,
- * and a resource is merged anew when it next comes.
+ * and a resource is merged anew when it next comes. An entry that alone
+ * would exceed the bound (a crafted record's resource of megabytes, as its
+ * key) is not kept: it is merged anew for every record.
  */
 export class ResourceCache {
   readonly #env: ResourceEnv;
@@ -244,12 +245,12 @@ export class ResourceCache {
   #lastSent = "";
   #last: EncodedResource | undefined;
 
-  /** Creates an empty cache for one environment and host, holding at most `maxBytes`. */
-  constructor(
-    env: ResourceEnv,
-    host: HostInfo,
-    maxBytes = defaultResourceCacheBytes,
-  ) {
+  /**
+   * Creates an empty cache for one environment and host, holding at most
+   * `maxBytes` (BatchOptions.maxResourceCacheBytes, whose default is the one
+   * default).
+   */
+  constructor(env: ResourceEnv, host: HostInfo, maxBytes: number) {
     this.#env = env;
     this.#host = host;
     this.#maxBytes = maxBytes;
@@ -279,17 +280,21 @@ export class ResourceCache {
     let known = this.#byProcess.get(processKey);
     let resource = known?.get(sentKey);
     if (!resource) {
-      resource = encodeResource(
+      resource = encodeResource(limitResource(
         mergeResource(
           sent && decodeResource(sent),
           meta,
           this.#env,
           this.#host,
         ),
-      );
+      ));
       // Strings are two bytes a character at most; the bytes once more.
       const cost = 2 * (processKey.length + sentKey.length) +
         3 * resource.bytes.length;
+      if (cost > this.#maxBytes) {
+        this.#last = undefined;
+        return resource;
+      }
       if (this.#bytes + cost > this.#maxBytes) {
         this.#byProcess = new Map();
         this.#bytes = 0;

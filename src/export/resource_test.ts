@@ -145,7 +145,7 @@ Deno.test("mergeResource picks service.name from env, then SDK unless default, t
 });
 
 Deno.test("ResourceCache keys merged resources by process key and SDK resource key, not by object", () => {
-  const cache = new ResourceCache(readResourceEnv({}), host);
+  const cache = new ResourceCache(readResourceEnv({}), host, 1 << 20);
   const sent = () =>
     encodeResource(create(ResourceSchema, {
       attributes: [keyValue("service.name", "checkout")],

@@ -130,12 +130,14 @@ export class SpanBatch {
       rs.schemaUrl === "" ? undefined : utf8.encode(rs.schemaUrl)
     );
     const sizes = this.resourceSpans.map((rs, i) => {
-      let n = rs.resource ? field(rs.resource.bytes.length) : 0;
-      for (const ss of rs.scopeSpans) n += field(ss.length);
+      let n = rs.resource ? lengthDelimitedSize(rs.resource.bytes.length) : 0;
+      for (const ss of rs.scopeSpans) n += lengthDelimitedSize(ss.length);
       const url = schemaUrls[i];
-      return url ? n + field(url.length) : n;
+      return url ? n + lengthDelimitedSize(url.length) : n;
     });
-    const out = allocate(sizes.reduce((n, size) => n + field(size), 0));
+    const out = allocate(
+      sizes.reduce((n, size) => n + lengthDelimitedSize(size), 0),
+    );
     let at = 0;
     const put = (tag: number, bytes: Uint8Array) => {
       out[at] = tag;
@@ -192,8 +194,11 @@ export class SpanBatch {
 
 const utf8 = new TextEncoder();
 
-/** Size of a length-delimited field of `n` bytes with a one-byte tag. */
-function field(n: number): number {
+/**
+ * Size of a length-delimited protobuf field of `n` bytes with a one-byte
+ * tag, as {@linkcode SpanBatch.toBinary} writes resources and ScopeSpans.
+ */
+export function lengthDelimitedSize(n: number): number {
   return 1 + varintSize(n) + n;
 }
 

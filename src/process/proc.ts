@@ -72,7 +72,7 @@ export async function processInfo(pid: number): Promise<ProcessInfo> {
         Deno.readLink(`${dir}/exe`),
         Deno.stat(`${dir}/exe`),
         Deno.readTextFile(`${dir}/stat`),
-        Deno.readFile(`${dir}/cmdline`),
+        readHead(`${dir}/cmdline`, maxCmdlineBytes),
         Deno.readTextFile(`${dir}/comm`),
         Deno.readTextFile(`${dir}/status`),
         Deno.readTextFile(`${dir}/cgroup`).catch(() => ""),
@@ -207,6 +207,30 @@ export async function listPids(): Promise<number[]> {
 function statFields(stat: string): string[] {
   // Fields from 3 (state) on; index i here is field i+3 of proc(5).
   return stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+}
+
+/**
+ * Bytes of a command line read at most. Linux allows 2 MiB (a quarter of the
+ * stack limit), and the agent keeps each traced process's command line and
+ * sends it in its resource (process.command_args): fifteen programs with
+ * 1.4 MB command lines took the agent past a gigabyte. 16 KiB is what the
+ * SDK allows its whole resource, and leaves the arguments room within the
+ * resource's own bound (src/export/resource_limits.ts); what is beyond it
+ * is left out, the argument it cuts through is kept cut.
+ */
+export const maxCmdlineBytes = 16 << 10;
+
+/** The first `max` bytes of the file at `path` (all of it when shorter). */
+async function readHead(path: string, max: number): Promise<Uint8Array> {
+  using file = await Deno.open(path);
+  const buf = new Uint8Array(max);
+  let n = 0;
+  while (n < max) {
+    const read = await file.read(buf.subarray(n));
+    if (read === null) break;
+    n += read;
+  }
+  return buf.subarray(0, n);
 }
 
 function splitCmdline(b: Uint8Array): string[] {

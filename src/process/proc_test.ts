@@ -1,6 +1,11 @@
 import assert from "node:assert/strict";
 import { assertTargetError, binary, testDir } from "./_test_binaries.ts";
-import { findProcesses, processInfo, startTicks } from "./proc.ts";
+import {
+  findProcesses,
+  maxCmdlineBytes,
+  processInfo,
+  startTicks,
+} from "./proc.ts";
 
 /** Starts `path` sleeping for 30 s; the caller kills it. */
 function sleeper(path: string): Deno.ChildProcess {
@@ -49,6 +54,29 @@ Deno.test("findProcesses finds the processes running a binary by dev and inode",
     await stop(b);
   }
   assert.deepEqual(await findProcesses(st.dev, st.ino!), []);
+});
+
+Deno.test("processInfo reads at most maxCmdlineBytes of a 1.4 MB command line", async () => {
+  // Eleven arguments at Linux's limit for one (128 KiB with its NUL).
+  const args = Array.from(
+    { length: 11 },
+    (_, i) => String.fromCharCode(97 + i).repeat((128 << 10) - 1),
+  );
+  const child = new Deno.Command(await binary("sdk"), {
+    args: ["30s", ...args],
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  try {
+    const { cmdline } = await processInfo(child.pid);
+    assert.equal(cmdline[1], "30s");
+    // argv[0], "30s" and the first argument, cut where the bound falls.
+    assert.equal(cmdline.length, 3);
+    assert.equal(cmdline.join("\0").length, maxCmdlineBytes);
+    assert.ok(/^a+$/.test(cmdline[2]));
+  } finally {
+    await stop(child);
+  }
 });
 
 Deno.test("processInfo reports a deleted executable by its old path", async () => {

@@ -33,6 +33,7 @@ export function testStats(): ControllerStats {
       dropped: 40,
       droppedBy: {
         queue_full: 10,
+        too_large: 0,
         export_failed: 20,
         rejected: 5,
         shutdown: 3,

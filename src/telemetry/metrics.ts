@@ -106,7 +106,7 @@ export class AgentMetrics {
     const processed = counter(
       "otel.sdk.processor.span.processed",
       "{span}",
-      "Spans dropped before export, by error.type (queue_full, shutdown).",
+      "Spans dropped before export, by error.type (queue_full, too_large, shutdown).",
     );
     const inflight = gauge(
       "otel.sdk.exporter.span.inflight",
@@ -160,6 +160,9 @@ export class AgentMetrics {
       });
       result.observe(processed, e.droppedBy.queue_full, {
         "error.type": "queue_full",
+      });
+      result.observe(processed, e.droppedBy.too_large, {
+        "error.type": "too_large",
       });
       result.observe(processed, e.droppedBy.shutdown, {
         "error.type": "shutdown",
