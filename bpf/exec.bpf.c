@@ -106,6 +106,18 @@ struct {
 	__type(value, __u8);
 } exec_watched SEC(".maps");
 
+/*
+ * Events the ring had no room for (key 0): the controller reads it, warns
+ * and rescans /proc to catch up. A plain array and __sync_fetch_and_add on
+ * its value (BPF_XADD) load on every kernel since 5.8, the ring's first.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} exec_lost SEC(".maps");
+
 /* An exec event is built here: too large for the BPF stack. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -115,6 +127,16 @@ struct {
 } exec_scratch SEC(".maps");
 
 char LICENSE[] SEC("license") = "GPL";
+
+/* Counts one event lost for want of room in the ring. */
+static __always_inline void sb_count_lost(void)
+{
+	__u32 zero = 0;
+	__u64 *lost = bpf_map_lookup_elem(&exec_lost, &zero);
+
+	if (lost)
+		__sync_fetch_and_add(lost, 1);
+}
 
 /* Fills `b` with the identity of the file `task` executes; 0s if unreadable. */
 static __always_inline void sb_read_binary(struct task_struct *task,
@@ -180,8 +202,9 @@ int sb_exec(struct bpf_raw_tracepoint_args *ctx)
 	size = __builtin_offsetof(struct sb_exec_event, path) + e->path_len;
 	if (size > sizeof(*e))
 		size = sizeof(*e);
-	/* Full: the controller's slow /proc rescan catches up. */
-	bpf_ringbuf_output(&exec_events, e, size, 0);
+	/* Full: counted; the controller rescans /proc to catch up. */
+	if (bpf_ringbuf_output(&exec_events, e, size, 0) != 0)
+		sb_count_lost();
 	return 0;
 }
 
@@ -198,8 +221,10 @@ int sb_exit(struct bpf_raw_tracepoint_args *ctx)
 	if (bpf_map_delete_elem(&exec_watched, &tgid) != 0)
 		return 0;
 	e = bpf_ringbuf_reserve(&exec_events, 8, 0);
-	if (!e)
+	if (!e) {
+		sb_count_lost();
 		return 0;
+	}
 	e->tgid = tgid;
 	e->kind = SB_EXEC_KIND_EXIT;
 	bpf_ringbuf_submit(e, 0);

@@ -23,7 +23,11 @@ export {
 } from "./bpf.ts";
 export { pinToCurrentCpu } from "./affinity.ts";
 export { BPF_FS_MAGIC, fsType } from "./statfs.ts";
-export { type BpfObject, loadBpfObject } from "./object.ts";
+export {
+  type BpfObject,
+  loadBpfObject,
+  type LoadBpfObjectOptions,
+} from "./object.ts";
 export { openUprobe, readUprobeType, uprobeType } from "./perf.ts";
 export { uprobeSpOffset, UprobeTestRun } from "./test_run.ts";
 export { mapRing, type RingMemory, RingPoller } from "./ring_mem.ts";

@@ -254,3 +254,24 @@ Deno.test("exec records decode, and identities compare with stat", () => {
   const anon = { ...binary, dev: 300 };
   assert.ok(sameBinary(anon, { ...st, dev: (300 & 0xff) | (1 << 20) }));
 });
+
+ebpfTest(
+  "events the ring has no room for are counted in the kernel (exec_lost)",
+  async () => {
+    // One page holds ~45 exec records with a short path: 300 execs while
+    // nobody reads overflow it, on any machine.
+    const events = openExecEvents({ ringBytes: 4096 });
+    try {
+      assert.equal(events.lost(), 0);
+      const pids = new Set<number>();
+      for (let i = 0; i < 300; i++) pids.add(await run("/bin/true"));
+      const lost = events.lost();
+      assert.ok(lost > 0, `lost ${lost} events`);
+      // What did fit is still read.
+      assert.ok((await collect(events, pids, 1_000)).length > 0);
+      assert.ok(events.lost() >= lost, "the counter never goes back");
+    } finally {
+      events.close();
+    }
+  },
+);
