@@ -45,6 +45,7 @@ struct timespec64 {
 /* 6.11 and later: the change time in two fields. */
 struct inode {
 	unsigned long i_ino;
+	__s64 i_size;
 	struct super_block *i_sb;
 	__u32 i_generation;
 	__s64 i_ctime_sec;
@@ -138,9 +139,13 @@ static __always_inline void sb_count_lost(void)
 		__sync_fetch_and_add(lost, 1);
 }
 
-/* Fills `b` with the identity of the file `task` executes; 0s if unreadable. */
+/*
+ * Fills `b` with the identity of the file `task` executes and `size` with
+ * its size; 0s if unreadable.
+ */
 static __always_inline void sb_read_binary(struct task_struct *task,
-					   struct sb_exec_binary *b)
+					   struct sb_exec_binary *b,
+					   __u64 *size)
 {
 	struct inode *inode = BPF_CORE_READ(task, mm, exe_file, f_inode);
 
@@ -149,6 +154,7 @@ static __always_inline void sb_read_binary(struct task_struct *task,
 	b->ino = BPF_CORE_READ(inode, i_ino);
 	b->dev = BPF_CORE_READ(inode, i_sb, s_dev);
 	b->generation = BPF_CORE_READ(inode, i_generation);
+	*size = BPF_CORE_READ(inode, i_size);
 	if (bpf_core_field_exists(inode->i_ctime_sec)) {
 		b->ctime_sec = BPF_CORE_READ(inode, i_ctime_sec);
 		/*
@@ -186,7 +192,8 @@ int sb_exec(struct bpf_raw_tracepoint_args *ctx)
 	if (!e)
 		return 0;
 	__builtin_memset(&e->binary, 0, sizeof(e->binary));
-	sb_read_binary(task, &e->binary);
+	e->size = 0;
+	sb_read_binary(task, &e->binary, &e->size);
 	if (e->binary.ino != 0 &&
 	    bpf_map_lookup_elem(&exec_no_sdk, &e->binary) &&
 	    !bpf_map_lookup_elem(&exec_watched, &tgid))

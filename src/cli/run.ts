@@ -501,6 +501,9 @@ function summaryFields(
     droppedInFlight: stats.export.droppedBy.in_flight,
     recordsLost: recordsLost(stats),
     recordsCorrupt: stats.decode.corrupt,
+    // Discovery's losses: processes that may have gone unseen or untraced.
+    execEventsLost: stats.discovery?.execEventsLost ?? 0,
+    processesUntraced: stats.discovery?.untraced ?? 0,
     // Per reason, only the reasons that happened (e.g. corruptBadMagic).
     ...Object.fromEntries(
       Object.entries(stats.decode.corruptBy).filter(([, n]) => n > 0).map((

@@ -11,7 +11,14 @@ import type { SpanBatch } from "../otlp/mod.ts";
 import type { ExportCounters, ProcessMeta, SpanSink } from "../export/mod.ts";
 import { LossWatch } from "./loss_watch.ts";
 import { Processes } from "./processes.ts";
-import { resolveTargets, Targets, type TargetSpec } from "./targets.ts";
+import {
+  type DiscoveryStats,
+  resolveTargets,
+  Targets,
+  type TargetSpec,
+} from "./targets.ts";
+
+export type { DiscoveryStats } from "./targets.ts";
 
 /** Options of {@linkcode Controller.start}. */
 export interface ControllerOptions {
@@ -48,6 +55,8 @@ export interface ControllerStats {
   decode: DecodeCounters;
   /** What the exporter counted. */
   export: ExportCounters;
+  /** How finding new processes keeps up (absent in snapshots made without a controller). */
+  discovery?: DiscoveryStats;
 }
 
 /** A decoded record and the process that sent it. */
@@ -147,6 +156,7 @@ export class Controller {
       probe: this.#finalProbeCounters ?? this.#probe.counters(),
       decode: this.#decoder.counters(),
       export: this.#sink.counters(),
+      discovery: this.#targets.discovery(),
     };
   }
 

@@ -58,6 +58,8 @@ export interface ExecEvent {
   ppid?: number;
   /** For "exec": the executable; undefined when the kernel could not read it. */
   binary?: ExecBinary;
+  /** For "exec" with a `binary`: the executable's size in bytes. */
+  size?: number;
   /**
    * For "exec": the path given to execve (the interpreter's for a script),
    * as the process saw it (its mount namespace and working directory).
@@ -97,9 +99,10 @@ export interface ExecEvents {
 const E2BIG = 7;
 /** SB_EXEC_KIND_* in bpf/exec.h. */
 const kinds: Record<number, ExecEventKind> = { 1: "exec", 2: "exit" };
-/** offsetof(struct sb_exec_event, binary) and (…, path) in bpf/exec.h. */
+/** offsetof(struct sb_exec_event, binary), (…, size) and (…, path) in bpf/exec.h. */
 const binaryOffset = 16;
-const pathOffset = 48;
+const sizeOffset = 48;
+const pathOffset = 56;
 const binaryBytes = 32;
 
 /** struct sb_exec_binary as the kernel wrote it. */
@@ -139,7 +142,8 @@ export function decodeExecEvent(rec: Uint8Array): ExecEvent | undefined {
     pid,
     kind,
     ppid: v.getUint32(8, true),
-    binary: binary.ino === 0n ? undefined : binary,
+    ...(binary.ino !== 0n &&
+      { binary, size: Number(v.getBigUint64(sizeOffset, true)) }),
     path,
   };
 }
