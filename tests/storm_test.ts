@@ -35,6 +35,7 @@ async function startAll(
   name: string,
   pinRoot: string,
   endpoint: string,
+  env: Record<string, string> = {},
 ): Promise<{ controller: ControllerProcess; telemetry: string }> {
   const controller = new ControllerProcess([
     "run",
@@ -48,7 +49,7 @@ async function startAll(
     "--no-status",
     "--telemetry",
     "127.0.0.1:0",
-  ], { OTEL_EXPORTER_OTLP_ENDPOINT: endpoint });
+  ], { OTEL_EXPORTER_OTLP_ENDPOINT: endpoint, ...env });
   await controller.waitFor("watching for new processes");
   const { address } = await controller.waitFor("telemetry listening");
   return { controller, telemetry: `http://${address}` };
@@ -212,6 +213,96 @@ Deno.test({
       assert.equal(stopped.received, made);
       assert.equal(stopped.dropped, 0);
       assert.equal(stopped.processesUntraced, 0);
+    } finally {
+      if (controller) await stopIfRunning(controller);
+      await receiver.close();
+      removePinRoot(pinRoot);
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "exec events the ring had no room for are counted and warned about, /readyz says discovery lags until a /proc rescan caught up, and an SDK program started meanwhile is attached",
+  ignore: gate("exec ring overflow"),
+  async fn() {
+    const receiver = await collectingReceiver();
+    const dir = await Deno.makeTempDir({ prefix: "spanbridge-overflow-" });
+    await Deno.chmod(dir, 0o755);
+    const pinRoot = testPinRoot("overflow");
+    let controller: ControllerProcess | undefined;
+    try {
+      const [driver, programs] = await Promise.all([
+        buildStormDriver(dir),
+        writeStormPrograms(`${dir}/storm`, 2_000),
+      ]);
+      const hello = `${dir}/hello`;
+      await Deno.copyFile(program("hello"), hello);
+      await Deno.chmod(hello, 0o755);
+      // One page: ~40 exec events, overflowed by any storm.
+      let telemetry: string;
+      ({ controller, telemetry } = await startAll(
+        dir,
+        "overflow",
+        pinRoot,
+        receiver.endpoint,
+        { SPANBRIDGE_EXEC_RING_SIZE: "4K" },
+      ));
+      let probing = true;
+      const notReady: string[] = [];
+      const probes = (async () => {
+        while (probing) {
+          const res = await fetch(`${telemetry}/readyz`);
+          const body = await res.text();
+          if (res.status !== 200) notReady.push(body);
+          await delay(100);
+        }
+      })();
+      const storm = runStorm({
+        driver,
+        programs,
+        rate: 5_000,
+        durationMs: 1_500,
+      });
+      await delay(700);
+      const spawnedAt = Date.now();
+      const { done } = startHello(hello, { rate: 50, durationMs: 1000 });
+      done.catch(() => {}); // awaited below
+      await storm;
+      const run = await done;
+      const attached = await controller.waitFor(
+        "attached",
+        1_000,
+        (l) => l.path === hello,
+      );
+      const ms = Date.parse(attached.time as string) - spawnedAt;
+      console.log(`hello attached ${ms} ms after its exec`);
+      assert.ok(ms < 5_000, `attached ${ms} ms after its exec`);
+      const lost = await controller.waitFor("exec events lost", 5_000);
+      assert.ok(Number(lost.lost) > 0);
+      // Ready again once caught up.
+      await waitUntil(
+        async () => (await fetch(`${telemetry}/readyz`)).status === 200,
+        20_000,
+        "ready again after the storm",
+      );
+      probing = false;
+      await probes;
+      assert.ok(
+        notReady.some((body) => /FAIL discovery: lagging/.test(body)),
+        `never said discovery lags: ${notReady.join("\n")}`,
+      );
+      await waitUntil(
+        () => helloRunsArrived(receiver.spans, [run]),
+        10_000,
+        "the spans of the SDK program",
+      );
+      const made = assertHelloRunsArrived(receiver.spans, [run]);
+      assert.equal((await controller.stop()).code, 0);
+      const stopped = await controller.waitFor("stopped");
+      assert.equal(stopped.received, made);
+      assert.ok(Number(stopped.execEventsLost) >= Number(lost.total));
     } finally {
       if (controller) await stopIfRunning(controller);
       await receiver.close();

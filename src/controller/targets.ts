@@ -87,6 +87,8 @@ export interface TargetSpec {
   all?: boolean;
   /** Which discovered processes to trace (default: all of them). */
   filter?: ProcessFilterRules;
+  /** The exec event ring's size in bytes (default: bpf/exec.h's). */
+  execRingBytes?: number;
 }
 
 /** Targets whose binaries were found and checked, ready to attach. */
@@ -99,6 +101,8 @@ export interface ResolvedTargets {
   all: boolean;
   /** Which discovered processes to trace. */
   filter: ProcessFilterRules;
+  /** The exec event ring's size in bytes (default: bpf/exec.h's). */
+  execRingBytes?: number;
 }
 
 /**
@@ -134,6 +138,7 @@ export async function resolveTargets(
     pids,
     all: spec.all ?? false,
     filter: spec.filter ?? noFilter,
+    execRingBytes: spec.execRingBytes,
   };
 }
 
@@ -354,7 +359,7 @@ export class Targets {
     await Promise.resolve();
     if (this.#closed) return;
     try {
-      this.#events = openExecEvents();
+      this.#events = openExecEvents({ ringBytes: targets.execRingBytes });
     } catch (err) {
       this.#log.warn(
         "cannot watch process starts; rescanning /proc every second instead",
@@ -412,7 +417,8 @@ export class Targets {
    * they were about.
    */
   #checkLost(events: ExecEvents): void {
-    const lost = events.lost();
+    if (this.#closed) return; // the counter is gone with the events
+    const lost = Math.max(events.lost(), this.#eventsLost);
     const { dropped } = this.#inspector.counters();
     if (lost === this.#eventsLost && dropped === this.#dropped) return;
     if (lost > this.#eventsLost) {
