@@ -48,11 +48,14 @@ function exitZeroElf(): Uint8Array<ArrayBuffer> {
 
 /**
  * Writes `n` distinct programs without the SDK into `dir` (created, mode
- * 0755 so that `nobody` can run them) and returns the directory.
+ * 0755 so that `nobody` can run them) and returns the directory. With
+ * `padTo`, each file is extended to that size with a hole (sparse: no disk
+ * used), so that its size alone does not tell it from a Go program.
  */
 export async function writeStormPrograms(
   dir: string,
   n: number,
+  padTo = 0,
 ): Promise<string> {
   await Deno.mkdir(dir, { recursive: true });
   await Deno.chmod(dir, 0o755);
@@ -61,9 +64,9 @@ export async function writeStormPrograms(
     : await Deno.readFile("/bin/true");
   const width = String(n).length;
   for (let i = 0; i < n; i++) {
-    await Deno.writeFile(`${dir}/p${String(i).padStart(width, "0")}`, bytes, {
-      mode: 0o755,
-    });
+    const path = `${dir}/p${String(i).padStart(width, "0")}`;
+    await Deno.writeFile(path, bytes, { mode: 0o755 });
+    if (padTo > bytes.length) await Deno.truncate(path, padTo);
   }
   return dir;
 }

@@ -171,6 +171,14 @@ const rescanMs = { fallback: 1_000, safety: 30_000 };
  * catches up on more of it than many during it.
  */
 const catchUpDelayMs = 500;
+/**
+ * Files smaller than this are not read: they cannot hold a Go program (an
+ * empty `func main() {}` built with -ldflags='-s -w' is 1.2 MB on x86_64
+ * and arm64 with Go 1.26), let alone one that links the SDK.
+ */
+const tooSmallForGo = 512 << 10;
+/** How long the controller's tasks run back to back before other work gets a turn (ms). */
+const taskSliceMs = 20;
 /** Discovery lags (not ready) once a binary has waited this long to be read. */
 const lagMs = 2_000;
 
@@ -483,11 +491,19 @@ export class Targets {
 
   async #runTasks(): Promise<void> {
     this.#running = true;
+    let slice = performance.now();
     for (;;) {
       const task = this.#lanes[Lane.first].shift() ??
         this.#lanes[Lane.later].shift();
       if (!task) break;
       await task();
+      // Tasks decided from memory make no system call: a storm's worth of
+      // them would run back to back as microtasks, and the telemetry
+      // listener (/healthz) waits for the event loop. Let it in.
+      if (performance.now() - slice > taskSliceMs) {
+        await new Promise((r) => setTimeout(r, 0));
+        slice = performance.now();
+      }
     }
     this.#running = false;
   }
@@ -526,6 +542,13 @@ export class Targets {
   ): Promise<void> {
     if (this.#closed) return;
     const exec = event?.binary && execName(event.binary);
+    if (exec && event!.size !== undefined && event!.size < tooSmallForGo) {
+      // Judged by the kernel's size alone: no system call, no read.
+      const known = this.#inspector.known(exec) === null;
+      this.#inspector.remember(exec, null);
+      this.#noProbePoint(pid, event!, known ? undefined : event!.path ?? "");
+      return;
+    }
     const early = exec === undefined ? undefined : this.#inspector.known(exec);
     if (early === null) {
       // Judged before: no system call (an exec storm's every repeat).
@@ -710,19 +733,24 @@ export class Targets {
   }
 
   /**
-   * `pid` runs a binary without probe point: the kernel stops reporting
-   * that binary and the process (unless it is traced under another exec
-   * handled meanwhile). `path` is given when the verdict is new: logged.
+   * `pid` executed a binary without probe point: the kernel stops reporting
+   * that binary and the process. `path` is given when the verdict is new:
+   * logged.
    */
   #noProbePoint(pid: number, event: ExecEvent, path?: string): void {
     if (event.binary) this.#events?.ruleOut(event.binary);
     if (path !== undefined) {
       this.#log.debug("ruled out in the kernel", { path });
     }
+    // A traced process that executed this binary no longer runs the traced one.
+    if (this.#pidKey.has(pid)) this.#forget(pid);
     this.#unwatch(pid);
   }
 
-  /** Stops the kernel reporting the exit of `pid`, unless it is traced. */
+  /**
+   * Stops the kernel reporting the exit of `pid`, unless it is traced (under
+   * another exec of it, handled meanwhile in the other lane).
+   */
   #unwatch(pid: number): void {
     if (!this.#pidKey.has(pid)) this.#events?.unwatch(pid);
   }
@@ -733,9 +761,10 @@ export class Targets {
    */
   async #read(
     path: string,
-    file: { dev: number; ino: number; path: string },
+    file: { dev: number; ino: number; path: string; version: string },
     pid: number,
   ): Promise<TargetBinary | null | undefined> {
+    if (Number(file.version.split(":")[2]) < tooSmallForGo) return null;
     try {
       const read = await resolveTarget(path);
       // The process may have executed something else while being read.
