@@ -26,6 +26,8 @@ export interface HelloOptions {
   durationMs: number;
   /** Extra environment (the SDK reads OTEL_BSP_*). */
   env?: Record<string, string>;
+  /** A command that executes hello with its arguments, e.g. `["/bin/sh", "-c", 'exec "$0" "$@"']`. */
+  wrap?: string[];
 }
 
 /**
@@ -45,8 +47,10 @@ export function startHello(
   options: HelloOptions,
 ): { pid: number; done: Promise<HelloRun> } {
   const started = performance.now();
-  const child = new Deno.Command(exe, {
+  const [command, ...wrapArgs] = options.wrap ?? [];
+  const child = new Deno.Command(command ?? exe, {
     args: [
+      ...(command ? [...wrapArgs, exe] : []),
       "-rate",
       `${options.rate}`,
       "-duration",

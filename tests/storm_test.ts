@@ -49,6 +49,8 @@ async function startAll(
     "--no-status",
     "--telemetry",
     "127.0.0.1:0",
+    "--log-level",
+    "debug",
   ], { OTEL_EXPORTER_OTLP_ENDPOINT: endpoint, ...env });
   await controller.waitFor("watching for new processes");
   const { address } = await controller.waitFor("telemetry listening");
@@ -68,7 +70,10 @@ Deno.test({
     try {
       const [driver, programs] = await Promise.all([
         buildStormDriver(dir),
-        writeStormPrograms(`${dir}/storm`, 2_000),
+        // Padded past the size under which no read is needed, and under
+        // the size whose exec events go first: each is read, once, while
+        // their events queue up in the later lane.
+        writeStormPrograms(`${dir}/storm`, 2_000, 768 << 10),
       ]);
       // Each SDK program its own binary: each must be read.
       const hellos = [1, 2, 3].map((i) => `${dir}/hello-${i}`);
@@ -94,11 +99,10 @@ Deno.test({
           await delay(100);
         }
       })();
-      const options = { rate: 50, durationMs: 1000 };
       const spawned: { exe: string; at: number }[] = [];
-      const start = (exe: string) => {
+      const start = (exe: string, wrap?: string[], durationMs = 1000) => {
         spawned.push({ exe, at: Date.now() });
-        const { done } = startHello(exe, options);
+        const { done } = startHello(exe, { rate: 50, durationMs, wrap });
         // Awaited after the storm: its failure must not go unhandled before.
         done.catch(() => {});
         return done;
@@ -112,7 +116,10 @@ Deno.test({
       await delay(500);
       const during = [start(hellos[0])];
       await delay(700);
-      during.push(start(hellos[1]));
+      // Started by a shell that executes it, as container entry points do:
+      // the shell's exec event may be handled after hello's.
+      // It runs past the 2 s a link outlives its last known process.
+      during.push(start(hellos[1], ["/bin/sh", "-c", 'exec "$0" "$@"'], 4000));
       const { execs } = await storm;
       const after = start(hellos[2]);
       const runs: HelloRun[] = await Promise.all([...during, after]);
@@ -141,11 +148,9 @@ Deno.test({
       // Each storm program read once, however often it ran.
       const reads = controller.logs.filter((l) =>
         l.msg === "not traced" && String(l.path).startsWith(programs)
-      );
-      assert.ok(
-        reads.length <= 2_000,
-        `${reads.length} reads of 2,000 programs`,
-      );
+      ).map((l) => l.path);
+      assert.ok(reads.length > 0, "no storm program was read");
+      assert.equal(new Set(reads).size, reads.length, "a program read twice");
       assert.equal((await controller.stop()).code, 0);
       const stopped = await controller.waitFor("stopped");
       assert.equal(stopped.received, made);

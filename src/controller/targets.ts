@@ -177,6 +177,8 @@ const catchUpDelayMs = 500;
  * and arm64 with Go 1.26), let alone one that links the SDK.
  */
 const tooSmallForGo = 512 << 10;
+/** Pids whose latest exec is remembered (see Targets.#latestExec). */
+const latestExecLimit = 65_536;
 /** How long the controller's tasks run back to back before other work gets a turn (ms). */
 const taskSliceMs = 20;
 /** Discovery lags (not ready) once a binary has waited this long to be read. */
@@ -230,6 +232,12 @@ export class Targets {
   #rescanTimer: ReturnType<typeof setInterval> | undefined;
   /** Tasks waiting their turn, by lane; one runs at a time. */
   readonly #lanes: (() => Promise<void>)[][] = [[], []];
+  /**
+   * The latest exec event of each pid, until its exit is handled: an exec
+   * handled after a later one of the same pid (the lanes reorder them, e.g.
+   * `sh -c 'exec ./server'`) must not undo what the later one did.
+   */
+  readonly #latestExec = new Map<number, ExecEvent>();
   #running = false;
   #rescanning: Promise<void> | undefined;
   /** Exec events lost so far, as last read from the kernel. */
@@ -408,11 +416,18 @@ export class Targets {
           const lane = event.size !== undefined && event.size < likelySdkBytes
             ? Lane.later
             : Lane.first;
+          this.#latestExec.delete(pid); // keeps the map in exec order
+          this.#latestExec.set(pid, event);
+          if (this.#latestExec.size > latestExecLimit) {
+            // Pids whose exit the kernel could not report (its map full).
+            this.#latestExec.delete(this.#latestExec.keys().next().value!);
+          }
           this.#enqueue(() => this.#onProcess(pid, event), lane);
         } else {
           // After its exec is handled, which may be under way (in either
-          // lane: #forget tells a new process that reused the pid).
-          this.#enqueue(() => this.#exited(pid), Lane.later);
+          // lane: #exited tells a new process that reused the pid).
+          const last = this.#latestExec.get(pid);
+          this.#enqueue(() => this.#exited(pid, last), Lane.later);
         }
       }
       this.#checkLost(events);
@@ -541,22 +556,30 @@ export class Targets {
     again = false,
   ): Promise<void> {
     if (this.#closed) return;
+    // Not the pid's latest exec: the process runs something else now, and
+    // only the binary is judged.
+    const current = !event || this.#latestExec.get(pid) === event;
     const exec = event?.binary && execName(event.binary);
     if (exec && event!.size !== undefined && event!.size < tooSmallForGo) {
       // Judged by the kernel's size alone: no system call, no read.
       const known = this.#inspector.known(exec) === null;
       this.#inspector.remember(exec, null);
-      this.#noProbePoint(pid, event!, known ? undefined : event!.path ?? "");
+      const path = known ? undefined : event!.path ?? "";
+      this.#noProbePoint(pid, event!, current, path);
       return;
     }
     const early = exec === undefined ? undefined : this.#inspector.known(exec);
     if (early === null) {
       // Judged before: no system call (an exec storm's every repeat).
-      this.#noProbePoint(pid, event!);
+      this.#noProbePoint(pid, event!, current);
       return;
     }
     if (early instanceof Promise && !again) {
       return this.#lookAgain(early, pid, event, settle);
+    }
+    if (!current) {
+      this.#ruleOutGone(event!);
+      return;
     }
     const file = await exeFile(pid);
     const before = this.#pidKey.get(pid);
@@ -623,7 +646,7 @@ export class Targets {
     if (verdict === null) {
       // The kernel's identity is ruled out only when it is this file's.
       if (event && names.length > 1) {
-        this.#noProbePoint(pid, event, file.path);
+        this.#noProbePoint(pid, event, true, file.path);
       } else if (event) this.#unwatch(pid);
       return;
     }
@@ -734,25 +757,30 @@ export class Targets {
 
   /**
    * `pid` executed a binary without probe point: the kernel stops reporting
-   * that binary and the process. `path` is given when the verdict is new:
-   * logged.
+   * that binary and, when this is its `current` (latest) exec, the process.
+   * `path` is given when the verdict is new: logged.
    */
-  #noProbePoint(pid: number, event: ExecEvent, path?: string): void {
+  #noProbePoint(
+    pid: number,
+    event: ExecEvent,
+    current: boolean,
+    path?: string,
+  ): void {
     if (event.binary) this.#events?.ruleOut(event.binary);
     if (path !== undefined) {
       this.#log.debug("ruled out in the kernel", { path });
     }
+    if (!current) return;
     // A traced process that executed this binary no longer runs the traced one.
     if (this.#pidKey.has(pid)) this.#forget(pid);
     this.#unwatch(pid);
   }
 
-  /**
-   * Stops the kernel reporting the exit of `pid`, unless it is traced (under
-   * another exec of it, handled meanwhile in the other lane).
-   */
+  /** Stops the kernel reporting the exit of `pid`, which is not traced. */
   #unwatch(pid: number): void {
-    if (!this.#pidKey.has(pid)) this.#events?.unwatch(pid);
+    if (this.#pidKey.has(pid)) return;
+    this.#events?.unwatch(pid);
+    this.#latestExec.delete(pid); // no exit event comes
   }
 
   /**
@@ -835,9 +863,11 @@ export class Targets {
 
   /**
    * An exit event of `pid`, handled after the execs of its lane: a process
-   * that reused the pid meanwhile and runs the traced file is kept.
+   * that reused the pid meanwhile and runs the traced file is kept. `last`
+   * is the latest exec of the pid when the exit came.
    */
-  async #exited(pid: number): Promise<void> {
+  async #exited(pid: number, last: ExecEvent | undefined): Promise<void> {
+    if (this.#latestExec.get(pid) === last) this.#latestExec.delete(pid);
     const key = this.#pidKey.get(pid);
     if (key !== undefined) {
       const file = await exeFile(pid);
