@@ -192,10 +192,14 @@ export class Inspector {
   #alias(name: string, known: Verdict | Promise<Verdict | undefined>): void {
     if (!(known instanceof Promise)) return this.remember(name, known);
     this.#pending.set(name, known);
-    known.then((verdict) => {
+    const done = () => {
       if (this.#pending.get(name) === known) this.#pending.delete(name);
+    };
+    // A failed read is its first asker's to report.
+    known.then((verdict) => {
+      done();
       if (verdict !== undefined) this.remember(name, verdict);
-    });
+    }, done);
   }
 
   #enqueue(job: Job): void {

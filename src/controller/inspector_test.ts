@@ -140,3 +140,19 @@ Deno.test("names tell the kernel's identity and a stat apart", () => {
     "file:3:4:6000:6000:10",
   );
 });
+
+Deno.test("a read that fails rejects its askers, leaves no unhandled rejection, and is not remembered", async () => {
+  const inspector = new Inspector({ slots: 1 });
+  const r = manualRead();
+  const first = inspector.inspect(["a"], Priority.wanted, r.read);
+  // Asked again under a new name while it is read: an alias of the read.
+  const second = inspector.inspect(["a", "b"], Priority.wanted, r.read);
+  const failure = new Error("cannot read");
+  // The manual read resolves; make this one fail instead.
+  r.finish(Promise.reject(failure) as never);
+  await assert.rejects(first, failure);
+  await assert.rejects(second, failure);
+  await new Promise((resolve) => setTimeout(resolve, 0));
+  assert.equal(inspector.known("a"), undefined);
+  assert.equal(inspector.known("b"), undefined);
+});

@@ -799,7 +799,20 @@ export class Targets {
       if (read.dev !== file.dev || read.ino !== file.ino) return undefined;
       return { ...read, realPath: file.path };
     } catch (err) {
-      if (!(err instanceof TargetError)) throw err;
+      if (!(err instanceof TargetError)) {
+        // A system call that failed may work next time; a file that the
+        // reader cannot make sense of will not: judged once, not at
+        // every exec.
+        if (err instanceof Error && err.constructor.name in Deno.errors) {
+          throw err;
+        }
+        this.#log.debug("not traced", {
+          pid,
+          path: file.path,
+          why: `unreadable: ${(err as Error).message}`,
+        });
+        return null;
+      }
       if (err.kind === "not-found" || err.kind === "access-denied") {
         return undefined;
       }
