@@ -208,7 +208,6 @@ export async function benchStorm(
       (n, r) => n + (counter.byPid.get(r.pid) ?? 0),
       0,
     );
-    const lostWarning = ctl.logs.find((l) => l.msg === "exec events lost");
     if (notReadyReasons.size > 0) {
       opts.log(`not ready because:\n  ${[...notReadyReasons].join("\n  ")}`);
     }
@@ -227,7 +226,7 @@ export async function benchStorm(
       storm_agent_busy_after_s: busyAfterMs / 1000,
       storm_healthz_max_ms: Math.round(healthzMaxMs),
       storm_not_ready_s: notReadyMs / 1000,
-      storm_exec_events_lost: Number(lostWarning?.lost ?? 0),
+      storm_exec_events_lost: Number(stopped.execEventsLost ?? 0),
       storm_spans_lost: made - received,
     };
   } finally {
