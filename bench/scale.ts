@@ -88,7 +88,7 @@ export function quantile(values: number[], q: number): number {
 }
 
 /** Builds bench/scale_app and writes `n` copies that differ in trailing bytes. */
-async function buildBinaries(dir: string, n: number): Promise<string[]> {
+export async function buildBinaries(dir: string, n: number): Promise<string[]> {
   const base = `${dir}/scale_app`;
   const { code, stderr } = await new Deno.Command("go", {
     args: ["build", "-o", base, "."],

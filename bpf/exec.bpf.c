@@ -45,6 +45,7 @@ struct timespec64 {
 /* 6.11 and later: the change time in two fields. */
 struct inode {
 	unsigned long i_ino;
+	__s64 i_size;
 	struct super_block *i_sb;
 	__u32 i_generation;
 	__s64 i_ctime_sec;
@@ -106,6 +107,18 @@ struct {
 	__type(value, __u8);
 } exec_watched SEC(".maps");
 
+/*
+ * Events the ring had no room for (key 0): the controller reads it, warns
+ * and rescans /proc to catch up. A plain array and __sync_fetch_and_add on
+ * its value (BPF_XADD) load on every kernel since 5.8, the ring's first.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} exec_lost SEC(".maps");
+
 /* An exec event is built here: too large for the BPF stack. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -116,9 +129,23 @@ struct {
 
 char LICENSE[] SEC("license") = "GPL";
 
-/* Fills `b` with the identity of the file `task` executes; 0s if unreadable. */
+/* Counts one event lost for want of room in the ring. */
+static __always_inline void sb_count_lost(void)
+{
+	__u32 zero = 0;
+	__u64 *lost = bpf_map_lookup_elem(&exec_lost, &zero);
+
+	if (lost)
+		__sync_fetch_and_add(lost, 1);
+}
+
+/*
+ * Fills `b` with the identity of the file `task` executes and `size` with
+ * its size; 0s if unreadable.
+ */
 static __always_inline void sb_read_binary(struct task_struct *task,
-					   struct sb_exec_binary *b)
+					   struct sb_exec_binary *b,
+					   __u64 *size)
 {
 	struct inode *inode = BPF_CORE_READ(task, mm, exe_file, f_inode);
 
@@ -127,6 +154,7 @@ static __always_inline void sb_read_binary(struct task_struct *task,
 	b->ino = BPF_CORE_READ(inode, i_ino);
 	b->dev = BPF_CORE_READ(inode, i_sb, s_dev);
 	b->generation = BPF_CORE_READ(inode, i_generation);
+	*size = BPF_CORE_READ(inode, i_size);
 	if (bpf_core_field_exists(inode->i_ctime_sec)) {
 		b->ctime_sec = BPF_CORE_READ(inode, i_ctime_sec);
 		/*
@@ -164,7 +192,8 @@ int sb_exec(struct bpf_raw_tracepoint_args *ctx)
 	if (!e)
 		return 0;
 	__builtin_memset(&e->binary, 0, sizeof(e->binary));
-	sb_read_binary(task, &e->binary);
+	e->size = 0;
+	sb_read_binary(task, &e->binary, &e->size);
 	if (e->binary.ino != 0 &&
 	    bpf_map_lookup_elem(&exec_no_sdk, &e->binary) &&
 	    !bpf_map_lookup_elem(&exec_watched, &tgid))
@@ -180,8 +209,9 @@ int sb_exec(struct bpf_raw_tracepoint_args *ctx)
 	size = __builtin_offsetof(struct sb_exec_event, path) + e->path_len;
 	if (size > sizeof(*e))
 		size = sizeof(*e);
-	/* Full: the controller's slow /proc rescan catches up. */
-	bpf_ringbuf_output(&exec_events, e, size, 0);
+	/* Full: counted; the controller rescans /proc to catch up. */
+	if (bpf_ringbuf_output(&exec_events, e, size, 0) != 0)
+		sb_count_lost();
 	return 0;
 }
 
@@ -198,8 +228,10 @@ int sb_exit(struct bpf_raw_tracepoint_args *ctx)
 	if (bpf_map_delete_elem(&exec_watched, &tgid) != 0)
 		return 0;
 	e = bpf_ringbuf_reserve(&exec_events, 8, 0);
-	if (!e)
+	if (!e) {
+		sb_count_lost();
 		return 0;
+	}
 	e->tgid = tgid;
 	e->kind = SB_EXEC_KIND_EXIT;
 	bpf_ringbuf_submit(e, 0);

@@ -44,11 +44,17 @@ struct sb_exec_event {
 	__u32 ppid; /* the parent's process id */
 	__u32 path_len; /* bytes of path, its NUL included; 0 when unread */
 	struct sb_exec_binary binary; /* all 0 when it could not be read */
+	/*
+	 * The file's size in bytes (0 when unread): a free first guess at
+	 * whether it can hold the SDK, so that a storm of small programs
+	 * does not delay the look at an SDK-linked one.
+	 */
+	__u64 size;
 	/* The program's path as given to execve (the interpreter's for a script). */
 	char path[SB_EXEC_PATH_MAX];
 };
 
-/* Ring size: ~2900 exec records with a 32-byte path (88 bytes each). */
+/* Ring size: ~2700 exec records with a 32-byte path (96 bytes each). */
 #define SB_EXEC_RING_BYTES (256 << 10)
 
 /* Binaries known to lack the probe point (LRU: the least used go first). */

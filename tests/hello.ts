@@ -30,6 +30,8 @@ export interface HelloOptions {
   waitAttachMs?: number;
   /** Arguments after the flags, which hello ignores (a long command line). */
   args?: string[];
+  /** A command that executes hello with its arguments, e.g. `["/bin/sh", "-c", 'exec "$0" "$@"']`. */
+  wrap?: string[];
 }
 
 /**
@@ -49,8 +51,10 @@ export function startHello(
   options: HelloOptions,
 ): { pid: number; done: Promise<HelloRun> } {
   const started = performance.now();
-  const child = new Deno.Command(exe, {
+  const [command, ...wrapArgs] = options.wrap ?? [];
+  const child = new Deno.Command(command ?? exe, {
     args: [
+      ...(command ? [...wrapArgs, exe] : []),
       "-rate",
       `${options.rate}`,
       "-duration",

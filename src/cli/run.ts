@@ -72,7 +72,9 @@ Options:
       --ring-size <n>   Ring buffer size, a power of two from 64K to 1G
                         (default ${
   defaultRingBytes >> 20
-}M; env SPANBRIDGE_RING_SIZE)
+}M; env SPANBRIDGE_RING_SIZE); with --all, env
+                        SPANBRIDGE_EXEC_RING_SIZE sizes the exec event ring
+                        (a power of two from 4K to 64M, default 256K)
       --pin-root <dir>  bpffs directory for pins (default /sys/fs/bpf/spanbridge)
       --instance <name> Pin directory name under the pin root: letters, digits, "-"
                         (default "default"); a controller killed with SIGKILL is adopted
@@ -146,6 +148,8 @@ export interface RunOptions {
   filter?: ProcessFilterRules;
   /** Ring buffer bytes (a power of two). */
   ringBytes: number;
+  /** The exec event ring's bytes (`--all`; a power of two), if not the default. */
+  execRingBytes?: number;
   /** bpffs directory holding instance directories. */
   pinRoot?: string;
   /** Instance name (letters, digits, "-"). */
@@ -263,6 +267,19 @@ export function parseRunArgs(
     ringBytes,
   });
   if (problem) throw new UsageError(problem);
+  const execRingText = env.SPANBRIDGE_EXEC_RING_SIZE;
+  const execRingBytes = execRingText === undefined
+    ? undefined
+    : parseSize(execRingText, "SPANBRIDGE_EXEC_RING_SIZE");
+  if (
+    execRingBytes !== undefined &&
+    (execRingBytes < 4096 || execRingBytes > 64 << 20 ||
+      (execRingBytes & (execRingBytes - 1)) !== 0)
+  ) {
+    throw new UsageError(
+      `Invalid SPANBRIDGE_EXEC_RING_SIZE "${execRingText}": expected a power of two from 4K to 64M (default 256K).`,
+    );
+  }
   let exportConfig: ExportConfig;
   try {
     exportConfig = readExportConfig(env);
@@ -288,6 +305,7 @@ export function parseRunArgs(
     all,
     filter,
     ringBytes,
+    ...(execRingBytes !== undefined && { execRingBytes }),
     pinRoot: values["pin-root"],
     instance: values.instance,
     durationMs,
@@ -453,6 +471,7 @@ export async function run(
           pids: options.pids,
           all: options.all,
           filter: options.filter,
+          execRingBytes: options.execRingBytes,
         },
         sink,
         log,
@@ -542,6 +561,9 @@ export function summaryFields(
     ...(stats.batchLoss.reordered > 0 &&
       { batchesReordered: stats.batchLoss.reordered }),
     ...(stats.batchLoss.late > 0 && { batchesLate: stats.batchLoss.late }),
+    // Discovery's losses: processes that may have gone unseen or untraced.
+    execEventsLost: stats.discovery?.execEventsLost ?? 0,
+    processesUntraced: stats.discovery?.untraced ?? 0,
     // Per reason, only the reasons that happened (e.g. corruptBadMagic).
     ...Object.fromEntries(
       Object.entries(stats.decode.corruptBy).filter(([, n]) => n > 0).map((

@@ -16,7 +16,14 @@ import type { ExportCounters, ProcessMeta, SpanSink } from "../export/mod.ts";
 import { BatchLoss, type BatchLossCounters } from "./batch_loss.ts";
 import { LossWatch } from "./loss_watch.ts";
 import { Processes } from "./processes.ts";
-import { resolveTargets, Targets, type TargetSpec } from "./targets.ts";
+import {
+  type DiscoveryStats,
+  resolveTargets,
+  Targets,
+  type TargetSpec,
+} from "./targets.ts";
+
+export type { DiscoveryStats } from "./targets.ts";
 
 /** Options of {@linkcode Controller.start}. */
 export interface ControllerOptions {
@@ -55,6 +62,8 @@ export interface ControllerStats {
   export: ExportCounters;
   /** Batches lost before they were read, per process and service, from the SDK's batch sequence. */
   batchLoss: BatchLossCounters;
+  /** How finding new processes keeps up (absent in snapshots made without a controller). */
+  discovery?: DiscoveryStats;
 }
 
 /** A decoded record and the process that sent it. */
@@ -166,6 +175,7 @@ export class Controller {
       decode: this.#decoder.counters(),
       export: this.#sink.counters(),
       batchLoss: this.#batchLoss.counters(),
+      discovery: this.#targets.discovery(),
     };
   }
 

@@ -11,16 +11,25 @@
  * probe point, and keeps the kernel's pid filter in step with `--pid`.
  *
  * New processes are learnt from exec events (src/probe/exec_events.ts) and
- * looked at in /proc once each; a binary is inspected once per device, inode
- * and content version, however many processes start it at once; processes
- * are looked at one at a time, and binaries that only processes the filter
- * rejects run are read in the background, after the wanted ones (to rule
- * them out in the kernel). A binary found without the
- * probe point is ruled out in the kernel too (for that exact identity and
- * change time), so its later execs and exits do not wake the controller;
- * the kernel reports exits only of processes still undecided or traced.
- * Without exec events (an older kernel or a refused program), /proc is
- * rescanned every second instead.
+ * looked at in /proc, in the order of the events. Binaries are read by the
+ * inspector (inspector.ts): once per version however often they are
+ * executed, in a bounded queue, likely SDK-linked ones of wanted processes
+ * first; while a binary waits to be read, the events go on being handled,
+ * and its processes are looked at again once it is read. An exec of a
+ * binary already judged is decided without a system call. A binary found
+ * without the probe point is ruled out in the kernel too (for that exact
+ * identity and change time), so its later execs and exits do not wake the
+ * controller; the kernel reports exits only of processes still undecided or
+ * traced. Events the kernel's ring had no room for are counted there,
+ * warned about, and followed by a /proc rescan to catch up; meanwhile
+ * {@linkcode Targets.discovery} says discovery lags (for /readyz). Without
+ * exec events (an older kernel or a refused program), /proc is rescanned
+ * every second instead.
+ *
+ * A change of a traced binary's metadata only (chmod, chown, a new link:
+ * the change time moves, the content's modification time and size do not)
+ * keeps its link; a binary rewritten with other code is detached and
+ * attached again through any process or path that shows the new file.
  *
  * @module
  */
@@ -36,6 +45,14 @@ import {
   sameBinary,
 } from "../probe/mod.ts";
 
+import {
+  execName,
+  fileName,
+  Inspector,
+  likelySdkBytes,
+  Priority,
+  type Verdict,
+} from "./inspector.ts";
 import {
   type BinaryWatch,
   containerOf,
@@ -70,6 +87,8 @@ export interface TargetSpec {
   all?: boolean;
   /** Which discovered processes to trace (default: all of them). */
   filter?: ProcessFilterRules;
+  /** The exec event ring's size in bytes (default: bpf/exec.h's). */
+  execRingBytes?: number;
 }
 
 /** Targets whose binaries were found and checked, ready to attach. */
@@ -82,6 +101,8 @@ export interface ResolvedTargets {
   all: boolean;
   /** Which discovered processes to trace. */
   filter: ProcessFilterRules;
+  /** The exec event ring's size in bytes (default: bpf/exec.h's). */
+  execRingBytes?: number;
 }
 
 /**
@@ -117,6 +138,7 @@ export async function resolveTargets(
     pids,
     all: spec.all ?? false,
     filter: spec.filter ?? noFilter,
+    execRingBytes: spec.execRingBytes,
   };
 }
 
@@ -143,10 +165,51 @@ interface Tracked extends AttachedBinary {
 
 /** How often /proc is rescanned: without exec events, and as a safety net with them. */
 const rescanMs = { fallback: 1_000, safety: 30_000 };
-/** Binaries read at once: one parses while the other waits for the disk. */
-const readsAtOnce = 2;
-/** Binaries remembered as inspected (with or without probe point). */
-const inspectedLimit = 4096;
+/**
+ * How long after exec events were lost the catch-up rescan starts: the
+ * storm that overflowed the ring may go on, and one rescan after a pause
+ * catches up on more of it than many during it.
+ */
+const catchUpDelayMs = 500;
+/**
+ * Files smaller than this are not read: they cannot hold a Go program (an
+ * empty `func main() {}` built with -ldflags='-s -w' is 1.2 MB on x86_64
+ * and arm64 with Go 1.26), let alone one that links the SDK.
+ */
+const tooSmallForGo = 512 << 10;
+/** Pids whose latest exec is remembered (see Targets.#latestExec). */
+const latestExecLimit = 65_536;
+/** How long the controller's tasks run back to back before other work gets a turn (ms). */
+const taskSliceMs = 20;
+/** Discovery lags (not ready) once a binary has waited this long to be read. */
+const lagMs = 2_000;
+
+/** The lanes of the controller's tasks: the first runs before the later. */
+const Lane = { first: 0, later: 1 } as const;
+type Lane = typeof Lane[keyof typeof Lane];
+
+/** How discovery keeps up, for readiness, metrics and the `stopped` line. */
+export interface DiscoveryStats {
+  /** Binaries read. */
+  reads: number;
+  /** Execs decided from a verdict in memory (or a read under way). */
+  cacheHits: number;
+  /** Binaries waiting to be read. */
+  queued: number;
+  /** How long the oldest of them has waited, in ms. */
+  oldestQueuedMs: number;
+  /** Reads dropped from a full queue (their processes are found by a rescan). */
+  droppedReads: number;
+  /** Exec events the kernel's ring had no room for. */
+  execEventsLost: number;
+  /** Why discovery lags behind the host's processes; undefined when it does not. */
+  lagging?: string;
+  /**
+   * Processes left running a binary the probe had to be taken off (its
+   * file was rewritten with other code): their spans are lost.
+   */
+  untraced: number;
+}
 /**
  * How long a link outlives the last process of its binary. A program
  * restarted at once, or one started again and again for a moment (a job, a
@@ -162,21 +225,30 @@ export class Targets {
   readonly #log: Logger;
   readonly #byInode = new Map<string, Tracked>();
   readonly #pidKey = new Map<number, string>();
-  /** Inspections by file version, running or done: null without probe point. */
-  readonly #inspected = new Map<
-    string,
-    Promise<TargetBinary | null | undefined>
-  >();
+  readonly #inspector = new Inspector();
   readonly #watchers: BinaryWatch[] = [];
   #wanted: ((file: ExeFile, pid: number) => Promise<boolean>) | undefined;
   #events: ExecEvents | undefined;
   #rescanTimer: ReturnType<typeof setInterval> | undefined;
-  #queue: Promise<void> = Promise.resolve();
+  /** Tasks waiting their turn, by lane; one runs at a time. */
+  readonly #lanes: (() => Promise<void>)[][] = [[], []];
+  /**
+   * The latest exec event of each pid, until its exit is handled: an exec
+   * handled after a later one of the same pid (the lanes reorder them, e.g.
+   * `sh -c 'exec ./server'`) must not undo what the later one did.
+   */
+  readonly #latestExec = new Map<number, ExecEvent>();
+  #running = false;
   #rescanning: Promise<void> | undefined;
-  /** Binaries being read, and the readings waiting for a slot. */
-  #reading = 0;
-  readonly #urgentReads: (() => void)[] = [];
-  readonly #laterReads: (() => void)[] = [];
+  /** Exec events lost so far, as last read from the kernel. */
+  #eventsLost = 0;
+  /** Reads dropped so far, as last seen. */
+  #dropped = 0;
+  /** Set while a catch-up rescan is due or running. */
+  #catchingUp: Promise<void> | undefined;
+  /** Set when more was lost after the catch-up rescan started. */
+  #behind = false;
+  #untraced = 0;
   #closed = false;
   readonly #onTraced: (pid: number) => void;
 
@@ -247,9 +319,32 @@ export class Targets {
     return tracked?.binary;
   }
 
+  /** How discovery keeps up right now. */
+  discovery(): DiscoveryStats {
+    const c = this.#inspector.counters();
+    const lagging = this.#catchingUp
+      ? `${this.#eventsLost} exec events lost (the ring was full) and ${c.dropped} reads dropped so far; rescanning /proc to catch up`
+      : c.oldestMs > lagMs
+      ? `${c.queued} binaries wait to be read, the oldest for ${
+        (c.oldestMs / 1000).toFixed(1)
+      } s`
+      : undefined;
+    return {
+      reads: c.reads,
+      cacheHits: c.cacheHits,
+      queued: c.queued,
+      oldestQueuedMs: Math.round(c.oldestMs),
+      droppedReads: c.dropped,
+      execEventsLost: this.#eventsLost,
+      ...(lagging && { lagging }),
+      untraced: this.#untraced,
+    };
+  }
+
   /** Stops watching and detaches every link. */
   close(): void {
     this.#closed = true;
+    this.#inspector.close();
     clearInterval(this.#rescanTimer);
     this.#events?.close();
     for (const w of this.#watchers.splice(0)) w.close();
@@ -280,17 +375,17 @@ export class Targets {
     await Promise.resolve();
     if (this.#closed) return;
     try {
-      this.#events = openExecEvents();
+      this.#events = openExecEvents({ ringBytes: targets.execRingBytes });
     } catch (err) {
       this.#log.warn(
         "cannot watch process starts; rescanning /proc every second instead",
         { error: (err as Error).message },
       );
     }
-    await this.#rescan();
+    await (await this.#rescan()).settled;
     if (this.#closed) return;
     this.#rescanTimer = setInterval(() => {
-      this.#rescanning ??= this.#enqueue(() => this.#rescan()).finally(() =>
+      this.#rescanning ??= this.#rescanInTurn().finally(() =>
         this.#rescanning = undefined
       );
     }, this.#events ? rescanMs.safety : rescanMs.fallback);
@@ -316,107 +411,339 @@ export class Targets {
       for (const event of await events.next(60_000)) {
         const { pid } = event;
         if (event.kind === "exec") {
-          this.#enqueue(() => this.#onProcess(pid, event));
+          // The kernel's size of the file is a free first guess: a
+          // storm of small programs waits behind a likely SDK binary.
+          const lane = event.size !== undefined && event.size < likelySdkBytes
+            ? Lane.later
+            : Lane.first;
+          this.#latestExec.delete(pid); // keeps the map in exec order
+          this.#latestExec.set(pid, event);
+          if (this.#latestExec.size > latestExecLimit) {
+            // Pids whose exit the kernel could not report (its map full).
+            this.#latestExec.delete(this.#latestExec.keys().next().value!);
+          }
+          this.#enqueue(() => this.#onProcess(pid, event), lane);
         } else {
-          // After its exec is handled, which may be under way.
-          this.#enqueue(() => this.#forget(pid));
+          // After its exec is handled, which may be under way (in either
+          // lane: #exited tells a new process that reused the pid).
+          const last = this.#latestExec.get(pid);
+          this.#enqueue(() => this.#exited(pid, last), Lane.later);
         }
       }
+      this.#checkLost(events);
     }
   }
 
   /**
-   * Runs `task` after the ones queued before it: one process at a time, so
-   * that the first binary of a burst is attached soonest (its link covers
-   * every process that runs it, looked at or not).
+   * Warns about exec events the kernel had no room for, counts reads
+   * dropped from a full queue, and rescans /proc to find the processes
+   * they were about.
    */
-  #enqueue(task: () => Promise<void> | void): Promise<void> {
-    this.#queue = this.#queue.then(task).catch((err) =>
-      this.#log.warn("cannot follow a process", {
-        error: (err as Error).message,
-      })
-    );
-    return this.#queue;
+  #checkLost(events: ExecEvents): void {
+    if (this.#closed) return; // the counter is gone with the events
+    const lost = Math.max(events.lost(), this.#eventsLost);
+    const { dropped } = this.#inspector.counters();
+    if (lost === this.#eventsLost && dropped === this.#dropped) return;
+    if (lost > this.#eventsLost) {
+      this.#log.warn("exec events lost", {
+        lost: lost - this.#eventsLost,
+        total: lost,
+        why:
+          "the exec event ring was full; processes started meanwhile are found by a /proc rescan",
+      });
+    }
+    this.#eventsLost = lost;
+    this.#dropped = dropped;
+    this.#behind = true;
+    this.#catchingUp ??= (async () => {
+      while (this.#behind && !this.#closed) {
+        this.#behind = false;
+        await new Promise((r) => setTimeout(r, catchUpDelayMs));
+        if (!this.#closed) await this.#rescanInTurn();
+      }
+    })().catch((err) =>
+      this.#log.warn("cannot rescan /proc", { error: (err as Error).message })
+    ).finally(() => this.#catchingUp = undefined);
   }
 
-  async #rescan(): Promise<void> {
+  /**
+   * Rescans /proc in turn with the exec events, and resolves once the
+   * binaries it found are read and their processes looked at.
+   */
+  async #rescanInTurn(): Promise<void> {
+    let settled: Promise<void> = Promise.resolve();
+    await this.#enqueue(async () => {
+      ({ settled } = await this.#rescan());
+    }, Lane.later);
+    await settled;
+  }
+
+  /**
+   * Runs `task` after the ones queued before it in its lane and after every
+   * task of the first lane: one process at a time, so that the first binary
+   * of a burst is attached soonest (its link covers every process that runs
+   * it, looked at or not), and the processes of likely SDK binaries first.
+   */
+  #enqueue(
+    task: () => Promise<void> | void,
+    lane: Lane = Lane.first,
+  ): Promise<void> {
+    const done = Promise.withResolvers<void>();
+    this.#lanes[lane].push(async () => {
+      try {
+        await task();
+      } catch (err) {
+        this.#log.warn("cannot follow a process", {
+          error: (err as Error).message,
+        });
+      } finally {
+        done.resolve();
+      }
+    });
+    if (!this.#running) void this.#runTasks();
+    return done.promise;
+  }
+
+  async #runTasks(): Promise<void> {
+    this.#running = true;
+    let slice = performance.now();
+    for (;;) {
+      const task = this.#lanes[Lane.first].shift() ??
+        this.#lanes[Lane.later].shift();
+      if (!task) break;
+      await task();
+      // Tasks decided from memory make no system call: a storm's worth of
+      // them would run back to back as microtasks, and the telemetry
+      // listener (/healthz) waits for the event loop. Let it in.
+      if (performance.now() - slice > taskSliceMs) {
+        await new Promise((r) => setTimeout(r, 0));
+        slice = performance.now();
+      }
+    }
+    this.#running = false;
+  }
+
+  /**
+   * Looks at every process in /proc; resolves once each was looked at, with
+   * `settled`, which resolves once the binaries that had to be read are read
+   * and their processes looked at again (in turn with the events: not to be
+   * awaited by a task of the queue).
+   */
+  async #rescan(): Promise<{ settled: Promise<void> }> {
     const pids = await listPids();
     const alive = new Set(pids);
     for (const pid of [...this.#pidKey.keys()]) {
       if (!alive.has(pid)) this.#forget(pid);
     }
-    for (const pid of pids) await this.#onProcess(pid);
+    const settle: Promise<void>[] = [];
+    for (const pid of pids) await this.#onProcess(pid, undefined, settle);
+    return { settled: Promise.all(settle).then(() => {}) };
   }
 
   /**
    * Looks at what `pid` runs now and attaches to it when it is wanted.
    * `event` is the exec that brought it, if any: when the process turns out
    * not to be traced, the kernel stops watching it and, for a binary without
-   * probe point, stops reporting that binary.
+   * probe point, stops reporting that binary. A binary not judged yet is
+   * queued to be read, and the process looked at `again` once it is, in
+   * turn with the events that came meanwhile (`settle` collects those second
+   * looks for a rescan).
    */
-  async #onProcess(pid: number, event?: ExecEvent): Promise<void> {
+  async #onProcess(
+    pid: number,
+    event?: ExecEvent,
+    settle?: Promise<void>[],
+    again = false,
+  ): Promise<void> {
     if (this.#closed) return;
+    // Not the pid's latest exec: the process runs something else now, and
+    // only the binary is judged.
+    const current = !event || this.#latestExec.get(pid) === event;
+    const exec = event?.binary && execName(event.binary);
+    if (exec && event!.size !== undefined && event!.size < tooSmallForGo) {
+      // Judged by the kernel's size alone: no system call, no read.
+      const known = this.#inspector.known(exec) === null;
+      this.#inspector.remember(exec, null);
+      const path = known ? undefined : event!.path ?? "";
+      this.#noProbePoint(pid, event!, current, path);
+      return;
+    }
+    const early = exec === undefined ? undefined : this.#inspector.known(exec);
+    if (early === null) {
+      // Judged before: no system call (an exec storm's every repeat).
+      this.#noProbePoint(pid, event!, current);
+      return;
+    }
+    if (early instanceof Promise && !again) {
+      return this.#lookAgain(early, pid, event, settle);
+    }
+    if (!current) {
+      this.#ruleOutGone(event!);
+      return;
+    }
     const file = await exeFile(pid);
     const before = this.#pidKey.get(pid);
     const key = file && `${file.dev}:${file.ino}`;
     if (before !== undefined && before !== key) this.#forget(pid);
     if (!file || !key) {
       // Gone already: its binary is read in the background.
-      if (event) this.#background(this.#ruleOutGone(event));
+      if (event) this.#ruleOutGone(event);
       return;
     }
     const tracked = this.#byInode.get(key);
     if (
-      tracked && (tracked.followed || tracked.binary.version === file.version)
+      tracked &&
+      (tracked.followed || sameContent(tracked.binary.version, file.version))
     ) {
-      // A followed file rewritten in place is handled by its watch.
+      // A followed file rewritten in place is handled by its watch; a
+      // change of metadata only (chmod) keeps the link.
       this.#addPid(tracked, key, pid);
       return;
     }
-    if (tracked) {
-      // Its content changed while no process ran it: a stale offset.
-      this.#detach(tracked, "the file was rewritten in place");
+    const names = [fileName(file)];
+    if (exec && event?.binary && sameBinary(event.binary, file)) {
+      names.push(exec);
     }
     const wanted = this.#wanted !== undefined &&
       await this.#wanted(file, pid);
     if (!wanted) {
-      if (event) this.#events?.unwatch(pid);
-      // Read in the background, after the wanted ones: a binary without
-      // probe point is then ruled out in the kernel, filter or not.
-      if (event) this.#background(this.#ruleOutLater(pid, file, event));
-      return;
-    }
-    const inspected = await this.#inspect(pid, file, true);
-    if (this.#closed) return;
-    if (!inspected) {
-      // null: no probe point; undefined: it could not be read (it exited
-      // meanwhile: read through the path it executed, as for one gone
-      // before it was looked at).
-      if (inspected === null && event?.binary) {
-        if (sameBinary(event.binary, file)) {
-          this.#ruleOut(event.binary, file.path);
-        }
-      } else if (inspected === undefined && event) {
-        this.#background(this.#ruleOutGone(event));
+      if (event) this.#unwatch(pid);
+      // Read after the wanted ones: a binary without probe point is then
+      // ruled out in the kernel, filter or not.
+      if (event?.binary) {
+        const binary = event.binary;
+        this.#background(
+          this.#inspector.inspect(
+            names,
+            Priority.ruleOut,
+            () => this.#read(`/proc/${pid}/exe`, file, pid),
+          ).then((verdict) => {
+            if (verdict === null && names.includes(exec!)) {
+              this.#ruleOut(binary, file.path);
+            }
+          }),
+        );
       }
-      if (event) this.#events?.unwatch(pid);
       return;
     }
-    // The file as this process sees it: the one inspected may be gone.
-    const binary = { ...inspected, path: `/proc/${pid}/exe` };
-    let attached: Tracked;
-    try {
-      attached = this.#attachBinary(binary, false, file.path, pid);
-    } catch (err) {
-      // Most likely it exited meanwhile; the next process brings it back.
-      this.#log.debug("cannot attach to a new process's binary", {
+    let verdict: Verdict | Promise<Verdict | undefined> | undefined;
+    for (const name of names) verdict ??= this.#inspector.known(name);
+    if (verdict === undefined || verdict instanceof Promise) {
+      // Unreadable, or dropped from a full queue: a rescan finds it again.
+      if (again) return;
+      return this.#lookAgain(
+        verdict ?? this.#inspector.inspect(
+          names,
+          file.size >= likelySdkBytes ? Priority.likelySdk : Priority.wanted,
+          () => this.#read(`/proc/${pid}/exe`, file, pid),
+        ),
         pid,
-        path: file.path,
-        error: (err as Error).message,
-      });
+        event,
+        settle,
+      );
+    }
+    for (const name of names) this.#inspector.remember(name, verdict);
+    if (verdict === null) {
+      // The kernel's identity is ruled out only when it is this file's.
+      if (event && names.length > 1) {
+        this.#noProbePoint(pid, event, true, file.path);
+      } else if (event) this.#unwatch(pid);
       return;
     }
-    this.#addPid(attached, key, pid);
+    if (tracked) {
+      if (
+        tracked.binary.endedOffset === verdict.endedOffset &&
+        tracked.binary.buildId === verdict.buildId
+      ) {
+        // Touched (new modification time), not new code.
+        tracked.binary = { ...verdict, path: tracked.binary.path };
+        this.#addPid(tracked, key, pid);
+        return;
+      }
+      // New code at the old inode: the old offset may be mid-instruction.
+      // Its processes run the same inode: the new link covers them.
+      const running = [...tracked.pids].filter((p) => p !== pid);
+      tracked.pids.clear();
+      this.#detach(tracked, "the file was rewritten in place");
+      const attached = this.#attachNew(verdict, file, key, pid);
+      if (!attached) return this.#lose(running, file.path);
+      for (const p of [pid, ...running]) this.#addPid(attached, key, p);
+      return;
+    }
+    const attached = this.#attachNew(verdict, file, key, pid);
+    if (attached) this.#addPid(attached, key, pid);
+  }
+
+  /** Counts and warns about processes left running without the probe. */
+  #lose(pids: number[], path: string): void {
+    if (pids.length === 0) return;
+    this.#untraced += pids.length;
+    this.#log.warn("processes left untraced", {
+      path,
+      pids,
+      why:
+        "their binary was detached and could not be attached again; their spans are lost",
+    });
+  }
+
+  /**
+   * Looks at `pid` again once `reading` (of its binary) is done, in turn
+   * with the events that came meanwhile.
+   */
+  #lookAgain(
+    reading: Promise<Verdict | undefined>,
+    pid: number,
+    event: ExecEvent | undefined,
+    settle: Promise<void>[] | undefined,
+  ): void {
+    const looked = reading.then((verdict) =>
+      this.#enqueue(
+        () => this.#onProcess(pid, event, undefined, true),
+        verdict ? Lane.first : Lane.later,
+      )
+    );
+    if (settle) settle.push(looked.catch(() => {}));
+    else this.#background(looked);
+  }
+
+  /**
+   * Attaches to `binary`, read from the file `file` that `pid` runs, through
+   * `pid` or, when it has exited meanwhile, through any other live process
+   * known to run the same file or the path, if it still names that file (a
+   * uprobe sits on the inode, whichever path names it).
+   */
+  #attachNew(
+    binary: TargetBinary,
+    file: ExeFile,
+    key: string,
+    pid: number,
+  ): Tracked | undefined {
+    const others = [...this.#pidKey].filter(([p, k]) => k === key && p !== pid)
+      .map(([p]) => `/proc/${p}/exe`);
+    let firstError: unknown;
+    for (const path of [`/proc/${pid}/exe`, ...others, file.path]) {
+      if (path === file.path) {
+        try {
+          const st = Deno.statSync(path);
+          if (st.dev !== file.dev || st.ino !== file.ino) continue;
+        } catch {
+          continue;
+        }
+      }
+      try {
+        // The file as this process sees it: the one inspected may be gone.
+        return this.#attachBinary({ ...binary, path }, false, file.path, pid);
+      } catch (err) {
+        firstError ??= err;
+      }
+    }
+    // Most likely it exited meanwhile; the next process brings it back.
+    this.#log.debug("cannot attach to a new process's binary", {
+      pid,
+      path: file.path,
+      error: (firstError as Error | undefined)?.message,
+    });
+    return undefined;
   }
 
   /** Runs `task` without waiting for it; its failure is only logged. */
@@ -429,81 +756,31 @@ export class Targets {
   }
 
   /**
-   * For a process the filter rejects: reads its binary (when nothing else
-   * waits) and rules it out if it has no probe point, through the path it
-   * executed when it has exited meanwhile.
+   * `pid` executed a binary without probe point: the kernel stops reporting
+   * that binary and, when this is its `current` (latest) exec, the process.
+   * `path` is given when the verdict is new: logged.
    */
-  async #ruleOutLater(
+  #noProbePoint(
     pid: number,
-    file: ExeFile,
     event: ExecEvent,
-  ): Promise<void> {
-    const inspected = await this.#inspect(pid, file, false);
-    if (inspected === undefined) await this.#ruleOutGone(event);
-    else if (inspected === null && event.binary) {
-      if (sameBinary(event.binary, file)) {
-        this.#ruleOut(event.binary, file.path);
-      }
+    current: boolean,
+    path?: string,
+  ): void {
+    if (event.binary) this.#events?.ruleOut(event.binary);
+    if (path !== undefined) {
+      this.#log.debug("ruled out in the kernel", { path });
     }
+    if (!current) return;
+    // A traced process that executed this binary no longer runs the traced one.
+    if (this.#pidKey.has(pid)) this.#forget(pid);
+    this.#unwatch(pid);
   }
 
-  /**
-   * Reads the binary `pid` runs, once per file version (processes starting
-   * it meanwhile wait for the same reading): null without probe point,
-   * undefined when it cannot be read (then it is not remembered) — never
-   * a verdict to rule a binary out on.
-   */
-  #inspect(
-    pid: number,
-    file: ExeFile,
-    urgent: boolean,
-  ): Promise<TargetBinary | null | undefined> {
-    const version = `${file.dev}:${file.ino}:${file.version}`;
-    const known = this.#inspected.get(version);
-    if (known) return known;
-    const reading = this.#readSlot(
-      () => this.#read(`/proc/${pid}/exe`, file, pid),
-      urgent,
-    ).then(
-      (binary) => {
-        if (binary === undefined) this.#inspected.delete(version);
-        return binary;
-      },
-      (err) => {
-        this.#inspected.delete(version);
-        throw err;
-      },
-    );
-    if (this.#inspected.size >= inspectedLimit) {
-      this.#inspected.delete(this.#inspected.keys().next().value!);
-    }
-    this.#inspected.set(version, reading);
-    return reading;
-  }
-
-  /**
-   * Runs `read` when one of {@linkcode readsAtOnce} slots is free, first come
-   * first served, `urgent` ones (processes the filter wants) before the
-   * others (read only to rule binaries out): reading is mostly parsing on
-   * this one thread, so reading every binary of a burst at once would finish
-   * them all late, while in turn the first is attached (for all its
-   * processes) soonest.
-   */
-  async #readSlot<T>(read: () => Promise<T>, urgent: boolean): Promise<T> {
-    if (this.#reading < readsAtOnce) this.#reading++;
-    else {
-      // The slot is handed over, still counted, by the reading that ends.
-      await new Promise<void>((r) =>
-        (urgent ? this.#urgentReads : this.#laterReads).push(r)
-      );
-    }
-    try {
-      return await read();
-    } finally {
-      const next = this.#urgentReads.shift() ?? this.#laterReads.shift();
-      if (next) next();
-      else this.#reading--;
-    }
+  /** Stops the kernel reporting the exit of `pid`, which is not traced. */
+  #unwatch(pid: number): void {
+    if (this.#pidKey.has(pid)) return;
+    this.#events?.unwatch(pid);
+    this.#latestExec.delete(pid); // no exit event comes
   }
 
   /**
@@ -512,16 +789,30 @@ export class Targets {
    */
   async #read(
     path: string,
-    file: { dev: number; ino: number; path: string },
+    file: { dev: number; ino: number; path: string; version: string },
     pid: number,
   ): Promise<TargetBinary | null | undefined> {
+    if (Number(file.version.split(":")[2]) < tooSmallForGo) return null;
     try {
       const read = await resolveTarget(path);
       // The process may have executed something else while being read.
       if (read.dev !== file.dev || read.ino !== file.ino) return undefined;
       return { ...read, realPath: file.path };
     } catch (err) {
-      if (!(err instanceof TargetError)) throw err;
+      if (!(err instanceof TargetError)) {
+        // A system call that failed may work next time; a file that the
+        // reader cannot make sense of will not: judged once, not at
+        // every exec.
+        if (err instanceof Error && err.constructor.name in Deno.errors) {
+          throw err;
+        }
+        this.#log.debug("not traced", {
+          pid,
+          path: file.path,
+          why: `unreadable: ${(err as Error).message}`,
+        });
+        return null;
+      }
       if (err.kind === "not-found" || err.kind === "access-denied") {
         return undefined;
       }
@@ -536,27 +827,36 @@ export class Targets {
    * binary out when it has no probe point and is the very file the kernel
    * named (the path may name another one by now, or in another namespace).
    */
-  async #ruleOutGone(event: ExecEvent): Promise<void> {
+  #ruleOutGone(event: ExecEvent): void {
     const { binary, path, ppid } = event;
     if (!binary || !path || !this.#events) return;
     const candidates = path.startsWith("/")
       ? [`/proc/${ppid}/root${path}`, path]
       : [`/proc/${ppid}/cwd/${path}`];
-    for (const candidate of candidates) {
-      let st: Deno.FileInfo;
-      try {
-        st = await Deno.stat(candidate);
-      } catch {
-        continue;
+    this.#background((async () => {
+      for (const candidate of candidates) {
+        let st: Deno.FileInfo;
+        try {
+          st = await Deno.stat(candidate);
+        } catch {
+          continue;
+        }
+        if (!sameBinary(binary, st)) continue;
+        const file = {
+          dev: st.dev,
+          ino: st.ino ?? 0,
+          path,
+          version: fileVersion(st),
+        };
+        const verdict = await this.#inspector.inspect(
+          [fileName(file), execName(binary)],
+          Priority.ruleOut,
+          () => this.#read(candidate, file, event.pid),
+        );
+        if (verdict === null) this.#ruleOut(binary, path);
+        return;
       }
-      if (!sameBinary(binary, st)) continue;
-      const file = { dev: st.dev, ino: st.ino ?? 0, path };
-      const version = `${file.dev}:${file.ino}:${fileVersion(st)}`;
-      const verdict = await (this.#inspected.get(version) ??
-        this.#readSlot(() => this.#read(candidate, file, event.pid), false));
-      if (verdict === null) this.#ruleOut(binary, path);
-      return;
-    }
+    })());
   }
 
   /** Stops the kernel reporting execs of `binary`, which has no probe point. */
@@ -572,6 +872,21 @@ export class Targets {
     // Found by a rescan, the kernel does not watch it yet.
     this.#events?.watch(pid);
     this.#onTraced(pid);
+  }
+
+  /**
+   * An exit event of `pid`, handled after the execs of its lane: a process
+   * that reused the pid meanwhile and runs the traced file is kept. `last`
+   * is the latest exec of the pid when the exit came.
+   */
+  async #exited(pid: number, last: ExecEvent | undefined): Promise<void> {
+    if (this.#latestExec.get(pid) === last) this.#latestExec.delete(pid);
+    const key = this.#pidKey.get(pid);
+    if (key !== undefined) {
+      const file = await exeFile(pid);
+      if (file && `${file.dev}:${file.ino}` === key) return;
+    }
+    this.#forget(pid);
   }
 
   /** `pid` exited or executes another file now. */
@@ -642,6 +957,8 @@ export class Targets {
     this.#byInode.delete(tracked.key);
     for (const pid of tracked.pids) this.#pidKey.delete(pid);
     tracked.attachment.detach();
+    // A followed file's processes are about to be covered by the new link.
+    if (!tracked.followed) this.#lose([...tracked.pids], tracked.label);
     this.#log.info("detached", { path: tracked.label, reason });
   }
 
@@ -686,4 +1003,13 @@ export class Targets {
       });
     }
   }
+}
+
+/**
+ * True when two file versions (change time, modification time, size) have
+ * the same content: only the change time differs after chmod, chown or a
+ * new link, and a content write moves the modification time or the size.
+ */
+function sameContent(a: string, b: string): boolean {
+  return a.slice(a.indexOf(":")) === b.slice(b.indexOf(":"));
 }

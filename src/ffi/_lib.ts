@@ -48,6 +48,11 @@ const libbpfSymbols = {
     parameters: ["pointer", "buffer"],
     result: "i32",
   },
+  bpf_object__find_map_by_name: {
+    parameters: ["pointer", "buffer"],
+    result: "pointer",
+  },
+  bpf_map__set_max_entries: { parameters: ["pointer", "u32"], result: "i32" },
   bpf_program__fd: { parameters: ["pointer"], result: "i32" },
   bpf_raw_tracepoint_open: { parameters: ["buffer", "i32"], result: "i32" },
 } as const;

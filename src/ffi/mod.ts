@@ -25,7 +25,11 @@ export {
 } from "./bpf.ts";
 export { pinToCurrentCpu } from "./affinity.ts";
 export { BPF_FS_MAGIC, fsType } from "./statfs.ts";
-export { type BpfObject, loadBpfObject } from "./object.ts";
+export {
+  type BpfObject,
+  loadBpfObject,
+  type LoadBpfObjectOptions,
+} from "./object.ts";
 export {
   openUprobe,
   readUprobeType,

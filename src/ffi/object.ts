@@ -26,12 +26,25 @@ export interface BpfObject {
   close(): void;
 }
 
+/** Options of {@linkcode loadBpfObject}. */
+export interface LoadBpfObjectOptions {
+  /**
+   * max_entries to set on maps before loading, by map name (for a ring
+   * buffer: its size in bytes, a power of two and a multiple of the page).
+   */
+  maxEntries?: Record<string, number>;
+}
+
 /**
  * Loads the BPF ELF object `bytes` (named `what` in errors) with libbpf.
  * Throws a {@linkcode SysError} naming the failing call; libbpf prints the
  * verifier log on stderr.
  */
-export function loadBpfObject(bytes: Uint8Array, what: string): BpfObject {
+export function loadBpfObject(
+  bytes: Uint8Array,
+  what: string,
+  options: LoadBpfObjectOptions = {},
+): BpfObject {
   const lib = bpfLib();
   // libbpf reads the ELF in place until load returns: keep `buf` alive.
   const buf = new Uint8Array(bytes);
@@ -51,6 +64,20 @@ export function loadBpfObject(bytes: Uint8Array, what: string): BpfObject {
     for (const fd of tracepointFds.splice(0)) cLib().close(fd);
     lib.bpf_object__close(obj);
   };
+  for (const [name, entries] of Object.entries(options.maxEntries ?? {})) {
+    const map = lib.bpf_object__find_map_by_name(obj, cString(name));
+    const set = map === null
+      ? -2 // ENOENT
+      : lib.bpf_map__set_max_entries(map, entries);
+    if (set < 0) {
+      close();
+      throw new SysError(
+        "bpf_map__set_max_entries",
+        `Cannot size map ${name} of ${what} to ${entries} entries`,
+        -set,
+      );
+    }
+  }
   const loaded = lib.bpf_object__load(obj);
   buf.fill(0); // keeps buf alive until after the load
   if (loaded < 0) {

@@ -21,6 +21,7 @@ import {
   closeFd,
   loadBpfObject,
   mapDelete,
+  mapLookup,
   mapUpdate,
   SysError,
 } from "../ffi/mod.ts";
@@ -57,6 +58,8 @@ export interface ExecEvent {
   ppid?: number;
   /** For "exec": the executable; undefined when the kernel could not read it. */
   binary?: ExecBinary;
+  /** For "exec" with a `binary`: the executable's size in bytes. */
+  size?: number;
   /**
    * For "exec": the path given to execve (the interpreter's for a script),
    * as the process saw it (its mount namespace and working directory).
@@ -83,6 +86,11 @@ export interface ExecEvents {
   watch(pid: number): void;
   /** No longer reports the exit of `pid`, nor execs of ruled-out binaries by it. */
   unwatch(pid: number): void;
+  /**
+   * Events the kernel dropped since the start because the ring was full
+   * (exec_lost in bpf/exec.bpf.c): processes the caller must find in /proc.
+   */
+  lost(): number;
   /** Detaches the programs and frees the ring and maps. Idempotent. */
   close(): void;
 }
@@ -91,9 +99,10 @@ export interface ExecEvents {
 const E2BIG = 7;
 /** SB_EXEC_KIND_* in bpf/exec.h. */
 const kinds: Record<number, ExecEventKind> = { 1: "exec", 2: "exit" };
-/** offsetof(struct sb_exec_event, binary) and (…, path) in bpf/exec.h. */
+/** offsetof(struct sb_exec_event, binary), (…, size) and (…, path) in bpf/exec.h. */
 const binaryOffset = 16;
-const pathOffset = 48;
+const sizeOffset = 48;
+const pathOffset = 56;
 const binaryBytes = 32;
 
 /** struct sb_exec_binary as the kernel wrote it. */
@@ -133,7 +142,8 @@ export function decodeExecEvent(rec: Uint8Array): ExecEvent | undefined {
     pid,
     kind,
     ppid: v.getUint32(8, true),
-    binary: binary.ino === 0n ? undefined : binary,
+    ...(binary.ino !== 0n &&
+      { binary, size: Number(v.getBigUint64(sizeOffset, true)) }),
     path,
   };
 }
@@ -171,20 +181,40 @@ export function sameBinary(binary: ExecBinary, st: FileStamp): boolean {
     BigInt(Math.floor(st.ctime.getTime() / 1000)) === binary.ctimeSec;
 }
 
+/** Options of {@linkcode openExecEvents}. */
+export interface ExecEventsOptions {
+  /** Where the compiled exec.<arch>.o lives. */
+  objectDir?: string;
+  /**
+   * The ring's size in bytes (a power of two, a multiple of the page size);
+   * default SB_EXEC_RING_BYTES of bpf/exec.h. Tests make it small to
+   * overflow it.
+   */
+  ringBytes?: number;
+}
+
 /**
  * Loads bpf/exec.bpf.c and attaches it. Throws when the object is missing,
  * the kernel refuses it or a privilege is missing (a sentence naming the
  * call); callers fall back to rescanning /proc.
  */
-export function openExecEvents(
-  objectDir: string = defaultObjectDir,
-): ExecEvents {
-  const path = `${objectDir}/exec.${objectArch()}.o`;
-  const obj: BpfObject = loadBpfObject(readObjectFile(path), path);
+export function openExecEvents(options: ExecEventsOptions = {}): ExecEvents {
+  const path = `${
+    options.objectDir ?? defaultObjectDir
+  }/exec.${objectArch()}.o`;
+  const obj: BpfObject = loadBpfObject(
+    readObjectFile(path),
+    path,
+    options.ringBytes ? { maxEntries: { exec_events: options.ringBytes } } : {},
+  );
   let ring: RingReader;
   const fds: number[] = [];
   try {
-    fds.push(obj.dupMapFd("exec_no_sdk"), obj.dupMapFd("exec_watched"));
+    fds.push(
+      obj.dupMapFd("exec_no_sdk"),
+      obj.dupMapFd("exec_watched"),
+      obj.dupMapFd("exec_lost"),
+    );
     obj.attachRawTracepoint("sb_exec", "sched_process_exec");
     obj.attachRawTracepoint("sb_exit", "sched_process_exit");
     ring = openRingFd(obj.dupMapFd("exec_events"), `${path} exec_events`);
@@ -193,7 +223,10 @@ export function openExecEvents(
     obj.close();
     throw e;
   }
-  const [noSdkFd, watchedFd] = fds;
+  const [noSdkFd, watchedFd, lostFd] = fds;
+  const zeroKey = new Uint8Array(4);
+  const lostValue = new Uint8Array(8);
+  const lostView = new DataView(lostValue.buffer);
   const one = new Uint8Array([1]);
   const pidKey = (pid: number) => new Uint8Array(new Uint32Array([pid]).buffer);
   let closed = false;
@@ -222,6 +255,10 @@ export function openExecEvents(
     },
     unwatch(pid) {
       if (!closed) mapDelete(watchedFd, pidKey(pid));
+    },
+    lost() {
+      if (closed || !mapLookup(lostFd, zeroKey, lostValue)) return 0;
+      return Number(lostView.getBigUint64(0, true));
     },
     close() {
       if (closed) return;

@@ -55,6 +55,7 @@ ebpfTest(
       assert.equal(seen[0].ppid, Deno.pid);
       assert.ok(seen[0].binary, "the kernel read the executable's identity");
       assert.ok(sameBinary(seen[0].binary, st), "identity matches stat");
+      assert.equal(seen[0].size, st.size);
     } finally {
       events.close();
     }
@@ -217,19 +218,21 @@ Deno.test("exec records decode, and identities compare with stat", () => {
     ctimeSec: 1_700_000_000n,
     ctimeNsec: 123_456_789,
   };
-  const rec = new Uint8Array(48 + 10);
+  const rec = new Uint8Array(56 + 10);
   const v = new DataView(rec.buffer);
   v.setUint32(0, 42, true);
   v.setUint32(4, 1, true);
   v.setUint32(8, 7, true);
   v.setUint32(12, 10, true);
   rec.set(encodeExecBinary(binary), 16);
-  rec.set(new TextEncoder().encode("/bin/true\0"), 48);
+  v.setBigUint64(48, 35_664n, true);
+  rec.set(new TextEncoder().encode("/bin/true\0"), 56);
   assert.deepEqual(decodeExecEvent(rec), {
     pid: 42,
     kind: "exec",
     ppid: 7,
     binary,
+    size: 35_664,
     path: "/bin/true",
   });
   const exit = new Uint8Array(8);
@@ -254,3 +257,24 @@ Deno.test("exec records decode, and identities compare with stat", () => {
   const anon = { ...binary, dev: 300 };
   assert.ok(sameBinary(anon, { ...st, dev: (300 & 0xff) | (1 << 20) }));
 });
+
+ebpfTest(
+  "events the ring has no room for are counted in the kernel (exec_lost)",
+  async () => {
+    // One page holds ~45 exec records with a short path: 300 execs while
+    // nobody reads overflow it, on any machine.
+    const events = openExecEvents({ ringBytes: 4096 });
+    try {
+      assert.equal(events.lost(), 0);
+      const pids = new Set<number>();
+      for (let i = 0; i < 300; i++) pids.add(await run("/bin/true"));
+      const lost = events.lost();
+      assert.ok(lost > 0, `lost ${lost} events`);
+      // What did fit is still read.
+      assert.ok((await collect(events, pids, 1_000)).length > 0);
+      assert.ok(events.lost() >= lost, "the counter never goes back");
+    } finally {
+      events.close();
+    }
+  },
+);

@@ -152,6 +152,8 @@ export interface ExeFile {
   version: string;
   /** The file's change time (to the millisecond). */
   ctime: Date | null;
+  /** The file's size in bytes. */
+  size: number;
 }
 
 /**
@@ -172,6 +174,7 @@ export async function exeFile(pid: number): Promise<ExeFile | undefined> {
       ino: st.ino ?? 0,
       version: fileVersion(st),
       ctime: st.ctime,
+      size: st.size,
     };
   } catch {
     return undefined;

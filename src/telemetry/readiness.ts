@@ -1,11 +1,13 @@
 /**
  * Readiness: the agent is ready when its probe is loaded and attached, its
- * ring buffer is being read, and export has not been failing for longer
- * than the threshold.
+ * ring buffer is being read, discovery keeps up with the host's processes
+ * (no binary has waited long to be read, and no lost exec event is still
+ * being caught up on), and export has not been failing for longer than the
+ * threshold.
  *
  * @module
  */
-import type { ControllerStats } from "../controller/mod.ts";
+import type { ControllerStats, DiscoveryStats } from "../controller/mod.ts";
 import type { ExportHealth } from "./export_watch.ts";
 
 /** What the telemetry reads from the running agent (the controller). */
@@ -16,7 +18,7 @@ export interface AgentSource {
 
 /** One readiness check and its result. */
 export interface Check {
-  /** `probe`, `ring` or `export`. */
+  /** `probe`, `ring`, `discovery` or `export`. */
   name: string;
   /** Whether it passed. */
   ok: boolean;
@@ -74,6 +76,20 @@ export class RingWatch {
 }
 
 /**
+ * Judges discovery: a process started now would not be found soon while it
+ * lags (a storm of execs, or exec events lost).
+ */
+export function discoveryCheck(d: DiscoveryStats): Check {
+  return d.lagging === undefined
+    ? {
+      name: "discovery",
+      ok: true,
+      detail: `keeping up (${d.reads} binaries read, ${d.queued} waiting)`,
+    }
+    : { name: "discovery", ok: false, detail: `lagging: ${d.lagging}` };
+}
+
+/**
  * Judges readiness. `source` is undefined until the controller has loaded
  * and attached its probe; `now` and `failingMs` are in milliseconds.
  */
@@ -95,7 +111,9 @@ export function readiness(
     checks.push({ name: "probe", ok: true, detail: "loaded and attached" });
     try {
       // stats() reads the probe's counters from its pinned maps.
-      checks.push(ring.check(source.stats(), now));
+      const stats = source.stats();
+      checks.push(ring.check(stats, now));
+      if (stats.discovery) checks.push(discoveryCheck(stats.discovery));
     } catch (err) {
       checks.push({
         name: "ring",

@@ -101,3 +101,41 @@ Deno.test("RingWatch compares progress, not totals (an adopted probe's earlier r
   assert.equal(ring.check(counters(5_000, 0), 0).ok, true);
   assert.equal(ring.check(counters(5_000, 0), 10_000).ok, true);
 });
+
+Deno.test("readiness says not ready, with the reason, while discovery lags", () => {
+  const discovery = {
+    reads: 10,
+    cacheHits: 90,
+    queued: 0,
+    oldestQueuedMs: 0,
+    droppedReads: 0,
+    execEventsLost: 0,
+    untraced: 0,
+  };
+  const judge = (d: typeof discovery & { lagging?: string }) =>
+    readiness(
+      { stats: () => ({ ...stats, discovery: d }) },
+      new RingWatch(),
+      healthy,
+      1_000,
+      0,
+    );
+  const ok = judge(discovery);
+  assert.equal(ok.ready, true);
+  assert.deepEqual(ok.checks.find((c) => c.name === "discovery"), {
+    name: "discovery",
+    ok: true,
+    detail: "keeping up (10 binaries read, 0 waiting)",
+  });
+  const lagging = judge({
+    ...discovery,
+    execEventsLost: 120,
+    lagging: "120 exec events lost (the ring was full)",
+  });
+  assert.equal(lagging.ready, false);
+  assert.deepEqual(lagging.checks.find((c) => c.name === "discovery"), {
+    name: "discovery",
+    ok: false,
+    detail: "lagging: 120 exec events lost (the ring was full)",
+  });
+});
