@@ -525,7 +525,17 @@ export class Targets {
       if (err.kind === "not-found" || err.kind === "access-denied") {
         return undefined;
       }
-      this.#log.debug("not traced", { pid, path: file.path, why: err.kind });
+      if (err.kind === "too-large") {
+        // A crafted binary, refused before it cost memory: said once, as
+        // its verdict is remembered for this version of the file.
+        this.#log.warn("binary refused", {
+          pid,
+          path: file.path,
+          error: err.message,
+        });
+      } else {
+        this.#log.debug("not traced", { pid, path: file.path, why: err.kind });
+      }
       return null;
     }
   }

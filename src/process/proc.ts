@@ -179,7 +179,9 @@ export async function exeFile(pid: number): Promise<ExeFile | undefined> {
 }
 
 /** The content identity of a file's stat: change time, modification time, size. */
-export function fileVersion(st: Deno.FileInfo): string {
+export function fileVersion(
+  st: Pick<Deno.FileInfo, "ctime" | "mtime" | "size">,
+): string {
   return `${st.ctime?.getTime() ?? 0}:${st.mtime?.getTime() ?? 0}:${st.size}`;
 }
 

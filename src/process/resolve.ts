@@ -189,11 +189,11 @@ async function fromPclnTab(
       `Cannot find the probe point in ${elf.path}: it has no symbol table and no Go function table (pclntab) was found; rebuild it without stripping (drop -ldflags='-s -w').`,
     );
   }
-  const tab = parsePclnTab(await pcln.read(), elf.path);
-  const exact = tab.find(probeFunction);
+  const tab = await parsePclnTab(pcln.range, elf.path);
+  const exact = await tab.find(probeFunction);
   const funcs = onePackage(
     elf.path,
-    exact.length > 0 ? exact : tab.find(forkSuffix, true),
+    exact.length > 0 ? exact : await tab.find(forkSuffix, true),
     (f) => f.name,
   );
   const text = await findTextStart(elf, pcln, tab);
