@@ -516,9 +516,9 @@ export class Targets {
     pid: number,
   ): Promise<TargetBinary | null | undefined> {
     try {
-      const read = await resolveTarget(path);
-      // The process may have executed something else while being read.
-      if (read.dev !== file.dev || read.ino !== file.ino) return undefined;
+      // The process may have executed something else since: then what is
+      // read is not `file`, and neither a probe point nor an error is its.
+      const read = await resolveTarget(path, file);
       return { ...read, realPath: file.path };
     } catch (err) {
       if (!(err instanceof TargetError)) throw err;

@@ -168,9 +168,15 @@ export class ElfFile {
    * Opens `path` and reads its ELF headers. Throws a {@linkcode TargetError}
    * when the file is missing, unreadable, not a regular file, not ELF, not a
    * 64-bit little-endian x86_64/aarch64 file, or when its headers claim more
-   * than the file holds or than {@linkcode maxTableBytes}.
+   * than the file holds or than {@linkcode maxTableBytes}. With `expect`,
+   * a file of another device or inode (a process that executed another
+   * program meanwhile) is refused as "not-found" before it is read, so that
+   * no verdict on it is taken for the expected file.
    */
-  static async open(path: string): Promise<ElfFile> {
+  static async open(
+    path: string,
+    expect?: { dev: number; ino: number },
+  ): Promise<ElfFile> {
     let file: FileHandle;
     try {
       // Only a regular file is opened: opening a device may act on it.
@@ -185,6 +191,12 @@ export class ElfFile {
     }
     try {
       const st = await file.stat();
+      if (expect && (st.dev !== expect.dev || st.ino !== expect.ino)) {
+        throw new TargetError(
+          "not-found",
+          `Cannot read ${path}: it is no longer the file expected (device ${expect.dev}, inode ${expect.ino}); the process executed another program.`,
+        );
+      }
       refuseIrregular(path, st);
       const stat: FileStat = {
         dev: st.dev,
@@ -323,27 +335,28 @@ export class ElfFile {
   }
 
   /**
-   * Returns the function symbols of .symtab whose name satisfies `match`, or
-   * undefined when the file has no symbol table (a stripped binary). Both
-   * tables are streamed: the string table first, to learn where the matching
-   * names start, then the symbols, keeping those that point at one. (A
-   * symbol naming the tail of another's string is not seen; linkers share
-   * tails only of identical suffixes, and the names looked for are whole.)
+   * Returns the function symbols of .symtab whose name ends with one of
+   * `suffixes` (a whole name is its own suffix), or undefined when the file
+   * has no symbol table (a stripped binary). Both tables are streamed: the
+   * string table first, to learn where the matching names start, then the
+   * symbols, keeping those that point at one. (A symbol naming the tail of
+   * another's string is not seen: linkers share a tail only when it is a
+   * whole name too, and the names looked for are.) Throws a
+   * {@linkcode TargetError} past {@linkcode maxMatches} matches.
    */
   async functionSymbols(
-    match: (name: string) => boolean,
+    suffixes: string[],
   ): Promise<ElfSymbol[] | undefined> {
     const symtab = this.sections.find((s) => s.type === SHT_SYMTAB);
     if (symtab === undefined) return undefined;
     const strtab = this.sections[symtab.link];
     if (strtab === undefined) return undefined;
     const strings = this.sectionRange(strtab);
-    const names = new Map<number, string>();
-    await eachString(strings, (name, at) => {
-      if (match(name)) names.set(at, name);
-    });
+    const names = await findStrings(strings, suffixes, this.path);
     const found: { at: number; length: number; value: number; size: number }[] =
       [];
+    if (names.size === 0) return [];
+    let crowded = false;
     await eachChunk(this.sectionRange(symtab), 24, (syms) => {
       const view = new DataView(syms.buffer, syms.byteOffset, syms.byteLength);
       for (let off = 0; off + 24 <= syms.length; off += 24) {
@@ -357,8 +370,17 @@ export class ElfFile {
           value: u64(view, off + 8),
           size: u64(view, off + 16),
         });
+        if (found.length > maxMatches) return crowded = true;
       }
     });
+    if (crowded) {
+      throw new TargetError(
+        "too-large",
+        `Cannot read ${this.path}: more than ${maxMatches} function symbols are named ${
+          [...new Set(names.values())].slice(0, 3).join(", ")
+        }; the file is damaged or crafted.`,
+      );
+    }
     const utf8 = new TextDecoder();
     const out: ElfSymbol[] = [];
     for (const { at, length, value, size } of found) {
@@ -411,42 +433,71 @@ export async function* scan(
 }
 
 /**
- * Calls `each` with every NUL-terminated string of `r` (a string table) and
- * its offset in `r`, decoded one char per byte (the names looked for are
- * ASCII; read a match's bytes again to decode it as UTF-8). A string longer
- * than a chunk is skipped. Returns early when `each` returns true.
+ * The most strings (or symbols, or functions) one search may match: the
+ * probe point's name matches once or twice (body and ABI wrapper); a table
+ * crafted to match millions of times is refused instead of remembered.
  */
-export async function eachString(
+export const maxMatches = 64;
+
+/**
+ * Returns the NUL-terminated strings of `r` (a string table) that end with
+ * one of `suffixes`, by their offset in `r`, decoded one char per byte (the
+ * names looked for are ASCII; read a match's bytes again to decode it as
+ * UTF-8). The search is the engine's native substring search over pieces of
+ * the table, so its time does not depend on what the table holds; a string
+ * longer than a chunk is not seen. Throws a {@linkcode TargetError} naming
+ * `path` past {@linkcode maxMatches} matches.
+ */
+export async function findStrings(
   r: FileRange,
-  each: (s: string, at: number) => void | boolean,
-): Promise<void> {
+  suffixes: string[],
+  path: string,
+): Promise<Map<number, string>> {
   const bytewise = new TextDecoder("latin1");
   const buf = new Uint8Array(stringChunkBytes);
-  let carry = ""; // the unterminated tail of the chunks read so far
-  let carryAt = 0;
-  let overlong = false; // the tail was dropped: skip the rest of its string
+  const found = new Map<number, string>();
+  const ends = suffixes.map((s) => s + "\0");
+  let tail = ""; // the unterminated end of the pieces read so far
+  let tailAt = 0; // its offset in r
+  let cut = false; // the tail was dropped: its string is not seen
   for (let at = 0; at < r.size;) {
     const data = await r.read(at, stringChunkBytes, buf);
-    if (data.length === 0) return;
-    const text = bytewise.decode(data);
-    let start = 0;
-    for (
-      let end = text.indexOf("\0");
-      end >= 0;
-      end = text.indexOf("\0", start)
-    ) {
-      const first = start === 0;
-      const s = first ? carry + text.slice(0, end) : text.slice(start, end);
-      const skip = (first && overlong) || s.length > chunkBytes;
-      if (!skip && each(s, first ? carryAt : at + start)) return;
-      overlong = false;
-      start = end + 1;
+    if (data.length === 0) break;
+    const text = tail + bytewise.decode(data);
+    for (const end of ends) {
+      // A match ends in the new piece: the tail holds no NUL.
+      for (
+        let i = text.indexOf(end, Math.max(0, tail.length - end.length));
+        i >= 0;
+        i = text.indexOf(end, i + 1)
+      ) {
+        const start = text.lastIndexOf("\0", i - 1) + 1;
+        if ((start === 0 && cut) || i - start > chunkBytes) continue;
+        found.set(tailAt + start, text.slice(start, i + end.length - 1));
+        if (found.size > maxMatches) {
+          throw new TargetError(
+            "too-large",
+            `Cannot read ${path}: more than ${maxMatches} names in its string table end in ${
+              suffixes.join(" or ")
+            }; the file is damaged or crafted.`,
+          );
+        }
+      }
     }
-    if (start > 0) [carry, carryAt] = [text.slice(start), at + start];
-    else carry += text;
-    if (carry.length > chunkBytes) [carry, overlong] = ["", true];
+    const lastNul = text.lastIndexOf("\0");
+    if (lastNul >= 0) {
+      [tail, tailAt, cut] = [
+        text.slice(lastNul + 1),
+        tailAt + lastNul + 1,
+        false,
+      ];
+    } else tail = text;
+    if (tail.length > chunkBytes) {
+      [tail, tailAt, cut] = ["", tailAt + tail.length, true];
+    }
     at += data.length;
   }
+  return found;
 }
 
 /** Bytes already in memory, as a range (tests, and tables given as bytes). */

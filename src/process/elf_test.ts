@@ -3,8 +3,9 @@ import { assertTargetError, binary, run, testDir } from "./_test_binaries.ts";
 import {
   bytesRange,
   chunkBytes,
-  eachString,
   ElfFile,
+  findStrings,
+  maxMatches,
   maxTableBytes,
   PT_LOAD,
   scan,
@@ -50,9 +51,8 @@ Deno.test("ElfFile finds function symbols with the values go tool nm prints", as
   const path = await binary("sdk");
   const elf = await ElfFile.open(path);
   try {
-    const syms = await elf.functionSymbols((n) =>
-      n === "main.main" || n === "runtime.main"
-    );
+    const syms = (await elf.functionSymbols(["main.main", "runtime.main"]))
+      ?.filter((s) => s.name === "main.main" || s.name === "runtime.main");
     const nm = await run(["go", "tool", "nm", path]);
     for (const s of syms ?? []) {
       assert.match(
@@ -70,7 +70,7 @@ Deno.test("ElfFile finds function symbols with the values go tool nm prints", as
 Deno.test("ElfFile has no symbols for a stripped binary", async () => {
   const elf = await ElfFile.open(await binary("sdk-stripped"));
   try {
-    assert.equal(await elf.functionSymbols(() => true), undefined);
+    assert.equal(await elf.functionSymbols(["main.main"]), undefined);
   } finally {
     elf.close();
   }
@@ -219,7 +219,7 @@ Deno.test("ElfFile refuses a symbol table claiming more than the file holds", as
   const elf = await ElfFile.open(path);
   try {
     await assertTargetError(
-      elf.functionSymbols(() => true),
+      elf.functionSymbols(["main.main"]),
       "unreadable",
       /section \.symtab claims 17179869184 bytes/,
     );
@@ -240,23 +240,43 @@ Deno.test("ElfFile refuses a FIFO, a device and a directory at once, without wai
   );
 });
 
-Deno.test("eachString finds strings across chunk boundaries at their offsets", async () => {
-  // Strings of 100 KiB straddle the 64 KiB pieces; one over a chunk is skipped.
-  const long = "x".repeat(100 << 10);
-  const overlong = "y".repeat(chunkBytes + 5);
-  const text = `a\0${long}\0${overlong}\0b\0\0c`;
+Deno.test("findStrings finds names by suffix across pieces, at their offsets, and refuses too many", async () => {
+  // A 100 KiB name straddles the 64 KiB pieces; one over a chunk is not
+  // seen, nor is the tail of it that ends like a wanted name.
+  const long = "x".repeat(100 << 10) + "pkg.ended";
+  const overlong = "y".repeat(chunkBytes + 5) + "pkg.ended";
+  const text =
+    `pkg.ended\0${long}\0${overlong}\0a/pkg.ended\0pkg.ended.abi0\0\0b`;
   const data = new Uint8Array([...text].map((c) => c.charCodeAt(0)));
-  const seen: [number, number][] = [];
-  await eachString(bytesRange(data), (s, at) => {
-    seen.push([at, s.length]);
-  });
-  const at = (s: string) => text.indexOf(s);
-  assert.deepEqual(seen, [
-    [0, 1],
-    [2, long.length],
-    [at("\0b") + 1, 1],
-    [at("b\0") + 2, 0],
-  ]);
+  const found = await findStrings(bytesRange(data), ["pkg.ended"], "t");
+  assert.deepEqual([...found.keys()], [0, 10, text.indexOf("a/pkg")]);
+  assert.equal(found.get(10), long);
+  assert.equal(found.get(text.indexOf("a/pkg")), "a/pkg.ended");
+  const many = new TextEncoder().encode("f.ended\0".repeat(maxMatches + 1));
+  await assertTargetError(
+    findStrings(bytesRange(many), ["f.ended"], "crafted"),
+    "too-large",
+    new RegExp(`more than ${maxMatches} names`),
+  );
+});
+
+Deno.test("findStrings reads a gigabyte of zeros in a few seconds at most", async () => {
+  // A crafted table of zeros: one empty string per byte, 2^30 of them.
+  const path = await claimSection("zeros", 0, 2 ** 31);
+  const elf = await ElfFile.open(path);
+  try {
+    const started = performance.now();
+    const found = await findStrings(elf.range("zeros", 2 ** 30, 2 ** 30), [
+      "main.main",
+    ], path);
+    assert.equal(found.size, 0);
+    // 2-10 s on 2 busy cores; 42 s when each string was looked at in turn.
+    const ms = performance.now() - started;
+    assert.ok(ms < 30_000, `took ${Math.round(ms)} ms`);
+  } finally {
+    elf.close();
+    await Deno.remove(path);
+  }
 });
 
 Deno.test("scan finds aligned headers across chunk boundaries", async () => {

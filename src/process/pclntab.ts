@@ -31,9 +31,10 @@
 import {
   bytesRange,
   chunkBytes,
-  eachString,
   type ElfFile,
   type FileRange,
+  findStrings,
+  maxMatches,
   PF_W,
   PF_X,
   scan,
@@ -142,9 +143,9 @@ export async function parsePclnTab(
     funcnameOffset,
     async find(name: string, suffix = false): Promise<PclnFunc[]> {
       const wanted = new Map<number, number>(); // name offset -> byte length
-      await eachString(names, (s, at) => {
-        if (suffix ? s.endsWith(name) : s === name) wanted.set(at, s.length);
-      });
+      for (const [at, s] of await findStrings(names, [name], path)) {
+        if (suffix || s === name) wanted.set(at, s.length);
+      }
       if (wanted.size === 0) return [];
       const hits: { nameOff: number; entryOffset: number }[] = [];
       // The _func records are read a chunk at a time, front to back. One
@@ -180,6 +181,9 @@ export async function parsePclnTab(
               nameOff,
               entryOffset: records.getUint32(funcOff - start, true),
             });
+            if (hits.length > maxMatches) {
+              throw fail(`more than ${maxMatches} functions are named ${name}`);
+            }
           }
         }
       }

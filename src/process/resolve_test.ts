@@ -198,3 +198,19 @@ Deno.test("resolveTarget finds the pclntab and build info by their magic when th
     assert.deepEqual(t.build, want.build, name);
   }
 });
+
+Deno.test("resolveTarget with an expected identity refuses another file before reading it", async () => {
+  // A process that executed a crafted binary after the one it was seen
+  // running: the crafted file's verdict must not become the other's.
+  const path = await binary("sdk");
+  const st = await Deno.stat(path);
+  assert.equal(
+    (await resolveTarget(path, { dev: st.dev, ino: st.ino! })).ino,
+    st.ino,
+  );
+  await assertTargetError(
+    resolveTarget(path, { dev: st.dev, ino: st.ino! + 1 }),
+    "not-found",
+    /no longer the file expected/,
+  );
+});
