@@ -96,7 +96,8 @@ export const maxScanBytes = 1 << 30;
 export const chunkBytes = 1 << 20;
 
 /**
- * The size of one piece of a string table decoded at once. Strings from it
+ * The size of one piece of a string table decoded at once (a chunk is read,
+ * then decoded piece by piece). Strings from it
  * stay in V8's young generation, which every minor collection frees; larger
  * ones go to the large-object space, which only a full collection frees:
  * decoding 1 MiB pieces of a 181 MiB pclntab's names raised the peak by
@@ -440,12 +441,20 @@ export async function* scan(
 export const maxMatches = 64;
 
 /**
+ * The longest name {@linkcode findStrings} sees. The names looked for are a
+ * module path and a function (~100 bytes); capping the unterminated tail
+ * carried from piece to piece keeps each searched string under V8's
+ * large-object size (128 KiB), so a table with no NUL costs no memory.
+ */
+export const maxNameBytes = 16 << 10;
+
+/**
  * Returns the NUL-terminated strings of `r` (a string table) that end with
  * one of `suffixes`, by their offset in `r`, decoded one char per byte (the
  * names looked for are ASCII; read a match's bytes again to decode it as
  * UTF-8). The search is the engine's native substring search over pieces of
  * the table, so its time does not depend on what the table holds; a string
- * longer than a chunk is not seen. Throws a {@linkcode TargetError} naming
+ * longer than {@linkcode maxNameBytes} is not seen. Throws a {@linkcode TargetError} naming
  * `path` past {@linkcode maxMatches} matches.
  */
 export async function findStrings(
@@ -454,46 +463,49 @@ export async function findStrings(
   path: string,
 ): Promise<Map<number, string>> {
   const bytewise = new TextDecoder("latin1");
-  const buf = new Uint8Array(stringChunkBytes);
+  const buf = new Uint8Array(chunkBytes);
   const found = new Map<number, string>();
   const ends = suffixes.map((s) => s + "\0");
   let tail = ""; // the unterminated end of the pieces read so far
   let tailAt = 0; // its offset in r
   let cut = false; // the tail was dropped: its string is not seen
   for (let at = 0; at < r.size;) {
-    const data = await r.read(at, stringChunkBytes, buf);
+    const data = await r.read(at, chunkBytes, buf);
     if (data.length === 0) break;
-    const text = tail + bytewise.decode(data);
-    for (const end of ends) {
-      // A match ends in the new piece: the tail holds no NUL.
-      for (
-        let i = text.indexOf(end, Math.max(0, tail.length - end.length));
-        i >= 0;
-        i = text.indexOf(end, i + 1)
-      ) {
-        const start = text.lastIndexOf("\0", i - 1) + 1;
-        if ((start === 0 && cut) || i - start > chunkBytes) continue;
-        found.set(tailAt + start, text.slice(start, i + end.length - 1));
-        if (found.size > maxMatches) {
-          throw new TargetError(
-            "too-large",
-            `Cannot read ${path}: more than ${maxMatches} names in its string table end in ${
-              suffixes.join(" or ")
-            }; the file is damaged or crafted.`,
-          );
+    for (let p = 0; p < data.length; p += stringChunkBytes) {
+      const text = tail +
+        bytewise.decode(data.subarray(p, p + stringChunkBytes));
+      for (const end of ends) {
+        // A match ends in the new piece: the tail holds no NUL.
+        for (
+          let i = text.indexOf(end, Math.max(0, tail.length - end.length));
+          i >= 0;
+          i = text.indexOf(end, i + 1)
+        ) {
+          const start = text.lastIndexOf("\0", i - 1) + 1;
+          if ((start === 0 && cut) || i - start > maxNameBytes) continue;
+          found.set(tailAt + start, text.slice(start, i + end.length - 1));
+          if (found.size > maxMatches) {
+            throw new TargetError(
+              "too-large",
+              `Cannot read ${path}: more than ${maxMatches} names in its string table end in ${
+                suffixes.join(" or ")
+              }; the file is damaged or crafted.`,
+            );
+          }
         }
       }
-    }
-    const lastNul = text.lastIndexOf("\0");
-    if (lastNul >= 0) {
-      [tail, tailAt, cut] = [
-        text.slice(lastNul + 1),
-        tailAt + lastNul + 1,
-        false,
-      ];
-    } else tail = text;
-    if (tail.length > chunkBytes) {
-      [tail, tailAt, cut] = ["", tailAt + tail.length, true];
+      const lastNul = text.lastIndexOf("\0");
+      if (lastNul >= 0) {
+        [tail, tailAt, cut] = [
+          text.slice(lastNul + 1),
+          tailAt + lastNul + 1,
+          false,
+        ];
+      } else tail = text;
+      if (tail.length > maxNameBytes) {
+        [tail, tailAt, cut] = ["", tailAt + tail.length, true];
+      }
     }
     at += data.length;
   }

@@ -6,6 +6,7 @@ import {
   ElfFile,
   findStrings,
   maxMatches,
+  maxNameBytes,
   maxTableBytes,
   PT_LOAD,
   scan,
@@ -241,16 +242,18 @@ Deno.test("ElfFile refuses a FIFO, a device and a directory at once, without wai
 });
 
 Deno.test("findStrings finds names by suffix across pieces, at their offsets, and refuses too many", async () => {
-  // A 100 KiB name straddles the 64 KiB pieces; one over a chunk is not
-  // seen, nor is the tail of it that ends like a wanted name.
-  const long = "x".repeat(100 << 10) + "pkg.ended";
-  const overlong = "y".repeat(chunkBytes + 5) + "pkg.ended";
+  // A 10 KiB name straddles two 64 KiB pieces; one over maxNameBytes is
+  // not seen, nor is the tail of it that ends like a wanted name.
+  const pad = "z".repeat((64 << 10) - 20);
+  const long = "x".repeat(10 << 10) + "pkg.ended";
+  const overlong = "y".repeat(maxNameBytes + 5) + "pkg.ended";
   const text =
-    `pkg.ended\0${long}\0${overlong}\0a/pkg.ended\0pkg.ended.abi0\0\0b`;
+    `pkg.ended\0${pad}\0${long}\0${overlong}\0a/pkg.ended\0pkg.ended.abi0\0\0b`;
   const data = new Uint8Array([...text].map((c) => c.charCodeAt(0)));
   const found = await findStrings(bytesRange(data), ["pkg.ended"], "t");
-  assert.deepEqual([...found.keys()], [0, 10, text.indexOf("a/pkg")]);
-  assert.equal(found.get(10), long);
+  const longAt = text.indexOf("xxx");
+  assert.deepEqual([...found.keys()], [0, longAt, text.indexOf("a/pkg")]);
+  assert.equal(found.get(longAt), long);
   assert.equal(found.get(text.indexOf("a/pkg")), "a/pkg.ended");
   const many = new TextEncoder().encode("f.ended\0".repeat(maxMatches + 1));
   await assertTargetError(
