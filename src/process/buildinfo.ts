@@ -64,7 +64,7 @@ export async function readBuildInfo(
     : undefined;
   if (area === undefined) return undefined;
   const isMagic = (d: Uint8Array, i: number) =>
-    magic.every((c, j) => d[i + j] === c);
+    d[i] === 0xff && magic.every((c, j) => d[i + j] === c);
   let data: Uint8Array | undefined;
   for await (const at of scan(area, 16, headerSize, isMagic)) {
     // The blob is a few KiB (36 KiB for a program of ~600 modules); what

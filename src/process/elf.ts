@@ -90,6 +90,13 @@ export const maxTableBytes = 1 << 20;
 export const maxScanBytes = 1 << 30;
 
 /**
+ * The most bytes read from one file in all, past its headers: a bound on
+ * time (a few seconds) when every region is within its own bounds.
+ * Resolving the 707 MB binary above reads ~150 MB.
+ */
+export const maxFileReadBytes = 2 ** 30;
+
+/**
  * The size of one streamed piece: large enough that a 200 MB binary costs a
  * few hundred reads, small enough to be nothing next to the agent's memory.
  */
@@ -147,6 +154,7 @@ export class ElfFile {
   /** All section headers (empty when the file has none). */
   readonly sections: ElfSection[];
   #file: FileHandle;
+  #budget = maxFileReadBytes;
 
   private constructor(
     path: string,
@@ -247,7 +255,7 @@ export class ElfFile {
       Math.max(0, Math.min(length, this.stat.size - offset)),
       maxTableBytes,
     );
-    return await readAt(this.#file, r.offset, r.size);
+    return await this.#readAt(r.offset, r.size);
   }
 
   /**
@@ -263,18 +271,36 @@ export class ElfFile {
     max = maxScanBytes,
   ): FileRange {
     const r = checkRange(this.path, this.stat.size, what, offset, size, max);
-    const file = this.#file;
     return {
       offset: r.offset,
       size: r.size,
       read: (at, length, buf) =>
-        readAt(
-          file,
+        this.#readAt(
           r.offset + at,
           Math.max(0, Math.min(length, r.size - at, 2 * chunkBytes)),
           buf,
         ),
     };
+  }
+
+  /**
+   * Reads within the file's budget: each region is bounded, but a crafted
+   * file may list thousands of segments over one region, each scanned in
+   * turn.
+   */
+  #readAt(
+    offset: number,
+    length: number,
+    buf?: Uint8Array,
+  ): Promise<Uint8Array> {
+    this.#budget -= length;
+    if (this.#budget < 0) {
+      throw new TargetError(
+        "too-large",
+        `Cannot read ${this.path}: finding its probe point would read more than ${maxFileReadBytes} bytes; a Go program needs far fewer, so the file is damaged or crafted.`,
+      );
+    }
+    return readAt(this.#file, offset, length, buf);
   }
 
   /** Returns the first section called `name`, if any. */
