@@ -9,7 +9,8 @@
  * read past the file's real size (the headers may claim anything), small
  * tables are refused beyond {@linkcode maxTableBytes}, and large regions
  * (symbol tables, the pclntab, segments) are streamed in
- * {@linkcode chunkBytes} pieces and refused beyond {@linkcode maxScanBytes}.
+ * {@linkcode chunkBytes} pieces and refused beyond {@linkcode maxScanBytes},
+ * as is a file that would need more than {@linkcode maxFileReadBytes} in all.
  *
  * @module
  */
@@ -425,7 +426,7 @@ export class ElfFile {
  * Calls `each` with the chunks of `r` in order, each a whole number of
  * `unit` bytes (a table's entry size) except maybe the last.
  */
-export async function eachChunk(
+async function eachChunk(
   r: FileRange,
   unit: number,
   each: (data: Uint8Array, at: number) => void | boolean,
