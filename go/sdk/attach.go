@@ -20,7 +20,9 @@ func Attached() bool { return handoff.Refresh() }
 // WaitAttached waits until the controller's probe is attached or ctx ends,
 // and reports whether it is attached. Spans started before attachment do
 // not record, so a program that must not miss its first spans waits first.
+// A nil ctx never ends.
 func WaitAttached(ctx context.Context) bool {
+	ctx = orBackground(ctx)
 	tick := time.NewTicker(waitPoll)
 	defer tick.Stop()
 	for !handoff.Refresh() {

@@ -155,8 +155,9 @@ func encodeScope(name, version, schemaURL string, attrs []attribute.KeyValue) []
 
 // ForceFlush hands off every span that has ended (spec, trace SDK,
 // ForceFlush), or fails when ctx ends first; the hand-off then still
-// completes in the background.
+// completes in the background. A nil ctx never ends.
 func (p *Provider) ForceFlush(ctx context.Context) error {
+	ctx = orBackground(ctx)
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("spanbridge: force flush: %w", err)
 	}
@@ -190,8 +191,9 @@ func (p *Provider) Flush() {
 
 // Shutdown flushes p and stops its goroutine; spans started afterwards do
 // not record, and spans ending afterwards are not handed off. Later calls do
-// nothing. It fails only if ctx ends first.
+// nothing. It fails only if ctx ends first; a nil ctx never ends.
 func (p *Provider) Shutdown(ctx context.Context) error {
+	ctx = orBackground(ctx)
 	if p.stopped.Swap(true) {
 		return nil
 	}

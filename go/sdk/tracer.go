@@ -28,8 +28,10 @@ var _ trace.Tracer = (*tracer)(nil)
 // options, as the no-op tracer does. A span the sampler drops is
 // non-recording with its own span ID, the sampled flag off and the parent's
 // other trace flags; a root span made with the default ID generator carries
-// the W3C random flag.
+// the W3C random flag. A nil ctx counts as context.Background(), as in the
+// OpenTelemetry Go SDK.
 func (t *tracer) Start(ctx context.Context, name string, options ...trace.SpanStartOption) (context.Context, trace.Span) {
+	ctx = orBackground(ctx)
 	p := t.provider
 	if !handoff.Attached() || p.stopped.Load() {
 		return p.carryParent(ctx)
@@ -144,4 +146,14 @@ func (p *Provider) carryParent(ctx context.Context) (context.Context, trace.Span
 		s = p.emptySpan
 	}
 	return trace.ContextWithSpan(ctx, s), s
+}
+
+// orBackground returns ctx, or context.Background() when ctx is nil: a
+// caller's nil context must not crash its program (context.WithValue and
+// ctx.Done panic on nil).
+func orBackground(ctx context.Context) context.Context {
+	if ctx == nil {
+		return context.Background()
+	}
+	return ctx
 }

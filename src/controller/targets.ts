@@ -794,9 +794,9 @@ export class Targets {
   ): Promise<TargetBinary | null | undefined> {
     if (Number(file.version.split(":")[2]) < tooSmallForGo) return null;
     try {
-      const read = await resolveTarget(path);
-      // The process may have executed something else while being read.
-      if (read.dev !== file.dev || read.ino !== file.ino) return undefined;
+      // The process may have executed something else since: then what is
+      // read is not `file`, and neither a probe point nor an error is its.
+      const read = await resolveTarget(path, file);
       return { ...read, realPath: file.path };
     } catch (err) {
       if (!(err instanceof TargetError)) {
@@ -816,7 +816,17 @@ export class Targets {
       if (err.kind === "not-found" || err.kind === "access-denied") {
         return undefined;
       }
-      this.#log.debug("not traced", { pid, path: file.path, why: err.kind });
+      if (err.kind === "too-large") {
+        // A crafted binary, refused before it cost memory: said once, as
+        // its verdict is remembered for this version of the file.
+        this.#log.warn("binary refused", {
+          pid,
+          path: file.path,
+          error: err.message,
+        });
+      } else {
+        this.#log.debug("not traced", { pid, path: file.path, why: err.kind });
+      }
       return null;
     }
   }

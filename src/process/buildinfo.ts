@@ -16,7 +16,7 @@
  * @module
  */
 
-import { type ElfFile, PF_W, PF_X } from "./elf.ts";
+import { type ElfFile, maxTableBytes, PF_W, PF_X, scan } from "./elf.ts";
 
 /** A module as recorded in the build info. */
 export interface GoModule {
@@ -58,15 +58,22 @@ export async function readBuildInfo(
   const sect = elf.section(".go.buildinfo");
   const seg = elf.loads().find((p) => (p.flags & (PF_W | PF_X)) === PF_W);
   const area = sect !== undefined
-    ? { offset: sect.offset, size: sect.size }
+    ? elf.sectionRange(sect)
     : seg !== undefined
-    ? { offset: seg.offset, size: seg.filesz }
+    ? elf.segmentRange(seg)
     : undefined;
   if (area === undefined) return undefined;
-  const data = await elf.read(area.offset, area.size);
-  const at = findMagic(data);
-  if (at === undefined || (data[at + 15] & inlineFlag) === 0) return undefined;
-  const vers = readString(data, at + headerSize);
+  const isMagic = (d: Uint8Array, i: number) =>
+    d[i] === 0xff && magic.every((c, j) => d[i + j] === c);
+  let data: Uint8Array | undefined;
+  for await (const at of scan(area, 16, headerSize, isMagic)) {
+    // The blob is a few KiB (36 KiB for a program of ~600 modules); what
+    // does not fit in a table's bound is dropped like any malformed info.
+    data = await area.read(at, maxTableBytes);
+    break;
+  }
+  if (data === undefined || (data[15] & inlineFlag) === 0) return undefined;
+  const vers = readString(data, headerSize);
   if (vers === undefined || vers.value.length === 0) return undefined;
   const mod = readString(data, vers.end);
   if (mod === undefined) return undefined;
@@ -192,13 +199,6 @@ function unquote(s: string): string | undefined {
     }
   }
   return new TextDecoder().decode(new Uint8Array(bytes));
-}
-
-function findMagic(data: Uint8Array): number | undefined {
-  for (let i = 0; i + headerSize <= data.length; i += 16) {
-    if (magic.every((c, j) => data[i + j] === c)) return i;
-  }
-  return undefined;
 }
 
 /** Reads a varint-length-prefixed string at `off`. */

@@ -24,7 +24,9 @@ export type TargetErrorKind =
   /** The probe point was found but its code is not what the SDK emits. */
   | "bad-probe-point"
   /** A Go binary whose tables could not be read (damaged or an unknown layout). */
-  | "unreadable";
+  | "unreadable"
+  /** A file whose headers claim a table larger than spanbridge reads (crafted or damaged). */
+  | "too-large";
 
 /**
  * TargetError is thrown by every function of src/process for problems with

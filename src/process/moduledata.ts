@@ -14,7 +14,7 @@
  * @module
  */
 
-import { type ElfFile, PF_W, PF_X } from "./elf.ts";
+import { type ElfFile, PF_W, PF_X, scan } from "./elf.ts";
 import type { PclnLocation, PclnTab } from "./pclntab.ts";
 
 const textWord = 22;
@@ -32,18 +32,19 @@ export async function findTextStart(
   const inText = (addr: number) => elf.fileOffset(addr, true) !== undefined;
   const header = pcln.addr;
   const names = pcln.addr + tab.funcnameOffset;
-  const word = (v: DataView, i: number) => Number(v.getBigUint64(i, true));
+  const word = (d: Uint8Array, i: number) =>
+    Number(new DataView(d.buffer, d.byteOffset + i, 8).getBigUint64(0, true));
   for (const seg of elf.loads()) {
     if ((seg.flags & PF_W) === 0 || (seg.flags & PF_X) !== 0) continue;
-    const data = await elf.read(seg.offset, seg.filesz);
-    const v = new DataView(data.buffer, data.byteOffset, data.byteLength);
+    const r = elf.segmentRange(seg);
     // Module data is pointer-aligned; its address is not known, so look
     // for the pair (pclntab header, funcnametab) it starts with.
-    for (let i = 0; i + (textWord + 1) * 8 <= data.length; i += 8) {
+    const starts = (d: Uint8Array, i: number) =>
       // Compare the low half first: cheap, and almost always different.
-      if (v.getUint32(i, true) !== header % 2 ** 32) continue;
-      if (word(v, i) !== header || word(v, i + 8) !== names) continue;
-      const text = word(v, i + textWord * 8);
+      (d[i] | d[i + 1] << 8 | d[i + 2] << 16 | d[i + 3] << 24) >>> 0 ===
+        header % 2 ** 32 && word(d, i) === header && word(d, i + 8) === names;
+    for await (const at of scan(r, 8, (textWord + 1) * 8, starts)) {
+      const text = word(await r.read(at + textWord * 8, 8), 0);
       if (inText(text)) return text;
     }
   }

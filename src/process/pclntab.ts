@@ -20,10 +20,25 @@
  *   toolchains cannot build the SDK (its go.mod needs Go 1.22), so they are
  *   reported, not parsed.
  *
+ * The table is streamed, never read whole (a 707 MB program has a 181 MiB
+ * one): a search first reads funcnametab for the wanted names, then the
+ * functab and the _func records, which the linker writes in the functab's
+ * order, so each part is read once, front to back.
+ *
  * @module
  */
 
-import { type ElfFile, PF_W, PF_X } from "./elf.ts";
+import {
+  bytesRange,
+  chunkBytes,
+  type ElfFile,
+  type FileRange,
+  findStrings,
+  maxMatches,
+  PF_W,
+  PF_X,
+  scan,
+} from "./elf.ts";
 import { TargetError } from "./errors.ts";
 
 /** A function found in the pclntab. */
@@ -51,7 +66,7 @@ export interface PclnTab {
    * with `name`). A name may appear twice: an assembly body and its Go
    * wrapper share one name in the pclntab.
    */
-  find(name: string, suffix?: boolean): PclnFunc[];
+  find(name: string, suffix?: boolean): Promise<PclnFunc[]>;
 }
 
 const magic118 = 0xfffffff0;
@@ -59,20 +74,26 @@ const magic120 = 0xfffffff1;
 const oldMagics = [0xfffffffb, 0xfffffffa];
 
 /**
- * Parses the pclntab in `data` (which starts at the header). Throws a
- * {@linkcode TargetError} of kind "unreadable" naming `path` when the header
- * is not a Go 1.18+ pclntab or its offsets point outside `data`.
+ * Parses the pclntab in `src` (which starts at the header): a range of the
+ * file, or bytes. Throws a {@linkcode TargetError} of kind "unreadable"
+ * naming `path` when the header is not a Go 1.18+ pclntab or its offsets
+ * point outside `src`.
  */
-export function parsePclnTab(data: Uint8Array, path: string): PclnTab {
-  const v = new DataView(data.buffer, data.byteOffset, data.byteLength);
+export async function parsePclnTab(
+  src: FileRange | Uint8Array,
+  path: string,
+): Promise<PclnTab> {
+  const r = src instanceof Uint8Array ? bytesRange(src) : src;
   const fail = (why: string) =>
     new TargetError(
       "unreadable",
       `Cannot read the Go function table (pclntab) of ${path}: ${why}; rebuild the program without stripping it, or report this with its Go version.`,
     );
-  if (data.length < 8 + 8 * 8) {
-    throw fail(`it is only ${data.length} bytes long`);
+  const head = await r.read(0, 8 + 8 * 8);
+  if (head.length < 8 + 8 * 8) {
+    throw fail(`it is only ${r.size} bytes long`);
   }
+  const v = new DataView(head.buffer, head.byteOffset, head.byteLength);
   const magic = v.getUint32(0, true);
   if (oldMagics.includes(magic)) {
     throw new TargetError(
@@ -89,8 +110,8 @@ export function parsePclnTab(data: Uint8Array, path: string): PclnTab {
       }, not 0xfffffff0 or 0xfffffff1`,
     );
   }
-  const ptrSize = data[7];
-  if (data[4] !== 0 || data[5] !== 0 || ptrSize !== 8) {
+  const ptrSize = head[7];
+  if (head[4] !== 0 || head[5] !== 0 || ptrSize !== 8) {
     throw fail(
       `its header is not a 64-bit Go 1.18+ header (pointer size ${ptrSize})`,
     );
@@ -99,60 +120,103 @@ export function parsePclnTab(data: Uint8Array, path: string): PclnTab {
   const nfunc = word(0);
   const textStart = word(2);
   const funcnameOffset = word(3);
+  // funcnametab ends where cutab begins.
+  const cuOffset = word(4);
   const pclnOffset = word(7);
-  if (funcnameOffset >= data.length || pclnOffset >= data.length) {
+  if (funcnameOffset >= r.size || pclnOffset >= r.size) {
     throw fail("its table offsets point past its end");
   }
-  if (nfunc === 0 || pclnOffset + (2 * nfunc + 1) * 4 > data.length) {
+  if (nfunc === 0 || pclnOffset + (2 * nfunc + 1) * 4 > r.size) {
     throw fail(
-      `its function count ${nfunc} does not fit in its ${data.length} bytes`,
+      `its function count ${nfunc} does not fit in its ${r.size} bytes`,
     );
   }
-  const latin1 = new TextDecoder("latin1");
-  const utf8 = new TextDecoder();
-  const nameAt = (off: number) => {
-    const start = funcnameOffset + off;
-    let end = data.indexOf(0, start);
-    if (end < 0) end = data.length;
-    return data.subarray(start, end);
-  };
+  const namesEnd = cuOffset > funcnameOffset && cuOffset <= r.size
+    ? cuOffset
+    : r.size;
+  const names = sub(r, funcnameOffset, namesEnd - funcnameOffset);
   return {
     magic,
     ptrSize,
     nfunc,
     textStart,
     funcnameOffset,
-    find(name: string, suffix = false): PclnFunc[] {
-      const out: PclnFunc[] = [];
-      for (let i = 0; i < nfunc; i++) {
-        const funcOff = pclnOffset + v.getUint32(pclnOffset + 8 * i + 4, true);
-        if (funcOff + 8 > data.length) {
-          throw fail(`function ${i} lies past its end`);
+    async find(name: string, suffix = false): Promise<PclnFunc[]> {
+      const wanted = new Map<number, number>(); // name offset -> byte length
+      for (const [at, s] of await findStrings(names, [name], path)) {
+        if (suffix || s === name) wanted.set(at, s.length);
+      }
+      if (wanted.size === 0) return [];
+      const hits: { nameOff: number; entryOffset: number }[] = [];
+      // The _func records are read a chunk at a time, front to back. One
+      // behind the current chunk means the table is not in the linker's
+      // order: refused rather than read again and again (a crafted table
+      // could make that cost a read per function).
+      let start = 0;
+      let records: DataView = new DataView(new ArrayBuffer(0));
+      const tabBuf = new Uint8Array(chunkBytes);
+      const recordBuf = new Uint8Array(chunkBytes);
+      for (let at = 0; at < nfunc * 8; at += chunkBytes) {
+        const tab = await r.read(
+          pclnOffset + at,
+          Math.min(chunkBytes, nfunc * 8 - at),
+          tabBuf,
+        );
+        const t = new DataView(tab.buffer, tab.byteOffset, tab.byteLength);
+        for (let off = 0; off + 8 <= tab.length; off += 8) {
+          const i = (at + off) / 8;
+          const funcOff = pclnOffset + t.getUint32(off + 4, true);
+          if (funcOff < start) throw fail(`function ${i} is out of order`);
+          if (funcOff + 8 > start + records.byteLength) {
+            if (funcOff + 8 > r.size) {
+              throw fail(`function ${i} lies past its end`);
+            }
+            start = funcOff;
+            const b = await r.read(funcOff, chunkBytes, recordBuf);
+            records = new DataView(b.buffer, b.byteOffset, b.byteLength);
+          }
+          const nameOff = records.getInt32(funcOff - start + 4, true);
+          if (wanted.has(nameOff)) {
+            hits.push({
+              nameOff,
+              entryOffset: records.getUint32(funcOff - start, true),
+            });
+            if (hits.length > maxMatches) {
+              throw fail(`more than ${maxMatches} functions are named ${name}`);
+            }
+          }
         }
-        const bytes = nameAt(v.getInt32(funcOff + 4, true));
-        // Names are compared as latin1 (one char per byte) and decoded as
-        // UTF-8 only when they match: the names looked for are ASCII.
-        const s = latin1.decode(bytes);
-        if (suffix ? !s.endsWith(name) : s !== name) continue;
-        out.push({
-          name: utf8.decode(bytes),
-          entryOffset: v.getUint32(funcOff, true),
-        });
+      }
+      const utf8 = new TextDecoder();
+      const out: PclnFunc[] = [];
+      for (const { nameOff, entryOffset } of hits) {
+        const bytes = await names.read(nameOff, wanted.get(nameOff)!);
+        out.push({ name: utf8.decode(bytes), entryOffset });
       }
       return out;
     },
   };
 }
 
-/** Where a pclntab lives in the file, and its bytes. */
+/** The part of `r` of `size` bytes at `offset` (both inside `r`). */
+function sub(r: FileRange, offset: number, size: number): FileRange {
+  return {
+    offset: r.offset + offset,
+    size,
+    read: (at, length, buf) =>
+      r.read(offset + at, Math.min(length, size - at), buf),
+  };
+}
+
+/** Where a pclntab lives in the file. */
 export interface PclnLocation {
   /** The virtual address of the pclntab header. */
   addr: number;
   /**
-   * Reads the pclntab bytes, from the header to the end of its section or
-   * segment. Reading is deferred: with a symbol table it is never needed.
+   * The pclntab, from the header to the end of its section or segment, to
+   * stream. Nothing is read until it is parsed: with a symbol table, never.
    */
-  read(): Promise<Uint8Array>;
+  range: FileRange;
 }
 
 /**
@@ -167,20 +231,19 @@ export async function locatePclnTab(
   const sect = elf.section(".gopclntab") ??
     elf.section(".data.rel.ro.gopclntab");
   if (sect !== undefined) {
-    return { addr: sect.addr, read: () => elf.readSection(sect) };
+    return { addr: sect.addr, range: elf.sectionRange(sect) };
   }
   if (elf.sections.length > 0) return undefined;
   // No section headers: scan read-only data first (where Go's linker puts
   // the table), then everything else.
   const loads = elf.loads().sort((a, b) => rank(a.flags) - rank(b.flags));
   for (const seg of loads) {
-    const data = await elf.read(seg.offset, seg.filesz);
-    for (let i = 0; i + 16 <= data.length; i += 8) {
-      if (!looksLikeHeader(data, i)) continue;
-      const candidate = data.subarray(i);
+    const r = elf.segmentRange(seg);
+    for await (const at of scan(r, 8, 8, looksLikeHeader)) {
+      const candidate = elf.range("pclntab", r.offset + at, r.size - at);
       try {
-        parsePclnTab(candidate, elf.path);
-        return { addr: seg.vaddr + i, read: () => Promise.resolve(candidate) };
+        await parsePclnTab(candidate, elf.path);
+        return { addr: seg.vaddr + at, range: candidate };
       } catch {
         // Not a real header, only the same bytes: keep scanning.
       }

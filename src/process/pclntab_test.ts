@@ -30,7 +30,7 @@ Deno.test("parsePclnTab reads the Go 1.20+ header and finds functions at the add
   await withElf(path, async (elf) => {
     const loc = await locatePclnTab(elf);
     assert.ok(loc !== undefined);
-    const tab = parsePclnTab(await loc.read(), path);
+    const tab = await parsePclnTab(loc.range, path);
     assert.equal(tab.magic, 0xfffffff1);
     assert.equal(tab.ptrSize, 8);
     assert.ok(tab.nfunc > 100);
@@ -43,7 +43,7 @@ Deno.test("parsePclnTab reads the Go 1.20+ header and finds functions at the add
     assert.equal(text, await nmAddress(path, "runtime.text"));
     // External linking puts C start-up code first: .text is not runtime.text.
     assert.notEqual(text, elf.section(".text")?.addr);
-    const [main] = tab.find("main.main");
+    const [main] = await tab.find("main.main");
     assert.equal(text! + main.entryOffset, await nmAddress(path, "main.main"));
   });
 });
@@ -52,11 +52,14 @@ Deno.test("parsePclnTab lists both the body and the wrapper of ended under one n
   const path = await binary("sdk-wrapper-stripped");
   await withElf(path, async (elf) => {
     const loc = await locatePclnTab(elf);
-    const tab = parsePclnTab(await loc!.read(), path);
-    const found = tab.find(probeFunction);
+    const tab = await parsePclnTab(loc!.range, path);
+    const found = await tab.find(probeFunction);
     assert.equal(found.length, 2);
-    assert.deepEqual(tab.find("/sdk/internal/handoff.ended", true), found);
-    assert.deepEqual(tab.find("no.such.function"), []);
+    assert.deepEqual(
+      await tab.find("/sdk/internal/handoff.ended", true),
+      found,
+    );
+    assert.deepEqual(await tab.find("no.such.function"), []);
   });
 });
 
@@ -89,6 +92,28 @@ Deno.test("parsePclnTab reports pre-1.18 tables, unknown magics and bad offsets 
       parsePclnTab(header(0xfffffff1, [1, 1, 0, 9999, 0, 0, 0, 100]), "far")
     )).message,
     /point past its end/,
+  );
+});
+
+Deno.test("parsePclnTab refuses _func records out of the linker's order instead of reading per function", async () => {
+  // Two functions named "a" whose records go backwards: followed, a crafted
+  // table could cost one read per function.
+  const b = new Uint8Array(256);
+  const v = new DataView(b.buffer);
+  v.setUint32(0, 0xfffffff1, true);
+  b[6] = 1;
+  b[7] = 8;
+  [2, 1, 0, 72, 0, 0, 0, 100].forEach((w, i) =>
+    v.setBigUint64(8 + 8 * i, BigInt(w), true)
+  );
+  b[72] = 0x61; // funcnametab: "a"
+  v.setUint32(104, 140, true); // function 0's record at 100 + 140
+  v.setUint32(112, 8, true); // function 1's record at 100 + 8, behind it
+  const tab = await parsePclnTab(b, "crafted");
+  await assertTargetError(
+    tab.find("a"),
+    "unreadable",
+    /function 1 is out of order/,
   );
 });
 

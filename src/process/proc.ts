@@ -8,6 +8,8 @@
  * @module
  */
 
+import { constants } from "node:fs";
+import { open } from "node:fs/promises";
 import { parseCgroup } from "./cgroup.ts";
 import { TargetError } from "./errors.ts";
 import { accessAdvice } from "./self.ts";
@@ -182,7 +184,9 @@ export async function exeFile(pid: number): Promise<ExeFile | undefined> {
 }
 
 /** The content identity of a file's stat: change time, modification time, size. */
-export function fileVersion(st: Deno.FileInfo): string {
+export function fileVersion(
+  st: Pick<Deno.FileInfo, "ctime" | "mtime" | "size">,
+): string {
   return `${st.ctime?.getTime() ?? 0}:${st.mtime?.getTime() ?? 0}:${st.size}`;
 }
 
@@ -269,11 +273,33 @@ async function userNames(pid: number): Promise<Map<number, string>> {
   return await users;
 }
 
-/** uid → name from a passwd file; empty when it cannot be read. */
+/**
+ * The most bytes of a passwd file read: a host with 10,000 accounts has
+ * ~700 KB. Another namespace's file is its owner's to craft.
+ */
+const maxPasswdBytes = 4 << 20;
+
+/**
+ * uid → name from a passwd file; empty when it cannot be read, is not a
+ * regular file (a FIFO would block the read forever: the open does not wait
+ * for a writer with O_NONBLOCK, and the type is checked before reading) or
+ * is larger than {@linkcode maxPasswdBytes}.
+ */
 async function readPasswd(path: string): Promise<Map<number, string>> {
   const m = new Map<number, string>();
   try {
-    for (const line of (await Deno.readTextFile(path)).split("\n")) {
+    const file = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
+    let text: string;
+    try {
+      const st = await file.stat();
+      if (!st.isFile() || st.size > maxPasswdBytes) return m;
+      const buf = new Uint8Array(st.size);
+      const { bytesRead } = await file.read(buf, 0, st.size, 0);
+      text = new TextDecoder().decode(buf.subarray(0, bytesRead));
+    } finally {
+      await file.close();
+    }
+    for (const line of text.split("\n")) {
       const [name, , uid] = line.split(":");
       if (uid !== undefined && !m.has(Number(uid))) m.set(Number(uid), name);
     }

@@ -160,3 +160,59 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name:
+    "processInfo shows owners as uids, at once, when the namespace's /etc/passwd is a FIFO",
+  ignore: Deno.uid() !== 0,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "spanbridge-passwd-fifo-" });
+    const fifo = `${dir}/passwd`;
+    const ok = (args: string[]) =>
+      new Deno.Command(args[0], { args: args.slice(1) }).output().then((o) =>
+        assert.ok(o.success, new TextDecoder().decode(o.stderr))
+      );
+    await ok(["mkfifo", fifo]);
+    // A process of uid 4545 (named nowhere) in its own mount namespace,
+    // whose /etc/passwd then becomes a FIFO nobody writes: reading it
+    // would wait forever.
+    const child = new Deno.Command("unshare", {
+      args: [
+        "--mount",
+        "setpriv",
+        "--reuid",
+        "4545",
+        "--regid",
+        "4545",
+        "--clear-groups",
+        "sleep",
+        "30",
+      ],
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    try {
+      for (let i = 0; i < 200; i++) {
+        const exe = await Deno.readLink(`/proc/${child.pid}/exe`).catch(() =>
+          ""
+        );
+        if (exe.endsWith("/sleep")) break;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      await ok([
+        "nsenter",
+        `--target=${child.pid}`,
+        "--mount",
+        "mount",
+        "--bind",
+        fifo,
+        "/etc/passwd",
+      ]);
+      assert.equal((await processInfo(child.pid)).owner, "4545");
+    } finally {
+      child.kill("SIGKILL");
+      await child.status;
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});

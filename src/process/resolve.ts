@@ -85,7 +85,8 @@ export interface TargetBinary {
  * when the file is missing, not a 64-bit x86_64/aarch64 ELF file, not a Go
  * program, a Go program without the SDK, a stripped binary whose pclntab
  * cannot be read, or when the probe point's first instruction is not the
- * expected NOP.
+ * expected NOP. With `expect`, a file of another device or inode is refused
+ * as "not-found" before it is read (see {@linkcode ElfFile.open}).
  *
  * @example
  * ```ts
@@ -93,8 +94,11 @@ export interface TargetBinary {
  * console.log(t.path, t.endedOffset.toString(16), t.build?.goVersion);
  * ```
  */
-export async function resolveTarget(path: string): Promise<TargetBinary> {
-  const elf = await ElfFile.open(path);
+export async function resolveTarget(
+  path: string,
+  expect?: { dev: number; ino: number },
+): Promise<TargetBinary> {
+  const elf = await ElfFile.open(path, expect);
   try {
     const build = await readBuildInfo(elf);
     const pcln = await locatePclnTab(elf);
@@ -158,9 +162,7 @@ interface Found {
 }
 
 async function fromSymtab(elf: ElfFile): Promise<Found | undefined> {
-  const syms = await elf.functionSymbols((n) =>
-    n.endsWith(forkSuffix) || n.endsWith(forkSuffix + ".abi0")
-  );
+  const syms = await elf.functionSymbols([forkSuffix, forkSuffix + ".abi0"]);
   if (syms === undefined) return undefined;
   const pkg = (name: string) => name.replace(/\.abi0$/, "");
   const exact = syms.filter((s) => pkg(s.name) === probeFunction);
@@ -189,11 +191,11 @@ async function fromPclnTab(
       `Cannot find the probe point in ${elf.path}: it has no symbol table and no Go function table (pclntab) was found; rebuild it without stripping (drop -ldflags='-s -w').`,
     );
   }
-  const tab = parsePclnTab(await pcln.read(), elf.path);
-  const exact = tab.find(probeFunction);
+  const tab = await parsePclnTab(pcln.range, elf.path);
+  const exact = await tab.find(probeFunction);
   const funcs = onePackage(
     elf.path,
-    exact.length > 0 ? exact : tab.find(forkSuffix, true),
+    exact.length > 0 ? exact : await tab.find(forkSuffix, true),
     (f) => f.name,
   );
   const text = await findTextStart(elf, pcln, tab);

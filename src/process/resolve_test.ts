@@ -198,3 +198,53 @@ Deno.test("resolveTarget finds the pclntab and build info by their magic when th
     assert.deepEqual(t.build, want.build, name);
   }
 });
+
+Deno.test("resolveTarget with an expected identity refuses another file before reading it", async () => {
+  // A process that executed a crafted binary after the one it was seen
+  // running: the crafted file's verdict must not become the other's.
+  const path = await binary("sdk");
+  const st = await Deno.stat(path);
+  assert.equal(
+    (await resolveTarget(path, { dev: st.dev, ino: st.ino! })).ino,
+    st.ino,
+  );
+  await assertTargetError(
+    resolveTarget(path, { dev: st.dev, ino: st.ino! + 1 }),
+    "not-found",
+    /no longer the file expected/,
+  );
+});
+
+Deno.test("resolveTarget stops reading a file that lists the same gigabyte as thousands of segments", async () => {
+  // No section headers, and 1,000 writable segments over one sparse 1 GiB
+  // region, each searched for the module data: each is within the bounds,
+  // all of them would be 1,000 GiB.
+  const data = await Deno.readFile(await binary("sdk-stripped"));
+  const v = new DataView(data.buffer);
+  v.setBigUint64(40, 0n, true); // e_shoff
+  v.setUint16(60, 0, true); // e_shnum
+  v.setUint16(62, 0, true); // e_shstrndx
+  const count = 1000;
+  const table = new Uint8Array(count * 56);
+  const t = new DataView(table.buffer);
+  for (let i = 0; i < count; i++) {
+    t.setUint32(i * 56, 1, true); // PT_LOAD
+    t.setUint32(i * 56 + 4, 6, true); // PF_R | PF_W
+    t.setBigUint64(i * 56 + 32, BigInt(2 ** 30), true); // p_filesz
+  }
+  v.setBigUint64(32, BigInt(data.length), true); // e_phoff: the new table
+  v.setUint16(56, count, true); // e_phnum
+  const path = `${await testDir()}/many-segments`;
+  await Deno.writeFile(path, data);
+  await Deno.writeFile(path, table, { append: true });
+  await Deno.truncate(path, 2 ** 30 + 2 ** 20);
+  try {
+    await assertTargetError(
+      resolveTarget(path),
+      "too-large",
+      /would read more than 1073741824 bytes/,
+    );
+  } finally {
+    await Deno.remove(path);
+  }
+});
