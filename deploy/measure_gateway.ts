@@ -63,6 +63,8 @@ const gateway = new CollectorProcess(listen, [
 ], {
   GATEWAY_OTLP_HTTP_ENDPOINT: listen,
   GATEWAY_OTLP_GRPC_ENDPOINT: `127.0.0.1:${unusedPort()}`,
+  // Off the node's interfaces and the default port, like the tests' gateways.
+  GATEWAY_HEALTH_ENDPOINT: `127.0.0.1:${unusedPort()}`,
   GATEWAY_EXPORT_ENDPOINT: `http://127.0.0.1:${receiver.addr.port}`,
   GATEWAY_TELEMETRY_LEVEL: "none",
 });

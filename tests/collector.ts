@@ -13,6 +13,10 @@ import { unusedPort } from "./otlp.ts";
 export const gatewayConfig =
   `${root}deploy/kubernetes/spanbridge/files/gateway.yaml`;
 
+/** What the chart merges over {@linkcode gatewayConfig} with gateway.auth.enabled. */
+export const gatewayAuthConfig =
+  `${root}deploy/kubernetes/spanbridge/files/gateway-auth.yaml`;
+
 /** The Collector release tests/collector pins (its otelcol module's version). */
 export function collectorVersion(): string {
   const mod = Deno.readTextFileSync(`${root}tests/collector/go.mod`);
@@ -75,6 +79,8 @@ export class CollectorProcess {
   readonly log: string[] = [];
   /** host:port of its OTLP/HTTP receiver. */
   readonly listen: string;
+  /** host:port of its health_check extension (the gateway's), if it has one. */
+  health?: string;
   #status?: Deno.CommandStatus;
   readonly #done: Promise<unknown>;
 
@@ -121,21 +127,33 @@ export class CollectorProcess {
   /**
    * The Kubernetes gateway's configuration
    * (deploy/kubernetes/spanbridge/files/gateway.yaml) with OTLP/HTTP on
-   * 127.0.0.1:`httpPort` (gRPC on another free port), exporting to
-   * `forward`, k8sattributes in pass-through (no API server here: it adds
-   * nothing).
+   * 127.0.0.1:`httpPort` (gRPC and health_check on other free ports, the
+   * latter in `health`), exporting to `forward`, k8sattributes in
+   * pass-through (no API server here: it adds nothing). With `tokenFile`,
+   * the chart's gateway-auth.yaml is merged over it: only requests bearing
+   * that file's token are let in.
    */
-  static gateway(httpPort: number, forward: string): CollectorProcess {
+  static gateway(
+    httpPort: number,
+    forward: string,
+    tokenFile?: string,
+  ): CollectorProcess {
     const listen = `127.0.0.1:${httpPort}`;
-    return new CollectorProcess(listen, [
+    const health = `127.0.0.1:${unusedPort()}`;
+    const gateway = new CollectorProcess(listen, [
       `--config=file:${gatewayConfig}`,
+      ...(tokenFile ? [`--config=file:${gatewayAuthConfig}`] : []),
       "--config=yaml:processors::k8s_attributes::passthrough: true",
     ], {
       GATEWAY_OTLP_HTTP_ENDPOINT: listen,
       GATEWAY_OTLP_GRPC_ENDPOINT: `127.0.0.1:${unusedPort()}`,
+      GATEWAY_HEALTH_ENDPOINT: health,
       GATEWAY_EXPORT_ENDPOINT: forward,
       GATEWAY_TELEMETRY_LEVEL: "none",
+      ...(tokenFile && { GATEWAY_TOKEN_FILE: tokenFile }),
     });
+    gateway.health = health;
+    return gateway;
   }
 
   /**

@@ -4,7 +4,8 @@
  * --privileged) traces SDK-linked programs in containers of different images,
  * at paths that do not exist on the host, including one started after the
  * agent, and ignores a Go program without the SDK. Every span arrives once
- * with its service and the container.id Podman reports.
+ * with its service and the container.id Podman reports, also from a program
+ * that claims another container's id and a pod (OTEL_RESOURCE_ATTRIBUTES).
  *
  * The agent is limited (--include-exe) to this test's own paths, so that it
  * leaves alone the processes of other tests on the same machine.
@@ -29,10 +30,30 @@ import {
   startShowcase,
   staticProgram,
 } from "./containers.ts";
-import { attributeMap, collectingReceiver } from "./otlp.ts";
+import { attributeMap, collectingReceiver, type ReceivedSpan } from "./otlp.ts";
 import { stopAndAssertNothingLost } from "./assert_spans.ts";
 
 const canTrace = ebpfAvailable("container --all tests");
+
+/** OTEL_RESOURCE_ATTRIBUTES of a program posing as container `id` in pod payments-7d9f of namespace prod. */
+function claims(id: string): string {
+  return [
+    `container.id=${id}`,
+    "k8s.pod.uid=99999999-9999-4999-9999-999999999999",
+    "k8s.namespace.name=prod",
+    "k8s.pod.name=payments-7d9f",
+  ].join(",");
+}
+
+/** No span carries a k8s.* attribute: none of these programs runs in a pod. */
+function assertNoClaims(spans: ReceivedSpan[]): void {
+  const claimed = new Set(
+    spans.flatMap((s) =>
+      [...attributeMap(s.resource).keys()].filter((k) => k.startsWith("k8s."))
+    ),
+  );
+  assert.deepEqual([...claimed], [], "k8s.* attributes a program claimed");
+}
 const image = canTrace ? await buildImage() : imageRef;
 
 Deno.test({
@@ -54,11 +75,17 @@ Deno.test({
     try {
       targets.push(
         await startShowcase(scope, showcase, "orders", `${base}/orders/orders`),
+      );
+      // billing claims to be orders' container, in a pod of namespace prod:
+      // its spans must carry its own container.id, and no pod or namespace
+      // (Podman makes no pods).
+      targets.push(
         await startShowcase(
           scope,
           showcase,
           "billing",
           `${base}/billing/bin/billing`,
+          { OTEL_RESOURCE_ATTRIBUTES: claims(targets[0].container.id) },
         ),
       );
       const plainPath = `${base}/plain/plain`;
@@ -108,6 +135,7 @@ Deno.test({
       // By container.id alone: the late container may have exited before
       // Podman could be asked for its pid.
       assertContainerSpans(receiver.spans, targets, records, "container.id");
+      assertNoClaims(receiver.spans);
       // Ignored: never attached, and nothing the agent logged names it.
       const aboutPlain = agent.logs.filter((l) =>
         l.path === plainPath || l.pid === idle.pid ||

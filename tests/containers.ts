@@ -243,14 +243,16 @@ export interface ShowcaseContainer {
 }
 
 /**
- * Starts `showcase` (a static build) at `path` in a new image, as `service`;
- * it waits up to 60 s for the probe, makes its spans and exits.
+ * Starts `showcase` (a static build) at `path` in a new image, as `service`
+ * with `env` added to its environment; it waits up to 60 s for the probe,
+ * makes its spans and exits.
  */
 export async function startShowcase(
   scope: ContainerScope,
   showcase: string,
   service: string,
   path: string,
+  env: Record<string, string> = {},
 ): Promise<ShowcaseContainer> {
   await assert.rejects(
     Deno.stat(path),
@@ -261,6 +263,7 @@ export async function startShowcase(
   const out = await Deno.makeTempDir({ prefix: "spanbridge-out-" });
   const container = await scope.run(service, image, [
     `--env=OTEL_SERVICE_NAME=${service}`,
+    ...Object.entries(env).map(([k, v]) => `--env=${k}=${v}`),
     `--volume=${out}:/out`,
   ], ["-wait-attach", "60s", "-record", "/out/record.json"]);
   return { service, path, container, out };

@@ -4,6 +4,10 @@
  * (tests/collector, v0.160.0 with the k8sattributes processor):
  *
  * - `otelcol validate` accepts it, and refuses a misspelt key;
+ * - a sender's claims of where it runs (k8s.namespace.name, k8s.pod.name,
+ *   container.image.name…) do not survive it, the agent's container.id,
+ *   k8s.pod.uid and k8s.node.name do; with the chart's gateway-auth.yaml a
+ *   sender without the agents' token is refused; health_check answers;
  * - agent traffic passes it span by span: the showcase example traced by
  *   `spanbridge run`, exported to the gateway (k8sattributes in
  *   pass-through, as there is no API server here: it adds nothing), batched
@@ -27,9 +31,10 @@ import {
   buildCollector,
   collectorExe,
   CollectorProcess,
+  gatewayAuthConfig,
   gatewayConfig,
 } from "./collector.ts";
-import { collectingReceiver, unusedPort } from "./otlp.ts";
+import { attributeMap, collectingReceiver, unusedPort } from "./otlp.ts";
 import {
   assertSpans,
   recordShowcase,
@@ -43,7 +48,10 @@ async function validate(
   await buildCollector();
   const { code, stdout, stderr } = await new Deno.Command(collectorExe, {
     args: ["validate", `--config=file:${gatewayConfig}`, ...extra],
-    env: { GATEWAY_EXPORT_ENDPOINT: "http://127.0.0.1:1" },
+    env: {
+      GATEWAY_EXPORT_ENDPOINT: "http://127.0.0.1:1",
+      GATEWAY_TOKEN_FILE: "/run/secrets/gateway-token",
+    },
     stdin: "null",
   }).output();
   const dec = new TextDecoder();
@@ -58,6 +66,111 @@ Deno.test("the gateway configuration passes otelcol validate", async () => {
   );
   assert.notEqual(bad.code, 0, "validate accepted a misspelt key");
   assert.match(bad.out, /send_batch_sizee/);
+  const auth = await validate(
+    `--config=file:${gatewayAuthConfig}`,
+  );
+  assert.equal(auth.code, 0, auth.out);
+});
+
+/** POSTs one span under `attributes` (string values) to a gateway as OTLP/JSON. */
+function sendSpan(
+  gateway: CollectorProcess,
+  attributes: Record<string, string>,
+  headers: Record<string, string> = {},
+): Promise<Response> {
+  const resource = {
+    attributes: Object.entries(attributes).map(([key, value]) => ({
+      key,
+      value: { stringValue: value },
+    })),
+  };
+  const span = {
+    traceId: "0af7651916cd43dd8448eb211c80319c",
+    spanId: "b7ad6b7169203331",
+    name: "direct",
+    kind: 1,
+    startTimeUnixNano: "1700000000000000000",
+    endTimeUnixNano: "1700000000001000000",
+  };
+  return fetch(`http://${gateway.listen}/v1/traces`, {
+    method: "POST",
+    headers: { "content-type": "application/json", ...headers },
+    body: JSON.stringify({
+      resourceSpans: [{ resource, scopeSpans: [{ spans: [span] }] }],
+    }),
+  });
+}
+
+Deno.test("the gateway removes a direct sender's claims of namespace, pod and container metadata, keeps the agent's identity, and answers health checks", async () => {
+  await buildCollector();
+  const receiver = await collectingReceiver();
+  const gateway = CollectorProcess.gateway(unusedPort(), receiver.endpoint);
+  try {
+    await gateway.ready(30_000);
+    const health = await fetch(`http://${gateway.health}/`);
+    assert.equal(health.status, 200, await health.text());
+    const res = await sendSpan(gateway, {
+      "service.name": "direct",
+      "container.id": "ab".repeat(32),
+      "container.image.name": "registry/payments",
+      "k8s.pod.uid": "1b2c3d4e-5f60-4718-9a0b-1c2d3e4f5a6b",
+      "k8s.node.name": "node-7",
+      "k8s.namespace.name": "prod",
+      "k8s.pod.name": "payments-7d9f",
+      "k8s.deployment.name": "payments",
+      "spanbridge.keep.k8s.namespace.name": "prod",
+    });
+    assert.equal(res.status, 200, await res.text());
+    await waitForSpans(receiver, 1, 20_000, "the direct span", { gateway });
+    const attrs = attributeMap(receiver.spans[0].resource);
+    assert.deepEqual(
+      Object.fromEntries(
+        [...attrs].map(([k, v]) => [k, v.stringValue]),
+      ),
+      {
+        "service.name": "direct",
+        "container.id": "ab".repeat(32),
+        "k8s.pod.uid": "1b2c3d4e-5f60-4718-9a0b-1c2d3e4f5a6b",
+        "k8s.node.name": "node-7",
+      },
+    );
+  } finally {
+    await gateway.stop();
+    await receiver.close();
+  }
+});
+
+Deno.test("the gateway with gateway-auth.yaml refuses a sender without the agents' bearer token", async () => {
+  await buildCollector();
+  const receiver = await collectingReceiver();
+  const tokenFile = await Deno.makeTempFile();
+  await Deno.writeTextFile(tokenFile, "s3cr3t-agents-only");
+  const gateway = CollectorProcess.gateway(
+    unusedPort(),
+    receiver.endpoint,
+    tokenFile,
+  );
+  try {
+    await gateway.ready(30_000);
+    const tries: Record<string, string>[] = [{}, {
+      authorization: "Bearer guess",
+    }];
+    for (const headers of tries) {
+      const refused = await sendSpan(gateway, { "service.name": "x" }, headers);
+      await refused.body?.cancel();
+      assert.equal(refused.status, 401, JSON.stringify(headers));
+    }
+    const ok = await sendSpan(gateway, { "service.name": "agent" }, {
+      authorization: "Bearer s3cr3t-agents-only",
+    });
+    assert.equal(ok.status, 200, await ok.text());
+    await waitForSpans(receiver, 1, 20_000, "the agent's span", { gateway });
+    assert.equal(receiver.spans.length, 1);
+  } finally {
+    await gateway.stop();
+    await receiver.close();
+    await Deno.remove(tokenFile);
+  }
 });
 
 /** GET `path` on the agent's telemetry listener. */

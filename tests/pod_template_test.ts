@@ -92,6 +92,8 @@ Deno.test({
         `agent.otlpEndpoint=http://${gateway.listen}`,
         `agent.telemetry.port=${telemetryPort}`,
         `agent.env.SPANBRIDGE_INCLUDE_EXE=${dir}/**`,
+        // This test's own bpffs directory: the agent's /sys/fs/bpf.
+        `agent.bpffsHostPath=${pinRoot}`,
       ]);
       assert.ok(pod.args.includes(image), `${image} in ${pod.args}`);
       assert.ok(pod.args.includes("--all"), `--all in ${pod.args}`);
@@ -99,8 +101,9 @@ Deno.test({
       targets.push(
         await startShowcase(scope, showcase, "orders", `${dir}/orders`),
       );
-      // The chart's arguments, then this test's own pin root.
-      agent = scope.foreground("agent", [...pod.args, "--pin-root", pinRoot]);
+      // The kubelet makes a DirectoryOrCreate host path; Podman does not.
+      await Deno.mkdir(pinRoot, { mode: 0o755 });
+      agent = scope.foreground("agent", pod.args);
       await waitUntil(
         async () => {
           try {

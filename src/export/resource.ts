@@ -12,6 +12,14 @@
  *    telemetry.distro.*;
  * 3. attributes the SDK sent (telemetry.sdk.* always come from here).
  *
+ * Where a process runs is never taken from the process: what it sends under
+ * process.pid, host.*, container.* and k8s.* is removed (see
+ * {@linkcode isPlaceAttribute}). process.pid, host.*, container.id and
+ * k8s.pod.uid come from the kernel, k8s.node.name from the agent's own
+ * configuration, and the gateway's k8sattributes sets the other k8s.* from
+ * the API server (it never overwrites an attribute already set); a process
+ * on the host therefore carries no container.id, whatever it claims.
+ *
  * service.name falls back from the environment to the SDK's value unless it
  * is the SDK default "unknown_service…", then to the executable name.
  * service.version, when nobody set it, is the main module's version from the
@@ -184,6 +192,19 @@ export function detectedAttributes(
   return out;
 }
 
+/**
+ * True for an attribute that says where a process runs, which the agent
+ * sets itself or leaves to the gateway: process.pid, host.*, container.*,
+ * k8s.*. A traced program's own values of them are removed, not kept under
+ * another name: a renamed claim could be forged under that name too, would
+ * add bytes to every batch, and is still readable in the program's
+ * environment (/proc/<pid>/environ) when someone debugs it.
+ */
+export function isPlaceAttribute(key: string): boolean {
+  return key === "process.pid" || key.startsWith("host.") ||
+    key.startsWith("container.") || key.startsWith("k8s.");
+}
+
 /** Merges the three sources of a process's resource (see the module doc for precedence). */
 export function mergeResource(
   sent: Resource | undefined,
@@ -193,7 +214,7 @@ export function mergeResource(
 ): Resource {
   const sdk = sent?.attributes ?? [];
   const merged = new Map<string, KeyValue>();
-  for (const kv of sdk) merged.set(kv.key, kv);
+  for (const kv of sdk) if (!isPlaceAttribute(kv.key)) merged.set(kv.key, kv);
   for (const kv of detectedAttributes(meta, host)) merged.set(kv.key, kv);
   for (const kv of env.attributes) merged.set(kv.key, kv);
   const sdkName = stringAttribute(sdk, "service.name");

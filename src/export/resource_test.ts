@@ -18,6 +18,7 @@ import {
 } from "../otlp/mod.ts";
 import {
   detectHost,
+  isPlaceAttribute,
   mergeResource,
   parseResourceAttributes,
   type ProcessMeta,
@@ -241,4 +242,79 @@ Deno.test("mergeResource adds container.id and k8s.pod.uid; K8S_NODE_NAME names 
     detectHost(readResourceEnv({}).k8sNodeName).k8sNodeName,
     undefined,
   );
+});
+
+/** What a program on the host sent when it claimed another pod's identity (issue 20, item 6). */
+const claims = create(ResourceSchema, {
+  attributes: [
+    keyValue("service.name", "payments"),
+    keyValue("container.id", "cd".repeat(32)),
+    keyValue("container.image.name", "registry/payments"),
+    keyValue("k8s.pod.uid", "99999999-9999-4999-9999-999999999999"),
+    keyValue("k8s.namespace.name", "prod"),
+    keyValue("k8s.pod.name", "payments-7d9f"),
+    keyValue("k8s.deployment.name", "payments"),
+    keyValue("k8s.node.name", "other-node"),
+    keyValue("host.name", "other-host"),
+    keyValue("host.id", "forged"),
+    keyValue("process.pid", 1),
+    keyValue("deployment.environment.name", "prod"),
+  ],
+});
+
+Deno.test("mergeResource removes a host process's claims of container, pod, namespace, node and host", () => {
+  const got = flat(mergeResource(claims, meta, readResourceEnv({}), host));
+  deepStrictEqual(
+    Object.keys(got).filter((k) =>
+      /^(container|k8s|host)\./.test(k) || k === "process.pid"
+    ).sort(),
+    ["host.arch", "host.name", "process.pid"],
+  );
+  strictEqual(got["host.name"], "box");
+  strictEqual(got["process.pid"], "4242");
+  // What does not say where it runs stays the program's.
+  strictEqual(got["service.name"], "payments");
+  strictEqual(got["deployment.environment.name"], "prod");
+});
+
+Deno.test("mergeResource keeps the kernel's container.id and k8s.pod.uid and the agent's node over a pod's claims", () => {
+  const inPod: ProcessMeta = {
+    ...meta,
+    containerId: "ab".repeat(32),
+    podUid: "1b2c3d4e-5f60-4718-9a0b-1c2d3e4f5a6b",
+  };
+  const node = detectHost("node-7");
+  const got = flat(mergeResource(claims, inPod, readResourceEnv({}), node));
+  deepStrictEqual(
+    Object.keys(got).filter((k) => /^(container|k8s|host)\./.test(k)).sort(),
+    ["container.id", "host.arch", "host.name", "k8s.node.name", "k8s.pod.uid"],
+  );
+  strictEqual(got["container.id"], "ab".repeat(32));
+  strictEqual(got["k8s.pod.uid"], "1b2c3d4e-5f60-4718-9a0b-1c2d3e4f5a6b");
+  strictEqual(got["k8s.node.name"], "node-7");
+  strictEqual(got["host.name"], "node-7");
+});
+
+Deno.test("mergeResource lets the agent's own OTEL_RESOURCE_ATTRIBUTES set k8s.* (the operator's word, not a program's)", () => {
+  const env = readResourceEnv({
+    OTEL_RESOURCE_ATTRIBUTES: "k8s.cluster.name=east",
+  });
+  const got = flat(mergeResource(claims, meta, env, host));
+  strictEqual(got["k8s.cluster.name"], "east");
+  strictEqual(got["k8s.namespace.name"], undefined);
+});
+
+Deno.test("isPlaceAttribute names process.pid, host.*, container.* and k8s.*, nothing else", () => {
+  for (
+    const key of ["process.pid", "host.name", "container.id", "k8s.pod.name"]
+  ) ok(isPlaceAttribute(key), key);
+  for (
+    const key of [
+      "process.executable.name",
+      "service.name",
+      "k8s",
+      "hostname",
+      "containers.x",
+    ]
+  ) ok(!isPlaceAttribute(key), key);
 });

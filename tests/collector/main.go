@@ -9,7 +9,9 @@
 //   - tests/gateway_test.ts: `validate` of the Kubernetes gateway's
 //     configuration (deploy/kubernetes), and that configuration run with
 //     agent traffic, which is why the batch and k8sattributes processors and
-//     the OTLP/gRPC exporter are built in too.
+//     the OTLP/gRPC exporter are built in too, with the resource processor,
+//     the health_check extension and bearertokenauth the gateway uses to
+//     drop claimed identity, answer probes and refuse unknown senders.
 //
 // Without --config its only pipeline is
 //
@@ -31,7 +33,10 @@ package main
 import (
 	"log"
 
+	"github.com/open-telemetry/opentelemetry-collector-contrib/extension/bearertokenauthextension"
+	"github.com/open-telemetry/opentelemetry-collector-contrib/extension/healthcheckextension"
 	"github.com/open-telemetry/opentelemetry-collector-contrib/processor/k8sattributesprocessor"
+	"github.com/open-telemetry/opentelemetry-collector-contrib/processor/resourceprocessor"
 
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/confmap"
@@ -41,6 +46,7 @@ import (
 	"go.opentelemetry.io/collector/exporter"
 	"go.opentelemetry.io/collector/exporter/otlpexporter"
 	"go.opentelemetry.io/collector/exporter/otlphttpexporter"
+	"go.opentelemetry.io/collector/extension"
 	"go.opentelemetry.io/collector/otelcol"
 	"go.opentelemetry.io/collector/processor"
 	"go.opentelemetry.io/collector/processor/batchprocessor"
@@ -79,12 +85,19 @@ func components() (otelcol.Factories, error) {
 	if f.Processors, err = otelcol.MakeFactoryMap[processor.Factory](
 		batchprocessor.NewFactory(),
 		k8sattributesprocessor.NewFactory(),
+		resourceprocessor.NewFactory(),
 	); err != nil {
 		return f, err
 	}
 	if f.Exporters, err = otelcol.MakeFactoryMap[exporter.Factory](
 		otlpexporter.NewFactory(),
 		otlphttpexporter.NewFactory(),
+	); err != nil {
+		return f, err
+	}
+	if f.Extensions, err = otelcol.MakeFactoryMap[extension.Factory](
+		bearertokenauthextension.NewFactory(),
+		healthcheckextension.NewFactory(),
 	); err != nil {
 		return f, err
 	}

@@ -3,11 +3,14 @@
  * `helm install` with the agent image and a gateway image (the tests'
  * Collector with k8sattributes, alone in an image) imported into the node's
  * containerd; the agent DaemonSet's pod runs and turns Ready through its
- * readiness probe; an SDK-linked program in a pod of another namespace is
- * traced, and every one of its spans arrives at a receiver on loopback
- * through the gateway with the container.id and k8s.pod.uid the agent read
- * from its cgroup and the pod name and namespace k8sattributes added from
- * the API server.
+ * readiness probe; an SDK-linked program in a pod of another namespace,
+ * claiming another container, pod and namespace, is traced, and every one
+ * of its spans arrives at a receiver on loopback through the gateway (which
+ * lets in only the agents' bearer token) with the container.id and
+ * k8s.pod.uid the agent read from its cgroup and the pod name and namespace
+ * k8sattributes added from the API server. The gateway, on the host
+ * network at 127.0.0.1, turns Ready through its health_check probe, and an
+ * upgrade that rolls it completes (Recreate) and keeps the token.
  *
  * Part of `./task test`; `deno task e2e:kubernetes` runs it alone. Needs
  * root and eBPF; ~45 s warm, minutes the first time (it installs etcd and
@@ -100,17 +103,9 @@ Deno.test({
         "--timeout=4m",
         `--set=agent.image.tag=${image.replace(/.*:/, "")}`,
         "--set=agent.image.pullPolicy=Never",
-        `--set-json=agent.args=${
-          JSON.stringify([
-            "run",
-            "--all",
-            "--log-format",
-            "json",
-            "--no-status",
-            "--pin-root",
-            pinRoot,
-          ])
-        }`,
+        // The agent's own bpffs directory (its /sys/fs/bpf), unique to
+        // this test: the agent pins under <pinRoot>/spanbridge.
+        `--set=agent.bpffsHostPath=${pinRoot}`,
         `--set=agent.telemetry.port=${unusedPort()}`,
         `--set=agent.env.SPANBRIDGE_INCLUDE_EXE=${targetPath}`,
         "--set=gateway.image.repository=localhost/spanbridge-e2e-gateway",
@@ -130,17 +125,20 @@ Deno.test({
           ])
         }`,
       ];
+      const helmEnv = {
+        HELM_CACHE_HOME: `${cluster.dir}/helm`,
+        HELM_CONFIG_HOME: `${cluster.dir}/helm`,
+        HELM_DATA_HOME: `${cluster.dir}/helm`,
+      };
+      const isReady = (p: Json | undefined) =>
+        p?.status?.conditions?.some((c: Json) =>
+          c.type === "Ready" && c.status === "True"
+        ) ?? false;
       const podsOf = async (component: string) =>
         (await cluster.api<Json>(
           `/api/v1/namespaces/${ns}/pods?labelSelector=app.kubernetes.io/component=${component}`,
         )).items as Json[];
-      await sh(helmExe, helmArgs, {
-        env: {
-          HELM_CACHE_HOME: `${cluster.dir}/helm`,
-          HELM_CONFIG_HOME: `${cluster.dir}/helm`,
-          HELM_DATA_HOME: `${cluster.dir}/helm`,
-        },
-      }).catch(async (err) => {
+      await sh(helmExe, helmArgs, { env: helmEnv }).catch(async (err) => {
         const pods = [...await podsOf("agent"), ...await podsOf("gateway")];
         throw new Error(
           `${err.message}\npods: ${
@@ -157,9 +155,7 @@ Deno.test({
       await waitUntil(
         async () => {
           [agent] = await podsOf("agent");
-          return agent?.status?.conditions?.some((c: Json) =>
-            c.type === "Ready" && c.status === "True"
-          ) ?? false;
+          return isReady(agent);
         },
         60_000,
         "the agent pod to be Ready",
@@ -201,7 +197,20 @@ Deno.test({
             image: targetRef,
             imagePullPolicy: "Never",
             args: ["-wait-attach", "60s", "-record", "/out/record.json"],
-            env: [{ name: "OTEL_SERVICE_NAME", value: "orders" }],
+            env: [
+              { name: "OTEL_SERVICE_NAME", value: "orders" },
+              // Claims of another pod in another namespace: the kernel's
+              // and the API server's identity must win.
+              {
+                name: "OTEL_RESOURCE_ATTRIBUTES",
+                value: [
+                  `container.id=${"cd".repeat(32)}`,
+                  "k8s.pod.uid=99999999-9999-4999-9999-999999999999",
+                  "k8s.namespace.name=prod",
+                  "k8s.pod.name=payments-7d9f",
+                ].join(","),
+              },
+            ],
             volumeMounts: [{ name: "out", mountPath: "/out" }],
           }],
           volumes: [{
@@ -301,19 +310,50 @@ Deno.test({
         `the gateway logged a warning or error:\n${gatewayLog}`,
       );
 
+      // The gateway turned Ready through its health_check probe at
+      // 127.0.0.1 (gateway.listenAddress) on the host network, and an
+      // upgrade that rolls it completes: Recreate frees the host ports.
+      const [oldGateway] = await podsOf("gateway");
+      assert.ok(isReady(oldGateway), JSON.stringify(oldGateway.status));
+      const probe = oldGateway.spec.containers[0].readinessProbe.httpGet;
+      assert.deepEqual([probe.host, probe.port], ["127.0.0.1", "health"]);
+      const token = async () =>
+        (await cluster.api<Json>(
+          `/api/v1/namespaces/${ns}/secrets/spanbridge-gateway-token`,
+        )).data.token;
+      const tokenBefore = await token();
+      await sh(helmExe, [
+        "upgrade",
+        "spanbridge",
+        `${root}deploy/kubernetes/spanbridge`,
+        `--kubeconfig=${cluster.kubeconfig}`,
+        `--namespace=${ns}`,
+        "--reuse-values",
+        "--set=gateway.podAnnotations.rolled=yes",
+        "--wait",
+        "--timeout=2m",
+      ], { env: helmEnv }).catch(async (err) => {
+        throw new Error(
+          `${err.message}
+pods: ${JSON.stringify((await podsOf("gateway")).map((p) => p.status))}`,
+        );
+      });
+      const gateways = await podsOf("gateway");
+      assert.ok(
+        gateways.length === 1 &&
+          gateways[0].metadata.name !== oldGateway.metadata.name &&
+          isReady(gateways[0]),
+        `after the upgrade: ${JSON.stringify(gateways.map((p) => p.status))}`,
+      );
+      assert.equal(await token(), tokenBefore, "the upgrade kept the token");
+
       await sh(helmExe, [
         "uninstall",
         "spanbridge",
         `--kubeconfig=${cluster.kubeconfig}`,
         `--namespace=${ns}`,
         "--wait",
-      ], {
-        env: {
-          HELM_CACHE_HOME: `${cluster.dir}/helm`,
-          HELM_CONFIG_HOME: `${cluster.dir}/helm`,
-          HELM_DATA_HOME: `${cluster.dir}/helm`,
-        },
-      });
+      ], { env: helmEnv });
       const s = (a: number, b: number) => ((b - a) / 1000).toFixed(1);
       console.log(
         `timings (s): builds ${s(t0, tBuilt)}, cluster up ${s(tBuilt, tUp)} ${

@@ -18,6 +18,7 @@ import (
 type Objects struct {
 	ServiceAccounts     []corev1.ServiceAccount
 	ConfigMaps          []corev1.ConfigMap
+	Secrets             []corev1.Secret
 	Services            []corev1.Service
 	DaemonSets          []appsv1.DaemonSet
 	Deployments         []appsv1.Deployment
@@ -46,6 +47,8 @@ func Decode(manifest []byte) (Objects, error) {
 			objs.ServiceAccounts, err = decodeInto(doc, objs.ServiceAccounts)
 		case "v1 ConfigMap":
 			objs.ConfigMaps, err = decodeInto(doc, objs.ConfigMaps)
+		case "v1 Secret":
+			objs.Secrets, err = decodeInto(doc, objs.Secrets)
 		case "v1 Service":
 			objs.Services, err = decodeInto(doc, objs.Services)
 		case "apps/v1 DaemonSet":

@@ -9,7 +9,9 @@ import (
 )
 
 func TestPodmanRunArgsOfTheAgent(t *testing.T) {
-	objs, _ := render(t, "agent.env.SPANBRIDGE_LOG_LEVEL=debug")
+	// gateway.auth gives the agent its token from a Secret, which Podman
+	// cannot read here.
+	objs, _ := render(t, "agent.env.SPANBRIDGE_LOG_LEVEL=debug", "gateway.auth.enabled=false")
 	got, err := PodmanRunArgs(objs.DaemonSets[0].Spec.Template.Spec, "agent", PodNode{Name: "node-1", IP: "10.0.0.1"})
 	if err != nil {
 		t.Fatal(err)
@@ -23,12 +25,13 @@ func TestPodmanRunArgsOfTheAgent(t *testing.T) {
 		"--cap-add=CAP_PERFMON",
 		"--cap-add=CAP_SYS_ADMIN",
 		"--cap-add=CAP_SYS_PTRACE",
+		"--read-only",
 		"--env=K8S_NODE_NAME=node-1",
 		"--env=K8S_NODE_IP=10.0.0.1",
 		"--env=OTEL_EXPORTER_OTLP_ENDPOINT=http://spanbridge-gateway.spanbridge.svc:4318",
 		"--env=SPANBRIDGE_TELEMETRY=127.0.0.1:9464",
 		"--env=SPANBRIDGE_LOG_LEVEL=debug",
-		"--volume=/sys/fs/bpf:/sys/fs/bpf:rw",
+		"--volume=/sys/fs/bpf/spanbridge-agent:/sys/fs/bpf:rw",
 		"--tmpfs=/tmp:size=67108864",
 		"--memory=201326592",
 		"--cpus=1",
@@ -41,7 +44,7 @@ func TestPodmanRunArgsOfTheAgent(t *testing.T) {
 }
 
 func TestPodmanRunArgsResolvesReferences(t *testing.T) {
-	objs, _ := render(t, "gateway.hostNetwork=true")
+	objs, _ := render(t, "gateway.hostNetwork=true", "gateway.auth.enabled=false")
 	got, err := PodmanRunArgs(objs.DaemonSets[0].Spec.Template.Spec, "agent", PodNode{Name: "n", IP: "192.0.2.7"})
 	if err != nil {
 		t.Fatal(err)

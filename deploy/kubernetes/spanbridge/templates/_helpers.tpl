@@ -48,3 +48,29 @@ helm.sh/chart: {{ printf "%s-%s" (index . 0).Chart.Name (index . 0).Chart.Versio
 {{- define "spanbridge.telemetryAddress" -}}
 {{- if .Values.agent.hostNetwork }}127.0.0.1{{ else }}0.0.0.0{{ end }}:{{ .Values.agent.telemetry.port }}
 {{- end }}
+
+{{/* True (non-empty) when the agents send to this release's gateway, not to an endpoint of their own. */}}
+{{- define "spanbridge.agentsUseGateway" -}}
+{{- if and .Values.gateway.enabled (not .Values.agent.otlpEndpoint) (not .Values.agent.env.OTEL_EXPORTER_OTLP_ENDPOINT) }}true{{ end }}
+{{- end }}
+
+{{/* The Secret holding the gateway's bearer token (key "token"). */}}
+{{- define "spanbridge.gatewayTokenSecret" -}}
+{{- .Values.gateway.auth.existingSecret | default (printf "%s-gateway-token" (include "spanbridge.fullname" .)) }}
+{{- end }}
+
+{{/*
+The host the gateway's health_check listens on: its OTLP listen address on
+the host network (so that 127.0.0.1 keeps everything off the node's
+interfaces), every interface of the pod's own network otherwise (the kubelet
+probes the pod's IP).
+*/}}
+{{- define "spanbridge.gatewayHealthHost" -}}
+{{- if .Values.gateway.hostNetwork }}{{ .Values.gateway.listenAddress }}{{ else }}0.0.0.0{{ end }}
+{{- end }}
+
+{{/* The host the kubelet probes the gateway at: empty (the pod's IP) unless the health endpoint listens on one address of the node. */}}
+{{- define "spanbridge.gatewayProbeHost" -}}
+{{- $host := include "spanbridge.gatewayHealthHost" . }}
+{{- if not (has $host (list "0.0.0.0" "::" "[::]" "")) }}{{ $host }}{{ end }}
+{{- end }}
