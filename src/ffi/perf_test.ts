@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { EnvironmentError } from "../errors.ts";
-import { readUprobeType } from "./mod.ts";
+import { perfLinkMissing, readUprobeType, SysError } from "./mod.ts";
 
 Deno.test("readUprobeType names a kernel without the uprobe PMU in one line", () => {
   const path = "/nonexistent/uprobe/type";
@@ -22,4 +22,20 @@ Deno.test("readUprobeType reads the PMU type number", async () => {
   } finally {
     await Deno.remove(file);
   }
+});
+
+Deno.test("perfLinkMissing is bpf_link_create's EINVAL only (kernels before 5.15), not another call or errno", () => {
+  assert.equal(
+    perfLinkMissing(new SysError("bpf_link_create", "Cannot attach", 22)),
+    true,
+  );
+  assert.equal(
+    perfLinkMissing(new SysError("bpf_link_create", "Cannot attach", 1)),
+    false,
+  );
+  assert.equal(
+    perfLinkMissing(new SysError("perf_event_open", "Cannot open", 22)),
+    false,
+  );
+  assert.equal(perfLinkMissing(new Error("EINVAL")), false);
 });

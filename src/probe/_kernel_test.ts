@@ -1,6 +1,12 @@
 import assert from "node:assert/strict";
 import { EnvironmentError } from "../errors.ts";
-import { chooseKind, type KernelFeatures, requireFeatures } from "./_kernel.ts";
+import { ebpfTest } from "./testing.ts";
+import {
+  chooseKind,
+  type KernelFeatures,
+  kernelFeatures,
+  requireFeatures,
+} from "./_kernel.ts";
 
 const full: KernelFeatures = {
   release: "6.1.0-57-amd64",
@@ -45,3 +51,13 @@ Deno.test("chooseKind takes dynptr first where the kernel has the kfunc, else si
   assert.match(chooseKind({ ...full, btf: false }).why, /no BTF/);
   assert.deepEqual(chooseKind(full, "dynptr").kinds, ["dynptr"]);
 });
+
+ebpfTest(
+  "kernelFeatures finds ring buffers, the uprobe PMU and BTF on this machine's kernel",
+  () => {
+    const f = kernelFeatures();
+    assert.equal(f.release, Deno.osRelease());
+    assert.ok(f.ringBuffer && f.uprobePmu && f.btf, JSON.stringify(f));
+    requireFeatures(f);
+  },
+);

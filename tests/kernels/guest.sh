@@ -14,6 +14,7 @@ cp "$deno" /run/sb/deno
 cd /run/sb
 export DENO_DIR=/run/sb/deno-dir DENO_NO_UPDATE_CHECK=1
 ./deno run -A scenarios.js --controller /run/sb/build/vm/spanbridge.js \
-	--hello /run/sb/hello --pin-root /sys/fs/bpf/spanbridge-kernels \
+	--hello /run/sb/hello --showcase /run/sb/showcase \
+	--pin-root /sys/fs/bpf/spanbridge-kernels \
 	>"$out/results.jsonl" 2>"$out/stderr.log"
 echo $? >"$out/exit"

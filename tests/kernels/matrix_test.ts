@@ -3,7 +3,8 @@
  * Debian kernel (bullseye 5.10, bookworm 6.1, trixie 6.12; the newest of
  * each, tools/vm_kernels.ts) boots in a virtual machine (vm.ts), and this
  * machine's own kernel runs the same scenarios directly
- * (scenarios.ts: --target, --pid, a restart after SIGKILL, --all). Each
+ * (scenarios.ts: --target, every SDK feature of the showcase, --pid, a
+ * restart after SIGKILL, --all). Each
  * test checks what the kernel must give: the probe program, how
  * attachments are held, the uprobe kind, exec events for --all.
  *
@@ -94,6 +95,7 @@ function prepare(): Promise<VmKernel[]> {
     ]);
     await sh("cp", ["-r", `${root}build/bpf`, `${stageDir}/build/bpf`]);
     await sh("cp", [`${root}build/bin/hello`, `${stageDir}/hello`]);
+    await sh("cp", [`${root}build/bin/showcase`, `${stageDir}/showcase`]);
     return kernels;
   })();
 }
@@ -129,7 +131,13 @@ function assertMatrixRow(release: string, results: ScenarioResult[]): void {
     `scenarios failed on ${release}`,
   );
   const by = Object.fromEntries(results.map((r) => [r.scenario, r]));
-  assert.deepEqual(Object.keys(by).sort(), ["all", "pid", "restart", "target"]);
+  assert.deepEqual(Object.keys(by).sort(), [
+    "all",
+    "pid",
+    "restart",
+    "showcase",
+    "target",
+  ]);
   const want = expected(release);
   const target = by.target.facts!;
   assert.equal(target.kernel, release);
@@ -161,7 +169,7 @@ for (
 ) {
   Deno.test({
     name:
-      `kernel matrix: Debian ${suite} (${line}) in a VM runs --target, --pid, a restart after SIGKILL and --all`,
+      `kernel matrix: Debian ${suite} (${line}) in a VM runs --target, the showcase, --pid, a restart after SIGKILL and --all`,
     ignore: !canTrace,
     async fn() {
       const kernel = (await prepare()).find((k) => k.suite === suite)!;
@@ -209,7 +217,7 @@ for (
 
 Deno.test({
   name:
-    "kernel matrix: this machine's kernel runs --target, --pid, a restart after SIGKILL and --all",
+    "kernel matrix: this machine's kernel runs --target, the showcase, --pid, a restart after SIGKILL and --all",
   ignore: !canTrace,
   async fn() {
     await prepare();
@@ -224,6 +232,8 @@ Deno.test({
           `${stageDir}/build/vm/spanbridge.js`,
           "--hello",
           `${stageDir}/hello`,
+          "--showcase",
+          `${stageDir}/showcase`,
           "--pin-root",
           pinRoot,
         ],

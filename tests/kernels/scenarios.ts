@@ -6,7 +6,7 @@
  * with `"error"`; the exit status is 0 when all passed.
  *
  * Usage: deno run -A scenarios.ts --controller <spanbridge.js> --hello <exe>
- *        --pin-root <dir> [--only name,...]
+ *        --showcase <exe> --pin-root <dir> [--only name,...]
  *
  * `--controller` is the controller bundled into one file (matrix_test.ts
  * says why), run with this same Deno.
@@ -30,17 +30,20 @@ import {
   wholeHelloTraces,
 } from "../hello.ts";
 import { resolveTarget } from "../../src/process/mod.ts";
+import { assertSpans, recordShowcase } from "../assert_spans.ts";
 
 const { values: args } = parseArgs({
   options: {
     controller: { type: "string" },
     hello: { type: "string" },
+    showcase: { type: "string" },
     "pin-root": { type: "string" },
     only: { type: "string" },
   },
 });
 const bundle = args.controller!;
 const hello = args.hello!;
+const showcase = args.showcase!;
 const pinRoot = args["pin-root"]!;
 const tag = `k${Deno.pid}`;
 
@@ -217,6 +220,35 @@ function assertWholeTraces(received: ReceivedSpan[], attaches: number): number {
     }`,
   );
   return whole;
+}
+
+/**
+ * Every SDK feature the showcase example makes arrives span by span, as
+ * the Go program made it (tests/showcase_test.ts on this kernel).
+ */
+async function showcaseSpans(): Promise<Facts> {
+  const receiver = await collectingReceiver();
+  const c = controller(
+    ["--target", showcase, "--instance", `${tag}-showcase`],
+    receiver,
+  );
+  const recordFile = Deno.makeTempFileSync({ suffix: ".json" });
+  try {
+    await probeFacts(c);
+    const record = await recordShowcase(showcase, recordFile);
+    await waitUntil(
+      () => receiver.spans.length >= record.spans.length,
+      30_000,
+      `the showcase's ${record.spans.length} spans`,
+    );
+    await stopBalanced(c, record.spans.length);
+    assertSpans(record, receiver.spans, "protobuf");
+    return { spans: record.spans.length };
+  } finally {
+    await c.stop();
+    await receiver.close();
+    Deno.removeSync(recordFile);
+  }
 }
 
 /**
@@ -430,6 +462,7 @@ async function all(): Promise<Facts> {
 
 const scenarios: Record<string, () => Promise<Facts>> = {
   target,
+  showcase: showcaseSpans,
   pid,
   restart,
   all,
