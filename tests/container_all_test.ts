@@ -11,7 +11,7 @@
  * leaves alone the processes of other tests on the same machine.
  */
 import assert from "node:assert/strict";
-import { buildImage, imageRef } from "../tools/image.ts";
+import { buildImage, checkoutImageRef } from "../tools/image.ts";
 import {
   ControllerProcess,
   delay,
@@ -54,7 +54,8 @@ function assertNoClaims(spans: ReceivedSpan[]): void {
   );
   assert.deepEqual([...claimed], [], "k8s.* attributes a program claimed");
 }
-const image = canTrace ? await buildImage() : imageRef;
+const image = checkoutImageRef();
+if (canTrace) await buildImage(image);
 
 Deno.test({
   name:

@@ -7,7 +7,7 @@
  * without the SDK. A receiver on loopback checks every span of every program.
  */
 import assert from "node:assert/strict";
-import { buildImage, imageRef } from "../tools/image.ts";
+import { buildImage, checkoutImageRef } from "../tools/image.ts";
 import { podman } from "../tools/podman.ts";
 import {
   type ControllerProcess,
@@ -31,23 +31,38 @@ import { collectingReceiver } from "./otlp.ts";
 import { stopAndAssertNothingLost } from "./assert_spans.ts";
 
 const canTrace = ebpfAvailable("container tests");
-const image = canTrace ? await buildImage() : imageRef;
+const image = checkoutImageRef();
+if (canTrace) await buildImage(image);
 
 Deno.test({
   name:
-    "the image task prints the reference alone on its last line, rebuilds nothing unchanged, and the image runs spanbridge offline",
+    "the image task prints the reference alone on its last line, rebuilds nothing unchanged, tags another reference of the same inputs without building, and the image runs spanbridge offline",
   ignore: !canTrace,
   async fn() {
-    const id = () => podman(["image", "inspect", "--format", "{{.Id}}", image]);
-    const before = await id();
-    const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", `${root}tools/image.ts`],
-    }).output();
-    const dec = new TextDecoder();
-    assert.equal(code, 0, dec.decode(stderr));
-    assert.equal(dec.decode(stdout).trimEnd().split("\n").at(-1), image);
-    assert.match(dec.decode(stderr), /is up to date/);
-    assert.equal(await id(), before, "the image was rebuilt");
+    const id = (ref: string) =>
+      podman(["image", "inspect", "--format", "{{.Id}}", ref]);
+    const before = await id(image);
+    const task = async (ref: string) => {
+      const { code, stdout, stderr } = await new Deno.Command(
+        Deno.execPath(),
+        { args: ["run", "-A", `${root}tools/image.ts`, ref] },
+      ).output();
+      const dec = new TextDecoder();
+      assert.equal(code, 0, dec.decode(stderr));
+      assert.equal(dec.decode(stdout).trimEnd().split("\n").at(-1), ref);
+      return dec.decode(stderr);
+    };
+    assert.match(await task(image), /is up to date/);
+    assert.equal(await id(image), before, "the image was rebuilt");
+    // Another checkout's reference, as a parallel checkout makes it.
+    const other = `${image}-other-${Deno.pid}`;
+    try {
+      assert.match(await task(other), /same inputs/);
+      assert.equal(await id(other), before, "another image was built");
+      assert.equal(await id(image), before, "this checkout's image changed");
+    } finally {
+      await podman(["rmi", other]).catch(() => {});
+    }
     assert.equal(
       await podman([
         "image",

@@ -11,7 +11,7 @@
  * readiness probe gets turns ready.
  */
 import assert from "node:assert/strict";
-import { buildImage, imageRef } from "../tools/image.ts";
+import { buildImage, checkoutImageRef } from "../tools/image.ts";
 import { podman } from "../tools/podman.ts";
 import {
   ebpfAvailable,
@@ -35,7 +35,8 @@ import { collectingReceiver, unusedPort } from "./otlp.ts";
 import { stopAndAssertNothingLost } from "./assert_spans.ts";
 
 const canTrace = ebpfAvailable("pod template test");
-const image = canTrace ? await buildImage() : imageRef;
+const image = checkoutImageRef();
+if (canTrace) await buildImage(image);
 
 /** The agent container of the chart rendered with `sets`, as Podman runs it. */
 interface AgentPod {

@@ -19,12 +19,6 @@ import { collectingReceiver } from "./otlp.ts";
 
 const canTrace = ebpfAvailable("standalone binary tests");
 
-function probeTempDirs(): string[] {
-  return [...Deno.readDirSync("/tmp")]
-    .filter((e) => e.name.startsWith("spanbridge-bpf-"))
-    .map((e) => e.name);
-}
-
 /** Traces one showcase run with `options` and checks every span arrived. */
 async function traceShowcase(
   name: string,
@@ -32,7 +26,16 @@ async function traceShowcase(
 ) {
   const receiver = await collectingReceiver();
   const pinRoot = `/sys/fs/bpf/spanbridge-test-${name}-${Deno.pid}`;
-  const tempBefore = probeTempDirs();
+  // The controller's own temporary directory: what other controllers on the
+  // machine put in /tmp meanwhile is none of this test's business.
+  const tmp = await Deno.makeTempDir({ prefix: "spanbridge-standalone-tmp-" });
+  const watcher = Deno.watchFs(tmp, { recursive: false });
+  const made: string[] = [];
+  const watching = (async () => {
+    for await (const e of watcher) {
+      if (e.kind === "create") made.push(...e.paths);
+    }
+  })();
   const controller = new ControllerProcess(
     [
       "run",
@@ -42,16 +45,23 @@ async function traceShowcase(
       pinRoot,
       "--no-status",
     ],
-    { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint },
+    { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint, TMPDIR: tmp },
     options,
   );
   const recordFile = await Deno.makeTempFile({ suffix: ".json" });
   try {
     await controller.waitFor("attached");
+    // The copy was made in the controller's TMPDIR (so the check below is
+    // not vacuous) and is gone once the probe is attached.
+    const seen = Date.now() + 5_000;
+    while (!made.some((p) => p.includes("/spanbridge-bpf-"))) {
+      assert.ok(Date.now() < seen, `no probe copy made in ${tmp}: ${made}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
     assert.deepEqual(
-      probeTempDirs(),
-      tempBefore,
-      "the private copy of the probe object was left in /tmp",
+      [...Deno.readDirSync(tmp)].map((e) => e.name),
+      [],
+      `the private copy of the probe object was left in ${tmp}`,
     );
     await runProgram(program("showcase"), ["-record", recordFile]);
     const record = JSON.parse(await Deno.readTextFile(recordFile));
@@ -71,6 +81,9 @@ async function traceShowcase(
       await controller.stop();
     }
     await receiver.close();
+    watcher.close();
+    await watching;
+    await Deno.remove(tmp, { recursive: true });
     await Deno.remove(recordFile);
     await Deno.remove(pinRoot, { recursive: true }).catch(() => {});
   }

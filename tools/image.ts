@@ -16,6 +16,12 @@
  * base image keyed by its package list, the agent image by a hash of every
  * input (a label on the image), so a warm run only hashes files.
  *
+ * `deno run -A tools/image.ts <reference>` builds under another reference.
+ * The tests build {@linkcode checkoutImageRef}, a tag of this checkout alone,
+ * so that checkouts on one machine do not rebuild and replace each other's
+ * image; an image of the same inputs built under any reference is tagged
+ * rather than built again.
+ *
  * @module
  */
 import { createHash } from "node:crypto";
@@ -26,8 +32,21 @@ import config from "../deno.json" with { type: "json" };
 const root = new URL("..", import.meta.url).pathname;
 const work = `${root}build/image`;
 
-/** The reference of the agent image this checkout builds. */
+/**
+ * The reference `deno task image` builds, which the chart and the README
+ * name: `localhost/spanbridge:<version>`.
+ */
 export const imageRef = `localhost/spanbridge:${config.version}`;
+
+/**
+ * The reference the tests build for the checkout at `dir` (this one by
+ * default): `imageRef` with a tag suffix from a hash of the checkout's real
+ * path, so that each checkout on a machine keeps its own image.
+ */
+export function checkoutImageRef(dir: string = root): string {
+  const key = sha256(Deno.realPathSync(dir)).slice(0, 12);
+  return `${imageRef}-checkout-${key}`;
+}
 
 /** The label that holds the hash of the image's inputs. */
 const inputsLabel = "io.spanbridge.inputs";
@@ -266,57 +285,91 @@ export async function imageSize(ref: string): Promise<number> {
 }
 
 /**
- * Builds the agent image unless one built from the same inputs exists;
- * resolves to its reference.
+ * One image (its id) made from the inputs that hash to `hash`, under any
+ * reference, or undefined when there is none.
  */
-export async function buildImage(): Promise<string> {
+async function imageOfInputs(hash: string): Promise<string | undefined> {
+  const ids = await podman([
+    "images",
+    "--filter",
+    `label=${inputsLabel}=${hash}`,
+    "--filter",
+    "dangling=false",
+    "--format",
+    "{{.ID}}",
+  ]);
+  return ids.split("\n").find((id) => id) || undefined;
+}
+
+/**
+ * Makes `ref` (by default {@linkcode imageRef}) the agent image of the
+ * current inputs, unless it is already: tags an image of the same inputs
+ * when one exists (another checkout's, or the other reference's), builds
+ * otherwise. Resolves to `ref`.
+ */
+export async function buildImage(ref: string = imageRef): Promise<string> {
   const base = await baseImage();
   const files = contextFiles();
   const hash = await inputsHash(base, files);
-  if (await builtInputs(imageRef) === hash) {
-    log(`${imageRef} is up to date`);
-    return imageRef;
+  if (await builtInputs(ref) === hash) {
+    log(`${ref} is up to date`);
+    return ref;
   }
-  const previous = await imageExists(imageRef)
-    ? await podman(["image", "inspect", "--format", "{{.Id}}", imageRef])
-    : undefined;
-  const context = `${work}/context`;
-  log(`staging the build context in ${context}`);
-  await stage(context, files);
-  log(`building ${imageRef} on ${base}`);
-  const id = await podman([
-    "build",
-    "--quiet",
-    "--pull=never",
-    "--file",
-    `${root}deploy/image/Containerfile`,
-    "--build-arg",
-    `BASE=${base}`,
-    "--label",
-    `${inputsLabel}=${hash}`,
-    "--label",
-    `org.opencontainers.image.version=${config.version}`,
-    "--tag",
-    imageRef,
-    context,
-  ]);
-  await Deno.remove(context, { recursive: true });
-  if (previous && !id.startsWith(previous) && !previous.startsWith(id)) {
-    // The replaced build is untagged now; a container may still use it.
-    await podman(["rmi", previous]).catch(() => {});
+  const same = await imageOfInputs(hash);
+  // The image may lose its last other tag and be pruned meanwhile: then build.
+  if (same && await podman(["tag", same, ref]).then(() => true, () => false)) {
+    log(`tagged ${same} as ${ref}: it has the same inputs`);
+  } else {
+    const context = `${work}/context`;
+    log(`staging the build context in ${context}`);
+    await stage(context, files);
+    log(`building ${ref} on ${base}`);
+    await podman([
+      "build",
+      "--quiet",
+      "--pull=never",
+      "--file",
+      `${root}deploy/image/Containerfile`,
+      "--build-arg",
+      `BASE=${base}`,
+      "--label",
+      `${inputsLabel}=${hash}`,
+      "--label",
+      `org.opencontainers.image.version=${config.version}`,
+      "--tag",
+      ref,
+      context,
+    ]);
+    await Deno.remove(context, { recursive: true });
   }
+  // Agent images left without a reference (the one `ref` named before, by
+  // this or another checkout) are stale. Only untagged ones go: an image
+  // id may be shared by several references, and Podman keeps any that a
+  // container still uses.
+  await podman([
+    "image",
+    "prune",
+    "--force",
+    "--filter",
+    `label=${inputsLabel}`,
+  ]).catch(() => {});
   const mb = (n: number) => `${(n / 1e6).toFixed(0)} MB`;
   log(
-    `built ${imageRef}: ${mb(await imageSize(imageRef))} (base ${
-      mb(await imageSize(base))
-    })`,
+    `${ref}: ${mb(await imageSize(ref))} (base ${mb(await imageSize(base))})`,
   );
-  return imageRef;
+  return ref;
 }
 
 if (import.meta.main) {
   try {
-    console.log(await buildImage());
+    if (Deno.args.length > 1 || Deno.args[0]?.startsWith("-")) {
+      throw new Error(
+        `Give at most one argument, the image reference to build (default ${imageRef}); got: ${
+          Deno.args.join(" ")
+        }.`,
+      );
+    }
+    console.log(await buildImage(Deno.args[0] ?? imageRef));
   } catch (err) {
     console.error(`image: ${(err as Error).message}`);
     Deno.exit(1);

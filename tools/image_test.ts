@@ -1,9 +1,33 @@
 import assert from "node:assert/strict";
-import { contextFiles, imageRef, inputsHash } from "./image.ts";
+import {
+  checkoutImageRef,
+  contextFiles,
+  imageRef,
+  inputsHash,
+} from "./image.ts";
 import config from "../deno.json" with { type: "json" };
 
 Deno.test("imageRef is localhost/spanbridge tagged with the version in deno.json", () => {
   assert.equal(imageRef, `localhost/spanbridge:${config.version}`);
+});
+
+Deno.test("checkoutImageRef is imageRef with a tag suffix of its own for each checkout", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "spanbridge-image-ref-" });
+  try {
+    await Deno.mkdir(`${dir}/a`);
+    await Deno.mkdir(`${dir}/b`);
+    await Deno.symlink(`${dir}/a`, `${dir}/link-to-a`);
+    const a = checkoutImageRef(`${dir}/a`);
+    // A valid tag (OCI distribution spec): at most 128 characters.
+    assert.match(a, /^localhost\/spanbridge:[\w][\w.-]{0,127}$/);
+    assert.ok(a.startsWith(`${imageRef}-`), a);
+    assert.equal(checkoutImageRef(`${dir}/a`), a);
+    assert.equal(checkoutImageRef(`${dir}/link-to-a`), a, "same checkout");
+    assert.notEqual(checkoutImageRef(`${dir}/b`), a);
+    assert.notEqual(checkoutImageRef(), imageRef);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
 
 Deno.test("contextFiles holds Deno, the entry script, the controller's sources and probe objects, and no tests", () => {

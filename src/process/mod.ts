@@ -9,11 +9,10 @@
  *
  * @example
  * ```ts
- * import { findProcesses, resolveTarget, watchBinary } from "./mod.ts";
+ * import { resolveTarget, watchBinary } from "./mod.ts";
  *
  * const target = await resolveTarget("./bin/server");
  * // attach a uprobe to target.path at target.endedOffset, pid -1
- * const running = await findProcesses(target.dev, target.ino);
  * const watch = watchBinary(target, (next) => {
  *   // attach to next.path at next.endedOffset
  * });
@@ -48,7 +47,6 @@ export {
   type ExeFile,
   exeFile,
   fileVersion,
-  findProcesses,
   listPids,
   type ProcessInfo,
   processInfo,

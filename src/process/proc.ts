@@ -118,27 +118,6 @@ export function startTicks(pid: number): number | undefined {
   }
 }
 
-/**
- * Returns the pids of all processes whose executable is the file `dev`/`ino`,
- * ascending. Processes this user may not inspect are skipped.
- */
-export async function findProcesses(
-  dev: number,
-  ino: number,
-): Promise<number[]> {
-  const pids: number[] = [];
-  for await (const entry of Deno.readDir("/proc")) {
-    if (!/^\d+$/.test(entry.name)) continue;
-    try {
-      const s = await Deno.stat(`/proc/${entry.name}/exe`);
-      if (s.dev === dev && s.ino === ino) pids.push(Number(entry.name));
-    } catch {
-      // Gone meanwhile, a kernel thread, or not ours to inspect.
-    }
-  }
-  return pids.sort((a, b) => a - b);
-}
-
 /** The executable a process runs, as its /proc/<pid>/exe shows it. */
 export interface ExeFile {
   /** The path as the process sees it (in its own mount namespace), without " (deleted)". */

@@ -17,7 +17,7 @@
  * containerd and builds Kubernetes into build/kubernetes/<version>).
  */
 import assert from "node:assert/strict";
-import { buildImage } from "../../tools/image.ts";
+import { buildImage, checkoutImageRef } from "../../tools/image.ts";
 import {
   ebpfAvailable,
   removePinRoot,
@@ -60,7 +60,7 @@ Deno.test({
   async fn() {
     const t0 = performance.now();
     const [image, showcase, gatewayExe, helmExe] = await Promise.all([
-      buildImage(),
+      buildImage(checkoutImageRef()),
       staticProgram("showcase"),
       staticCollector(),
       helm(),
