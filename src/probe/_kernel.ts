@@ -35,9 +35,13 @@ export function kernelFeatures(): KernelFeatures {
   } catch {
     btf = undefined;
   }
+  const release = Deno.osRelease();
   return {
-    release: Deno.osRelease(),
-    ringBuffer: hasRingBuffer(),
+    release,
+    // Asked of the kernel only where its version says no (a backport may
+    // have them): libbpf's probe needs privileges, and an unprivileged run
+    // must fail on those, not as a kernel without ring buffers.
+    ringBuffer: atLeast(release, 5, 8) || hasRingBuffer(),
     uprobePmu: exists(uprobePmuPath),
     btf: btf !== undefined,
     // A kfunc is a BTF function name; the string table holds it whole.
@@ -93,6 +97,18 @@ export function chooseKind(
       ? "the kernel lacks bpf_probe_read_user_dynptr (6.16+): size-class records up to 256 KiB"
       : "the kernel has no BTF, so no kfuncs: size-class records up to 256 KiB",
   };
+}
+
+/** True when `release` (uname -r) is `major`.`minor` or later. */
+export function atLeast(
+  release: string,
+  major: number,
+  minor: number,
+): boolean {
+  const m = /^(\d+)\.(\d+)/.exec(release);
+  if (!m) return false;
+  const [a, b] = [Number(m[1]), Number(m[2])];
+  return a > major || (a === major && b >= minor);
 }
 
 function exists(path: string): boolean {

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { EnvironmentError } from "../errors.ts";
 import { ebpfTest } from "./testing.ts";
 import {
+  atLeast,
   chooseKind,
   type KernelFeatures,
   kernelFeatures,
@@ -61,3 +62,11 @@ ebpfTest(
     requireFeatures(f);
   },
 );
+
+Deno.test("atLeast compares a release string's major and minor", () => {
+  assert.equal(atLeast("5.10.0-46-amd64", 5, 8), true);
+  assert.equal(atLeast("5.4.0-150-generic", 5, 8), false);
+  assert.equal(atLeast("6.1.0", 5, 15), true);
+  assert.equal(atLeast("4.18.0-553.el8", 5, 8), false);
+  assert.equal(atLeast("weird", 5, 8), false);
+});
