@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 OR MIT */
 /*
  * The wire format between the probes (bpf/ended_dynptr.bpf.c,
- * bpf/ended_classes.bpf.c), the controller (src/ffi/ended_h.ts, the one
+ * bpf/ended_classes.bpf.c), the controller (src/wire/ended_h.ts, the one
  * TypeScript layout of this file) and the Go SDK (go/sdk). Every field is little-endian
  * on the machines we run on (x86_64, arm64).
  *

@@ -3,7 +3,8 @@
  * The records and maps of bpf/exec.bpf.c: one record per exec of a binary
  * the controller has not ruled out and per exit of a process it watches, so
  * that it learns of new processes without scanning /proc and is not woken by
- * the programs of the rest of the host. src/probe/exec_events.ts reads them.
+ * the programs of the rest of the host. src/wire/exec_h.ts is their one
+ * TypeScript layout; src/probe/exec_events.ts reads them.
  */
 #ifndef SPANBRIDGE_EXEC_H
 #define SPANBRIDGE_EXEC_H

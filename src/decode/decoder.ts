@@ -6,7 +6,7 @@
  */
 
 import { SpanBatch } from "../otlp/mod.ts";
-import { endedLayout } from "../ffi/mod.ts";
+import { endedLayout } from "../wire/mod.ts";
 import {
   BATCH_HEADER_SIZE,
   HEADER_SIZE,

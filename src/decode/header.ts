@@ -2,12 +2,12 @@
  * The ring record header, struct sb_record_header in bpf/ended.h: six
  * little-endian u32 fields, then `len` payload bytes; and the SDK's batch
  * header, struct sb_batch_header, at the start of the payload. The numbers
- * come from the one layout module of bpf/ended.h (src/ffi/ended_h.ts).
+ * come from the one layout module of bpf/ended.h (src/wire/ended_h.ts).
  *
  * @module
  */
 
-import { endedLayout } from "../ffi/mod.ts";
+import { endedLayout } from "../wire/mod.ts";
 
 /** SB_RECORD_MAGIC: the bytes "SBR1" read as a little-endian u32. */
 export const RECORD_MAGIC = endedLayout.RECORD_MAGIC;

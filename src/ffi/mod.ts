@@ -38,4 +38,3 @@ export {
 } from "./perf.ts";
 export { uprobeSpOffset, UprobeTestRun } from "./test_run.ts";
 export { mapRing, type RingMemory, RingPoller } from "./ring_mem.ts";
-export * as endedLayout from "./ended_h.ts";

@@ -7,7 +7,6 @@
 
 import {
   closeFd,
-  endedLayout,
   mapDelete,
   mapKeys,
   mapLookup,
@@ -15,6 +14,7 @@ import {
   objGet,
   possibleCpus,
 } from "../ffi/mod.ts";
+import { endedLayout } from "../wire/mod.ts";
 
 /** The probe's counters summed over CPUs, since the probe was loaded. */
 export interface ProbeCounters {

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { endedLayout } from "../ffi/mod.ts";
+import { endedLayout } from "../wire/mod.ts";
 
 /** The two programs: exact-size dynptr records (6.16+) or size classes (5.8+). */
 export type ProbeKind = "dynptr" | "classes";

@@ -25,6 +25,7 @@ import {
   mapUpdate,
   SysError,
 } from "../ffi/mod.ts";
+import { execLayout } from "../wire/mod.ts";
 import { openRingFd, type RingReader } from "./ring.ts";
 import { defaultObjectDir, objectArch, readObjectFile } from "./_objects.ts";
 
@@ -97,53 +98,53 @@ export interface ExecEvents {
 
 /** What a full hash map answers to a new key. */
 const E2BIG = 7;
-/** SB_EXEC_KIND_* in bpf/exec.h. */
-const kinds: Record<number, ExecEventKind> = { 1: "exec", 2: "exit" };
-/** offsetof(struct sb_exec_event, binary), (…, size) and (…, path) in bpf/exec.h. */
-const binaryOffset = 16;
-const sizeOffset = 48;
-const pathOffset = 56;
-const binaryBytes = 32;
+/** The event kinds of bpf/exec.h by value. */
+const kinds: Record<number, ExecEventKind> = {
+  [execLayout.KIND_EXEC]: "exec",
+  [execLayout.KIND_EXIT]: "exit",
+};
+const at = execLayout.event.offsets;
+const binaryAt = execLayout.binary.offsets;
 
 /** struct sb_exec_binary as the kernel wrote it. */
 export function encodeExecBinary(b: ExecBinary): Uint8Array<ArrayBuffer> {
-  const bytes = new Uint8Array(binaryBytes);
+  const bytes = new Uint8Array(execLayout.binary.size);
   const v = new DataView(bytes.buffer);
-  v.setBigUint64(0, b.ino, true);
-  v.setBigInt64(8, b.ctimeSec, true);
-  v.setUint32(16, b.ctimeNsec, true);
-  v.setUint32(20, b.dev, true);
-  v.setUint32(24, b.generation, true);
+  v.setBigUint64(binaryAt.ino, b.ino, true);
+  v.setBigInt64(binaryAt.ctime_sec, b.ctimeSec, true);
+  v.setUint32(binaryAt.ctime_nsec, b.ctimeNsec, true);
+  v.setUint32(binaryAt.dev, b.dev, true);
+  v.setUint32(binaryAt.generation, b.generation, true);
   return bytes;
 }
 
 /** Decodes one record of bpf/exec.bpf.c; undefined for an unknown kind. */
 export function decodeExecEvent(rec: Uint8Array): ExecEvent | undefined {
   const v = new DataView(rec.buffer, rec.byteOffset, rec.byteLength);
-  const kind = kinds[v.getUint32(4, true)];
-  const pid = v.getUint32(0, true);
+  const kind = kinds[v.getUint32(at.kind, true)];
+  const pid = v.getUint32(at.tgid, true);
   if (kind !== "exec") return kind && { pid, kind };
-  if (rec.byteLength < pathOffset) return undefined;
-  const at = binaryOffset;
+  if (rec.byteLength < at.path) return undefined;
   const binary: ExecBinary = {
-    ino: v.getBigUint64(at, true),
-    ctimeSec: v.getBigInt64(at + 8, true),
-    ctimeNsec: v.getUint32(at + 16, true),
-    dev: v.getUint32(at + 20, true),
-    generation: v.getUint32(at + 24, true),
+    ino: v.getBigUint64(at.binary + binaryAt.ino, true),
+    ctimeSec: v.getBigInt64(at.binary + binaryAt.ctime_sec, true),
+    ctimeNsec: v.getUint32(at.binary + binaryAt.ctime_nsec, true),
+    dev: v.getUint32(at.binary + binaryAt.dev, true),
+    generation: v.getUint32(at.binary + binaryAt.generation, true),
   };
-  const pathLen = Math.min(v.getUint32(12, true), rec.byteLength - pathOffset);
+  const pathLen = Math.min(
+    v.getUint32(at.path_len, true),
+    rec.byteLength - at.path,
+  );
   const path = pathLen > 1
-    ? new TextDecoder().decode(
-      rec.subarray(pathOffset, pathOffset + pathLen - 1),
-    )
+    ? new TextDecoder().decode(rec.subarray(at.path, at.path + pathLen - 1))
     : undefined;
   return {
     pid,
     kind,
-    ppid: v.getUint32(8, true),
+    ppid: v.getUint32(at.ppid, true),
     ...(binary.ino !== 0n &&
-      { binary, size: Number(v.getBigUint64(sizeOffset, true)) }),
+      { binary, size: Number(v.getBigUint64(at.size, true)) }),
     path,
   };
 }

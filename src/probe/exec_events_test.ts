@@ -8,6 +8,7 @@ import {
   openExecEvents,
   sameBinary,
 } from "./exec_events.ts";
+import { execLayout } from "../wire/mod.ts";
 import { ebpfTest } from "./testing.ts";
 
 /** Runs `exe` to its end; returns its pid. */
@@ -218,15 +219,17 @@ Deno.test("exec records decode, and identities compare with stat", () => {
     ctimeSec: 1_700_000_000n,
     ctimeNsec: 123_456_789,
   };
-  const rec = new Uint8Array(56 + 10);
+  // An exec record as bpf/exec.bpf.c sends it: it ends after the path's NUL.
+  const at = execLayout.event.offsets;
+  const rec = new Uint8Array(at.path + 10);
   const v = new DataView(rec.buffer);
-  v.setUint32(0, 42, true);
-  v.setUint32(4, 1, true);
-  v.setUint32(8, 7, true);
-  v.setUint32(12, 10, true);
-  rec.set(encodeExecBinary(binary), 16);
-  v.setBigUint64(48, 35_664n, true);
-  rec.set(new TextEncoder().encode("/bin/true\0"), 56);
+  v.setUint32(at.tgid, 42, true);
+  v.setUint32(at.kind, execLayout.KIND_EXEC, true);
+  v.setUint32(at.ppid, 7, true);
+  v.setUint32(at.path_len, 10, true);
+  rec.set(encodeExecBinary(binary), at.binary);
+  v.setBigUint64(at.size, 35_664n, true);
+  rec.set(new TextEncoder().encode("/bin/true\0"), at.path);
   assert.deepEqual(decodeExecEvent(rec), {
     pid: 42,
     kind: "exec",
@@ -235,9 +238,9 @@ Deno.test("exec records decode, and identities compare with stat", () => {
     size: 35_664,
     path: "/bin/true",
   });
-  const exit = new Uint8Array(8);
-  new DataView(exit.buffer).setUint32(0, 42, true);
-  new DataView(exit.buffer).setUint32(4, 2, true);
+  const exit = new Uint8Array(at.kind + 4);
+  new DataView(exit.buffer).setUint32(at.tgid, 42, true);
+  new DataView(exit.buffer).setUint32(at.kind, execLayout.KIND_EXIT, true);
   assert.deepEqual(decodeExecEvent(exit), { pid: 42, kind: "exit" });
 
   // stat shows major 259 minor 3 as 0x10303; Deno's change time, seconds.

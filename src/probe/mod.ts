@@ -31,7 +31,7 @@
 import type { Logger } from "../log.ts";
 import { silentLogger } from "../log.ts";
 import { UsageError } from "../errors.ts";
-import { endedLayout } from "../ffi/mod.ts";
+import { endedLayout } from "../wire/mod.ts";
 import type { Attachment } from "./_links.ts";
 import type { ProbeCounters } from "./_maps.ts";
 import {

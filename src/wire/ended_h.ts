@@ -1,13 +1,14 @@
 /**
  * The layouts of bpf/ended.h on the TypeScript side, in one place: the ring
  * record header, the SDK's batch header, the per-CPU counters and the config
- * map value, and the
- * limits the probe and the SDK agree on. ended_h_test.ts checks every number
- * here against the C header itself; the probe (maps, record limits) and the
- * decoder (record framing) take them from here.
+ * map value, and the limits the probe and the SDK agree on. ended_h_test.ts
+ * checks every number here against the C header itself; the probe (maps,
+ * record limits) and the decoder (record framing) take them from here.
  *
  * @module
  */
+
+import type { StructLayout } from "./_layout.ts";
 
 /** SB_RECORD_MAGIC: the bytes "SBR1" read as a little-endian u32. */
 export const RECORD_MAGIC = 0x31524253;
@@ -35,14 +36,6 @@ export const SIGNAL_TRACES = 1;
 
 /** SB_SIGNAL_LOGS: reserved for OTLP LogsData. */
 export const SIGNAL_LOGS = 2;
-
-/** A C struct of ended.h: its size and each field's byte offset, in declaration order. */
-export interface StructLayout<F extends string> {
-  /** sizeof(struct). */
-  readonly size: number;
-  /** Byte offset of each field. */
-  readonly offsets: Readonly<Record<F, number>>;
-}
 
 /** struct sb_record_header: six little-endian u32, then `len` payload bytes. */
 export const recordHeader: StructLayout<
