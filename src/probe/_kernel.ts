@@ -7,7 +7,7 @@
  */
 
 import { EnvironmentError } from "../errors.ts";
-import { hasRingBuffer } from "../ffi/mod.ts";
+import { hasRingBuffer, readUprobeType } from "../ffi/mod.ts";
 import type { ProbeKind } from "./_objects.ts";
 
 /** The kernel features the probe looks for. */
@@ -42,7 +42,7 @@ export function kernelFeatures(): KernelFeatures {
     // have them): libbpf's probe needs privileges, and an unprivileged run
     // must fail on those, not as a kernel without ring buffers.
     ringBuffer: atLeast(release, 5, 8) || hasRingBuffer(),
-    uprobePmu: exists(uprobePmuPath),
+    uprobePmu: hasUprobePmu(),
     btf: btf !== undefined,
     // A kfunc is a BTF function name; the string table holds it whole.
     dynptrRead: btf !== undefined &&
@@ -111,9 +111,9 @@ export function atLeast(
   return a > major || (a === major && b >= minor);
 }
 
-function exists(path: string): boolean {
+function hasUprobePmu(): boolean {
   try {
-    Deno.statSync(path);
+    readUprobeType(uprobePmuPath);
     return true;
   } catch {
     return false;

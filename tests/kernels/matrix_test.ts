@@ -74,25 +74,22 @@ function prepare(): Promise<VmKernel[]> {
       if (!(e instanceof Deno.errors.NotFound)) throw e;
     }
     Deno.mkdirSync(`${stageDir}/build/vm`, { recursive: true });
-    const deno = Deno.execPath();
-    await sh(deno, [
-      "bundle",
-      "--quiet",
-      "--platform",
-      "deno",
-      "-o",
-      `${stageDir}/build/vm/spanbridge.js`,
-      `${root}src/main.ts`,
-    ]);
-    await sh(deno, [
-      "bundle",
-      "--quiet",
-      "--platform",
-      "deno",
-      "-o",
-      `${stageDir}/scenarios.js`,
-      `${root}tests/kernels/scenarios.ts`,
-    ]);
+    for (
+      const [entry, bundle] of [
+        ["src/main.ts", "build/vm/spanbridge.js"],
+        ["tests/kernels/scenarios.ts", "scenarios.js"],
+      ]
+    ) {
+      await sh(Deno.execPath(), [
+        "bundle",
+        "--quiet",
+        "--platform",
+        "deno",
+        "-o",
+        `${stageDir}/${bundle}`,
+        `${root}${entry}`,
+      ]);
+    }
     await sh("cp", ["-r", `${root}build/bpf`, `${stageDir}/build/bpf`]);
     await sh("cp", [`${root}build/bin/hello`, `${stageDir}/hello`]);
     await sh("cp", [`${root}build/bin/showcase`, `${stageDir}/showcase`]);
