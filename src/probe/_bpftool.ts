@@ -9,6 +9,18 @@ import { EnvironmentError } from "../errors.ts";
 
 const candidates = ["bpftool", "/usr/sbin/bpftool", "/sbin/bpftool"];
 
+/**
+ * The kernel's verifier refused a program: this kernel lacks what the
+ * program needs (exit code 3), and another program may still load.
+ */
+export class VerifierError extends EnvironmentError {
+  /** Names the error. */
+  constructor(message: string) {
+    super(message);
+    this.name = "VerifierError";
+  }
+}
+
 /** Runs `bpftool args...`; throws a sentence with bpftool's stderr on failure. */
 export async function bpftool(args: string[], what: string): Promise<void> {
   for (const cmd of candidates) {
@@ -25,6 +37,12 @@ export async function bpftool(args: string[], what: string): Promise<void> {
     }
     if (out.success) return;
     const stderr = new TextDecoder().decode(out.stderr).trim();
+    const refusal = verifierRefusal(stderr);
+    if (refusal) {
+      throw new VerifierError(
+        `${what}: the verifier of kernel ${Deno.osRelease()} refused the program: ${refusal}. This build's probe does not run on this kernel; README "Requirements" lists the kernels it was proven on.`,
+      );
+    }
     if (/Operation not permitted|Permission denied/.test(stderr)) {
       // One line: the verifier log says nothing more about a missing privilege.
       const said = stderr.split("\n").find((l) =>
@@ -46,6 +64,26 @@ export async function bpftool(args: string[], what: string): Promise<void> {
   throw new EnvironmentError(
     `${what}: bpftool is not installed. Install it (apt-get install bpftool) or put it on PATH.`,
   );
+}
+
+/**
+ * The verifier's reason and the source line it refused, from the program
+ * load log libbpf prints when the kernel's verifier refuses a program
+ * (EACCES, which must not read as a missing privilege); undefined when
+ * `stderr` holds no such log.
+ */
+export function verifierRefusal(stderr: string): string | undefined {
+  const end = stderr.indexOf("-- END PROG LOAD LOG --");
+  if (end < 0) return undefined;
+  const lines = stderr.slice(0, end).trimEnd().split("\n");
+  // The log ends with the reason, then "processed N insns ...".
+  const last = lines.length - 1;
+  const at = /^processed \d+ insns/.test(lines[last]) ? last - 1 : last;
+  const reason = lines[at]?.trim() || "no reason given";
+  const source = lines.slice(0, at).findLast((l) => l.startsWith(";"));
+  return source
+    ? `"${reason}" at \`${source.slice(1).trim()}\``
+    : `"${reason}"`;
 }
 
 function hintFor(stderr: string): string {

@@ -23,7 +23,7 @@ import type { Logger } from "../log.ts";
 import { EnvironmentError } from "../errors.ts";
 import { closeFd, objGet } from "../ffi/mod.ts";
 import { startTicks } from "../process/mod.ts";
-import { bpftool } from "./_bpftool.ts";
+import { bpftool, VerifierError } from "./_bpftool.ts";
 import { type Attachment, Links } from "./_links.ts";
 import { ProbeMaps } from "./_maps.ts";
 import { type ProbeKind, writeTempObject } from "./_objects.ts";
@@ -211,8 +211,12 @@ export class Instance {
         // E.g. libbpf.so.1 is missing: bpftool (static) loaded it, we
         // cannot open it.
         removeInstanceDir(dir);
-        // A missing privilege or tool fails the next object the same way.
-        if (i === objects.length - 1 || e instanceof EnvironmentError) throw e;
+        // A missing privilege or tool fails the next object the same way;
+        // a verifier's refusal is about this program only.
+        if (
+          i === objects.length - 1 ||
+          (e instanceof EnvironmentError && !(e instanceof VerifierError))
+        ) throw e;
         log.warn(
           `cannot load the ${o.kind} probe; falling back to ${
             objects[i + 1].kind
