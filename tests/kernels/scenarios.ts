@@ -77,10 +77,32 @@ function controller(
 /** Environment of a traced hello: hand batches off quickly. */
 const helloEnv = { OTEL_BSP_SCHEDULE_DELAY: "100" };
 
+/**
+ * Waits for the controller's log line `msg`, or fails at once with its logs
+ * when it exits first (a kernel that refuses it must not cost a timeout).
+ */
+function logged(c: ControllerProcess, msg: string, timeoutMs: number) {
+  const exited = c.child.status.then((status) => {
+    // Its last lines may still be on their way.
+    return delay(200).then(() => {
+      const line = c.logs.find((l) => l.msg === msg);
+      if (line) return line;
+      throw new Error(
+        `controller exited with ${status.code} before logging "${msg}":\n${c.dump()}`,
+      );
+    });
+  });
+  const waiting = c.waitFor(msg, timeoutMs);
+  // The loser of the race must not end the run as an unhandled rejection.
+  waiting.catch(() => {});
+  exited.catch(() => {});
+  return Promise.race([waiting, exited]);
+}
+
 /** The facts every controller logs at start: program and attachment mode. */
 async function probeFacts(c: ControllerProcess): Promise<Facts> {
-  const program = await c.waitFor("probe program", 90_000);
-  const mode = await c.waitFor("uprobe attachments", 60_000);
+  const program = await logged(c, "probe program", 90_000);
+  const mode = await logged(c, "uprobe attachments", 60_000);
   return {
     kernel: program.kernel,
     kind: program.kind,
@@ -470,8 +492,8 @@ async function all(): Promise<Facts> {
   // The whole run includes the wait for the probe, slow under emulation.
   const options = { rate: 50, durationMs: 8000, env: helloEnv };
   try {
-    await c.waitFor("probe program", 90_000);
-    const discovery = await c.waitFor("watching for new processes", 60_000);
+    await logged(c, "probe program", 90_000);
+    const discovery = await logged(c, "watching for new processes", 60_000);
     assert.equal(discovery.by, "exec tracepoint", c.dump());
     const run = await runHello(late, options);
     await new Deno.Command(app).output();
