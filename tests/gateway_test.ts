@@ -310,7 +310,7 @@ Deno.test({
       assert.equal(ready.status, 200, ready.body);
       assert.match(
         ready.body,
-        /^ok probe: .*\nok ring: .*\nok export: not failing\n$/,
+        /^ok probe: .*\nok ring: .*\nok discovery: keeping up .*\nok export: not failing\n$/,
       );
       await waitUntil(
         async () =>
