@@ -102,32 +102,41 @@ export class Links {
     if (existing) return existing;
     const what = `${path} at offset 0x${offset.toString(16)}`;
     const perfFd = openUprobe(path, offset, pid);
-    if (this.#mode !== "held") {
-      let linkFd = -1;
-      try {
-        linkFd = linkPerfEvent(progFd, perfFd, what);
-        objPin(linkFd, `${this.#dir}/${key}`);
-        this.#mode = "pinned";
+    let heldFd = -1;
+    try {
+      if (this.#mode !== "held" && this.#pin(progFd, perfFd, key, what)) {
         return this.#add(key, st.dev, st.ino ?? 0, offset, pid, path, -1);
-      } catch (e) {
-        if (!perfLinkMissing(e)) {
-          closeFd(perfFd);
-          throw e;
-        }
-        this.#mode = "held";
-      } finally {
-        // The pin holds the link and the link holds the perf event.
-        closeFd(linkFd);
-        if (this.#mode === "pinned") closeFd(perfFd);
       }
+      setPerfEventProgram(perfFd, progFd, what);
+      heldFd = perfFd;
+      return this.#add(key, st.dev, st.ino ?? 0, offset, pid, path, heldFd);
+    } finally {
+      // A pinned link holds the perf event itself.
+      if (heldFd < 0) closeFd(perfFd);
+    }
+  }
+
+  /**
+   * Links `progFd` to `perfFd` and pins the link as `key`; false (and mode
+   * "held" from then on) when the kernel has no BPF link for perf events.
+   */
+  #pin(progFd: number, perfFd: number, key: string, what: string): boolean {
+    let linkFd: number;
+    try {
+      linkFd = linkPerfEvent(progFd, perfFd, what);
+    } catch (e) {
+      if (!perfLinkMissing(e)) throw e;
+      this.#mode = "held";
+      return false;
     }
     try {
-      setPerfEventProgram(perfFd, progFd, what);
-    } catch (e) {
-      closeFd(perfFd);
-      throw e;
+      objPin(linkFd, `${this.#dir}/${key}`);
+    } finally {
+      // The pin holds the link.
+      closeFd(linkFd);
     }
-    return this.#add(key, st.dev, st.ino ?? 0, offset, pid, path, perfFd);
+    this.#mode = "pinned";
+    return true;
   }
 
   /** Detaches everything. */
