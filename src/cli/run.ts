@@ -22,6 +22,7 @@ import {
 } from "../controller/mod.ts";
 import {
   createSink,
+  DROP_REASONS,
   type ExportConfig,
   exporterFor,
   readExportConfig,
@@ -541,12 +542,17 @@ export function summaryFields(
     received: stats.decode.spans,
     exported: stats.export.exported,
     dropped: stats.export.dropped,
-    droppedQueueFull: stats.export.droppedBy.queue_full,
-    droppedTooLarge: stats.export.droppedBy.too_large,
-    droppedExportFailed: stats.export.droppedBy.export_failed,
-    droppedRejected: stats.export.droppedBy.rejected,
-    droppedShutdown: stats.export.droppedBy.shutdown,
-    droppedInFlight: stats.export.droppedBy.in_flight,
+    // droppedQueueFull, droppedTooLarge, ... in DROP_REASONS' order.
+    ...Object.fromEntries(
+      DROP_REASONS.map(({ reason }) => [
+        `dropped${
+          reason.split("_").map((w) => w[0].toUpperCase() + w.slice(1)).join(
+            "",
+          )
+        }`,
+        stats.export.droppedBy[reason],
+      ]),
+    ),
     recordsLost: recordsLost(stats),
     recordsCorrupt: stats.decode.corrupt,
     batchesLost: stats.batchLoss.lost,

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { summaryFields } from "./run.ts";
 import type { ControllerStats } from "../controller/mod.ts";
+import { DROP_REASONS } from "../export/mod.ts";
 
 /** Counters with nothing but batch losses. */
 function testStats(): ControllerStats {
@@ -47,4 +48,30 @@ Deno.test("the stopped line says batchesLost 0 and no services when nothing was 
   assert.equal("batchesLostByService" in fields, false);
   assert.equal("batchesReordered" in fields, false);
   assert.equal("batchesLate" in fields, false);
+});
+
+Deno.test("the stopped line has one dropped<Reason> count per drop reason, in DROP_REASONS' order", () => {
+  const stats = testStats();
+  stats.batchLoss = {
+    lost: 0,
+    lostByService: {},
+    processes: 0,
+    late: 0,
+    reordered: 0,
+  };
+  stats.export.droppedBy = Object.fromEntries(
+    DROP_REASONS.map(({ reason }, i) => [reason, i + 1]),
+  ) as ControllerStats["export"]["droppedBy"];
+  const fields = summaryFields(stats, 1000);
+  const dropped = Object.entries(fields).filter(([k]) =>
+    /^dropped[A-Z]/.test(k)
+  );
+  assert.deepEqual(dropped, [
+    ["droppedQueueFull", 1],
+    ["droppedTooLarge", 2],
+    ["droppedExportFailed", 3],
+    ["droppedRejected", 4],
+    ["droppedShutdown", 5],
+    ["droppedInFlight", 6],
+  ]);
 });

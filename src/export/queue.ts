@@ -51,6 +51,24 @@ export type DropReason =
    */
   | "in_flight";
 
+/**
+ * Every {@linkcode DropReason}, in a stable order, with the stage that drops
+ * for it, as the OpenTelemetry SDK self-metrics split them: the "processor"
+ * before export (otel.sdk.processor.span.processed), the "exporter" by it
+ * (otel.sdk.exporter.span.exported).
+ */
+export const DROP_REASONS: readonly {
+  reason: DropReason;
+  stage: "processor" | "exporter";
+}[] = [
+  { reason: "queue_full", stage: "processor" },
+  { reason: "too_large", stage: "processor" },
+  { reason: "export_failed", stage: "exporter" },
+  { reason: "rejected", stage: "exporter" },
+  { reason: "shutdown", stage: "processor" },
+  { reason: "in_flight", stage: "exporter" },
+];
+
 /** Running totals of a {@linkcode SpanQueue}, in spans. */
 export interface QueueCounters {
   /** Spans handed to add(). */
@@ -113,14 +131,9 @@ export class SpanQueue {
     received: 0,
     exported: 0,
     dropped: 0,
-    droppedBy: {
-      queue_full: 0,
-      too_large: 0,
-      export_failed: 0,
-      rejected: 0,
-      shutdown: 0,
-      in_flight: 0,
-    },
+    droppedBy: Object.fromEntries(
+      DROP_REASONS.map(({ reason }) => [reason, 0]),
+    ) as Record<DropReason, number>,
     queued: 0,
     queuedBytes: 0,
     inFlight: 0,

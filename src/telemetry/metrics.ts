@@ -19,6 +19,7 @@ import {
 } from "@opentelemetry/exporter-prometheus";
 import { resourceFromAttributes } from "@opentelemetry/resources";
 import { type ControllerStats, recordsLost } from "../controller/mod.ts";
+import { DROP_REASONS } from "../export/mod.ts";
 import type { OtlpMetricsConfig } from "./config.ts";
 import type { ExportCall } from "./export_watch.ts";
 
@@ -101,12 +102,14 @@ export class AgentMetrics {
     const exported = counter(
       "otel.sdk.exporter.span.exported",
       "{span}",
-      "Spans whose export finished; error.type says why it failed (export_failed, rejected, in_flight).",
+      `Spans whose export finished; error.type says why it failed (${
+        reasonsOf("exporter")
+      }).`,
     );
     const processed = counter(
       "otel.sdk.processor.span.processed",
       "{span}",
-      "Spans dropped before export, by error.type (queue_full, too_large, shutdown).",
+      `Spans dropped before export, by error.type (${reasonsOf("processor")}).`,
     );
     const inflight = gauge(
       "otel.sdk.exporter.span.inflight",
@@ -149,24 +152,13 @@ export class AgentMetrics {
       const e = stats.export;
       result.observe(received, stats.decode.spans);
       result.observe(exported, e.exported);
-      result.observe(exported, e.droppedBy.export_failed, {
-        "error.type": "export_failed",
-      });
-      result.observe(exported, e.droppedBy.rejected, {
-        "error.type": "rejected",
-      });
-      result.observe(exported, e.droppedBy.in_flight, {
-        "error.type": "in_flight",
-      });
-      result.observe(processed, e.droppedBy.queue_full, {
-        "error.type": "queue_full",
-      });
-      result.observe(processed, e.droppedBy.too_large, {
-        "error.type": "too_large",
-      });
-      result.observe(processed, e.droppedBy.shutdown, {
-        "error.type": "shutdown",
-      });
+      for (const { reason, stage } of DROP_REASONS) {
+        result.observe(
+          stage === "exporter" ? exported : processed,
+          e.droppedBy[reason],
+          { "error.type": reason },
+        );
+      }
       result.observe(inflight, e.inFlight);
       result.observe(queueSize, e.queued);
       result.observe(lost, recordsLost(stats));
@@ -214,4 +206,10 @@ export class AgentMetrics {
   async shutdown(): Promise<void> {
     await this.#provider.shutdown();
   }
+}
+
+/** The drop reasons of one stage, as a list for a metric's description. */
+function reasonsOf(stage: "processor" | "exporter"): string {
+  return DROP_REASONS.filter((d) => d.stage === stage).map((d) => d.reason)
+    .join(", ");
 }
