@@ -18,7 +18,13 @@
  */
 import assert from "node:assert/strict";
 import { ensureKernels, type VmKernel } from "../../tools/vm_kernels.ts";
-import { ebpfAvailable, removePinRoot, root, testPinRoot } from "../harness.ts";
+import {
+  ebpfAvailable,
+  removePinRoot,
+  root,
+  runProgram,
+  testPinRoot,
+} from "../harness.ts";
 import { bootAndRun } from "./vm.ts";
 
 const skip = Deno.env.get("SPANBRIDGE_SKIP_KERNELS") === "1";
@@ -41,23 +47,6 @@ interface ScenarioResult {
   error?: string;
 }
 
-async function sh(cmd: string, args: string[]): Promise<void> {
-  const out = await new Deno.Command(cmd, {
-    args,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  if (!out.success) {
-    const dec = new TextDecoder();
-    throw new Error(
-      `${cmd} ${args.join(" ")} exited with ${out.code}:\n${
-        dec.decode(out.stdout)
-      }${dec.decode(out.stderr)}`,
-    );
-  }
-}
-
 let prepared: Promise<VmKernel[]> | undefined;
 
 /**
@@ -66,7 +55,7 @@ let prepared: Promise<VmKernel[]> | undefined;
  */
 function prepare(): Promise<VmKernel[]> {
   return prepared ??= (async () => {
-    await sh("sh", [`${root}tools/bootstrap.sh`, "kernels"]);
+    await runProgram("sh", [`${root}tools/bootstrap.sh`, "kernels"]);
     const kernels = await ensureKernels();
     try {
       Deno.removeSync(stageDir, { recursive: true });
@@ -80,7 +69,7 @@ function prepare(): Promise<VmKernel[]> {
         ["tests/kernels/scenarios.ts", "scenarios.js"],
       ]
     ) {
-      await sh(Deno.execPath(), [
+      await runProgram(Deno.execPath(), [
         "bundle",
         "--quiet",
         "--platform",
@@ -90,9 +79,12 @@ function prepare(): Promise<VmKernel[]> {
         `${root}${entry}`,
       ]);
     }
-    await sh("cp", ["-r", `${root}build/bpf`, `${stageDir}/build/bpf`]);
-    await sh("cp", [`${root}build/bin/hello`, `${stageDir}/hello`]);
-    await sh("cp", [`${root}build/bin/showcase`, `${stageDir}/showcase`]);
+    await runProgram("cp", ["-r", `${root}build/bpf`, `${stageDir}/build/bpf`]);
+    await runProgram("cp", [`${root}build/bin/hello`, `${stageDir}/hello`]);
+    await runProgram("cp", [
+      `${root}build/bin/showcase`,
+      `${stageDir}/showcase`,
+    ]);
     return kernels;
   })();
 }
