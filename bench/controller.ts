@@ -1,7 +1,7 @@
 /**
  * The controller as a child process (`src/main.ts run`, as a user runs it)
- * pointed at one target executable, with its pins under the benchmark's own
- * pin root.
+ * pointed at one target executable or, as the node agent, at every program
+ * under a directory, with its pins under the benchmark's own pin root.
  *
  * @module
  */
@@ -108,4 +108,42 @@ export async function startController(
     await proc.wait();
     throw err;
   }
+}
+
+/** Options of {@linkcode startAgent}. */
+export interface BenchAgentOptions {
+  /** Traces every SDK-linked program under this directory (`--all --include-exe <dir>/**`). */
+  dir: string;
+  /** The bpffs directory for this benchmark run's pins. */
+  pinRoot: string;
+  /** The instance name (pin directory under pinRoot). */
+  instance: string;
+  /** Where spans are exported (OTLP/HTTP traces URL). */
+  endpoint: string;
+  /** Further flags, e.g. --telemetry. */
+  args?: string[];
+}
+
+/**
+ * Starts the node agent (`run --all`) with the V8 settings its launchers
+ * give it; the caller waits for what it needs.
+ */
+export function startAgent(options: BenchAgentOptions): ControllerProcess {
+  const proc = new ControllerProcess([
+    "run",
+    "--all",
+    "--include-exe",
+    `${options.dir}/**`,
+    "--pin-root",
+    options.pinRoot,
+    "--instance",
+    options.instance,
+    "--no-status",
+    ...options.args ?? [],
+  ], {
+    OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: options.endpoint,
+    DENO_V8_FLAGS: agentV8Flags,
+  });
+  track(proc.child);
+  return proc;
 }

@@ -20,13 +20,12 @@
 import { parseArgs } from "node:util";
 import { buildApp, runApp } from "./app.ts";
 import { killAll, track } from "./children.ts";
-import { agentV8Flags, startController } from "./controller.ts";
+import { startAgent, startController } from "./controller.ts";
 import { cpuSeconds } from "./proc_stats.ts";
 import { type MemoryDetail, memoryDetail } from "./proc_memory.ts";
 import { startDiscardReceiver } from "./receiver.ts";
 import { formatTable, readResults, writeResults } from "./report.ts";
 import { startSpanCounter } from "./span_counter.ts";
-import { ControllerProcess } from "../tests/harness.ts";
 
 /** Options of {@linkcode benchScale}. */
 export interface ScaleOptions {
@@ -240,22 +239,12 @@ export async function benchScale(
   const idleExe = `${opts.dir}/idle`;
   await Deno.copyFile("/bin/sleep", idleExe);
   const counter = await startSpanCounter();
-  const ctl = new ControllerProcess([
-    "run",
-    "--all",
-    "--include-exe",
-    `${opts.dir}/**`,
-    "--pin-root",
-    opts.pinRoot,
-    "--instance",
-    `scale-${Deno.pid}`,
-    "--no-status",
-  ], {
-    OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: counter.url,
-    // The V8 settings the agent's launchers give it.
-    DENO_V8_FLAGS: agentV8Flags,
+  const ctl = startAgent({
+    dir: opts.dir,
+    pinRoot: opts.pinRoot,
+    instance: `scale-${Deno.pid}`,
+    endpoint: counter.url,
   });
-  track(ctl.child);
   try {
     await Promise.race([
       ctl.waitFor("watching for new processes"),

@@ -26,12 +26,11 @@
  */
 import { parseArgs } from "node:util";
 import { killAll, track } from "./children.ts";
-import { agentV8Flags } from "./controller.ts";
+import { startAgent } from "./controller.ts";
 import { cpuSeconds } from "./proc_stats.ts";
 import { formatTable, readResults, writeResults } from "./report.ts";
 import { buildBinaries, quantile } from "./scale.ts";
 import { startSpanCounter } from "./span_counter.ts";
-import { ControllerProcess } from "../tests/harness.ts";
 import { removePinRoot, testPinRoot } from "../tests/ebpf.ts";
 import {
   buildStormDriver,
@@ -106,23 +105,13 @@ export async function benchStorm(
     buildBinaries(opts.dir, sdkDuring + sdkAfterMs.length),
   ]);
   const counter = await startSpanCounter();
-  const ctl = new ControllerProcess([
-    "run",
-    "--all",
-    "--include-exe",
-    `${opts.dir}/**`,
-    "--pin-root",
-    opts.pinRoot,
-    "--instance",
-    `storm-${Deno.pid}`,
-    "--no-status",
-    "--telemetry",
-    "127.0.0.1:0",
-  ], {
-    OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: counter.url,
-    DENO_V8_FLAGS: agentV8Flags,
+  const ctl = startAgent({
+    dir: opts.dir,
+    pinRoot: opts.pinRoot,
+    instance: `storm-${Deno.pid}`,
+    endpoint: counter.url,
+    args: ["--telemetry", "127.0.0.1:0"],
   });
-  track(ctl.child);
   try {
     await ctl.waitFor("watching for new processes", 60_000);
     const address = (await ctl.waitFor("telemetry listening")).address;
