@@ -17,7 +17,7 @@ import {
   testPinRoot,
   waitUntil,
 } from "./harness.ts";
-import { collectingReceiver } from "./otlp.ts";
+import { type CollectingReceiver, collectingReceiver } from "./otlp.ts";
 import {
   assertHelloRunsArrived,
   type HelloRun,
@@ -29,45 +29,70 @@ import { buildStormDriver, runStorm, writeStormPrograms } from "./storm.ts";
 
 const gate = (name: string) => !ebpfAvailable(`storm: ${name}`);
 
-/** Starts `run --all` on `dir` with a telemetry listener; resolves once it watches. */
-async function startAll(
-  dir: string,
+/** What a test of this file gets from {@linkcode withStorm}. */
+interface StormScope {
+  /** Its receiver. */
+  receiver: CollectingReceiver;
+  /** Its directory, readable by all (the storm runs as nobody). */
+  dir: string;
+  /**
+   * Starts `run --all` narrowed to `dir`, with a telemetry listener and debug
+   * logs; resolves once it watches. The scope stops it at the end.
+   */
+  startAgent(
+    env?: Record<string, string>,
+  ): Promise<{ controller: ControllerProcess; telemetry: string }>;
+}
+
+/**
+ * Runs `fn` with a fresh receiver, directory and pin root named after
+ * `name`, and removes them and stops the agent whatever happens.
+ */
+async function withStorm(
   name: string,
-  pinRoot: string,
-  endpoint: string,
-  env: Record<string, string> = {},
-): Promise<{ controller: ControllerProcess; telemetry: string }> {
-  const controller = new ControllerProcess([
-    "run",
-    "--all",
-    "--include-exe",
-    `${dir}/**`,
-    "--pin-root",
-    pinRoot,
-    "--instance",
-    name,
-    "--no-status",
-    "--telemetry",
-    "127.0.0.1:0",
-    "--log-level",
-    "debug",
-  ], { OTEL_EXPORTER_OTLP_ENDPOINT: endpoint, ...env });
-  await controller.waitFor("watching for new processes");
-  const { address } = await controller.waitFor("telemetry listening");
-  return { controller, telemetry: `http://${address}` };
+  fn: (scope: StormScope) => Promise<void>,
+): Promise<void> {
+  const receiver = await collectingReceiver();
+  const dir = await Deno.makeTempDir({ prefix: `spanbridge-${name}-` });
+  await Deno.chmod(dir, 0o755);
+  const pinRoot = testPinRoot(name);
+  let controller: ControllerProcess | undefined;
+  const startAgent = async (env: Record<string, string> = {}) => {
+    controller = new ControllerProcess([
+      "run",
+      "--all",
+      "--include-exe",
+      `${dir}/**`,
+      "--pin-root",
+      pinRoot,
+      "--instance",
+      name,
+      "--no-status",
+      "--telemetry",
+      "127.0.0.1:0",
+      "--log-level",
+      "debug",
+    ], { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint, ...env });
+    await controller.waitFor("watching for new processes");
+    const { address } = await controller.waitFor("telemetry listening");
+    return { controller, telemetry: `http://${address}` };
+  };
+  try {
+    await fn({ receiver, dir, startAgent });
+  } finally {
+    if (controller) await stopIfRunning(controller);
+    await receiver.close();
+    removePinRoot(pinRoot);
+    await Deno.remove(dir, { recursive: true });
+  }
 }
 
 Deno.test({
   name:
     "an exec storm of 2,000 distinct programs by nobody at 5,000 execs/s does not stop --all attaching within seconds to SDK programs started during and after it, nor /healthz answering",
   ignore: gate("exec storm"),
-  async fn() {
-    const receiver = await collectingReceiver();
-    const dir = await Deno.makeTempDir({ prefix: "spanbridge-storm-" });
-    await Deno.chmod(dir, 0o755);
-    const pinRoot = testPinRoot("storm");
-    let controller: ControllerProcess | undefined;
-    try {
+  fn: () =>
+    withStorm("storm", async ({ receiver, dir, startAgent }) => {
       const [driver, programs] = await Promise.all([
         buildStormDriver(dir),
         // Padded past the size under which no read is needed, and under
@@ -81,13 +106,7 @@ Deno.test({
         await Deno.copyFile(program("hello"), exe);
         await Deno.chmod(exe, 0o755);
       }
-      let telemetry: string;
-      ({ controller, telemetry } = await startAll(
-        dir,
-        "storm",
-        pinRoot,
-        receiver.endpoint,
-      ));
+      const { controller, telemetry } = await startAgent();
 
       let probing = true;
       let healthzMaxMs = 0;
@@ -155,34 +174,19 @@ Deno.test({
       const stopped = await controller.waitFor("stopped");
       assert.equal(stopped.received, made);
       assert.equal(stopped.dropped, 0);
-    } finally {
-      if (controller) await stopIfRunning(controller);
-      await receiver.close();
-      removePinRoot(pinRoot);
-      await Deno.remove(dir, { recursive: true });
-    }
-  },
+    }),
 });
 
 Deno.test({
   name:
     "chmod of a running traced binary, again and again while its processes start and emit, keeps its link and loses no span",
   ignore: gate("chmod"),
-  async fn() {
-    const receiver = await collectingReceiver();
-    const dir = await Deno.makeTempDir({ prefix: "spanbridge-chmod-" });
-    const pinRoot = testPinRoot("chmod");
-    let controller: ControllerProcess | undefined;
-    try {
+  fn: () =>
+    withStorm("chmod", async ({ receiver, dir, startAgent }) => {
       const exe = `${dir}/hello`;
       await Deno.copyFile(program("hello"), exe);
       await Deno.chmod(exe, 0o755);
-      ({ controller } = await startAll(
-        dir,
-        "chmod",
-        pinRoot,
-        receiver.endpoint,
-      ));
+      const { controller } = await startAgent();
       const long = startHello(exe, { rate: 100, durationMs: 4_000 });
       await controller.waitFor("attached", 10_000, (l) => l.path === exe);
       // New processes of the binary make the controller look at it again,
@@ -218,26 +222,15 @@ Deno.test({
       assert.equal(stopped.received, made);
       assert.equal(stopped.dropped, 0);
       assert.equal(stopped.processesUntraced, 0);
-    } finally {
-      if (controller) await stopIfRunning(controller);
-      await receiver.close();
-      removePinRoot(pinRoot);
-      await Deno.remove(dir, { recursive: true });
-    }
-  },
+    }),
 });
 
 Deno.test({
   name:
     "exec events the ring had no room for are counted and warned about, /readyz says discovery lags until a /proc rescan caught up, and an SDK program started meanwhile is attached",
   ignore: gate("exec ring overflow"),
-  async fn() {
-    const receiver = await collectingReceiver();
-    const dir = await Deno.makeTempDir({ prefix: "spanbridge-overflow-" });
-    await Deno.chmod(dir, 0o755);
-    const pinRoot = testPinRoot("overflow");
-    let controller: ControllerProcess | undefined;
-    try {
+  fn: () =>
+    withStorm("overflow", async ({ receiver, dir, startAgent }) => {
       const [driver, programs] = await Promise.all([
         buildStormDriver(dir),
         writeStormPrograms(`${dir}/storm`, 2_000),
@@ -246,14 +239,9 @@ Deno.test({
       await Deno.copyFile(program("hello"), hello);
       await Deno.chmod(hello, 0o755);
       // One page: ~40 exec events, overflowed by any storm.
-      let telemetry: string;
-      ({ controller, telemetry } = await startAll(
-        dir,
-        "overflow",
-        pinRoot,
-        receiver.endpoint,
-        { SPANBRIDGE_EXEC_RING_SIZE: "4K" },
-      ));
+      const { controller, telemetry } = await startAgent({
+        SPANBRIDGE_EXEC_RING_SIZE: "4K",
+      });
       let probing = true;
       const notReady: string[] = [];
       const probes = (async () => {
@@ -314,11 +302,5 @@ Deno.test({
       const stopped = await controller.waitFor("stopped");
       assert.equal(stopped.received, made);
       assert.ok(Number(stopped.execEventsLost) >= Number(lost.total));
-    } finally {
-      if (controller) await stopIfRunning(controller);
-      await receiver.close();
-      removePinRoot(pinRoot);
-      await Deno.remove(dir, { recursive: true });
-    }
-  },
+    }),
 });
