@@ -1,11 +1,12 @@
 /**
- * Turns ring records into {@linkcode SpanBatch}es. Every record is either
- * validated or counted as corrupt by reason; nothing is thrown.
+ * Turns ring records into {@linkcode SpanBatch}es of spans or log records,
+ * by the signal of their batch header. Every record is either validated or
+ * counted as corrupt by reason; nothing is thrown.
  *
  * @module
  */
 
-import { SpanBatch } from "../otlp/mod.ts";
+import { type Signal, SpanBatch } from "../otlp/mod.ts";
 import { endedLayout } from "../wire/mod.ts";
 import {
   BATCH_HEADER_SIZE,
@@ -17,6 +18,7 @@ import {
   type RecordHeader,
 } from "./header.ts";
 import { ResourceMemo, scanTraces } from "./_scan.ts";
+import { scanLogs } from "./_scan_logs.ts";
 import { CopyArena } from "./_arena.ts";
 
 /** Why a record was rejected. */
@@ -29,13 +31,18 @@ export type CorruptReason =
   | "bad_length"
   /** header.len exceeds the configured maximum payload. */
   | "too_large"
-  /** The payload begins with the batch header's magic, but the header is short, of an unknown version or of a signal not decoded here. */
+  /** The payload begins with the batch header's magic, but the header is short or of an unknown version. */
   | "bad_batch_header"
-  /** The payload is not a valid TracesData message. */
+  /** The batch header names a signal this controller does not decode (a newer SDK's). */
+  | "unknown_signal"
+  /** The payload is not a valid TracesData (LogsData) message. */
   | "bad_protobuf"
-  /** A span's trace id is not 16 bytes. */
+  /** A span's trace id is not 16 bytes, or a log record's is neither empty nor 16 bytes. */
   | "bad_trace_id"
-  /** A span's id is not 8 bytes, or its parent id is neither empty nor 8 bytes. */
+  /**
+   * A span's id is not 8 bytes, or its parent id is neither empty nor 8
+   * bytes; or a log record's span id is neither empty nor 8 bytes.
+   */
   | "bad_span_id";
 
 /** Every {@linkcode CorruptReason}, in a stable order. */
@@ -45,6 +52,7 @@ export const CORRUPT_REASONS: readonly CorruptReason[] = [
   "bad_length",
   "too_large",
   "bad_batch_header",
+  "unknown_signal",
   "bad_protobuf",
   "bad_trace_id",
   "bad_span_id",
@@ -58,6 +66,8 @@ export interface DecodeCounters {
   bytes: number;
   /** Spans in those records. */
   spans: number;
+  /** Log records in those records. */
+  logRecords: number;
   /**
    * Of `records`, those without a batch header (from an SDK older than it):
    * their losses cannot be counted per process.
@@ -74,14 +84,15 @@ export interface DecodedRecord {
   /** The record header. */
   header: RecordHeader;
   /**
-   * The process's batch sequence from the SDK's batch header; undefined when
-   * the payload had none (an SDK older than the header).
+   * The process's batch sequence of this signal from the SDK's batch
+   * header; undefined when the payload had none (an SDK older than the
+   * header).
    */
   seq: number | undefined;
   /**
-   * The payload's spans, in a copy of the record (which may be reused at
-   * once); `batch.release()` hands the copy back once the spans were
-   * exported or dropped.
+   * The payload's spans or log records (`batch.signal` says which), in a
+   * copy of the record (which may be reused at once); `batch.release()`
+   * hands the copy back once they were exported or dropped.
    */
   batch: SpanBatch;
 }
@@ -95,15 +106,16 @@ export interface DecoderOptions {
   maxPayloadBytes?: number;
   /**
    * Called for every rejected record (the controller warns, rate-limited);
-   * must not throw. `seq` is the batch sequence of a record whose batch
-   * header was valid but whose message was not: the batch arrived, so it
-   * is not lost.
+   * must not throw. `seq` and `signal` are the batch sequence and signal of
+   * a record whose batch header was valid but whose message was not: the
+   * batch arrived, so it is not lost.
    */
   onCorrupt?: (
     reason: CorruptReason,
     detail: string,
     header?: RecordHeader,
     seq?: number,
+    signal?: Signal,
   ) => void;
 }
 
@@ -113,6 +125,7 @@ export class Decoder {
     records: 0,
     bytes: 0,
     spans: 0,
+    logRecords: 0,
     unsequenced: 0,
     corrupt: 0,
     corruptBy: Object.fromEntries(CORRUPT_REASONS.map((r) => [r, 0])) as Record<
@@ -138,7 +151,8 @@ export class Decoder {
 
   /**
    * Decodes one record (header + payload, possibly padded): validates the
-   * whole TracesData and every span's ids, decodes only the resources (see
+   * whole TracesData (or LogsData, by the batch header's signal) and every
+   * span's (log record's) ids, decodes only the resources (see
    * {@linkcode SpanBatch}). Returns undefined and counts the reason when the
    * record is corrupt. The payload is copied first, so `record` may be
    * reused afterwards.
@@ -191,31 +205,45 @@ export class Decoder {
         header,
       );
     }
-    if (batch && batch.signal !== endedLayout.SIGNAL_TRACES) {
+    // Without a header: a TracesData from an SDK older than it.
+    const signal = batch ? signalOf(batch.signal) : "traces";
+    if (!signal) {
       return this.#reject(
-        "bad_batch_header",
-        `batch header signal is ${batch.signal}, this controller decodes traces (${endedLayout.SIGNAL_TRACES}) only`,
+        "unknown_signal",
+        `batch header signal is ${
+          batch!.signal
+        }, this controller decodes traces (${endedLayout.SIGNAL_TRACES}) and logs (${endedLayout.SIGNAL_LOGS}); upgrade spanbridge to read this SDK's other signals`,
         header,
       );
     }
     // The header is the SDK's, not part of the OTLP message.
     if (batch) payload = payload.subarray(BATCH_HEADER_SIZE);
     const copy = this.#copies.copy(payload);
-    const scanned = scanTraces(copy.bytes, this.#resources);
+    const scanned = signal === "logs"
+      ? scanLogs(copy.bytes, this.#resources)
+      : scanTraces(copy.bytes, this.#resources);
     if (!(scanned instanceof SpanBatch)) {
       copy.release();
-      return this.#reject(scanned.reason, scanned.detail, header, batch?.seq);
+      return this.#reject(
+        scanned.reason,
+        scanned.detail,
+        header,
+        batch?.seq,
+        signal,
+      );
     }
-    const spans = new SpanBatch(
+    const decoded = new SpanBatch(
       scanned.resourceSpans,
       scanned.spans,
       copy.release,
+      signal,
     );
     this.#counters.records++;
     this.#counters.bytes += header.len;
-    this.#counters.spans += spans.spans;
+    if (signal === "logs") this.#counters.logRecords += decoded.spans;
+    else this.#counters.spans += decoded.spans;
     if (!batch) this.#counters.unsequenced++;
-    return { header, seq: batch?.seq, batch: spans };
+    return { header, seq: batch?.seq, batch: decoded };
   }
 
   #reject(
@@ -223,19 +251,28 @@ export class Decoder {
     detail: string,
     header?: RecordHeader,
     seq?: number,
+    signal?: Signal,
   ): undefined {
     this.#counters.corrupt++;
     this.#counters.corruptBy[reason]++;
     try {
       this.#onCorrupt(
         reason,
-        `Cannot decode span record: ${detail}`,
+        `Cannot decode ${signal === "logs" ? "log" : "span"} record: ${detail}`,
         header,
         seq,
+        signal,
       );
     } catch {
       // A failing observer must not turn a counted record into an exception.
     }
     return undefined;
   }
+}
+
+/** The signal of a batch header's SB_SIGNAL_* value; undefined for one not decoded here. */
+function signalOf(value: number): Signal | undefined {
+  if (value === endedLayout.SIGNAL_TRACES) return "traces";
+  if (value === endedLayout.SIGNAL_LOGS) return "logs";
+  return undefined;
 }

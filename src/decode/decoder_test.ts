@@ -13,6 +13,15 @@ import {
 } from "./header.ts";
 import { mutate, random, validPayloads } from "./_test_mutations.ts";
 import { scanTraces } from "./_scan.ts";
+import { LogsDataSchema } from "../../gen/opentelemetry/proto/logs/v1/logs_pb.ts";
+import { sampleLogRecords, sampleLogs } from "../otlp/test_logs.ts";
+import { endedLayout } from "../wire/mod.ts";
+
+const logsPayload = (records = sampleLogRecords(3)) =>
+  encodeBatch(
+    { seq: 5, signal: endedLayout.SIGNAL_LOGS },
+    toBinary(LogsDataSchema, sampleLogs(records)),
+  );
 
 const payload = toBinary(TracesDataSchema, sampleTraces(sampleSpans(3)));
 const record = (seq = 0, cpu = 0, body = payload) =>
@@ -44,6 +53,7 @@ Deno.test("decoder decodes a valid record and counts it", () => {
     records: 1,
     bytes: payload.length,
     spans: 3,
+    logRecords: 0,
     unsequenced: 1,
     corrupt: 0,
   });
@@ -163,9 +173,9 @@ const corruptCases: [string, CorruptReason, () => Uint8Array][] = [
     () => record(0, 0, encodeBatch({ seq: 1, version: 2 }, payload)),
   ],
   [
-    "a batch header of a signal not decoded here (logs)",
-    "bad_batch_header",
-    () => record(0, 0, encodeBatch({ seq: 1, signal: 2 }, payload)),
+    "a batch header of a signal not decoded here (3, a newer SDK's)",
+    "unknown_signal",
+    () => record(0, 0, encodeBatch({ seq: 1, signal: 3 }, payload)),
   ],
   [
     "a headed batch whose message is not protobuf",
@@ -329,4 +339,96 @@ Deno.test("decoder reuses a record's copy only after its batch was released", ()
   );
   const e = d.decode(record(4, 0, large));
   ok(bufferOf(e) === bufferOf(b), "the corrupt record's copy went back too");
+});
+
+Deno.test("decoder decodes a logs batch by its header's signal and counts log records apart from spans", () => {
+  const d = new Decoder();
+  const records = sampleLogRecords(3);
+  // A record written outside any span carries no trace context: valid.
+  records.push(...sampleLogRecords(1, 1, false));
+  const out = d.decode(record(0, 0, logsPayload(records)));
+  ok(out);
+  strictEqual(out.batch.signal, "logs");
+  strictEqual(out.batch.spans, 4);
+  strictEqual(out.seq, 5);
+  const logs = out.batch.toLogsData();
+  strictEqual(
+    logs.resourceLogs[0].scopeLogs[0].logRecords[2].body?.value.value,
+    "line 2",
+  );
+  strictEqual(
+    logs.resourceLogs[0].scopeLogs[0].logRecords[3].traceId.length,
+    0,
+  );
+  strictEqual(out.batch.resourceSpans[0].resource?.key !== undefined, true);
+  const { records: n, spans, logRecords, corrupt } = d.counters();
+  deepStrictEqual({ n, spans, logRecords, corrupt }, {
+    n: 1,
+    spans: 0,
+    logRecords: 4,
+    corrupt: 0,
+  });
+  // The same resource bytes as a span record of the process: one interned resource.
+  const traces = d.decode(record(0, 0, encodeBatch({ seq: 1 }, payload)))!;
+  strictEqual(traces.batch.signal, "traces");
+  strictEqual(
+    traces.batch.resourceSpans[0].resource,
+    out.batch.resourceSpans[0].resource,
+  );
+});
+
+const badLogs: [
+  string,
+  CorruptReason,
+  (r: ReturnType<typeof sampleLogRecords>) => void,
+][] = [
+  [
+    "a 15-byte trace id",
+    "bad_trace_id",
+    (r) => r[1].traceId = new Uint8Array(15),
+  ],
+  ["a 7-byte span id", "bad_span_id", (r) => r[2].spanId = new Uint8Array(7)],
+];
+for (const [what, reason, spoil] of badLogs) {
+  Deno.test(`decoder counts a log record with ${what} as ${reason}, with its batch's sequence and signal`, () => {
+    const seen: unknown[] = [];
+    const d = new Decoder({
+      onCorrupt: (r, detail, _header, seq, signal) =>
+        seen.push(r, detail.split(":")[0], seq, signal),
+    });
+    const records = sampleLogRecords(3);
+    spoil(records);
+    strictEqual(d.decode(record(0, 0, logsPayload(records))), undefined);
+    onlyCorrupt(d, reason);
+    deepStrictEqual(seen, [reason, "Cannot decode log record", 5, "logs"]);
+  });
+}
+
+Deno.test("decoder counts a logs batch that is not LogsData as bad_protobuf", () => {
+  const d = new Decoder();
+  const junk = encodeBatch(
+    { seq: 1, signal: endedLayout.SIGNAL_LOGS },
+    Uint8Array.of(0x0a, 0xff, 0xff),
+  );
+  strictEqual(d.decode(record(0, 0, junk)), undefined);
+  onlyCorrupt(d, "bad_protobuf");
+});
+
+Deno.test("decoder reads a lenient LogsData (a varint overflowing 64 bits) through the full decoder", () => {
+  const d = new Decoder();
+  // LogsData { resource_logs { scope_logs { log_records { severity_number
+  // as a 10-byte varint overflowing 64 bits } } } }: fromBinary reads it,
+  // protobuf-go refuses it.
+  const record0 = [0x10, ...new Array(9).fill(0xff), 0x7f];
+  const scope = [0x12, record0.length, ...record0];
+  const resource = [0x12, scope.length, ...scope];
+  const lenient = Uint8Array.of(0x0a, resource.length, ...resource);
+  const out = d.decode(
+    record(0, 0, encodeBatch({ seq: 1, signal: 2 }, lenient)),
+  );
+  ok(out);
+  strictEqual(out.batch.signal, "logs");
+  strictEqual(out.batch.spans, 1);
+  // Re-encoded, not forwarded.
+  ok(out.batch.resourceSpans[0].scopeSpans[0].length !== scope.length - 2);
 });

@@ -1,7 +1,7 @@
 /**
- * {@linkcode SpanBatch}: validated spans whose ScopeSpans stay in their wire
- * form, so that exporting them to OTLP/HTTP protobuf copies bytes instead of
- * decoding and re-encoding every span.
+ * {@linkcode SpanBatch}: validated spans (or log records) whose ScopeSpans
+ * (ScopeLogs) stay in their wire form, so that exporting them to OTLP/HTTP
+ * protobuf copies bytes instead of decoding and re-encoding every record.
  *
  * @module
  */
@@ -18,6 +18,19 @@ import {
   type TracesData,
   TracesDataSchema,
 } from "../../gen/opentelemetry/proto/trace/v1/trace_pb.ts";
+import {
+  type LogsData,
+  LogsDataSchema,
+  ResourceLogsSchema,
+  ScopeLogsSchema,
+} from "../../gen/opentelemetry/proto/logs/v1/logs_pb.ts";
+
+/**
+ * The OTLP signal a batch carries. TracesData and LogsData share their
+ * shape on the wire (`repeated Resource{Spans,Logs} = 1`, each a resource
+ * = 1, scope groups = 2, schema_url = 3), so one batch type carries both.
+ */
+export type Signal = "traces" | "logs";
 
 /**
  * A resource as it travels: its encoding, and a key that is equal for equal
@@ -70,14 +83,19 @@ export interface EncodedResourceSpans {
 
 /**
  * Spans grouped by resource, as a TracesData (or, with the same encoding,
- * an ExportTraceServiceRequest) holds them. The ScopeSpans bytes were
- * validated by the decoder and are never modified.
+ * an ExportTraceServiceRequest) holds them; or, for the signal "logs", log
+ * records as a LogsData holds them: then `resourceSpans` are the
+ * ResourceLogs, their `scopeSpans` the encoded ScopeLogs and `spans` counts
+ * log records. The scope group bytes were validated by the decoder and are
+ * never modified.
  */
 export class SpanBatch {
   /** The groups, in order. */
   readonly resourceSpans: readonly EncodedResourceSpans[];
-  /** Spans in all groups. */
+  /** Spans (log records, for logs) in all groups. */
   readonly spans: number;
+  /** What the groups hold: spans ("traces") or log records ("logs"). */
+  readonly signal: Signal;
   /** ScopeSpans bytes in all groups: what holding this batch costs, roughly. */
   readonly bytes: number;
 
@@ -86,15 +104,17 @@ export class SpanBatch {
   /**
    * Wraps `resourceSpans`; `spans` defaults to the sum of their counts.
    * `release` hands the memory their bytes are in back for reuse (see
-   * {@linkcode SpanBatch.release}).
+   * {@linkcode SpanBatch.release}); `signal` says what the groups hold.
    */
   constructor(
     resourceSpans: readonly EncodedResourceSpans[],
     spans: number = resourceSpans.reduce((n, rs) => n + rs.spans, 0),
     release?: () => void,
+    signal: Signal = "traces",
   ) {
     this.resourceSpans = resourceSpans;
     this.spans = spans;
+    this.signal = signal;
     this.#release = release;
     let bytes = 0;
     for (const rs of resourceSpans) {
@@ -117,7 +137,8 @@ export class SpanBatch {
 
   /**
    * The batch as protobuf TracesData, which is byte for byte an
-   * ExportTraceServiceRequest too (both are `repeated ResourceSpans = 1`).
+   * ExportTraceServiceRequest too (both are `repeated ResourceSpans = 1`);
+   * for logs, as LogsData, byte for byte an ExportLogsServiceRequest.
    * The resource and ScopeSpans bytes are copied as they are, into the
    * buffer `allocate` returns for the size (default a new one).
    */
@@ -178,6 +199,11 @@ export class SpanBatch {
    * it is what the pass-through avoids.
    */
   toTracesData(): TracesData {
+    if (this.signal !== "traces") {
+      throw new Error(
+        `Cannot read a batch of ${this.signal} as TracesData: use toLogsData`,
+      );
+    }
     return create(TracesDataSchema, {
       resourceSpans: this.resourceSpans.map((rs): ResourceSpans =>
         create(ResourceSpansSchema, {
@@ -186,6 +212,46 @@ export class SpanBatch {
           scopeSpans: rs.scopeSpans.map((ss) =>
             fromBinary(ScopeSpansSchema, ss)
           ),
+        })
+      ),
+    });
+  }
+
+  /**
+   * A logs batch of decoded messages, ScopeLogs re-encoded (canonical
+   * protobuf); the inverse of {@linkcode SpanBatch.toLogsData}. Validating
+   * the records is the caller's part.
+   */
+  static fromLogsData(logs: LogsData): SpanBatch {
+    return new SpanBatch(
+      logs.resourceLogs.map((rl) => ({
+        resource: rl.resource && encodeResource(rl.resource),
+        schemaUrl: rl.schemaUrl,
+        scopeSpans: rl.scopeLogs.map((sl) => toBinary(ScopeLogsSchema, sl)),
+        spans: rl.scopeLogs.reduce((n, sl) => n + sl.logRecords.length, 0),
+      })),
+      undefined,
+      undefined,
+      "logs",
+    );
+  }
+
+  /**
+   * Decodes every log record of a logs batch into gen/ messages (OTLP/JSON,
+   * console, tests); as slow as {@linkcode SpanBatch.toTracesData}.
+   */
+  toLogsData(): LogsData {
+    if (this.signal !== "logs") {
+      throw new Error(
+        `Cannot read a batch of ${this.signal} as LogsData: use toTracesData`,
+      );
+    }
+    return create(LogsDataSchema, {
+      resourceLogs: this.resourceSpans.map((rs) =>
+        create(ResourceLogsSchema, {
+          resource: rs.resource && decodeResource(rs.resource),
+          schemaUrl: rs.schemaUrl,
+          scopeLogs: rs.scopeSpans.map((sl) => fromBinary(ScopeLogsSchema, sl)),
         })
       ),
     });

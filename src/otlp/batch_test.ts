@@ -1,7 +1,9 @@
-import { deepStrictEqual as assertEquals } from "node:assert/strict";
+import { deepStrictEqual as assertEquals, throws } from "node:assert/strict";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { TracesDataSchema } from "../../gen/opentelemetry/proto/trace/v1/trace_pb.ts";
+import { LogsDataSchema } from "../../gen/opentelemetry/proto/logs/v1/logs_pb.ts";
 import { SpanBatch } from "./batch.ts";
+import { sampleLogRecords, sampleLogs } from "./test_logs.ts";
 import { realisticTraces, richTraces, sampleBatch } from "./test_traces.ts";
 
 /** What @bufbuild/protobuf makes of the same batch, decoded. */
@@ -33,4 +35,19 @@ Deno.test("SpanBatch.toBinary writes the bytes @bufbuild/protobuf writes", () =>
     new SpanBatch([]).toBinary(),
     toBinary(TracesDataSchema, create(TracesDataSchema)),
   );
+});
+
+Deno.test("a logs batch: toBinary writes LogsData as @bufbuild/protobuf does, and reads back as logs only", () => {
+  const logs = sampleLogs(sampleLogRecords(300), "svc");
+  logs.resourceLogs[0].schemaUrl = "https://example.com/1.26.0";
+  const batch = SpanBatch.fromLogsData(logs);
+  assertEquals(batch.signal, "logs");
+  assertEquals(batch.spans, 300);
+  assertEquals(batch.toBinary(), toBinary(LogsDataSchema, logs));
+  assertEquals(
+    toBinary(LogsDataSchema, batch.toLogsData()),
+    toBinary(LogsDataSchema, logs),
+  );
+  throws(() => batch.toTracesData(), /batch of logs as TracesData/);
+  throws(() => sampleBatch(richTraces()).toLogsData(), /batch of traces/);
 });

@@ -1,5 +1,5 @@
 /**
- * OTLP/JSON for trace requests. It is protobuf's canonical JSON mapping with
+ * OTLP/JSON for trace and logs requests. It is protobuf's canonical JSON mapping with
  * the OTLP exceptions: trace and span ids are hex strings rather than base64,
  * and enums are written as integers. 64-bit integers stay decimal strings, so
  * timestamps such as 1732450000123456789 survive exactly.
@@ -19,6 +19,10 @@ import {
   type ExportTraceServiceRequest,
   ExportTraceServiceRequestSchema,
 } from "../../gen/opentelemetry/proto/collector/trace/v1/trace_service_pb.ts";
+import {
+  type ExportLogsServiceRequest,
+  ExportLogsServiceRequestSchema,
+} from "../../gen/opentelemetry/proto/collector/logs/v1/logs_service_pb.ts";
 import type { Span } from "../../gen/opentelemetry/proto/trace/v1/trace_pb.ts";
 import { SpanBatch } from "./batch.ts";
 import { hex } from "./attributes.ts";
@@ -29,11 +33,15 @@ const idFields = ["traceId", "spanId", "parentSpanId"] as const;
 /**
  * Converts a request to its OTLP/JSON object (JSON.stringify it to send). A
  * {@linkcode SpanBatch} is decoded span by span first, which costs several
- * times what its protobuf encoding does.
+ * times what its protobuf encoding does; a logs batch becomes an
+ * ExportLogsServiceRequest ({@linkcode logsToOtlpJson}).
  */
 export function toOtlpJson(
   batch: SpanBatch | ExportTraceServiceRequest,
 ): JsonObject {
+  if (batch instanceof SpanBatch && batch.signal === "logs") {
+    return logsToOtlpJson(batch);
+  }
   const request = batch instanceof SpanBatch
     ? create(ExportTraceServiceRequestSchema, {
       resourceSpans: batch.toTracesData().resourceSpans,
@@ -89,6 +97,61 @@ export function fromOtlpJson(value: unknown): ExportTraceServiceRequest {
     }
   }
   return fromJson(ExportTraceServiceRequestSchema, json, {
+    ignoreUnknownFields: true,
+  });
+}
+
+/**
+ * Converts a logs request (or a logs {@linkcode SpanBatch}) to its OTLP/JSON
+ * object: trace and span ids in hex, enums as integers.
+ */
+export function logsToOtlpJson(
+  batch: SpanBatch | ExportLogsServiceRequest,
+): JsonObject {
+  const request = batch instanceof SpanBatch
+    ? create(ExportLogsServiceRequestSchema, {
+      resourceLogs: batch.toLogsData().resourceLogs,
+    })
+    : batch;
+  const json = toJson(ExportLogsServiceRequestSchema, request, {
+    enumAsInteger: true,
+  }) as Json;
+  const jsonResources = (json.resourceLogs ?? []) as Json[];
+  request.resourceLogs.forEach((rl, i) => {
+    const jsonScopes = (jsonResources[i].scopeLogs ?? []) as Json[];
+    rl.scopeLogs.forEach((sl, j) => {
+      const jsonRecords = (jsonScopes[j].logRecords ?? []) as Json[];
+      sl.logRecords.forEach((record, k) => {
+        if (record.traceId.length > 0) {
+          jsonRecords[k].traceId = hex(record.traceId);
+        }
+        if (record.spanId.length > 0) {
+          jsonRecords[k].spanId = hex(record.spanId);
+        }
+      });
+    });
+  });
+  return json;
+}
+
+/**
+ * Parses an OTLP/JSON logs request, ids as {@linkcode fromOtlpJson} takes
+ * them (hex, or base64). Throws on invalid input.
+ */
+export function logsFromOtlpJson(value: unknown): ExportLogsServiceRequest {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new Error("OTLP/JSON request must be a JSON object");
+  }
+  const json = structuredClone(value) as Json;
+  for (const rl of asArray(json.resourceLogs)) {
+    for (const sl of asArray(rl.scopeLogs)) {
+      for (const record of asArray(sl.logRecords)) {
+        unhex(record, "traceId", 16);
+        unhex(record, "spanId", 8);
+      }
+    }
+  }
+  return fromJson(ExportLogsServiceRequestSchema, json, {
     ignoreUnknownFields: true,
   });
 }

@@ -6,7 +6,15 @@ import {
   ExportTraceServiceRequestSchema,
 } from "../../gen/opentelemetry/proto/collector/trace/v1/trace_service_pb.ts";
 import { richTraces, sampleSpans, sampleTraces } from "./test_traces.ts";
-import { fromOtlpJson, toOtlpJson } from "./json.ts";
+import {
+  fromOtlpJson,
+  logsFromOtlpJson,
+  logsToOtlpJson,
+  toOtlpJson,
+} from "./json.ts";
+import { ExportLogsServiceRequestSchema } from "../../gen/opentelemetry/proto/collector/logs/v1/logs_service_pb.ts";
+import { sampleLogRecords, sampleLogs } from "./test_logs.ts";
+import { SpanBatch } from "./batch.ts";
 
 const richRequest = (): ExportTraceServiceRequest =>
   create(ExportTraceServiceRequestSchema, {
@@ -67,4 +75,20 @@ Deno.test("protobuf round-trips the rich request exactly", () => {
     toBinary(ExportTraceServiceRequestSchema, request),
   );
   strictEqual(equals(ExportTraceServiceRequestSchema, back, request), true);
+});
+
+Deno.test("logs OTLP/JSON: hex ids, integer severity, exact round trip, also from a logs batch", () => {
+  const logs = sampleLogs(sampleLogRecords(2));
+  const request = create(ExportLogsServiceRequestSchema, {
+    resourceLogs: logs.resourceLogs,
+  });
+  const json = logsToOtlpJson(request) as any;
+  const record = json.resourceLogs[0].scopeLogs[0].logRecords[1];
+  strictEqual(record.traceId, "01".repeat(16));
+  strictEqual(record.spanId, "0100000000000101");
+  strictEqual(record.severityNumber, 9);
+  strictEqual(record.timeUnixNano, "1732450000123456790");
+  const back = logsFromOtlpJson(JSON.parse(JSON.stringify(json)));
+  strictEqual(equals(ExportLogsServiceRequestSchema, back, request), true);
+  deepStrictEqual(toOtlpJson(SpanBatch.fromLogsData(logs)), json);
 });

@@ -34,7 +34,7 @@ export const BATCH_VERSION = 1;
 /** SB_SIGNAL_TRACES: an OTLP TracesData follows the batch header. */
 export const SIGNAL_TRACES = 1;
 
-/** SB_SIGNAL_LOGS: reserved for OTLP LogsData. */
+/** SB_SIGNAL_LOGS: an OTLP LogsData follows the batch header. */
 export const SIGNAL_LOGS = 2;
 
 /** struct sb_record_header: six little-endian u32, then `len` payload bytes. */
@@ -48,7 +48,7 @@ export const recordHeader: StructLayout<
 /**
  * struct sb_batch_header: the SDK's header at the start of the payload: a
  * u32 magic, a u8 version, a u8 signal, u16 flags and the u64 per-process
- * batch sequence.
+ * batch sequence of that signal.
  */
 export const batchHeader: StructLayout<
   "magic" | "version" | "signal" | "flags" | "seq"
