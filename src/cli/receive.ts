@@ -1,6 +1,7 @@
 /**
- * `spanbridge receive`: an OTLP/HTTP trace receiver that prints what it gets
- * as trace trees, to look at spans without a collector.
+ * `spanbridge receive`: an OTLP/HTTP trace and logs receiver that prints
+ * what it gets as trace trees, log records under their spans, to look at
+ * spans and logs without a collector.
  *
  * @module
  */
@@ -10,20 +11,23 @@ import { startReceiver } from "../receive/mod.ts";
 import { type Command, ExitCode } from "./command.ts";
 
 const help =
-  `spanbridge receive: print OTLP traces sent to this machine as trees
+  `spanbridge receive: print OTLP traces and logs sent to this machine as trees
 
 Usage:
   spanbridge receive [--listen host:port] [--quiet]
 
-Accepts POST /v1/traces in OTLP/HTTP protobuf or JSON, gzip-compressed or
-not, and prints each request as indented trace trees with durations, until
-interrupted (Ctrl-C). Point an exporter at it with
+Accepts POST /v1/traces and /v1/logs in OTLP/HTTP protobuf or JSON,
+gzip-compressed or not, and prints what arrives as indented trace trees with
+durations, each log record under the span it was written in (log records
+outside any span by service), until interrupted (Ctrl-C). What arrives is
+printed a second later, so that spans and their log records, sent in
+separate requests, are printed together. Point an exporter at it with
 OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4318.
 
 Options:
   --listen host:port  Where to listen (default 127.0.0.1:4318, loopback only;
                       use 0.0.0.0:4318 to accept other machines, port 0 for any)
-  -q, --quiet         Count spans without printing them
+  -q, --quiet         Count spans and log records without printing them
   -h, --help          Show this help
 `;
 
@@ -42,7 +46,7 @@ export function parseListen(value: string): { hostname: string; port: number } {
 /** The `receive` subcommand. */
 export const receiveCommand: Command = {
   name: "receive",
-  summary: "Print OTLP traces sent to 127.0.0.1:4318 as trees",
+  summary: "Print OTLP traces and logs sent to 127.0.0.1:4318 as trees",
   help,
   async main(args) {
     let listen: { hostname: string; port: number };
@@ -92,7 +96,7 @@ export const receiveCommand: Command = {
     await receiver.close();
     const c = receiver.counters();
     console.error(
-      `spanbridge receive: ${c.requests} requests, ${c.spans} spans, ${c.failedRequests} bad requests`,
+      `spanbridge receive: ${c.requests} requests, ${c.spans} spans, ${c.logRecords} log records, ${c.failedRequests} bad requests`,
     );
     return ExitCode.ok;
   },

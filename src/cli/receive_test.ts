@@ -49,7 +49,7 @@ Deno.test("spanbridge receive rejects a bad flag with exit code 2", async () => 
   strictEqual(receiveCommand.name, "receive");
 });
 
-Deno.test("spanbridge receive prints trees until SIGTERM, then a summary", async () => {
+Deno.test("spanbridge receive prints trees, log records under their spans, until SIGTERM, then a summary", async () => {
   const child = new Deno.Command(Deno.execPath(), {
     args: [
       "run",
@@ -88,6 +88,24 @@ Deno.test("spanbridge receive prints trees until SIGTERM, then a summary", async
   });
   strictEqual(res.status, 200);
   await res.body?.cancel();
+  const logs = await fetch(url.replace("/v1/traces", "/v1/logs"), {
+    method: "POST",
+    body: JSON.stringify({
+      resourceLogs: [{
+        scopeLogs: [{
+          logRecords: [{
+            traceId: "5b8efff798038103d269b633813fc60c",
+            spanId: "eee19b7ec3c1b174",
+            severityText: "INFO",
+            body: { stringValue: "hi" },
+          }],
+        }],
+      }],
+    }),
+    headers: { "content-type": "application/json" },
+  });
+  strictEqual(logs.status, 200);
+  await logs.body?.cancel();
   child.kill("SIGTERM");
   const stdout = await new Response(child.stdout).text();
   let rest = "";
@@ -95,6 +113,9 @@ Deno.test("spanbridge receive prints trees until SIGTERM, then a summary", async
     rest += r.value;
   }
   strictEqual((await child.status).code, 0);
-  ok(stdout.includes("└─ hello  [?]  SERVER  2.500 ms"), stdout);
-  ok(rest.includes("1 requests, 1 spans, 0 bad requests"), rest);
+  ok(
+    stdout.includes("└─ hello  [?]  SERVER  2.500 ms\n   · INFO  hi  [?]\n"),
+    stdout,
+  );
+  ok(rest.includes("2 requests, 1 spans, 1 log records, 0 bad requests"), rest);
 });

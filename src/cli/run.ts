@@ -388,6 +388,7 @@ export const runCommand: Command = {
     // No line may show the endpoints' credentials or the headers' values.
     const secrets = new Redactor([
       options.export.otlp,
+      options.export.logs.otlp,
       ...(options.telemetry?.otlp ? [options.telemetry.otlp.transport] : []),
     ]);
     const log = createLogger({
@@ -403,7 +404,9 @@ export const runCommand: Command = {
     const unroute = routeProcessWarnings(log);
     try {
       const stats = await run(options, log);
-      return stats.export.dropped > 0 ? ExitCode.dropped : ExitCode.ok;
+      return stats.export.dropped + stats.logExport.dropped > 0
+        ? ExitCode.dropped
+        : ExitCode.ok;
     } catch (err) {
       return fail(err, log);
     } finally {
@@ -443,6 +446,8 @@ export async function run(
     await Telemetry.start(options.telemetry, log);
   const exporter = telemetry?.exports.wrap(exporterFor(options.export));
   const sink: SpanSink = createSink(options.export, { log, exporter });
+  // The log exporter is not watched: the export duration and readiness
+  // stay the spans' (issue 22 follow-up: per-signal export health).
   const started = Date.now();
   // Listening from the start: a signal while the probe loads stops the
   // controller once it is up, instead of killing it with its pins in place.
@@ -528,7 +533,8 @@ const servicesNamed = 10;
  * The counters a user wants at exit, as log fields. Spans: received from
  * the ring, exported, dropped by the exporter (and why: queue full, too large
  * for a request, export failed, refused by the receiver, still queued at
- * shutdown). Records (whole batches): lost in the kernel (ring full,
+ * shutdown); log records the same, in `logs` (received = exported +
+ * dropped for each signal once stopped). Records (whole batches): lost in the kernel (ring full,
  * oversize, unreadable) or corrupt; and the batches lost before they were
  * read as the SDK's per-process sequence counts them, by service (the
  * services that lost the most, then the rest).
@@ -539,20 +545,8 @@ export function summaryFields(
 ): Record<string, number | Record<string, number>> {
   return {
     seconds: Math.round(elapsedMs / 100) / 10,
-    received: stats.decode.spans,
-    exported: stats.export.exported,
-    dropped: stats.export.dropped,
-    // droppedQueueFull, droppedTooLarge, ... in DROP_REASONS' order.
-    ...Object.fromEntries(
-      DROP_REASONS.map(({ reason }) => [
-        `dropped${
-          reason.split("_").map((w) => w[0].toUpperCase() + w.slice(1)).join(
-            "",
-          )
-        }`,
-        stats.export.droppedBy[reason],
-      ]),
-    ),
+    ...signalFields(stats.decode.spans, stats.export),
+    logs: signalFields(stats.decode.logRecords, stats.logExport),
     recordsLost: recordsLost(stats),
     recordsCorrupt: stats.decode.corrupt,
     batchesLost: stats.batchLoss.lost,
@@ -579,6 +573,31 @@ export function summaryFields(
           reason.replace(/(^|_)([a-z])/g, (_, _u, c) => c.toUpperCase())
         }`,
         n,
+      ]),
+    ),
+  };
+}
+
+/**
+ * Received, exported and dropped of one signal, then droppedQueueFull,
+ * droppedTooLarge, ... in DROP_REASONS' order.
+ */
+function signalFields(
+  received: number,
+  counters: ControllerStats["export"],
+): Record<string, number> {
+  return {
+    received,
+    exported: counters.exported,
+    dropped: counters.dropped,
+    ...Object.fromEntries(
+      DROP_REASONS.map(({ reason }) => [
+        `dropped${
+          reason.split("_").map((w) => w[0].toUpperCase() + w.slice(1)).join(
+            "",
+          )
+        }`,
+        counters.droppedBy[reason],
       ]),
     ),
   };

@@ -7,8 +7,9 @@ import { DROP_REASONS } from "../export/mod.ts";
 function testStats(): ControllerStats {
   return {
     probe: { ringFull: 0, oversize: 0, readFaults: 0 },
-    decode: { spans: 0, corrupt: 0, corruptBy: {} },
+    decode: { spans: 0, logRecords: 0, corrupt: 0, corruptBy: {} },
     export: { exported: 0, dropped: 0, droppedBy: {} },
+    logExport: { exported: 0, dropped: 0, droppedBy: {} },
     batchLoss: {
       lost: 0,
       lostByService: {},
@@ -67,4 +68,28 @@ Deno.test("the stopped line has one dropped<Reason> count per drop reason, in DR
     ["droppedShutdown", 5],
     ["droppedInFlight", 6],
   ]);
+});
+
+Deno.test("the stopped line counts log records apart, in logs, with the same fields as spans", () => {
+  const stats = testStats();
+  stats.decode.spans = 10;
+  stats.export.exported = 10;
+  stats.decode.logRecords = 7;
+  stats.logExport.exported = 4;
+  stats.logExport.dropped = 3;
+  stats.logExport.droppedBy = Object.fromEntries(
+    DROP_REASONS.map(({ reason }) => [reason, reason === "queue_full" ? 3 : 0]),
+  ) as ControllerStats["export"]["droppedBy"];
+  const fields = summaryFields(stats, 1000);
+  assert.deepEqual([fields.received, fields.exported], [10, 10]);
+  const logs = fields.logs as Record<string, number>;
+  assert.deepEqual(
+    [logs.received, logs.exported, logs.dropped, logs.droppedQueueFull],
+    [7, 4, 3, 3],
+  );
+  assert.equal(logs.received, logs.exported + logs.dropped);
+  assert.deepEqual(
+    Object.keys(logs).filter((k) => k.startsWith("dropped")),
+    Object.keys(fields).filter((k) => k.startsWith("dropped")),
+  );
 });

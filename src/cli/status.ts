@@ -1,6 +1,7 @@
 /**
  * The live status line `spanbridge run` keeps at the bottom of a terminal:
- * targets, spans per second, exported, queued and dropped, redrawn once a
+ * targets, spans per second, exported, queued and dropped (and log records
+ * exported and dropped, once any came), redrawn once a
  * second, and never wider than the terminal (a wrapped line could not be
  * erased and would leave a stale copy every second).
  *
@@ -34,6 +35,22 @@ export function formatStatus(
     [`dropped ${now.export.dropped}`, `drop ${now.export.dropped}`, 8],
     [`records lost ${recordsLost(now)}`, `lost ${recordsLost(now)}`, 7],
   ];
+  // Log records, once any came: exported and dropped.
+  const logs = now.logExport;
+  if (now.decode.logRecords > 0 || logs.dropped > 0) {
+    items.push([
+      `logs exported ${logs.exported}`,
+      `logs ${logs.exported}`,
+      4,
+    ]);
+    if (logs.dropped > 0) {
+      items.push([
+        `logs dropped ${logs.dropped}`,
+        `ldrop ${logs.dropped}`,
+        8,
+      ]);
+    }
+  }
   if (now.decode.corrupt > 0) {
     items.push([
       `corrupt ${now.decode.corrupt}`,

@@ -20,7 +20,15 @@ function stats(
       readFaults: 0,
       oversize: 0,
     },
-    decode: { records: 0, bytes: 0, spans, corrupt: 0, corruptBy: {} },
+    decode: {
+      records: 0,
+      bytes: 0,
+      spans,
+      logRecords: 0,
+      corrupt: 0,
+      corruptBy: {},
+    },
+    logExport: { exported: 0, dropped: 0 },
     export: {
       received: spans,
       exported,
@@ -63,4 +71,15 @@ Deno.test("formatStatus fits the terminal, keeping drops and losses longest", ()
 
 Deno.test("formatStatus shows a rate of 0 before it has two snapshots", () => {
   assert.match(formatStatus(stats(5, 5, 0), undefined, 0), / 0 spans\/s /);
+});
+
+Deno.test("formatStatus shows log records exported and dropped once any came", () => {
+  const quiet = formatStatus(stats(10, 10, 0), undefined, 1000);
+  assert.equal(quiet.includes("logs"), false);
+  const now = stats(10, 10, 0);
+  now.decode.logRecords = 50;
+  now.logExport.exported = 45;
+  now.logExport.dropped = 5;
+  const line = formatStatus(now, undefined, 1000);
+  assert.ok(line.includes("logs exported 45 · logs dropped 5"), line);
 });

@@ -57,7 +57,10 @@ export interface BatchLossCounters {
    * never leaves, so each count only grows.
    */
   lostByService: Record<string, number>;
-  /** Processes that lost at least one batch. */
+  /**
+   * Processes that lost at least one batch; a process whose spans and logs
+   * both lost batches counts once per signal (each is its own stream).
+   */
   processes: number;
   /**
    * Batches that came after they were counted lost (held up longer than

@@ -9,6 +9,7 @@ import { openProbe, type Probe, type ProbeCounters } from "../probe/mod.ts";
 import { type DecodeCounters, Decoder } from "../decode/mod.ts";
 import {
   decodeResource,
+  type Signal,
   type SpanBatch,
   stringAttribute,
 } from "../otlp/mod.ts";
@@ -58,9 +59,15 @@ export interface ControllerStats {
   probe: ProbeCounters;
   /** What the decoder counted. */
   decode: DecodeCounters;
-  /** What the exporter counted. */
+  /** What the span exporter counted. */
   export: ExportCounters;
-  /** Batches lost before they were read, per process and service, from the SDK's batch sequence. */
+  /** What the log exporter counted (its "spans" are log records). */
+  logExport: ExportCounters;
+  /**
+   * Batches lost before they were read, per process and service, from the
+   * SDK's batch sequence (each signal's sequence tracked on its own, the
+   * losses of all signals together).
+   */
   batchLoss: BatchLossCounters;
   /** How finding new processes keeps up (absent in snapshots made without a controller). */
   discovery?: DiscoveryStats;
@@ -69,9 +76,23 @@ export interface ControllerStats {
 /** A decoded record and the process that sent it. */
 interface Decoded {
   tgid: number;
-  /** The SDK's per-process batch sequence (undefined from an older SDK). */
+  /** The SDK's per-process batch sequence of the batch's signal (undefined from an older SDK). */
   seq: number | undefined;
   batch: SpanBatch;
+}
+
+/**
+ * The batch sequence stream of one process and signal: each signal counts
+ * its batches on its own (bpf/ended.h), so spans and logs never make gaps
+ * in each other's sequence.
+ */
+function streamKey(
+  meta: ProcessMeta,
+  tgid: number,
+  signal: Signal,
+): string {
+  const process = meta.key ?? `${tgid}`;
+  return signal === "traces" ? process : `${process}/${signal}`;
 }
 
 /** Records read per drain call while the queue has room. */
@@ -104,7 +125,7 @@ export class Controller {
   /** Records read that did not fit in the queue yet, oldest first. */
   #held: Decoded[] = [];
   /** Batch sequences of corrupt records read since the last delivery. */
-  #corruptSeqs: { tgid: number; seq: number }[] = [];
+  #corruptSeqs: { tgid: number; seq: number; signal: Signal }[] = [];
   #finalProbeCounters: ProbeCounters | undefined;
   #losses: LossWatch;
   readonly #batchLoss = new BatchLoss();
@@ -130,11 +151,11 @@ export class Controller {
     this.#losses = new LossWatch(options.log);
     this.#decoder = new Decoder({
       maxPayloadBytes: probe.maxRecordBytes,
-      onCorrupt: (reason, detail, header, seq) => {
+      onCorrupt: (reason, detail, header, seq, signal) => {
         this.#losses.corrupt(reason, detail);
         // Counted as corrupt, so not as lost too.
-        if (header && seq !== undefined) {
-          this.#corruptSeqs.push({ tgid: header.tgid, seq });
+        if (header && seq !== undefined && signal !== undefined) {
+          this.#corruptSeqs.push({ tgid: header.tgid, seq, signal });
         }
       },
     });
@@ -174,6 +195,7 @@ export class Controller {
       probe: this.#finalProbeCounters ?? this.#probe.counters(),
       decode: this.#decoder.counters(),
       export: this.#sink.counters(),
+      logExport: this.#sink.logCounters(),
       batchLoss: this.#batchLoss.counters(),
       discovery: this.#targets.discovery(),
     };
@@ -312,10 +334,10 @@ export class Controller {
     for (const { tgid } of corrupt) {
       if (!metas.has(tgid)) metas.set(tgid, await this.#processes.get(tgid));
     }
-    for (const { tgid, seq } of corrupt) {
+    for (const { tgid, seq, signal } of corrupt) {
       const meta = metas.get(tgid)!;
       this.#batchLoss.observe(
-        meta.key ?? `${tgid}`,
+        streamKey(meta, tgid, signal),
         tgid,
         seq,
         () => meta.exeName ?? "unknown_service:go",
@@ -325,7 +347,7 @@ export class Controller {
       const meta = metas.get(tgid)!;
       if (seq !== undefined) {
         this.#batchLoss.observe(
-          meta.key ?? `${tgid}`,
+          streamKey(meta, tgid, batch.signal),
           tgid,
           seq,
           () => serviceOf(batch, meta),

@@ -1,5 +1,5 @@
 /**
- * The OTEL_* variables that choose and shape span export, validated up front
+ * The OTEL_* variables that choose and shape span and log export, validated up front
  * so a typo stops the controller with a clear message instead of silently
  * falling back to a default (which OpenTelemetry JS would do with a warning
  * nobody sees). Everything is read here, once: the OTLP transport settings
@@ -14,10 +14,14 @@ import type { OtlpHttpProtocol } from "./otlp_exporter.ts";
 import { redactUrl } from "../redact.ts";
 import { readResourceEnv, type ResourceEnv } from "./resource.ts";
 
-/** Where spans go (OTEL_TRACES_EXPORTER). */
+/** Where spans (log records) go (OTEL_TRACES_EXPORTER, OTEL_LOGS_EXPORTER). */
 export type ExporterKind = "otlp" | "console" | "none";
 
-/** Sizes and timing of the export queue (OTEL_BSP_* variables). */
+/**
+ * Sizes and timing of the export queue (OTEL_BSP_* variables; for the log
+ * queue OTEL_BLRP_*, its "spans" being log records). The byte bounds
+ * (SPANBRIDGE_*) apply to each signal's queue on its own.
+ */
 export interface BatchOptions {
   /** Spans held at most; more are dropped and counted. OTEL_BSP_MAX_QUEUE_SIZE, default 100000. */
   maxQueueSpans: number;
@@ -42,8 +46,8 @@ export interface BatchOptions {
   maxResourceCacheBytes: number;
 }
 
-/** What an OTLP exporter sends: the agent's spans, or its own metrics. */
-export type OtlpSignal = "traces" | "metrics";
+/** What an OTLP exporter sends: the agent's spans and logs, or its own metrics. */
+export type OtlpSignal = "traces" | "logs" | "metrics";
 
 /** Where and how OTLP/HTTP requests go (OTEL_EXPORTER_OTLP_(<SIGNAL>_)* variables). */
 export interface OtlpTransportConfig {
@@ -63,16 +67,22 @@ export interface OtlpTransportConfig {
   key?: Uint8Array;
 }
 
-/** The validated export configuration. */
-export interface ExportConfig {
-  /** The exporter to use; "none" when OTEL_SDK_DISABLED=true. */
+/** The validated export configuration of one signal. */
+export interface SignalExportConfig {
+  /** The exporter to use (OTEL_<SIGNAL>_EXPORTER); "none" when OTEL_SDK_DISABLED=true. */
   exporter: ExporterKind;
-  /** OTLP encoding (OTEL_EXPORTER_OTLP_(TRACES_)PROTOCOL), default http/protobuf. */
+  /** OTLP encoding (OTEL_EXPORTER_OTLP_(<SIGNAL>_)PROTOCOL), default http/protobuf. */
   protocol: OtlpHttpProtocol;
   /** Where and how OTLP requests go. */
   otlp: OtlpTransportConfig;
   /** Queue sizes and timing. */
   batch: BatchOptions;
+}
+
+/** The validated export configuration: spans' at the top, logs' in `logs`. */
+export interface ExportConfig extends SignalExportConfig {
+  /** Log export: OTEL_LOGS_EXPORTER, OTEL_EXPORTER_OTLP_LOGS_*, OTEL_BLRP_*. */
+  logs: SignalExportConfig;
   /** OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES. */
   resource: ResourceEnv;
 }
@@ -124,31 +134,49 @@ export const maxBatchOptions = {
 export function readExportConfig(env: Env): ExportConfig {
   const get = (name: string) => env[name]?.trim() || undefined;
   const disabled = readBoolean(get, "OTEL_SDK_DISABLED");
-  const exporter = disabled
-    ? "none"
-    : readExporterKind(get("OTEL_TRACES_EXPORTER"));
-  const protocol = readProtocol(get);
-  if (get("OTEL_BSP_EXPORT_TIMEOUT") !== undefined) {
+  return {
+    ...readSignal(get, "traces", disabled),
+    logs: readSignal(get, "logs", disabled),
+    resource: readResourceEnv(env),
+  };
+}
+
+/** The batch processor variables' prefix of each signal. */
+const batchPrefixes = { traces: "OTEL_BSP", logs: "OTEL_BLRP" } as const;
+
+function readSignal(
+  get: (name: string) => string | undefined,
+  signal: "traces" | "logs",
+  disabled: boolean,
+): SignalExportConfig {
+  const SIGNAL = signal.toUpperCase();
+  const exporter = disabled ? "none" : readExporterKind(
+    `OTEL_${SIGNAL}_EXPORTER`,
+    get(`OTEL_${SIGNAL}_EXPORTER`),
+  );
+  const protocol = readProtocol(get, SIGNAL);
+  const prefix = batchPrefixes[signal];
+  if (get(`${prefix}_EXPORT_TIMEOUT`) !== undefined) {
     throw new Error(
-      "Unsupported OTEL_BSP_EXPORT_TIMEOUT: spanbridge limits each export with OTEL_EXPORTER_OTLP_TIMEOUT, so set OTEL_EXPORTER_OTLP_TIMEOUT instead",
+      `Unsupported ${prefix}_EXPORT_TIMEOUT: spanbridge limits each export with OTEL_EXPORTER_OTLP_TIMEOUT, so set OTEL_EXPORTER_OTLP_TIMEOUT instead`,
     );
   }
   const batch: BatchOptions = {
     maxQueueSpans: positiveInteger(
       get,
-      "OTEL_BSP_MAX_QUEUE_SIZE",
+      `${prefix}_MAX_QUEUE_SIZE`,
       defaultBatchOptions.maxQueueSpans,
       maxBatchOptions.spans,
     ),
     maxBatchSpans: positiveInteger(
       get,
-      "OTEL_BSP_MAX_EXPORT_BATCH_SIZE",
+      `${prefix}_MAX_EXPORT_BATCH_SIZE`,
       defaultBatchOptions.maxBatchSpans,
       maxBatchOptions.spans,
     ),
     scheduleDelayMs: positiveInteger(
       get,
-      "OTEL_BSP_SCHEDULE_DELAY",
+      `${prefix}_SCHEDULE_DELAY`,
       defaultBatchOptions.scheduleDelayMs,
       maxTimeoutMillis,
     ),
@@ -185,16 +213,16 @@ export function readExportConfig(env: Env): ExportConfig {
   }
   if (batch.maxBatchSpans > batch.maxQueueSpans) {
     throw new Error(
-      `Invalid OTEL_BSP_MAX_EXPORT_BATCH_SIZE: ${batch.maxBatchSpans} exceeds OTEL_BSP_MAX_QUEUE_SIZE (${batch.maxQueueSpans})`,
+      `Invalid ${prefix}_MAX_EXPORT_BATCH_SIZE: ${batch.maxBatchSpans} exceeds ${prefix}_MAX_QUEUE_SIZE (${batch.maxQueueSpans})`,
     );
   }
-  return {
-    exporter,
-    protocol,
-    otlp: readTransport(get, "traces"),
-    batch,
-    resource: readResourceEnv(env),
-  };
+  // Log export's transport is read only when it is used: a traces-only
+  // setting (OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY beside a general client
+  // certificate, say) must not stop an agent whose logs go nowhere.
+  const otlp = signal === "logs" && exporter !== "otlp"
+    ? readTransport(() => undefined, signal)
+    : readTransport(get, signal);
+  return { exporter, protocol, otlp, batch };
 }
 
 /**
@@ -380,7 +408,10 @@ function parseHeaders(name: string, value: string): Record<string, string> {
   return headers;
 }
 
-function readExporterKind(value: string | undefined): ExporterKind {
+function readExporterKind(
+  name: string,
+  value: string | undefined,
+): ExporterKind {
   const kinds = [
     ...new Set(
       (value ?? "otlp").split(",").map((s) => s.trim()).filter((s) => s),
@@ -388,13 +419,13 @@ function readExporterKind(value: string | undefined): ExporterKind {
   ];
   if (kinds.length !== 1) {
     throw new Error(
-      `Invalid OTEL_TRACES_EXPORTER: "${value}" names ${kinds.length} exporters; spanbridge supports exactly one`,
+      `Invalid ${name}: "${value}" names ${kinds.length} exporters; spanbridge supports exactly one`,
     );
   }
   const kind = kinds[0];
   if (kind !== "otlp" && kind !== "console" && kind !== "none") {
     throw new Error(
-      `Invalid OTEL_TRACES_EXPORTER: "${kind}" is not one of otlp, console, none`,
+      `Invalid ${name}: "${kind}" is not one of otlp, console, none`,
     );
   }
   return kind;
@@ -402,9 +433,11 @@ function readExporterKind(value: string | undefined): ExporterKind {
 
 function readProtocol(
   get: (name: string) => string | undefined,
+  SIGNAL: string,
 ): OtlpHttpProtocol {
-  const name = get("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL") !== undefined
-    ? "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL"
+  const specific = `OTEL_EXPORTER_OTLP_${SIGNAL}_PROTOCOL`;
+  const name = get(specific) !== undefined
+    ? specific
     : "OTEL_EXPORTER_OTLP_PROTOCOL";
   const value = get(name) ?? "http/protobuf";
   if (value === "http/protobuf" || value === "http/json") return value;

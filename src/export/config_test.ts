@@ -178,6 +178,8 @@ Deno.test("readExportConfig reads the certificate files once", async () => {
       OTEL_EXPORTER_OTLP_CERTIFICATE: `${dir}/cert.pem`,
       OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE: `${dir}/cert.pem`,
       OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY: `${dir}/key.pem`,
+      // Else the logs' transport would have a certificate without its key.
+      OTEL_LOGS_EXPORTER: "none",
     }).otlp;
     const text = (b?: Uint8Array) => new TextDecoder().decode(b);
     deepStrictEqual(
@@ -362,6 +364,7 @@ Deno.test("readExportConfig refuses certificate and key files that are not PEM",
       readExportConfig({
         OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE: `${dir}/${certFile}`,
         OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY: `${dir}/${keyFile}`,
+        OTEL_LOGS_EXPORTER: "none",
       });
     ok(mtls("bundle.pem", "key.pem").otlp.key);
     throws(
@@ -400,4 +403,127 @@ Deno.test("readExportConfig reads SPANBRIDGE_MAX_REQUEST_BODY_BYTES within its b
       }),
     /Invalid SPANBRIDGE_MAX_EXPORT_BATCH_BYTES: 4194304 exceeds SPANBRIDGE_MAX_REQUEST_BODY_BYTES \(2097152\)/,
   );
+});
+
+Deno.test("readExportConfig reads log export from OTEL_LOGS_EXPORTER, OTEL_EXPORTER_OTLP_LOGS_* over the general variables, and OTEL_BLRP_*", () => {
+  const defaults = readExportConfig({}).logs;
+  deepStrictEqual(defaults, {
+    exporter: "otlp",
+    protocol: "http/protobuf",
+    otlp: {
+      url: "http://localhost:4318/v1/logs",
+      headers: {},
+      timeoutMillis: 10_000,
+      compression: "none",
+    },
+    batch: defaultBatchOptions,
+  });
+  const env = {
+    OTEL_EXPORTER_OTLP_ENDPOINT: "https://collector:4318/base/",
+    OTEL_EXPORTER_OTLP_HEADERS: "a=1,b=2",
+    OTEL_EXPORTER_OTLP_LOGS_HEADERS: "b=logs",
+    OTEL_EXPORTER_OTLP_TRACES_HEADERS: "b=traces",
+    OTEL_EXPORTER_OTLP_TIMEOUT: "5000",
+    OTEL_EXPORTER_OTLP_LOGS_TIMEOUT: "6000",
+    OTEL_EXPORTER_OTLP_COMPRESSION: "gzip",
+    OTEL_EXPORTER_OTLP_PROTOCOL: "http/json",
+    OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: "http/protobuf",
+    OTEL_BLRP_MAX_QUEUE_SIZE: "3000",
+    OTEL_BLRP_MAX_EXPORT_BATCH_SIZE: "300",
+    OTEL_BLRP_SCHEDULE_DELAY: "30",
+    OTEL_BSP_MAX_QUEUE_SIZE: "50000",
+  };
+  const c = readExportConfig(env);
+  deepStrictEqual(c.logs, {
+    exporter: "otlp",
+    protocol: "http/json",
+    otlp: {
+      url: "https://collector:4318/base/v1/logs",
+      headers: { a: "1", b: "logs" },
+      timeoutMillis: 6000,
+      compression: "gzip",
+    },
+    batch: {
+      ...defaultBatchOptions,
+      maxQueueSpans: 3000,
+      maxBatchSpans: 300,
+      scheduleDelayMs: 30,
+    },
+  });
+  // The traces' own variables stay theirs.
+  strictEqual(c.protocol, "http/protobuf");
+  deepStrictEqual(c.otlp.headers, { a: "1", b: "traces" });
+  strictEqual(c.batch.maxQueueSpans, 50000);
+  strictEqual(
+    readExportConfig({
+      ...env,
+      OTEL_EXPORTER_OTLP_LOGS_ENDPOINT: "http://l:1/x",
+    })
+      .logs.otlp.url,
+    "http://l:1/x",
+  );
+  strictEqual(
+    readExportConfig({
+      ...env,
+      OTEL_EXPORTER_OTLP_LOGS_PROTOCOL: "http/protobuf",
+    })
+      .logs.protocol,
+    "http/protobuf",
+  );
+  for (const kind of ["console", "none"] as const) {
+    strictEqual(
+      readExportConfig({ OTEL_LOGS_EXPORTER: kind }).logs.exporter,
+      kind,
+    );
+    strictEqual(
+      readExportConfig({ OTEL_LOGS_EXPORTER: kind }).exporter,
+      "otlp",
+    );
+  }
+  strictEqual(
+    readExportConfig({ OTEL_SDK_DISABLED: "true", OTEL_LOGS_EXPORTER: "otlp" })
+      .logs.exporter,
+    "none",
+  );
+});
+
+Deno.test("readExportConfig names the log variable it refuses", () => {
+  for (
+    const [env, message] of [
+      [
+        { OTEL_LOGS_EXPORTER: "zipkin" },
+        /Invalid OTEL_LOGS_EXPORTER: "zipkin"/,
+      ],
+      [
+        { OTEL_LOGS_EXPORTER: "otlp,console" },
+        /Invalid OTEL_LOGS_EXPORTER: .* names 2 exporters/,
+      ],
+      [
+        { OTEL_EXPORTER_OTLP_LOGS_PROTOCOL: "grpc" },
+        /Invalid OTEL_EXPORTER_OTLP_LOGS_PROTOCOL: OTLP over grpc/,
+      ],
+      [
+        { OTEL_EXPORTER_OTLP_LOGS_ENDPOINT: "ftp://x" },
+        /Invalid OTEL_EXPORTER_OTLP_LOGS_ENDPOINT/,
+      ],
+      [
+        { OTEL_EXPORTER_OTLP_LOGS_TIMEOUT: "soon" },
+        /Invalid OTEL_EXPORTER_OTLP_LOGS_TIMEOUT/,
+      ],
+      [{ OTEL_BLRP_MAX_QUEUE_SIZE: "0" }, /Invalid OTEL_BLRP_MAX_QUEUE_SIZE/],
+      [
+        {
+          OTEL_BLRP_MAX_QUEUE_SIZE: "10",
+          OTEL_BLRP_MAX_EXPORT_BATCH_SIZE: "20",
+        },
+        /Invalid OTEL_BLRP_MAX_EXPORT_BATCH_SIZE: 20 exceeds OTEL_BLRP_MAX_QUEUE_SIZE/,
+      ],
+      [
+        { OTEL_BLRP_EXPORT_TIMEOUT: "1000" },
+        /Unsupported OTEL_BLRP_EXPORT_TIMEOUT/,
+      ],
+    ] as const
+  ) {
+    throws(() => readExportConfig(env), message, JSON.stringify(env));
+  }
 });

@@ -1,7 +1,8 @@
 /**
  * OTEL_TRACES_EXPORTER=console: one JSON line per span on standard output,
  * `{"resource":…,"scope":…,"span":…}` in OTLP/JSON (hex ids, exact 64-bit
- * timestamps as strings), for piping into jq or a file.
+ * timestamps as strings), for piping into jq or a file; OTEL_LOGS_EXPORTER=
+ * console: one line per log record, `{"resource":…,"scope":…,"logRecord":…}`.
  *
  * @module
  */
@@ -29,14 +30,18 @@ export function createConsoleExporter(
       try {
         // Decodes every span: slow, and fine for a human-facing exporter.
         const json = toOtlpJson(batch);
-        for (const rs of (json.resourceSpans ?? []) as Json[]) {
-          for (const ss of (rs.scopeSpans ?? []) as Json[]) {
-            for (const span of (ss.spans ?? []) as Json[]) {
+        const logs = batch.signal === "logs";
+        const groups = logs ? json.resourceLogs : json.resourceSpans;
+        for (const rs of (groups ?? []) as Json[]) {
+          const scopes = logs ? rs.scopeLogs : rs.scopeSpans;
+          for (const ss of (scopes ?? []) as Json[]) {
+            const items = logs ? ss.logRecords : ss.spans;
+            for (const item of (items ?? []) as Json[]) {
               out(
                 JSON.stringify({
                   resource: rs.resource ?? {},
                   scope: ss.scope ?? {},
-                  span,
+                  [logs ? "logRecord" : "span"]: item,
                 }),
               );
             }
@@ -46,7 +51,11 @@ export function createConsoleExporter(
       } catch (e) {
         return Promise.resolve({
           ok: false,
-          error: new Error(`Cannot print spans: ${(e as Error).message}`),
+          error: new Error(
+            `Cannot print ${
+              batch.signal === "logs" ? "log records" : "spans"
+            }: ${(e as Error).message}`,
+          ),
           retryable: false,
         });
       }

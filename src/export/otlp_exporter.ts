@@ -31,7 +31,8 @@ import {
   type ExportTraceServiceResponse,
   ExportTraceServiceResponseSchema,
 } from "../../gen/opentelemetry/proto/collector/trace/v1/trace_service_pb.ts";
-import { BufferPool, type SpanBatch } from "../otlp/mod.ts";
+import { ExportLogsServiceResponseSchema } from "../../gen/opentelemetry/proto/collector/logs/v1/logs_service_pb.ts";
+import { BufferPool, type Signal, type SpanBatch } from "../otlp/mod.ts";
 import type { OtlpTransportConfig } from "./config.ts";
 import type { ExportOutcome, SpanExporter } from "./exporter.ts";
 import { otlpHttpSettings } from "./otlp_http.ts";
@@ -51,11 +52,13 @@ export interface OtlpExporterOptions extends Partial<OtlpTransportConfig> {
   protocol?: OtlpHttpProtocol;
   /** Exports allowed in flight at once; the queue keeps below it. Default 30. */
   concurrencyLimit?: number;
+  /** What the batches hold: "traces" (default, /v1/traces) or "logs" (/v1/logs). */
+  signal?: Signal;
 }
 
-const metricsHelper: IExporterMetricsHelper<SpanBatch> = {
-  name: "span",
-  countItems: (b) => b.spans,
+const metricsHelpers: Record<Signal, IExporterMetricsHelper<SpanBatch>> = {
+  traces: { name: "span", countItems: (b) => b.spans },
+  logs: { name: "log", countItems: (b) => b.spans },
 };
 /**
  * Bytes of request bodies kept for reuse: the default export concurrency
@@ -72,6 +75,7 @@ export function createOtlpExporter(
   options: OtlpExporterOptions = {},
 ): SpanExporter {
   const protocol = options.protocol ?? "http/protobuf";
+  const signal = options.signal ?? "traces";
   // The delegate reads the response (our deserializeResponse) and then calls
   // the export's callback in the same synchronous step, so the partial success
   // parked here is always the one of the export whose callback runs next.
@@ -88,13 +92,13 @@ export function createOtlpExporter(
         ? new TextEncoder().encode(JSON.stringify(toOtlpJson(batch)))
         : batch.toBinary((size) => body = bodies.acquire(size)),
     deserializeResponse: (data) => {
-      parked = decodeResponse(protocol, data);
+      parked = decodeResponse(protocol, signal, data);
       return parked;
     },
   };
   const config = otlpHttpSettings(
     {
-      url: options.url ?? "http://localhost:4318/v1/traces",
+      url: options.url ?? `http://localhost:4318/v1/${signal}`,
       headers: options.headers ?? {},
       timeoutMillis: options.timeoutMillis ?? 10_000,
       compression: options.compression ?? "none",
@@ -112,8 +116,8 @@ export function createOtlpExporter(
   const delegate = createOtlpHttpExportDelegate(
     config,
     serializer,
-    "otlp_http_span_exporter",
-    metricsHelper,
+    `otlp_http_${metricsHelpers[signal].name}_exporter`,
+    metricsHelpers[signal],
     undefined,
   );
   return {
@@ -130,7 +134,7 @@ export function createOtlpExporter(
           if (result.code !== ExportResultCode.SUCCESS) {
             resolve({
               ok: false,
-              error: describe(result.error, config.url, secrets),
+              error: describe(result.error, config.url, secrets, signal),
               retryable: isRetryable(result.error),
             });
             return;
@@ -152,21 +156,38 @@ export function createOtlpExporter(
   };
 }
 
+/**
+ * The response's partial success, as a trace response: a logs response has
+ * the same fields and numbers (rejected_log_records is field 1, as
+ * rejected_spans), only its JSON names differ.
+ */
 function decodeResponse(
   protocol: OtlpHttpProtocol,
+  signal: Signal,
   data: Uint8Array,
 ): ExportTraceServiceResponse {
   if (protocol === "http/protobuf") {
     return fromBinary(ExportTraceServiceResponseSchema, data);
   }
   const text = new TextDecoder().decode(data).trim();
-  return fromJson(
-    ExportTraceServiceResponseSchema,
-    text === "" ? {} : JSON.parse(text),
-    {
+  const json = text === "" ? {} : JSON.parse(text);
+  if (signal === "logs") {
+    const logs = fromJson(ExportLogsServiceResponseSchema, json, {
       ignoreUnknownFields: true,
-    },
-  );
+    });
+    const partial = logs.partialSuccess;
+    return fromJson(ExportTraceServiceResponseSchema, {
+      ...(partial && {
+        partialSuccess: {
+          rejectedSpans: partial.rejectedLogRecords.toString(),
+          errorMessage: partial.errorMessage,
+        },
+      }),
+    });
+  }
+  return fromJson(ExportTraceServiceResponseSchema, json, {
+    ignoreUnknownFields: true,
+  });
 }
 
 /** Network errors the OpenTelemetry transport retries, and so do we. */
@@ -207,6 +228,7 @@ function describe(
   error: Error | undefined,
   url: string,
   secrets: Redactor,
+  signal: Signal,
 ): Error {
   const detail = secrets.text(
     error?.message || error?.name || "unknown error",
@@ -223,7 +245,9 @@ function describe(
     ? ": the receiver's request body limit is lower than SPANBRIDGE_MAX_REQUEST_BODY_BYTES; lower it below the receiver's limit"
     : "";
   return new Error(
-    `Cannot export spans to ${redactUrl(url)}: ${detail}${status}${hint}`,
+    `Cannot export ${signal === "logs" ? "log records" : "spans"} to ${
+      redactUrl(url)
+    }: ${detail}${status}${hint}`,
     { cause: error },
   );
 }

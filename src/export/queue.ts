@@ -16,6 +16,9 @@
  * goes back to the head of the queue and sending pauses with a growing
  * backoff, so an outage costs only what overflows the queue's bound.
  *
+ * Each signal has its own queue: a queue of signal "logs" holds log records
+ * where this text says spans (and its counters count them).
+ *
  * @module
  */
 
@@ -23,6 +26,7 @@ import {
   type EncodedResource,
   type EncodedResourceSpans,
   lengthDelimitedSize,
+  type Signal,
   SpanBatch,
 } from "../otlp/mod.ts";
 import type { BatchOptions } from "./config.ts";
@@ -90,6 +94,12 @@ export interface QueueCounters {
   inFlight: number;
 }
 
+/** How a queue's messages name what it holds and the variable that bounds it. */
+const terms = {
+  traces: { items: "spans", maxQueue: "OTEL_BSP_MAX_QUEUE_SIZE" },
+  logs: { items: "log records", maxQueue: "OTEL_BLRP_MAX_QUEUE_SIZE" },
+} as const;
+
 /** Backoff after a retryable failure: 1 s, doubling up to 5 s (the OTLP transport's bounds). */
 const firstRetryMs = 1_000;
 const maxRetryMs = 5_000;
@@ -103,10 +113,12 @@ export interface ExportProblem {
     | "export_failed"
     | "rejected"
     | "retrying";
-  /** Spans concerned. */
+  /** Spans (log records, in a queue of logs) concerned. */
   spans: number;
   /** What went wrong, as a sentence. */
   message: string;
+  /** The signal of the queue. */
+  signal: Signal;
 }
 
 /** A request being put together: one group per resource and schema URL. */
@@ -126,7 +138,8 @@ interface Request {
 export class SpanQueue {
   readonly #exporter: SpanExporter;
   readonly #options: BatchOptions;
-  readonly #onProblem: (problem: ExportProblem) => void;
+  readonly #onProblem: (problem: Omit<ExportProblem, "signal">) => void;
+  readonly #signal: Signal;
   readonly #counters: QueueCounters = {
     received: 0,
     exported: 0,
@@ -158,15 +171,20 @@ export class SpanQueue {
   #idle: (() => void)[] = [];
   #closed = false;
 
-  /** `onProblem` hears about failed and partly refused exports. */
+  /**
+   * `onProblem` hears about failed and partly refused exports; `signal` is
+   * what the queue holds (batches of one signal only).
+   */
   constructor(
     exporter: SpanExporter,
     options: BatchOptions,
     onProblem: (problem: ExportProblem) => void = () => {},
+    signal: Signal = "traces",
   ) {
     this.#exporter = exporter;
     this.#options = options;
-    this.#onProblem = onProblem;
+    this.#signal = signal;
+    this.#onProblem = (problem) => onProblem({ ...problem, signal });
   }
 
   /** A snapshot of the counters. */
@@ -212,12 +230,13 @@ export class SpanQueue {
     }
     if (this.#closed) return this.#dropBatch("shutdown", batch);
     const size = new RequestSize().add(batch);
+    const { items, maxQueue } = terms[this.#signal];
     if (size > this.#options.maxRequestBodyBytes) {
       this.#onProblem({
         reason: "too_large",
         spans,
         message:
-          `A record of ${spans} spans is ${size} bytes as an export request, over the ${this.#options.maxRequestBodyBytes}-byte request body limit; its spans are dropped: raise SPANBRIDGE_MAX_REQUEST_BODY_BYTES (and the collector's limit), or have the program send smaller batches`,
+          `A record of ${spans} ${items} is ${size} bytes as an export request, over the ${this.#options.maxRequestBodyBytes}-byte request body limit; its ${items} are dropped: raise SPANBRIDGE_MAX_REQUEST_BODY_BYTES (and the collector's limit), or have the program send smaller batches`,
       });
       return this.#dropBatch("too_large", batch);
     }
@@ -234,7 +253,7 @@ export class SpanQueue {
         reason: "queue_full",
         spans,
         message:
-          `The export queue is full (${this.#counters.queued} spans, ${this.#counters.queuedBytes} bytes); spans dropped: raise OTEL_BSP_MAX_QUEUE_SIZE or SPANBRIDGE_MAX_QUEUE_BYTES, or make the collector faster`,
+          `The ${this.#signal} export queue is full (${this.#counters.queued} ${items}, ${this.#counters.queuedBytes} bytes); ${items} dropped: raise ${maxQueue} or SPANBRIDGE_MAX_QUEUE_BYTES, or make the collector faster`,
       });
       return this.#dropBatch("queue_full", batch);
     }
@@ -370,7 +389,9 @@ export class SpanQueue {
       reason: "retrying",
       spans: request.spans,
       message:
-        `${error.message}; retrying in ${this.#retryMs} ms (${this.#counters.queued} spans queued)`,
+        `${error.message}; retrying in ${this.#retryMs} ms (${this.#counters.queued} ${
+          terms[this.#signal].items
+        } queued)`,
     });
   }
 
@@ -425,7 +446,7 @@ export class SpanQueue {
     // it goes back to the queue for a retry.
     const request = new SpanBatch(merged, spans, () => {
       for (const part of parts) part.release();
-    });
+    }, this.#signal);
     const sent: Request = { batch: request, bytes, settled: false };
     this.#requests.add(sent);
     this.#exporter.export(request).then((outcome) => {
@@ -447,9 +468,9 @@ export class SpanQueue {
           this.#onProblem({
             reason: "rejected",
             spans: rejected,
-            message: `The receiver refused ${rejected} of ${spans} spans: ${
-              outcome.message ?? "no reason given"
-            }`,
+            message: `The receiver refused ${rejected} of ${spans} ${
+              terms[this.#signal].items
+            }: ${outcome.message ?? "no reason given"}`,
           });
         }
       } else if (outcome.retryable) {

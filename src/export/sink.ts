@@ -1,14 +1,14 @@
 /**
  * The controller's single entry point for export: decoded batches in, with
- * the process that sent them; resource merging, queueing and the configured
- * exporter behind it.
+ * the process that sent them; resource merging, one queue per signal (spans,
+ * logs) and the configured exporter of each behind it.
  *
  * @module
  */
 
-import { SpanBatch } from "../otlp/mod.ts";
+import { type Signal, SpanBatch } from "../otlp/mod.ts";
 import type { Logger } from "../log.ts";
-import type { ExportConfig } from "./config.ts";
+import type { ExportConfig, SignalExportConfig } from "./config.ts";
 import { createConsoleExporter } from "./console_exporter.ts";
 import type { SpanExporter } from "./exporter.ts";
 import { createOtlpExporter } from "./otlp_exporter.ts";
@@ -23,18 +23,24 @@ import {
 /** The export counters the controller reports (see {@linkcode QueueCounters}). */
 export type ExportCounters = QueueCounters;
 
-/** Where the controller hands decoded spans. */
+/** Where the controller hands decoded spans and log records. */
 export interface SpanSink {
-  /** Queues the spans of one record sent by `process`; never throws. */
+  /**
+   * Queues the spans (log records) of one record sent by `process` in the
+   * queue of `batch.signal`; never throws.
+   */
   add(batch: SpanBatch, process: ProcessMeta): void;
   /**
-   * The spans and bytes that would still be queued now; the controller
+   * The spans (log records) and bytes that would still be queued now, in
+   * the fuller of the queues (the ring holds every signal); the controller
    * leaves records in the ring while there is no room for them.
    */
   room(): { spans: number; bytes: number; empty: boolean };
-  /** A snapshot of the counters. */
+  /** A snapshot of the span queue's counters. */
   counters(): ExportCounters;
-  /** Exports what was added so far, waiting at most `timeoutMs`; true when every span was settled (exported or counted as dropped). */
+  /** A snapshot of the log queue's counters (its "spans" are log records). */
+  logCounters(): ExportCounters;
+  /** Exports what was added so far, waiting at most `timeoutMs`; true when every span and log record was settled (exported or counted as dropped). */
   flush(timeoutMs?: number): Promise<boolean>;
   /** Delivers what was added within `timeoutMs` (default 10 s), drops and counts the rest, closes the exporter. */
   shutdown(timeoutMs?: number): Promise<void>;
@@ -44,8 +50,10 @@ export interface SpanSink {
 export interface SinkOptions {
   /** Where export problems are logged (rate-limited). */
   log: Logger;
-  /** Replaces the exporter chosen by config.exporter (tests). */
+  /** Replaces the exporter chosen by config.exporter (tests, the telemetry's watch). */
   exporter?: SpanExporter;
+  /** Replaces the exporter chosen by config.logs.exporter. */
+  logExporter?: SpanExporter;
   /** Replaces host.name / host.arch detection (tests). */
   host?: HostInfo;
 }
@@ -55,39 +63,73 @@ export function createSink(
   config: ExportConfig,
   options: SinkOptions,
 ): SpanSink {
-  const exporter = options.exporter ?? exporterFor(config);
+  // One cache for both signals: the log records of a process get the very
+  // resource its spans get.
   const resources = new ResourceCache(
     config.resource,
     options.host ?? detectHost(config.resource.k8sNodeName),
     config.batch.maxResourceCacheBytes,
   );
-  const queue = new SpanQueue(
-    exporter ?? discard,
-    config.batch,
-    rateLimited(options.log),
-  );
+  const problems = rateLimited(options.log);
+  const queues: Record<Signal, SpanQueue> = {
+    traces: new SpanQueue(
+      options.exporter ?? exporterFor(config, "traces") ?? discard,
+      config.batch,
+      problems,
+      "traces",
+    ),
+    logs: new SpanQueue(
+      options.logExporter ?? exporterFor(config.logs, "logs") ?? discard,
+      config.logs.batch,
+      problems,
+      "logs",
+    ),
+  };
+  const all = Object.values(queues);
   return {
     add(batch, process) {
       const merged = batch.resourceSpans.map((rs) => ({
         ...rs,
         resource: resources.resolve(rs.resource, process),
       }));
-      queue.add(new SpanBatch(merged, batch.spans, () => batch.release()));
+      queues[batch.signal].add(
+        new SpanBatch(merged, batch.spans, () => batch.release(), batch.signal),
+      );
     },
-    room: () => queue.room(),
-    counters: () => queue.counters(),
-    flush: (timeoutMs) => queue.flush(timeoutMs),
-    shutdown: (timeoutMs = 10_000) => queue.shutdown(timeoutMs),
+    room: () => {
+      const rooms = all.map((queue) => queue.room());
+      return {
+        spans: Math.min(...rooms.map((r) => r.spans)),
+        bytes: Math.min(...rooms.map((r) => r.bytes)),
+        empty: rooms.every((r) => r.empty),
+      };
+    },
+    counters: () => queues.traces.counters(),
+    logCounters: () => queues.logs.counters(),
+    flush: async (timeoutMs) =>
+      (await Promise.all(all.map((queue) => queue.flush(timeoutMs)))).every(
+        (done) => done,
+      ),
+    shutdown: async (timeoutMs = 10_000) => {
+      await Promise.all(all.map((queue) => queue.shutdown(timeoutMs)));
+    },
   };
 }
 
-/** The exporter `config` asks for; undefined for OTEL_TRACES_EXPORTER=none. */
-export function exporterFor(config: ExportConfig): SpanExporter | undefined {
+/**
+ * The exporter `config` asks for, sending `signal`; undefined for
+ * OTEL_TRACES_EXPORTER=none (OTEL_LOGS_EXPORTER=none).
+ */
+export function exporterFor(
+  config: SignalExportConfig,
+  signal: Signal = "traces",
+): SpanExporter | undefined {
   switch (config.exporter) {
     case "otlp":
       return createOtlpExporter({
         ...config.otlp,
         protocol: config.protocol,
+        signal,
         // The queue limits concurrent exports itself. The delegate frees a
         // slot only after its callback, in which the queue already sends
         // the next request: one spare slot keeps that from being refused.
@@ -100,7 +142,7 @@ export function exporterFor(config: ExportConfig): SpanExporter | undefined {
   }
 }
 
-/** OTEL_TRACES_EXPORTER=none: spans are counted as exported and go nowhere. */
+/** OTEL_TRACES_EXPORTER=none (OTEL_LOGS_EXPORTER=none): counted as exported, sent nowhere. */
 const discard: SpanExporter = {
   export: () => Promise.resolve({ ok: true, rejected: 0 }),
   shutdown: () => Promise.resolve(),
@@ -116,10 +158,12 @@ function rateLimited(log: Logger): (problem: ExportProblem) => void {
     { last: number; suppressed: number; suppressedSpans: number }
   >();
   return (problem) => {
-    let state = byReason.get(problem.reason);
+    // Per signal too: a log outage must not hide the spans'.
+    const key = `${problem.signal}/${problem.reason}`;
+    let state = byReason.get(key);
     if (!state) {
       state = { last: -Infinity, suppressed: 0, suppressedSpans: 0 };
-      byReason.set(problem.reason, state);
+      byReason.set(key, state);
     }
     const now = Date.now();
     if (now - state.last < 10_000) {
@@ -127,13 +171,16 @@ function rateLimited(log: Logger): (problem: ExportProblem) => void {
       state.suppressedSpans += problem.spans;
       return;
     }
+    // Log records are counted as such, spans as before.
+    const unit = problem.signal === "logs" ? "LogRecords" : "Spans";
     log.warn(problem.message, {
       reason: problem.reason,
-      spans: problem.spans,
+      ...(problem.signal === "logs" && { signal: problem.signal }),
+      [unit === "Spans" ? "spans" : "logRecords"]: problem.spans,
       ...(state.suppressed > 0
         ? {
           earlierProblems: state.suppressed,
-          earlierSpans: state.suppressedSpans,
+          [`earlier${unit}`]: state.suppressedSpans,
         }
         : {}),
     });

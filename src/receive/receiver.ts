@@ -1,9 +1,12 @@
 /**
- * A small OTLP/HTTP trace receiver: POST /v1/traces in protobuf or JSON,
- * gzip or not, answered as the OTLP/HTTP specification says (200 with an
- * ExportTraceServiceResponse in the request's encoding; 400 with a
- * google.rpc.Status for a bad body; 415 for an unknown content type or
- * encoding). `spanbridge receive`, the demo and the end-to-end tests use it.
+ * A small OTLP/HTTP trace and logs receiver: POST /v1/traces and /v1/logs
+ * in protobuf or JSON, gzip or not, answered as the OTLP/HTTP specification
+ * says (200 with an Export{Trace,Logs}ServiceResponse in the request's
+ * encoding; 400 with a google.rpc.Status for a bad body; 415 for an unknown
+ * content type or encoding). `spanbridge receive`, the demo and the
+ * end-to-end tests use it. Printing, log records go under their spans: what
+ * arrives is held for a moment (printDelayMs) and printed together, as the
+ * spans and the log records of a request come in requests of their own.
  *
  * @module
  */
@@ -20,7 +23,16 @@ import {
   type TracesData,
   TracesDataSchema,
 } from "../../gen/opentelemetry/proto/trace/v1/trace_pb.ts";
-import { fromOtlpJson } from "../otlp/mod.ts";
+import {
+  type ExportLogsServiceRequest,
+  ExportLogsServiceRequestSchema,
+  ExportLogsServiceResponseSchema,
+} from "../../gen/opentelemetry/proto/collector/logs/v1/logs_service_pb.ts";
+import {
+  type LogsData,
+  LogsDataSchema,
+} from "../../gen/opentelemetry/proto/logs/v1/logs_pb.ts";
+import { fromOtlpJson, logsFromOtlpJson } from "../otlp/mod.ts";
 import { formatTraces } from "./tree.ts";
 
 /** The encoding of a request body. */
@@ -34,6 +46,10 @@ export interface ReceiverCounters {
   spans: number;
   /** Spans refused through partial success. */
   rejectedSpans: number;
+  /** Log records in accepted logs requests. */
+  logRecords: number;
+  /** Log records refused through partial success. */
+  rejectedLogRecords: number;
   /** Requests answered with a 4xx or 5xx status. */
   failedRequests: number;
 }
@@ -42,14 +58,26 @@ export interface ReceiverCounters {
 export interface ReceiverOptions {
   /** Called with every accepted request, before the response is sent. */
   onTraces?: (traces: TracesData, format: OtlpFormat, request: Request) => void;
-  /** Print every request as trace trees on standard output. Default false. */
+  /** Called with every accepted logs request, before the response is sent. */
+  onLogs?: (logs: LogsData, format: OtlpFormat, request: Request) => void;
+  /** Print what arrives as trace trees, log records under their spans, on standard output. Default false. */
   print?: boolean;
+  /**
+   * How long what arrived is held before it is printed, so that the log
+   * records of a trace (sent in requests of their own) are printed under
+   * its spans (ms, default 1000; 0 prints each request as it comes).
+   */
+  printDelayMs?: number;
   /** Where printed trees go instead of standard output. */
   write?: (text: string) => void;
   /** Decides a partial success for a request (tests): spans refused and why. */
   partialSuccess?: (
     traces: TracesData,
   ) => { rejectedSpans: number; errorMessage: string } | undefined;
+  /** Decides a partial success for a logs request (tests): records refused and why. */
+  logsPartialSuccess?: (
+    logs: LogsData,
+  ) => { rejectedLogRecords: number; errorMessage: string } | undefined;
   /** Largest request body, compressed or not, in bytes. Default 64 MiB. */
   maxBodyBytes?: number;
 }
@@ -60,6 +88,8 @@ export interface TraceHandler {
   handle(request: Request): Promise<Response>;
   /** A snapshot of the counters. */
   counters(): ReceiverCounters;
+  /** Prints what is still held for printing (see printDelayMs). */
+  flush(): void;
 }
 
 const mediaTypes: Record<string, OtlpFormat> = {
@@ -80,7 +110,7 @@ class HttpError extends Error {
   }
 }
 
-/** Creates the /v1/traces handler without a server, so tests can wrap it. */
+/** Creates the /v1/traces and /v1/logs handler without a server, so tests can wrap it. */
 export function createTraceHandler(
   options: ReceiverOptions = {},
 ): TraceHandler {
@@ -88,6 +118,8 @@ export function createTraceHandler(
     requests: 0,
     spans: 0,
     rejectedSpans: 0,
+    logRecords: 0,
+    rejectedLogRecords: 0,
     failedRequests: 0,
   };
   const maxBody = options.maxBodyBytes ?? 64 << 20;
@@ -99,15 +131,16 @@ export function createTraceHandler(
       done += Deno.stdout.writeSync(bytes.subarray(done));
     }
   });
+  const printer = new HeldPrinter(write, options.printDelayMs ?? 1000);
 
   async function handle(request: Request): Promise<Response> {
     let format: OtlpFormat = "protobuf";
     try {
       const url = new URL(request.url);
-      if (url.pathname !== "/v1/traces") {
+      if (url.pathname !== "/v1/traces" && url.pathname !== "/v1/logs") {
         throw new HttpError(
           404,
-          `Unknown path ${url.pathname}: use /v1/traces`,
+          `Unknown path ${url.pathname}: use /v1/traces or /v1/logs`,
         );
       }
       if (request.method !== "POST") {
@@ -128,6 +161,9 @@ export function createTraceHandler(
       }
       format = known;
       const body = await readBody(request, maxBody);
+      if (url.pathname === "/v1/logs") {
+        return receiveLogs(format, body, request);
+      }
       const exportRequest = decodeRequest(format, body);
       const traces = create(TracesDataSchema, {
         resourceSpans: exportRequest.resourceSpans,
@@ -141,7 +177,7 @@ export function createTraceHandler(
       counters.spans += spans - (partial?.rejectedSpans ?? 0);
       counters.rejectedSpans += partial?.rejectedSpans ?? 0;
       options.onTraces?.(traces, format, request);
-      if (options.print) write(formatTraces(traces));
+      if (options.print) printer.traces(traces);
       const response = create(ExportTraceServiceResponseSchema, {
         partialSuccess: partial &&
           {
@@ -176,7 +212,98 @@ export function createTraceHandler(
     }
   }
 
-  return { handle, counters: () => ({ ...counters }) };
+  function receiveLogs(
+    format: OtlpFormat,
+    body: Uint8Array,
+    request: Request,
+  ): Response {
+    const exportRequest = decodeLogsRequest(format, body);
+    const logs = create(LogsDataSchema, {
+      resourceLogs: exportRequest.resourceLogs,
+    });
+    let records = 0;
+    for (const rl of logs.resourceLogs) {
+      for (const sl of rl.scopeLogs) records += sl.logRecords.length;
+    }
+    const partial = options.logsPartialSuccess?.(logs);
+    counters.requests++;
+    counters.logRecords += records - (partial?.rejectedLogRecords ?? 0);
+    counters.rejectedLogRecords += partial?.rejectedLogRecords ?? 0;
+    options.onLogs?.(logs, format, request);
+    if (options.print) printer.logs(logs);
+    const response = create(ExportLogsServiceResponseSchema, {
+      partialSuccess: partial &&
+        {
+          rejectedLogRecords: BigInt(partial.rejectedLogRecords),
+          errorMessage: partial.errorMessage,
+        },
+    });
+    return reply(
+      200,
+      format,
+      toBinary(ExportLogsServiceResponseSchema, response),
+      () => toJson(ExportLogsServiceResponseSchema, response),
+    );
+  }
+
+  return {
+    handle,
+    counters: () => ({ ...counters }),
+    flush: () => printer.flush(),
+  };
+}
+
+/**
+ * Holds received spans and log records for `delayMs` from the first that
+ * arrived, then prints them together (log records under their spans).
+ */
+class HeldPrinter {
+  #traces: TracesData[] = [];
+  #logs: LogsData[] = [];
+  #timer: ReturnType<typeof setTimeout> | undefined;
+
+  readonly #write: (text: string) => void;
+  readonly #delayMs: number;
+
+  constructor(write: (text: string) => void, delayMs: number) {
+    this.#write = write;
+    this.#delayMs = delayMs;
+  }
+
+  traces(traces: TracesData): void {
+    this.#traces.push(traces);
+    this.#hold();
+  }
+
+  logs(logs: LogsData): void {
+    this.#logs.push(logs);
+    this.#hold();
+  }
+
+  /** Prints everything held now. */
+  flush(): void {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    if (this.#traces.length === 0 && this.#logs.length === 0) return;
+    const traces = create(TracesDataSchema, {
+      resourceSpans: this.#traces.flatMap((t) => t.resourceSpans),
+    });
+    const logs = create(LogsDataSchema, {
+      resourceLogs: this.#logs.flatMap((l) => l.resourceLogs),
+    });
+    this.#traces = [];
+    this.#logs = [];
+    const text = formatTraces(traces, {}, logs);
+    if (text !== "") this.#write(text);
+  }
+
+  #hold(): void {
+    if (this.#delayMs <= 0) return this.flush();
+    this.#timer ??= setTimeout(() => {
+      this.#timer = undefined;
+      this.flush();
+    }, this.#delayMs);
+  }
 }
 
 function reply(
@@ -226,6 +353,24 @@ async function readBody(
   }
 }
 
+function decodeLogsRequest(
+  format: OtlpFormat,
+  body: Uint8Array,
+): ExportLogsServiceRequest {
+  try {
+    return format === "protobuf"
+      ? fromBinary(ExportLogsServiceRequestSchema, body)
+      : logsFromOtlpJson(
+        JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(body)),
+      );
+  } catch (e) {
+    throw new HttpError(
+      400,
+      `Cannot decode the ${format} logs request body: ${(e as Error).message}`,
+    );
+  }
+}
+
 function decodeRequest(
   format: OtlpFormat,
   body: Uint8Array,
@@ -260,13 +405,15 @@ export interface Receiver {
   addr: string;
   /** The traces endpoint, e.g. http://127.0.0.1:4318/v1/traces. */
   url: string;
+  /** The logs endpoint, e.g. http://127.0.0.1:4318/v1/logs. */
+  logsUrl: string;
   /** A snapshot of the counters. */
   counters(): ReceiverCounters;
-  /** Stops listening and waits for requests in progress. */
+  /** Stops listening, waits for requests in progress and prints what is held. */
   close(): Promise<void>;
 }
 
-/** Starts an OTLP/HTTP trace receiver; resolves once it listens. */
+/** Starts an OTLP/HTTP trace and logs receiver; resolves once it listens. */
 export function startReceiver(
   options: StartReceiverOptions = {},
 ): Promise<Receiver> {
@@ -285,8 +432,12 @@ export function startReceiver(
             port: addr.port,
             addr: `${host}:${addr.port}`,
             url: `http://${host}:${addr.port}/v1/traces`,
+            logsUrl: `http://${host}:${addr.port}/v1/logs`,
             counters: handler.counters,
-            close: () => server.shutdown(),
+            close: async () => {
+              await server.shutdown();
+              handler.flush();
+            },
           });
         },
       }, handler.handle);

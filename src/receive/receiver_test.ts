@@ -10,6 +10,13 @@ import type { TracesData } from "../../gen/opentelemetry/proto/trace/v1/trace_pb
 import { sampleSpans, sampleTraces } from "../otlp/test_traces.ts";
 import { toOtlpJson } from "../otlp/mod.ts";
 import { type OtlpFormat, startReceiver } from "./receiver.ts";
+import {
+  ExportLogsServiceRequestSchema,
+  ExportLogsServiceResponseSchema,
+} from "../../gen/opentelemetry/proto/collector/logs/v1/logs_service_pb.ts";
+import type { LogsData } from "../../gen/opentelemetry/proto/logs/v1/logs_pb.ts";
+import { sampleLogRecords, sampleLogs } from "../otlp/test_logs.ts";
+import { logsToOtlpJson } from "../otlp/mod.ts";
 
 const request = create(ExportTraceServiceRequestSchema, {
   resourceSpans: sampleTraces(sampleSpans(3)).resourceSpans,
@@ -135,13 +142,13 @@ Deno.test("receiver answers 400 with a Status to a bad payload", async () => {
   });
 });
 
-Deno.test("receiver answers 404 and 405 outside POST /v1/traces", async () => {
+Deno.test("receiver answers 404 and 405 outside POST /v1/traces and /v1/logs", async () => {
   await withReceiver(async (url) => {
     let res = await fetch(url);
     strictEqual(res.status, 405);
     strictEqual(res.headers.get("allow"), "POST");
     await res.body?.cancel();
-    res = await post(url.replace("/v1/traces", "/v1/logs"), protobufBody, {
+    res = await post(url.replace("/v1/traces", "/v1/metrics"), protobufBody, {
       "content-type": "application/x-protobuf",
     });
     strictEqual(res.status, 404);
@@ -154,6 +161,7 @@ Deno.test("receiver counts requests and spans and prints trees when asked", asyn
   const receiver = await startReceiver({
     port: 0,
     print: true,
+    printDelayMs: 0,
     write: (t) => printed.push(t),
   });
   try {
@@ -167,6 +175,8 @@ Deno.test("receiver counts requests and spans and prints trees when asked", asyn
       requests: 1,
       spans: 3,
       rejectedSpans: 0,
+      logRecords: 0,
+      rejectedLogRecords: 0,
       failedRequests: 1,
     });
     strictEqual(printed.length, 1);
@@ -191,4 +201,98 @@ Deno.test("startReceiver fails with a clear error when the port is taken", async
   } finally {
     await first.close();
   }
+});
+
+const logsRequest = create(ExportLogsServiceRequestSchema, {
+  resourceLogs: sampleLogs(sampleLogRecords(3)).resourceLogs,
+});
+
+Deno.test("receiver accepts logs in protobuf and JSON on /v1/logs, answering in kind, and counts log records", async () => {
+  const got: [LogsData, OtlpFormat][] = [];
+  const receiver = await startReceiver({
+    port: 0,
+    onLogs: (l, f) => got.push([l, f]),
+    logsPartialSuccess: (logs) =>
+      logs.resourceLogs.length > 0
+        ? { rejectedLogRecords: 1, errorMessage: "one too many" }
+        : undefined,
+  });
+  try {
+    strictEqual(receiver.logsUrl, receiver.url.replace("traces", "logs"));
+    let res = await post(
+      receiver.logsUrl,
+      toBinary(ExportLogsServiceRequestSchema, logsRequest),
+      { "content-type": "application/x-protobuf" },
+    );
+    strictEqual(res.status, 200);
+    const answer = fromBinary(
+      ExportLogsServiceResponseSchema,
+      new Uint8Array(await res.arrayBuffer()),
+    );
+    strictEqual(answer.partialSuccess?.rejectedLogRecords, 1n);
+    res = await post(
+      receiver.logsUrl,
+      JSON.stringify(logsToOtlpJson(logsRequest)),
+      { "content-type": "application/json" },
+    );
+    strictEqual(res.status, 200);
+    strictEqual((await res.json()).partialSuccess.rejectedLogRecords, "1");
+    res = await post(receiver.logsUrl, "{bad", {
+      "content-type": "application/json",
+    });
+    strictEqual(res.status, 400);
+    ok((await res.json()).message.startsWith("Cannot decode the json logs"));
+    deepStrictEqual(got.map(([, f]) => f), ["protobuf", "json"]);
+    deepStrictEqual(
+      got.map(([l]) => l.resourceLogs[0].scopeLogs[0].logRecords[2].spanId),
+      [0, 1].map(() =>
+        logsRequest.resourceLogs[0].scopeLogs[0].logRecords[2].spanId
+      ),
+    );
+    const c = receiver.counters();
+    deepStrictEqual([
+      c.requests,
+      c.logRecords,
+      c.rejectedLogRecords,
+      c.spans,
+      c.failedRequests,
+    ], [2, 4, 2, 0, 1]);
+  } finally {
+    await receiver.close();
+  }
+});
+
+Deno.test("receiver holds what arrives and prints log records under their spans, whichever came first", async () => {
+  const printed: string[] = [];
+  const receiver = await startReceiver({
+    port: 0,
+    print: true,
+    printDelayMs: 60_000,
+    write: (t) => printed.push(t),
+  });
+  try {
+    // The logs first: they are held, not printed without their spans.
+    (await post(
+      receiver.logsUrl,
+      toBinary(ExportLogsServiceRequestSchema, logsRequest),
+      {
+        "content-type": "application/x-protobuf",
+      },
+    )).body?.cancel();
+    (await post(receiver.url, protobufBody, {
+      "content-type": "application/x-protobuf",
+    })).body?.cancel();
+    strictEqual(printed.length, 0);
+  } finally {
+    // Closing prints what is held.
+    await receiver.close();
+  }
+  strictEqual(printed.length, 1);
+  const lines = printed[0].split("\n");
+  strictEqual(
+    lines[1],
+    "└─ GET /  [demo]  SERVER  1.500 ms  OK  db.system=sqlite",
+  );
+  strictEqual(lines[2], "   · INFO  line 0  [demo]  user=u0");
+  ok(lines.includes("      · INFO  line 2  [demo]  user=u2"), printed[0]);
 });

@@ -4,6 +4,10 @@
  * with the service, span name, kind, duration, status, a few attributes and
  * the number of events. Spans whose parent is not in the batch are shown as
  * roots, marked with "↑" (the parent ended later or in another request).
+ * Log records, when given, are drawn as "·" lines under the span they were
+ * written in (by trace id and span id), in time order; those of a trace
+ * whose span is not in the batch under the trace; those outside any span in
+ * one block per service after the traces.
  *
  * @module
  */
@@ -15,6 +19,10 @@ import {
   Status_StatusCode,
   type TracesData,
 } from "../../gen/opentelemetry/proto/trace/v1/trace_pb.ts";
+import type {
+  LogRecord,
+  LogsData,
+} from "../../gen/opentelemetry/proto/logs/v1/logs_pb.ts";
 
 /** Options of {@linkcode formatTraces}. */
 export interface TreeOptions {
@@ -39,11 +47,46 @@ const kindNames: Record<number, string> = {
   [Span_SpanKind.CONSUMER]: "CONSUMER",
 };
 
-/** Returns the trees of all traces in `traces`, one block per trace, ending with a newline. */
+/** A log record and the service that wrote it. */
+interface LogLine {
+  record: LogRecord;
+  service: string;
+}
+
+/**
+ * Returns the trees of all traces in `traces`, one block per trace, ending
+ * with a newline; with `logs`, each log record under its span (see the
+ * module's description).
+ */
 export function formatTraces(
   traces: TracesData,
   options: TreeOptions = {},
+  logs?: LogsData,
 ): string {
+  // Log records by trace id, then by span id ("" for none).
+  const logsByTrace = new Map<string, Map<string, LogLine[]>>();
+  const outside = new Map<string, LogRecord[]>();
+  for (const rl of logs?.resourceLogs ?? []) {
+    const service =
+      stringAttribute(rl.resource?.attributes ?? [], "service.name") ?? "?";
+    for (const sl of rl.scopeLogs) {
+      for (const record of sl.logRecords) {
+        const traceId = hex(record.traceId);
+        if (traceId === "") {
+          let list = outside.get(service);
+          if (!list) outside.set(service, list = []);
+          list.push(record);
+          continue;
+        }
+        let bySpan = logsByTrace.get(traceId);
+        if (!bySpan) logsByTrace.set(traceId, bySpan = new Map());
+        const spanId = hex(record.spanId);
+        let list = bySpan.get(spanId);
+        if (!list) bySpan.set(spanId, list = []);
+        list.push({ record, service });
+      }
+    }
+  }
   const byTrace = new Map<string, Node[]>();
   for (const rs of traces.resourceSpans) {
     const service =
@@ -58,8 +101,15 @@ export function formatTraces(
     }
   }
   let out = "";
+  const logLines = (lines: LogLine[] | undefined, prefix: string) => {
+    for (const line of byTime(lines ?? [])) {
+      out += `${prefix}· ${describeLog(line, options)}\n`;
+    }
+  };
   for (const [traceId, nodes] of byTrace) {
     const bySpanId = new Map(nodes.map((n) => [hex(n.span.spanId), n]));
+    const traceLogs = logsByTrace.get(traceId);
+    logsByTrace.delete(traceId);
     const roots: Node[] = [];
     for (const node of nodes) {
       const parentId = hex(node.span.parentSpanId);
@@ -81,6 +131,11 @@ export function formatTraces(
     );
     const count = nodes.length === 1 ? "1 span" : `${nodes.length} spans`;
     out += `trace ${traceId}  ${count}, ${millis(end - start)}\n`;
+    // Records of spans not in the batch: under the trace, with their span id.
+    for (const [spanId, lines] of traceLogs ?? []) {
+      if (bySpanId.has(spanId)) continue;
+      logLines(lines, spanId === "" ? "" : `↑ span ${spanId} `);
+    }
     const walk = (list: Node[], prefix: string) => {
       list.sort((a, b) =>
         a.span.startTimeUnixNano < b.span.startTimeUnixNano
@@ -92,12 +147,65 @@ export function formatTraces(
       list.forEach((node, i) => {
         const last = i === list.length - 1;
         out += `${prefix}${last ? "└─ " : "├─ "}${describe(node, options)}\n`;
-        walk(node.children, prefix + (last ? "   " : "│  "));
+        const inner = prefix + (last ? "   " : "│  ");
+        logLines(traceLogs?.get(hex(node.span.spanId)), inner);
+        walk(node.children, inner);
       });
     };
     walk(roots, "");
   }
+  // Traces of which only log records came.
+  for (const [traceId, bySpan] of logsByTrace) {
+    const lines = [...bySpan.values()].flat();
+    out += `trace ${traceId}  no spans received, ${records(lines.length)}\n`;
+    for (const [spanId, list] of bySpan) {
+      logLines(list, spanId === "" ? "" : `↑ span ${spanId} `);
+    }
+  }
+  for (const [service, list] of outside) {
+    out += `logs [${service}]  ${records(list.length)} outside any span\n`;
+    logLines(list.map((record) => ({ record, service })), "");
+  }
   return out;
+}
+
+function records(n: number): string {
+  return n === 1 ? "1 log record" : `${n} log records`;
+}
+
+function byTime(lines: LogLine[]): LogLine[] {
+  const time = (r: LogRecord) => r.timeUnixNano || r.observedTimeUnixNano;
+  return lines.toSorted((a, b) => {
+    const x = time(a.record);
+    const y = time(b.record);
+    return x < y ? -1 : x > y ? 1 : 0;
+  });
+}
+
+/** Severity, body, event name and a few attributes of a log record. */
+function describeLog(line: LogLine, options: TreeOptions): string {
+  const { record } = line;
+  const parts = [
+    record.severityText ||
+    (record.severityNumber ? `SEVERITY ${record.severityNumber}` : "-"),
+  ];
+  if (record.eventName) parts.push(`event=${record.eventName}`);
+  if (record.body?.value.case !== undefined) {
+    // One line per record: a multi-line body keeps its breaks as \n.
+    parts.push(cut(formatAnyValue(record.body).replaceAll("\n", "\\n"), 120));
+  }
+  parts.push(`[${line.service}]`);
+  const maxLen = options.maxValueLength ?? 40;
+  const max = options.maxAttributes ?? 3;
+  for (const kv of record.attributes.slice(0, max)) {
+    parts.push(`${kv.key}=${cut(formatAnyValue(kv.value), maxLen)}`);
+  }
+  if (record.attributes.length > max) parts.push("…");
+  return parts.join("  ");
+}
+
+function cut(value: string, maxLen: number): string {
+  return value.length > maxLen ? value.slice(0, maxLen - 1) + "…" : value;
 }
 
 function describe(node: Node, options: TreeOptions): string {

@@ -6,8 +6,10 @@
  * Names follow the semantic conventions for SDK self-observability where
  * one fits (`otel.sdk.exporter.span.exported`, `otel.sdk.exporter.span.inflight`,
  * `otel.sdk.exporter.operation.duration`, `otel.sdk.processor.span.processed`,
- * `otel.sdk.processor.span.queue.size`); what only spanbridge has is under
- * `spanbridge.*`.
+ * `otel.sdk.processor.span.queue.size`, and the same four for logs:
+ * `otel.sdk.exporter.log.exported`, `otel.sdk.exporter.log.inflight`,
+ * `otel.sdk.processor.log.processed`, `otel.sdk.processor.log.queue.size`);
+ * what only spanbridge has is under `spanbridge.*`.
  *
  * @module
  */
@@ -121,6 +123,35 @@ export class AgentMetrics {
       "{span}",
       "Spans waiting in the export queue.",
     );
+    const logsReceived = counter(
+      "spanbridge.log.received",
+      "{log_record}",
+      "Log records read from the ring buffer and decoded.",
+    );
+    const logsExported = counter(
+      "otel.sdk.exporter.log.exported",
+      "{log_record}",
+      `Log records whose export finished; error.type says why it failed (${
+        reasonsOf("exporter")
+      }).`,
+    );
+    const logsProcessed = counter(
+      "otel.sdk.processor.log.processed",
+      "{log_record}",
+      `Log records dropped before export, by error.type (${
+        reasonsOf("processor")
+      }).`,
+    );
+    const logsInflight = gauge(
+      "otel.sdk.exporter.log.inflight",
+      "{log_record}",
+      "Log records in export requests not answered yet.",
+    );
+    const logsQueueSize = gauge(
+      "otel.sdk.processor.log.queue.size",
+      "{log_record}",
+      "Log records waiting in the export queue.",
+    );
     const lost = counter(
       "spanbridge.record.lost",
       "{record}",
@@ -161,6 +192,18 @@ export class AgentMetrics {
       }
       result.observe(inflight, e.inFlight);
       result.observe(queueSize, e.queued);
+      const l = stats.logExport;
+      result.observe(logsReceived, stats.decode.logRecords);
+      result.observe(logsExported, l.exported);
+      for (const { reason, stage } of DROP_REASONS) {
+        result.observe(
+          stage === "exporter" ? logsExported : logsProcessed,
+          l.droppedBy[reason],
+          { "error.type": reason },
+        );
+      }
+      result.observe(logsInflight, l.inFlight);
+      result.observe(logsQueueSize, l.queued);
       result.observe(lost, recordsLost(stats));
       // Bounded: the controller names at most 50 services, never removing
       // one, so every series only grows.
@@ -178,6 +221,11 @@ export class AgentMetrics {
       processed,
       inflight,
       queueSize,
+      logsReceived,
+      logsExported,
+      logsProcessed,
+      logsInflight,
+      logsQueueSize,
       lost,
       batchesLost,
       corrupt,
