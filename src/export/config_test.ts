@@ -8,7 +8,7 @@ import {
 Deno.test("readExportConfig defaults to OTLP over http/protobuf", () => {
   const c = readExportConfig({});
   strictEqual(c.exporter, "otlp");
-  strictEqual(c.protocol, "http/protobuf");
+  strictEqual(c.otlp.protocol, "http/protobuf");
   deepStrictEqual(c.batch, defaultBatchOptions);
 });
 
@@ -23,7 +23,7 @@ Deno.test("readExportConfig reads exporter, protocol and batch variables", () =>
     OTEL_SERVICE_NAME: "svc",
   });
   strictEqual(c.exporter, "console");
-  strictEqual(c.protocol, "http/json");
+  strictEqual(c.otlp.protocol, "http/json");
   deepStrictEqual(c.batch, {
     ...defaultBatchOptions,
     maxQueueSpans: 5000,
@@ -142,6 +142,8 @@ Deno.test("readExportConfig rejects bad values with the variable named", () => {
 
 Deno.test("readExportConfig resolves the OTLP transport settings, TRACES_ variables first", () => {
   deepStrictEqual(readExportConfig({}).otlp, {
+    signal: "traces",
+    protocol: "http/protobuf",
     url: "http://localhost:4318/v1/traces",
     headers: {},
     timeoutMillis: 10_000,
@@ -156,6 +158,8 @@ Deno.test("readExportConfig resolves the OTLP transport settings, TRACES_ variab
     OTEL_EXPORTER_OTLP_COMPRESSION: "gzip",
   }).otlp;
   deepStrictEqual(c, {
+    signal: "traces",
+    protocol: "http/protobuf",
     url: "https://collector:4318/base/v1/traces",
     headers: { a: "1", b: "3" },
     timeoutMillis: 7000,

@@ -72,6 +72,7 @@ Deno.test("AgentMetrics pushes OTLP metrics where its configuration says, with i
     OTEL_EXPORTER_OTLP_METRICS_ENDPOINT:
       `http://127.0.0.1:${server.addr.port}/v1/metrics`,
     OTEL_EXPORTER_OTLP_METRICS_HEADERS: "authorization=Bearer%20m",
+    OTEL_EXPORTER_OTLP_METRICS_PROTOCOL: "http/json",
   }, "metrics");
   // What OpenTelemetry JS would read on its own must change nothing.
   const stray = {
