@@ -8,7 +8,7 @@ import {
 Deno.test("readExportConfig defaults to OTLP over http/protobuf", () => {
   const c = readExportConfig({});
   strictEqual(c.exporter, "otlp");
-  strictEqual(c.protocol, "http/protobuf");
+  strictEqual(c.otlp.protocol, "http/protobuf");
   deepStrictEqual(c.batch, defaultBatchOptions);
 });
 
@@ -23,7 +23,7 @@ Deno.test("readExportConfig reads exporter, protocol and batch variables", () =>
     OTEL_SERVICE_NAME: "svc",
   });
   strictEqual(c.exporter, "console");
-  strictEqual(c.protocol, "http/json");
+  strictEqual(c.otlp.protocol, "http/json");
   deepStrictEqual(c.batch, {
     ...defaultBatchOptions,
     maxQueueSpans: 5000,
@@ -142,6 +142,8 @@ Deno.test("readExportConfig rejects bad values with the variable named", () => {
 
 Deno.test("readExportConfig resolves the OTLP transport settings, TRACES_ variables first", () => {
   deepStrictEqual(readExportConfig({}).otlp, {
+    signal: "traces",
+    protocol: "http/protobuf",
     url: "http://localhost:4318/v1/traces",
     headers: {},
     timeoutMillis: 10_000,
@@ -156,6 +158,8 @@ Deno.test("readExportConfig resolves the OTLP transport settings, TRACES_ variab
     OTEL_EXPORTER_OTLP_COMPRESSION: "gzip",
   }).otlp;
   deepStrictEqual(c, {
+    signal: "traces",
+    protocol: "http/protobuf",
     url: "https://collector:4318/base/v1/traces",
     headers: { a: "1", b: "3" },
     timeoutMillis: 7000,
@@ -409,8 +413,9 @@ Deno.test("readExportConfig reads log export from OTEL_LOGS_EXPORTER, OTEL_EXPOR
   const defaults = readExportConfig({}).logs;
   deepStrictEqual(defaults, {
     exporter: "otlp",
-    protocol: "http/protobuf",
     otlp: {
+      signal: "logs",
+      protocol: "http/protobuf",
       url: "http://localhost:4318/v1/logs",
       headers: {},
       timeoutMillis: 10_000,
@@ -436,8 +441,9 @@ Deno.test("readExportConfig reads log export from OTEL_LOGS_EXPORTER, OTEL_EXPOR
   const c = readExportConfig(env);
   deepStrictEqual(c.logs, {
     exporter: "otlp",
-    protocol: "http/json",
     otlp: {
+      signal: "logs",
+      protocol: "http/json",
       url: "https://collector:4318/base/v1/logs",
       headers: { a: "1", b: "logs" },
       timeoutMillis: 6000,
@@ -451,7 +457,7 @@ Deno.test("readExportConfig reads log export from OTEL_LOGS_EXPORTER, OTEL_EXPOR
     },
   });
   // The traces' own variables stay theirs.
-  strictEqual(c.protocol, "http/protobuf");
+  strictEqual(c.otlp.protocol, "http/protobuf");
   deepStrictEqual(c.otlp.headers, { a: "1", b: "traces" });
   strictEqual(c.batch.maxQueueSpans, 50000);
   strictEqual(
@@ -467,7 +473,7 @@ Deno.test("readExportConfig reads log export from OTEL_LOGS_EXPORTER, OTEL_EXPOR
       ...env,
       OTEL_EXPORTER_OTLP_LOGS_PROTOCOL: "http/protobuf",
     })
-      .logs.protocol,
+      .logs.otlp.protocol,
     "http/protobuf",
   );
   for (const kind of ["console", "none"] as const) {

@@ -73,13 +73,13 @@ export function createSink(
   const problems = rateLimited(options.log);
   const queues: Record<Signal, SpanQueue> = {
     traces: new SpanQueue(
-      options.exporter ?? exporterFor(config, "traces") ?? discard,
+      options.exporter ?? exporterFor(config) ?? discard,
       config.batch,
       problems,
       "traces",
     ),
     logs: new SpanQueue(
-      options.logExporter ?? exporterFor(config.logs, "logs") ?? discard,
+      options.logExporter ?? exporterFor(config.logs) ?? discard,
       config.logs.batch,
       problems,
       "logs",
@@ -117,24 +117,21 @@ export function createSink(
 }
 
 /**
- * The exporter `config` asks for, sending `signal`; undefined for
- * OTEL_TRACES_EXPORTER=none (OTEL_LOGS_EXPORTER=none).
+ * The exporter `config` asks for (sending the signal of `config.otlp`);
+ * undefined for OTEL_TRACES_EXPORTER=none (OTEL_LOGS_EXPORTER=none).
  */
 export function exporterFor(
   config: SignalExportConfig,
-  signal: Signal = "traces",
 ): SpanExporter | undefined {
   switch (config.exporter) {
     case "otlp":
-      return createOtlpExporter({
-        ...config.otlp,
-        protocol: config.protocol,
-        signal,
-        // The queue limits concurrent exports itself. The delegate frees a
+      return createOtlpExporter(
+        config.otlp,
+        // The queue limits concurrent exports itself. The transport frees a
         // slot only after its callback, in which the queue already sends
         // the next request: one spare slot keeps that from being refused.
-        concurrencyLimit: config.batch.maxConcurrentExports + 1,
-      });
+        config.batch.maxConcurrentExports + 1,
+      );
     case "console":
       return createConsoleExporter();
     case "none":
