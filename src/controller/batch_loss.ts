@@ -26,6 +26,16 @@
  * @module
  */
 
+/**
+ * The key of the batch sequence stream of one process (`processKey`) and
+ * signal, for {@linkcode BatchLoss.observe}: each signal counts its batches
+ * on its own (bpf/ended.h), so spans and logs never make gaps in each
+ * other's sequence.
+ */
+export function streamKey(processKey: string, signal: string): string {
+  return signal === "traces" ? processKey : `${processKey}/${signal}`;
+}
+
 /** The service name under which services past the bound are counted. */
 export const OTHER_SERVICES = "_other";
 

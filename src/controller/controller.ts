@@ -14,7 +14,7 @@ import {
   stringAttribute,
 } from "../otlp/mod.ts";
 import type { ExportCounters, ProcessMeta, SpanSink } from "../export/mod.ts";
-import { BatchLoss, type BatchLossCounters } from "./batch_loss.ts";
+import { BatchLoss, type BatchLossCounters, streamKey } from "./batch_loss.ts";
 import { LossWatch } from "./loss_watch.ts";
 import { Processes } from "./processes.ts";
 import {
@@ -79,20 +79,6 @@ interface Decoded {
   /** The SDK's per-process batch sequence of the batch's signal (undefined from an older SDK). */
   seq: number | undefined;
   batch: SpanBatch;
-}
-
-/**
- * The batch sequence stream of one process and signal: each signal counts
- * its batches on its own (bpf/ended.h), so spans and logs never make gaps
- * in each other's sequence.
- */
-function streamKey(
-  meta: ProcessMeta,
-  tgid: number,
-  signal: Signal,
-): string {
-  const process = meta.key ?? `${tgid}`;
-  return signal === "traces" ? process : `${process}/${signal}`;
 }
 
 /** Records read per drain call while the queue has room. */
@@ -337,7 +323,7 @@ export class Controller {
     for (const { tgid, seq, signal } of corrupt) {
       const meta = metas.get(tgid)!;
       this.#batchLoss.observe(
-        streamKey(meta, tgid, signal),
+        streamKey(meta.key ?? `${tgid}`, signal),
         tgid,
         seq,
         () => meta.exeName ?? "unknown_service:go",
@@ -347,7 +333,7 @@ export class Controller {
       const meta = metas.get(tgid)!;
       if (seq !== undefined) {
         this.#batchLoss.observe(
-          streamKey(meta, tgid, batch.signal),
+          streamKey(meta.key ?? `${tgid}`, batch.signal),
           tgid,
           seq,
           () => serviceOf(batch, meta),

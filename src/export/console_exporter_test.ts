@@ -1,6 +1,8 @@
 import { deepStrictEqual, strictEqual } from "node:assert/strict";
 import { sampleBatch, sampleSpans, sampleTraces } from "../otlp/test_traces.ts";
 import { createConsoleExporter } from "./console_exporter.ts";
+import { SpanBatch } from "../otlp/mod.ts";
+import { sampleLogRecords, sampleLogs } from "../otlp/test_logs.ts";
 
 Deno.test("console exporter prints one OTLP/JSON line per span", async () => {
   const lines: string[] = [];
@@ -15,4 +17,20 @@ Deno.test("console exporter prints one OTLP/JSON line per span", async () => {
   strictEqual(first.span.traceId, "01".repeat(16));
   strictEqual(first.span.startTimeUnixNano, "1732450000123456789");
   strictEqual(JSON.parse(lines[2]).span.name, "query 2");
+});
+
+Deno.test("console exporter prints one OTLP/JSON line per log record", async () => {
+  const lines: string[] = [];
+  const exporter = createConsoleExporter((line) => lines.push(line));
+  const batch = SpanBatch.fromLogsData(sampleLogs(sampleLogRecords(2)));
+  deepStrictEqual(await exporter.export(batch), { ok: true, rejected: 0 });
+  strictEqual(lines.length, 2);
+  const second = JSON.parse(lines[1]);
+  strictEqual(second.resource.attributes[0].value.stringValue, "demo");
+  strictEqual(second.scope.name, "spanbridge/sdk");
+  strictEqual(second.logRecord.body.stringValue, "line 1");
+  strictEqual(second.logRecord.traceId, "01".repeat(16));
+  strictEqual(second.logRecord.spanId, "0100000000000101");
+  strictEqual(second.logRecord.severityNumber, 9);
+  strictEqual(second.span, undefined);
 });

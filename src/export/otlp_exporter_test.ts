@@ -10,7 +10,12 @@ import {
   sampleSpans,
   sampleTraces,
 } from "../otlp/test_traces.ts";
-import type { SpanBatch } from "../otlp/mod.ts";
+import { SpanBatch } from "../otlp/mod.ts";
+import {
+  type LogsData,
+  LogsDataSchema,
+} from "../../gen/opentelemetry/proto/logs/v1/logs_pb.ts";
+import { sampleLogRecords, sampleLogs } from "../otlp/test_logs.ts";
 import {
   createTraceHandler,
   type OtlpFormat,
@@ -312,5 +317,68 @@ Deno.test("OTLP exporter reuses a request body only after its export was answere
   } finally {
     await exporter.shutdown();
     await server.shutdown();
+  }
+});
+
+for (const protocol of ["http/protobuf", "http/json"] as const) {
+  Deno.test(`OTLP exporter delivers log records exactly to /v1/logs over ${protocol}, with their partial success`, async () => {
+    const got: { logs: LogsData; format: OtlpFormat; path: string }[] = [];
+    const receiver = await startReceiver({
+      port: 0,
+      onTraces: () => {
+        throw new Error("log records sent as traces");
+      },
+      onLogs: (logs, format, req) =>
+        got.push({ logs, format, path: new URL(req.url).pathname }),
+      logsPartialSuccess: () => ({
+        rejectedLogRecords: 2,
+        errorMessage: "too old",
+      }),
+    });
+    // The endpoint as OTEL_EXPORTER_OTLP_ENDPOINT gives it: the transport
+    // appends the signal's path.
+    const config = readExportConfig({
+      OTEL_EXPORTER_OTLP_ENDPOINT: `http://${receiver.addr}`,
+      OTEL_EXPORTER_OTLP_LOGS_PROTOCOL: protocol,
+    }).logs.otlp;
+    const exporter = createOtlpExporter(config);
+    const logs = sampleLogs(sampleLogRecords(5));
+    try {
+      const outcome = await exporter.export(SpanBatch.fromLogsData(logs));
+      deepStrictEqual(outcome, { ok: true, rejected: 2, message: "too old" });
+    } finally {
+      await exporter.shutdown();
+      await receiver.close();
+    }
+    strictEqual(got.length, 1);
+    strictEqual(got[0].path, "/v1/logs");
+    strictEqual(got[0].format, protocol === "http/json" ? "json" : "protobuf");
+    ok(equals(LogsDataSchema, got[0].logs, logs), "log records differ");
+    strictEqual(receiver.counters().logRecords, 3);
+  });
+}
+
+Deno.test("OTLP exporter names log records when their export fails", async () => {
+  const receiver = await startReceiver({ port: 0 });
+  await receiver.close();
+  const exporter = createOtlpExporter(
+    otlpTransportConfig("logs", {
+      url: receiver.logsUrl,
+      timeoutMillis: 500,
+    }),
+  );
+  try {
+    const outcome = await exporter.export(
+      SpanBatch.fromLogsData(sampleLogs(sampleLogRecords(1))),
+    );
+    ok(!outcome.ok);
+    ok(
+      outcome.error.message.startsWith(
+        `Cannot export log records to ${receiver.logsUrl}`,
+      ),
+      outcome.error.message,
+    );
+  } finally {
+    await exporter.shutdown();
   }
 });

@@ -14,6 +14,7 @@ import type { BatchOptions } from "./config.ts";
 import type { ExportOutcome, SpanExporter } from "./exporter.ts";
 import { type ExportProblem, SpanQueue } from "./queue.ts";
 import { maxResourceBytes } from "./resource_limits.ts";
+import { sampleLogRecords, sampleLogs } from "../otlp/test_logs.ts";
 
 const options: BatchOptions = {
   maxQueueSpans: 100,
@@ -559,4 +560,47 @@ Deno.test("queue releases the records it drops: refused, full, at shutdown, in f
   deepStrictEqual(released, [1, 1, 1, 1, 1, 0], "its late answer");
   const end = q.counters();
   strictEqual(end.received, end.exported + end.dropped);
+});
+
+Deno.test("a queue of logs sends logs requests, names log records and OTEL_BLRP_* in its problems, and balances", async () => {
+  const fake = fakeExporter(
+    (n) =>
+      n === 1
+        ? { ok: true, rejected: 2, message: "old" }
+        : { ok: true, rejected: 0 },
+    50,
+  );
+  const problems: ExportProblem[] = [];
+  const q = new SpanQueue(
+    fake.exporter,
+    { ...options, maxConcurrentExports: 1 },
+    (p) => problems.push(p),
+    "logs",
+  );
+  const logs = Array.from(
+    { length: 30 },
+    (_, i) => SpanBatch.fromLogsData(sampleLogs(sampleLogRecords(9, i + 1))),
+  );
+  for (const batch of logs) q.add(batch);
+  await q.shutdown(5000);
+  ok(fake.requests.length > 0);
+  for (const { request } of fake.requests) strictEqual(request.signal, "logs");
+  const c = q.counters();
+  strictEqual(c.received, 270);
+  strictEqual(c.exported + c.dropped, 270);
+  strictEqual(c.droppedBy.rejected, 2);
+  ok(c.droppedBy.queue_full > 0);
+  const full = problems.find((p) => p.reason === "queue_full")!;
+  strictEqual(full.signal, "logs");
+  ok(
+    full.message.includes(
+      "log records dropped: raise OTEL_BLRP_MAX_QUEUE_SIZE",
+    ),
+    full.message,
+  );
+  const refused = problems.find((p) => p.reason === "rejected")!;
+  ok(
+    refused.message.startsWith("The receiver refused 2 of 9 log records: old"),
+    refused.message,
+  );
 });

@@ -8,7 +8,9 @@ import { readExportConfig } from "./config.ts";
 import { createOtlpExporter } from "./otlp_exporter.ts";
 import { otlpTransportConfig } from "./otlp_transport.ts";
 import type { ProcessMeta } from "./resource.ts";
-import { createSink } from "./sink.ts";
+import { createSink, exporterFor } from "./sink.ts";
+import type { LogsData } from "../../gen/opentelemetry/proto/logs/v1/logs_pb.ts";
+import { sampleLogRecords, sampleLogs } from "../otlp/test_logs.ts";
 
 const host = { name: "box", arch: "amd64" };
 const shop: ProcessMeta = { pid: 10, exeName: "shop", exePath: "/bin/shop" };
@@ -149,4 +151,103 @@ Deno.test("sink never logs the endpoint's credentials or the headers' values whe
     text,
   );
   ok(!/s3cr3t|alice/.test(text), text);
+});
+
+Deno.test("sink sends log records to /v1/logs through their own queue, with the resource the process's spans get", async () => {
+  const spans: TracesData[] = [];
+  const logs: LogsData[] = [];
+  const receiver = await startReceiver({
+    port: 0,
+    onTraces: (t) => spans.push(t),
+    onLogs: (l) => logs.push(l),
+  });
+  const config = readExportConfig({
+    OTEL_EXPORTER_OTLP_ENDPOINT: `http://${receiver.addr}`,
+    OTEL_BSP_SCHEDULE_DELAY: "60000",
+    OTEL_BLRP_SCHEDULE_DELAY: "60000",
+    OTEL_RESOURCE_ATTRIBUTES: "deployment.environment.name=test",
+  });
+  const sink = createSink(config, { log: silentLogger, host });
+  try {
+    sink.add(
+      sampleBatch(sampleTraces(sampleSpans(4), "unknown_service:go")),
+      shop,
+    );
+    sink.add(
+      SpanBatch.fromLogsData(
+        sampleLogs(sampleLogRecords(6), "unknown_service:go"),
+      ),
+      shop,
+    );
+    strictEqual(sink.counters().queued, 4);
+    strictEqual(sink.logCounters().queued, 6);
+    await sink.shutdown(5000);
+    const t = sink.counters();
+    const l = sink.logCounters();
+    deepStrictEqual([t.received, t.exported, t.dropped], [4, 4, 0]);
+    deepStrictEqual([l.received, l.exported, l.dropped], [6, 6, 0]);
+    deepStrictEqual(
+      [receiver.counters().spans, receiver.counters().logRecords],
+      [4, 6],
+    );
+    // The same merged resource on both signals.
+    deepStrictEqual(
+      logs[0].resourceLogs[0].resource,
+      spans[0].resourceSpans[0].resource,
+    );
+    const attrs = logs[0].resourceLogs[0].resource!.attributes;
+    strictEqual(stringAttribute(attrs, "service.name"), "shop");
+    strictEqual(stringAttribute(attrs, "deployment.environment.name"), "test");
+  } finally {
+    await receiver.close();
+  }
+});
+
+Deno.test("sink counts log records lost to an unreachable endpoint apart from spans, and its room is the fuller queue's", async () => {
+  const config = readExportConfig({
+    OTEL_TRACES_EXPORTER: "none",
+    OTEL_EXPORTER_OTLP_LOGS_ENDPOINT: "http://127.0.0.1:9/v1/logs",
+    OTEL_EXPORTER_OTLP_LOGS_TIMEOUT: "500",
+    OTEL_BLRP_SCHEDULE_DELAY: "10",
+    OTEL_BLRP_MAX_QUEUE_SIZE: "100",
+    OTEL_BLRP_MAX_EXPORT_BATCH_SIZE: "50",
+  });
+  const lines: string[] = [];
+  const log = createLogger({ format: "json", write: (l) => lines.push(l) });
+  const sink = createSink(config, { log, host });
+  sink.add(sampleBatch(sampleTraces(sampleSpans(3))), shop);
+  sink.add(SpanBatch.fromLogsData(sampleLogs(sampleLogRecords(40))), shop);
+  strictEqual(sink.room().spans, 60);
+  await sink.flush(1200);
+  await sink.shutdown(0);
+  const t = sink.counters();
+  const l = sink.logCounters();
+  deepStrictEqual([t.received, t.exported, t.dropped], [3, 3, 0]);
+  strictEqual(l.received, 40);
+  strictEqual(l.exported, 0);
+  strictEqual(l.dropped, 40);
+  const warned = lines.map((line) => JSON.parse(line)).find((line) =>
+    line.msg?.startsWith?.("Cannot export log records") ||
+    line.message?.startsWith?.("Cannot export log records")
+  );
+  ok(warned, lines.join("\n"));
+  strictEqual(warned.signal, "logs");
+  ok(warned.logRecords > 0);
+});
+
+Deno.test("sink with OTEL_LOGS_EXPORTER=none counts log records as exported and sends nothing; console prints them", async () => {
+  const sink = createSink(readExportConfig({ OTEL_LOGS_EXPORTER: "none" }), {
+    log: silentLogger,
+    host,
+  });
+  sink.add(SpanBatch.fromLogsData(sampleLogs(sampleLogRecords(4))), shop);
+  await sink.shutdown(1000);
+  const l = sink.logCounters();
+  deepStrictEqual([l.received, l.exported, l.dropped], [4, 4, 0]);
+  strictEqual(sink.counters().received, 0);
+  strictEqual(exporterFor(readExportConfig({}).logs) !== undefined, true);
+  strictEqual(
+    exporterFor(readExportConfig({ OTEL_LOGS_EXPORTER: "none" }).logs),
+    undefined,
+  );
 });
