@@ -63,23 +63,22 @@ struct sb_record_header {
  * - signal: what follows the header (SB_SIGNAL_*).
  * - flags: none defined in version 1 (0). A flag a reader does not know may
  *   be ignored; a change a reader must understand takes a new version.
- * - seq: the process's batch sequence of this signal, 1 for its first
- *   batch of the signal, one more for each later batch of the same signal
- *   (each signal counts on its own, so a reader tracks gaps per process and
- *   signal). It is taken just before ended() is called, so batches of
- *   concurrent goroutines may reach the ring a few places out of order.
+ * - seq: the process's batch sequence, 1 for its first batch, one more for
+ *   each later batch of any signal. It is taken just before ended() is
+ *   called, so batches of concurrent goroutines may reach the ring a few
+ *   places out of order.
  */
 #define SB_BATCH_MAGIC 0x48425300u /* "\0SBH" read as little-endian bytes */
 #define SB_BATCH_VERSION 1u
 #define SB_SIGNAL_TRACES 1u /* an OTLP TracesData message follows */
-#define SB_SIGNAL_LOGS 2u   /* an OTLP LogsData message follows */
+#define SB_SIGNAL_LOGS 2u   /* reserved: an OTLP LogsData message follows */
 
 struct sb_batch_header {
 	__u32 magic;  /* SB_BATCH_MAGIC */
 	__u8 version; /* SB_BATCH_VERSION */
 	__u8 signal;  /* SB_SIGNAL_* */
 	__u16 flags;  /* 0 in version 1 */
-	__u64 seq;    /* per-process, per-signal batch sequence, from 1 */
+	__u64 seq;    /* per-process batch sequence, from 1 */
 };
 
 /* The smallest size class of the size-class program. */

@@ -26,16 +26,6 @@
  * @module
  */
 
-/**
- * The key of the batch sequence stream of one process (`processKey`) and
- * signal, for {@linkcode BatchLoss.observe}: each signal counts its batches
- * on its own (bpf/ended.h), so spans and logs never make gaps in each
- * other's sequence.
- */
-export function streamKey(processKey: string, signal: string): string {
-  return signal === "traces" ? processKey : `${processKey}/${signal}`;
-}
-
 /** The service name under which services past the bound are counted. */
 export const OTHER_SERVICES = "_other";
 
@@ -67,10 +57,7 @@ export interface BatchLossCounters {
    * never leaves, so each count only grows.
    */
   lostByService: Record<string, number>;
-  /**
-   * Processes that lost at least one batch; a process whose spans and logs
-   * both lost batches counts once per signal (each is its own stream).
-   */
+  /** Processes that lost at least one batch. */
   processes: number;
   /**
    * Batches that came after they were counted lost (held up longer than

@@ -1,5 +1,5 @@
 import { deepStrictEqual, strictEqual } from "node:assert/strict";
-import { BatchLoss, OTHER_SERVICES, streamKey } from "./batch_loss.ts";
+import { BatchLoss, OTHER_SERVICES } from "./batch_loss.ts";
 
 /** Feeds `seqs` of one process (key `${pid}@1`, service `svc-${pid}`). */
 function feed(loss: BatchLoss, pid: number, seqs: number[], start = 1) {
@@ -204,39 +204,4 @@ Deno.test("batch loss ignores sequences past 2^53, which only a forged header ha
   feed(loss, 7, [1, 2 ** 60, 2]);
   loss.finish();
   strictEqual(loss.counters().lost, 0);
-});
-
-Deno.test("batch loss tracks each signal's sequence of a process on its own: interleaved spans and logs make no gap, a log gap is counted", () => {
-  const loss = new BatchLoss({ graceMs: 0 });
-  const observe = (signal: string, seq: number) =>
-    loss.observe(streamKey("7@1", signal), 7, seq, () => "svc-7");
-  // Spans 1..4 and logs 1..3 interleaved, as one process sends them.
-  for (
-    const [signal, seq] of [
-      ["traces", 1],
-      ["logs", 1],
-      ["logs", 2],
-      ["traces", 2],
-      ["traces", 3],
-      ["logs", 3],
-      ["traces", 4],
-    ] as const
-  ) {
-    observe(signal, seq);
-  }
-  loss.settle(0);
-  loss.settle(1);
-  strictEqual(loss.counters().lost, 0);
-  // Log batch 4 never comes.
-  observe("logs", 5);
-  observe("traces", 5);
-  loss.settle(2);
-  loss.settle(3);
-  loss.finish();
-  deepStrictEqual(
-    [loss.counters().lost, loss.counters().lostByService],
-    [1, { "svc-7": 1 }],
-  );
-  strictEqual(streamKey("7@1", "traces"), "7@1");
-  strictEqual(streamKey("7@1", "logs"), "7@1/logs");
 });

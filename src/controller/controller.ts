@@ -9,12 +9,11 @@ import { openProbe, type Probe, type ProbeCounters } from "../probe/mod.ts";
 import { type DecodeCounters, Decoder } from "../decode/mod.ts";
 import {
   decodeResource,
-  type Signal,
   type SpanBatch,
   stringAttribute,
 } from "../otlp/mod.ts";
 import type { ExportCounters, ProcessMeta, SpanSink } from "../export/mod.ts";
-import { BatchLoss, type BatchLossCounters, streamKey } from "./batch_loss.ts";
+import { BatchLoss, type BatchLossCounters } from "./batch_loss.ts";
 import { LossWatch } from "./loss_watch.ts";
 import { Processes } from "./processes.ts";
 import {
@@ -65,8 +64,8 @@ export interface ControllerStats {
   logExport: ExportCounters;
   /**
    * Batches lost before they were read, per process and service, from the
-   * SDK's batch sequence (each signal's sequence tracked on its own, the
-   * losses of all signals together).
+   * SDK's batch sequence (one per process for all signals: a lost batch may
+   * have held spans or log records).
    */
   batchLoss: BatchLossCounters;
   /** How finding new processes keeps up (absent in snapshots made without a controller). */
@@ -76,7 +75,7 @@ export interface ControllerStats {
 /** A decoded record and the process that sent it. */
 interface Decoded {
   tgid: number;
-  /** The SDK's per-process batch sequence of the batch's signal (undefined from an older SDK). */
+  /** The SDK's per-process batch sequence, one for all signals (undefined from an older SDK). */
   seq: number | undefined;
   batch: SpanBatch;
 }
@@ -111,7 +110,7 @@ export class Controller {
   /** Records read that did not fit in the queue yet, oldest first. */
   #held: Decoded[] = [];
   /** Batch sequences of corrupt records read since the last delivery. */
-  #corruptSeqs: { tgid: number; seq: number; signal: Signal }[] = [];
+  #corruptSeqs: { tgid: number; seq: number }[] = [];
   #finalProbeCounters: ProbeCounters | undefined;
   #losses: LossWatch;
   readonly #batchLoss = new BatchLoss();
@@ -137,11 +136,11 @@ export class Controller {
     this.#losses = new LossWatch(options.log);
     this.#decoder = new Decoder({
       maxPayloadBytes: probe.maxRecordBytes,
-      onCorrupt: (reason, detail, header, seq, signal) => {
+      onCorrupt: (reason, detail, header, seq) => {
         this.#losses.corrupt(reason, detail);
         // Counted as corrupt, so not as lost too.
-        if (header && seq !== undefined && signal !== undefined) {
-          this.#corruptSeqs.push({ tgid: header.tgid, seq, signal });
+        if (header && seq !== undefined) {
+          this.#corruptSeqs.push({ tgid: header.tgid, seq });
         }
       },
     });
@@ -320,10 +319,10 @@ export class Controller {
     for (const { tgid } of corrupt) {
       if (!metas.has(tgid)) metas.set(tgid, await this.#processes.get(tgid));
     }
-    for (const { tgid, seq, signal } of corrupt) {
+    for (const { tgid, seq } of corrupt) {
       const meta = metas.get(tgid)!;
       this.#batchLoss.observe(
-        streamKey(meta.key ?? `${tgid}`, signal),
+        meta.key ?? `${tgid}`,
         tgid,
         seq,
         () => meta.exeName ?? "unknown_service:go",
@@ -333,7 +332,7 @@ export class Controller {
       const meta = metas.get(tgid)!;
       if (seq !== undefined) {
         this.#batchLoss.observe(
-          streamKey(meta.key ?? `${tgid}`, batch.signal),
+          meta.key ?? `${tgid}`,
           tgid,
           seq,
           () => serviceOf(batch, meta),

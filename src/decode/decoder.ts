@@ -84,8 +84,8 @@ export interface DecodedRecord {
   /** The record header. */
   header: RecordHeader;
   /**
-   * The process's batch sequence of this signal from the SDK's batch
-   * header; undefined when the payload had none (an SDK older than the
+   * The process's batch sequence from the SDK's batch header, one for all
+   * signals; undefined when the payload had none (an SDK older than the
    * header).
    */
   seq: number | undefined;
@@ -106,9 +106,10 @@ export interface DecoderOptions {
   maxPayloadBytes?: number;
   /**
    * Called for every rejected record (the controller warns, rate-limited);
-   * must not throw. `seq` and `signal` are the batch sequence and signal of
-   * a record whose batch header was valid but whose message was not: the
-   * batch arrived, so it is not lost.
+   * must not throw. `seq` is the batch sequence of a record whose batch
+   * header was valid but whose message was not, or whose signal is not
+   * decoded here: the batch arrived, so it is not lost. `signal` is its
+   * signal, when decoded here.
    */
   onCorrupt?: (
     reason: CorruptReason,
@@ -214,6 +215,8 @@ export class Decoder {
           batch!.signal
         }, this controller decodes traces (${endedLayout.SIGNAL_TRACES}) and logs (${endedLayout.SIGNAL_LOGS}); upgrade spanbridge to read this SDK's other signals`,
         header,
+        // Its sequence still counts: the batch arrived.
+        batch!.seq,
       );
     }
     // The header is the SDK's, not part of the OTLP message.

@@ -81,7 +81,7 @@ Deno.test("decoder strips the SDK's batch header and returns its sequence", () =
   });
 });
 
-Deno.test("decoder tells of a corrupt headed batch's sequence (it arrived: not lost), of no other", () => {
+Deno.test("decoder tells of a corrupt headed batch's sequence (it arrived: not lost), of an unknown signal's too, of no other", () => {
   const seqs: (number | undefined)[] = [];
   const d = new Decoder({
     onCorrupt: (_reason, _detail, _header, seq) => seqs.push(seq),
@@ -90,7 +90,10 @@ Deno.test("decoder tells of a corrupt headed batch's sequence (it arrived: not l
   d.decode(record(0, 0, encodeBatch({ seq: 9 }, junk)));
   d.decode(record(0, 0, junk));
   d.decode(record(0, 0, encodeBatch({ seq: 10, version: 9 }, payload)));
-  deepStrictEqual(seqs, [9, undefined, undefined]);
+  // A signal this controller does not decode (a newer SDK's): its batch
+  // arrived, and the process's one sequence must not show a gap for it.
+  d.decode(record(0, 0, encodeBatch({ seq: 11, signal: 3 }, payload)));
+  deepStrictEqual(seqs, [9, undefined, undefined, 11]);
 });
 
 Deno.test("the batch magic never begins a valid TracesData, so headed and bare batches are never confused", () => {

@@ -48,7 +48,7 @@ export const recordHeader: StructLayout<
 /**
  * struct sb_batch_header: the SDK's header at the start of the payload: a
  * u32 magic, a u8 version, a u8 signal, u16 flags and the u64 per-process
- * batch sequence of that signal.
+ * batch sequence (one for all signals).
  */
 export const batchHeader: StructLayout<
   "magic" | "version" | "signal" | "flags" | "seq"
