@@ -2,6 +2,7 @@ package sdk
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -23,9 +24,14 @@ type logger struct {
 
 var _ log.Logger = (*logger)(nil)
 
-// inlineAttrs is how many attributes a record carries without allocating
-// (the Logs API's own inline count is 5).
-const inlineAttrs = 8
+// attrScratch holds the slices a record's attributes are gathered in while
+// it is encoded: reused, since an array on Emit's stack would move to the
+// heap (the attribute walk's callback captures it) and cost an allocation
+// per record.
+var attrScratch = sync.Pool{New: func() any {
+	s := make([]attribute.KeyValue, 0, 16)
+	return &s
+}}
 
 // Enabled reports whether a record would be recorded: only while the probe
 // is attached and the provider runs. A bridge (otelslog, otelzap, ...) asks
@@ -63,8 +69,8 @@ func (l *logger) Emit(ctx context.Context, r log.Record) {
 	// limit; only attribute values are cut to the length limit.
 	d.body, _ = normValue(r.Body(), -1, lim.AttributeValueDepthLimit)
 
-	var inline [inlineAttrs]attribute.KeyValue
-	attrs := inline[:0]
+	scratch := attrScratch.Get().(*[]attribute.KeyValue)
+	attrs := (*scratch)[:0]
 	hasType, hasMessage := false, false
 	r.WalkAttributes(func(kv attribute.KeyValue) bool {
 		switch kv.Key {
@@ -87,6 +93,9 @@ func (l *logger) Emit(ctx context.Context, r log.Record) {
 	valueLimits := SpanLimits{AttributeValueLengthLimit: lim.AttributeValueLengthLimit, AttributeValueDepthLimit: lim.AttributeValueDepthLimit}
 	d.attrs, d.dropped = addAttrs(attrs[:0], attrs, lim.AttributeCountLimit, &valueLimits)
 	l.batch.addLog(&d)
+	clear(attrs) // the pool must not keep the record's values alive
+	*scratch = attrs[:0]
+	attrScratch.Put(scratch)
 }
 
 // unixNano is t in Unix nanoseconds, 0 for the zero time (unknown in OTLP).
