@@ -161,8 +161,14 @@ func (e countingExporter) ExportSpans(ctx context.Context, spans []sdktrace.Read
 func awaitAttach(attach string, wait time.Duration) error {
 	switch attach {
 	case "none":
-		if sdk.Attached() {
-			return fmt.Errorf("a probe is attached, but this run needs none")
+		// The probe of the run before may take a moment to leave the file
+		// (its link is released after its controller exits).
+		deadline := time.Now().Add(2 * time.Second)
+		for sdk.Attached() {
+			if time.Now().After(deadline) {
+				return fmt.Errorf("a probe is attached, but this run needs none")
+			}
+			time.Sleep(50 * time.Millisecond)
 		}
 	case "probe":
 		ctx, cancel := context.WithTimeout(context.Background(), wait)
