@@ -8,10 +8,12 @@ import (
 	"time"
 
 	"go.opentelemetry.io/contrib/bridges/otelslog"
+	"go.opentelemetry.io/contrib/bridges/otelzap"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/log"
 	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
 	logspb "go.opentelemetry.io/proto/otlp/logs/v1"
+	"go.uber.org/zap"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/spanbridge/spanbridge/go/sdk"
@@ -164,5 +166,30 @@ func TestOtelslogBridgeOverTheSDK(t *testing.T) {
 	}
 	if r := recs[2]; len(r.GetTraceId()) != 0 || len(r.GetSpanId()) != 0 || r.GetSeverityNumber() != logspb.SeverityNumber_SEVERITY_NUMBER_WARN {
 		t.Errorf("record outside any span %v", r)
+	}
+}
+
+// The contrib bridge for zap works unchanged too: the context given as a
+// field puts the span's IDs on the record.
+func TestOtelzapBridgeOverTheSDK(t *testing.T) {
+	records := recordLogs(t)
+	p := newLogProvider(t)
+	tp := sdk.NewTracerProvider()
+	defer func() { _ = tp.Shutdown(context.Background()) }()
+	logger := zap.New(otelzap.NewCore("hello", otelzap.WithLoggerProvider(p)))
+
+	ctx, span := tp.Tracer("hello").Start(context.Background(), "GET /")
+	logger.Info("handling request", zap.Any("ctx", ctx), zap.String("path", "/"))
+	span.End()
+	p.Flush()
+
+	recs := records()
+	if len(recs) != 1 {
+		t.Fatalf("%d records, want 1", len(recs))
+	}
+	tid, sid := span.SpanContext().TraceID(), span.SpanContext().SpanID()
+	if r := recs[0]; string(r.GetTraceId()) != string(tid[:]) || string(r.GetSpanId()) != string(sid[:]) ||
+		r.GetBody().GetStringValue() != "handling request" || r.GetSeverityNumber() != logspb.SeverityNumber_SEVERITY_NUMBER_INFO {
+		t.Errorf("record %v, want the span's %s %s", r, tid, sid)
 	}
 }
