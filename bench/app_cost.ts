@@ -5,6 +5,10 @@
  * detached, and this SDK with the real probe attached (batches, and one
  * hand-off per span), on the optimized 5-byte-NOP uprobe (the controller's
  * attach point) and on an ordinary int3 uprobe (the same program at the RET).
+ * In the same rounds, the cost per log record written through log/slog: the
+ * otelslog bridge over the no-op provider, this SDK detached and attached,
+ * and the OpenTelemetry Go log SDK (batch processor + OTLP/HTTP), and slog's
+ * JSON handler writing to a file.
  *
  * @module
  */
@@ -31,7 +35,9 @@ type Probe = "none" | "controller" | "int3";
 
 interface Mode {
   key: string;
-  tracer: "noop" | "otel" | "otel-blocking" | "spanbridge";
+  tracer?: "noop" | "otel" | "otel-blocking" | "spanbridge";
+  /** A log mode: times log records through this slog handler instead of spans. */
+  logger?: "noop" | "otel" | "slog-json" | "spanbridge";
   probe: Probe;
   /** One hand-off per span (OTEL_BSP_MAX_EXPORT_BATCH_SIZE=1). */
   perCall?: boolean;
@@ -46,7 +52,17 @@ const modes: Mode[] = [
   { key: "per_call", tracer: "spanbridge", probe: "controller", perCall: true },
   { key: "attached_int3", tracer: "spanbridge", probe: "int3" },
   { key: "per_call_int3", tracer: "spanbridge", probe: "int3", perCall: true },
+  { key: "log_noop", logger: "noop", probe: "none" },
+  { key: "log_detached", logger: "spanbridge", probe: "none" },
+  { key: "log_otel_sdk", logger: "otel", probe: "none" },
+  { key: "log_slog_json", logger: "slog-json", probe: "none" },
+  { key: "log_attached", logger: "spanbridge", probe: "controller" },
 ];
+
+/** What a mode times: "span" or, for log modes, "record". */
+function unitOf(mode: Mode): "span" | "record" {
+  return mode.logger ? "record" : "span";
+}
 
 /** Spans timed per run: a per-span int3 trap costs tens of microseconds here. */
 function spansFor(mode: Mode, quick: boolean): number {
@@ -69,7 +85,14 @@ function spansFor(mode: Mode, quick: boolean): number {
  * `ratio_attached_vs_per_call`, `ratio_attached_vs_per_call_int3`,
  * `ratio_detached_vs_noop`,
  * `ratio_attached_int3_vs_attached`, `ratio_per_call_int3_vs_per_call`, each
- * also over CPU time as `ratio_cpu_...`.
+ * also over CPU time as `ratio_cpu_...`. Log modes report the same keys per
+ * record (`app_ns_per_record_log_<mode>`, ...; `app_loss_ratio_log_otel_sdk`
+ * for the records the OpenTelemetry log SDK dropped) and the ratios
+ * `ratio_log_attached_vs_log_otel_sdk`, `ratio_log_attached_vs_log_slog_json`
+ * and `ratio_log_detached_vs_log_noop` (also as `ratio_cpu_...`). The
+ * attached log mode reports no loss ratio: a controller that does not export
+ * logs counts their records as corrupt, which does not change the caller's
+ * cost.
  */
 export async function benchAppCost(
   opts: AppCostOptions,
@@ -97,10 +120,15 @@ export async function benchAppCost(
   }
   for (const mode of modes) {
     const { app, nsPerSpan, lossRatio, kind } = best.get(mode.key)!;
-    out[`app_ns_per_span_${mode.key}`] = nsPerSpan;
-    out[`app_cpu_ns_per_span_${mode.key}`] = Number(app.cpu_ns_per_span);
-    out[`app_allocs_per_span_${mode.key}`] = Number(app.allocs_per_span);
-    out[`app_bytes_per_span_${mode.key}`] = Number(app.bytes_per_span);
+    const unit = unitOf(mode);
+    out[`app_ns_per_${unit}_${mode.key}`] = nsPerSpan;
+    out[`app_cpu_ns_per_${unit}_${mode.key}`] = Number(
+      app[`cpu_ns_per_${unit}`],
+    );
+    out[`app_allocs_per_${unit}_${mode.key}`] = Number(
+      app[`allocs_per_${unit}`],
+    );
+    out[`app_bytes_per_${unit}_${mode.key}`] = Number(app[`bytes_per_${unit}`]);
     if (lossRatio !== undefined) {
       out[`app_loss_ratio_${mode.key}`] = lossRatio;
     }
@@ -108,11 +136,11 @@ export async function benchAppCost(
       out[`app_probe_dynptr_${mode.key}`] = kind === "dynptr" ? 1 : 0;
     }
     opts.log(
-      `  ${mode.key}: ${nsPerSpan.toFixed(1)} ns/span, ${
-        Number(app.cpu_ns_per_span).toFixed(1)
-      } CPU ns/span` +
+      `  ${mode.key}: ${nsPerSpan.toFixed(1)} ns/${unit}, ${
+        Number(app[`cpu_ns_per_${unit}`]).toFixed(1)
+      } CPU ns/${unit}` +
         (lossRatio !== undefined
-          ? `, ${(100 * lossRatio).toFixed(1)}% of spans not delivered`
+          ? `, ${(100 * lossRatio).toFixed(1)}% of ${unit}s not delivered`
           : ""),
     );
   }
@@ -131,12 +159,24 @@ export async function benchAppCost(
     out[`ratio_cpu_${a}_vs_${b}`] = out[`app_cpu_ns_per_span_${a}`] /
       out[`app_cpu_ns_per_span_${b}`];
   }
+  const logPairs = [
+    ["log_attached", "log_otel_sdk"],
+    ["log_attached", "log_slog_json"],
+    ["log_detached", "log_noop"],
+  ];
+  for (const [a, b] of logPairs) {
+    out[`ratio_${a}_vs_${b}`] = out[`app_ns_per_record_${a}`] /
+      out[`app_ns_per_record_${b}`];
+    out[`ratio_cpu_${a}_vs_${b}`] = out[`app_cpu_ns_per_record_${a}`] /
+      out[`app_cpu_ns_per_record_${b}`];
+  }
   return out;
 }
 
 /** One timed run. */
 interface Sample {
   app: AppResult;
+  /** Wall time per span, or per record in a log mode. */
   nsPerSpan: number;
   /** Share of the spans made that did not arrive (probe modes) or were not exported (OpenTelemetry SDK). */
   lossRatio?: number;
@@ -155,7 +195,7 @@ async function runMode(
   const made = spans + warmup;
   const args = [
     "-mode=cost",
-    `-tracer=${mode.tracer}`,
+    mode.logger ? `-logger=${mode.logger}` : `-tracer=${mode.tracer}`,
     `-spans=${spans}`,
     `-warmup=${warmup}`,
     `-endpoint=${opts.endpoint}`,
@@ -164,14 +204,14 @@ async function runMode(
   const env: Record<string, string> = mode.perCall
     ? { OTEL_BSP_MAX_EXPORT_BATCH_SIZE: "1" }
     : {};
+  const unit = unitOf(mode);
   if (mode.probe === "none") {
     const app = await runApp(opts.exe, args, env);
+    const exporter = mode.tracer?.startsWith("otel") || mode.logger === "otel";
     return {
       app,
-      nsPerSpan: Number(app.ns_per_span),
-      lossRatio: mode.tracer !== "noop" && mode.tracer !== "spanbridge"
-        ? 1 - Number(app.exported) / made
-        : undefined,
+      nsPerSpan: Number(app[`ns_per_${unit}`]),
+      lossRatio: exporter ? 1 - Number(app.exported) / made : undefined,
     };
   }
   const probe = mode.probe === "controller"
@@ -199,8 +239,9 @@ async function runMode(
   const { exported } = await probe.stop();
   return {
     app,
-    nsPerSpan: Number(app.ns_per_span),
-    lossRatio: Math.max(0, 1 - exported / made),
+    nsPerSpan: Number(app[`ns_per_${unit}`]),
+    // The controller exports spans only: log records have no count here.
+    lossRatio: mode.logger ? undefined : Math.max(0, 1 - exported / made),
     kind: probe.kind,
   };
 }

@@ -9,8 +9,9 @@
  * SP+8, length at SP+16 at entry) once per batch. The probe copies the batch
  * into one ring buffer record: a struct sb_record_header followed by `len`
  * payload bytes, copied unchanged. The SDK's payload is a struct
- * sb_batch_header followed by an OTLP `TracesData` protobuf message (an SDK
- * older than the batch header sends the `TracesData` alone).
+ * sb_batch_header followed by an OTLP `TracesData` or `LogsData` protobuf
+ * message, as the header's signal says (an SDK older than the batch header
+ * sends a `TracesData` alone; one older than logs sends traces only).
  */
 #ifndef SPANBRIDGE_ENDED_H
 #define SPANBRIDGE_ENDED_H
@@ -60,18 +61,23 @@ struct sb_record_header {
  *   the other.
  * - version: SB_BATCH_VERSION; a reader refuses versions it does not know
  *   (the header's size and meaning come with the version).
- * - signal: what follows the header (SB_SIGNAL_*).
+ * - signal: what follows the header (SB_SIGNAL_*). A reader that does not
+ *   know a signal counts the batch as corrupt under a reason of its own and
+ *   still takes its seq into account.
  * - flags: none defined in version 1 (0). A flag a reader does not know may
  *   be ignored; a change a reader must understand takes a new version.
  * - seq: the process's batch sequence, 1 for its first batch, one more for
- *   each later batch of any signal. It is taken just before ended() is
- *   called, so batches of concurrent goroutines may reach the ring a few
- *   places out of order.
+ *   each later batch of any signal: ONE counter per process shared by
+ *   traces and logs (and every provider), so a gap is a lost batch of that
+ *   process whatever its signal, and a reader keeps one sequence state per
+ *   process, not per signal. It is taken just before ended() is called, so
+ *   batches of concurrent goroutines (of either signal) may reach the ring
+ *   a few places out of order.
  */
 #define SB_BATCH_MAGIC 0x48425300u /* "\0SBH" read as little-endian bytes */
 #define SB_BATCH_VERSION 1u
 #define SB_SIGNAL_TRACES 1u /* an OTLP TracesData message follows */
-#define SB_SIGNAL_LOGS 2u   /* reserved: an OTLP LogsData message follows */
+#define SB_SIGNAL_LOGS 2u   /* an OTLP LogsData message follows */
 
 struct sb_batch_header {
 	__u32 magic;  /* SB_BATCH_MAGIC */

@@ -13,6 +13,16 @@
 //	            processor's queue instead of dropping the span
 //	noop        the no-op tracer (trace/noop)
 //
+// With -logger, cost mode times -spans log records instead: the typical
+// record (a message and 5 attributes, inside a span) written through
+// log/slog, with the handler chosen by -logger:
+//
+//	spanbridge  the otelslog bridge over this SDK's LoggerProvider
+//	otel        the otelslog bridge over the OpenTelemetry Go log SDK:
+//	            BatchProcessor + otlploghttp to -endpoint's /v1/logs
+//	noop        the otelslog bridge over the no-op LoggerProvider
+//	slog-json   slog's JSON handler writing to a temporary file
+//
 // Rate mode (-mode rate) makes -rate spans/s with this SDK for -duration
 // over -goroutines goroutines, then flushes.
 //
@@ -53,7 +63,16 @@ func main() {
 	rate := flag.Float64("rate", 10_000, "spans per second over all goroutines (rate mode)")
 	goroutines := flag.Int("goroutines", 2, "goroutines making spans (rate mode)")
 	duration := flag.Duration("duration", 5*time.Second, "how long to make spans (rate mode)")
+	loggerName := flag.String("logger", "", "time log records instead of spans: spanbridge, otel, noop or slog-json (cost mode)")
 	flag.Parse()
+
+	if *loggerName != "" {
+		if *mode != "cost" {
+			fail(2, fmt.Errorf("-logger needs -mode cost"))
+		}
+		logCost(*loggerName, *attach, *wait, *endpoint, *warmup, *spans)
+		return
+	}
 
 	var exported atomic.Int64
 	tp, shutdown, err := newProvider(*tracerName, *endpoint, &exported)
@@ -142,8 +161,14 @@ func (e countingExporter) ExportSpans(ctx context.Context, spans []sdktrace.Read
 func awaitAttach(attach string, wait time.Duration) error {
 	switch attach {
 	case "none":
-		if sdk.Attached() {
-			return fmt.Errorf("a probe is attached, but this run needs none")
+		// The probe of the run before may take a moment to leave the file
+		// (its link is released after its controller exits).
+		deadline := time.Now().Add(2 * time.Second)
+		for sdk.Attached() {
+			if time.Now().After(deadline) {
+				return fmt.Errorf("a probe is attached, but this run needs none")
+			}
+			time.Sleep(50 * time.Millisecond)
 		}
 	case "probe":
 		ctx, cancel := context.WithTimeout(context.Background(), wait)

@@ -90,14 +90,14 @@ func TestBatchFromEnv(t *testing.T) {
 	t.Setenv("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "7")
 	t.Setenv("SPANBRIDGE_MAX_BATCH_BYTES", "1048576")
 	cfg := newConfig(nil)
-	if cfg.batchTimeout != 250*time.Millisecond || cfg.maxBatchSpans != 7 || cfg.maxBatchBytes != 1<<20 {
+	if cfg.batchTimeout != 250*time.Millisecond || cfg.maxBatchItems != 7 || cfg.maxBatchBytes != 1<<20 {
 		t.Errorf("config %+v", cfg)
 	}
 	t.Setenv("SPANBRIDGE_MAX_BATCH_BYTES", "1000")
 	t.Setenv("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "0")
 	t.Setenv("OTEL_BSP_SCHEDULE_DELAY", "-1")
 	cfg = newConfig(nil)
-	if cfg.batchTimeout != DefaultBatchTimeout || cfg.maxBatchSpans != DefaultMaxExportBatchSize || cfg.maxBatchBytes != DefaultMaxBatchBytes {
+	if cfg.batchTimeout != DefaultBatchTimeout || cfg.maxBatchItems != DefaultMaxExportBatchSize || cfg.maxBatchBytes != DefaultMaxBatchBytes {
 		t.Errorf("out-of-range values kept: %+v", cfg)
 	}
 	if !reported("max batch bytes 1000 is outside") {

@@ -46,10 +46,15 @@ type config struct {
 	// random in the W3C sense.
 	ids           IDGenerator
 	limits        SpanLimits
+	logLimits     LogRecordLimits
 	batchTimeout  time.Duration
-	maxBatchSpans int
+	maxBatchItems int
 	maxBatchBytes int
 	maxSpanBytes  int
+	// maxQueueSize and exportTimeout are the log provider's
+	// (OTEL_BLRP_MAX_QUEUE_SIZE, OTEL_BLRP_EXPORT_TIMEOUT).
+	maxQueueSize  int
+	exportTimeout time.Duration
 	// sink receives every batch: handoff.Ended, or a test's recorder.
 	sink func(batch []byte)
 }
@@ -62,26 +67,14 @@ func newConfig(opts []Option) config {
 		sampler:       samplerFromEnv(),
 		limits:        NewSpanLimits(),
 		batchTimeout:  time.Duration(envInt(int(DefaultBatchTimeout/time.Millisecond), "OTEL_BSP_SCHEDULE_DELAY")) * time.Millisecond,
-		maxBatchSpans: envInt(DefaultMaxExportBatchSize, "OTEL_BSP_MAX_EXPORT_BATCH_SIZE"),
+		maxBatchItems: envInt(DefaultMaxExportBatchSize, "OTEL_BSP_MAX_EXPORT_BATCH_SIZE"),
 		maxBatchBytes: envInt(DefaultMaxBatchBytes, "SPANBRIDGE_MAX_BATCH_BYTES"),
 		sink:          handoff.Ended,
 	}
 	for _, o := range opts {
 		cfg = o.apply(cfg)
 	}
-	if cfg.batchTimeout <= 0 {
-		otel.Handle(fmt.Errorf("spanbridge: batch timeout %v is not positive; using %v", cfg.batchTimeout, DefaultBatchTimeout))
-		cfg.batchTimeout = DefaultBatchTimeout
-	}
-	if cfg.maxBatchSpans < 1 {
-		otel.Handle(fmt.Errorf("spanbridge: max export batch size %d is below 1; using %d", cfg.maxBatchSpans, DefaultMaxExportBatchSize))
-		cfg.maxBatchSpans = DefaultMaxExportBatchSize
-	}
-	if cfg.maxBatchBytes < MinBatchBytes || cfg.maxBatchBytes > MaxBatchBytes {
-		otel.Handle(fmt.Errorf("spanbridge: max batch bytes %d is outside [%d, %d]; using %d",
-			cfg.maxBatchBytes, MinBatchBytes, MaxBatchBytes, DefaultMaxBatchBytes))
-		cfg.maxBatchBytes = DefaultMaxBatchBytes
-	}
+	cfg.checkBatch(DefaultBatchTimeout)
 	if cfg.sampler == nil {
 		otel.Handle(fmt.Errorf("spanbridge: sampler is nil; using ParentBased(AlwaysSample())"))
 		cfg.sampler = ParentBased(AlwaysSample())
@@ -90,8 +83,26 @@ func newConfig(opts []Option) config {
 	if cfg.limits.AttributeValueDepthLimit <= 0 {
 		cfg.limits.AttributeValueDepthLimit = DefaultAttributeValueDepthLimit
 	}
-	cfg.maxSpanBytes = spanBytesFor(cfg.maxBatchBytes)
 	return cfg
+}
+
+// checkBatch replaces out-of-range batch settings, reporting each to the
+// OpenTelemetry error handler, and sets the item size bound.
+func (cfg *config) checkBatch(defaultTimeout time.Duration) {
+	if cfg.batchTimeout <= 0 {
+		otel.Handle(fmt.Errorf("spanbridge: batch timeout %v is not positive; using %v", cfg.batchTimeout, defaultTimeout))
+		cfg.batchTimeout = defaultTimeout
+	}
+	if cfg.maxBatchItems < 1 {
+		otel.Handle(fmt.Errorf("spanbridge: max export batch size %d is below 1; using %d", cfg.maxBatchItems, DefaultMaxExportBatchSize))
+		cfg.maxBatchItems = DefaultMaxExportBatchSize
+	}
+	if cfg.maxBatchBytes < MinBatchBytes || cfg.maxBatchBytes > MaxBatchBytes {
+		otel.Handle(fmt.Errorf("spanbridge: max batch bytes %d is outside [%d, %d]; using %d",
+			cfg.maxBatchBytes, MinBatchBytes, MaxBatchBytes, DefaultMaxBatchBytes))
+		cfg.maxBatchBytes = DefaultMaxBatchBytes
+	}
+	cfg.maxSpanBytes = spanBytesFor(cfg.maxBatchBytes)
 }
 
 // spanBytesFor is the span size bound of batches of at most batchBytes: the
@@ -101,7 +112,9 @@ func spanBytesFor(batchBytes int) int {
 	return batchBytes - handoff.HeaderSize - 2*maxHeaderBytes - spanFraming
 }
 
-// Option configures a Provider made by NewTracerProvider.
+// Option configures a Provider made by NewTracerProvider or a LogProvider
+// made by NewLoggerProvider. Each option says which it applies to; one
+// that does not apply to a provider is ignored by it.
 type Option interface {
 	apply(config) config
 }
@@ -110,43 +123,46 @@ type optionFunc func(config) config
 
 func (f optionFunc) apply(c config) config { return f(c) }
 
-// WithSampler sets the sampler (default: from OTEL_TRACES_SAMPLER and
+// WithSampler (traces) sets the sampler (default: from OTEL_TRACES_SAMPLER and
 // OTEL_TRACES_SAMPLER_ARG, else ParentBased(AlwaysSample())).
 func WithSampler(s Sampler) Option {
 	return optionFunc(func(c config) config { c.sampler = s; return c })
 }
 
-// WithIDGenerator sets the generator of trace and span IDs (default: random
+// WithIDGenerator (traces) sets the generator of trace and span IDs (default: random
 // IDs from a per-thread ChaCha8 generator). Root spans carry the W3C random
 // trace flag only with the default generator, whose randomness is known.
 func WithIDGenerator(g IDGenerator) Option {
 	return optionFunc(func(c config) config { c.ids = g; return c })
 }
 
-// WithSpanLimits sets the span limits (default: NewSpanLimits()).
+// WithSpanLimits (traces) sets the span limits (default: NewSpanLimits()).
 func WithSpanLimits(l SpanLimits) Option {
 	return optionFunc(func(c config) config { c.limits = l; return c })
 }
 
-// WithBatchTimeout sets how long an ended span waits at most before its
-// batch is handed off (default: OTEL_BSP_SCHEDULE_DELAY milliseconds, else
-// DefaultBatchTimeout).
+// WithBatchTimeout sets how long an ended span (a log record) waits at most
+// before its batch is handed off (default: OTEL_BSP_SCHEDULE_DELAY
+// milliseconds, else DefaultBatchTimeout; for logs OTEL_BLRP_SCHEDULE_DELAY,
+// else DefaultLogBatchTimeout).
 func WithBatchTimeout(d time.Duration) Option {
 	return optionFunc(func(c config) config { c.batchTimeout = d; return c })
 }
 
-// WithMaxExportBatchSize sets the most spans in one batch (default:
-// OTEL_BSP_MAX_EXPORT_BATCH_SIZE, else DefaultMaxExportBatchSize). One makes
-// a hand-off per span.
+// WithMaxExportBatchSize sets the most spans (log records) in one batch
+// (default: OTEL_BSP_MAX_EXPORT_BATCH_SIZE, for logs
+// OTEL_BLRP_MAX_EXPORT_BATCH_SIZE, else DefaultMaxExportBatchSize). One
+// makes a hand-off per span (log record).
 func WithMaxExportBatchSize(n int) Option {
-	return optionFunc(func(c config) config { c.maxBatchSpans = n; return c })
+	return optionFunc(func(c config) config { c.maxBatchItems = n; return c })
 }
 
 // WithMaxBatchBytes sets the largest batch in bytes, between MinBatchBytes
 // and MaxBatchBytes (default: SPANBRIDGE_MAX_BATCH_BYTES, else
 // DefaultMaxBatchBytes). Raise it only when the controller runs the probe's
-// dynptr program. It also bounds one span: a span larger than the batch size
-// minus 32 KiB of header room has its largest values cut (see go/README.md).
+// dynptr program. It also bounds one span (log record): one larger than the
+// batch size minus 32 KiB of header room has its largest values cut (see
+// go/README.md). Applies to both providers.
 func WithMaxBatchBytes(n int) Option {
 	return optionFunc(func(c config) config { c.maxBatchBytes = n; return c })
 }

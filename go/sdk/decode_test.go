@@ -119,9 +119,12 @@ func walk(msg []byte, fn func(num protowire.Number, typ protowire.Type, b []byte
 // the TracesData after it, or fails the test.
 func decodeBatch(t testing.TB, b []byte) tracesData {
 	t.Helper()
-	b, ok := handoff.Payload(b)
+	b, signal, ok := handoff.Payload(b)
 	if !ok {
 		t.Fatalf("batch does not start with the batch header: % x", b[:min(len(b), 16)])
+	}
+	if signal != handoff.SignalTraces {
+		t.Fatalf("batch of signal %d, want traces (%d)", signal, handoff.SignalTraces)
 	}
 	var td tracesData
 	var errs []error

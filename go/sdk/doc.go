@@ -1,5 +1,5 @@
-// Package sdk implements the OpenTelemetry Go trace API for programs traced
-// by the spanbridge controller.
+// Package sdk implements the OpenTelemetry Go trace API and Logs API for
+// programs traced by the spanbridge controller.
 //
 // Instead of exporting, the SDK encodes ended spans as OTLP protobuf
 // TracesData batches and hands each batch to a no-op assembly function on
@@ -17,9 +17,18 @@
 //	otel.SetTracerProvider(sdk.TracerProvider())
 //	defer sdk.Shutdown(context.Background())
 //
+// Log records go the same way, in LogsData batches of their own (batch
+// header signal 2), each with the trace and span ID of the span in the
+// context it was emitted with; LoggerProvider is what the OpenTelemetry log
+// bridges take, e.g. for log/slog:
+//
+//	slog.New(otelslog.NewHandler("my/pkg", otelslog.WithLoggerProvider(sdk.LoggerProvider())))
+//
 // Configuration comes from the standard OpenTelemetry environment variables
 // (OTEL_TRACES_SAMPLER, OTEL_TRACES_SAMPLER_ARG, OTEL_BSP_SCHEDULE_DELAY,
 // OTEL_BSP_MAX_EXPORT_BATCH_SIZE, the OTEL_SPAN_*, OTEL_EVENT_*, OTEL_LINK_*
-// and OTEL_ATTRIBUTE_* limits, OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES)
-// and SPANBRIDGE_MAX_BATCH_BYTES; NewTracerProvider's options override it.
+// and OTEL_ATTRIBUTE_* limits, OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES;
+// for logs OTEL_BLRP_* and OTEL_LOGRECORD_ATTRIBUTE_*) and
+// SPANBRIDGE_MAX_BATCH_BYTES; the options of NewTracerProvider and
+// NewLoggerProvider override it.
 package sdk

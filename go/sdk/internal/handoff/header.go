@@ -19,12 +19,13 @@ const (
 	Version = 1
 	// SignalTraces is SB_SIGNAL_TRACES: an OTLP TracesData follows.
 	SignalTraces = 1
-	// SignalLogs is SB_SIGNAL_LOGS, reserved for OTLP LogsData.
+	// SignalLogs is SB_SIGNAL_LOGS: an OTLP LogsData follows.
 	SignalLogs = 2
 )
 
 // seq is the process's last batch sequence: one counter for every provider
-// and signal, since the controller tracks the sequence per process.
+// and signal (traces and logs alike), since the controller tracks the
+// sequence per process, whatever the signal.
 var seq atomic.Uint64
 
 // PutHeader writes the header of a batch of signal into b[:HeaderSize],
@@ -46,10 +47,11 @@ func Sequence(b []byte) {
 }
 
 // Payload returns the message after the header of a batch made with
-// PutHeader; ok is false when b does not start with the header.
-func Payload(b []byte) (msg []byte, ok bool) {
+// PutHeader and the header's signal; ok is false when b does not start with
+// the header.
+func Payload(b []byte) (msg []byte, signal uint8, ok bool) {
 	if len(b) < HeaderSize || binary.LittleEndian.Uint32(b) != Magic {
-		return nil, false
+		return nil, 0, false
 	}
-	return b[HeaderSize:], true
+	return b[HeaderSize:], b[5], true
 }

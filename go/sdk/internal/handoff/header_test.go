@@ -49,7 +49,7 @@ func TestHeaderLayoutMatchesEndedH(t *testing.T) {
 	if body == nil {
 		t.Fatal("bpf/ended.h has no struct sb_batch_header")
 	}
-	type field struct{ offset, size int }
+	type field = struct{ offset, size int }
 	fields := map[string]field{}
 	offset := 0
 	for _, m := range regexp.MustCompile(`__u(8|16|32|64)\s+(\w+);`).FindAllSubmatch(body[1], -1) {
@@ -63,11 +63,19 @@ func TestHeaderLayoutMatchesEndedH(t *testing.T) {
 		t.Fatalf("sizeof(struct sb_batch_header) = %d, HeaderSize = %d", offset, HeaderSize)
 	}
 
+	for _, signal := range []uint8{SignalTraces, SignalLogs} {
+		checkHeader(t, fields, signal)
+	}
+}
+
+// checkHeader writes a header of signal and reads each field back at its
+// offset in ended.h.
+func checkHeader(t *testing.T, fields map[string]struct{ offset, size int }, signal uint8) {
 	b := make([]byte, HeaderSize+3)
 	for i := range b {
 		b[i] = 0xee
 	}
-	PutHeader(b, SignalTraces)
+	PutHeader(b, signal)
 	Sequence(b)
 	first := seqOf(b)
 	Sequence(b)
@@ -88,18 +96,18 @@ func TestHeaderLayoutMatchesEndedH(t *testing.T) {
 		"seq":     read("seq"),
 	}
 	want := map[string]uint64{
-		"magic": Magic, "version": Version, "signal": SignalTraces, "flags": 0, "seq": first + 1,
+		"magic": Magic, "version": Version, "signal": uint64(signal), "flags": 0, "seq": first + 1,
 	}
 	for name := range want {
 		if got[name] != want[name] {
-			t.Errorf("%s = %#x, want %#x", name, got[name], want[name])
+			t.Errorf("signal %d: %s = %#x, want %#x", signal, name, got[name], want[name])
 		}
 	}
 	if len(fields) != len(want) {
 		t.Errorf("struct sb_batch_header has fields %v; this test knows %d", fields, len(want))
 	}
-	if msg, ok := Payload(b); !ok || len(msg) != 3 || msg[0] != 0xee {
-		t.Errorf("Payload = % x, %v; want the 3 bytes after the header", msg, ok)
+	if msg, sig, ok := Payload(b); !ok || sig != signal || len(msg) != 3 || msg[0] != 0xee {
+		t.Errorf("Payload = % x, %d, %v; want the 3 bytes after the header", msg, sig, ok)
 	}
 }
 
@@ -112,7 +120,7 @@ func TestMagicCannotBeginAProtobufMessage(t *testing.T) {
 	if tag, n := binary.Uvarint(b[:]); n != 1 || tag>>3 != 0 {
 		t.Errorf("first byte %#x is a tag of field %d (%d bytes); want field 0", b[0], tag>>3, n)
 	}
-	if _, ok := Payload([]byte{0x0a, 0x00, 0x53, 0x42, 0x48, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}); ok {
+	if _, _, ok := Payload([]byte{0x0a, 0x00, 0x53, 0x42, 0x48, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}); ok {
 		t.Error("a TracesData with an empty ResourceSpans was taken for a headed batch")
 	}
 }
