@@ -80,8 +80,10 @@ async function demo(): Promise<number> {
       status: false,
       export: exportConfig,
     }, createLogger({ format: "text" }));
-    // Give the receiver a moment to print the last export.
+    // Give the receiver a moment to take the last export, then print what
+    // it holds (it waits a second to print log records under their spans).
     await new Promise((r) => setTimeout(r, 300));
+    receiver?.flush();
     const got = receiver?.counters();
     say(
       [

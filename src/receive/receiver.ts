@@ -294,7 +294,13 @@ class HeldPrinter {
     this.#traces = [];
     this.#logs = [];
     const text = formatTraces(traces, {}, logs);
-    if (text !== "") this.#write(text);
+    if (text === "") return;
+    try {
+      this.#write(text);
+    } catch {
+      // The output is gone (a closed pipe): printing is all this did, and
+      // it runs from a timer, where a throw would end the process.
+    }
   }
 
   #hold(): void {
@@ -409,6 +415,8 @@ export interface Receiver {
   logsUrl: string;
   /** A snapshot of the counters. */
   counters(): ReceiverCounters;
+  /** Prints what is held for printing now (see printDelayMs). */
+  flush(): void;
   /** Stops listening, waits for requests in progress and prints what is held. */
   close(): Promise<void>;
 }
@@ -434,6 +442,7 @@ export function startReceiver(
             url: `http://${host}:${addr.port}/v1/traces`,
             logsUrl: `http://${host}:${addr.port}/v1/logs`,
             counters: handler.counters,
+            flush: handler.flush,
             close: async () => {
               await server.shutdown();
               handler.flush();

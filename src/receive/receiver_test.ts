@@ -296,3 +296,53 @@ Deno.test("receiver holds what arrives and prints log records under their spans,
   strictEqual(lines[2], "   · INFO  line 0  [demo]  user=u0");
   ok(lines.includes("      · INFO  line 2  [demo]  user=u2"), printed[0]);
 });
+
+Deno.test("receiver flush prints what it holds at once", async () => {
+  const printed: string[] = [];
+  const receiver = await startReceiver({
+    port: 0,
+    print: true,
+    printDelayMs: 60_000,
+    write: (t) => printed.push(t),
+  });
+  try {
+    (await post(receiver.url, protobufBody, {
+      "content-type": "application/x-protobuf",
+    })).body?.cancel();
+    strictEqual(printed.length, 0);
+    receiver.flush();
+    strictEqual(printed.length, 1);
+    receiver.flush();
+    strictEqual(printed.length, 1, "nothing held: nothing printed");
+  } finally {
+    await receiver.close();
+  }
+  strictEqual(printed.length, 1);
+});
+
+Deno.test("receiver printing to a closed output neither throws from its timer nor stops receiving", async () => {
+  let tries = 0;
+  const receiver = await startReceiver({
+    port: 0,
+    print: true,
+    printDelayMs: 1,
+    write: () => {
+      tries++;
+      throw new Deno.errors.BrokenPipe("Broken pipe (os error 32)");
+    },
+  });
+  try {
+    for (let i = 0; i < 2; i++) {
+      const res = await post(receiver.url, protobufBody, {
+        "content-type": "application/x-protobuf",
+      });
+      strictEqual(res.status, 200);
+      await res.body?.cancel();
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    strictEqual(tries, 2);
+    strictEqual(receiver.counters().spans, 6);
+  } finally {
+    await receiver.close();
+  }
+});
