@@ -6,6 +6,7 @@
  */
 import type { Logger } from "../log.ts";
 import { openProbe, type Probe, type ProbeCounters } from "../probe/mod.ts";
+import { resolveTargets, type TargetSpec } from "../process/mod.ts";
 import { type DecodeCounters, Decoder } from "../decode/mod.ts";
 import {
   decodeResource,
@@ -16,12 +17,7 @@ import type { ExportCounters, ProcessMeta, SpanSink } from "../export/mod.ts";
 import { BatchLoss, type BatchLossCounters } from "./batch_loss.ts";
 import { LossWatch } from "./loss_watch.ts";
 import { Processes } from "./processes.ts";
-import {
-  type DiscoveryStats,
-  resolveTargets,
-  Targets,
-  type TargetSpec,
-} from "./targets.ts";
+import { type DiscoveryStats, Targets } from "./targets.ts";
 
 export type { DiscoveryStats } from "./targets.ts";
 
