@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
 import type { ExecEvent } from "../probe/mod.ts";
-import { FakeMachine, MB, waitFor } from "./_fake_host.ts";
+import { FakeMachine, MB, waitFor } from "./_test_host.ts";
 import { Discovery } from "./discovery.ts";
 import { Lane } from "./lanes.ts";
 
-/** A Discovery on `m` that records what it asks of its owner. */
+/** A Discovery on `m`, opened and following, that records what it asks of its owner. */
 function discovery(m: FakeMachine) {
   const execs: [number, Lane][] = [];
   const exits: [number, ExecEvent | undefined][] = [];
@@ -18,6 +18,8 @@ function discovery(m: FakeMachine) {
     },
     dropped: () => 0,
   });
+  d.open();
+  d.follow();
   return { d, execs, exits, rescans: () => rescans };
 }
 
@@ -26,8 +28,6 @@ Deno.test("Discovery hands over execs, small programs in the later lane, and exi
   m.file("/app/server", { size: 3 * MB, offset: 0x1000 });
   m.file("/bin/sh", { size: 100 << 10 });
   const { d, execs, exits } = discovery(m);
-  d.open();
-  d.follow();
   try {
     assert.equal(d.by, "exec tracepoint");
     m.exec(1, "/bin/sh");
@@ -50,8 +50,6 @@ Deno.test("Discovery passes rule-outs and watches to the kernel, and forgets an 
   const m = new FakeMachine();
   m.file("/bin/sh", { size: 100 << 10 });
   const { d, execs } = discovery(m);
-  d.open();
-  d.follow();
   try {
     m.exec(7, "/bin/sh");
     await waitFor(() => execs.length === 1, "the exec");
@@ -71,8 +69,6 @@ Deno.test("Discovery warns once per loss of exec events and rescans to catch up"
   const m = new FakeMachine();
   m.file("/bin/sh", { size: 100 << 10 });
   const { d, rescans } = discovery(m);
-  d.open();
-  d.follow();
   try {
     m.lost = 10;
     m.exec(1, "/bin/sh");
@@ -90,8 +86,6 @@ Deno.test("Discovery falls back to /proc rescans every second when the kernel re
   const m = new FakeMachine();
   m.noEvents = true;
   const { d, rescans } = discovery(m);
-  d.open();
-  d.follow();
   try {
     assert.equal(d.by, "/proc rescan");
     assert.equal(
