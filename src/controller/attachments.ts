@@ -330,7 +330,9 @@ export class Attachments {
   }
 
   #add(tracked: Tracked, pid: number): void {
-    if (this.#pidKey.get(pid) === tracked.key) return;
+    // Not by the key: a link rewritten in place hands its pids to a new
+    // link under the same key.
+    if (tracked.pids.has(pid)) return;
     tracked.pids.add(pid);
     this.#pidKey.set(pid, tracked.key);
     this.#hooks.traced(pid);

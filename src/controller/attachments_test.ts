@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import type { ExeFile, TargetBinary } from "../process/mod.ts";
 import { type FakeFile, FakeMachine, MB, waitFor } from "./_test_host.ts";
-import { Attachments, binaryKey } from "./attachments.ts";
+import { Attachments, binaryKey, type Tracked } from "./attachments.ts";
 
 /** Attachments on `m`, with the pids it reports traced and its turns run at once. */
 function attachments(m: FakeMachine) {
@@ -132,5 +132,23 @@ Deno.test("Attachments makes a one-process link per pid, found by its binary's i
   links.attach(binary, true, f.path, 2, true);
   assert.deepEqual(m.active().map((l) => l.pid), [1, 2]);
   assert.equal(links.binaryOf(f.dev, f.ino)?.path, f.path);
+  links.close();
+});
+
+Deno.test("Attachments moves the processes of a binary rewritten in place to its new link", async () => {
+  const m = new FakeMachine();
+  const f = m.file("/app/server", { size: 3 * MB, offset: 0x1000 });
+  const { links } = attachments(m);
+  for (const pid of [1, 2]) {
+    m.exec(pid, "/app/server");
+    links.track(await readOf(m, f), await exeOf(m, pid), pid);
+  }
+  m.rewrite("/app/server", 0x2000, "v2");
+  m.exec(3, "/app/server");
+  links.track(await readOf(m, f), await exeOf(m, 3), 3);
+  const [now] = links.attached as Tracked[];
+  assert.equal(now.binary.endedOffset, 0x2000);
+  // They run the same inode: when process 3 exits, the link is still theirs.
+  assert.deepEqual([...now.pids].sort(), [1, 2, 3]);
   links.close();
 });
