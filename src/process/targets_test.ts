@@ -35,11 +35,29 @@ Deno.test("resolveTargets refuses a pid that does not exist", async () => {
   );
 });
 
-Deno.test("resolveTargets resolves this test's own pid as a non-Go program", async () => {
-  // Deno is not a Go program: the pid is found, and its binary refused.
-  const err = await resolveTargets({ exes: [], pids: [Deno.pid] }).then(
-    () => undefined,
-    (e: Error) => e,
+Deno.test("resolveTargets refuses a live process that is not a Go program", async () => {
+  // This test runs in Deno, which is no Go program.
+  await assertTargetError(
+    resolveTargets({ exes: [], pids: [Deno.pid] }),
+    "not-go",
+    new RegExp(`/proc/${Deno.pid}/exe`),
   );
-  assert.ok(err, "a Deno process must not resolve as a target");
+});
+
+Deno.test("resolveTargets passes --all, the filter and the exec ring size on", async () => {
+  const filter = { ...noFilter, includeExe: ["/app/*"] };
+  const t = await resolveTargets({
+    exes: [],
+    pids: [],
+    all: true,
+    filter,
+    execRingBytes: 1 << 20,
+  });
+  assert.deepEqual(t, {
+    exes: [],
+    pids: [],
+    all: true,
+    filter,
+    execRingBytes: 1 << 20,
+  });
 });
