@@ -41,5 +41,8 @@ Deno.test("run refuses out-of-range and inherited-name values as bad usage", () 
       `${args.join(" ")} ${JSON.stringify(env)}`,
     );
   }
-  assert.deepEqual(parseRunArgs(["--pid", "4194304"], {}).pids, [4194304]);
+  assert.deepEqual(
+    parseRunArgs(["--pid", "4194304"], {}).controller.targets.pids,
+    [4194304],
+  );
 });

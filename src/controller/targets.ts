@@ -40,6 +40,7 @@ import {
   type ExecBinary,
   type ExecEvent,
   type ExecEvents,
+  type ExecEventsOptions,
   openExecEvents,
   type Probe,
   sameBinary,
@@ -87,8 +88,8 @@ export interface TargetSpec {
   all?: boolean;
   /** Which discovered processes to trace (default: all of them). */
   filter?: ProcessFilterRules;
-  /** The exec event ring's size in bytes (default: bpf/exec.h's). */
-  execRingBytes?: number;
+  /** How process starts are watched (for executables and `all`). */
+  execEvents?: ExecEventsOptions;
 }
 
 /** Targets whose binaries were found and checked, ready to attach. */
@@ -101,8 +102,8 @@ export interface ResolvedTargets {
   all: boolean;
   /** Which discovered processes to trace. */
   filter: ProcessFilterRules;
-  /** The exec event ring's size in bytes (default: bpf/exec.h's). */
-  execRingBytes?: number;
+  /** How process starts are watched, as the spec gave it. */
+  execEvents?: ExecEventsOptions;
 }
 
 /**
@@ -138,7 +139,7 @@ export async function resolveTargets(
     pids,
     all: spec.all ?? false,
     filter: spec.filter ?? noFilter,
-    execRingBytes: spec.execRingBytes,
+    execEvents: spec.execEvents,
   };
 }
 
@@ -375,7 +376,7 @@ export class Targets {
     await Promise.resolve();
     if (this.#closed) return;
     try {
-      this.#events = openExecEvents({ ringBytes: targets.execRingBytes });
+      this.#events = openExecEvents(targets.execEvents);
     } catch (err) {
       this.#log.warn(
         "cannot watch process starts; rescanning /proc every second instead",
