@@ -17,6 +17,7 @@ import {
   type ExecBinary,
   type ExecEvent,
   type ExecEvents,
+  type ExecEventsOptions,
   openExecEvents,
 } from "../probe/mod.ts";
 import {
@@ -31,7 +32,7 @@ import { Lane } from "./lanes.ts";
 /** Where processes are learnt from: the kernel's exec events and /proc. */
 export interface ProcessSource {
   /** Starts the kernel's exec events; throws when the kernel refuses them. */
-  openEvents(ringBytes?: number): ExecEvents;
+  openEvents(options?: ExecEventsOptions): ExecEvents;
   /** The pids in /proc, ascending. */
   listPids(): Promise<number[]>;
   /** What `pid` executes now; undefined when it is gone. */
@@ -42,7 +43,7 @@ export interface ProcessSource {
 
 /** This machine's kernel and /proc. */
 export const hostProcesses: ProcessSource = {
-  openEvents: (ringBytes) => openExecEvents({ ringBytes }),
+  openEvents: (options) => openExecEvents(options),
   listPids,
   exeFile,
   containerOf,
@@ -123,10 +124,10 @@ export class Discovery {
   }
 
   /** Starts the exec events; on failure warns that /proc is rescanned instead. */
-  open(ringBytes?: number): void {
+  open(options?: ExecEventsOptions): void {
     if (this.#closed) return;
     try {
-      this.#events = this.#source.openEvents(ringBytes);
+      this.#events = this.#source.openEvents(options);
     } catch (err) {
       this.#log.warn(
         "cannot watch process starts; rescanning /proc every second instead",

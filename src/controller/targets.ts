@@ -22,7 +22,12 @@
  * @module
  */
 import type { Logger } from "../log.ts";
-import type { ExecBinary, ExecEvent, Probe } from "../probe/mod.ts";
+import type {
+  ExecBinary,
+  ExecEvent,
+  ExecEventsOptions,
+  Probe,
+} from "../probe/mod.ts";
 import {
   type ExeFile,
   matchesFilter,
@@ -147,7 +152,7 @@ export class Targets {
    * background (it logs "watching for new processes" once the processes
    * running now were looked at): the ring is read meanwhile.
    */
-  attach(targets: ResolvedTargets): void {
+  attach(targets: ResolvedTargets, execEvents?: ExecEventsOptions): void {
     for (const { path, binary } of targets.exes) {
       this.#links.follow(path, binary);
     }
@@ -160,7 +165,7 @@ export class Targets {
     }
     this.#probe.setPidFilter(onlyPids && pids.length > 0 ? pids : null);
     if (onlyPids) return;
-    this.#discover(targets).catch((err) => {
+    this.#discover(targets, execEvents).catch((err) => {
       this.#log.error("cannot look for the targets' processes", {
         error: (err as Error).message,
       });
@@ -203,7 +208,10 @@ export class Targets {
     this.#links.close();
   }
 
-  async #discover(targets: ResolvedTargets): Promise<void> {
+  async #discover(
+    targets: ResolvedTargets,
+    execEvents: ExecEventsOptions | undefined,
+  ): Promise<void> {
     const { filter } = targets;
     const names = new Set<string>();
     for (const { path, binary } of targets.exes) {
@@ -224,7 +232,7 @@ export class Targets {
     // the ring and taken its baseline of the loss counters.
     await Promise.resolve();
     if (this.#closed) return;
-    this.#discovery.open(targets.execRingBytes);
+    this.#discovery.open(execEvents);
     await (await this.#rescan()).settled;
     if (this.#closed) return;
     this.#discovery.follow();

@@ -92,12 +92,6 @@ export const defaultBatchOptions: BatchOptions = {
   maxResourceCacheBytes: 8 << 20,
 };
 
-/**
- * The largest request body limit accepted: 256 MiB, past any receiver's
- * sane limit; a request is built in memory whole, twice (records and body).
- */
-const maxRequestBodyBytes = 256 << 20;
-
 type Env = Record<string, string | undefined>;
 
 /** The longest export timeout accepted: an hour (timers overflow past ~24.8 days). */
@@ -111,10 +105,17 @@ const maxTimeoutMillis = 3_600_000;
 export const maxBatchOptions = {
   /** OTEL_BSP_MAX_QUEUE_SIZE and OTEL_BSP_MAX_EXPORT_BATCH_SIZE: 10 million spans. */
   spans: 10_000_000,
+  /** OTEL_BSP_SCHEDULE_DELAY: an hour, as the export timeout. */
+  delayMs: maxTimeoutMillis,
   /** SPANBRIDGE_MAX_QUEUE_BYTES: 4 GiB. */
   queueBytes: 4 * 1024 ** 3,
   /** SPANBRIDGE_MAX_EXPORT_BATCH_BYTES and SPANBRIDGE_MAX_RESOURCE_CACHE_BYTES: 1 GiB. */
   bytes: 1024 ** 3,
+  /**
+   * SPANBRIDGE_MAX_REQUEST_BODY_BYTES: 256 MiB, past any receiver's sane
+   * limit; a request is built in memory whole, twice (records and body).
+   */
+  requestBodyBytes: 256 << 20,
 };
 
 /**
@@ -150,7 +151,7 @@ export function readExportConfig(env: Env): ExportConfig {
       get,
       "OTEL_BSP_SCHEDULE_DELAY",
       defaultBatchOptions.scheduleDelayMs,
-      maxTimeoutMillis,
+      maxBatchOptions.delayMs,
     ),
     maxConcurrentExports: defaultBatchOptions.maxConcurrentExports,
     maxQueueBytes: byteSize(
@@ -169,7 +170,7 @@ export function readExportConfig(env: Env): ExportConfig {
       get,
       "SPANBRIDGE_MAX_REQUEST_BODY_BYTES",
       defaultBatchOptions.maxRequestBodyBytes,
-      maxRequestBodyBytes,
+      maxBatchOptions.requestBodyBytes,
     ),
     maxResourceCacheBytes: byteSize(
       get,

@@ -44,7 +44,11 @@ export interface SpanSink {
 export interface SinkOptions {
   /** Where export problems are logged (rate-limited). */
   log: Logger;
-  /** Replaces the exporter chosen by config.exporter (tests). */
+  /**
+   * The exporter to send with, when the caller builds it: the CLI wraps
+   * {@linkcode exporterFor}(config) to watch its calls for telemetry; tests
+   * pass a fake. Default: exporterFor(config).
+   */
   exporter?: SpanExporter;
   /** Replaces host.name / host.arch detection (tests). */
   host?: HostInfo;

@@ -30,8 +30,6 @@ export interface TargetSpec {
   all?: boolean;
   /** Which discovered processes to trace (default: all of them). */
   filter?: ProcessFilterRules;
-  /** The exec event ring's size in bytes (default: bpf/exec.h's). */
-  execRingBytes?: number;
 }
 
 /** Targets whose binaries were found and checked, ready to attach. */
@@ -44,8 +42,6 @@ export interface ResolvedTargets {
   all: boolean;
   /** Which discovered processes to trace. */
   filter: ProcessFilterRules;
-  /** The exec event ring's size in bytes (default: bpf/exec.h's). */
-  execRingBytes?: number;
 }
 
 /**
@@ -81,6 +77,5 @@ export async function resolveTargets(
     pids,
     all: spec.all ?? false,
     filter: spec.filter ?? noFilter,
-    execRingBytes: spec.execRingBytes,
   };
 }

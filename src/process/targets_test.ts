@@ -14,7 +14,6 @@ Deno.test("resolveTargets resolves a relative path against cwd and keeps the def
   assert.deepEqual(t.pids, []);
   assert.equal(t.all, false);
   assert.equal(t.filter, noFilter);
-  assert.equal(t.execRingBytes, undefined);
 });
 
 Deno.test("resolveTargets names the path it tried and the --all way for a missing target", async () => {
@@ -44,20 +43,18 @@ Deno.test("resolveTargets refuses a live process that is not a Go program", asyn
   );
 });
 
-Deno.test("resolveTargets passes --all, the filter and the exec ring size on", async () => {
+Deno.test("resolveTargets passes --all and the filter on", async () => {
   const filter = { ...noFilter, includeExe: ["/app/*"] };
   const t = await resolveTargets({
     exes: [],
     pids: [],
     all: true,
     filter,
-    execRingBytes: 1 << 20,
   });
   assert.deepEqual(t, {
     exes: [],
     pids: [],
     all: true,
     filter,
-    execRingBytes: 1 << 20,
   });
 });
