@@ -1,6 +1,11 @@
 import assert from "node:assert/strict";
 import type { ExeFile, TargetBinary } from "../process/mod.ts";
-import { type FakeFile, FakeMachine, MB, waitFor } from "./_test_host.ts";
+import {
+  type FakeFile,
+  FakeMachine,
+  MB,
+  waitFor,
+} from "../../testing/controller_host.ts";
 import { Attachments, binaryKey, type Tracked } from "./attachments.ts";
 
 /** Attachments on `m`, with the pids it reports traced and its turns run at once. */

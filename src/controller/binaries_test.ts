@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { TargetError } from "../process/mod.ts";
-import { FakeMachine, MB } from "./_test_host.ts";
+import { FakeMachine, MB } from "../../testing/controller_host.ts";
 import { Binaries } from "./binaries.ts";
 import type { ExecEvent } from "../probe/mod.ts";
 

@@ -9,7 +9,7 @@ import { categoryOf, EnvironmentError, UsageError } from "../errors.ts";
 import { type Logger, silentLogger } from "../log.ts";
 import { encodeBatch, encodeRecord } from "../decode/mod.ts";
 import type { ExportCounters, SpanSink } from "../export/mod.ts";
-import { sampleSpans, sampleTraces } from "../otlp/test_traces.ts";
+import { sampleSpans, sampleTraces } from "../../testing/traces.ts";
 import type {
   Probe,
   ProbeCounters,

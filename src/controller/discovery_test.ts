@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import type { ExecEvent } from "../probe/mod.ts";
-import { FakeMachine, MB, waitFor } from "./_test_host.ts";
+import { FakeMachine, MB, waitFor } from "../../testing/controller_host.ts";
 import { Discovery } from "./discovery.ts";
 import { Lane } from "./lanes.ts";
 

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { noFilter, type ResolvedTargets } from "../process/mod.ts";
-import { FakeMachine, MB, waitFor } from "./_test_host.ts";
+import { FakeMachine, MB, waitFor } from "../../testing/controller_host.ts";
 import { Targets } from "./targets.ts";
 
 const all: ResolvedTargets = {

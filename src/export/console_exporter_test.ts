@@ -1,5 +1,9 @@
 import { deepStrictEqual, strictEqual } from "node:assert/strict";
-import { sampleBatch, sampleSpans, sampleTraces } from "../otlp/test_traces.ts";
+import {
+  sampleBatch,
+  sampleSpans,
+  sampleTraces,
+} from "../../testing/traces.ts";
 import { createConsoleExporter } from "./console_exporter.ts";
 
 Deno.test("console exporter prints one OTLP/JSON line per span", async () => {

@@ -9,7 +9,7 @@ import {
   sampleBatch,
   sampleSpans,
   sampleTraces,
-} from "../otlp/test_traces.ts";
+} from "../../testing/traces.ts";
 import type { SpanBatch } from "../otlp/mod.ts";
 import {
   createTraceHandler,

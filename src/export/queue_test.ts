@@ -3,7 +3,11 @@ import v8 from "node:v8";
 import vm from "node:vm";
 import { create } from "@bufbuild/protobuf";
 import { ResourceSchema } from "../../gen/opentelemetry/proto/resource/v1/resource_pb.ts";
-import { sampleBatch, sampleSpans, sampleTraces } from "../otlp/test_traces.ts";
+import {
+  sampleBatch,
+  sampleSpans,
+  sampleTraces,
+} from "../../testing/traces.ts";
 import {
   type EncodedResource,
   encodeResource,

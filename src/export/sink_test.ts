@@ -1,6 +1,10 @@
 import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
 import type { TracesData } from "../../gen/opentelemetry/proto/trace/v1/trace_pb.ts";
-import { sampleBatch, sampleSpans, sampleTraces } from "../otlp/test_traces.ts";
+import {
+  sampleBatch,
+  sampleSpans,
+  sampleTraces,
+} from "../../testing/traces.ts";
 import { createLogger, silentLogger } from "../log.ts";
 import { startReceiver } from "../receive/mod.ts";
 import { SpanBatch, stringAttribute } from "../otlp/mod.ts";

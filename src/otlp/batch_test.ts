@@ -2,7 +2,11 @@ import { deepStrictEqual as assertEquals } from "node:assert/strict";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { TracesDataSchema } from "../../gen/opentelemetry/proto/trace/v1/trace_pb.ts";
 import { SpanBatch } from "./batch.ts";
-import { realisticTraces, richTraces, sampleBatch } from "./test_traces.ts";
+import {
+  realisticTraces,
+  richTraces,
+  sampleBatch,
+} from "../../testing/traces.ts";
 
 /** What @bufbuild/protobuf makes of the same batch, decoded. */
 function reference(batch: SpanBatch): Uint8Array {

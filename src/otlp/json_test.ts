@@ -5,7 +5,7 @@ import {
   type ExportTraceServiceRequest,
   ExportTraceServiceRequestSchema,
 } from "../../gen/opentelemetry/proto/collector/trace/v1/trace_service_pb.ts";
-import { richTraces, sampleSpans, sampleTraces } from "./test_traces.ts";
+import { richTraces, sampleSpans, sampleTraces } from "../../testing/traces.ts";
 import { fromOtlpJson, toOtlpJson } from "./json.ts";
 
 const richRequest = (): ExportTraceServiceRequest =>

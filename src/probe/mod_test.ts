@@ -12,14 +12,12 @@ import { closeFd, linkPerfEvent, objGet, openUprobe } from "../ffi/mod.ts";
 import { setTimeout as delay } from "node:timers/promises";
 import {
   buildEmitter,
-  ebpfTest,
   type Emitter,
   firstBadByte,
   parseHeader,
-  removePinRoot,
   runEmitter,
-  testPinRoot,
-} from "./testing.ts";
+} from "../../testing/probe.ts";
+import { ebpfTest, removePinRoot, testPinRoot } from "../../testing/ebpf.ts";
 
 let shared: Promise<{ dir: string; emitter: Emitter }> | undefined;
 

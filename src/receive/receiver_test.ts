@@ -7,7 +7,7 @@ import {
   ExportTraceServiceResponseSchema,
 } from "../../gen/opentelemetry/proto/collector/trace/v1/trace_service_pb.ts";
 import type { TracesData } from "../../gen/opentelemetry/proto/trace/v1/trace_pb.ts";
-import { sampleSpans, sampleTraces } from "../otlp/test_traces.ts";
+import { sampleSpans, sampleTraces } from "../../testing/traces.ts";
 import { toOtlpJson } from "../otlp/mod.ts";
 import { type OtlpFormat, startReceiver } from "./receiver.ts";
 

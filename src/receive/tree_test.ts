@@ -4,7 +4,7 @@ import {
   Span_EventSchema,
   Status_StatusCode,
 } from "../../gen/opentelemetry/proto/trace/v1/trace_pb.ts";
-import { attr, id, sampleSpans, sampleTraces } from "../otlp/test_traces.ts";
+import { attr, id, sampleSpans, sampleTraces } from "../../testing/traces.ts";
 import { formatTraces } from "./tree.ts";
 
 Deno.test("formatTraces draws a trace as a tree with durations", () => {

@@ -2,7 +2,7 @@
 // constant the exec-event reader uses, read from the C header itself.
 import { deepStrictEqual as assertEquals, throws } from "node:assert/strict";
 import { binary, event, KIND_EXEC, KIND_EXIT, RING_BYTES } from "./exec_h.ts";
-import { CHeader, plain } from "./_test_c_header.ts";
+import { CHeader, plain } from "../../testing/c_header.ts";
 
 const header = CHeader.read("bpf/exec.h");
 

@@ -1,13 +1,12 @@
 /**
- * Corrupt payloads for the fuzz and differential tests of src/decode (not
- * part of the public surface).
+ * Corrupt payloads for the fuzz and differential tests of src/decode.
  *
  * @module
  */
 
 import { toBinary } from "@bufbuild/protobuf";
-import { TracesDataSchema } from "../../gen/opentelemetry/proto/trace/v1/trace_pb.ts";
-import { realisticTraces, richTraces } from "../otlp/test_traces.ts";
+import { TracesDataSchema } from "../gen/opentelemetry/proto/trace/v1/trace_pb.ts";
+import { realisticTraces, richTraces } from "./traces.ts";
 
 /** A seeded xorshift32 generator of numbers in [0, 1). */
 export function random(seed: number): () => number {

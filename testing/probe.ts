@@ -1,27 +1,35 @@
 /**
- * Test support for the probe's kernel tests and the ring benchmark: the
+ * The test probe, for the probe's kernel tests and the ring benchmark: the
  * BPF_PROG_TEST_RUN variant of the probe (driven through src/ffi, which
  * holds the pointers), payloads, and an emitter target with its probe
- * offset. Not used by the controller; the eBPF gate and the pin-root
- * helpers are tests/ebpf.ts's.
+ * offset. The eBPF gate and the pin-root helpers are in ./ebpf.ts.
+ *
+ * It loads the probe's own test build and switches recording through the
+ * probe's config map, so it reads two of src/probe's private files
+ * (`_objects.ts`, `_maps.ts`), as that folder's own tests do; the product
+ * exposes neither.
  *
  * @module
  */
 
-import { openProbe, type Probe, type ProbeOptions } from "./mod.ts";
+import { openProbe, type Probe, type ProbeOptions } from "../src/probe/mod.ts";
 import {
   closeFd,
   objGet,
   pinToCurrentCpu,
   uprobeSpOffset,
   UprobeTestRun,
-} from "../ffi/mod.ts";
-import { ProbeMaps } from "./_maps.ts";
-import { HEADER_SIZE, readHeader } from "../decode/mod.ts";
-import { objectArch, type ProbeKind, readObject } from "./_objects.ts";
-import { removePinRoot, testPinRoot } from "../../tests/ebpf.ts";
-
-export { ebpfTest, removePinRoot, testPinRoot } from "../../tests/ebpf.ts";
+} from "../src/ffi/mod.ts";
+import { ProbeMaps } from "../src/probe/_maps.ts";
+import { HEADER_SIZE, readHeader } from "../src/decode/mod.ts";
+import {
+  objectArch,
+  type ProbeKind,
+  readObject,
+} from "../src/probe/_objects.ts";
+import { removePinRoot, testPinRoot } from "./ebpf.ts";
+import { run } from "./go_binaries.ts";
+import { symbolFileOffset } from "./symbols.ts";
 
 /** Payload byte i of a batch of `size` bytes, as the emitter makes it. */
 function payloadByte(i: number, size: number): number {
@@ -61,7 +69,7 @@ export async function openTestProbe(
   options: ProbeOptions & { arch?: string } = {},
 ): Promise<TestProbe> {
   const arch = options.arch ?? objectArch();
-  const dir = new URL("../../build/bpf/", import.meta.url).pathname;
+  const dir = new URL("../build/bpf/", import.meta.url).pathname;
   const bytes = arch === objectArch()
     ? readObject(kind, undefined, options.objectDir, "_test")
     : Deno.readFileSync(
@@ -106,30 +114,10 @@ export function firstBadByte(rec: Uint8Array, size: number): number {
   return -1;
 }
 
-const goDir = new URL("../../go/", import.meta.url).pathname;
+const goDir = new URL("../go/", import.meta.url).pathname;
 /** The probe point's ELF symbol (go/sdk/internal/handoff.Symbol). */
 export const endedSymbol =
   "github.com/spanbridge/spanbridge/go/sdk/internal/handoff.ended.abi0";
-
-async function output(
-  cmd: string,
-  args: string[],
-  cwd?: string,
-): Promise<string> {
-  const out = await new Deno.Command(cmd, {
-    args,
-    cwd,
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const text = new TextDecoder();
-  if (!out.success) {
-    throw new Error(
-      `${cmd} ${args.join(" ")} failed:\n${text.decode(out.stderr)}`,
-    );
-  }
-  return text.decode(out.stdout);
-}
 
 /** A built emitter executable and the file offset of its ended() body. */
 export interface Emitter {
@@ -141,40 +129,13 @@ export interface Emitter {
 
 /**
  * Builds the test emitter (go/sdk/internal/handoff/emitter) to `path` and
- * finds ended()'s file offset with llvm-nm and llvm-readelf.
+ * finds ended()'s file offset with the symbol-offset oracle.
  */
 export async function buildEmitter(path: string): Promise<Emitter> {
-  await output("go", [
-    "build",
-    "-o",
-    path,
-    "./sdk/internal/handoff/emitter",
-  ], goDir);
+  await run(["go", "build", "-o", path, "./sdk/internal/handoff/emitter"], {
+    cwd: goDir,
+  });
   return { path, offset: await symbolFileOffset(path, endedSymbol) };
-}
-
-/** File offset of `symbol` in the ELF executable at `path`. */
-async function symbolFileOffset(
-  path: string,
-  symbol: string,
-): Promise<number> {
-  const line = (await output("llvm-nm", ["--defined-only", path])).split("\n")
-    .find((l) => l.endsWith(` ${symbol}`));
-  if (!line) throw new Error(`Cannot find ${symbol} in ${path}.`);
-  const addr = parseInt(line.split(" ")[0], 16);
-  for (const l of (await output("llvm-readelf", ["-lW", path])).split("\n")) {
-    const f = l.trim().split(/\s+/);
-    if (f[0] !== "LOAD") continue;
-    const [offset, vaddr, , , memsz] = f.slice(1, 6).map((x) =>
-      parseInt(x, 16)
-    );
-    if (addr >= vaddr && addr < vaddr + memsz) return addr - vaddr + offset;
-  }
-  throw new Error(
-    `Cannot map ${symbol} at 0x${
-      addr.toString(16)
-    } to a file offset in ${path}.`,
-  );
 }
 
 /** Runs the emitter: waits for the probe, sends `count` rounds of `sizes`. */
@@ -183,7 +144,8 @@ export async function runEmitter(
   sizes: number[],
   count = 1,
 ): Promise<void> {
-  const out = await output(e.path, [
+  const out = await run([
+    e.path,
     "-wait-attach",
     "10s",
     "-sizes",

@@ -9,14 +9,14 @@
 import assert from "node:assert/strict";
 import { podman, podmanEnv } from "../tools/podman.ts";
 import { ControllerProcess, root } from "./harness.ts";
-import { attributeMap, type ReceivedSpan } from "./otlp.ts";
+import { attributeMap, type ReceivedSpan } from "./receiver.ts";
 import { assertSpans, type ShowcaseRecord } from "./assert_spans.ts";
 
 /** The Go programs the container tests put in images: name → [module dir, package]. */
 const staticPrograms = {
   showcase: ["examples", "./showcase"],
   hello: ["examples", "./hello"],
-  plain: ["tests/plain", "."],
+  plain: ["testing/plain", "."],
 } as const;
 
 /** A program of {@linkcode staticPrograms}. */

@@ -23,9 +23,9 @@
  * @module
  */
 import { podman } from "../../tools/podman.ts";
-import { root, waitUntil } from "../harness.ts";
-import { unusedPort } from "../otlp.ts";
-import { importFilesImage } from "../containers.ts";
+import { root, waitUntil } from "../../testing/harness.ts";
+import { unusedPort } from "../../testing/receiver.ts";
+import { importFilesImage } from "../../testing/containers.ts";
 
 /** The Kubernetes release the cluster runs (see tools/kubernetes_build.sh). */
 export const kubernetesVersion = "v1.37.2";

@@ -14,7 +14,7 @@
  * @module
  */
 import type { VmKernel } from "../../tools/vm_kernels.ts";
-import { root } from "../harness.ts";
+import { root } from "../../testing/harness.ts";
 
 /** What one boot did. */
 export interface BootResult {

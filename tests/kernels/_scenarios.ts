@@ -5,7 +5,7 @@
  * prints one JSON line to stdout, `{"scenario", "ok", "ms", "facts"}` or
  * with `"error"`; the exit status is 0 when all passed.
  *
- * Usage: deno run -A scenarios.ts --controller <spanbridge.js> --hello <exe>
+ * Usage: deno run -A _scenarios.ts --controller <spanbridge.js> --hello <exe>
  *        --showcase <exe> --pin-root <dir> [--only name,...]
  *
  * `--controller` is the controller bundled into one file (matrix_test.ts
@@ -15,22 +15,22 @@
  */
 import assert from "node:assert/strict";
 import { parseArgs } from "node:util";
-import { ControllerProcess, delay, waitUntil } from "../harness.ts";
+import { ControllerProcess, delay, waitUntil } from "../../testing/harness.ts";
 import {
   attributeMap,
   type CollectingReceiver,
   collectingReceiver,
   type ReceivedSpan,
-} from "../otlp.ts";
+} from "../../testing/receiver.ts";
 import {
   assertHelloRunsArrived,
   helloRunsArrived,
   runHello,
   startHello,
   wholeHelloTraces,
-} from "../hello.ts";
+} from "../../testing/hello.ts";
 import { resolveTarget } from "../../src/process/mod.ts";
-import { assertSpans, recordShowcase } from "../assert_spans.ts";
+import { assertSpans, recordShowcase } from "../../testing/assert_spans.ts";
 
 const { values: args } = parseArgs({
   options: {

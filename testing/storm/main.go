@@ -1,5 +1,5 @@
 // Command storm executes the files of a directory, round robin, as fast as
-// asked (an exec storm for tests/storm.ts): each one forked, executed and
+// asked (an exec storm for testing/storm.ts): each one forked, executed and
 // waited for, by several workers at once, optionally as another user. It
 // prints one JSON line: how many execs were made and failed, and the time.
 package main

@@ -3,7 +3,7 @@
  *
  * @module
  */
-import type { ControllerStats } from "../controller/mod.ts";
+import type { ControllerStats } from "../src/controller/mod.ts";
 
 /** A ControllerStats with every counter the telemetry reads set. */
 export function testStats(): ControllerStats {

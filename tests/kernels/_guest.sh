@@ -4,7 +4,7 @@
 # staged files and Deno into tmpfs, mounts bpffs and runs the scenarios.
 # Copies, because 9p has no page cache here: Deno started from 9p took
 # 15-25 s under emulation, from tmpfs 1-2 s.
-# Usage: guest.sh STAGE DENO OUT
+# Usage: _guest.sh STAGE DENO OUT
 set -u
 stage=$1 deno=$2 out=$3
 mount -t bpf -o mode=0700 bpf /sys/fs/bpf

@@ -1,6 +1,8 @@
 /**
- * Helpers for the end-to-end tests: the eBPF gate, the controller as a child
- * process (as a user runs it), and the built example programs.
+ * The controller process harness of the end-to-end tests, the soaks and the
+ * benchmarks: the controller as a child process (as a user runs it), the
+ * built example programs, and the waits the tests share (with the eBPF
+ * gate's helpers re-exported from ./ebpf.ts).
  *
  * @module
  */

@@ -1,5 +1,5 @@
 /**
- * Sample OTLP traces for tests across src/ (not part of the public surface).
+ * Sample OTLP traces for the unit tests and the benchmarks.
  *
  * @module
  */
@@ -11,7 +11,7 @@ import {
   type KeyValue,
   KeyValueListSchema,
   KeyValueSchema,
-} from "../../gen/opentelemetry/proto/common/v1/common_pb.ts";
+} from "../gen/opentelemetry/proto/common/v1/common_pb.ts";
 import {
   type Span,
   Span_EventSchema,
@@ -21,8 +21,8 @@ import {
   Status_StatusCode,
   type TracesData,
   TracesDataSchema,
-} from "../../gen/opentelemetry/proto/trace/v1/trace_pb.ts";
-import { SpanBatch } from "./batch.ts";
+} from "../gen/opentelemetry/proto/trace/v1/trace_pb.ts";
+import { SpanBatch } from "../src/otlp/batch.ts";
 
 /** A string attribute. */
 export function attr(key: string, value: string): KeyValue {

@@ -7,20 +7,20 @@
  *
  * @module
  */
-import type { LogFields, Logger } from "../log.ts";
+import type { LogFields, Logger } from "../src/log.ts";
 import type {
   Attachment,
   ExecBinary,
   ExecEvent,
   ExecEvents,
-} from "../probe/mod.ts";
+} from "../src/probe/mod.ts";
 import {
   type ExeFile,
   fileVersion,
   type TargetBinary,
   TargetError,
-} from "../process/mod.ts";
-import type { Host } from "./targets.ts";
+} from "../src/process/mod.ts";
+import type { Host } from "../src/controller/targets.ts";
 
 /** A file of the fake machine. */
 export interface FakeFile {

@@ -6,7 +6,7 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { attributeMap, type ReceivedSpan } from "./otlp.ts";
+import { attributeMap, type ReceivedSpan } from "./receiver.ts";
 
 /** One finished run of hello. */
 export interface HelloRun {

@@ -1,6 +1,7 @@
 /**
- * Real binaries for the tests of src/process, built once per test process
- * into a temporary directory with the installed Go toolchain and cc.
+ * The Go binary builder: real binaries of each kind a test of target
+ * resolution needs, built once per test process into a temporary directory
+ * with the installed Go toolchain and cc, one build at a time.
  *
  * Programs that import the probe point are built from the repository's SDK
  * through `go build -overlay`, which adds a main package (and, for the
@@ -10,10 +11,7 @@
  * @module
  */
 
-import assert from "node:assert/strict";
-import { TargetError, type TargetErrorKind } from "./errors.ts";
-
-const goDir = new URL("../../go/", import.meta.url).pathname;
+const goDir = new URL("../go/", import.meta.url).pathname;
 const handoffDir = `${goDir}sdk/internal/handoff`;
 
 /** The kinds of binary the tests use. */
@@ -201,51 +199,4 @@ async function writeFork(tmp: string, noNop: boolean): Promise<string> {
     ),
   );
   return src;
-}
-
-/**
- * The file offset of symbol `sym` computed independently of src/process:
- * address from `go tool nm`, segments from `readelf -lW`.
- */
-export async function expectedOffset(
-  path: string,
-  sym: string,
-): Promise<number> {
-  const nm = await run(["go", "tool", "nm", path]);
-  const line = nm.split("\n").find((l) => l.trim().split(/\s+/)[2] === sym);
-  if (line === undefined) {
-    throw new Error(`go tool nm ${path}: no symbol ${sym}`);
-  }
-  const addr = parseInt(line.trim().split(/\s+/)[0], 16);
-  const segs = await run(["readelf", "-lW", path]);
-  for (const l of segs.split("\n")) {
-    const f = l.trim().split(/\s+/);
-    if (f[0] !== "LOAD" || !f.slice(6).includes("E")) continue;
-    const [off, vaddr, , filesz] = f.slice(1, 5).map((x) => parseInt(x, 16));
-    if (addr >= vaddr && addr < vaddr + filesz) return addr - vaddr + off;
-  }
-  throw new Error(
-    `readelf ${path}: no executable segment holds 0x${addr.toString(16)}`,
-  );
-}
-
-/**
- * Asserts that `p` rejects with a TargetError of `kind` whose message
- * matches every pattern, and returns that error.
- */
-export async function assertTargetError(
-  p: Promise<unknown>,
-  kind: TargetErrorKind,
-  ...patterns: RegExp[]
-): Promise<TargetError> {
-  const err = await p.then(
-    () => {
-      throw new Error(`expected a TargetError of kind ${kind}, got success`);
-    },
-    (e: unknown) => e,
-  );
-  if (!(err instanceof TargetError)) throw err;
-  assert.equal(err.kind, kind, err.message);
-  for (const re of patterns) assert.match(err.message, re);
-  return err;
 }

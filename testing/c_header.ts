@@ -10,7 +10,7 @@
  * @module
  */
 
-import type { StructLayout } from "./_layout.ts";
+import type { StructLayout } from "../src/wire/mod.ts";
 
 /** A struct as C lays it out: size, alignment and each field's offset. */
 export interface CStruct {
@@ -36,7 +36,7 @@ export class CHeader {
 
   /** Reads `path` (from the repository root, e.g. "bpf/ended.h"). */
   static read(path: string): CHeader {
-    const url = new URL(`../../${path}`, import.meta.url);
+    const url = new URL(`../${path}`, import.meta.url);
     return new CHeader(path, Deno.readTextFileSync(url));
   }
 

@@ -1,5 +1,5 @@
 /**
- * The test OpenTelemetry Collector (tests/collector): built once per pinned
+ * The test OpenTelemetry Collector (testing/collector): built once per pinned
  * Collector release into build/otelcol/<version>/, and run as a child
  * process whose log is kept for failure messages.
  *
@@ -7,7 +7,7 @@
  */
 import { root, waitUntil } from "./harness.ts";
 import { TextLineStream } from "./lines.ts";
-import { unusedPort } from "./otlp.ts";
+import { unusedPort } from "./receiver.ts";
 
 /** The Collector configuration of the Kubernetes chart's gateway. */
 export const gatewayConfig =
@@ -17,14 +17,14 @@ export const gatewayConfig =
 export const gatewayAuthConfig =
   `${root}deploy/kubernetes/spanbridge/files/gateway-auth.yaml`;
 
-/** The Collector release tests/collector pins (its otelcol module's version). */
+/** The Collector release testing/collector pins (its otelcol module's version). */
 export function collectorVersion(): string {
-  const mod = Deno.readTextFileSync(`${root}tests/collector/go.mod`);
+  const mod = Deno.readTextFileSync(`${root}testing/collector/go.mod`);
   const version = /go\.opentelemetry\.io\/collector\/otelcol (v\S+)/.exec(mod)
     ?.[1];
   if (!version) {
     throw new Error(
-      "tests/collector/go.mod does not require go.opentelemetry.io/collector/otelcol",
+      "testing/collector/go.mod does not require go.opentelemetry.io/collector/otelcol",
     );
   }
   return version;
@@ -37,7 +37,7 @@ export const collectorExe =
 let built: Promise<void> | undefined;
 
 /**
- * Builds tests/collector unless build/otelcol/<version>/ holds a binary
+ * Builds testing/collector unless build/otelcol/<version>/ holds a binary
  * newer than its sources (the first build compiles the Collector and the
  * k8sattributes processor with the Kubernetes client: minutes on two cores).
  */
@@ -46,13 +46,13 @@ export function buildCollector(): Promise<void> {
     if (upToDate()) return;
     const { code, stdout, stderr } = await new Deno.Command("go", {
       args: ["build", "-o", collectorExe, "."],
-      cwd: `${root}tests/collector`,
+      cwd: `${root}testing/collector`,
       stdin: "null",
     }).output();
     if (code !== 0) {
       const dec = new TextDecoder();
       throw new Error(
-        `go build of the test Collector (tests/collector) failed:\n${
+        `go build of the test Collector (testing/collector) failed:\n${
           dec.decode(stdout)
         }${dec.decode(stderr)}`,
       );
@@ -69,7 +69,7 @@ function upToDate(): boolean {
     return false;
   }
   return ["main.go", "go.mod", "go.sum"].every((f) =>
-    Deno.statSync(`${root}tests/collector/${f}`).mtime! <= exe.mtime!
+    Deno.statSync(`${root}testing/collector/${f}`).mtime! <= exe.mtime!
   );
 }
 

@@ -1,11 +1,5 @@
 /**
- * Fault runs too long for the test suite. One scenario so far:
- *
- * ```sh
- * deno run -A tools/soak.ts outage --seconds 60 [--rate 200] [--after 15] [--queue 100000]
- * ```
- *
- * `outage`: the controller traces the hello example (`--rate` traces per
+ * The outage soak of `deno task soak outage` (bench/soak.ts): the controller traces the hello example (`--rate` traces per
  * second, 3-4 spans each) and exports to a loopback port where nothing
  * listens; after `--seconds` a receiver starts on that port; hello goes on
  * for `--after` seconds more, then the controller is stopped. Checked:
@@ -16,43 +10,50 @@
  * and the kernel then counts what it cannot take), the controller's memory
  * stays bounded, recovery is noticed within the exporter's maximum backoff,
  * and nothing queued within OTEL_BSP_MAX_QUEUE_SIZE is dropped for the
- * outage (export_failed or shutdown). Prints one JSON summary; exits 1 when a check fails, 2 on
- * bad usage. Needs what the eBPF tests need (root, bpffs).
+ * outage (export_failed or shutdown). Needs what the eBPF tests need (root,
+ * bpffs).
  *
  * @module
  */
-import { parseArgs } from "node:util";
 import {
   ControllerProcess,
   copyProgram,
   delay,
-  ebpfAvailable,
   removePinRoot,
   rssBytes,
   stopIfRunning,
   testPinRoot,
   waitUntil,
-} from "../tests/harness.ts";
+} from "../testing/harness.ts";
 import {
   type CollectingReceiver,
   collectingReceiver,
   unusedPort,
-} from "../tests/otlp.ts";
-import { startHello, wholeHelloTraces } from "../tests/hello.ts";
-
-const usage =
-  "Usage: deno run -A tools/soak.ts outage --seconds <n> [--rate <traces/s>] [--after <s>] [--queue <spans>]";
+} from "../testing/receiver.ts";
+import { startHello, wholeHelloTraces } from "../testing/hello.ts";
 
 /** Options of {@linkcode outage}. */
-interface OutageOptions {
+export interface OutageOptions {
+  /** Seconds without a receiver. */
   seconds: number;
+  /** Hello traces per second. */
   rate: number;
+  /** Seconds of tracing after the receiver is back. */
   after: number;
+  /** OTEL_BSP_MAX_QUEUE_SIZE for the controller (its default when unset). */
   queue?: number;
 }
 
+/** What {@linkcode outage} measured, and each check with whether it held. */
+export interface OutageResult {
+  /** The run's numbers, printed as one JSON line. */
+  summary: Record<string, number | string>;
+  /** Each check's description and whether it held. */
+  checks: Record<string, boolean>;
+}
+
 /** The outage soak; resolves with its summary and the checks it passed or failed. */
-async function outage(o: OutageOptions) {
+export async function outage(o: OutageOptions): Promise<OutageResult> {
   const hello = await copyProgram("hello");
   const pinRoot = testPinRoot("soak");
   const port = unusedPort();
@@ -142,51 +143,3 @@ async function outage(o: OutageOptions) {
     await removePinRoot(pinRoot);
   }
 }
-
-/** Parses the command line and runs the scenario; resolves to the exit code. */
-async function main(args: string[]): Promise<number> {
-  let values;
-  let positionals;
-  try {
-    ({ values, positionals } = parseArgs({
-      args,
-      options: {
-        seconds: { type: "string", default: "60" },
-        rate: { type: "string", default: "200" },
-        after: { type: "string", default: "15" },
-        queue: { type: "string" },
-      },
-      allowPositionals: true,
-    }));
-  } catch (e) {
-    console.error(`soak: ${(e as Error).message}\n${usage}`);
-    return 2;
-  }
-  const numbers = [
-    values.seconds,
-    values.rate,
-    values.after,
-    values.queue ?? "1",
-  ]
-    .map(Number);
-  if (positionals[0] !== "outage" || numbers.some((x) => !(x > 0))) {
-    console.error(usage);
-    return 2;
-  }
-  if (!ebpfAvailable("the outage soak")) return 0;
-  const { summary, checks } = await outage({
-    seconds: numbers[0],
-    rate: numbers[1],
-    after: numbers[2],
-    queue: values.queue ? numbers[3] : undefined,
-  });
-  console.log(JSON.stringify(summary));
-  let failed = 0;
-  for (const [check, ok] of Object.entries(checks)) {
-    console.log(`${ok ? "ok  " : "FAIL"} ${check}`);
-    if (!ok) failed++;
-  }
-  return failed === 0 ? 0 : 1;
-}
-
-if (import.meta.main) Deno.exit(await main(Deno.args));

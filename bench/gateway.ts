@@ -1,14 +1,14 @@
 /**
  * Measures what one span costs the gateway Collector (files/gateway.yaml in
- * tests/collector's build, k8sattributes in pass-through: no API lookups)
+ * testing/collector's build, k8sattributes in pass-through: no API lookups)
  * on this machine: CPU per span for receive + batch + OTLP/HTTP export, and
  * its peak RSS. It posts `--requests` OTLP/HTTP protobuf requests of
- * `--spans` realistic spans each (src/otlp/test_traces.ts), 4 at a time, to
+ * `--spans` realistic spans each (testing/traces.ts), 4 at a time, to
  * the gateway on loopback, which forwards to a receiver in this process that
  * counts spans. For the "Scale-out on paper" section of BENCHMARKS.md.
  *
  * ```sh
- * deno run -A deploy/measure_gateway.ts --requests 800 --spans 512 [--compression none]
+ * deno run -A bench/gateway.ts --requests 800 --spans 512 [--compression none]
  * ```
  *
  * @module
@@ -16,10 +16,10 @@
 import { parseArgs } from "node:util";
 import { fromBinary } from "@bufbuild/protobuf";
 import { ExportTraceServiceRequestSchema } from "../gen/opentelemetry/proto/collector/trace/v1/trace_service_pb.ts";
-import { realisticTraces, sampleBatch } from "../src/otlp/test_traces.ts";
-import { buildCollector, CollectorProcess } from "../tests/collector.ts";
-import { root, waitUntil } from "../tests/harness.ts";
-import { unusedPort } from "../tests/otlp.ts";
+import { realisticTraces, sampleBatch } from "../testing/traces.ts";
+import { buildCollector, CollectorProcess } from "../testing/collector.ts";
+import { root, waitUntil } from "../testing/harness.ts";
+import { unusedPort } from "../testing/receiver.ts";
 
 const { values } = parseArgs({
   args: Deno.args,

@@ -71,17 +71,17 @@ export async function writeStormPrograms(
   return dir;
 }
 
-/** Builds tests/storm (the exec driver) into `dir`; returns its path. */
+/** Builds testing/storm (the exec driver) into `dir`; returns its path. */
 export async function buildStormDriver(dir: string): Promise<string> {
   const exe = `${dir}/storm-driver`;
   const { code, stderr } = await new Deno.Command("go", {
     args: ["build", "-o", exe, "."],
-    cwd: `${root}tests/storm`,
+    cwd: `${root}testing/storm`,
     stderr: "piped",
   }).output();
   if (code !== 0) {
     throw new Error(
-      `Cannot build the exec storm driver (go build in ${root}tests/storm): ${
+      `Cannot build the exec storm driver (go build in ${root}testing/storm): ${
         new TextDecoder().decode(stderr).trim()
       }`,
     );

@@ -5,7 +5,7 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { attributeMap, type Json, type ReceivedSpan } from "./otlp.ts";
+import { attributeMap, type Json, type ReceivedSpan } from "./receiver.ts";
 import { type ControllerProcess, runProgram } from "./harness.ts";
 
 /** What `showcase -record FILE` writes: every span it made, as OTLP JSON. */
