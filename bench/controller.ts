@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { ControllerProcess } from "../tests/harness.ts";
+import { ControllerProcess } from "../testing/harness.ts";
 import { track } from "./children.ts";
 
 /** The final counters of the controller's `stopped` log line. */

@@ -19,7 +19,7 @@ import {
 } from "../gen/opentelemetry/proto/trace/v1/trace_pb.ts";
 import { toOtlpJson } from "../src/otlp/mod.ts";
 import { mergeResource, readResourceEnv } from "../src/export/resource.ts";
-import { realisticTraces } from "../src/otlp/test_traces.ts";
+import { realisticTraces } from "../testing/traces.ts";
 import { encodeResource, SpanBatch } from "../src/otlp/mod.ts";
 import { Decoder } from "../src/decode/decoder.ts";
 import { encodeRecord, HEADER_SIZE } from "../src/decode/header.ts";

@@ -2,8 +2,8 @@
  * `deno task bench`: app-side cost per span, pipeline throughput, controller
  * CPU and memory, end-to-end latency and the ring reader, measured side by
  * side on this machine; writes bench/results.json and prints a table.
- * `--quick` takes under three minutes; `--soak <seconds>` runs only the memory
- * soak and merges its keys into bench/results.json. Needs root and eBPF.
+ * `--quick` takes under three minutes. Needs root and eBPF. The long runs
+ * (the memory soak among them) are `deno task soak` (bench/soak.ts).
  *
  * @module
  */
@@ -14,22 +14,17 @@ import { benchAppCost } from "./app_cost.ts";
 import { killAll } from "./children.ts";
 import { benchLatency } from "./latency.ts";
 import { benchPipeline } from "./pipeline.ts";
-import { startDiscardReceiver } from "./receiver.ts";
-import {
-  formatTable,
-  readResults,
-  type Results,
-  writeResults,
-} from "./report.ts";
+import { startDiscardReceiver } from "../testing/discard_receiver.ts";
+import { formatTable, type Results, writeResults } from "./report.ts";
 import { benchScale } from "./scale.ts";
-import { benchSoak } from "./soak.ts";
 import { exitCodeOf } from "../src/cli/mod.ts";
-import { requireEbpf } from "../tests/ebpf.ts";
+import { requireEbpf } from "../testing/ebpf.ts";
 
-const help = `deno task bench [--quick] [--soak <seconds>]
+const help = `deno task bench [--quick]
 
   --quick            short runs (under three minutes)
-  --soak <seconds>   only the controller memory soak (e.g. 600); merges into bench/results.json
+
+The memory soak is deno task soak memory [--seconds 600].
 `;
 
 const resultsPath = new URL("./results.json", import.meta.url).pathname;
@@ -56,21 +51,12 @@ async function main(): Promise<number> {
     args: Deno.args,
     options: {
       quick: { type: "boolean" },
-      soak: { type: "string" },
       help: { type: "boolean", short: "h" },
     },
   });
   if (values.help) {
     console.log(help);
     return 0;
-  }
-  const soakSeconds = values.soak === undefined
-    ? undefined
-    : Number(values.soak);
-  if (soakSeconds !== undefined && !(soakSeconds >= 10)) {
-    throw new Error(
-      `Invalid --soak "${values.soak}": expected seconds, at least 10.`,
-    );
   }
   const quick = values.quick ?? false;
   requireEbpf("The benchmark");
@@ -88,16 +74,6 @@ async function main(): Promise<number> {
   const receiver = await startDiscardReceiver();
   try {
     const exe = await timed("build the load program", () => buildApp(tmp));
-    if (soakSeconds !== undefined) {
-      const soak = await timed(
-        `soak (${soakSeconds} s)`,
-        () => benchSoak({ exe, seconds: soakSeconds, pinRoot, receiver, log }),
-      );
-      const results = { ...readResults(resultsPath), ...soak };
-      writeResults(resultsPath, results);
-      console.log(formatTable(soak));
-      return 0;
-    }
     const results: Results = {
       quick: quick ? 1 : 0,
       timestamp_unix_s: Math.round(Date.now() / 1000),

@@ -9,7 +9,7 @@
 import { runApp } from "./app.ts";
 import { startController, type StoppedCounters } from "./controller.ts";
 import { cpuSeconds, memory } from "./proc_stats.ts";
-import type { DiscardReceiver } from "./receiver.ts";
+import type { DiscardReceiver } from "../testing/discard_receiver.ts";
 
 /** Options of {@linkcode benchPipeline}. */
 export interface PipelineOptions {

@@ -14,12 +14,8 @@
  * @module
  */
 
-import {
-  makePayload,
-  openTestProbe,
-  removePinRoot,
-  testPinRoot,
-} from "../src/probe/testing.ts";
+import { makePayload, openTestProbe } from "../testing/probe.ts";
+import { removePinRoot, testPinRoot } from "../testing/ebpf.ts";
 
 /** Options of {@linkcode benchReader}. */
 export interface BenchReaderOptions {

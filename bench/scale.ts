@@ -23,7 +23,7 @@ import { killAll, track } from "./children.ts";
 import { startAgent, startController } from "./controller.ts";
 import { cpuSeconds } from "./proc_stats.ts";
 import { type MemoryDetail, memoryDetail } from "./proc_memory.ts";
-import { startDiscardReceiver } from "./receiver.ts";
+import { startDiscardReceiver } from "../testing/discard_receiver.ts";
 import { formatTable, readResults, writeResults } from "./report.ts";
 import { startSpanCounter } from "./span_counter.ts";
 
@@ -476,7 +476,7 @@ async function main(): Promise<number> {
       `Invalid --seconds "${values.seconds}": expected at least 5.`,
     );
   }
-  const { requireEbpf } = await import("../tests/ebpf.ts");
+  const { requireEbpf } = await import("../testing/ebpf.ts");
   requireEbpf("The scale benchmark");
   const pinRoot = `/sys/fs/bpf/spanbridge-bench-${Deno.pid}`;
   const dir = await Deno.makeTempDir({ prefix: "spanbridge-scale-" });

@@ -31,12 +31,12 @@ import { cpuSeconds } from "./proc_stats.ts";
 import { formatTable, readResults, writeResults } from "./report.ts";
 import { buildBinaries, quantile } from "./scale.ts";
 import { startSpanCounter } from "./span_counter.ts";
-import { removePinRoot, testPinRoot } from "../tests/ebpf.ts";
+import { removePinRoot, testPinRoot } from "../testing/ebpf.ts";
 import {
   buildStormDriver,
   runStorm,
   writeStormPrograms,
-} from "../tests/storm.ts";
+} from "../testing/storm.ts";
 
 /** Distinct binaries without the SDK, executed round robin. */
 const stormBinaries = 3_000;

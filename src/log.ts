@@ -28,9 +28,12 @@ export interface Logger {
   error(msg: string, fields?: LogFields): void;
 }
 
+/** The level logged unless told otherwise. */
+export const defaultLogLevel: LogLevel = "info";
+
 /** Options of {@linkcode createLogger}. */
 export interface LoggerOptions {
-  /** Lines below this level are dropped. Default "info". */
+  /** Lines below this level are dropped. Default {@linkcode defaultLogLevel}. */
   level?: LogLevel;
   /** "text" or "json"; default: text when stderr is a terminal. */
   format?: "text" | "json";
@@ -52,7 +55,7 @@ export function isLogLevel(s: string): s is LogLevel {
 
 /** Creates a logger. */
 export function createLogger(options: LoggerOptions = {}): Logger {
-  const min = ranks[options.level ?? "info"];
+  const min = ranks[options.level ?? defaultLogLevel];
   const format = options.format ??
     (Deno.stderr.isTerminal() ? "text" : "json");
   const encoder = new TextEncoder();

@@ -7,10 +7,14 @@
  */
 import assert from "node:assert/strict";
 import { basename } from "node:path";
-import { ebpfAvailable, waitUntil } from "./harness.ts";
-import { attributeMap, collectingReceiver } from "./otlp.ts";
-import { assertHelloRunsArrived, helloRunsArrived, runHello } from "./hello.ts";
-import { traceHello } from "./traced.ts";
+import { ebpfAvailable, waitUntil } from "../testing/harness.ts";
+import { attributeMap, collectingReceiver } from "../testing/receiver.ts";
+import {
+  assertHelloRunsArrived,
+  helloRunsArrived,
+  runHello,
+} from "../testing/hello.ts";
+import { traceHello } from "../testing/traced.ts";
 
 Deno.test({
   name:

@@ -3,7 +3,7 @@
  * the documented exit code for every kind of bad input that needs no kernel.
  */
 import assert from "node:assert/strict";
-import { type CliResult, root, runCli } from "./harness.ts";
+import { type CliResult, root, runCli } from "../testing/harness.ts";
 
 /** Runs `spanbridge <args>` with `env` added; resolves with its exit code and output. */
 function spanbridge(

@@ -1,11 +1,11 @@
 /**
  * The whole pipeline through a real third-party receiver: the showcase
  * example runs under `spanbridge run`, which exports to an OpenTelemetry
- * Collector (built from the official Go modules by tests/collector: the
+ * Collector (built from the official Go modules by testing/collector: the
  * otlpreceiver on loopback, no processor, the otlphttpexporter), which
  * forwards to our collecting receiver. Every span the Go program recorded
  * must come out of the Collector exactly as it went in: the same span-by-span
- * comparison as tests/showcase_test.ts (tests/assert_spans.ts), for
+ * comparison as tests/showcase_test.ts (testing/assert_spans.ts), for
  * http/protobuf and http/json into the Collector (the Collector forwards in
  * the same encoding it got).
  *
@@ -19,7 +19,7 @@
  * resource) passes the Collector's pdata model unchanged.
  *
  * The Collector is built once per pinned release into
- * build/otelcol/<version>/ (tests/collector.ts); the first build compiles
+ * build/otelcol/<version>/ (testing/collector.ts); the first build compiles
  * it, minutes on two cores, from the module cache or the Go module proxy.
  */
 import assert from "node:assert/strict";
@@ -31,14 +31,14 @@ import {
   stopIfRunning,
   testPinRoot,
   waitForSpans,
-} from "./harness.ts";
-import { buildCollector, CollectorProcess } from "./collector.ts";
-import { collectingReceiver, unusedPort } from "./otlp.ts";
+} from "../testing/harness.ts";
+import { buildCollector, CollectorProcess } from "../testing/collector.ts";
+import { collectingReceiver, unusedPort } from "../testing/receiver.ts";
 import {
   assertSpans,
   recordShowcase,
   stopAndAssertNothingLost,
-} from "./assert_spans.ts";
+} from "../testing/assert_spans.ts";
 
 for (
   const [protocol, encoding] of [

@@ -21,7 +21,7 @@ import {
   testPinRoot,
   waitForSpans,
   waitUntil,
-} from "./harness.ts";
+} from "../testing/harness.ts";
 import {
   assertContainerSpans,
   ContainerScope,
@@ -29,9 +29,13 @@ import {
   showcaseRecord,
   startShowcase,
   staticProgram,
-} from "./containers.ts";
-import { attributeMap, collectingReceiver, type ReceivedSpan } from "./otlp.ts";
-import { stopAndAssertNothingLost } from "./assert_spans.ts";
+} from "../testing/containers.ts";
+import {
+  attributeMap,
+  collectingReceiver,
+  type ReceivedSpan,
+} from "../testing/receiver.ts";
+import { stopAndAssertNothingLost } from "../testing/assert_spans.ts";
 
 const canTrace = ebpfAvailable("container --all tests");
 

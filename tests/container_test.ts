@@ -17,7 +17,7 @@ import {
   stopIfRunning,
   testPinRoot,
   waitForSpans,
-} from "./harness.ts";
+} from "../testing/harness.ts";
 import {
   agentCapabilities,
   assertContainerSpans,
@@ -26,9 +26,9 @@ import {
   showcaseRecord,
   startShowcase,
   staticProgram,
-} from "./containers.ts";
-import { collectingReceiver } from "./otlp.ts";
-import { stopAndAssertNothingLost } from "./assert_spans.ts";
+} from "../testing/containers.ts";
+import { collectingReceiver } from "../testing/receiver.ts";
+import { stopAndAssertNothingLost } from "../testing/assert_spans.ts";
 
 const canTrace = ebpfAvailable("container tests");
 const image = checkoutImageRef();

@@ -4,8 +4,8 @@
  * adopts or removes the instances of other controllers).
  */
 import assert from "node:assert/strict";
-import { ebpfAvailable, root } from "./harness.ts";
-import { instanceDirs } from "./bpf_objects.ts";
+import { ebpfAvailable, root } from "../testing/harness.ts";
+import { instanceDirs } from "../testing/bpf_objects.ts";
 
 const pinRoot = "/sys/fs/bpf/spanbridge";
 

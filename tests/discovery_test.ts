@@ -19,19 +19,19 @@ import {
   stopIfRunning,
   testPinRoot,
   waitUntil,
-} from "./harness.ts";
+} from "../testing/harness.ts";
 import {
   attributeMap,
   type CollectingReceiver,
   collectingReceiver,
-} from "./otlp.ts";
+} from "../testing/receiver.ts";
 import {
   assertHelloRunsArrived,
   type HelloRun,
   helloRunsArrived,
   runHello,
   startHello,
-} from "./hello.ts";
+} from "../testing/hello.ts";
 import { resolveTarget } from "../src/process/mod.ts";
 
 const gate = (name: string) => !ebpfAvailable(`discovery: ${name}`);

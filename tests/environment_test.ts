@@ -16,8 +16,8 @@ import {
   removePinRoot,
   runCli,
   testPinRoot,
-} from "./harness.ts";
-import { instanceDirs } from "./bpf_objects.ts";
+} from "../testing/harness.ts";
+import { instanceDirs } from "../testing/bpf_objects.ts";
 
 /** Deno's cache directory (the npm packages the CLI imports). */
 async function denoDir(): Promise<string> {

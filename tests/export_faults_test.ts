@@ -14,10 +14,10 @@ import {
   type LogLine,
   rssBytes,
   waitUntil,
-} from "./harness.ts";
-import { collectingReceiver, unusedPort } from "./otlp.ts";
-import { assertHelloRunsArrived, runHello } from "./hello.ts";
-import { traceHello } from "./traced.ts";
+} from "../testing/harness.ts";
+import { collectingReceiver, unusedPort } from "../testing/receiver.ts";
+import { assertHelloRunsArrived, runHello } from "../testing/hello.ts";
+import { traceHello } from "../testing/traced.ts";
 
 const gate = (name: string) => !ebpfAvailable(`export faults: ${name}`);
 

@@ -1,7 +1,7 @@
 /**
  * The Kubernetes gateway's Collector configuration
  * (deploy/kubernetes/spanbridge/files/gateway.yaml) with a real Collector
- * (tests/collector, v0.160.0 with the k8sattributes processor):
+ * (testing/collector, v0.160.0 with the k8sattributes processor):
  *
  * - `otelcol validate` accepts it, and refuses a misspelt key;
  * - a sender's claims of where it runs (k8s.namespace.name, k8s.pod.name,
@@ -26,21 +26,25 @@ import {
   testPinRoot,
   waitForSpans,
   waitUntil,
-} from "./harness.ts";
+} from "../testing/harness.ts";
 import {
   buildCollector,
   collectorExe,
   CollectorProcess,
   gatewayAuthConfig,
   gatewayConfig,
-} from "./collector.ts";
-import { attributeMap, collectingReceiver, unusedPort } from "./otlp.ts";
+} from "../testing/collector.ts";
+import {
+  attributeMap,
+  collectingReceiver,
+  unusedPort,
+} from "../testing/receiver.ts";
 import {
   assertSpans,
   recordShowcase,
   stopAndAssertNothingLost,
-} from "./assert_spans.ts";
-import { assertHelloRunsArrived, startHello } from "./hello.ts";
+} from "../testing/assert_spans.ts";
+import { assertHelloRunsArrived, startHello } from "../testing/hello.ts";
 
 async function validate(
   ...extra: string[]

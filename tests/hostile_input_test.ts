@@ -14,9 +14,13 @@ import {
   stopIfRunning,
   testPinRoot,
   waitUntil,
-} from "./harness.ts";
-import { collectingReceiver } from "./otlp.ts";
-import { assertHelloRunsArrived, helloRunsArrived, runHello } from "./hello.ts";
+} from "../testing/harness.ts";
+import { collectingReceiver } from "../testing/receiver.ts";
+import {
+  assertHelloRunsArrived,
+  helloRunsArrived,
+  runHello,
+} from "../testing/hello.ts";
 
 /**
  * Writes `to`: a copy of `from` whose section-name table claims 1 GiB,

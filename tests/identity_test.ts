@@ -15,9 +15,9 @@ import {
   stopIfRunning,
   testPinRoot,
   waitForSpans,
-} from "./harness.ts";
-import { attributeMap, collectingReceiver } from "./otlp.ts";
-import { startHello } from "./hello.ts";
+} from "../testing/harness.ts";
+import { attributeMap, collectingReceiver } from "../testing/receiver.ts";
+import { startHello } from "../testing/hello.ts";
 
 Deno.test({
   name:

@@ -14,9 +14,9 @@ import {
   stopIfRunning,
   testPinRoot,
   waitUntil,
-} from "./harness.ts";
-import { collectingReceiver } from "./otlp.ts";
-import { helloRunsArrived, runHello } from "./hello.ts";
+} from "../testing/harness.ts";
+import { collectingReceiver } from "../testing/receiver.ts";
+import { helloRunsArrived, runHello } from "../testing/hello.ts";
 
 const gate = (name: string) => !ebpfAvailable(`instance: ${name}`);
 

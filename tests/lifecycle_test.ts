@@ -15,20 +15,20 @@ import {
   stopIfRunning,
   testPinRoot,
   waitUntil,
-} from "./harness.ts";
-import { attributeMap, collectingReceiver } from "./otlp.ts";
+} from "../testing/harness.ts";
+import { attributeMap, collectingReceiver } from "../testing/receiver.ts";
 import {
   assertHelloRunsArrived,
   helloRunsArrived,
   runHello,
   runHelloMany,
-} from "./hello.ts";
-import { traceHello } from "./traced.ts";
+} from "../testing/hello.ts";
+import { traceHello } from "../testing/traced.ts";
 import {
   assertUnloaded,
   instanceDirs,
   instanceObjects,
-} from "./bpf_objects.ts";
+} from "../testing/bpf_objects.ts";
 
 const gate = (name: string) => !ebpfAvailable(`lifecycle: ${name}`);
 

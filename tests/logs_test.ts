@@ -1,6 +1,6 @@
 /**
  * Log records end to end: a Go program writing through log/slog and the
- * otelslog bridge over spanbridge's LoggerProvider (tests/logs), traced by
+ * otelslog bridge over spanbridge's LoggerProvider (testing/slog), traced by
  * `spanbridge run --target`, delivers every log record to /v1/logs with the
  * trace and span id of the span it was written in and the resource its
  * spans get, and the `stopped` line balances for spans and log records.
@@ -13,7 +13,7 @@ import { formatTraces, startReceiver } from "../src/receive/mod.ts";
 import { create } from "@bufbuild/protobuf";
 import { TracesDataSchema } from "../gen/opentelemetry/proto/trace/v1/trace_pb.ts";
 import { LogsDataSchema } from "../gen/opentelemetry/proto/logs/v1/logs_pb.ts";
-import { ebpfTest } from "./ebpf.ts";
+import { ebpfTest } from "../testing/ebpf.ts";
 import {
   ControllerProcess,
   removePinRoot,
@@ -22,19 +22,19 @@ import {
   stopIfRunning,
   testPinRoot,
   waitUntil,
-} from "./harness.ts";
+} from "../testing/harness.ts";
 
-/** Builds tests/logs into `dir`; returns the executable's path. */
+/** Builds testing/slog into `dir`; returns the executable's path. */
 async function buildLogsProgram(dir: string): Promise<string> {
   const exe = `${dir}/logs`;
   const { code, stderr } = await new Deno.Command("go", {
     args: ["build", "-o", exe, "."],
-    cwd: `${root}tests/logs`,
+    cwd: `${root}testing/slog`,
     stdin: "null",
   }).output();
   if (code !== 0) {
     throw new Error(
-      `go build of tests/logs failed: ${new TextDecoder().decode(stderr)}`,
+      `go build of testing/slog failed: ${new TextDecoder().decode(stderr)}`,
     );
   }
   return exe;
@@ -128,7 +128,7 @@ ebpfTest(
       for (const rl of allLogs.resourceLogs) {
         assert.deepEqual(rl.resource, spanResource, "logs and spans resources");
         for (const sl of rl.scopeLogs) {
-          assert.equal(sl.scope?.name, "spanbridge/tests/logs");
+          assert.equal(sl.scope?.name, "spanbridge/testing/slog");
           for (const record of sl.logRecords) {
             const body = formatAnyValue(record.body);
             if (body === "starting") {

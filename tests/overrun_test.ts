@@ -15,9 +15,9 @@ import {
   removePinRoot,
   stopIfRunning,
   testPinRoot,
-} from "./harness.ts";
-import { TextLineStream } from "./lines.ts";
-import { unusedPort } from "./otlp.ts";
+} from "../testing/harness.ts";
+import { TextLineStream } from "../testing/lines.ts";
+import { unusedPort } from "../testing/receiver.ts";
 
 /** Runs the emitter (raw payloads, not spans) and returns its wall time in ms. */
 async function emit(exe: string, sizes: string, count: number) {

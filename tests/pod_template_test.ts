@@ -21,7 +21,7 @@ import {
   testPinRoot,
   waitForSpans,
   waitUntil,
-} from "./harness.ts";
+} from "../testing/harness.ts";
 import {
   assertContainerSpans,
   ContainerScope,
@@ -29,10 +29,10 @@ import {
   showcaseRecord,
   startShowcase,
   staticProgram,
-} from "./containers.ts";
-import { buildCollector, CollectorProcess } from "./collector.ts";
-import { collectingReceiver, unusedPort } from "./otlp.ts";
-import { stopAndAssertNothingLost } from "./assert_spans.ts";
+} from "../testing/containers.ts";
+import { buildCollector, CollectorProcess } from "../testing/collector.ts";
+import { collectingReceiver, unusedPort } from "../testing/receiver.ts";
+import { stopAndAssertNothingLost } from "../testing/assert_spans.ts";
 
 const canTrace = ebpfAvailable("pod template test");
 const image = checkoutImageRef();

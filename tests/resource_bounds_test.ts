@@ -9,15 +9,15 @@
  * with the others.
  */
 import assert from "node:assert/strict";
-import { ebpfAvailable, waitUntil } from "./harness.ts";
-import { attributeMap, collectingReceiver } from "./otlp.ts";
+import { ebpfAvailable, waitUntil } from "../testing/harness.ts";
+import { attributeMap, collectingReceiver } from "../testing/receiver.ts";
 import {
   assertHelloRunsArrived,
   type HelloRun,
   helloRunsArrived,
   startHello,
-} from "./hello.ts";
-import { traceHello } from "./traced.ts";
+} from "../testing/hello.ts";
+import { traceHello } from "../testing/traced.ts";
 
 /** Peak resident memory of process `pid` in bytes (VmHWM). */
 function peakRssBytes(pid: number): number {

@@ -9,8 +9,8 @@ import {
   ebpfAvailable,
   program,
   runProgram,
-} from "./harness.ts";
-import { collectingReceiver } from "./otlp.ts";
+} from "../testing/harness.ts";
+import { collectingReceiver } from "../testing/receiver.ts";
 
 Deno.test({
   name:

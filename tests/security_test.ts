@@ -5,8 +5,8 @@
  * loopback unless told otherwise.
  */
 import assert from "node:assert/strict";
-import { ebpfAvailable, root } from "./harness.ts";
-import { traceHello } from "./traced.ts";
+import { ebpfAvailable, root } from "../testing/harness.ts";
+import { traceHello } from "../testing/traced.ts";
 
 /** BPF helpers that write into user memory or send signals to the target. */
 const forbidden = new Map([

@@ -6,13 +6,17 @@
  * events, links, status, dropped counts, scope and resource; non-sampled
  * spans must not arrive; the controller must report nothing dropped.
  */
-import { ControllerProcess, ebpfAvailable, program } from "./harness.ts";
-import { collectingReceiver } from "./otlp.ts";
+import {
+  ControllerProcess,
+  ebpfAvailable,
+  program,
+} from "../testing/harness.ts";
+import { collectingReceiver } from "../testing/receiver.ts";
 import {
   assertSpans,
   recordShowcase,
   stopAndAssertNothingLost,
-} from "./assert_spans.ts";
+} from "../testing/assert_spans.ts";
 
 for (const protocol of ["http/protobuf", "http/json"] as const) {
   Deno.test({

@@ -14,8 +14,8 @@ import {
   program,
   root,
   runProgram,
-} from "./harness.ts";
-import { collectingReceiver } from "./otlp.ts";
+} from "../testing/harness.ts";
+import { collectingReceiver } from "../testing/receiver.ts";
 
 const canTrace = ebpfAvailable("standalone binary tests");
 

@@ -13,11 +13,11 @@ import {
   root,
   testPinRoot,
   waitUntil,
-} from "./harness.ts";
-import { unusedPort } from "./otlp.ts";
-import { runHello } from "./hello.ts";
-import { traceHello } from "./traced.ts";
-import { instanceDirs } from "./bpf_objects.ts";
+} from "../testing/harness.ts";
+import { unusedPort } from "../testing/receiver.ts";
+import { runHello } from "../testing/hello.ts";
+import { traceHello } from "../testing/traced.ts";
+import { instanceDirs } from "../testing/bpf_objects.ts";
 
 const gate = (name: string) => !ebpfAvailable(`stop: ${name}`);
 

@@ -16,16 +16,23 @@ import {
   stopIfRunning,
   testPinRoot,
   waitUntil,
-} from "./harness.ts";
-import { type CollectingReceiver, collectingReceiver } from "./otlp.ts";
+} from "../testing/harness.ts";
+import {
+  type CollectingReceiver,
+  collectingReceiver,
+} from "../testing/receiver.ts";
 import {
   assertHelloRunsArrived,
   type HelloRun,
   helloRunsArrived,
   runHello,
   startHello,
-} from "./hello.ts";
-import { buildStormDriver, runStorm, writeStormPrograms } from "./storm.ts";
+} from "../testing/hello.ts";
+import {
+  buildStormDriver,
+  runStorm,
+  writeStormPrograms,
+} from "../testing/storm.ts";
 
 const gate = (name: string) => !ebpfAvailable(`storm: ${name}`);
 

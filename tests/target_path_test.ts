@@ -4,7 +4,7 @@
  * repository), and a wrong one is reported with the path that was tried.
  */
 import assert from "node:assert/strict";
-import { root } from "./harness.ts";
+import { root } from "../testing/harness.ts";
 
 Deno.test("./task run --target ./x resolves x against the caller's directory and names the resolved path", async () => {
   const dir = await Deno.makeTempDir({ prefix: "spanbridge-cwd-" });

@@ -11,7 +11,6 @@
 import { run } from "../src/cli/mod.ts";
 import { recordsLost } from "../src/controller/mod.ts";
 import { readExportConfig } from "../src/export/mod.ts";
-import { defaultRingBytes } from "../src/probe/mod.ts";
 import { createLogger } from "../src/log.ts";
 import { startReceiver } from "../src/receive/mod.ts";
 
@@ -71,14 +70,14 @@ async function demo(): Promise<number> {
 
   try {
     const stats = await run({
-      exes: [exe],
-      pids: [],
-      ringBytes: defaultRingBytes,
-      instance,
-      durationMs: seconds * 1000,
-      logLevel: "info",
-      status: false,
+      controller: {
+        targets: { exes: [exe], pids: [] },
+        probe: { name: instance },
+      },
       export: exportConfig,
+      log: { level: "info", format: "text" },
+      status: false,
+      durationMs: seconds * 1000,
     }, createLogger({ format: "text" }));
     // Give the receiver a moment to take the last export, then print what
     // it holds (it waits a second to print log records under their spans).

@@ -1,6 +1,6 @@
 /**
  * Runs a check over every Go module of the repository (go/, go/bench,
- * examples/, bench/app, tests/collector ...): `check` is gofmt and go vet
+ * examples/, bench/app, testing/collector ...): `check` is gofmt and go vet
  * (for arm64 too where the code ships to users: go/ and examples/);
  * `test` is go test -race.
  *
@@ -27,7 +27,7 @@ export function goModules(): string[] {
       }
     }
   };
-  for (const top of ["go", "examples", "bench", "tests"]) {
+  for (const top of ["go", "examples", "bench", "tests", "testing"]) {
     try {
       walk(top);
     } catch (err) {

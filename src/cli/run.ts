@@ -8,6 +8,7 @@ import { parseArgs } from "node:util";
 import { type Command, ExitCode, exitCodeOf } from "./command.ts";
 import {
   createLogger,
+  defaultLogLevel,
   isLogLevel,
   type Logger,
   type LogLevel,
@@ -16,28 +17,45 @@ import {
 import { Redactor } from "../redact.ts";
 import {
   Controller,
+  type ControllerOptions,
   type ControllerStats,
   OTHER_SERVICES,
   recordsLost,
 } from "../controller/mod.ts";
 import {
   createSink,
+  defaultBatchOptions,
   DROP_REASONS,
   type ExportConfig,
   exporterFor,
+  maxBatchOptions,
   readExportConfig,
   type SpanSink,
 } from "../export/mod.ts";
 import {
+  defaultExportFailingMs,
+  defaultExportIntervalMs,
   readTelemetryConfig,
   Telemetry,
+  telemetryBounds,
   type TelemetryConfig,
 } from "../telemetry/mod.ts";
-import { defaultRingBytes, validateProbeOptions } from "../probe/mod.ts";
+import {
+  defaultExecRingBytes,
+  defaultInstanceName,
+  defaultPinRoot,
+  defaultRingBytes,
+  type ExecEventsOptions,
+  execRingBytesBounds,
+  type ProbeOptions,
+  ringBytesBounds,
+  validateExecEventsOptions,
+  validateProbeOptions,
+} from "../probe/mod.ts";
 import { UsageError } from "../errors.ts";
 import type { ProcessFilterRules } from "../process/mod.ts";
 import { clearLine, StatusLine, writeErr } from "./status.ts";
-import { parseSize } from "./size.ts";
+import { formatSize as size, parseSize } from "./size.ts";
 
 const help = `spanbridge run: trace Go programs built with the spanbridge SDK
 
@@ -70,28 +88,36 @@ Filters for --all and --target (repeatable; env: comma-separated lists):
                                   host processes (env SPANBRIDGE_EXCLUDE_CONTAINER)
 
 Options:
-      --ring-size <n>   Ring buffer size, a power of two from 64K to 1G
+      --ring-size <n>   Ring buffer size, a power of two from ${
+  size(ringBytesBounds.min)
+} to ${size(ringBytesBounds.max)}
                         (default ${
-  defaultRingBytes >> 20
-}M; env SPANBRIDGE_RING_SIZE); with --all, env
+  size(defaultRingBytes)
+}; env SPANBRIDGE_RING_SIZE); with --all, env
                         SPANBRIDGE_EXEC_RING_SIZE sizes the exec event ring
-                        (a power of two from 4K to 64M, default 256K)
-      --pin-root <dir>  bpffs directory for pins (default /sys/fs/bpf/spanbridge)
+                        (a power of two from ${
+  size(execRingBytesBounds.min)
+} to ${size(execRingBytesBounds.max)}, default ${size(defaultExecRingBytes)})
+      --pin-root <dir>  bpffs directory for pins (default ${defaultPinRoot})
       --instance <name> Pin directory name under the pin root: letters, digits, "-"
-                        (default "default"); a controller killed with SIGKILL is adopted
+                        (default "${defaultInstanceName}"); a controller killed with SIGKILL is adopted
                         by the next one of that name; a running one is never shared
       --duration <s>    Stop after this many seconds (default: run until SIGINT, SIGTERM
                         or SIGHUP)
-      --log-level <l>   debug, info, warn or error (default info; env SPANBRIDGE_LOG_LEVEL,
+      --log-level <l>   debug, info, warn or error (default ${defaultLogLevel}; env SPANBRIDGE_LOG_LEVEL,
                         else OTEL_LOG_LEVEL)
       --log-format <f>  text or json (default: text on a terminal, json otherwise)
       --[no-]status     Live status line on stderr (default: on when stderr is a terminal)
       --telemetry <addr> Serve /healthz, /readyz and /metrics on PORT (loopback) or
                         HOST:PORT (env SPANBRIDGE_TELEMETRY; off by default); not ready
                         once export has failed for SPANBRIDGE_TELEMETRY_EXPORT_FAILING
-                        seconds (1 to 86400, default 60); OTEL_METRICS_EXPORTER=otlp also
+                        seconds (${
+  telemetryBounds.exportFailingMs.min / 1000
+} to ${telemetryBounds.exportFailingMs.max / 1000}, default ${
+  defaultExportFailingMs / 1000
+}); OTEL_METRICS_EXPORTER=otlp also
                         pushes the metrics over OTLP/HTTP every OTEL_METRIC_EXPORT_INTERVAL
-                        ms (100 to 86400000, default 60000)
+                        ms (${telemetryBounds.exportIntervalMs.min} to ${telemetryBounds.exportIntervalMs.max}, default ${defaultExportIntervalMs})
   -h, --help            Show this help
 
 Export is configured with the OpenTelemetry variables; each OTEL_EXPORTER_OTLP_*
@@ -107,17 +133,25 @@ one may also be given as OTEL_EXPORTER_OTLP_TRACES_*, which wins:
   OTEL_EXPORTER_OTLP_CERTIFICATE  PEM file of the CA certificates to trust (https)
   OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE, OTEL_EXPORTER_OTLP_CLIENT_KEY
                                   PEM files of a client certificate (mutual TLS)
-  OTEL_BSP_MAX_QUEUE_SIZE         spans queued at most, up to 10000000 (default 100000)
-  OTEL_BSP_MAX_EXPORT_BATCH_SIZE  spans per request at most, up to 10000000 (default 8192)
-  OTEL_BSP_SCHEDULE_DELAY         ms before a partial batch is sent, 1 to 3600000 (default 200)
+  OTEL_BSP_MAX_QUEUE_SIZE         spans queued at most, up to ${maxBatchOptions.spans} (default ${defaultBatchOptions.maxQueueSpans})
+  OTEL_BSP_MAX_EXPORT_BATCH_SIZE  spans per request at most, up to ${maxBatchOptions.spans} (default ${defaultBatchOptions.maxBatchSpans})
+  OTEL_BSP_SCHEDULE_DELAY         ms before a partial batch is sent, 1 to ${maxBatchOptions.delayMs} (default ${defaultBatchOptions.scheduleDelayMs})
   SPANBRIDGE_MAX_QUEUE_BYTES      span and resource bytes queued and in flight at most,
-                                  up to 4G (default 32M)
+                                  up to ${
+  size(maxBatchOptions.queueBytes)
+} (default ${size(defaultBatchOptions.maxQueueBytes)})
   SPANBRIDGE_MAX_EXPORT_BATCH_BYTES
-                                  bytes per request to aim for, up to 1G (default 4M)
+                                  bytes per request to aim for, up to ${
+  size(maxBatchOptions.bytes)
+} (default ${size(defaultBatchOptions.maxBatchBytes)})
   SPANBRIDGE_MAX_REQUEST_BODY_BYTES
-                                  bytes per request at most, up to 256M (default 16M)
+                                  bytes per request at most, up to ${
+  size(maxBatchOptions.requestBodyBytes)
+} (default ${size(defaultBatchOptions.maxRequestBodyBytes)})
   SPANBRIDGE_MAX_RESOURCE_CACHE_BYTES
-                                  merged resources remembered at most, up to 1G (default 8M)
+                                  merged resources remembered at most, up to ${
+  size(maxBatchOptions.bytes)
+} (default ${size(defaultBatchOptions.maxResourceCacheBytes)})
   OTEL_BSP_EXPORT_TIMEOUT         refused: set OTEL_EXPORTER_OTLP_TIMEOUT instead
   OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES
                                   merged into each process's resource
@@ -135,38 +169,24 @@ target, 3 missing privilege or kernel support, 4 stopped but spans were dropped
 /** The largest pid Linux hands out (PID_MAX_LIMIT on 64-bit). */
 const maxPid = 4_194_304;
 
-/** Options of one `run`, after flags and environment are merged and validated. */
+/**
+ * Options of one `run`, after flags and environment are merged and
+ * validated: one object per component, each handed on whole (no component
+ * checks or renames them again).
+ */
 export interface RunOptions {
-  /** Executables to trace. */
-  exes: string[];
-  /** The directory relative target paths are resolved against (default: the current one). */
-  cwd?: string;
-  /** Processes to trace. */
-  pids: number[];
-  /** Every SDK-linked process (`--all`). */
-  all?: boolean;
-  /** Which discovered processes to trace (default: every one). */
-  filter?: ProcessFilterRules;
-  /** Ring buffer bytes (a power of two). */
-  ringBytes: number;
-  /** The exec event ring's bytes (`--all`; a power of two), if not the default. */
-  execRingBytes?: number;
-  /** bpffs directory holding instance directories. */
-  pinRoot?: string;
-  /** Instance name (letters, digits, "-"). */
-  instance?: string;
-  /** Stop after this long; default: at SIGINT or SIGTERM. */
-  durationMs?: number;
-  /** Least severe level logged. */
-  logLevel: LogLevel;
-  /** Log line format; default: text on a terminal, JSON lines otherwise. */
-  logFormat?: "text" | "json";
-  /** Draw a status line on standard error. */
-  status: boolean;
+  /** The controller: targets (with how process starts are watched) and probe. */
+  controller: ControllerOptions;
   /** The validated OTEL_* export configuration. */
   export: ExportConfig;
   /** The health and metrics listener, when asked for. */
   telemetry?: TelemetryConfig;
+  /** Log level and format (`--log-level`, `--log-format`). */
+  log: { level: LogLevel; format?: "text" | "json" };
+  /** Draw a status line on standard error. */
+  status: boolean;
+  /** Stop after this long; default: at SIGINT or SIGTERM. */
+  durationMs?: number;
 }
 
 /**
@@ -237,7 +257,7 @@ export function parseRunArgs(
   };
 
   const logLevel = values["log-level"] ?? env.SPANBRIDGE_LOG_LEVEL ??
-    otelLogLevel(env.OTEL_LOG_LEVEL) ?? "info";
+    otelLogLevel(env.OTEL_LOG_LEVEL) ?? defaultLogLevel;
   if (!isLogLevel(logLevel)) {
     throw new UsageError(
       `Invalid log level "${logLevel}": expected debug, info, warn or error.`,
@@ -260,27 +280,21 @@ export function parseRunArgs(
     durationMs = seconds * 1000;
   }
   const ringText = values["ring-size"] ?? env.SPANBRIDGE_RING_SIZE;
-  const ringBytes = ringText === undefined
-    ? defaultRingBytes
-    : parseSize(ringText, "ring size");
-  const problem = validateProbeOptions({
-    name: values.instance,
-    ringBytes,
-  });
-  if (problem) throw new UsageError(problem);
+  // Only what was given: the defaults are the probe's.
+  const probe: ProbeOptions = {
+    ...(values["pin-root"] !== undefined && { pinRoot: values["pin-root"] }),
+    ...(values.instance !== undefined && { name: values.instance }),
+    ...(ringText !== undefined &&
+      { ringBytes: parseSize(ringText, "ring size") }),
+  };
+  const probeProblem = validateProbeOptions(probe);
+  if (probeProblem) throw new UsageError(probeProblem);
   const execRingText = env.SPANBRIDGE_EXEC_RING_SIZE;
-  const execRingBytes = execRingText === undefined
-    ? undefined
-    : parseSize(execRingText, "SPANBRIDGE_EXEC_RING_SIZE");
-  if (
-    execRingBytes !== undefined &&
-    (execRingBytes < 4096 || execRingBytes > 64 << 20 ||
-      (execRingBytes & (execRingBytes - 1)) !== 0)
-  ) {
-    throw new UsageError(
-      `Invalid SPANBRIDGE_EXEC_RING_SIZE "${execRingText}": expected a power of two from 4K to 64M (default 256K).`,
-    );
-  }
+  const execEvents: ExecEventsOptions = execRingText === undefined ? {} : {
+    ringBytes: parseSize(execRingText, "SPANBRIDGE_EXEC_RING_SIZE"),
+  };
+  const execProblem = validateExecEventsOptions(execEvents);
+  if (execProblem) throw new UsageError(execProblem);
   let exportConfig: ExportConfig;
   try {
     exportConfig = readExportConfig(env);
@@ -298,25 +312,26 @@ export function parseRunArgs(
     throw new UsageError((err as Error).message, { cause: err });
   }
   return {
-    exes,
-    // `deno task` and ./task run in the repository: INIT_CWD is where the
-    // user typed the command.
-    cwd: env.INIT_CWD || Deno.cwd(),
-    pids,
-    all,
-    filter,
-    ringBytes,
-    ...(execRingBytes !== undefined && { execRingBytes }),
-    pinRoot: values["pin-root"],
-    instance: values.instance,
-    durationMs,
-    logLevel,
-    logFormat,
+    controller: {
+      targets: {
+        exes,
+        // `deno task` and ./task run in the repository: INIT_CWD is where
+        // the user typed the command.
+        cwd: env.INIT_CWD || Deno.cwd(),
+        pids,
+        all,
+        filter,
+      },
+      probe,
+      execEvents,
+    },
+    export: exportConfig,
+    telemetry,
+    log: { level: logLevel, format: logFormat },
     status: values["no-status"]
       ? false
       : values.status ?? Deno.stderr.isTerminal(),
-    export: exportConfig,
-    telemetry,
+    durationMs,
   };
 }
 
@@ -392,8 +407,7 @@ export const runCommand: Command = {
       ...(options.telemetry?.otlp ? [options.telemetry.otlp.transport] : []),
     ]);
     const log = createLogger({
-      level: options.logLevel,
-      format: options.logFormat,
+      ...options.log,
       // With a status line on the terminal, each log line first erases it
       // (the status line redraws itself within a second).
       write: options.status
@@ -470,21 +484,7 @@ export async function run(
   try {
     let controller: Controller;
     try {
-      controller = await Controller.start({
-        targets: {
-          exes: options.exes,
-          cwd: options.cwd,
-          pids: options.pids,
-          all: options.all,
-          filter: options.filter,
-          execRingBytes: options.execRingBytes,
-        },
-        sink,
-        log,
-        pinRoot: options.pinRoot,
-        instance: options.instance,
-        ringBytes: options.ringBytes,
-      });
+      controller = await Controller.start(options.controller, { sink, log });
     } catch (err) {
       await sink.shutdown(0);
       await telemetry?.close();

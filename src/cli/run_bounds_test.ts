@@ -31,6 +31,14 @@ Deno.test("run refuses out-of-range and inherited-name values as bad usage", () 
       { SPANBRIDGE_MAX_QUEUE_BYTES: "8000000G" },
       /Invalid SPANBRIDGE_MAX_QUEUE_BYTES/,
     ],
+    [[...target, "--ring-size", "96K"], {}, /Invalid ring size 98304/],
+    [target, { SPANBRIDGE_RING_SIZE: "2G" }, /Invalid ring size/],
+    [
+      target,
+      { SPANBRIDGE_EXEC_RING_SIZE: "3K" },
+      /Invalid SPANBRIDGE_EXEC_RING_SIZE 3072: .*from 4K to 64M/,
+    ],
+    [target, { SPANBRIDGE_EXEC_RING_SIZE: "128M" }, /EXEC_RING_SIZE/],
   ];
   for (const [args, env, message] of cases) {
     assert.throws(
@@ -41,5 +49,8 @@ Deno.test("run refuses out-of-range and inherited-name values as bad usage", () 
       `${args.join(" ")} ${JSON.stringify(env)}`,
     );
   }
-  assert.deepEqual(parseRunArgs(["--pid", "4194304"], {}).pids, [4194304]);
+  assert.deepEqual(
+    parseRunArgs(["--pid", "4194304"], {}).controller.targets.pids,
+    [4194304],
+  );
 });

@@ -22,3 +22,16 @@ export function parseSize(text: string, what: string): number {
   }
   return Number(m[1]) * units[m[2].toUpperCase()];
 }
+
+/**
+ * A byte count as {@linkcode parseSize} reads it, in the largest unit that
+ * divides it ("64K", "16M", "1G"): how help text shows a default.
+ */
+export function formatSize(bytes: number): string {
+  for (const unit of ["G", "M", "K"]) {
+    if (bytes >= units[unit] && bytes % units[unit] === 0) {
+      return `${bytes / units[unit]}${unit}`;
+    }
+  }
+  return `${bytes}`;
+}

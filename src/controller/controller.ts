@@ -5,7 +5,14 @@
  * @module
  */
 import type { Logger } from "../log.ts";
-import { openProbe, type Probe, type ProbeCounters } from "../probe/mod.ts";
+import {
+  type ExecEventsOptions,
+  openProbe,
+  type Probe,
+  type ProbeCounters,
+  type ProbeOptions,
+} from "../probe/mod.ts";
+import { resolveTargets, type TargetSpec } from "../process/mod.ts";
 import { type DecodeCounters, Decoder } from "../decode/mod.ts";
 import {
   decodeResource,
@@ -16,36 +23,43 @@ import type { ExportCounters, ProcessMeta, SpanSink } from "../export/mod.ts";
 import { BatchLoss, type BatchLossCounters } from "./batch_loss.ts";
 import { LossWatch } from "./loss_watch.ts";
 import { Processes } from "./processes.ts";
-import {
-  type DiscoveryStats,
-  resolveTargets,
-  Targets,
-  type TargetSpec,
-} from "./targets.ts";
+import { type DiscoveryStats, Targets } from "./targets.ts";
 
 export type { DiscoveryStats } from "./targets.ts";
 
-/** Options of {@linkcode Controller.start}. */
+/**
+ * How the controller is configured: built and validated once (by the CLI)
+ * and passed on whole; the controller hands `targets` and `probe` to their
+ * owners as they are.
+ */
 export interface ControllerOptions {
-  /** What to trace. */
+  /** What to trace (src/controller/targets.ts). */
   targets: TargetSpec;
-  /** Where decoded spans go. */
-  sink: SpanSink;
-  /** Logger for lifecycle events and problems. */
-  log: Logger;
-  /** bpffs directory under which this instance pins its objects. */
-  pinRoot?: string;
-  /** Instance name: the pin directory under `pinRoot`. */
-  instance?: string;
-  /** Ring buffer size in bytes (a power of two, multiple of the page size). */
-  ringBytes?: number;
-  /** How long the reader sleeps at most before looking at the ring (ms). */
+  /** The probe instance: pin root, instance name, ring size (src/probe). */
+  probe: ProbeOptions;
+  /** How process starts are watched, for executables and `--all` (src/probe). */
+  execEvents?: ExecEventsOptions;
+  /** How long the reader sleeps at most before looking at the ring (ms, default 100). */
   pollMs?: number;
   /**
    * How long stop() goes on moving records from the ring into the queue as
    * it drains, before the rest is read at once (ms, default 5000).
    */
   stopDrainMs?: number;
+}
+
+/** What the controller works with, as opposed to how it is configured. */
+export interface ControllerDeps {
+  /** Where decoded spans go. */
+  sink: SpanSink;
+  /** Logger for lifecycle events and problems. */
+  log: Logger;
+  /**
+   * Loads the probe (default: src/probe's {@linkcode openProbe}). The seam
+   * through which controller_test.ts runs the data path on a fake probe,
+   * without root.
+   */
+  openProbe?: (options: ProbeOptions, log: Logger) => Promise<Probe>;
 }
 
 /** A snapshot of every counter, for the status line, logs and tests. */
@@ -116,24 +130,28 @@ export class Controller {
   readonly #batchLoss = new BatchLoss();
   #loop: Promise<void> = Promise.resolve();
 
-  private constructor(probe: Probe, options: ControllerOptions) {
+  private constructor(
+    probe: Probe,
+    options: ControllerOptions,
+    deps: ControllerDeps,
+  ) {
     this.#probe = probe;
-    this.#log = options.log;
-    this.#sink = options.sink;
+    this.#log = deps.log;
+    this.#sink = deps.sink;
     this.#pollMs = options.pollMs ?? 100;
     this.#stopDrainMs = options.stopDrainMs ?? 5_000;
     // Processes are described when found, not only when their first spans
     // arrive: a short-lived one may be gone by then.
     this.#targets = new Targets(
       probe,
-      options.log,
+      deps.log,
       (pid) => void this.#processes.get(pid),
     );
     this.#processes = new Processes(
       (dev, ino) => this.#targets.binaryOf(dev, ino),
       (pid) => this.#log.debug("process exited", { pid }),
     );
-    this.#losses = new LossWatch(options.log);
+    this.#losses = new LossWatch(deps.log);
     this.#decoder = new Decoder({
       maxPayloadBytes: probe.maxRecordBytes,
       onCorrupt: (reason, detail, header, seq) => {
@@ -150,17 +168,15 @@ export class Controller {
    * Loads the probe, attaches it to the targets and starts reading. On
    * failure everything already set up is torn down before the error is thrown.
    */
-  static async start(options: ControllerOptions): Promise<Controller> {
+  static async start(
+    options: ControllerOptions,
+    deps: ControllerDeps,
+  ): Promise<Controller> {
     const targets = await resolveTargets(options.targets);
-    const probe = await openProbe({
-      pinRoot: options.pinRoot,
-      name: options.instance,
-      ringBytes: options.ringBytes,
-      log: options.log,
-    });
-    const controller = new Controller(probe, options);
+    const probe = await (deps.openProbe ?? openProbe)(options.probe, deps.log);
+    const controller = new Controller(probe, options, deps);
     try {
-      controller.#targets.attach(targets);
+      controller.#targets.attach(targets, options.execEvents);
       // After a restart: trace only what this command asks for.
       probe.releaseUnclaimed();
     } catch (err) {

@@ -1,5 +1,5 @@
 /**
- * Reads binaries for the attachment manager (targets.ts) so that no exec
+ * Reads binaries for the attachment manager (through binaries.ts) so that no exec
  * storm can keep it from attaching: each binary version is read once, and
  * its verdict (the probe point, or none) is remembered under every name it
  * is known by — the kernel's identity from an exec event (device, inode,

@@ -4,7 +4,7 @@
  * counters of every stage ({@linkcode ControllerStats}).
  *
  * ```ts ignore
- * const controller = await Controller.start({ targets, sink, log });
+ * const controller = await Controller.start({ targets, probe }, { sink, log });
  * // ... until a signal
  * await controller.stop();
  * const stats = controller.stats();

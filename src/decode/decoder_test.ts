@@ -1,7 +1,7 @@
 import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { TracesDataSchema } from "../../gen/opentelemetry/proto/trace/v1/trace_pb.ts";
-import { sampleSpans, sampleTraces } from "../otlp/test_traces.ts";
+import { sampleSpans, sampleTraces } from "../../testing/traces.ts";
 import { CORRUPT_REASONS, type CorruptReason, Decoder } from "./decoder.ts";
 import {
   BATCH_HEADER_SIZE,
@@ -11,10 +11,10 @@ import {
   MAX_PAYLOAD_CLASSES,
   readBatchHeader,
 } from "./header.ts";
-import { mutate, random, validPayloads } from "./_test_mutations.ts";
+import { mutate, random, validPayloads } from "../../testing/mutations.ts";
 import { scanTraces } from "./_scan.ts";
 import { LogsDataSchema } from "../../gen/opentelemetry/proto/logs/v1/logs_pb.ts";
-import { sampleLogRecords, sampleLogs } from "../otlp/test_logs.ts";
+import { sampleLogRecords, sampleLogs } from "../../testing/logs.ts";
 import { endedLayout } from "../wire/mod.ts";
 
 const logsPayload = (records = sampleLogRecords(3)) =>

@@ -13,7 +13,7 @@ import {
 import { hex } from "../otlp/mod.ts";
 import { mergeResource, readResourceEnv } from "../export/mod.ts";
 import { encodeResource, SpanBatch } from "../otlp/mod.ts";
-import { mutate, random, validPayloads } from "./_test_mutations.ts";
+import { mutate, random, validPayloads } from "../../testing/mutations.ts";
 import { scanTraces } from "./_scan.ts";
 
 /** The decoder before the pass-through: fromBinary, then the id checks. */

@@ -16,7 +16,7 @@ import {
   SpanSchema,
   TracesDataSchema,
 } from "../../gen/opentelemetry/proto/trace/v1/trace_pb.ts";
-import { attr, realisticTraces, sampleSpans } from "../otlp/test_traces.ts";
+import { attr, realisticTraces, sampleSpans } from "../../testing/traces.ts";
 import { decodeResource, encodeResource, SpanBatch } from "../otlp/mod.ts";
 import { ResourceMemo, type ScanProblem, scanTraces } from "./_scan.ts";
 

@@ -90,12 +90,6 @@ export const defaultBatchOptions: BatchOptions = {
 };
 
 /**
- * The largest request body limit accepted: 256 MiB, past any receiver's
- * sane limit; a request is built in memory whole, twice (records and body).
- */
-const maxRequestBodyBytes = 256 << 20;
-
-/**
  * The largest sizes accepted, far above any sane setting (100 times the
  * defaults and more) yet below what would overflow or could never be
  * allocated: a typo such as 8000000G is refused instead of lifting the bound.
@@ -103,10 +97,17 @@ const maxRequestBodyBytes = 256 << 20;
 export const maxBatchOptions = {
   /** OTEL_BSP_MAX_QUEUE_SIZE and OTEL_BSP_MAX_EXPORT_BATCH_SIZE: 10 million spans. */
   spans: 10_000_000,
+  /** OTEL_BSP_SCHEDULE_DELAY: an hour, as the export timeout. */
+  delayMs: maxMillis,
   /** SPANBRIDGE_MAX_QUEUE_BYTES: 4 GiB. */
   queueBytes: 4 * 1024 ** 3,
   /** SPANBRIDGE_MAX_EXPORT_BATCH_BYTES and SPANBRIDGE_MAX_RESOURCE_CACHE_BYTES: 1 GiB. */
   bytes: 1024 ** 3,
+  /**
+   * SPANBRIDGE_MAX_REQUEST_BODY_BYTES: 256 MiB, past any receiver's sane
+   * limit; a request is built in memory whole, twice (records and body).
+   */
+  requestBodyBytes: 256 << 20,
 };
 
 /**
@@ -159,7 +160,7 @@ function readSignal(
       get,
       `${prefix}_SCHEDULE_DELAY`,
       defaultBatchOptions.scheduleDelayMs,
-      maxMillis,
+      maxBatchOptions.delayMs,
     ),
     maxConcurrentExports: defaultBatchOptions.maxConcurrentExports,
     maxQueueBytes: byteSize(
@@ -178,7 +179,7 @@ function readSignal(
       get,
       "SPANBRIDGE_MAX_REQUEST_BODY_BYTES",
       defaultBatchOptions.maxRequestBodyBytes,
-      maxRequestBodyBytes,
+      maxBatchOptions.requestBodyBytes,
     ),
     maxResourceCacheBytes: byteSize(
       get,

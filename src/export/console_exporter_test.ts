@@ -1,8 +1,12 @@
 import { deepStrictEqual, strictEqual } from "node:assert/strict";
-import { sampleBatch, sampleSpans, sampleTraces } from "../otlp/test_traces.ts";
+import {
+  sampleBatch,
+  sampleSpans,
+  sampleTraces,
+} from "../../testing/traces.ts";
 import { createConsoleExporter } from "./console_exporter.ts";
 import { SpanBatch } from "../otlp/mod.ts";
-import { sampleLogRecords, sampleLogs } from "../otlp/test_logs.ts";
+import { sampleLogRecords, sampleLogs } from "../../testing/logs.ts";
 
 Deno.test("console exporter prints one OTLP/JSON line per span", async () => {
   const lines: string[] = [];

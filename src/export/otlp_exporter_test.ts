@@ -9,13 +9,13 @@ import {
   sampleBatch,
   sampleSpans,
   sampleTraces,
-} from "../otlp/test_traces.ts";
+} from "../../testing/traces.ts";
 import { SpanBatch } from "../otlp/mod.ts";
 import {
   type LogsData,
   LogsDataSchema,
 } from "../../gen/opentelemetry/proto/logs/v1/logs_pb.ts";
-import { sampleLogRecords, sampleLogs } from "../otlp/test_logs.ts";
+import { sampleLogRecords, sampleLogs } from "../../testing/logs.ts";
 import {
   createTraceHandler,
   type OtlpFormat,

@@ -2,7 +2,7 @@
 // certificate named by OTEL_EXPORTER_OTLP_CERTIFICATE is trusted, and
 // nothing else is. The certificates are made here with openssl.
 import { ok, strictEqual } from "node:assert/strict";
-import { richTraces, sampleBatch } from "../otlp/test_traces.ts";
+import { richTraces, sampleBatch } from "../../testing/traces.ts";
 import { readExportConfig } from "./config.ts";
 import { createOtlpExporter } from "./otlp_exporter.ts";
 

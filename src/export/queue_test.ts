@@ -3,7 +3,11 @@ import v8 from "node:v8";
 import vm from "node:vm";
 import { create } from "@bufbuild/protobuf";
 import { ResourceSchema } from "../../gen/opentelemetry/proto/resource/v1/resource_pb.ts";
-import { sampleBatch, sampleSpans, sampleTraces } from "../otlp/test_traces.ts";
+import {
+  sampleBatch,
+  sampleSpans,
+  sampleTraces,
+} from "../../testing/traces.ts";
 import {
   type EncodedResource,
   encodeResource,
@@ -14,7 +18,7 @@ import type { BatchOptions } from "./config.ts";
 import type { ExportOutcome, SpanExporter } from "./exporter.ts";
 import { type ExportProblem, SpanQueue } from "./queue.ts";
 import { maxResourceBytes } from "./resource_limits.ts";
-import { sampleLogRecords, sampleLogs } from "../otlp/test_logs.ts";
+import { sampleLogRecords, sampleLogs } from "../../testing/logs.ts";
 
 const options: BatchOptions = {
   maxQueueSpans: 100,

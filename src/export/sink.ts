@@ -50,9 +50,13 @@ export interface SpanSink {
 export interface SinkOptions {
   /** Where export problems are logged (rate-limited). */
   log: Logger;
-  /** Replaces the exporter chosen by config.exporter (tests, the telemetry's watch). */
+  /**
+   * The span exporter to send with, when the caller builds it: the CLI wraps
+   * {@linkcode exporterFor}(config) to watch its calls for telemetry; tests
+   * pass a fake. Default: exporterFor(config).
+   */
   exporter?: SpanExporter;
-  /** Replaces the exporter chosen by config.logs.exporter. */
+  /** The log exporter to send with (tests pass a fake). Default: exporterFor(config.logs). */
   logExporter?: SpanExporter;
   /** Replaces host.name / host.arch detection (tests). */
   host?: HostInfo;

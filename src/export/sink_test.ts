@@ -1,6 +1,10 @@
 import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
 import type { TracesData } from "../../gen/opentelemetry/proto/trace/v1/trace_pb.ts";
-import { sampleBatch, sampleSpans, sampleTraces } from "../otlp/test_traces.ts";
+import {
+  sampleBatch,
+  sampleSpans,
+  sampleTraces,
+} from "../../testing/traces.ts";
 import { createLogger, silentLogger } from "../log.ts";
 import { startReceiver } from "../receive/mod.ts";
 import { SpanBatch, stringAttribute } from "../otlp/mod.ts";
@@ -10,7 +14,7 @@ import { otlpTransportConfig } from "./otlp_transport.ts";
 import type { ProcessMeta } from "./resource.ts";
 import { createSink, exporterFor } from "./sink.ts";
 import type { LogsData } from "../../gen/opentelemetry/proto/logs/v1/logs_pb.ts";
-import { sampleLogRecords, sampleLogs } from "../otlp/test_logs.ts";
+import { sampleLogRecords, sampleLogs } from "../../testing/logs.ts";
 
 const host = { name: "box", arch: "amd64" };
 const shop: ProcessMeta = { pid: 10, exeName: "shop", exePath: "/bin/shop" };

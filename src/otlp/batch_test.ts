@@ -3,8 +3,12 @@ import { create, toBinary } from "@bufbuild/protobuf";
 import { TracesDataSchema } from "../../gen/opentelemetry/proto/trace/v1/trace_pb.ts";
 import { LogsDataSchema } from "../../gen/opentelemetry/proto/logs/v1/logs_pb.ts";
 import { SpanBatch } from "./batch.ts";
-import { sampleLogRecords, sampleLogs } from "./test_logs.ts";
-import { realisticTraces, richTraces, sampleBatch } from "./test_traces.ts";
+import { sampleLogRecords, sampleLogs } from "../../testing/logs.ts";
+import {
+  realisticTraces,
+  richTraces,
+  sampleBatch,
+} from "../../testing/traces.ts";
 
 /** What @bufbuild/protobuf makes of the same batch, decoded. */
 function reference(batch: SpanBatch): Uint8Array {

@@ -5,7 +5,7 @@ import {
   type ExportTraceServiceRequest,
   ExportTraceServiceRequestSchema,
 } from "../../gen/opentelemetry/proto/collector/trace/v1/trace_service_pb.ts";
-import { richTraces, sampleSpans, sampleTraces } from "./test_traces.ts";
+import { richTraces, sampleSpans, sampleTraces } from "../../testing/traces.ts";
 import {
   fromOtlpJson,
   logsFromOtlpJson,
@@ -13,7 +13,7 @@ import {
   toOtlpJson,
 } from "./json.ts";
 import { ExportLogsServiceRequestSchema } from "../../gen/opentelemetry/proto/collector/logs/v1/logs_service_pb.ts";
-import { sampleLogRecords, sampleLogs } from "./test_logs.ts";
+import { sampleLogRecords, sampleLogs } from "../../testing/logs.ts";
 import { SpanBatch } from "./batch.ts";
 
 const richRequest = (): ExportTraceServiceRequest =>

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { EnvironmentError } from "../errors.ts";
-import { ebpfTest } from "./testing.ts";
+import { ebpfTest } from "../../testing/ebpf.ts";
 import {
   atLeast,
   chooseKind,

@@ -8,7 +8,7 @@ import {
 import { existsSync } from "node:fs";
 import { EnvironmentError } from "../errors.ts";
 import { ensurePinRoot, removePinRootIfEmpty } from "./_pin_root.ts";
-import { ebpfTest, removePinRoot, testPinRoot } from "./testing.ts";
+import { ebpfTest, removePinRoot, testPinRoot } from "../../testing/ebpf.ts";
 
 function refused(fn: () => void, pattern: RegExp): void {
   assertThrows(fn, (e) => {

@@ -187,11 +187,42 @@ export interface ExecEventsOptions {
   /** Where the compiled exec.<arch>.o lives. */
   objectDir?: string;
   /**
-   * The ring's size in bytes (a power of two, a multiple of the page size);
-   * default SB_EXEC_RING_BYTES of bpf/exec.h. Tests make it small to
-   * overflow it.
+   * The ring's size in bytes (SPANBRIDGE_EXEC_RING_SIZE; a power of two
+   * within {@linkcode execRingBytesBounds}); default
+   * {@linkcode defaultExecRingBytes}. Tests make it small to overflow it.
    */
   ringBytes?: number;
+}
+
+/** The exec event ring's size unless told otherwise: SB_EXEC_RING_BYTES of bpf/exec.h. */
+export const defaultExecRingBytes: number = execLayout.RING_BYTES;
+
+/**
+ * The exec event ring sizes accepted (a power of two in between): a page,
+ * and far more than a storm of execs needs.
+ */
+export const execRingBytesBounds = { min: 4 << 10, max: 64 << 20 };
+
+/**
+ * Checks the options as {@linkcode openExecEvents} takes them (the CLI calls
+ * this once, where it reads them); returns a sentence naming the bad value,
+ * or undefined when they are fine.
+ */
+export function validateExecEventsOptions(
+  options: ExecEventsOptions,
+): string | undefined {
+  const { ringBytes } = options;
+  const { min, max } = execRingBytesBounds;
+  if (
+    ringBytes !== undefined &&
+    (!Number.isInteger(ringBytes) || ringBytes < min || ringBytes > max ||
+      (ringBytes & (ringBytes - 1)) !== 0)
+  ) {
+    return `Invalid SPANBRIDGE_EXEC_RING_SIZE ${ringBytes}: expected a power of two from ${
+      min >> 10
+    }K to ${max >> 20}M (default ${defaultExecRingBytes >> 10}K).`;
+  }
+  return undefined;
 }
 
 /**

@@ -9,7 +9,7 @@ import {
   sameBinary,
 } from "./exec_events.ts";
 import { execLayout } from "../wire/mod.ts";
-import { ebpfTest } from "./testing.ts";
+import { ebpfTest } from "../../testing/ebpf.ts";
 
 /** Runs `exe` to its end; returns its pid. */
 async function run(exe: string, args: string[] = []): Promise<number> {

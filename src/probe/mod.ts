@@ -16,7 +16,7 @@
  *
  * @example
  * ```ts
- * const probe = await openProbe({ log });
+ * const probe = await openProbe({}, log);
  * probe.attach("/usr/local/bin/app", 0x4a1f20);
  * while (!stopping) {
  *   await probe.reader.wait(50);
@@ -61,6 +61,9 @@ export * from "./exec_events.ts";
 /** Where instances are pinned unless told otherwise. */
 export const defaultPinRoot = "/sys/fs/bpf/spanbridge";
 
+/** The instance name unless told otherwise (`--instance`). */
+export const defaultInstanceName = "default";
+
 /**
  * Ring buffer size unless told otherwise (`--ring-size`): 16 MiB holds
  * four of the largest records (4 MiB, and a record may take at most half
@@ -75,23 +78,31 @@ export const defaultPinRoot = "/sys/fs/bpf/spanbridge";
  */
 export const defaultRingBytes = 16 << 20;
 
+/** The ring sizes accepted (a power of two in between). */
+export const ringBytesBounds = { min: 64 << 10, max: 1 << 30 };
+
 /**
- * Checks an instance name and ring size as {@linkcode openProbe} takes them;
- * returns a sentence naming the bad value, or undefined when both are fine.
+ * Checks an instance name and ring size as {@linkcode openProbe} takes them
+ * (the CLI calls this once, before anything starts; openProbe trusts its
+ * options); returns a sentence naming the bad value, or undefined when both
+ * are fine.
  */
 export function validateProbeOptions(
-  options: { name?: string; ringBytes?: number },
+  options: ProbeOptions,
 ): string | undefined {
   const { name, ringBytes } = options;
   if (name !== undefined && !/^[A-Za-z0-9-]{1,64}$/.test(name)) {
     return `Invalid instance name "${name}": use 1 to 64 letters, digits and "-".`;
   }
+  const { min, max } = ringBytesBounds;
   if (
     ringBytes !== undefined &&
-    (!Number.isInteger(ringBytes) || ringBytes < 65536 ||
-      ringBytes > 1 << 30 || (ringBytes & (ringBytes - 1)) !== 0)
+    (!Number.isInteger(ringBytes) || ringBytes < min || ringBytes > max ||
+      (ringBytes & (ringBytes - 1)) !== 0)
   ) {
-    return `Invalid ring size ${ringBytes}: expected a power of two from 64 KiB to 1 GiB, e.g. 32M.`;
+    return `Invalid ring size ${ringBytes}: expected a power of two from ${
+      min >> 10
+    } KiB to ${max >> 30} GiB, e.g. 32M.`;
   }
   return undefined;
 }
@@ -101,7 +112,8 @@ export interface ProbeOptions {
   /** Directory on bpffs holding instance directories. Default {@linkcode defaultPinRoot}. */
   pinRoot?: string;
   /**
-   * Instance name (letters, digits, "-"); default "default". Only orphans
+   * Instance name (letters, digits, "-"); default
+   * {@linkcode defaultInstanceName}. Only orphans
    * with the same name are adopted or removed, so controllers for different
    * targets should use different names; a name a running controller uses is
    * refused.
@@ -125,8 +137,6 @@ export interface ProbeOptions {
   objectDir?: string;
   /** Adopt a dead controller's instance of the same name (default true); false removes it. */
   adopt?: boolean;
-  /** Where to report loading, adoption and removal. */
-  log?: Logger;
 }
 
 /** A loaded, pinned probe instance. */
@@ -174,19 +184,21 @@ export interface Probe {
 }
 
 /**
- * Loads (or adopts) a probe instance. See {@linkcode ProbeOptions}.
- * Throws a sentence naming the failing step and what to do: a
- * {@linkcode UsageError} for a bad name or ring size or a name in use, an
- * EnvironmentError for what the machine lacks (privileges, bpffs, a
- * trustworthy pin root, bpftool, kernel support).
+ * Loads (or adopts) a probe instance, reporting loading, adoption and
+ * removal to `log`. `options` are as {@linkcode validateProbeOptions}
+ * accepts them: they were checked once, where they were read. Throws a
+ * sentence naming the failing step and what to do: a
+ * {@linkcode UsageError} for a name in use, an EnvironmentError for what the
+ * machine lacks (privileges, bpffs, a trustworthy pin root, bpftool, kernel
+ * support).
  */
-export async function openProbe(options: ProbeOptions = {}): Promise<Probe> {
-  const log = options.log ?? silentLogger;
+export async function openProbe(
+  options: ProbeOptions = {},
+  log: Logger = silentLogger,
+): Promise<Probe> {
   const root = options.pinRoot ?? defaultPinRoot;
-  const name = options.name ?? "default";
+  const name = options.name ?? defaultInstanceName;
   const ringBytes = options.ringBytes ?? defaultRingBytes;
-  const problem = validateProbeOptions({ name, ringBytes });
-  if (problem) throw new UsageError(`Cannot open the probe: ${problem}`);
 
   const features = kernelFeatures();
   requireFeatures(features);

@@ -12,14 +12,12 @@ import { closeFd, linkPerfEvent, objGet, openUprobe } from "../ffi/mod.ts";
 import { setTimeout as delay } from "node:timers/promises";
 import {
   buildEmitter,
-  ebpfTest,
   type Emitter,
   firstBadByte,
   parseHeader,
-  removePinRoot,
   runEmitter,
-  testPinRoot,
-} from "./testing.ts";
+} from "../../testing/probe.ts";
+import { ebpfTest, removePinRoot, testPinRoot } from "../../testing/ebpf.ts";
 
 let shared: Promise<{ dir: string; emitter: Emitter }> | undefined;
 
@@ -345,7 +343,7 @@ ebpfTest(
       assertEquals(before.links.length, 1);
 
       const log = infoLog();
-      const probe = await openProbe({ pinRoot: root, log });
+      const probe = await openProbe({ pinRoot: root }, log);
       try {
         assert(log.infos.includes(adoptedMsg));
         assertEquals(
@@ -393,7 +391,7 @@ ebpfTest(
       const [orphan] = [...Deno.readDirSync(root)];
       const before = await pinnedIds(`${root}/${orphan.name}`);
       const log = infoLog();
-      const probe = await openProbe({ pinRoot: root, adopt: false, log });
+      const probe = await openProbe({ pinRoot: root, adopt: false }, log);
       try {
         assert(!log.infos.includes(adoptedMsg));
         assertEquals(
@@ -538,8 +536,7 @@ ebpfTest(
     const probe = await openProbe({
       pinRoot: root,
       objects: { dynptr: new Uint8Array(64) },
-      log,
-    });
+    }, log);
     try {
       assertEquals(probe.kind, "classes");
       assertEquals(probe.maxRecordBytes, 256 << 10);
@@ -610,7 +607,7 @@ ebpfTest(
     Deno.renameSync(first.pinDir, dead);
     Deno.removeSync(`${dead}/progs`, { recursive: true });
     const log = infoLog();
-    const probe = await openProbe({ pinRoot: root, log });
+    const probe = await openProbe({ pinRoot: root }, log);
     try {
       assert(!log.infos.includes(adoptedMsg));
       assertEquals(

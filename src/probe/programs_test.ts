@@ -6,14 +6,14 @@ import {
   ok as assert,
 } from "node:assert/strict";
 import {
-  ebpfTest,
   firstBadByte,
   makePayload,
   openTestProbe,
   parseHeader,
   spOffset,
   type TestProbe,
-} from "./testing.ts";
+} from "../../testing/probe.ts";
+import { ebpfTest } from "../../testing/ebpf.ts";
 import type { ProbeKind } from "./_objects.ts";
 
 const SB_RECORD_MAGIC = 0x31524253;

@@ -6,12 +6,12 @@ import {
 } from "node:assert/strict";
 import { openRing } from "./ring.ts";
 import {
-  ebpfTest,
   firstBadByte,
   makePayload,
   openTestProbe,
   parseHeader,
-} from "./testing.ts";
+} from "../../testing/probe.ts";
+import { ebpfTest } from "../../testing/ebpf.ts";
 import { HEADER_SIZE } from "../decode/mod.ts";
 
 ebpfTest(

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { binary, run } from "./_test_binaries.ts";
+import { binary, run } from "../../testing/go_binaries.ts";
 import { parseModInfo, readBuildInfo } from "./buildinfo.ts";
 import { ElfFile } from "./elf.ts";
 

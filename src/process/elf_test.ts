@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { assertTargetError, binary, run, testDir } from "./_test_binaries.ts";
+import { binary, run, testDir } from "../../testing/go_binaries.ts";
+import { assertTargetError } from "../../testing/target_error.ts";
 import {
   bytesRange,
   chunkBytes,

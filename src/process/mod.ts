@@ -61,6 +61,11 @@ export {
   sdkModule,
   type TargetBinary,
 } from "./resolve.ts";
+export {
+  type ResolvedTargets,
+  resolveTargets,
+  type TargetSpec,
+} from "./targets.ts";
 export { ProcessTracker, type ProcessTrackerOptions } from "./tracker.ts";
 export {
   type BinaryWatch,

@@ -1,17 +1,11 @@
 import assert from "node:assert/strict";
-import { assertTargetError, binary, run } from "./_test_binaries.ts";
+import { binary, run } from "../../testing/go_binaries.ts";
+import { symbolAddress } from "../../testing/symbols.ts";
+import { assertTargetError } from "../../testing/target_error.ts";
 import { ElfFile } from "./elf.ts";
 import { findTextStart } from "./moduledata.ts";
 import { locatePclnTab, parsePclnTab } from "./pclntab.ts";
 import { probeFunction } from "./resolve.ts";
-
-/** The address `go tool nm` gives for `sym`. */
-async function nmAddress(path: string, sym: string): Promise<number> {
-  const line = (await run(["go", "tool", "nm", path])).split("\n")
-    .find((l) => l.trim().split(/\s+/)[2] === sym);
-  assert.ok(line !== undefined, `no ${sym} in ${path}`);
-  return parseInt(line.trim(), 16);
-}
 
 async function withElf<T>(
   path: string,
@@ -40,11 +34,14 @@ Deno.test("parsePclnTab reads the Go 1.20+ header and finds functions at the add
       assert.equal(tab.textStart, 0);
     }
     const text = await findTextStart(elf, loc, tab);
-    assert.equal(text, await nmAddress(path, "runtime.text"));
+    assert.equal(text, await symbolAddress(path, "runtime.text"));
     // External linking puts C start-up code first: .text is not runtime.text.
     assert.notEqual(text, elf.section(".text")?.addr);
     const [main] = await tab.find("main.main");
-    assert.equal(text! + main.entryOffset, await nmAddress(path, "main.main"));
+    assert.equal(
+      text! + main.entryOffset,
+      await symbolAddress(path, "main.main"),
+    );
   });
 });
 

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { assertTargetError, binary, testDir } from "./_test_binaries.ts";
+import { binary, testDir } from "../../testing/go_binaries.ts";
+import { assertTargetError } from "../../testing/target_error.ts";
 import { maxCmdlineBytes, processInfo, startTicks } from "./proc.ts";
 
 /** Starts `path` sleeping for 30 s; the caller kills it. */

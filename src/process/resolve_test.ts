@@ -1,11 +1,7 @@
 import assert from "node:assert/strict";
-import {
-  assertTargetError,
-  binary,
-  expectedOffset,
-  run,
-  testDir,
-} from "./_test_binaries.ts";
+import { binary, run, testDir } from "../../testing/go_binaries.ts";
+import { symbolFileOffset } from "../../testing/symbols.ts";
+import { assertTargetError } from "../../testing/target_error.ts";
 import {
   probeFunction,
   probeNop,
@@ -31,7 +27,7 @@ Deno.test("resolveTarget finds ended in an amd64 binary at the offset go tool nm
   assert.equal(t.arch, "x86_64");
   assert.equal(t.stripped, false);
   assert.equal(t.endedSymbol, body);
-  assert.equal(t.endedOffset, await expectedOffset(path, body));
+  assert.equal(t.endedOffset, await symbolFileOffset(path, body));
   assert.deepEqual(await bytesAt(path, t.endedOffset, 5), [...probeNop.x86_64]);
   const st = await Deno.stat(path);
   assert.equal(t.dev, st.dev);
@@ -44,7 +40,7 @@ Deno.test("resolveTarget finds ended in an arm64 binary and checks its NOP", asy
   const path = await binary("sdk-arm64");
   const t = await resolveTarget(path);
   assert.equal(t.arch, "aarch64");
-  assert.equal(t.endedOffset, await expectedOffset(path, body));
+  assert.equal(t.endedOffset, await symbolFileOffset(path, body));
   // arm64 Go binaries load at 0x10000 with file offset 0: offset != address.
   assert.notEqual(t.endedOffset, t.endedAddress);
   assert.deepEqual(await bytesAt(path, t.endedOffset, 4), [
@@ -82,7 +78,7 @@ Deno.test("resolveTarget picks the assembly body, not the Go ABI wrapper, with a
   );
   const t = await resolveTarget(path);
   assert.equal(t.endedSymbol, body);
-  assert.equal(t.endedOffset, await expectedOffset(path, body));
+  assert.equal(t.endedOffset, await symbolFileOffset(path, body));
   const s = await resolveTarget(await binary("sdk-wrapper-stripped"));
   assert.equal(s.endedAddress, t.endedAddress);
   assert.equal(s.endedOffset, t.endedOffset);
@@ -91,7 +87,7 @@ Deno.test("resolveTarget picks the assembly body, not the Go ABI wrapper, with a
 Deno.test("resolveTarget handles externally linked binaries, whose .text starts before runtime.text", async () => {
   const path = await binary("sdk-external");
   const t = await resolveTarget(path);
-  assert.equal(t.endedOffset, await expectedOffset(path, body));
+  assert.equal(t.endedOffset, await symbolFileOffset(path, body));
   const s = await resolveTarget(await binary("sdk-external-stripped"));
   assert.equal(s.stripped, true);
   assert.equal(s.endedAddress, t.endedAddress);
@@ -110,7 +106,7 @@ Deno.test("resolveTarget accepts a fork of the SDK under another module path", a
     t.endedSymbol,
     "example.com/fork/sdk/internal/handoff.ended.abi0",
   );
-  assert.equal(t.endedOffset, await expectedOffset(path, t.endedSymbol));
+  assert.equal(t.endedOffset, await symbolFileOffset(path, t.endedSymbol));
 });
 
 Deno.test("resolveTarget rejects a probe point without the NOP", async () => {

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { binary } from "./_test_binaries.ts";
+import { binary } from "../../testing/go_binaries.ts";
 import type { ProcessInfo } from "./proc.ts";
 import { ProcessTracker } from "./tracker.ts";
 

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { binary, testDir } from "./_test_binaries.ts";
+import { binary, testDir } from "../../testing/go_binaries.ts";
 import { TargetError } from "./errors.ts";
 import { resolveTarget, type TargetBinary } from "./resolve.ts";
 import { watchBinary } from "./watch.ts";

@@ -7,7 +7,7 @@ import {
   ExportTraceServiceResponseSchema,
 } from "../../gen/opentelemetry/proto/collector/trace/v1/trace_service_pb.ts";
 import type { TracesData } from "../../gen/opentelemetry/proto/trace/v1/trace_pb.ts";
-import { sampleSpans, sampleTraces } from "../otlp/test_traces.ts";
+import { sampleSpans, sampleTraces } from "../../testing/traces.ts";
 import { toOtlpJson } from "../otlp/mod.ts";
 import { type OtlpFormat, startReceiver } from "./receiver.ts";
 import {
@@ -15,7 +15,7 @@ import {
   ExportLogsServiceResponseSchema,
 } from "../../gen/opentelemetry/proto/collector/logs/v1/logs_service_pb.ts";
 import type { LogsData } from "../../gen/opentelemetry/proto/logs/v1/logs_pb.ts";
-import { sampleLogRecords, sampleLogs } from "../otlp/test_logs.ts";
+import { sampleLogRecords, sampleLogs } from "../../testing/logs.ts";
 import { logsToOtlpJson } from "../otlp/mod.ts";
 
 const request = create(ExportTraceServiceRequestSchema, {

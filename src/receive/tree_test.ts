@@ -4,9 +4,9 @@ import {
   Span_EventSchema,
   Status_StatusCode,
 } from "../../gen/opentelemetry/proto/trace/v1/trace_pb.ts";
-import { attr, id, sampleSpans, sampleTraces } from "../otlp/test_traces.ts";
+import { attr, id, sampleSpans, sampleTraces } from "../../testing/traces.ts";
 import { formatTraces } from "./tree.ts";
-import { sampleLogRecords, sampleLogs } from "../otlp/test_logs.ts";
+import { sampleLogRecords, sampleLogs } from "../../testing/logs.ts";
 
 Deno.test("formatTraces draws a trace as a tree with durations", () => {
   const spans = sampleSpans(3);

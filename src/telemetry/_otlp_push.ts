@@ -21,9 +21,7 @@ import { createOtlpExportDelegate } from "../export/mod.ts";
 import type { OtlpMetricsConfig } from "./config.ts";
 
 /** A reader that pushes the metrics every `intervalMs` as `config` says. */
-export function otlpPushReader(
-  config: OtlpMetricsConfig & { intervalMs: number },
-): MetricReader {
+export function otlpPushReader(config: OtlpMetricsConfig): MetricReader {
   const { intervalMs } = config;
   return new PeriodicExportingMetricReader({
     exporter: otlpMetricExporter(config),

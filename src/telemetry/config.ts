@@ -14,6 +14,8 @@ export interface OtlpMetricsConfig {
   transport: OtlpTransportConfig;
   /** OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE, default cumulative. */
   temporality: MetricsTemporality;
+  /** Interval of the push (OTEL_METRIC_EXPORT_INTERVAL, ms), default {@linkcode defaultExportIntervalMs}. */
+  intervalMs: number;
 }
 
 /** The temporality preferences of the OTLP metrics exporter specification. */
@@ -27,14 +29,15 @@ export interface TelemetryConfig {
   exportFailingMs: number;
   /** Push metrics over OTLP/HTTP too: set when OTEL_METRICS_EXPORTER names otlp. */
   otlp?: OtlpMetricsConfig;
-  /** Interval of the OTLP push (OTEL_METRIC_EXPORT_INTERVAL, ms). */
-  exportIntervalMs: number;
   /** The node this agent runs on (K8S_NODE_NAME, as the export configuration read it), for the metrics' resource. */
   nodeName?: string;
 }
 
 /** Default of SPANBRIDGE_TELEMETRY_EXPORT_FAILING: 60 s. */
 export const defaultExportFailingMs = 60_000;
+
+/** Default of OTEL_METRIC_EXPORT_INTERVAL: 60 s, the OpenTelemetry default. */
+export const defaultExportIntervalMs = 60_000;
 
 /**
  * The accepted ranges, in ms. The push interval is a timer, and Node timers
@@ -66,6 +69,14 @@ export function readTelemetryConfig(
 ): TelemetryConfig | undefined {
   const address = listen ?? env.SPANBRIDGE_TELEMETRY;
   if (address === undefined || address === "") return undefined;
+  // Checked even when nothing is pushed: a typo is refused, not kept for later.
+  const intervalMs = duration(
+    "OTEL_METRIC_EXPORT_INTERVAL",
+    env.OTEL_METRIC_EXPORT_INTERVAL,
+    defaultExportIntervalMs,
+    "milliseconds",
+    telemetryBounds.exportIntervalMs,
+  );
   return {
     listen: parseListen(address),
     exportFailingMs: duration(
@@ -75,19 +86,13 @@ export function readTelemetryConfig(
       "seconds",
       telemetryBounds.exportFailingMs,
     ),
-    exportIntervalMs: duration(
-      "OTEL_METRIC_EXPORT_INTERVAL",
-      env.OTEL_METRIC_EXPORT_INTERVAL,
-      60_000,
-      "milliseconds",
-      telemetryBounds.exportIntervalMs,
-    ),
     ...(metricsExporter(env.OTEL_METRICS_EXPORTER) && {
       otlp: {
         transport: readOtlpTransport(env, "metrics"),
         temporality: temporality(
           env.OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE,
         ),
+        intervalMs,
       },
     }),
     ...(nodeName ? { nodeName } : {}),

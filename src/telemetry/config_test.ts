@@ -14,7 +14,6 @@ Deno.test("readTelemetryConfig binds a bare port on loopback", () => {
   assert.deepEqual(config, {
     listen: { hostname: "127.0.0.1", port: 9464 },
     exportFailingMs: defaultExportFailingMs,
-    exportIntervalMs: 60_000,
   });
 });
 
@@ -38,7 +37,7 @@ Deno.test("readTelemetryConfig reads the threshold, the interval and OTEL_METRIC
   assert.equal(config?.exportFailingMs, 2500);
   assert.equal(config?.otlp?.transport.url, "http://localhost:4318/v1/metrics");
   assert.equal(config?.otlp?.temporality, "cumulative");
-  assert.equal(config?.exportIntervalMs, 500);
+  assert.equal(config?.otlp?.intervalMs, 500);
 });
 
 Deno.test("readTelemetryConfig reads the OTLP metrics transport, the METRICS_ variables over the general ones", () => {
@@ -64,6 +63,7 @@ Deno.test("readTelemetryConfig reads the OTLP metrics transport, the METRICS_ va
       compression: "gzip",
     },
     temporality: "delta",
+    intervalMs: 60_000,
   });
   assert.equal(config?.nodeName, "node-7");
 });
@@ -141,14 +141,19 @@ Deno.test("readTelemetryConfig holds the interval and the threshold to their doc
     ["SPANBRIDGE_TELEMETRY_EXPORT_FAILING", "-1", /from 1 to 86400/],
   ];
   for (const [name, value, expected] of cases) {
-    const read = () => readTelemetryConfig("1", { [name]: value })!;
+    // The interval is the push's: it is kept where the push is configured.
+    const read = () =>
+      readTelemetryConfig("1", {
+        [name]: value,
+        OTEL_METRICS_EXPORTER: "otlp",
+      })!;
     if (expected instanceof RegExp) {
       assert.throws(read, expected, `${name}=${value}`);
     } else {
       const config = read();
       assert.equal(
         name === "OTEL_METRIC_EXPORT_INTERVAL"
-          ? config.exportIntervalMs
+          ? config.otlp?.intervalMs
           : config.exportFailingMs,
         expected,
         `${name}=${value}`,

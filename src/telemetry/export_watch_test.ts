@@ -1,6 +1,10 @@
 import assert from "node:assert/strict";
 import type { ExportOutcome, SpanExporter } from "../export/mod.ts";
-import { sampleBatch, sampleSpans, sampleTraces } from "../otlp/test_traces.ts";
+import {
+  sampleBatch,
+  sampleSpans,
+  sampleTraces,
+} from "../../testing/traces.ts";
 import { type ExportCall, ExportWatch } from "./export_watch.ts";
 
 function scripted(

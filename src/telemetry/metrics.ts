@@ -32,7 +32,7 @@ export interface AgentMetricsOptions {
   /** Resource attributes of the agent itself (service.name ...). */
   resource: Attributes;
   /** Push over OTLP/HTTP: where and how, and every how many ms. */
-  otlp?: OtlpMetricsConfig & { intervalMs: number };
+  otlp?: OtlpMetricsConfig;
 }
 
 /** Bucket bounds of the export duration histogram, in seconds. */

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { readOtlpTransport } from "../export/mod.ts";
 import { AgentMetrics } from "./metrics.ts";
-import { testStats } from "./_test_stats.ts";
+import { testStats } from "../../testing/controller_stats.ts";
 
 Deno.test("AgentMetrics renders the controller's counters as Prometheus text", async () => {
   const metrics = await AgentMetrics.create({

@@ -86,8 +86,7 @@ export class Telemetry {
         "host.name": node || Deno.hostname(),
         ...(node ? { "k8s.node.name": node } : {}),
       },
-      ...(config.otlp &&
-        { otlp: { ...config.otlp, intervalMs: config.exportIntervalMs } }),
+      ...(config.otlp && { otlp: config.otlp }),
     });
     const telemetry = new Telemetry(config, metrics, log);
     const { hostname, port } = telemetry.address;

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { createLogger } from "../log.ts";
 import { readTelemetryConfig, Telemetry } from "./mod.ts";
-import { testStats } from "./_test_stats.ts";
+import { testStats } from "../../testing/controller_stats.ts";
 
 const quiet = createLogger({ write: () => {} });
 

@@ -9,7 +9,7 @@ import { deepStrictEqual as assertEquals } from "node:assert/strict";
 import { config, counters } from "./ended_h.ts";
 import { binary, event } from "./exec_h.ts";
 import type { StructLayout } from "./_layout.ts";
-import { plain } from "./_test_c_header.ts";
+import { plain } from "../../testing/c_header.ts";
 
 const objectDir = new URL("../../build/bpf/", import.meta.url).pathname;
 

@@ -15,7 +15,7 @@ import {
   SIGNAL_LOGS,
   SIGNAL_TRACES,
 } from "./ended_h.ts";
-import { CHeader, plain } from "./_test_c_header.ts";
+import { CHeader, plain } from "../../testing/c_header.ts";
 
 const header = CHeader.read("bpf/ended.h");
 const define = (name: string) => header.define(name);

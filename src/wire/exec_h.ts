@@ -16,6 +16,9 @@ export const KIND_EXEC = 1;
 /** SB_EXEC_KIND_EXIT: the process's last thread exited. */
 export const KIND_EXIT = 2;
 
+/** SB_EXEC_RING_BYTES: the exec event ring's size unless the controller sets another. */
+export const RING_BYTES = 256 << 10;
+
 /**
  * struct sb_exec_binary: an executable's identity (u64 inode number, s64 and
  * u32 change time, u32 device, u32 generation, u32 padding that is always 0).

@@ -1,8 +1,8 @@
 // The contract between bpf/exec.h and the TypeScript side: every struct and
 // constant the exec-event reader uses, read from the C header itself.
 import { deepStrictEqual as assertEquals, throws } from "node:assert/strict";
-import { binary, event, KIND_EXEC, KIND_EXIT } from "./exec_h.ts";
-import { CHeader, plain } from "./_test_c_header.ts";
+import { binary, event, KIND_EXEC, KIND_EXIT, RING_BYTES } from "./exec_h.ts";
+import { CHeader, plain } from "../../testing/c_header.ts";
 
 const header = CHeader.read("bpf/exec.h");
 
@@ -11,6 +11,10 @@ Deno.test("the event kinds match the #defines of bpf/exec.h", () => {
     [KIND_EXEC, KIND_EXIT],
     [header.define("SB_EXEC_KIND_EXEC"), header.define("SB_EXEC_KIND_EXIT")],
   );
+});
+
+Deno.test("the exec event ring's default size matches bpf/exec.h", () => {
+  assertEquals(RING_BYTES, header.define("SB_EXEC_RING_BYTES"));
 });
 
 Deno.test("struct sb_exec_binary matches bpf/exec.h", () => {

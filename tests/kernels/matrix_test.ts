@@ -1,9 +1,9 @@
 /**
  * The kernel matrix: spanbridge end to end on the kernels fleets run. Each
  * Debian kernel (bullseye 5.10, bookworm 6.1, trixie 6.12; the newest of
- * each, tools/vm_kernels.ts) boots in a virtual machine (vm.ts), and this
+ * each, tools/vm_kernels.ts) boots in a virtual machine (_vm.ts), and this
  * machine's own kernel runs the same scenarios directly
- * (scenarios.ts: --target, every SDK feature of the showcase, --pid, a
+ * (_scenarios.ts: --target, every SDK feature of the showcase, --pid, a
  * restart after SIGKILL, --all). Each
  * test checks what the kernel must give: the probe program, how
  * attachments are held, the uprobe kind, exec events for --all.
@@ -24,8 +24,8 @@ import {
   root,
   runProgram,
   testPinRoot,
-} from "../harness.ts";
-import { bootAndRun } from "./vm.ts";
+} from "../../testing/harness.ts";
+import { bootAndRun } from "./_vm.ts";
 
 const skip = Deno.env.get("SPANBRIDGE_SKIP_KERNELS") === "1";
 if (skip) {
@@ -37,7 +37,7 @@ const canTrace = !skip && ebpfAvailable("kernel matrix");
 
 const stageDir = `${root}build/vm/stage`;
 
-/** One scenario's line from scenarios.ts. */
+/** One scenario's line from _scenarios.ts. */
 interface ScenarioResult {
   scenario: string;
   ok: boolean;
@@ -66,7 +66,7 @@ function prepare(): Promise<VmKernel[]> {
     for (
       const [entry, bundle] of [
         ["src/main.ts", "build/vm/spanbridge.js"],
-        ["tests/kernels/scenarios.ts", "scenarios.js"],
+        ["tests/kernels/_scenarios.ts", "scenarios.js"],
       ]
     ) {
       await runProgram(Deno.execPath(), [
@@ -166,7 +166,7 @@ for (
       try {
         const boot = await bootAndRun(
           kernel,
-          `sh ${root}tests/kernels/guest.sh ${stageDir} ${
+          `sh ${root}tests/kernels/_guest.sh ${stageDir} ${
             Deno.realPathSync(Deno.execPath())
           } ${rw}`,
           { rwdir: rw, timeoutMs: 300_000 },

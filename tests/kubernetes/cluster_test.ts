@@ -1,5 +1,5 @@
 /**
- * The chart on a real single-node Kubernetes (tests/kubernetes/cluster.ts):
+ * The chart on a real single-node Kubernetes (tests/kubernetes/_cluster.ts):
  * `helm install` with the agent image and a gateway image (the tests'
  * Collector with k8sattributes, alone in an image) imported into the node's
  * containerd; the agent DaemonSet's pod runs and turns Ready through its
@@ -24,12 +24,19 @@ import {
   root,
   testPinRoot,
   waitUntil,
-} from "../harness.ts";
-import { staticProgram } from "../containers.ts";
-import { collectorVersion } from "../collector.ts";
-import { attributeMap, collectingReceiver, unusedPort } from "../otlp.ts";
-import { assertSpans, type ShowcaseRecord } from "../assert_spans.ts";
-import { Cluster, sh } from "./cluster.ts";
+} from "../../testing/harness.ts";
+import { staticProgram } from "../../testing/containers.ts";
+import { collectorVersion } from "../../testing/collector.ts";
+import {
+  attributeMap,
+  collectingReceiver,
+  unusedPort,
+} from "../../testing/receiver.ts";
+import {
+  assertSpans,
+  type ShowcaseRecord,
+} from "../../testing/assert_spans.ts";
+import { Cluster, sh } from "./_cluster.ts";
 
 // deno-lint-ignore no-explicit-any
 type Json = Record<string, any>;
@@ -38,7 +45,7 @@ type Json = Record<string, any>;
 async function staticCollector(): Promise<string> {
   const exe = `${root}build/otelcol/${collectorVersion()}/static/otelcol`;
   await sh("go", ["build", "-o", exe, "."], {
-    cwd: `${root}tests/collector`,
+    cwd: `${root}testing/collector`,
     env: { CGO_ENABLED: "0" },
   });
   return exe;

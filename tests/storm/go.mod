@@ -1,3 +1,0 @@
-module github.com/spanbridge/spanbridge/tests/storm
-
-go 1.26.0
