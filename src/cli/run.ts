@@ -153,6 +153,12 @@ one may also be given as OTEL_EXPORTER_OTLP_TRACES_*, which wins:
   size(maxBatchOptions.bytes)
 } (default ${size(defaultBatchOptions.maxResourceCacheBytes)})
   OTEL_BSP_EXPORT_TIMEOUT         refused: set OTEL_EXPORTER_OTLP_TIMEOUT instead
+Log records (from sdk.LoggerProvider) have an export of their own, to /v1/logs:
+  OTEL_LOGS_EXPORTER              otlp (default), console or none
+  OTEL_EXPORTER_OTLP_LOGS_*       as OTEL_EXPORTER_OTLP_*, which they win over
+  OTEL_BLRP_MAX_QUEUE_SIZE, OTEL_BLRP_MAX_EXPORT_BATCH_SIZE, OTEL_BLRP_SCHEDULE_DELAY
+                                  their queue, as OTEL_BSP_* (the SPANBRIDGE_MAX_*
+                                  bytes bound each queue on its own)
   OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES
                                   merged into each process's resource
   OTEL_LOG_LEVEL                  the log level when --log-level and
