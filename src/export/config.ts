@@ -44,7 +44,8 @@ export interface BatchOptions {
    * Encoded bytes of one export request at most, however it is made up: a
    * record that is larger alone is dropped ("too_large"). Below the
    * Collector's default limit of 20 MiB, which refuses the whole request
-   * (413). SPANBRIDGE_MAX_REQUEST_BODY_BYTES, default 16 MiB.
+   * (413). SPANBRIDGE_MAX_REQUEST_BODY_BYTES, default 16 MiB (4 MiB over
+   * gRPC: {@linkcode grpcMaxRequestBodyBytes}).
    */
   maxRequestBodyBytes: number;
   /** Bytes of merged resources remembered at most. SPANBRIDGE_MAX_RESOURCE_CACHE_BYTES, default 8 MiB. */
@@ -77,6 +78,14 @@ export const defaultBatchOptions: BatchOptions = {
   maxRequestBodyBytes: 16 << 20,
   maxResourceCacheBytes: 8 << 20,
 };
+
+/**
+ * The default request body limit over gRPC: the message limit of gRPC
+ * servers unless raised (grpc-go's 4 MiB, the Collector's
+ * max_recv_msg_size_mib), which refuses a larger request whole
+ * (RESOURCE_EXHAUSTED).
+ */
+export const grpcMaxRequestBodyBytes = 4 << 20;
 
 /**
  * The largest request body limit accepted: 256 MiB, past any receiver's
@@ -113,6 +122,7 @@ export function readExportConfig(env: Env): ExportConfig {
       "Unsupported OTEL_BSP_EXPORT_TIMEOUT: spanbridge limits each export with OTEL_EXPORTER_OTLP_TIMEOUT, so set OTEL_EXPORTER_OTLP_TIMEOUT instead",
     );
   }
+  const otlp = readOtlpTransport(env, "traces");
   const batch: BatchOptions = {
     maxQueueSpans: positiveInteger(
       get,
@@ -148,7 +158,9 @@ export function readExportConfig(env: Env): ExportConfig {
     maxRequestBodyBytes: byteSize(
       get,
       "SPANBRIDGE_MAX_REQUEST_BODY_BYTES",
-      defaultBatchOptions.maxRequestBodyBytes,
+      otlp.protocol === "grpc"
+        ? grpcMaxRequestBodyBytes
+        : defaultBatchOptions.maxRequestBodyBytes,
       maxRequestBodyBytes,
     ),
     maxResourceCacheBytes: byteSize(
@@ -170,7 +182,7 @@ export function readExportConfig(env: Env): ExportConfig {
   }
   return {
     exporter,
-    otlp: readOtlpTransport(env, "traces"),
+    otlp,
     batch,
     resource: readResourceEnv(env),
   };

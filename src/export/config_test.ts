@@ -56,10 +56,6 @@ Deno.test("readExportConfig accepts well-formed OTLP headers", () => {
 Deno.test("readExportConfig rejects bad values with the variable named", () => {
   const cases: [Record<string, string>, RegExp][] = [
     [
-      { OTEL_EXPORTER_OTLP_PROTOCOL: "grpc" },
-      /OTEL_EXPORTER_OTLP_PROTOCOL: OTLP over grpc is not supported/,
-    ],
-    [
       { OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: "thrift" },
       /Invalid OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: "thrift"/,
     ],
@@ -404,4 +400,15 @@ Deno.test("readExportConfig reads SPANBRIDGE_MAX_REQUEST_BODY_BYTES within its b
       }),
     /Invalid SPANBRIDGE_MAX_EXPORT_BATCH_BYTES: 4194304 exceeds SPANBRIDGE_MAX_REQUEST_BODY_BYTES \(2097152\)/,
   );
+});
+
+Deno.test("readExportConfig bounds a gRPC request at the gRPC message limit unless told otherwise", () => {
+  const grpc = { OTEL_EXPORTER_OTLP_PROTOCOL: "grpc" };
+  strictEqual(readExportConfig(grpc).batch.maxRequestBodyBytes, 4 << 20);
+  strictEqual(
+    readExportConfig({ ...grpc, SPANBRIDGE_MAX_REQUEST_BODY_BYTES: "8M" })
+      .batch.maxRequestBodyBytes,
+    8 << 20,
+  );
+  strictEqual(readExportConfig({}).batch.maxRequestBodyBytes, 16 << 20);
 });

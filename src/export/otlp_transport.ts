@@ -34,6 +34,11 @@ import {
   type OtlpTransportConfig,
 } from "./_otlp_config.ts";
 import {
+  grpcExportDelegate,
+  grpcFailureDetail,
+  grpcRetryable,
+} from "./_otlp_grpc.ts";
+import {
   httpExportDelegate,
   httpFailureDetail,
   httpRetryable,
@@ -67,7 +72,7 @@ export function createOtlpExportDelegate<Request, Response>(
   encoding: OtlpEncoding<Request, Response>,
   concurrencyLimit: number = otlpDefaults.concurrencyLimit,
 ): IOtlpExportDelegate<Request> {
-  return httpExportDelegate(
+  return wireOf(config).delegate(
     config,
     encoding.serializer,
     encoding.items,
@@ -119,6 +124,7 @@ export function createOtlpTransport<Request, Response>(
     },
     items: encoding.items,
   }, concurrencyLimit);
+  const wire = wireOf(config);
   const secrets = new Redactor([config]);
   const what = `Cannot export ${otlpSignals[config.signal].items} to ${
     redactUrl(config.url)
@@ -141,14 +147,32 @@ export function createOtlpTransport<Request, Response>(
           resolve({
             ok: false,
             error: new Error(
-              `${what}: ${detail}${httpFailureDetail(error)}`,
+              `${what}: ${detail}${wire.detail(error)}`,
               { cause: error },
             ),
-            retryable: httpRetryable(error),
+            retryable: wire.retryable(error),
           });
         });
       });
     },
     shutdown: () => delegate.shutdown(),
   };
+}
+
+/** The sending of each transport, and how to read its failures. */
+const wires = {
+  http: {
+    delegate: httpExportDelegate,
+    retryable: httpRetryable,
+    detail: httpFailureDetail,
+  },
+  grpc: {
+    delegate: grpcExportDelegate,
+    retryable: grpcRetryable,
+    detail: grpcFailureDetail,
+  },
+};
+
+function wireOf(config: OtlpTransportConfig): typeof wires.http {
+  return wires[config.protocol === "grpc" ? "grpc" : "http"];
 }
