@@ -8,7 +8,8 @@
  * a queue or retries, so a 503 comes back as UNAVAILABLE, a 400 as
  * INVALID_ARGUMENT, a late answer as a deadline exceeded.
  *
- * No eBPF: the exporter is driven directly.
+ * Most tests drive the exporter directly (no eBPF); the last two run the
+ * agent on the hello example, for the loss accounting of its `stopped` line.
  */
 import assert from "node:assert/strict";
 import { createOtlpExporter, readExportConfig } from "../src/export/mod.ts";
@@ -16,7 +17,9 @@ import { richTraces, sampleBatch } from "../src/otlp/test_traces.ts";
 import { AgentMetrics } from "../src/telemetry/metrics.ts";
 import { readTelemetryConfig } from "../src/telemetry/mod.ts";
 import { buildCollector, CollectorProcess } from "./collector.ts";
-import { delay } from "./harness.ts";
+import { delay, ebpfAvailable, waitUntil } from "./harness.ts";
+import { assertHelloRunsArrived, runHello } from "./hello.ts";
+import { traceHello } from "./traced.ts";
 import {
   type CollectingReceiver,
   collectingReceiver,
@@ -363,4 +366,94 @@ Deno.test("gRPC over TLS trusts OTEL_EXPORTER_OTLP_CERTIFICATE and presents the 
       return { ...server, clientCa: client.cert };
     },
   );
+});
+
+const gate = (name: string) => !ebpfAvailable(`gRPC export: ${name}`);
+
+/** The agent's environment for the Collector's gRPC receiver. */
+function agentEnv(collector: CollectorProcess): Record<string, string> {
+  return {
+    OTEL_EXPORTER_OTLP_PROTOCOL: "grpc",
+    OTEL_EXPORTER_OTLP_ENDPOINT: `http://${collector.listen}`,
+    OTEL_EXPORTER_OTLP_HEADERS: `authorization=Bearer%20${token}`,
+  };
+}
+
+Deno.test({
+  name:
+    "over gRPC the agent counts spans the backend refuses (INVALID_ARGUMENT) as export_failed, offered once",
+  ignore: gate("refused"),
+  async fn() {
+    await withCollector(async ({ collector, receiver }) => {
+      const traced = await traceHello({
+        tag: "grpc-refused",
+        env: agentEnv(collector),
+      });
+      try {
+        await runHello(traced.exe, { rate: 50, durationMs: 300 });
+        await waitUntil(
+          () =>
+            traced.controller.logs.some((l) => /INVALID_ARGUMENT/.test(l.msg)),
+          10_000,
+          "a warning about INVALID_ARGUMENT",
+        );
+        const { code } = await traced.controller.stop();
+        const s = await traced.controller.waitFor("stopped") as Record<
+          string,
+          number
+        >;
+        assert.ok(s.received > 0);
+        assert.equal(s.received, s.exported + s.dropped, JSON.stringify(s));
+        assert.equal(s.droppedExportFailed, s.received, JSON.stringify(s));
+        assert.equal(code, 4);
+        const offered = receiver.requests.reduce((n, r) => n + r.spans, 0);
+        assert.equal(offered, s.received, "a refused request was retried");
+      } finally {
+        await traced.close();
+      }
+    }, {
+      script: () => Promise.resolve(new Response("bad", { status: 400 })),
+    });
+  },
+});
+
+Deno.test({
+  name:
+    "over gRPC the agent's spans turned away as UNAVAILABLE are retried and all delivered, nothing dropped",
+  ignore: gate("unavailable"),
+  async fn() {
+    await withCollector(async ({ collector, receiver }) => {
+      const traced = await traceHello({
+        tag: "grpc-unavailable",
+        env: agentEnv(collector),
+      });
+      try {
+        const run = await runHello(traced.exe, { rate: 50, durationMs: 300 });
+        await waitUntil(
+          () => receiver.requests.some((r) => r.status === 200),
+          15_000,
+          "an accepted request",
+        );
+        const { code } = await traced.controller.stop();
+        const s = await traced.controller.waitFor("stopped") as Record<
+          string,
+          number
+        >;
+        assert.equal(s.dropped, 0, traced.controller.dump());
+        assert.equal(code, 0);
+        assertHelloRunsArrived(receiver.spans, [run]);
+        assert.deepEqual(
+          receiver.requests.slice(0, 2).map((r) => r.status),
+          [503, 503],
+        );
+      } finally {
+        await traced.close();
+      }
+    }, {
+      script: (n) =>
+        Promise.resolve(
+          n < 2 ? new Response("later", { status: 503 }) : undefined,
+        ),
+    });
+  },
 });

@@ -90,7 +90,7 @@ Options:
                         HOST:PORT (env SPANBRIDGE_TELEMETRY; off by default); not ready
                         once export has failed for SPANBRIDGE_TELEMETRY_EXPORT_FAILING
                         seconds (1 to 86400, default 60); OTEL_METRICS_EXPORTER=otlp also
-                        pushes the metrics over OTLP/HTTP every OTEL_METRIC_EXPORT_INTERVAL
+                        pushes the metrics over OTLP every OTEL_METRIC_EXPORT_INTERVAL
                         ms (100 to 86400000, default 60000)
   -h, --help            Show this help
 
@@ -99,8 +99,9 @@ one may also be given as OTEL_EXPORTER_OTLP_TRACES_*, which wins:
   OTEL_SDK_DISABLED=true          export nothing (spans are counted, then discarded);
                                   only true or false
   OTEL_TRACES_EXPORTER            otlp (default), console or none
-  OTEL_EXPORTER_OTLP_ENDPOINT     where spans go (default http://localhost:4318)
-  OTEL_EXPORTER_OTLP_PROTOCOL     http/protobuf (default) or http/json
+  OTEL_EXPORTER_OTLP_ENDPOINT     where spans go (default http://localhost:4318;
+                                  http://localhost:4317 over grpc)
+  OTEL_EXPORTER_OTLP_PROTOCOL     http/protobuf (default), http/json or grpc
   OTEL_EXPORTER_OTLP_HEADERS      key=value,... (values percent-encoded; never printed)
   OTEL_EXPORTER_OTLP_TIMEOUT      ms per export, 1 to 3600000 (default 10000)
   OTEL_EXPORTER_OTLP_COMPRESSION  gzip or none (default none)
@@ -115,7 +116,8 @@ one may also be given as OTEL_EXPORTER_OTLP_TRACES_*, which wins:
   SPANBRIDGE_MAX_EXPORT_BATCH_BYTES
                                   bytes per request to aim for, up to 1G (default 4M)
   SPANBRIDGE_MAX_REQUEST_BODY_BYTES
-                                  bytes per request at most, up to 256M (default 16M)
+                                  bytes per request at most, up to 256M (default 16M;
+                                  4M over grpc)
   SPANBRIDGE_MAX_RESOURCE_CACHE_BYTES
                                   merged resources remembered at most, up to 1G (default 8M)
   OTEL_BSP_EXPORT_TIMEOUT         refused: set OTEL_EXPORTER_OTLP_TIMEOUT instead
