@@ -170,7 +170,17 @@ export function readOtlpTransport(
     ]
   ) {
     const value = get(name);
-    if (value !== undefined) Object.assign(headers, parseHeaders(name, value));
+    if (value === undefined) continue;
+    const parsed = parseHeaders(name, value);
+    // gRPC metadata keys are narrower than HTTP header names; grpc-js would
+    // refuse the key at every export.
+    const bad = Object.keys(parsed).find((k) => !/^[0-9A-Za-z_.-]+$/.test(k));
+    if (protocol === "grpc" && bad !== undefined) {
+      throw new Error(
+        `Invalid ${name}: "${bad}" is not a gRPC metadata key (letters, digits, "-", "_" and "." only)`,
+      );
+    }
+    Object.assign(headers, parsed);
   }
   const timeout = pick("TIMEOUT");
   const compression = pick("COMPRESSION");

@@ -79,6 +79,14 @@ Deno.test("readOtlpTransport over grpc: port 4317 by default, the endpoint as it
       }, "traces"),
     /Invalid OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: over grpc with https, name the host .* not the IP address 10\.0\.0\.7/,
   );
+  throws(
+    () =>
+      readOtlpTransport({
+        ...grpc,
+        OTEL_EXPORTER_OTLP_HEADERS: "x-tenant=a,x!key=b",
+      }, "traces"),
+    /Invalid OTEL_EXPORTER_OTLP_HEADERS: "x!key" is not a gRPC metadata key/,
+  );
 });
 
 const text: OtlpEncoding<string, string> = {
