@@ -8,7 +8,7 @@ import {
 Deno.test("readExportConfig defaults to OTLP over http/protobuf", () => {
   const c = readExportConfig({});
   strictEqual(c.exporter, "otlp");
-  strictEqual(c.protocol, "http/protobuf");
+  strictEqual(c.otlp.protocol, "http/protobuf");
   deepStrictEqual(c.batch, defaultBatchOptions);
 });
 
@@ -23,7 +23,7 @@ Deno.test("readExportConfig reads exporter, protocol and batch variables", () =>
     OTEL_SERVICE_NAME: "svc",
   });
   strictEqual(c.exporter, "console");
-  strictEqual(c.protocol, "http/json");
+  strictEqual(c.otlp.protocol, "http/json");
   deepStrictEqual(c.batch, {
     ...defaultBatchOptions,
     maxQueueSpans: 5000,
@@ -55,10 +55,6 @@ Deno.test("readExportConfig accepts well-formed OTLP headers", () => {
 
 Deno.test("readExportConfig rejects bad values with the variable named", () => {
   const cases: [Record<string, string>, RegExp][] = [
-    [
-      { OTEL_EXPORTER_OTLP_PROTOCOL: "grpc" },
-      /OTEL_EXPORTER_OTLP_PROTOCOL: OTLP over grpc is not supported/,
-    ],
     [
       { OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: "thrift" },
       /Invalid OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: "thrift"/,
@@ -142,6 +138,8 @@ Deno.test("readExportConfig rejects bad values with the variable named", () => {
 
 Deno.test("readExportConfig resolves the OTLP transport settings, TRACES_ variables first", () => {
   deepStrictEqual(readExportConfig({}).otlp, {
+    signal: "traces",
+    protocol: "http/protobuf",
     url: "http://localhost:4318/v1/traces",
     headers: {},
     timeoutMillis: 10_000,
@@ -156,6 +154,8 @@ Deno.test("readExportConfig resolves the OTLP transport settings, TRACES_ variab
     OTEL_EXPORTER_OTLP_COMPRESSION: "gzip",
   }).otlp;
   deepStrictEqual(c, {
+    signal: "traces",
+    protocol: "http/protobuf",
     url: "https://collector:4318/base/v1/traces",
     headers: { a: "1", b: "3" },
     timeoutMillis: 7000,
@@ -400,4 +400,15 @@ Deno.test("readExportConfig reads SPANBRIDGE_MAX_REQUEST_BODY_BYTES within its b
       }),
     /Invalid SPANBRIDGE_MAX_EXPORT_BATCH_BYTES: 4194304 exceeds SPANBRIDGE_MAX_REQUEST_BODY_BYTES \(2097152\)/,
   );
+});
+
+Deno.test("readExportConfig bounds a gRPC request at the gRPC message limit unless told otherwise", () => {
+  const grpc = { OTEL_EXPORTER_OTLP_PROTOCOL: "grpc" };
+  strictEqual(readExportConfig(grpc).batch.maxRequestBodyBytes, 4 << 20);
+  strictEqual(
+    readExportConfig({ ...grpc, SPANBRIDGE_MAX_REQUEST_BODY_BYTES: "8M" })
+      .batch.maxRequestBodyBytes,
+    8 << 20,
+  );
+  strictEqual(readExportConfig({}).batch.maxRequestBodyBytes, 16 << 20);
 });

@@ -18,10 +18,11 @@ import {
   startReceiver,
 } from "../receive/mod.ts";
 import { readExportConfig } from "./config.ts";
+import { createOtlpExporter } from "./otlp_exporter.ts";
 import {
-  createOtlpExporter,
-  type OtlpExporterOptions,
-} from "./otlp_exporter.ts";
+  type OtlpTransportConfig,
+  otlpTransportConfig,
+} from "./otlp_transport.ts";
 
 interface Got {
   traces: TracesData;
@@ -33,7 +34,7 @@ const richRequest = (): SpanBatch => sampleBatch(richTraces());
 
 /** Exports `request` once to a fresh receiver and returns what it saw. */
 async function exportOnce(
-  options: OtlpExporterOptions,
+  options: Partial<OtlpTransportConfig>,
   request = richRequest(),
   receiverOptions: ReceiverOptions = {},
 ) {
@@ -44,7 +45,9 @@ async function exportOnce(
     onTraces: (traces, format, req) =>
       got.push({ traces, format, headers: req.headers }),
   });
-  const exporter = createOtlpExporter({ url: receiver.url, ...options });
+  const exporter = createOtlpExporter(
+    otlpTransportConfig("traces", { url: receiver.url, ...options }),
+  );
   try {
     const outcome = await exporter.export(request);
     return { outcome, got };
@@ -117,7 +120,7 @@ Deno.test("OTLP exporter sends to the endpoint and headers of the validated OTEL
   };
   for (const [k, v] of Object.entries(stray)) Deno.env.set(k, v);
   try {
-    const exporter = createOtlpExporter({ ...config.otlp });
+    const exporter = createOtlpExporter(config.otlp);
     ok((await exporter.export(richRequest())).ok);
     await exporter.shutdown();
     strictEqual(got[0].headers.get("x-a"), "1");
@@ -145,10 +148,10 @@ Deno.test("OTLP exporter retries a 503 and then succeeds", async () => {
       return handler.handle(req);
     },
   );
-  const exporter = createOtlpExporter({
+  const exporter = createOtlpExporter(otlpTransportConfig("traces", {
     url: `http://127.0.0.1:${server.addr.port}/v1/traces`,
     timeoutMillis: 5000,
-  });
+  }));
   try {
     const outcome = await exporter.export(richRequest());
     ok(outcome.ok);
@@ -169,9 +172,9 @@ Deno.test("OTLP exporter fails on a 400 without retrying", async () => {
       return new Response("no", { status: 400 });
     },
   );
-  const exporter = createOtlpExporter({
+  const exporter = createOtlpExporter(otlpTransportConfig("traces", {
     url: `http://127.0.0.1:${server.addr.port}/v1/traces`,
-  });
+  }));
   try {
     const outcome = await exporter.export(richRequest());
     strictEqual(outcome.ok, false);
@@ -196,9 +199,9 @@ Deno.test("OTLP exporter fails on a 413 without retrying and names the body limi
       return new Response("request body too large", { status: 413 });
     },
   );
-  const exporter = createOtlpExporter({
+  const exporter = createOtlpExporter(otlpTransportConfig("traces", {
     url: `http://127.0.0.1:${server.addr.port}/v1/traces`,
-  });
+  }));
   try {
     const outcome = await exporter.export(richRequest());
     ok(!outcome.ok && !outcome.retryable, "not retryable");
@@ -217,10 +220,10 @@ Deno.test("OTLP exporter fails on a 413 without retrying and names the body limi
 });
 
 Deno.test("OTLP exporter gives up on an unreachable endpoint within its timeout", async () => {
-  const exporter = createOtlpExporter({
+  const exporter = createOtlpExporter(otlpTransportConfig("traces", {
     url: "http://127.0.0.1:9/v1/traces",
     timeoutMillis: 1500,
-  });
+  }));
   const started = Date.now();
   const outcome = await exporter.export(richRequest());
   await exporter.shutdown();
@@ -242,7 +245,9 @@ Deno.test("OTLP exporter matches each partial success to its own request", async
         ? { rejectedSpans: 1, errorMessage: "one of three" }
         : undefined,
   });
-  const exporter = createOtlpExporter({ url: receiver.url });
+  const exporter = createOtlpExporter(
+    otlpTransportConfig("traces", { url: receiver.url }),
+  );
   const request = (n: number) => {
     const traces = richTraces();
     for (const rs of traces.resourceSpans) {
@@ -285,10 +290,10 @@ Deno.test("OTLP exporter reuses a request body only after its export was answere
       return res;
     },
   );
-  const exporter = createOtlpExporter({
+  const exporter = createOtlpExporter(otlpTransportConfig("traces", {
     url: `http://127.0.0.1:${server.addr.port}/v1/traces`,
     timeoutMillis: 5000,
-  });
+  }));
   // The second and third requests are sent while the first waits for its
   // retry: had its body gone back to the pool, they would be written over it.
   const first = sampleBatch(sampleTraces(sampleSpans(40, 1)));

@@ -89,14 +89,13 @@ export function createSink(
 export function exporterFor(config: ExportConfig): SpanExporter | undefined {
   switch (config.exporter) {
     case "otlp":
-      return createOtlpExporter({
-        ...config.otlp,
-        protocol: config.protocol,
-        // The queue limits concurrent exports itself. The delegate frees a
+      return createOtlpExporter(
+        config.otlp,
+        // The queue limits concurrent exports itself. The transport frees a
         // slot only after its callback, in which the queue already sends
         // the next request: one spare slot keeps that from being refused.
-        concurrencyLimit: config.batch.maxConcurrentExports + 1,
-      });
+        config.batch.maxConcurrentExports + 1,
+      );
     case "console":
       return createConsoleExporter();
     case "none":

@@ -10,6 +10,7 @@ import { startReceiver } from "../receive/mod.ts";
 import { SpanBatch, stringAttribute } from "../otlp/mod.ts";
 import { readExportConfig } from "./config.ts";
 import { createOtlpExporter } from "./otlp_exporter.ts";
+import { otlpTransportConfig } from "./otlp_transport.ts";
 import type { ProcessMeta } from "./resource.ts";
 import { createSink } from "./sink.ts";
 
@@ -30,7 +31,9 @@ Deno.test("sink exports every span it received, with merged resources, by shutdo
   const sink = createSink(config, {
     log: silentLogger,
     host,
-    exporter: createOtlpExporter({ url: receiver.url }),
+    exporter: createOtlpExporter(
+      otlpTransportConfig("traces", { url: receiver.url }),
+    ),
   });
   try {
     for (let i = 0; i < 20; i++) {
@@ -72,10 +75,10 @@ Deno.test("sink exports every span it received, with merged resources, by shutdo
 
 Deno.test("sink keeps spans for an unreachable endpoint queued, then counts them at shutdown", async () => {
   const config = readExportConfig({ OTEL_BSP_SCHEDULE_DELAY: "10" });
-  const exporter = createOtlpExporter({
+  const exporter = createOtlpExporter(otlpTransportConfig("traces", {
     url: "http://127.0.0.1:9/v1/traces",
     timeoutMillis: 800,
-  });
+  }));
   const sink = createSink(config, { log: silentLogger, host, exporter });
   sink.add(sampleBatch(sampleTraces(sampleSpans(5))), shop);
   strictEqual(await sink.flush(1500), false, "nothing can be delivered");

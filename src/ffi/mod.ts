@@ -34,6 +34,7 @@ export {
   openUprobe,
   readUprobeType,
   setPerfEventProgram,
+  uprobePmuPath,
   uprobeType,
 } from "./perf.ts";
 export { uprobeSpOffset, UprobeTestRun } from "./test_run.ts";

@@ -17,11 +17,15 @@ const PERF_ATTR_SIZE = 128;
 
 let uprobePmuType: number | undefined;
 
-/** The uprobe PMU's type from /sys/bus/event_source/devices/uprobe/type. */
+/** Where the kernel publishes the uprobe PMU's type (CONFIG_UPROBE_EVENTS). */
+export const uprobePmuPath = "/sys/bus/event_source/devices/uprobe/type";
+
+/**
+ * The uprobe PMU's type from {@linkcode uprobePmuPath}, read once; throws an
+ * {@linkcode EnvironmentError} when the kernel has no uprobe PMU.
+ */
 export function uprobeType(): number {
-  return uprobePmuType ??= readUprobeType(
-    "/sys/bus/event_source/devices/uprobe/type",
-  );
+  return uprobePmuType ??= readUprobeType(uprobePmuPath);
 }
 
 /**

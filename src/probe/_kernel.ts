@@ -7,7 +7,7 @@
  */
 
 import { EnvironmentError } from "../errors.ts";
-import { hasRingBuffer, readUprobeType } from "../ffi/mod.ts";
+import { hasRingBuffer, uprobePmuPath, uprobeType } from "../ffi/mod.ts";
 import type { ProbeKind } from "./_objects.ts";
 
 /** The kernel features the probe looks for. */
@@ -25,7 +25,6 @@ export interface KernelFeatures {
 }
 
 const btfPath = "/sys/kernel/btf/vmlinux";
-const uprobePmuPath = "/sys/bus/event_source/devices/uprobe/type";
 
 /** Looks at this kernel's features (needs root for the ring buffer probe). */
 export function kernelFeatures(): KernelFeatures {
@@ -113,7 +112,7 @@ export function atLeast(
 
 function hasUprobePmu(): boolean {
   try {
-    readUprobeType(uprobePmuPath);
+    uprobeType();
     return true;
   } catch {
     return false;

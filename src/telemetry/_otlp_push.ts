@@ -1,6 +1,6 @@
 /**
- * The OTLP/HTTP push of the agent's metrics, in a module of its own so that
- * its exporter packages are loaded only when the push is configured.
+ * The OTLP push of the agent's metrics, in a module of its own so that its
+ * exporter packages are loaded only when the push is configured.
  *
  * @module
  */
@@ -12,12 +12,12 @@ import {
   AggregationTemporalityPreference,
   OTLPMetricExporterBase,
 } from "@opentelemetry/exporter-metrics-otlp-http";
-import { createOtlpHttpExportDelegate } from "@opentelemetry/otlp-exporter-base/node-http";
 import {
   JsonMetricsSerializer,
   MetricsExporterMetricsHelper,
+  ProtobufMetricsSerializer,
 } from "@opentelemetry/otlp-transformer";
-import { otlpHttpSettings } from "../export/mod.ts";
+import { createOtlpExportDelegate } from "../export/mod.ts";
 import type { OtlpMetricsConfig } from "./config.ts";
 
 /** A reader that pushes the metrics every `intervalMs` as `config` says. */
@@ -37,19 +37,17 @@ const temporalities = {
 };
 
 /**
- * OpenTelemetry JS's OTLP/HTTP JSON metric exporter, built from the
- * validated settings alone: `OTLPMetricExporter` would merge in the OTEL_*
- * environment itself, so its delegate is made here the way the span
- * exporter's is.
+ * OpenTelemetry JS's OTLP metric exporter on the export's transport:
+ * `OTLPMetricExporter` would merge in the OTEL_* environment itself, so its
+ * delegate comes from the validated settings alone.
  */
 function otlpMetricExporter(config: OtlpMetricsConfig): OTLPMetricExporterBase {
-  const delegate = createOtlpHttpExportDelegate(
-    otlpHttpSettings(config.transport, "application/json", 30),
-    JsonMetricsSerializer,
-    "otlp_http_metric_exporter",
-    MetricsExporterMetricsHelper,
-    undefined,
-  );
+  const delegate = createOtlpExportDelegate(config.transport, {
+    serializer: config.transport.protocol === "http/json"
+      ? JsonMetricsSerializer
+      : ProtobufMetricsSerializer,
+    items: MetricsExporterMetricsHelper,
+  });
   // The exporter package pins otlp-exporter-base 0.301.0 and we import
   // 0.301.1: the same delegate, declared twice (a private field differs).
   type Delegate = ConstructorParameters<typeof OTLPMetricExporterBase>[0];

@@ -49,10 +49,14 @@ Deno.test("readTelemetryConfig reads the OTLP metrics transport, the METRICS_ va
     OTEL_EXPORTER_OTLP_METRICS_HEADERS: "b=3",
     OTEL_EXPORTER_OTLP_METRICS_TIMEOUT: "2500",
     OTEL_EXPORTER_OTLP_COMPRESSION: "gzip",
+    OTEL_EXPORTER_OTLP_PROTOCOL: "http/protobuf",
+    OTEL_EXPORTER_OTLP_METRICS_PROTOCOL: "http/json",
     OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE: "Delta",
   }, "node-7");
   assert.deepEqual(config?.otlp, {
     transport: {
+      signal: "metrics",
+      protocol: "http/json",
       url: "http://gateway:4318/v1/metrics",
       headers: { a: "1", b: "3" },
       timeoutMillis: 2500,

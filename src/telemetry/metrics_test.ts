@@ -72,6 +72,7 @@ Deno.test("AgentMetrics pushes OTLP metrics where its configuration says, with i
     OTEL_EXPORTER_OTLP_METRICS_ENDPOINT:
       `http://127.0.0.1:${server.addr.port}/v1/metrics`,
     OTEL_EXPORTER_OTLP_METRICS_HEADERS: "authorization=Bearer%20m",
+    OTEL_EXPORTER_OTLP_METRICS_PROTOCOL: "http/json",
   }, "metrics");
   // What OpenTelemetry JS would read on its own must change nothing.
   const stray = {
@@ -103,4 +104,42 @@ Deno.test("AgentMetrics pushes OTLP metrics where its configuration says, with i
   ) {
     assert.ok(json.includes(`"name":"${name}"`), `${name} missing in ${json}`);
   }
+});
+
+Deno.test("AgentMetrics pushes OTLP/protobuf unless the protocol says otherwise", async () => {
+  const got: { type: string | null; body: Uint8Array }[] = [];
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen() {} },
+    async (req) => {
+      got.push({
+        type: req.headers.get("content-type"),
+        body: new Uint8Array(await req.arrayBuffer()),
+      });
+      return new Response(new Uint8Array(0), {
+        headers: { "content-type": "application/x-protobuf" },
+      });
+    },
+  );
+  try {
+    const metrics = await AgentMetrics.create({
+      stats: testStats,
+      resource: { "service.name": "spanbridge" },
+      otlp: {
+        transport: readOtlpTransport({
+          OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${server.addr.port}`,
+        }, "metrics"),
+        temporality: "cumulative",
+        intervalMs: 60_000,
+      },
+    });
+    await metrics.shutdown();
+  } finally {
+    await server.shutdown();
+  }
+  assert.equal(got.length, 1);
+  assert.equal(got[0].type, "application/x-protobuf");
+  // Protobuf strings are their UTF-8 bytes: the metric names are in there.
+  const text = new TextDecoder().decode(got[0].body);
+  assert.ok(text.includes("spanbridge.span.received"));
+  assert.ok(!text.trimStart().startsWith("{"), "not a JSON body");
 });
