@@ -133,11 +133,21 @@ for (
       /Invalid OTEL_EXPORTER_OTLP_TIMEOUT: .*soon.* is not a positive integer/,
     ],
     [
-      "OTEL_EXPORTER_OTLP_PROTOCOL=grpc",
+      "OTEL_EXPORTER_OTLP_PROTOCOL=thrift",
       ["run", "--target", "/bin/true"],
-      { OTEL_EXPORTER_OTLP_PROTOCOL: "grpc" },
+      { OTEL_EXPORTER_OTLP_PROTOCOL: "thrift" },
       2,
-      /grpc is not supported/,
+      /Invalid OTEL_EXPORTER_OTLP_PROTOCOL: .*thrift.* is not one of http\/protobuf, http\/json, grpc/,
+    ],
+    [
+      "a grpc endpoint over https named by an IP address",
+      ["run", "--target", "/bin/true"],
+      {
+        OTEL_EXPORTER_OTLP_PROTOCOL: "grpc",
+        OTEL_EXPORTER_OTLP_ENDPOINT: "https://10.0.0.7:4317",
+      },
+      2,
+      /Invalid OTEL_EXPORTER_OTLP_ENDPOINT: over grpc with https, name the host/,
     ],
     [
       "a header value with CR/LF",

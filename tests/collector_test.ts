@@ -6,8 +6,8 @@
  * forwards to our collecting receiver. Every span the Go program recorded
  * must come out of the Collector exactly as it went in: the same span-by-span
  * comparison as tests/showcase_test.ts (testing/assert_spans.ts), for
- * http/protobuf and http/json into the Collector (the Collector forwards in
- * the same encoding it got).
+ * http/protobuf, http/json and grpc into the Collector (the Collector
+ * forwards over HTTP in the encoding it got, protobuf from gRPC).
  *
  * Nothing is exempted from the comparison. What the Collector may change and
  * the comparison tolerates by construction: it regroups spans into requests of
@@ -44,6 +44,7 @@ for (
   const [protocol, encoding] of [
     ["http/protobuf", "proto"],
     ["http/json", "json"],
+    ["grpc", "proto"],
   ] as const
 ) {
   Deno.test({
@@ -54,16 +55,18 @@ for (
       await buildCollector();
       const showcase = await copyProgram("showcase");
       const recordFile = await Deno.makeTempFile({ suffix: ".json" });
-      const pinRoot = testPinRoot(`collector-${protocol.slice(5)}`);
+      const pinRoot = testPinRoot(`collector-${protocol.replace("http/", "")}`);
       const receiver = await collectingReceiver();
       let collector: CollectorProcess | undefined;
       let controller: ControllerProcess | undefined;
       try {
-        collector = CollectorProcess.forwarding(
-          unusedPort(),
-          receiver.endpoint,
-          encoding,
-        );
+        collector = protocol === "grpc"
+          ? grpcForwarding(unusedPort(), receiver.endpoint)
+          : CollectorProcess.forwarding(
+            unusedPort(),
+            receiver.endpoint,
+            encoding,
+          );
         await collector.ready(30_000);
         controller = new ControllerProcess(
           [
@@ -115,4 +118,19 @@ for (
       }
     },
   });
+}
+
+/**
+ * The Collector with an OTLP receiver for gRPC only, on 127.0.0.1:`port`,
+ * forwarding to `forward` over OTLP/HTTP (protobuf).
+ */
+function grpcForwarding(port: number, forward: string): CollectorProcess {
+  const listen = `127.0.0.1:${port}`;
+  return new CollectorProcess(listen, [
+    `--config=yaml:receivers::otlp::protocols::grpc::endpoint: ${listen}`,
+    `--config=yaml:exporters::otlp_http::endpoint: ${forward}`,
+    "--config=yaml:service::telemetry::metrics::level: none",
+    "--config=yaml:service::pipelines::traces::receivers: [otlp]",
+    "--config=yaml:service::pipelines::traces::exporters: [otlp_http]",
+  ], {});
 }

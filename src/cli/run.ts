@@ -28,7 +28,10 @@ import {
   DROP_REASONS,
   type ExportConfig,
   exporterFor,
+  grpcMaxRequestBodyBytes,
   maxBatchOptions,
+  otlpDefaults,
+  otlpTimeoutBounds,
   readExportConfig,
   type SpanSink,
 } from "../export/mod.ts";
@@ -116,7 +119,7 @@ Options:
 } to ${telemetryBounds.exportFailingMs.max / 1000}, default ${
   defaultExportFailingMs / 1000
 }); OTEL_METRICS_EXPORTER=otlp also
-                        pushes the metrics over OTLP/HTTP every OTEL_METRIC_EXPORT_INTERVAL
+                        pushes the metrics over OTLP every OTEL_METRIC_EXPORT_INTERVAL
                         ms (${telemetryBounds.exportIntervalMs.min} to ${telemetryBounds.exportIntervalMs.max}, default ${defaultExportIntervalMs})
   -h, --help            Show this help
 
@@ -125,11 +128,12 @@ one may also be given as OTEL_EXPORTER_OTLP_TRACES_*, which wins:
   OTEL_SDK_DISABLED=true          export nothing (spans are counted, then discarded);
                                   only true or false
   OTEL_TRACES_EXPORTER            otlp (default), console or none
-  OTEL_EXPORTER_OTLP_ENDPOINT     where spans go (default http://localhost:4318)
-  OTEL_EXPORTER_OTLP_PROTOCOL     http/protobuf (default) or http/json
+  OTEL_EXPORTER_OTLP_ENDPOINT     where spans go (default ${otlpDefaults.endpoint};
+                                  ${otlpDefaults.grpcEndpoint} over grpc)
+  OTEL_EXPORTER_OTLP_PROTOCOL     ${otlpDefaults.protocol} (default), http/json or grpc
   OTEL_EXPORTER_OTLP_HEADERS      key=value,... (values percent-encoded; never printed)
-  OTEL_EXPORTER_OTLP_TIMEOUT      ms per export, 1 to 3600000 (default 10000)
-  OTEL_EXPORTER_OTLP_COMPRESSION  gzip or none (default none)
+  OTEL_EXPORTER_OTLP_TIMEOUT      ms per export, 1 to ${otlpTimeoutBounds.max} (default ${otlpDefaults.timeoutMillis})
+  OTEL_EXPORTER_OTLP_COMPRESSION  gzip or none (default ${otlpDefaults.compression})
   OTEL_EXPORTER_OTLP_CERTIFICATE  PEM file of the CA certificates to trust (https)
   OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE, OTEL_EXPORTER_OTLP_CLIENT_KEY
                                   PEM files of a client certificate (mutual TLS)
@@ -147,7 +151,8 @@ one may also be given as OTEL_EXPORTER_OTLP_TRACES_*, which wins:
   SPANBRIDGE_MAX_REQUEST_BODY_BYTES
                                   bytes per request at most, up to ${
   size(maxBatchOptions.requestBodyBytes)
-} (default ${size(defaultBatchOptions.maxRequestBodyBytes)})
+} (default ${size(defaultBatchOptions.maxRequestBodyBytes)};
+                                  ${size(grpcMaxRequestBodyBytes)} over grpc)
   SPANBRIDGE_MAX_RESOURCE_CACHE_BYTES
                                   merged resources remembered at most, up to ${
   size(maxBatchOptions.bytes)

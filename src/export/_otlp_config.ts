@@ -7,6 +7,7 @@
  * @module
  */
 
+import { isIP } from "node:net";
 import { redactUrl } from "../redact.ts";
 import { type Env, envReader, maxMillis, positiveInteger } from "./_env.ts";
 import { parseHeaders, type PemContent, pemProblem } from "./_otlp_env.ts";
@@ -14,26 +15,50 @@ import { parseHeaders, type PemContent, pemProblem } from "./_otlp_env.ts";
 /** The OTLP signals, each with its own path and OTEL_EXPORTER_OTLP_<SIGNAL>_* variables. */
 export type OtlpSignal = "traces" | "metrics" | "logs";
 
-/** The OTLP encodings we send (OTEL_EXPORTER_OTLP_(<SIGNAL>_)PROTOCOL). */
-export type OtlpProtocol = "http/protobuf" | "http/json";
+/** The OTLP transports and encodings we send (OTEL_EXPORTER_OTLP_(<SIGNAL>_)PROTOCOL). */
+export type OtlpProtocol = "http/protobuf" | "http/json" | "grpc";
 
-/** What differs between the signals on the wire. */
+const protocols: readonly OtlpProtocol[] = [
+  "http/protobuf",
+  "http/json",
+  "grpc",
+];
+
+/**
+ * What differs between the signals on the wire: the URL path over HTTP, the
+ * service over gRPC, and what their items are called in errors.
+ */
 export const otlpSignals: Record<
   OtlpSignal,
-  { path: string; items: string }
+  { path: string; grpcService: string; items: string }
 > = {
-  traces: { path: "v1/traces", items: "spans" },
-  metrics: { path: "v1/metrics", items: "metrics" },
-  logs: { path: "v1/logs", items: "log records" },
+  traces: {
+    path: "v1/traces",
+    grpcService: "opentelemetry.proto.collector.trace.v1.TraceService",
+    items: "spans",
+  },
+  metrics: {
+    path: "v1/metrics",
+    grpcService: "opentelemetry.proto.collector.metrics.v1.MetricsService",
+    items: "metrics",
+  },
+  logs: {
+    path: "v1/logs",
+    grpcService: "opentelemetry.proto.collector.logs.v1.LogsService",
+    items: "log records",
+  },
 };
 
 /** Where and how one signal's OTLP requests go. */
 export interface OtlpTransportConfig {
   /** The signal sent: its path, its variables, its name in errors. */
   signal: OtlpSignal;
-  /** Encoding of the request bodies. */
+  /** Transport and encoding of the requests. */
   protocol: OtlpProtocol;
-  /** Full URL of the signal's endpoint. */
+  /**
+   * Full URL of the signal's endpoint over HTTP; over gRPC only its scheme
+   * (https: TLS), host and port count.
+   */
   url: string;
   /** Extra request headers, values percent-decoded. */
   headers: Record<string, string>;
@@ -49,10 +74,15 @@ export interface OtlpTransportConfig {
   key?: Uint8Array;
 }
 
+/** OTEL_EXPORTER_OTLP_TIMEOUT's accepted range, ms. */
+export const otlpTimeoutBounds = { min: 1, max: maxMillis } as const;
+
 /** The defaults of the OTLP exporter specification, and how many requests may be in flight. */
 export const otlpDefaults = {
-  /** OTEL_EXPORTER_OTLP_ENDPOINT; the signal's path is appended. */
+  /** OTEL_EXPORTER_OTLP_ENDPOINT over HTTP; the signal's path is appended. */
   endpoint: "http://localhost:4318",
+  /** OTEL_EXPORTER_OTLP_ENDPOINT over gRPC. */
+  grpcEndpoint: "http://localhost:4317",
   protocol: "http/protobuf",
   timeoutMillis: 10_000,
   compression: "none",
@@ -63,16 +93,18 @@ export const otlpDefaults = {
 /**
  * A transport configuration for `signal` with the OTLP defaults for what
  * `settings` leaves out (the endpoint http://localhost:4318 with the
- * signal's path). Reads no environment: see {@linkcode readOtlpTransport}.
+ * signal's path, or http://localhost:4317 over gRPC). Reads no environment:
+ * see {@linkcode readOtlpTransport}.
  */
 export function otlpTransportConfig(
   signal: OtlpSignal,
   settings: Partial<Omit<OtlpTransportConfig, "signal">> = {},
 ): OtlpTransportConfig {
+  const protocol = settings.protocol ?? otlpDefaults.protocol;
   return {
     signal,
-    protocol: otlpDefaults.protocol,
-    url: signalUrl(otlpDefaults.endpoint, signal),
+    protocol,
+    url: signalUrl(undefined, signal, protocol),
     headers: {},
     timeoutMillis: otlpDefaults.timeoutMillis,
     compression: otlpDefaults.compression,
@@ -113,12 +145,24 @@ export function readOtlpTransport(
     }
   }
   // The signal's own endpoint is used as it is; the general one gets the
-  // signal's path.
+  // signal's path (over HTTP).
+  const protocol = readProtocol(pick("PROTOCOL"));
   const specificUrl = get(`OTEL_EXPORTER_OTLP_${SIGNAL}_ENDPOINT`);
-  const url = specificUrl !== undefined ? new URL(specificUrl).href : signalUrl(
-    get("OTEL_EXPORTER_OTLP_ENDPOINT") ?? otlpDefaults.endpoint,
-    signal,
-  );
+  const url = specificUrl !== undefined
+    ? new URL(specificUrl).href
+    : signalUrl(get("OTEL_EXPORTER_OTLP_ENDPOINT"), signal, protocol);
+  const target = new URL(url);
+  const host = target.hostname.replace(/^\[(.*)\]$/, "$1");
+  if (protocol === "grpc" && target.protocol === "https:" && isIP(host)) {
+    const name = specificUrl !== undefined
+      ? `OTEL_EXPORTER_OTLP_${SIGNAL}_ENDPOINT`
+      : "OTEL_EXPORTER_OTLP_ENDPOINT";
+    // grpc-js sends the host as the TLS server name, which Deno's TLS
+    // refuses for an IP address (Node only warns): every export would fail.
+    throw new Error(
+      `Invalid ${name}: over grpc with https, name the host (one the receiver's certificate holds), not the IP address ${host}`,
+    );
+  }
 
   // General headers first, then the signal's over them, as the spec says.
   const headers: Record<string, string> = {};
@@ -129,7 +173,17 @@ export function readOtlpTransport(
     ]
   ) {
     const value = get(name);
-    if (value !== undefined) Object.assign(headers, parseHeaders(name, value));
+    if (value === undefined) continue;
+    const parsed = parseHeaders(name, value);
+    // gRPC metadata keys are narrower than HTTP header names; grpc-js would
+    // refuse the key at every export.
+    const bad = Object.keys(parsed).find((k) => !/^[0-9A-Za-z_.-]+$/.test(k));
+    if (protocol === "grpc" && bad !== undefined) {
+      throw new Error(
+        `Invalid ${name}: "${bad}" is not a gRPC metadata key (letters, digits, "-", "_" and "." only)`,
+      );
+    }
+    Object.assign(headers, parsed);
   }
   const timeout = pick("TIMEOUT");
   const compression = pick("COMPRESSION");
@@ -156,14 +210,14 @@ export function readOtlpTransport(
     key: file("CLIENT_KEY", "key"),
   };
   return otlpTransportConfig(signal, {
-    protocol: readProtocol(pick("PROTOCOL")),
+    protocol,
     url,
     headers,
     timeoutMillis: positiveInteger(
       get,
       timeout.name,
       otlpDefaults.timeoutMillis,
-      maxMillis,
+      otlpTimeoutBounds.max,
     ),
     compression: compression.value === "gzip" ? "gzip" : "none",
     ...Object.fromEntries(
@@ -172,24 +226,30 @@ export function readOtlpTransport(
   });
 }
 
-/** `endpoint` with the signal's path appended (OTEL_EXPORTER_OTLP_ENDPOINT's rule). */
-function signalUrl(endpoint: string, signal: OtlpSignal): string {
-  return new URL(endpoint.replace(/\/*$/, "/") + otlpSignals[signal].path)
-    .href;
+/**
+ * The URL of `signal` at the general `endpoint` (the protocol's default when
+ * unset): over HTTP with the signal's path appended, over gRPC as it is.
+ */
+function signalUrl(
+  endpoint: string | undefined,
+  signal: OtlpSignal,
+  protocol: OtlpProtocol,
+): string {
+  if (protocol === "grpc") {
+    return new URL(endpoint ?? otlpDefaults.grpcEndpoint).href;
+  }
+  const base = (endpoint ?? otlpDefaults.endpoint).replace(/\/*$/, "/");
+  return new URL(base + otlpSignals[signal].path).href;
 }
 
 function readProtocol(
   { name, value }: { name: string; value: string | undefined },
 ): OtlpProtocol {
   if (value === undefined) return otlpDefaults.protocol;
-  if (value === "http/protobuf" || value === "http/json") return value;
-  if (value === "grpc") {
-    throw new Error(
-      `Invalid ${name}: OTLP over grpc is not supported; use http/protobuf or http/json`,
-    );
-  }
+  const protocol = protocols.find((p) => p === value);
+  if (protocol) return protocol;
   throw new Error(
-    `Invalid ${name}: "${value}" is not one of http/protobuf, http/json`,
+    `Invalid ${name}: "${value}" is not one of ${protocols.join(", ")}`,
   );
 }
 

@@ -28,24 +28,21 @@ const compressions = {
   none: CompressionAlgorithm.NONE,
 };
 
-const contentTypes = {
-  "http/protobuf": "application/x-protobuf",
-  "http/json": "application/json",
-};
-
 /**
  * An export delegate that sends `serializer`'s bodies as `config` says, at
  * most `concurrencyLimit` at once.
  */
 export function httpExportDelegate<Request, Response>(
-  config: OtlpTransportConfig & { protocol: keyof typeof contentTypes },
+  config: OtlpTransportConfig,
   serializer: ISerializer<Request, Response>,
   items: IExporterMetricsHelper<Request>,
   concurrencyLimit: number,
 ): IOtlpExportDelegate<Request> {
   const headers = {
     ...config.headers,
-    "Content-Type": contentTypes[config.protocol],
+    "Content-Type": config.protocol === "http/json"
+      ? "application/json"
+      : "application/x-protobuf",
   };
   return createOtlpHttpExportDelegate(
     {

@@ -49,7 +49,8 @@ export interface BatchOptions {
    * Encoded bytes of one export request at most, however it is made up: a
    * record that is larger alone is dropped ("too_large"). Below the
    * Collector's default limit of 20 MiB, which refuses the whole request
-   * (413). SPANBRIDGE_MAX_REQUEST_BODY_BYTES, default 16 MiB.
+   * (413). SPANBRIDGE_MAX_REQUEST_BODY_BYTES, default 16 MiB (4 MiB over
+   * gRPC: {@linkcode grpcMaxRequestBodyBytes}).
    */
   maxRequestBodyBytes: number;
   /** Bytes of merged resources remembered at most. SPANBRIDGE_MAX_RESOURCE_CACHE_BYTES, default 8 MiB. */
@@ -88,6 +89,14 @@ export const defaultBatchOptions: BatchOptions = {
   maxRequestBodyBytes: 16 << 20,
   maxResourceCacheBytes: 8 << 20,
 };
+
+/**
+ * The default request body limit over gRPC: the message limit of gRPC
+ * servers unless raised (grpc-go's 4 MiB, the Collector's
+ * max_recv_msg_size_mib), which refuses a larger request whole
+ * (RESOURCE_EXHAUSTED).
+ */
+export const grpcMaxRequestBodyBytes = 4 << 20;
 
 /**
  * The largest sizes accepted, far above any sane setting (100 times the
@@ -143,6 +152,12 @@ function readSignal(
       `Unsupported ${prefix}_EXPORT_TIMEOUT: spanbridge limits each export with OTEL_EXPORTER_OTLP_TIMEOUT, so set OTEL_EXPORTER_OTLP_TIMEOUT instead`,
     );
   }
+  // Log export's transport is read only when it is used: a traces-only
+  // setting (OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY beside a general client
+  // certificate, say) must not stop an agent whose logs go nowhere.
+  const otlp = signal === "logs" && exporter !== "otlp"
+    ? otlpTransportConfig(signal)
+    : readOtlpTransport(env, signal);
   const batch: BatchOptions = {
     maxQueueSpans: positiveInteger(
       get,
@@ -178,7 +193,9 @@ function readSignal(
     maxRequestBodyBytes: byteSize(
       get,
       "SPANBRIDGE_MAX_REQUEST_BODY_BYTES",
-      defaultBatchOptions.maxRequestBodyBytes,
+      otlp.protocol === "grpc"
+        ? grpcMaxRequestBodyBytes
+        : defaultBatchOptions.maxRequestBodyBytes,
       maxBatchOptions.requestBodyBytes,
     ),
     maxResourceCacheBytes: byteSize(
@@ -198,12 +215,6 @@ function readSignal(
       `Invalid ${prefix}_MAX_EXPORT_BATCH_SIZE: ${batch.maxBatchSpans} exceeds ${prefix}_MAX_QUEUE_SIZE (${batch.maxQueueSpans})`,
     );
   }
-  // Log export's transport is read only when it is used: a traces-only
-  // setting (OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY beside a general client
-  // certificate, say) must not stop an agent whose logs go nowhere.
-  const otlp = signal === "logs" && exporter !== "otlp"
-    ? otlpTransportConfig(signal)
-    : readOtlpTransport(env, signal);
   return { exporter, otlp, batch };
 }
 

@@ -56,10 +56,6 @@ Deno.test("readExportConfig accepts well-formed OTLP headers", () => {
 Deno.test("readExportConfig rejects bad values with the variable named", () => {
   const cases: [Record<string, string>, RegExp][] = [
     [
-      { OTEL_EXPORTER_OTLP_PROTOCOL: "grpc" },
-      /OTEL_EXPORTER_OTLP_PROTOCOL: OTLP over grpc is not supported/,
-    ],
-    [
       { OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: "thrift" },
       /Invalid OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: "thrift"/,
     ],
@@ -505,8 +501,8 @@ Deno.test("readExportConfig names the log variable it refuses", () => {
         /Invalid OTEL_LOGS_EXPORTER: .* names 2 exporters/,
       ],
       [
-        { OTEL_EXPORTER_OTLP_LOGS_PROTOCOL: "grpc" },
-        /Invalid OTEL_EXPORTER_OTLP_LOGS_PROTOCOL: OTLP over grpc/,
+        { OTEL_EXPORTER_OTLP_LOGS_PROTOCOL: "http/xml" },
+        /Invalid OTEL_EXPORTER_OTLP_LOGS_PROTOCOL/,
       ],
       [
         { OTEL_EXPORTER_OTLP_LOGS_ENDPOINT: "ftp://x" },
@@ -532,4 +528,23 @@ Deno.test("readExportConfig names the log variable it refuses", () => {
   ) {
     throws(() => readExportConfig(env), message, JSON.stringify(env));
   }
+});
+
+Deno.test("readExportConfig bounds a gRPC request at the gRPC message limit unless told otherwise", () => {
+  const grpc = { OTEL_EXPORTER_OTLP_PROTOCOL: "grpc" };
+  strictEqual(readExportConfig(grpc).batch.maxRequestBodyBytes, 4 << 20);
+  strictEqual(
+    readExportConfig({ ...grpc, SPANBRIDGE_MAX_REQUEST_BODY_BYTES: "8M" })
+      .batch.maxRequestBodyBytes,
+    8 << 20,
+  );
+  strictEqual(readExportConfig({}).batch.maxRequestBodyBytes, 16 << 20);
+  // Each signal by its own protocol.
+  const logsOverGrpc = readExportConfig({
+    OTEL_EXPORTER_OTLP_LOGS_PROTOCOL: "grpc",
+  });
+  strictEqual(logsOverGrpc.logs.otlp.protocol, "grpc");
+  strictEqual(logsOverGrpc.logs.otlp.url, "http://localhost:4317/");
+  strictEqual(logsOverGrpc.logs.batch.maxRequestBodyBytes, 4 << 20);
+  strictEqual(logsOverGrpc.batch.maxRequestBodyBytes, 16 << 20);
 });

@@ -12,8 +12,9 @@ export type ExportOutcome =
   | { ok: true; rejected: number; message?: string }
   /**
    * Not delivered, after the exporter's own retries. `retryable` failures
-   * (unreachable, timed out, 429/502/503/504) may succeed later; the others
-   * (a 4xx refusal) never will.
+   * (unreachable, timed out, HTTP 429/502/503/504, gRPC UNAVAILABLE and the
+   * other codes the OTLP specification retries) may succeed later; the
+   * others (an HTTP 4xx, a gRPC refusal) never will.
    */
   | { ok: false; error: Error; retryable: boolean };
 

@@ -1,16 +1,18 @@
 /**
  * The one OTLP transport of every signal: where requests go and how (URL,
  * headers, TLS and mutual TLS, timeout, compression, retries), read from
- * the OTEL_EXPORTER_OTLP_* variables once with their defaults written in one
- * place (_otlp_config.ts, re-exported here), and the sending itself. The span exporter, the agent's metrics
- * push and a log exporter differ only in the {@linkcode OtlpSignal} they
- * name and the requests they encode.
+ * the OTEL_EXPORTER_OTLP_* variables once, with their defaults written in
+ * one place (_otlp_config.ts, re-exported here), and the sending itself.
+ * The span exporter, the agent's metrics push and a log exporter differ only
+ * in the {@linkcode OtlpSignal} they name and the requests they encode.
  *
- * Sending stays with OpenTelemetry JS's exporter transport
- * (`@opentelemetry/otlp-exporter-base`): retries with backoff and
- * Retry-After, timeouts, compression, TLS and a bound on requests in flight.
- * It is built from the validated settings only, never from its own reading
- * of the environment.
+ * Two transports sit behind it, chosen by the protocol: OTLP/HTTP
+ * (http/protobuf, http/json) on OpenTelemetry JS's own exporter transport
+ * (`@opentelemetry/otlp-exporter-base`: retries with backoff and
+ * Retry-After, timeouts, compression, TLS, a bound on requests in flight),
+ * and OTLP/gRPC (grpc) through `@grpc/grpc-js` in the same export delegate
+ * (_otlp_grpc.ts). Both are built from the validated settings only, never
+ * from OpenTelemetry JS's own reading of the environment.
  *
  * ```ts ignore
  * const config = readOtlpTransport(Deno.env.toObject(), "logs");
@@ -34,6 +36,11 @@ import {
   type OtlpTransportConfig,
 } from "./_otlp_config.ts";
 import {
+  grpcExportDelegate,
+  grpcFailureDetail,
+  grpcRetryable,
+} from "./_otlp_grpc.ts";
+import {
   httpExportDelegate,
   httpFailureDetail,
   httpRetryable,
@@ -44,6 +51,7 @@ export {
   type OtlpProtocol,
   type OtlpSignal,
   otlpSignals,
+  otlpTimeoutBounds,
   type OtlpTransportConfig,
   otlpTransportConfig,
   readOtlpTransport,
@@ -67,7 +75,7 @@ export function createOtlpExportDelegate<Request, Response>(
   encoding: OtlpEncoding<Request, Response>,
   concurrencyLimit: number = otlpDefaults.concurrencyLimit,
 ): IOtlpExportDelegate<Request> {
-  return httpExportDelegate(
+  return wireOf(config).delegate(
     config,
     encoding.serializer,
     encoding.items,
@@ -81,9 +89,10 @@ export type OtlpSendResult<Response> =
   | { ok: true; response?: Response }
   /**
    * Not delivered, after the transport's own retries. `retryable` failures
-   * (unreachable, timed out, 429/502/503/504) may succeed later; the others
-   * (a 4xx refusal) never will. `error` names the endpoint without its
-   * credentials and quotes no header value.
+   * (unreachable, timed out, HTTP 429/502/503/504, the gRPC codes the OTLP
+   * specification retries) may succeed later; the others (an HTTP 4xx, a
+   * gRPC UNAUTHENTICATED or INVALID_ARGUMENT) never will. `error` names the
+   * endpoint without its credentials and quotes no header value.
    */
   | { ok: false; error: Error; retryable: boolean };
 
@@ -119,6 +128,7 @@ export function createOtlpTransport<Request, Response>(
     },
     items: encoding.items,
   }, concurrencyLimit);
+  const wire = wireOf(config);
   const secrets = new Redactor([config]);
   const what = `Cannot export ${otlpSignals[config.signal].items} to ${
     redactUrl(config.url)
@@ -141,14 +151,32 @@ export function createOtlpTransport<Request, Response>(
           resolve({
             ok: false,
             error: new Error(
-              `${what}: ${detail}${httpFailureDetail(error)}`,
+              `${what}: ${detail}${wire.detail(error)}`,
               { cause: error },
             ),
-            retryable: httpRetryable(error),
+            retryable: wire.retryable(error),
           });
         });
       });
     },
     shutdown: () => delegate.shutdown(),
   };
+}
+
+/** The sending of each transport, and how to read its failures. */
+const wires = {
+  http: {
+    delegate: httpExportDelegate,
+    retryable: httpRetryable,
+    detail: httpFailureDetail,
+  },
+  grpc: {
+    delegate: grpcExportDelegate,
+    retryable: grpcRetryable,
+    detail: grpcFailureDetail,
+  },
+};
+
+function wireOf(config: OtlpTransportConfig): typeof wires.http {
+  return wires[config.protocol === "grpc" ? "grpc" : "http"];
 }

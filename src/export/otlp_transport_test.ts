@@ -50,6 +50,45 @@ Deno.test("readOtlpTransport takes the signal's variables over the general ones,
   );
 });
 
+Deno.test("readOtlpTransport over grpc: port 4317 by default, the endpoint as it is, TLS by host name", () => {
+  const grpc = { OTEL_EXPORTER_OTLP_PROTOCOL: "grpc" };
+  strictEqual(readOtlpTransport(grpc, "traces").url, "http://localhost:4317/");
+  deepStrictEqual(
+    readOtlpTransport(grpc, "metrics"),
+    otlpTransportConfig("metrics", { protocol: "grpc" }),
+  );
+  strictEqual(
+    readOtlpTransport({
+      ...grpc,
+      OTEL_EXPORTER_OTLP_ENDPOINT: "https://collector:4317",
+    }, "logs").url,
+    "https://collector:4317/",
+  );
+  strictEqual(
+    readOtlpTransport({
+      OTEL_EXPORTER_OTLP_ENDPOINT: "http://collector:4318",
+      OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: "grpc",
+    }, "traces").url,
+    "http://collector:4318/",
+  );
+  throws(
+    () =>
+      readOtlpTransport({
+        ...grpc,
+        OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: "https://10.0.0.7:4317",
+      }, "traces"),
+    /Invalid OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: over grpc with https, name the host .* not the IP address 10\.0\.0\.7/,
+  );
+  throws(
+    () =>
+      readOtlpTransport({
+        ...grpc,
+        OTEL_EXPORTER_OTLP_HEADERS: "x-tenant=a,x!key=b",
+      }, "traces"),
+    /Invalid OTEL_EXPORTER_OTLP_HEADERS: "x!key" is not a gRPC metadata key/,
+  );
+});
+
 const text: OtlpEncoding<string, string> = {
   serializer: {
     serializeRequest: (request) => new TextEncoder().encode(request),

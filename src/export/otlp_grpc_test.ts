@@ -1,0 +1,65 @@
+// OTLP/gRPC partial success: the Collector's receiver never answers with
+// one, so a gRPC server of the tests' own (grpc-js) does. The Collector
+// cases (refusals, retries, deadlines, TLS) are in tests/grpc_export_test.ts.
+import { deepStrictEqual } from "node:assert/strict";
+import { Buffer } from "node:buffer";
+import * as grpc from "@grpc/grpc-js";
+import { create, toBinary } from "@bufbuild/protobuf";
+import { ExportTraceServiceResponseSchema } from "../../gen/opentelemetry/proto/collector/trace/v1/trace_service_pb.ts";
+import { richTraces, sampleBatch } from "../../testing/traces.ts";
+import { createOtlpExporter } from "./otlp_exporter.ts";
+import { otlpTransportConfig } from "./otlp_transport.ts";
+
+Deno.test("OTLP exporter over gRPC reports a partial success and sends the headers as metadata", async () => {
+  const identity = (b: Buffer) => b;
+  const tenants: unknown[] = [];
+  const server = new grpc.Server();
+  server.addService({
+    export: {
+      path: "/opentelemetry.proto.collector.trace.v1.TraceService/Export",
+      requestStream: false,
+      responseStream: false,
+      requestSerialize: identity,
+      requestDeserialize: identity,
+      responseSerialize: identity,
+      responseDeserialize: identity,
+    },
+  }, {
+    export: (
+      call: grpc.ServerUnaryCall<Buffer, Buffer>,
+      done: grpc.sendUnaryData<Buffer>,
+    ) => {
+      tenants.push(...call.metadata.get("x-scope-orgid"));
+      const answer = create(ExportTraceServiceResponseSchema, {
+        partialSuccess: { rejectedSpans: 2n, errorMessage: "spans too old" },
+      });
+      done(
+        null,
+        Buffer.from(toBinary(ExportTraceServiceResponseSchema, answer)),
+      );
+    },
+  });
+  const port = await new Promise<number>((resolve, reject) =>
+    server.bindAsync(
+      "127.0.0.1:0",
+      grpc.ServerCredentials.createInsecure(),
+      (err, port) => err ? reject(err) : resolve(port),
+    )
+  );
+  const exporter = createOtlpExporter(otlpTransportConfig("traces", {
+    protocol: "grpc",
+    url: `http://127.0.0.1:${port}`,
+    headers: { "X-Scope-OrgID": "tenant-a" },
+  }));
+  try {
+    deepStrictEqual(await exporter.export(sampleBatch(richTraces())), {
+      ok: true,
+      rejected: 2,
+      message: "spans too old",
+    });
+    deepStrictEqual(tenants, ["tenant-a"]);
+  } finally {
+    await exporter.shutdown();
+    await new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
+  }
+});
