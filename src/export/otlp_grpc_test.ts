@@ -4,7 +4,13 @@
 import { deepStrictEqual } from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import * as grpc from "@grpc/grpc-js";
-import { create, toBinary } from "@bufbuild/protobuf";
+import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import {
+  ExportLogsServiceRequestSchema,
+  ExportLogsServiceResponseSchema,
+} from "../../gen/opentelemetry/proto/collector/logs/v1/logs_service_pb.ts";
+import { sampleLogRecords, sampleLogs } from "../../testing/logs.ts";
+import { SpanBatch } from "../otlp/mod.ts";
 import { ExportTraceServiceResponseSchema } from "../../gen/opentelemetry/proto/collector/trace/v1/trace_service_pb.ts";
 import { richTraces, sampleBatch } from "../../testing/traces.ts";
 import { createOtlpExporter } from "./otlp_exporter.ts";
@@ -58,6 +64,64 @@ Deno.test("OTLP exporter over gRPC reports a partial success and sends the heade
       message: "spans too old",
     });
     deepStrictEqual(tenants, ["tenant-a"]);
+  } finally {
+    await exporter.shutdown();
+    await new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
+  }
+});
+
+Deno.test("OTLP exporter over gRPC sends log batches to LogsService/Export as LogsData bytes and reads their partial success", async () => {
+  const identity = (b: Buffer) => b;
+  const got: Uint8Array[] = [];
+  const server = new grpc.Server();
+  server.addService({
+    export: {
+      path: "/opentelemetry.proto.collector.logs.v1.LogsService/Export",
+      requestStream: false,
+      responseStream: false,
+      requestSerialize: identity,
+      requestDeserialize: identity,
+      responseSerialize: identity,
+      responseDeserialize: identity,
+    },
+  }, {
+    export: (
+      call: grpc.ServerUnaryCall<Buffer, Buffer>,
+      done: grpc.sendUnaryData<Buffer>,
+    ) => {
+      got.push(new Uint8Array(call.request));
+      const answer = create(ExportLogsServiceResponseSchema, {
+        partialSuccess: { rejectedLogRecords: 1n, errorMessage: "too old" },
+      });
+      done(
+        null,
+        Buffer.from(toBinary(ExportLogsServiceResponseSchema, answer)),
+      );
+    },
+  });
+  const port = await new Promise<number>((resolve, reject) =>
+    server.bindAsync(
+      "127.0.0.1:0",
+      grpc.ServerCredentials.createInsecure(),
+      (err, port) => err ? reject(err) : resolve(port),
+    )
+  );
+  const exporter = createOtlpExporter(otlpTransportConfig("logs", {
+    protocol: "grpc",
+    url: `http://127.0.0.1:${port}`,
+  }));
+  const logs = sampleLogs(sampleLogRecords(3));
+  try {
+    deepStrictEqual(
+      await exporter.export(SpanBatch.fromLogsData(logs)),
+      { ok: true, rejected: 1, message: "too old" },
+    );
+    deepStrictEqual(
+      got.map((bytes) => fromBinary(ExportLogsServiceRequestSchema, bytes)),
+      [create(ExportLogsServiceRequestSchema, {
+        resourceLogs: logs.resourceLogs,
+      })],
+    );
   } finally {
     await exporter.shutdown();
     await new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
