@@ -19,6 +19,7 @@ import {
   type ControllerStats,
   OTHER_SERVICES,
   recordsLost,
+  type SamplingOptions,
 } from "../controller/mod.ts";
 import {
   createSink,
@@ -38,6 +39,7 @@ import { UsageError } from "../errors.ts";
 import type { ProcessFilterRules } from "../process/mod.ts";
 import { clearLine, StatusLine, writeErr } from "./status.ts";
 import { parseSize } from "./size.ts";
+import { parseSampling } from "./sample.ts";
 
 const help = `spanbridge run: trace Go programs built with the spanbridge SDK
 
@@ -68,6 +70,19 @@ Filters for --all and --target (repeatable; env: comma-separated lists):
                                   (env SPANBRIDGE_INCLUDE_CONTAINER)
       --exclude-container <id>    Never these containers; "*" leaves only
                                   host processes (env SPANBRIDGE_EXCLUDE_CONTAINER)
+
+Sampling (repeatable, first match wins; env SPANBRIDGE_SAMPLE, comma-separated):
+      --sample exe:<glob>=<ratio>
+                        Processes whose executable path (as the process sees
+                        it) matches keep this ratio of their traces, 0 to 1
+      --sample container:<id>=<ratio>
+                        The same for a container id prefix or glob
+      --sample <ratio>  Processes no rule matches (default 1)
+                        Each process's ratio is chosen once. A trace is kept
+                        when the low 56 bits of its id are below ratio * 2^56
+                        (the spanbridge Go SDK's TraceIDRatioBased), so every
+                        node keeps or drops it alike. Sampled-out spans are
+                        counted as sampledOut, not as dropped.
 
 Options:
       --ring-size <n>   Ring buffer size, a power of two from 64K to 1G
@@ -167,6 +182,8 @@ export interface RunOptions {
   export: ExportConfig;
   /** The health and metrics listener, when asked for. */
   telemetry?: TelemetryConfig;
+  /** Per-workload trace sampling (`--sample`), when asked for. */
+  sampling?: SamplingOptions;
 }
 
 /**
@@ -199,6 +216,7 @@ export function parseRunArgs(
         status: { type: "boolean" },
         "no-status": { type: "boolean" },
         telemetry: { type: "string" },
+        sample: { type: "string", multiple: true },
         help: { type: "boolean", short: "h" },
       },
       strict: true,
@@ -235,6 +253,12 @@ export function parseRunArgs(
     includeContainer: rule("include-container", "SPANBRIDGE_INCLUDE_CONTAINER"),
     excludeContainer: rule("exclude-container", "SPANBRIDGE_EXCLUDE_CONTAINER"),
   };
+
+  const sampling = values.sample
+    ? parseSampling(values.sample, "--sample")
+    : env.SPANBRIDGE_SAMPLE?.trim()
+    ? parseSampling(listFromEnv(env.SPANBRIDGE_SAMPLE), "SPANBRIDGE_SAMPLE")
+    : undefined;
 
   const logLevel = values["log-level"] ?? env.SPANBRIDGE_LOG_LEVEL ??
     otelLogLevel(env.OTEL_LOG_LEVEL) ?? "info";
@@ -317,6 +341,7 @@ export function parseRunArgs(
       : values.status ?? Deno.stderr.isTerminal(),
     export: exportConfig,
     telemetry,
+    ...(sampling && { sampling }),
   };
 }
 
@@ -479,6 +504,7 @@ export async function run(
         pinRoot: options.pinRoot,
         instance: options.instance,
         ringBytes: options.ringBytes,
+        sampling: options.sampling,
       });
     } catch (err) {
       await sink.shutdown(0);
@@ -528,7 +554,7 @@ const servicesNamed = 10;
  * The counters a user wants at exit, as log fields. Spans: received from
  * the ring, exported, dropped by the exporter (and why: queue full, too large
  * for a request, export failed, refused by the receiver, still queued at
- * shutdown). Records (whole batches): lost in the kernel (ring full,
+ * shutdown), sampled out by `--sample`. Records (whole batches): lost in the kernel (ring full,
  * oversize, unreadable) or corrupt; and the batches lost before they were
  * read as the SDK's per-process sequence counts them, by service (the
  * services that lost the most, then the rest).
@@ -542,6 +568,8 @@ export function summaryFields(
     received: stats.decode.spans,
     exported: stats.export.exported,
     dropped: stats.export.dropped,
+    // Asked for, not lost: received = exported + dropped + sampledOut.
+    sampledOut: stats.sampling?.sampledOut ?? 0,
     // droppedQueueFull, droppedTooLarge, ... in DROP_REASONS' order.
     ...Object.fromEntries(
       DROP_REASONS.map(({ reason }) => [

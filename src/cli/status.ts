@@ -34,6 +34,10 @@ export function formatStatus(
     [`dropped ${now.export.dropped}`, `drop ${now.export.dropped}`, 8],
     [`records lost ${recordsLost(now)}`, `lost ${recordsLost(now)}`, 7],
   ];
+  const sampledOut = now.sampling?.sampledOut ?? 0;
+  if (sampledOut > 0) {
+    items.push([`sampled out ${sampledOut}`, `smp ${sampledOut}`, 3]);
+  }
   if (now.decode.corrupt > 0) {
     items.push([
       `corrupt ${now.decode.corrupt}`,

@@ -64,3 +64,10 @@ Deno.test("formatStatus fits the terminal, keeping drops and losses longest", ()
 Deno.test("formatStatus shows a rate of 0 before it has two snapshots", () => {
   assert.match(formatStatus(stats(5, 5, 0), undefined, 0), / 0 spans\/s /);
 });
+
+Deno.test("formatStatus shows sampled-out spans only when there are some", () => {
+  const now = stats(100, 50, 0);
+  assert.doesNotMatch(formatStatus(now, undefined, 1000), /sampled/);
+  now.sampling = { sampledOut: 40 };
+  assert.match(formatStatus(now, undefined, 1000), / · sampled out 40/);
+});

@@ -17,9 +17,20 @@ import type { ExportCounters, ProcessMeta, SpanSink } from "../export/mod.ts";
 import { BatchLoss, type BatchLossCounters } from "./batch_loss.ts";
 import { LossWatch } from "./loss_watch.ts";
 import { Processes } from "./processes.ts";
+import {
+  Sampler,
+  type SamplingCounters,
+  type SamplingOptions,
+} from "./sampling.ts";
 import { type DiscoveryStats, Targets } from "./targets.ts";
 
 export type { DiscoveryStats } from "./targets.ts";
+export type {
+  SamplingCounters,
+  SamplingOptions,
+  SamplingRule,
+  SamplingSelector,
+} from "./sampling.ts";
 
 /** Options of {@linkcode Controller.start}. */
 export interface ControllerOptions {
@@ -42,6 +53,8 @@ export interface ControllerOptions {
    * it drains, before the rest is read at once (ms, default 5000).
    */
   stopDrainMs?: number;
+  /** Which ratio of traces each process keeps (default: every trace). */
+  sampling?: SamplingOptions;
 }
 
 /** A snapshot of every counter, for the status line, logs and tests. */
@@ -60,6 +73,11 @@ export interface ControllerStats {
   batchLoss: BatchLossCounters;
   /** How finding new processes keeps up (absent in snapshots made without a controller). */
   discovery?: DiscoveryStats;
+  /**
+   * Spans taken out by sampling (absent in snapshots made without a
+   * controller): decode.spans = export.received + sampling.sampledOut.
+   */
+  sampling?: SamplingCounters;
 }
 
 /** A decoded record and the process that sent it. */
@@ -104,6 +122,7 @@ export class Controller {
   #finalProbeCounters: ProbeCounters | undefined;
   #losses: LossWatch;
   readonly #batchLoss = new BatchLoss();
+  readonly #sampler: Sampler;
   #loop: Promise<void> = Promise.resolve();
 
   private constructor(probe: Probe, options: ControllerOptions) {
@@ -124,6 +143,15 @@ export class Controller {
       (pid) => this.#log.debug("process exited", { pid }),
     );
     this.#losses = new LossWatch(options.log);
+    this.#sampler = new Sampler(options.sampling, (meta, rule) => {
+      if (rule.keepsAll) return;
+      this.#log.debug("sampling process", {
+        pid: meta.pid,
+        exe: meta.exePath,
+        container: meta.containerId,
+        ratio: rule.ratio,
+      });
+    });
     this.#decoder = new Decoder({
       maxPayloadBytes: probe.maxRecordBytes,
       onCorrupt: (reason, detail, header, seq) => {
@@ -172,6 +200,7 @@ export class Controller {
       export: this.#sink.counters(),
       batchLoss: this.#batchLoss.counters(),
       discovery: this.#targets.discovery(),
+      sampling: this.#sampler.counters(),
     };
   }
 
@@ -327,7 +356,9 @@ export class Controller {
           () => serviceOf(batch, meta),
         );
       }
-      this.#sink.add(batch, meta);
+      // After the sequence was observed: a batch sampled out whole arrived.
+      const kept = this.#sampler.apply(batch, meta);
+      if (kept) this.#sink.add(kept, meta);
     }
   }
 }
