@@ -93,7 +93,7 @@ export function applyTraceIdRatio(
       if (keptSpans === spans && !scopes) return;
       scopes ??= rs.scopeSpans.slice(0, j);
       if (keptSpans === spans) scopes.push(ss);
-      else if (keptSpans > 0) scopes.push(copyKept(ss, rule, keptBytes));
+      else if (keptSpans > 0) scopes.push(copyKept(ss, keptBytes));
     });
     kept += rsKept;
     if (!scopes && !changed) return;
@@ -117,8 +117,16 @@ const spansTag = 0x12;
 const traceIdTag = 0x0a;
 
 /**
- * Spans in the ScopeSpans `ss`, how many `rule` keeps, and the size of the
- * message without the others: one pass, nothing allocated.
+ * The decision on each span of the ScopeSpans {@linkcode countKept} read
+ * last, in order, for {@linkcode copyKept}: its trace ids are not looked
+ * for twice. Reused, as {@linkcode field} is.
+ */
+const decisions: boolean[] = [];
+
+/**
+ * Spans in the ScopeSpans `ss`, how many `rule` keeps (each decision in
+ * {@linkcode decisions}), and the size of the message without the others:
+ * one pass, nothing allocated once `decisions` has grown.
  */
 function countKept(
   ss: Uint8Array,
@@ -131,8 +139,9 @@ function countKept(
     // Copied out: traceIdAt reads fields into the same object.
     const { tag, start, end } = readField(ss, at);
     if (tag === spansTag) {
-      spans++;
-      if (!rule.keeps(ss, traceIdAt(ss, start, end))) {
+      const keep = rule.keeps(ss, traceIdAt(ss, start, end));
+      decisions[spans++] = keep;
+      if (!keep) {
         at = end;
         continue;
       }
@@ -144,17 +153,17 @@ function countKept(
   return { spans, keptSpans, keptBytes };
 }
 
-/** `ss` without the spans `rule` drops, in a new buffer of `size` bytes. */
-function copyKept(
-  ss: Uint8Array,
-  rule: TraceIdRatio,
-  size: number,
-): Uint8Array {
+/**
+ * `ss` without the spans {@linkcode countKept} decided to drop (it must
+ * have read `ss` last), in a new buffer of `size` bytes.
+ */
+function copyKept(ss: Uint8Array, size: number): Uint8Array {
   const out = new Uint8Array(size);
   let put = 0;
+  let span = 0;
   for (let at = 0; at < ss.length;) {
-    const { tag, start, end } = readField(ss, at);
-    if (tag !== spansTag || rule.keeps(ss, traceIdAt(ss, start, end))) {
+    const { tag, end } = readField(ss, at);
+    if (tag !== spansTag || decisions[span++]) {
       out.set(ss.subarray(at, end), put);
       put += end - at;
     }
@@ -188,12 +197,12 @@ const field = { tag: 0, start: 0, end: 0 };
 
 /** Reads the field at `at` into {@linkcode field}. */
 function readField(bytes: Uint8Array, at: number): typeof field {
-  let tag: number;
-  [tag, at] = varint(bytes, at);
+  at = varint(bytes, at);
+  const tag = varintValue;
   field.tag = tag;
   switch (tag & 7) {
     case 0:
-      at = varint(bytes, at)[1];
+      at = varint(bytes, at);
       field.start = at;
       field.end = at;
       return field;
@@ -201,13 +210,11 @@ function readField(bytes: Uint8Array, at: number): typeof field {
       field.start = at;
       field.end = at + 8;
       return field;
-    case 2: {
-      let length: number;
-      [length, at] = varint(bytes, at);
+    case 2:
+      at = varint(bytes, at);
       field.start = at;
-      field.end = at + length;
+      field.end = at + varintValue;
       return field;
-    }
     case 5:
       field.start = at;
       field.end = at + 4;
@@ -233,10 +240,14 @@ function readField(bytes: Uint8Array, at: number): typeof field {
   }
 }
 
-const pair: [number, number] = [0, 0];
+/** The value of the last varint {@linkcode varint} read. */
+let varintValue = 0;
 
-/** The varint at `at` (below 2^53) and the position after it. */
-function varint(bytes: Uint8Array, at: number): [number, number] {
+/**
+ * Reads the varint at `at` (below 2^53) into {@linkcode varintValue};
+ * returns the position after it (no array or object per call).
+ */
+function varint(bytes: Uint8Array, at: number): number {
   let value = 0;
   let scale = 1;
   for (;;) {
@@ -245,7 +256,6 @@ function varint(bytes: Uint8Array, at: number): [number, number] {
     if (b < 0x80) break;
     scale *= 128;
   }
-  pair[0] = value;
-  pair[1] = at;
-  return pair;
+  varintValue = value;
+  return at;
 }
