@@ -3,7 +3,10 @@
  * (about 258 KB, just within the 256 KiB record limit):
  * the pass-through (Decoder → SpanBatch.toBinary) against the full decode it
  * replaced (fromBinary, id checks, toBinary); and OTLP/JSON, which still
- * decodes every span (after the scan, so a little slower than before).
+ * decodes every span (after the scan, so a little slower than before);
+ * and `--sample` (src/otlp/sample.ts) after the decode, on a record of 98
+ * traces of 10 spans: at ratio 1, at 0.5 with every trace kept (scanned,
+ * not copied), at 0.5 with about half kept (rewritten), at 0.
  * Spans/s = 980 / the time per iteration.
  *
  *     deno bench -A bench/decode_bench.ts
@@ -20,7 +23,12 @@ import {
 import { toOtlpJson } from "../src/otlp/mod.ts";
 import { mergeResource, readResourceEnv } from "../src/export/resource.ts";
 import { realisticTraces } from "../testing/traces.ts";
-import { encodeResource, SpanBatch } from "../src/otlp/mod.ts";
+import {
+  applyTraceIdRatio,
+  encodeResource,
+  SpanBatch,
+  TraceIdRatio,
+} from "../src/otlp/mod.ts";
 import { Decoder } from "../src/decode/decoder.ts";
 import { encodeRecord, HEADER_SIZE } from "../src/decode/header.ts";
 
@@ -117,3 +125,54 @@ Deno.bench(
     new TextEncoder().encode(JSON.stringify(toOtlpJson(request)));
   },
 );
+
+/**
+ * A record of `spans` spans in traces of 10; `top` gives each trace the
+ * byte that decides it at ratio 0.5 (below 0x80: kept).
+ */
+function tracesRecord(top: (trace: number) => number): Uint8Array {
+  const traces = realisticTraces(spans);
+  traces.resourceSpans[0].scopeSpans[0].spans.forEach((span, i) => {
+    const trace = Math.floor(i / 10);
+    span.traceId = new Uint8Array(16);
+    span.traceId[9] = top(trace);
+    span.traceId[15] = trace;
+  });
+  return encodeRecord(
+    { tgid: 1, pid: 1, cpu: 0, seq: 0 },
+    toBinary(TracesDataSchema, traces),
+  );
+}
+
+const mixedRecord = tracesRecord((trace) => (trace * 37) % 256);
+const keptRecord = tracesRecord((trace) => trace % 128);
+const sampleDecoder = new Decoder();
+const sample = (record: Uint8Array, rule: TraceIdRatio) => {
+  const { batch } = sampleDecoder.decode(record)!;
+  const { kept } = applyTraceIdRatio(batch, rule);
+  kept?.release();
+  batch.release();
+};
+
+Deno.bench(`decode ${spans} spans in 98 traces, no sampling`, {
+  group: "sample",
+  baseline: true,
+}, () => {
+  sampleDecoder.decode(mixedRecord)!.batch.release();
+});
+
+Deno.bench(`decode ${spans} spans, sample at 1 (batch passed on)`, {
+  group: "sample",
+}, () => sample(mixedRecord, new TraceIdRatio(1)));
+
+Deno.bench(`decode ${spans} spans, sample at 0.5, all kept (scan only)`, {
+  group: "sample",
+}, () => sample(keptRecord, new TraceIdRatio(0.5)));
+
+Deno.bench(`decode ${spans} spans, sample at 0.5, half kept (rewrite)`, {
+  group: "sample",
+}, () => sample(mixedRecord, new TraceIdRatio(0.5)));
+
+Deno.bench(`decode ${spans} spans, sample at 0 (batch dropped)`, {
+  group: "sample",
+}, () => sample(mixedRecord, new TraceIdRatio(0)));

@@ -42,6 +42,8 @@ Deno.test("spanbridge run --help documents targets, OTEL variables and exit code
       "OTEL_EXPORTER_OTLP_CERTIFICATE",
       "OTEL_EXPORTER_OTLP_CLIENT_KEY",
       "OTEL_LOG_LEVEL",
+      "--sample exe:<glob>=<ratio>",
+      "SPANBRIDGE_SAMPLE",
       "Exit codes",
       "4 stopped but spans were dropped",
     ]
@@ -358,4 +360,21 @@ Deno.test("spanbridge run names a Go binary without the SDK", async () => {
   assert.equal(r.code, 2, r.stderr);
   assert.match(r.stderr, /spanbridge/);
   assert.match(r.stderr, /nosdk/);
+});
+
+Deno.test("spanbridge run refuses a bad --sample as bad usage, naming the value and the syntax", async () => {
+  const r = await spanbridge([
+    "run",
+    "--target",
+    "/bin/true",
+    "--sample",
+    "pod:web=0.5",
+    "--log-format",
+    "text",
+  ]);
+  assert.equal(r.code, 2, r.stderr);
+  assert.match(
+    r.stderr,
+    /Invalid --sample "pod:web=0.5": expected exe:<glob>=<ratio>, container:<id>=<ratio> or <ratio>/,
+  );
 });

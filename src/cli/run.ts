@@ -59,6 +59,7 @@ import { UsageError } from "../errors.ts";
 import type { ProcessFilterRules } from "../process/mod.ts";
 import { clearLine, StatusLine, writeErr } from "./status.ts";
 import { formatSize as size, parseSize } from "./size.ts";
+import { parseSampling } from "./sample.ts";
 
 const help = `spanbridge run: trace Go programs built with the spanbridge SDK
 
@@ -89,6 +90,19 @@ Filters for --all and --target (repeatable; env: comma-separated lists):
                                   (env SPANBRIDGE_INCLUDE_CONTAINER)
       --exclude-container <id>    Never these containers; "*" leaves only
                                   host processes (env SPANBRIDGE_EXCLUDE_CONTAINER)
+
+Sampling (repeatable, first match wins; env SPANBRIDGE_SAMPLE, comma-separated):
+      --sample exe:<glob>=<ratio>
+                        Processes whose executable path (as the process sees
+                        it) matches keep this ratio of their traces, 0 to 1
+      --sample container:<id>=<ratio>
+                        The same for a container id prefix or glob
+      --sample <ratio>  Processes no rule matches (default 1)
+                        Each process's ratio is chosen once. A trace is kept
+                        when the low 56 bits of its id are below ratio * 2^56
+                        (the spanbridge Go SDK's TraceIDRatioBased), so every
+                        node keeps or drops it alike. Sampled-out spans are
+                        counted as sampledOut, not as dropped.
 
 Options:
       --ring-size <n>   Ring buffer size, a power of two from ${
@@ -230,6 +244,7 @@ export function parseRunArgs(
         status: { type: "boolean" },
         "no-status": { type: "boolean" },
         telemetry: { type: "string" },
+        sample: { type: "string", multiple: true },
         help: { type: "boolean", short: "h" },
       },
       strict: true,
@@ -266,6 +281,12 @@ export function parseRunArgs(
     includeContainer: rule("include-container", "SPANBRIDGE_INCLUDE_CONTAINER"),
     excludeContainer: rule("exclude-container", "SPANBRIDGE_EXCLUDE_CONTAINER"),
   };
+
+  const sampling = values.sample
+    ? parseSampling(values.sample, "--sample")
+    : env.SPANBRIDGE_SAMPLE?.trim()
+    ? parseSampling(listFromEnv(env.SPANBRIDGE_SAMPLE), "SPANBRIDGE_SAMPLE")
+    : undefined;
 
   const logLevel = values["log-level"] ?? env.SPANBRIDGE_LOG_LEVEL ??
     otelLogLevel(env.OTEL_LOG_LEVEL) ?? defaultLogLevel;
@@ -335,6 +356,7 @@ export function parseRunArgs(
       },
       probe,
       execEvents,
+      ...(sampling && { sampling }),
     },
     export: exportConfig,
     telemetry,
@@ -545,7 +567,7 @@ const servicesNamed = 10;
  * the ring, exported, dropped by the exporter (and why: queue full, too large
  * for a request, export failed, refused by the receiver, still queued at
  * shutdown); log records the same, in `logs` (received = exported +
- * dropped for each signal once stopped). Records (whole batches): lost in the kernel (ring full,
+ * dropped for each signal once stopped), spans sampled out by `--sample`. Records (whole batches): lost in the kernel (ring full,
  * oversize, unreadable) or corrupt; and the batches lost before they were
  * read as the SDK's per-process sequence counts them, by service (the
  * services that lost the most, then the rest).
@@ -558,6 +580,8 @@ export function summaryFields(
     seconds: Math.round(elapsedMs / 100) / 10,
     ...signalFields(stats.decode.spans, stats.export),
     logs: signalFields(stats.decode.logRecords, stats.logExport),
+    // Asked for, not lost: received = exported + dropped + sampledOut.
+    sampledOut: stats.sampling?.sampledOut ?? 0,
     recordsLost: recordsLost(stats),
     recordsCorrupt: stats.decode.corrupt,
     batchesLost: stats.batchLoss.lost,

@@ -93,3 +93,21 @@ Deno.test("the stopped line counts log records apart, in logs, with the same fie
     Object.keys(fields).filter((k) => k.startsWith("dropped")),
   );
 });
+
+Deno.test("the stopped line counts sampled-out spans apart, so received = exported + dropped + sampledOut", () => {
+  const stats = testStats();
+  stats.decode.spans = 10;
+  stats.export.exported = 6;
+  stats.export.dropped = 1;
+  stats.sampling = { sampledOut: 3 };
+  const fields = summaryFields(stats, 1000);
+  assert.equal(fields.sampledOut, 3);
+  assert.equal(
+    fields.received,
+    (fields.exported as number) + (fields.dropped as number) +
+      (fields.sampledOut as number),
+  );
+  // A snapshot without a controller: nothing sampled out.
+  delete stats.sampling;
+  assert.equal(summaryFields(stats, 1000).sampledOut, 0);
+});

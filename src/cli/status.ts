@@ -51,6 +51,10 @@ export function formatStatus(
       ]);
     }
   }
+  const sampledOut = now.sampling?.sampledOut ?? 0;
+  if (sampledOut > 0) {
+    items.push([`sampled out ${sampledOut}`, `smp ${sampledOut}`, 3]);
+  }
   if (now.decode.corrupt > 0) {
     items.push([
       `corrupt ${now.decode.corrupt}`,

@@ -83,3 +83,10 @@ Deno.test("formatStatus shows log records exported and dropped once any came", (
   const line = formatStatus(now, undefined, 1000);
   assert.ok(line.includes("logs exported 45 · logs dropped 5"), line);
 });
+
+Deno.test("formatStatus shows sampled-out spans only when there are some", () => {
+  const now = stats(100, 50, 0);
+  assert.doesNotMatch(formatStatus(now, undefined, 1000), /sampled/);
+  now.sampling = { sampledOut: 40 };
+  assert.match(formatStatus(now, undefined, 1000), / · sampled out 40/);
+});

@@ -23,9 +23,20 @@ import type { ExportCounters, ProcessMeta, SpanSink } from "../export/mod.ts";
 import { BatchLoss, type BatchLossCounters } from "./batch_loss.ts";
 import { LossWatch } from "./loss_watch.ts";
 import { Processes } from "./processes.ts";
+import {
+  Sampler,
+  type SamplingCounters,
+  type SamplingOptions,
+} from "./sampling.ts";
 import { type DiscoveryStats, Targets } from "./targets.ts";
 
 export type { DiscoveryStats } from "./targets.ts";
+export type {
+  SamplingCounters,
+  SamplingOptions,
+  SamplingRule,
+  SamplingSelector,
+} from "./sampling.ts";
 
 /**
  * How the controller is configured: built and validated once (by the CLI)
@@ -46,6 +57,8 @@ export interface ControllerOptions {
    * it drains, before the rest is read at once (ms, default 5000).
    */
   stopDrainMs?: number;
+  /** Which ratio of traces each process keeps (default: every trace). */
+  sampling?: SamplingOptions;
 }
 
 /** What the controller works with, as opposed to how it is configured. */
@@ -84,6 +97,11 @@ export interface ControllerStats {
   batchLoss: BatchLossCounters;
   /** How finding new processes keeps up (absent in snapshots made without a controller). */
   discovery?: DiscoveryStats;
+  /**
+   * Spans taken out by sampling (absent in snapshots made without a
+   * controller): decode.spans = export.received + sampling.sampledOut.
+   */
+  sampling?: SamplingCounters;
 }
 
 /** A decoded record and the process that sent it. */
@@ -128,6 +146,7 @@ export class Controller {
   #finalProbeCounters: ProbeCounters | undefined;
   #losses: LossWatch;
   readonly #batchLoss = new BatchLoss();
+  readonly #sampler: Sampler;
   #loop: Promise<void> = Promise.resolve();
 
   private constructor(
@@ -152,6 +171,15 @@ export class Controller {
       (pid) => this.#log.debug("process exited", { pid }),
     );
     this.#losses = new LossWatch(deps.log);
+    this.#sampler = new Sampler(options.sampling, (meta, rule) => {
+      if (rule.keepsAll) return;
+      this.#log.debug("sampling process", {
+        pid: meta.pid,
+        exe: meta.exePath,
+        container: meta.containerId,
+        ratio: rule.ratio,
+      });
+    });
     this.#decoder = new Decoder({
       maxPayloadBytes: probe.maxRecordBytes,
       onCorrupt: (reason, detail, header, seq) => {
@@ -199,6 +227,7 @@ export class Controller {
       logExport: this.#sink.logCounters(),
       batchLoss: this.#batchLoss.counters(),
       discovery: this.#targets.discovery(),
+      sampling: this.#sampler.counters(),
     };
   }
 
@@ -354,7 +383,9 @@ export class Controller {
           () => serviceOf(batch, meta),
         );
       }
-      this.#sink.add(batch, meta);
+      // After the sequence was observed: a batch sampled out whole arrived.
+      const kept = this.#sampler.apply(batch, meta);
+      if (kept) this.#sink.add(kept, meta);
     }
   }
 }

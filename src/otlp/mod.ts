@@ -12,3 +12,4 @@ export * from "./attributes.ts";
 export * from "./batch.ts";
 export * from "./buffer_pool.ts";
 export * from "./json.ts";
+export * from "./sample.ts";

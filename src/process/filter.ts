@@ -52,11 +52,7 @@ export function matchesFilter(
   containerId: string | undefined,
 ): boolean {
   const exe = (glob: string) => matchesGlob(exePath, glob);
-  const container = (rule: string) =>
-    containerId !== undefined &&
-    (/[*?[{]/.test(rule)
-      ? matchesGlob(containerId, rule)
-      : containerId.startsWith(rule));
+  const container = (rule: string) => matchesContainer(rule, containerId);
   if (rules.includeExe.length > 0 && !rules.includeExe.some(exe)) return false;
   if (rules.excludeExe.some(exe)) return false;
   if (
@@ -65,4 +61,19 @@ export function matchesFilter(
     return false;
   }
   return !rules.excludeContainer.some(container);
+}
+
+/**
+ * True when the container `containerId` (undefined: a host process, which
+ * matches no rule) matches `rule`: a glob when it has glob characters, else
+ * an id prefix (such as Docker's 12-digit short id).
+ */
+export function matchesContainer(
+  rule: string,
+  containerId: string | undefined,
+): boolean {
+  if (containerId === undefined) return false;
+  return /[*?[{]/.test(rule)
+    ? matchesGlob(containerId, rule)
+    : containerId.startsWith(rule);
 }

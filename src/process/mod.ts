@@ -37,6 +37,7 @@ export {
 export { TargetError, type TargetErrorKind } from "./errors.ts";
 export { type ContainerIdentity, parseCgroup } from "./cgroup.ts";
 export {
+  matchesContainer,
   matchesFilter,
   needsContainerId,
   noFilter,

@@ -101,6 +101,11 @@ export class AgentMetrics {
       "{span}",
       "Spans read from the ring buffer and decoded.",
     );
+    const sampledOut = counter(
+      "spanbridge.span.sampled_out",
+      "{span}",
+      "Spans of traces that their process's --sample ratio drops (asked for, not lost).",
+    );
     const exported = counter(
       "otel.sdk.exporter.span.exported",
       "{span}",
@@ -182,6 +187,7 @@ export class AgentMetrics {
       if (!stats) return;
       const e = stats.export;
       result.observe(received, stats.decode.spans);
+      result.observe(sampledOut, stats.sampling?.sampledOut ?? 0);
       result.observe(exported, e.exported);
       for (const { reason, stage } of DROP_REASONS) {
         result.observe(
@@ -217,6 +223,7 @@ export class AgentMetrics {
       result.observe(processes, stats.processes);
     }, [
       received,
+      sampledOut,
       exported,
       processed,
       inflight,

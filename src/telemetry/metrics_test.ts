@@ -49,6 +49,20 @@ Deno.test("AgentMetrics renders the controller's counters as Prometheus text", a
   assert.match(text, /target_info\{[^}]*service_name="spanbridge"/);
 });
 
+Deno.test("AgentMetrics counts sampled-out spans apart from losses (0 without sampling)", async () => {
+  const metrics = await AgentMetrics.create({
+    stats: () => ({ ...testStats(), sampling: { sampledOut: 7 } }),
+    resource: {},
+  });
+  const text = await metrics.prometheus();
+  await metrics.shutdown();
+  assert.match(text, /^spanbridge_span_sampled_out_total\{[^}]*\} 7$/m);
+  const plain = await AgentMetrics.create({ stats: testStats, resource: {} });
+  const none = await plain.prometheus();
+  await plain.shutdown();
+  assert.match(none, /^spanbridge_span_sampled_out_total\{[^}]*\} 0$/m);
+});
+
 Deno.test("AgentMetrics shows nothing of the controller before it runs", async () => {
   const metrics = await AgentMetrics.create({
     stats: () => undefined,
