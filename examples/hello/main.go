@@ -5,14 +5,8 @@
 //
 //	go run ./hello -rate 5 -duration 30s
 //
-// It logs through log/slog with the OpenTelemetry bridge otelslog over
-// sdk.LoggerProvider(): per request one record outside any span ("request
-// received") and one inside the server span ("order served", or "order
-// lookup failed" at ERROR), which carries the span's trace and span ID.
-//
-// Spans and log records record only while the controller's probe is
-// attached (spanbridge run --target <this binary>); -wait-attach waits for
-// it first.
+// Spans record only while the controller's probe is attached
+// (spanbridge run --target <this binary>); -wait-attach waits for it first.
 package main
 
 import (
@@ -21,7 +15,6 @@ import (
 	"flag"
 	"fmt"
 	"log"
-	"log/slog"
 	"math/rand/v2"
 	"os"
 	"os/signal"
@@ -29,7 +22,6 @@ import (
 	"syscall"
 	"time"
 
-	"go.opentelemetry.io/contrib/bridges/otelslog"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
@@ -38,12 +30,7 @@ import (
 	"github.com/spanbridge/spanbridge/go/sdk"
 )
 
-const scope = "github.com/spanbridge/spanbridge/examples/hello"
-
-var (
-	tracer trace.Tracer
-	logger *slog.Logger
-)
+var tracer trace.Tracer
 
 func main() {
 	rate := flag.Float64("rate", 5, "traces per second")
@@ -55,9 +42,7 @@ func main() {
 	}
 
 	otel.SetTracerProvider(sdk.TracerProvider())
-	tracer = otel.Tracer(scope, trace.WithInstrumentationVersion("0.1.0"))
-	logger = slog.New(otelslog.NewHandler(scope, otelslog.WithVersion("0.1.0"),
-		otelslog.WithLoggerProvider(sdk.LoggerProvider())))
+	tracer = otel.Tracer("github.com/spanbridge/spanbridge/examples/hello", trace.WithInstrumentationVersion("0.1.0"))
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -86,7 +71,6 @@ loop:
 			n++
 		}
 	}
-	// Hands off the spans and log records still in their batches.
 	if err := sdk.Shutdown(context.Background()); err != nil {
 		log.Printf("hello: %v", err)
 	}
@@ -96,8 +80,6 @@ loop:
 // handle simulates serving GET /orders/{id}.
 func handle(ctx context.Context, n int) {
 	id := 1000 + n%50
-	// Before the span starts: a record outside any span.
-	logger.InfoContext(ctx, "request received", "http.request.method", "GET", "url.path", fmt.Sprintf("/orders/%d", id))
 	ctx, span := tracer.Start(ctx, "GET /orders/{id}", trace.WithSpanKind(trace.SpanKindServer),
 		trace.WithAttributes(
 			attribute.String("http.request.method", "GET"),
@@ -127,10 +109,8 @@ func handle(ctx context.Context, n int) {
 		span.RecordError(err)
 		span.SetStatus(codes.Error, "order lookup failed")
 		status = 500
-		logger.ErrorContext(ctx, "order lookup failed", "order.id", id, "error", err)
 	} else {
 		render(ctx, cached)
-		logger.InfoContext(ctx, "order served", "order.id", id, "cache.hit", cached)
 	}
 	span.SetAttributes(attribute.Int("http.response.status_code", status))
 }
