@@ -6,6 +6,7 @@ replace github.com/spanbridge/spanbridge/go => ../go
 
 require (
 	github.com/spanbridge/spanbridge/go v0.0.0-00010101000000-000000000000
+	go.opentelemetry.io/contrib/bridges/otelslog v0.21.0
 	go.opentelemetry.io/otel v1.47.0
 	go.opentelemetry.io/otel/trace v1.47.0
 	go.opentelemetry.io/proto/otlp v1.11.1

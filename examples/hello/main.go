@@ -5,8 +5,14 @@
 //
 //	go run ./hello -rate 5 -duration 30s
 //
-// Spans record only while the controller's probe is attached
-// (spanbridge run --target <this binary>); -wait-attach waits for it first.
+// It logs through log/slog with the OpenTelemetry bridge otelslog over
+// sdk.LoggerProvider(): per request one record outside any span ("request
+// received") and one inside the server span ("order served", or "order
+// lookup failed" at ERROR), which carries the span's trace and span ID.
+//
+// Spans and log records record only while the controller's probe is
+// attached (spanbridge run --target <this binary>); -wait-attach waits for
+// it first.
 package main
 
 import (
@@ -15,6 +21,7 @@ import (
 	"flag"
 	"fmt"
 	"log"
+	"log/slog"
 	"math/rand/v2"
 	"os"
 	"os/signal"
@@ -22,6 +29,7 @@ import (
 	"syscall"
 	"time"
 
+	"go.opentelemetry.io/contrib/bridges/otelslog"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
@@ -30,7 +38,12 @@ import (
 	"github.com/spanbridge/spanbridge/go/sdk"
 )
 
-var tracer trace.Tracer
+const scope = "github.com/spanbridge/spanbridge/examples/hello"
+
+var (
+	tracer trace.Tracer
+	logger *slog.Logger
+)
 
 func main() {
 	rate := flag.Float64("rate", 5, "traces per second")
@@ -42,7 +55,9 @@ func main() {
 	}
 
 	otel.SetTracerProvider(sdk.TracerProvider())
-	tracer = otel.Tracer("github.com/spanbridge/spanbridge/examples/hello", trace.WithInstrumentationVersion("0.1.0"))
+	tracer = otel.Tracer(scope, trace.WithInstrumentationVersion("0.1.0"))
+	logger = slog.New(otelslog.NewHandler(scope, otelslog.WithVersion("0.1.0"),
+		otelslog.WithLoggerProvider(sdk.LoggerProvider())))
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -71,6 +86,7 @@ loop:
 			n++
 		}
 	}
+	// Hands off the spans and log records still in their batches.
 	if err := sdk.Shutdown(context.Background()); err != nil {
 		log.Printf("hello: %v", err)
 	}
@@ -80,6 +96,8 @@ loop:
 // handle simulates serving GET /orders/{id}.
 func handle(ctx context.Context, n int) {
 	id := 1000 + n%50
+	// Before the span starts: a record outside any span.
+	logger.InfoContext(ctx, "request received", "http.request.method", "GET", "url.path", fmt.Sprintf("/orders/%d", id))
 	ctx, span := tracer.Start(ctx, "GET /orders/{id}", trace.WithSpanKind(trace.SpanKindServer),
 		trace.WithAttributes(
 			attribute.String("http.request.method", "GET"),
@@ -109,8 +127,10 @@ func handle(ctx context.Context, n int) {
 		span.RecordError(err)
 		span.SetStatus(codes.Error, "order lookup failed")
 		status = 500
+		logger.ErrorContext(ctx, "order lookup failed", "order.id", id, "error", err)
 	} else {
 		render(ctx, cached)
+		logger.InfoContext(ctx, "order served", "order.id", id, "cache.hit", cached)
 	}
 	span.SetAttributes(attribute.Int("http.response.status_code", status))
 }

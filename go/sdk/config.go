@@ -36,7 +36,7 @@ const (
 	refreshInterval = 100 * time.Millisecond
 )
 
-// config is what a Provider is made with.
+// config is what a Provider or a LogProvider is made with.
 type config struct {
 	sampler Sampler
 	// fast is sampler when it is built of this package's samplers only,
@@ -50,7 +50,7 @@ type config struct {
 	batchTimeout  time.Duration
 	maxBatchItems int
 	maxBatchBytes int
-	maxSpanBytes  int
+	maxItemBytes  int // the span (log record) size bound
 	// maxQueueSize and exportTimeout are the log provider's
 	// (OTEL_BLRP_MAX_QUEUE_SIZE, OTEL_BLRP_EXPORT_TIMEOUT).
 	maxQueueSize  int
@@ -102,7 +102,7 @@ func (cfg *config) checkBatch(defaultTimeout time.Duration) {
 			cfg.maxBatchBytes, MinBatchBytes, MaxBatchBytes, DefaultMaxBatchBytes))
 		cfg.maxBatchBytes = DefaultMaxBatchBytes
 	}
-	cfg.maxSpanBytes = spanBytesFor(cfg.maxBatchBytes)
+	cfg.maxItemBytes = spanBytesFor(cfg.maxBatchBytes)
 }
 
 // spanBytesFor is the span size bound of batches of at most batchBytes: the

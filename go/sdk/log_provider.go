@@ -21,7 +21,7 @@ type LogProvider struct {
 	cfg config
 
 	mu      sync.Mutex
-	loggers map[tracerKey]*logger
+	loggers map[scopeKey]*logger
 }
 
 var _ log.LoggerProvider = (*LogProvider)(nil)
@@ -41,12 +41,12 @@ func NewLoggerProvider(opts ...Option) *LogProvider {
 			batchTimeout:  cfg.batchTimeout,
 			maxItems:      cfg.maxBatchItems,
 			maxBatchBytes: cfg.maxBatchBytes,
-			maxItemBytes:  cfg.maxSpanBytes,
+			maxItemBytes:  cfg.maxItemBytes,
 			maxHeldItems:  cfg.maxQueueSize,
 			sink:          cfg.sink,
 		},
 		cfg:     cfg,
-		loggers: make(map[tracerKey]*logger),
+		loggers: make(map[scopeKey]*logger),
 	}
 	p.start(encodeResource(resourceAttrs()))
 	return p
@@ -58,7 +58,7 @@ func NewLoggerProvider(opts ...Option) *LogProvider {
 func (p *LogProvider) Logger(name string, options ...log.LoggerOption) log.Logger {
 	c := log.NewLoggerConfig(options...)
 	set := c.InstrumentationAttributes()
-	key := tracerKey{name: name, version: c.InstrumentationVersion(), schemaURL: c.SchemaURL(), attrs: set.Equivalent()}
+	key := scopeKey{name: name, version: c.InstrumentationVersion(), schemaURL: c.SchemaURL(), attrs: set.Equivalent()}
 
 	p.mu.Lock()
 	l, ok := p.loggers[key]

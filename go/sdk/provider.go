@@ -23,13 +23,13 @@ type Provider struct {
 	emptySpan *nonRecordingSpan
 
 	mu      sync.Mutex
-	tracers map[tracerKey]*tracer
+	tracers map[scopeKey]*tracer
 }
 
 var _ trace.TracerProvider = (*Provider)(nil)
 
-// tracerKey identifies an instrumentation scope.
-type tracerKey struct {
+// scopeKey identifies an instrumentation scope.
+type scopeKey struct {
 	name, version, schemaURL string
 	attrs                    attribute.Distinct
 }
@@ -45,11 +45,11 @@ func NewTracerProvider(opts ...Option) *Provider {
 			batchTimeout:  cfg.batchTimeout,
 			maxItems:      cfg.maxBatchItems,
 			maxBatchBytes: cfg.maxBatchBytes,
-			maxItemBytes:  cfg.maxSpanBytes,
+			maxItemBytes:  cfg.maxItemBytes,
 			sink:          cfg.sink,
 		},
 		cfg:     cfg,
-		tracers: make(map[tracerKey]*tracer),
+		tracers: make(map[scopeKey]*tracer),
 	}
 	p.emptySpan = &nonRecordingSpan{provider: p}
 	p.start(encodeResource(resourceAttrs()))
@@ -62,7 +62,7 @@ func NewTracerProvider(opts ...Option) *Provider {
 func (p *Provider) Tracer(name string, options ...trace.TracerOption) trace.Tracer {
 	c := trace.NewTracerConfig(options...)
 	set := c.InstrumentationAttributes()
-	key := tracerKey{name: name, version: c.InstrumentationVersion(), schemaURL: c.SchemaURL(), attrs: set.Equivalent()}
+	key := scopeKey{name: name, version: c.InstrumentationVersion(), schemaURL: c.SchemaURL(), attrs: set.Equivalent()}
 
 	p.mu.Lock()
 	t, ok := p.tracers[key]

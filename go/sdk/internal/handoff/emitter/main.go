@@ -16,6 +16,14 @@
 //
 //	echo 100 | OTEL_SERVICE_NAME=x emitter -spans -goroutines 4
 //
+// With -logs it does the same with log records through the SDK's logger
+// provider (batch header signal 2), each record a batch of its own: record
+// i of a line has body "emit i", severity INFO and, for even i, the trace
+// ID 0102...10 and span ID 1112...18 of a sampled span (odd ones are
+// outside any span).
+//
+//	echo 100 | emitter -logs
+//
 // It exits with status 1 if no probe is attached within -wait-attach (0:
 // do not wait), and 2 on bad flags.
 package main
@@ -23,6 +31,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -30,6 +39,10 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/log"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/spanbridge/spanbridge/go/sdk"
 	"github.com/spanbridge/spanbridge/go/sdk/internal/handoff"
@@ -40,14 +53,15 @@ func main() {
 	count := flag.Int("count", 1, "how many times to send each size")
 	wait := flag.Duration("wait-attach", 10*time.Second, "how long to wait for a probe (0: do not wait)")
 	spans := flag.Bool("spans", false, "end spans through the SDK, one batch each, as many as each line of standard input says")
-	goroutines := flag.Int("goroutines", 1, "with -spans: end each line's spans from this many goroutines at once")
+	logs := flag.Bool("logs", false, "emit log records through the SDK, one batch each, as many as each line of standard input says")
+	goroutines := flag.Int("goroutines", 1, "with -spans or -logs: make each line's items from this many goroutines at once")
 	flag.Parse()
-	if *spans {
-		if *goroutines < 1 {
-			fmt.Fprintf(os.Stderr, "emitter: bad flags: -goroutines %d is below 1\n", *goroutines)
+	if *spans || *logs {
+		if *goroutines < 1 || (*spans && *logs) {
+			fmt.Fprintf(os.Stderr, "emitter: bad flags: -goroutines %d is below 1, or both -spans and -logs\n", *goroutines)
 			os.Exit(2)
 		}
-		os.Exit(emitSpans(*wait, *goroutines))
+		os.Exit(emitItems(*wait, *goroutines, *logs))
 	}
 
 	sizes, err := parseSizes(*sizesFlag)
@@ -73,10 +87,12 @@ func main() {
 	fmt.Printf("sent %d\n", sent)
 }
 
-// emitSpans ends spans through the SDK as standard input says, from
-// goroutines goroutines, and returns the exit status.
-func emitSpans(wait time.Duration, goroutines int) int {
-	p := sdk.NewTracerProvider(sdk.WithMaxExportBatchSize(1))
+// emitItems ends spans, or emits log records when logs is set, through the
+// SDK as standard input says, from goroutines goroutines, and returns the
+// exit status.
+func emitItems(wait time.Duration, goroutines int, logs bool) int {
+	tp := sdk.NewTracerProvider(sdk.WithMaxExportBatchSize(1))
+	lp := sdk.NewLoggerProvider(sdk.WithMaxExportBatchSize(1))
 	if wait > 0 {
 		ctx, cancel := context.WithTimeout(context.Background(), wait)
 		attached := sdk.WaitAttached(ctx)
@@ -86,34 +102,59 @@ func emitSpans(wait time.Duration, goroutines int) int {
 			return 1
 		}
 	}
-	tr := p.Tracer("emitter")
+	emit := func(int) {
+		_, s := tp.Tracer("emitter").Start(context.Background(), "emit")
+		s.End()
+	}
+	if logs {
+		emit = logEmitter(lp.Logger("emitter"))
+	}
 	in := bufio.NewScanner(os.Stdin)
 	for in.Scan() {
 		n, err := strconv.Atoi(strings.TrimSpace(in.Text()))
 		if err != nil || n < 0 {
-			fmt.Fprintf(os.Stderr, "emitter: bad span count %q on standard input\n", in.Text())
+			fmt.Fprintf(os.Stderr, "emitter: bad count %q on standard input\n", in.Text())
 			return 2
 		}
 		var wg sync.WaitGroup
 		for g := range goroutines {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				// Goroutine g ends spans g, g+goroutines, ... of the n.
+			wg.Go(func() {
+				// Goroutine g makes items g, g+goroutines, ... of the n.
 				for i := g; i < n; i += goroutines {
-					_, s := tr.Start(context.Background(), "emit")
-					s.End()
+					emit(i)
 				}
-			}()
+			})
 		}
 		wg.Wait()
 		fmt.Printf("sent %d\n", n)
 	}
-	if err := p.Shutdown(context.Background()); err != nil {
+	if err := errors.Join(tp.Shutdown(context.Background()), lp.Shutdown(context.Background())); err != nil {
 		fmt.Fprintf(os.Stderr, "emitter: %v\n", err)
 		return 1
 	}
 	return 0
+}
+
+// inSpan is the context of the span that the even log records are emitted
+// in.
+var inSpan = trace.ContextWithSpanContext(context.Background(), trace.NewSpanContext(trace.SpanContextConfig{
+	TraceID:    trace.TraceID{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16},
+	SpanID:     trace.SpanID{17, 18, 19, 20, 21, 22, 23, 24},
+	TraceFlags: trace.FlagsSampled,
+}))
+
+// logEmitter returns a function that emits record i through l.
+func logEmitter(l log.Logger) func(i int) {
+	return func(i int) {
+		var r log.Record
+		r.SetSeverity(log.SeverityInfo)
+		r.SetBody(attribute.StringValue("emit " + strconv.Itoa(i)))
+		ctx := context.Background()
+		if i%2 == 0 {
+			ctx = inSpan
+		}
+		l.Emit(ctx, r)
+	}
 }
 
 // parseSizes parses a comma-separated list of non-negative sizes.

@@ -1,6 +1,14 @@
 package main
 
-import "testing"
+import (
+	"context"
+	"strconv"
+	"testing"
+
+	"go.opentelemetry.io/otel/log"
+	"go.opentelemetry.io/otel/log/embedded"
+	"go.opentelemetry.io/otel/trace"
+)
 
 func TestPayloadIsDeterministic(t *testing.T) {
 	p := payload(300)
@@ -25,3 +33,29 @@ func TestParseSizes(t *testing.T) {
 		}
 	}
 }
+
+// Even records carry the fixed span's IDs, odd ones none.
+func TestLogEmitterAlternatesInAndOutOfASpan(t *testing.T) {
+	var got []bool
+	emit := logEmitter(recordingLogger{fn: func(ctx context.Context, r log.Record) {
+		got = append(got, trace.SpanContextFromContext(ctx).IsValid())
+		if r.Body().AsString() != "emit "+strconv.Itoa(len(got)-1) {
+			t.Errorf("body %q", r.Body().AsString())
+		}
+	}})
+	for i := range 4 {
+		emit(i)
+	}
+	if len(got) != 4 || !got[0] || got[1] || !got[2] || got[3] {
+		t.Errorf("in a span: %v, want true false true false", got)
+	}
+}
+
+// recordingLogger calls fn with every record emitted.
+type recordingLogger struct {
+	embedded.Logger
+	fn func(context.Context, log.Record)
+}
+
+func (recordingLogger) Enabled(context.Context, log.EnabledParameters) bool { return true }
+func (l recordingLogger) Emit(ctx context.Context, r log.Record)            { l.fn(ctx, r) }
