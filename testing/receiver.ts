@@ -63,8 +63,10 @@ export interface CollectingReceiver {
   port: number;
   /** Spans of the requests answered with the handler's own 200, in arrival order. */
   spans: ReceivedSpan[];
-  /** Every request so far, in arrival order. */
+  /** Every /v1/traces request so far, in arrival order. */
   requests: ReceivedRequest[];
+  /** Log records of the /v1/logs requests (accepted, never scripted), in arrival order. */
+  logRecords: number;
   /** Stops the server. */
   close(): Promise<void>;
 }
@@ -78,7 +80,13 @@ export function collectingReceiver(
 ): Promise<CollectingReceiver> {
   const spans: ReceivedSpan[] = [];
   const requests: ReceivedRequest[] = [];
+  // Log records are accepted apart: the faults and partial successes of
+  // this receiver are scripted for spans, and the traced programs log too.
+  const logs = createTraceHandler({ maxBodyBytes: options.maxBodyBytes });
   const serve = async (request: Request): Promise<Response> => {
+    if (new URL(request.url).pathname === "/v1/logs") {
+      return await logs.handle(request);
+    }
     const record: ReceivedRequest = { at: Date.now(), status: 0, spans: 0 };
     requests.push(record);
     const mine = requests.length - 1;
@@ -108,6 +116,9 @@ export function collectingReceiver(
           port,
           spans,
           requests,
+          get logRecords() {
+            return logs.counters().logRecords;
+          },
           close: () => server.shutdown(),
         }),
     }, serve);
