@@ -30,6 +30,8 @@ export interface ReceivedRequest {
   status: number;
   /** Spans in its body (0 when it could not be decoded). */
   spans: number;
+  /** Its headers (a tenant's X-Scope-OrgID, say). */
+  headers: Headers;
 }
 
 /**
@@ -79,7 +81,12 @@ export function collectingReceiver(
   const spans: ReceivedSpan[] = [];
   const requests: ReceivedRequest[] = [];
   const serve = async (request: Request): Promise<Response> => {
-    const record: ReceivedRequest = { at: Date.now(), status: 0, spans: 0 };
+    const record: ReceivedRequest = {
+      at: Date.now(),
+      status: 0,
+      spans: 0,
+      headers: request.headers,
+    };
     requests.push(record);
     const mine = requests.length - 1;
     // A handler per request, so the spans of concurrent requests stay apart.
