@@ -45,8 +45,10 @@ export type Script = (
 
 /** Options of {@linkcode collectingReceiver}. */
 export interface CollectingReceiverOptions {
-  /** Port on 127.0.0.1; default 0 (a free one). */
+  /** Port; default 0 (a free one). */
   port?: number;
+  /** Address it listens on; default 127.0.0.1 (a cluster's pods reach another). */
+  hostname?: string;
   /** Answers requests in place of the OTLP handler (faults). */
   script?: Script;
   /** Refuses spans of accepted requests through OTLP partial success. */
@@ -107,11 +109,11 @@ export function collectingReceiver(
   };
   return new Promise((resolve) => {
     const server = Deno.serve({
-      hostname: "127.0.0.1",
+      hostname: options.hostname ?? "127.0.0.1",
       port: options.port ?? 0,
       onListen: ({ port }) =>
         resolve({
-          endpoint: `http://127.0.0.1:${port}`,
+          endpoint: `http://${options.hostname ?? "127.0.0.1"}:${port}`,
           port,
           spans,
           requests,
