@@ -475,6 +475,9 @@ Deno.test({
             hostNetwork: true,
             listenAddress: "127.0.0.1",
             ports: { otlpHttp: gatewayPort, otlpGrpc: unusedPort() },
+            // The node has 2 cores: the chart's requests (1 core for the
+            // gateway, half a core per sampling pod) would not fit.
+            resources: { requests: { cpu: "100m", memory: "128Mi" } },
             exportEndpoint: rest.endpoint,
             telemetryLevel: "none",
             extraEnv: [
@@ -671,6 +674,8 @@ Deno.test({
         `--set=gateway.sampling.percentage=${percentage}`,
         "--set=gateway.sampling.latencyThresholdMs=1000",
         "--set=gateway.sampling.decisionWait=2s",
+        "--set=gateway.sampling.resources.requests.cpu=100m",
+        "--set=gateway.sampling.resources.requests.memory=128Mi",
         "--wait",
         "--timeout=3m",
       ], { env: helmEnv }).catch(async (err) => {
