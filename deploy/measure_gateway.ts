@@ -118,7 +118,10 @@ if (fleet === "routing") {
   );
 } else if (fleet === "sampling") {
   const configs = await chartConfigs({
-    gateway: { exportEndpoint: forward, sampling: { enabled: true } },
+    gateway: {
+      exportEndpoint: forward,
+      sampling: { enabled: true, telemetryLevel: "none" },
+    },
   }, ["gateway.auth.enabled=false"]);
   const ports = [unusedPort(), unusedPort()];
   const sampler = await configFile(
@@ -132,7 +135,6 @@ if (fleet === "routing") {
         `--config=yaml:receivers::otlp::protocols::grpc::endpoint: 127.0.0.1:${port}`,
         `--config=yaml:extensions::health_check::endpoint: 127.0.0.1:${unusedPort()}`,
         `--config=yaml:exporters::otlp_http::${compression}`,
-        "--config=yaml:service::telemetry::metrics::level: none",
       ], {}),
     );
   }

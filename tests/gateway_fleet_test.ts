@@ -337,6 +337,8 @@ Deno.test("the tail-sampling tier decides each trace as one across two samplers:
         latencyThresholdMs: 1000,
         percentage,
         decisionWait: "2s",
+        // Its metrics would take a fixed port on this machine.
+        telemetryLevel: "none",
       },
     },
   });
@@ -357,7 +359,6 @@ Deno.test("the tail-sampling tier decides each trace as one across two samplers:
       `--config=yaml:extensions::health_check::endpoint: 127.0.0.1:${unusedPort()}`,
       `--config=yaml:extensions::bearertokenauth::filename: ${tokenFile}`,
       `--config=yaml:exporters::otlp_http::endpoint: ${out.endpoint}`,
-      "--config=yaml:service::telemetry::metrics::level: none",
     ], {})
   );
   // The gateway's load_balancing exporter with a static resolver in place

@@ -812,6 +812,17 @@ Deno.test({
         Math.abs(kept("ordinary") - ordinary * p) <= 4.5 * sd,
         `kept ${kept("ordinary")} of ${ordinary} ordinary traces`,
       );
+      // Both pods took part: each received spans (their own metrics, on
+      // the pod network).
+      for (const ip of ips) {
+        const text = await (await fetch(`http://${ip}:8888/metrics`)).text();
+        const accepted = [
+          ...text.matchAll(
+            /^otelcol_receiver_accepted_spans(?:_total)?\{[^}]*\} (\S+)$/gm,
+          ),
+        ].reduce((sum, m) => sum + Number(m[1]), 0);
+        assert.ok(accepted > 0, `sampler ${ip} received no span:\n${text}`);
+      }
       const samplerLogs = await logsOf("sampler");
       assert.ok(
         !/\t(warn|error)\t/.test(samplerLogs),

@@ -146,7 +146,7 @@ func TestSamplingTier(t *testing.T) {
 			t.Errorf("gateway-routing.yaml lacks %q:\n%s", want, gateway)
 		}
 	}
-	for _, want := range []string{"tail_sampling:", "status_codes:", "threshold_ms: 1000", "sampling_percentage: 10", "traces/team-a:", "authenticator: bearertokenauth"} {
+	for _, want := range []string{"tail_sampling:", "status_codes:", "threshold_ms: 1000", "sampling_percentage: 10", "traces/team-a:", "authenticator: bearertokenauth", "port: 8888"} {
 		if !strings.Contains(tier, want) {
 			t.Errorf("sampler.yaml lacks %q:\n%s", want, tier)
 		}

@@ -151,6 +151,11 @@ share, then decided, batched and exported.
 {{- $_ := set $extensions "bearertokenauth" (dict "filename" "/auth/token") }}
 {{- $active = append $active "bearertokenauth" }}
 {{- end }}
-{{- $service := dict "extensions" $active "telemetry" (dict "metrics" (dict "level" $v.telemetryLevel)) "pipelines" $pipelines }}
+{{- $metrics := dict "level" $s.telemetryLevel }}
+{{- if ne $s.telemetryLevel "none" }}
+{{- $prometheus := dict "host" "0.0.0.0" "port" (int64 $s.metricsPort) }}
+{{- $_ := set $metrics "readers" (list (dict "pull" (dict "exporter" (dict "prometheus" $prometheus)))) }}
+{{- end }}
+{{- $service := dict "extensions" $active "telemetry" (dict "metrics" $metrics) "pipelines" $pipelines }}
 {{- toYaml (dict "extensions" $extensions "receivers" (dict "otlp" (dict "protocols" (dict "grpc" $grpc))) "processors" $processors "exporters" $exporters "service" $service) }}
 {{- end }}
