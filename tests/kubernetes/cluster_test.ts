@@ -392,21 +392,15 @@ function services(r: CollectingReceiver): string[] {
   ].sort() as string[];
 }
 
-function hex(bytes: number): string {
-  return Array.from(
-    crypto.getRandomValues(new Uint8Array(bytes)),
-    (b) => b.toString(16).padStart(2, "0"),
-  ).join("");
-}
-
 Deno.test({
   name:
     "the chart's fleet policy on a single-node Kubernetes: tenants of two namespaces (and a pod label) reach only their endpoints whatever their SDK claims, and a tail-sampling tier of two pods decides whole traces",
   ignore: !canTrace,
   async fn() {
-    const [image, hello, gatewayExe, helmExe] = await Promise.all([
+    const [image, hello, halves, gatewayExe, helmExe] = await Promise.all([
       buildImage(checkoutImageRef()),
       staticProgram("hello"),
+      staticProgram("halves"),
       staticCollector(),
       helm(),
     ]);
@@ -414,7 +408,13 @@ Deno.test({
     const tag = `${Deno.pid}`;
     const gatewayRef = `localhost/spanbridge-e2e-gateway:${tag}`;
     const targetRef = `localhost/spanbridge-e2e-hello:${tag}`;
-    const targetPath = `/srv/spanbridge-k8s-${tag}/hello`;
+    const targetDir = `/srv/spanbridge-k8s-${tag}`;
+    const targetPath = `${targetDir}/hello`;
+    // One image per half, each with its own copy of the program: one
+    // binary that two containers share is the subject of another test.
+    const halvesRef = (role: string) =>
+      `localhost/spanbridge-e2e-halves-${role}:${tag}`;
+    const halvesPath = (role: string) => `${targetDir}/halves-${role}`;
     const cluster = await Cluster.start();
     // On the pods' bridge: the gateway (host network) and the sampling
     // tier's pods (pod network) both reach them there.
@@ -453,6 +453,13 @@ Deno.test({
         "/otelcol",
       );
       await cluster.importImage(targetRef, { [targetPath]: hello }, targetPath);
+      for (const role of ["front", "back"]) {
+        await cluster.importImage(
+          halvesRef(role),
+          { [halvesPath(role)]: halves },
+          halvesPath(role),
+        );
+      }
 
       const gatewayPort = unusedPort();
       const apiPort = new URL(cluster.server).port;
@@ -464,7 +471,7 @@ Deno.test({
             image: { tag: image.replace(/.*:/, ""), pullPolicy: "Never" },
             bpffsHostPath: pinRoot,
             telemetry: { port: unusedPort() },
-            env: { SPANBRIDGE_INCLUDE_EXE: targetPath },
+            env: { SPANBRIDGE_INCLUDE_EXE: `${targetDir}/*` },
           },
           gateway: {
             image: {
@@ -711,67 +718,67 @@ Deno.test({
         60_000,
         "the new gateway to be Ready",
       );
-      const token = atob(
-        (await cluster.api<Json>(
-          `/api/v1/namespaces/${ns}/secrets/spanbridge-gateway-token`,
-        )).data.token,
-      );
-      // Traces in two halves from two programs, sent apart as two agents
-      // would: a half alone decides nothing right (the error and the
-      // latency are each in one half).
-      const t0 = BigInt(Date.now()) * 1_000_000n;
-      const at = (ms: number) => `${t0 + BigInt(ms) * 1_000_000n}`;
+      // Two programs in two pods, each making one half of every trace
+      // (tests/halves): the back half of an error trace holds the error,
+      // the front half of a slow trace its length, so a half decided alone
+      // would lose it.
       const ordinary = 800, errors = 40, slow = 40;
-      const kinds = new Map<string, string>();
-      const front: Json[] = [], back: Json[] = [];
-      for (let i = 0; i < ordinary + errors + slow; i++) {
-        const kind = i < ordinary
-          ? "ordinary"
-          : i < ordinary + errors
-          ? "error"
-          : "slow";
-        const traceId = hex(16);
-        kinds.set(traceId, kind);
-        const rootId = hex(8);
-        front.push({
-          traceId,
-          spanId: rootId,
-          name: "GET /",
-          kind: 2,
-          startTimeUnixNano: at(0),
-          endTimeUnixNano: at(kind === "slow" ? 2_000 : 10),
-        });
-        back.push({
-          traceId,
-          spanId: hex(8),
-          parentSpanId: rootId,
-          name: "SELECT",
-          kind: 3,
-          startTimeUnixNano: at(2),
-          endTimeUnixNano: at(7),
-          ...(kind === "error" && { status: { code: 2, message: "boom" } }),
+      for (const role of ["front", "back"]) {
+        const body = {
+          apiVersion: "v1",
+          kind: "Pod",
+          metadata: { name: `halves-${role}`, namespace: "team-c" },
+          spec: {
+            hostNetwork: true,
+            restartPolicy: "Never",
+            automountServiceAccountToken: false,
+            containers: [{
+              name: "halves",
+              image: halvesRef(role),
+              imagePullPolicy: "Never",
+              args: [
+                "-role",
+                role,
+                "-seed",
+                tag,
+                "-traces",
+                `${ordinary + errors + slow}`,
+                "-errors",
+                `${errors}`,
+                "-slow",
+                `${slow}`,
+              ],
+              env: [
+                { name: "OTEL_SERVICE_NAME", value: `halves-${role}` },
+                { name: "OTEL_BSP_SCHEDULE_DELAY", value: "100" },
+              ],
+            }],
+          },
+        };
+        await cluster.api("/api/v1/namespaces/team-c/pods", {
+          method: "POST",
+          body,
         });
       }
-      for (const [service, spans] of [["edge", front], ["orders", back]]) {
-        const res = await fetch(`http://127.0.0.1:${gatewayPort}/v1/traces`, {
-          method: "POST",
-          headers: {
-            "content-type": "application/json",
-            authorization: `Bearer ${token}`,
+      for (const role of ["front", "back"]) {
+        await waitUntil(
+          async () => {
+            const pod = await cluster.api<Json>(
+              `/api/v1/namespaces/team-c/pods/halves-${role}`,
+            );
+            if (pod.status?.phase === "Failed") {
+              throw new Error(
+                `halves-${role} failed: ${await cluster.podLog(
+                  "team-c",
+                  `halves-${role}`,
+                )}`,
+              );
+            }
+            return pod.status?.phase === "Succeeded";
           },
-          body: JSON.stringify({
-            resourceSpans: [{
-              resource: {
-                attributes: [{
-                  key: "service.name",
-                  value: { stringValue: service },
-                }],
-              },
-              scopeSpans: [{ spans }],
-            }],
-          }),
-        });
-        assert.equal(res.status, 200, await res.text());
+          120_000,
+          `pod halves-${role} to succeed`,
+        );
       }
       let seen = -1;
       await waitUntil(
@@ -792,16 +799,27 @@ Deno.test({
         );
       });
       const spans = Map.groupBy(sampled.spans, (s) => s.span.traceId);
+      const kinds = new Map<string, string>();
       for (const [id, s] of spans) {
-        assert.ok(kinds.has(id), `unknown trace ${id}`);
-        assert.equal(
-          s.length,
-          2,
-          `trace ${id} (${kinds.get(id)}) kept in part`,
+        const names = s.map((x) => x.span.name).sort();
+        assert.deepEqual(
+          names,
+          ["GET /", "SELECT"],
+          `trace ${id} kept in part, or more than once: ${
+            JSON.stringify(s.map((x) => [
+              x.span.name,
+              x.span.spanId,
+              attributeMap(x.resource).get("process.pid"),
+              attributeMap(x.resource).get("container.id"),
+            ]))
+          }`,
         );
+        const kind = attributeMap(s[0].span).get("halves.kind")?.stringValue;
+        assert.ok(kind, `trace ${id} is not one of halves'`);
+        kinds.set(id, kind);
       }
       const kept = (kind: string) =>
-        [...kinds].filter(([id, k]) => k === kind && spans.has(id)).length;
+        [...kinds.values()].filter((k) => k === kind).length;
       assert.equal(kept("error"), errors, "error traces kept");
       assert.equal(kept("slow"), slow, "slow traces kept");
       // Binomial(800, 0.25): mean 200, standard deviation 12.2; 4.5 of
