@@ -17,7 +17,8 @@ import {
   RECORD_MAGIC,
   type RecordHeader,
 } from "./header.ts";
-import { ResourceMemo, scanTraces } from "./_scan.ts";
+import { ResourceMemo } from "./_scan.ts";
+import { scanTraces } from "./_scan_traces.ts";
 import { scanLogs } from "./_scan_logs.ts";
 import { CopyArena } from "./_arena.ts";
 

@@ -12,7 +12,7 @@ import {
   readBatchHeader,
 } from "./header.ts";
 import { mutate, random, validPayloads } from "../../testing/mutations.ts";
-import { scanTraces } from "./_scan.ts";
+import { scanTraces } from "./_scan_traces.ts";
 import { LogsDataSchema } from "../../gen/opentelemetry/proto/logs/v1/logs_pb.ts";
 import { sampleLogRecords, sampleLogs } from "../../testing/logs.ts";
 import { endedLayout } from "../wire/mod.ts";

@@ -14,7 +14,7 @@ import { hex } from "../otlp/mod.ts";
 import { mergeResource, readResourceEnv } from "../export/mod.ts";
 import { encodeResource, SpanBatch } from "../otlp/mod.ts";
 import { mutate, random, validPayloads } from "../../testing/mutations.ts";
-import { scanTraces } from "./_scan.ts";
+import { scanTraces } from "./_scan_traces.ts";
 
 /** The decoder before the pass-through: fromBinary, then the id checks. */
 function fullDecode(payload: Uint8Array): TracesData | string {

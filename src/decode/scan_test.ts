@@ -18,7 +18,8 @@ import {
 } from "../../gen/opentelemetry/proto/trace/v1/trace_pb.ts";
 import { attr, realisticTraces, sampleSpans } from "../../testing/traces.ts";
 import { decodeResource, encodeResource, SpanBatch } from "../otlp/mod.ts";
-import { ResourceMemo, type ScanProblem, scanTraces } from "./_scan.ts";
+import { ResourceMemo, type ScanProblem } from "./_scan.ts";
+import { scanTraces } from "./_scan_traces.ts";
 
 /** TracesData bytes around one span given as bytes, in a scope with a name. */
 function tracesAround(span: Uint8Array): Uint8Array {
