@@ -153,7 +153,10 @@ export class SignalScanner<Data extends DescMessage> {
    * Reads `payload` (which the batch will share, so it must not change) into
    * a batch; resources are interned through `resources`.
    */
-  scan(payload: Uint8Array, resources: ResourceMemo): SpanBatch | ScanProblem {
+  scan(
+    payload: Uint8Array,
+    resources: ResourceMemo = new ResourceMemo(),
+  ): SpanBatch | ScanProblem {
     try {
       return new Scan(this, payload, resources).data();
     } catch (e) {

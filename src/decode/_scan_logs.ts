@@ -16,23 +16,7 @@ import {
 } from "../../gen/opentelemetry/proto/logs/v1/logs_pb.ts";
 import { SpanBatch } from "../otlp/mod.ts";
 import { rulesOf } from "./_wire.ts";
-import {
-  type IdReason,
-  ResourceMemo,
-  type ScanProblem,
-  SignalScanner,
-} from "./_scan.ts";
-
-/**
- * Reads `payload` (which the batch will share, so it must not change) into a
- * logs batch; resources are interned through `resources`.
- */
-export function scanLogs(
-  payload: Uint8Array,
-  resources: ResourceMemo = new ResourceMemo(),
-): SpanBatch | ScanProblem {
-  return logs.scan(payload, resources);
-}
+import { type IdReason, SignalScanner } from "./_scan.ts";
 
 /** Why a record's trace context (given by its lengths) is bad, if it is. */
 function idProblem(traceId: number, spanId: number): IdReason | undefined {
@@ -49,7 +33,8 @@ function describe(record: LogRecord, reason: IdReason): string {
 
 const logRecordRules = rulesOf(LogRecordSchema);
 
-const logs = new SignalScanner({
+/** The scanner of LogsData payloads into batches of log records. */
+export const logScanner = new SignalScanner({
   signal: "logs",
   data: LogsDataSchema,
   group: ResourceLogsSchema,

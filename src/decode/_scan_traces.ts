@@ -15,23 +15,7 @@ import {
 } from "../../gen/opentelemetry/proto/trace/v1/trace_pb.ts";
 import { SpanBatch } from "../otlp/mod.ts";
 import { rulesOf } from "./_wire.ts";
-import {
-  type IdReason,
-  ResourceMemo,
-  type ScanProblem,
-  SignalScanner,
-} from "./_scan.ts";
-
-/**
- * Reads `payload` (which the batch will share, so it must not change) into a
- * batch of spans; resources are interned through `resources`.
- */
-export function scanTraces(
-  payload: Uint8Array,
-  resources: ResourceMemo = new ResourceMemo(),
-): SpanBatch | ScanProblem {
-  return traces.scan(payload, resources);
-}
+import { type IdReason, SignalScanner } from "./_scan.ts";
 
 /** Why a span's ids (given by their lengths) are bad, if they are. */
 function idProblem(
@@ -62,7 +46,8 @@ const idFields = [
   "Span.parent_span_id",
 ];
 
-const traces = new SignalScanner({
+/** The scanner of TracesData payloads into batches of spans. */
+export const traceScanner = new SignalScanner({
   signal: "traces",
   data: TracesDataSchema,
   group: ResourceSpansSchema,

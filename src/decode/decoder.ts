@@ -18,8 +18,8 @@ import {
   type RecordHeader,
 } from "./header.ts";
 import { ResourceMemo } from "./_scan.ts";
-import { scanTraces } from "./_scan_traces.ts";
-import { scanLogs } from "./_scan_logs.ts";
+import { traceScanner } from "./_scan_traces.ts";
+import { logScanner } from "./_scan_logs.ts";
 import { CopyArena } from "./_arena.ts";
 
 /** Why a record was rejected. */
@@ -223,9 +223,7 @@ export class Decoder {
     // The header is the SDK's, not part of the OTLP message.
     if (batch) payload = payload.subarray(BATCH_HEADER_SIZE);
     const copy = this.#copies.copy(payload);
-    const scanned = signal === "logs"
-      ? scanLogs(copy.bytes, this.#resources)
-      : scanTraces(copy.bytes, this.#resources);
+    const scanned = scanners[signal].scan(copy.bytes, this.#resources);
     if (!(scanned instanceof SpanBatch)) {
       copy.release();
       return this.#reject(
@@ -273,6 +271,9 @@ export class Decoder {
     return undefined;
   }
 }
+
+/** The scanner of each signal's payloads. */
+const scanners = { traces: traceScanner, logs: logScanner } as const;
 
 /** The signal of a batch header's SB_SIGNAL_* value; undefined for one not decoded here. */
 function signalOf(value: number): Signal | undefined {

@@ -12,7 +12,7 @@ import {
   readBatchHeader,
 } from "./header.ts";
 import { mutate, random, validPayloads } from "../../testing/mutations.ts";
-import { scanTraces } from "./_scan_traces.ts";
+import { traceScanner } from "./_scan_traces.ts";
 import { LogsDataSchema } from "../../gen/opentelemetry/proto/logs/v1/logs_pb.ts";
 import { sampleLogRecords, sampleLogs } from "../../testing/logs.ts";
 import { endedLayout } from "../wire/mod.ts";
@@ -100,7 +100,10 @@ Deno.test("the batch magic never begins a valid TracesData, so headed and bare b
   // A headed batch is not a protobuf message: its first byte is a tag of
   // field number 0 ...
   const headed = encodeBatch({ seq: 1 }, payload);
-  ok(!("spans" in scanTraces(headed)), "a headed batch scanned as TracesData");
+  ok(
+    !("spans" in traceScanner.scan(headed)),
+    "a headed batch scanned as TracesData",
+  );
   // ... so no valid TracesData, of all the test payloads, reads as headed.
   for (const valid of validPayloads()) {
     strictEqual(readBatchHeader(valid), undefined);

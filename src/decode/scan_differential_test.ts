@@ -14,7 +14,7 @@ import { hex } from "../otlp/mod.ts";
 import { mergeResource, readResourceEnv } from "../export/mod.ts";
 import { encodeResource, SpanBatch } from "../otlp/mod.ts";
 import { mutate, random, validPayloads } from "../../testing/mutations.ts";
-import { scanTraces } from "./_scan_traces.ts";
+import { traceScanner } from "./_scan_traces.ts";
 
 /** The decoder before the pass-through: fromBinary, then the id checks. */
 function fullDecode(payload: Uint8Array): TracesData | string {
@@ -57,7 +57,7 @@ const merged = mergeResource(undefined, { pid: 7 }, readResourceEnv({}), host);
 /** Checks one input; returns the verdict. */
 function compare(payload: Uint8Array, what: string): string {
   const full = fullDecode(payload);
-  const fast = scanTraces(payload);
+  const fast = traceScanner.scan(payload);
   if (!(fast instanceof SpanBatch)) {
     deepStrictEqual(fast.reason, full, `${what}: ${fast.detail}`);
     return fast.reason;

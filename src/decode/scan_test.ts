@@ -19,7 +19,7 @@ import {
 import { attr, realisticTraces, sampleSpans } from "../../testing/traces.ts";
 import { decodeResource, encodeResource, SpanBatch } from "../otlp/mod.ts";
 import { ResourceMemo, type ScanProblem } from "./_scan.ts";
-import { scanTraces } from "./_scan_traces.ts";
+import { traceScanner } from "./_scan_traces.ts";
 
 /** TracesData bytes around one span given as bytes, in a scope with a name. */
 function tracesAround(span: Uint8Array): Uint8Array {
@@ -40,13 +40,13 @@ const spanBytes = (extra: number[] = [], before: number[] = []) =>
   ]);
 
 function accepted(payload: Uint8Array): SpanBatch {
-  const batch = scanTraces(payload);
+  const batch = traceScanner.scan(payload);
   ok(batch instanceof SpanBatch, (batch as ScanProblem).detail);
   return batch;
 }
 
 function refused(payload: Uint8Array): ScanProblem {
-  const problem = scanTraces(payload);
+  const problem = traceScanner.scan(payload);
   ok(!(problem instanceof SpanBatch), "the payload was accepted");
   return problem;
 }
@@ -148,7 +148,7 @@ Deno.test("scan refuses nesting deeper than fromBinary's limit of 100", () => {
     }
     strictEqual(full, valid, `fromBinary at depth ${depth}`);
     strictEqual(
-      scanTraces(payload) instanceof SpanBatch,
+      traceScanner.scan(payload) instanceof SpanBatch,
       valid,
       `depth ${depth}`,
     );
