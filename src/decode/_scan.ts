@@ -1,5 +1,5 @@
 /**
- * The scan of an OTLP payload into a {@linkcode SpanBatch}, one for every
+ * The scan of an OTLP payload into a {@linkcode OtlpBatch}, one for every
  * signal: TracesData and LogsData share their framing (`repeated
  * Resource{Spans,Logs} = 1`; in each a resource = 1, scope groups = 2,
  * schema_url = 3; in each scope group the items = 2), so one walker reads it
@@ -21,12 +21,12 @@ import {
 } from "@bufbuild/protobuf";
 import { ResourceSchema } from "../../gen/opentelemetry/proto/resource/v1/resource_pb.ts";
 import {
+  type EncodedGroup,
   type EncodedResource,
-  type EncodedResourceSpans,
   encodeResource,
+  OtlpBatch,
   resourceKey,
   type Signal,
-  SpanBatch,
 } from "../otlp/mod.ts";
 import { Lenient, type MessageRules, rulesOf, WireWalker } from "./_wire.ts";
 
@@ -110,7 +110,7 @@ export interface SignalScan<Data extends DescMessage> {
   /** The first item with bad ids in fully decoded data, if any. */
   firstBadItem(data: MessageShape<Data>): ScanProblem | undefined;
   /** The batch of fully decoded data (its scope groups re-encoded). */
-  batchOf(data: MessageShape<Data>): SpanBatch;
+  batchOf(data: MessageShape<Data>): OtlpBatch;
 }
 
 /** A scanner of one signal's payloads: its rules and field names compiled once. */
@@ -156,7 +156,7 @@ export class SignalScanner<Data extends DescMessage> {
   scan(
     payload: Uint8Array,
     resources: ResourceMemo = new ResourceMemo(),
-  ): SpanBatch | ScanProblem {
+  ): OtlpBatch | ScanProblem {
     try {
       return new Scan(this, payload, resources).data();
     } catch (e) {
@@ -170,7 +170,7 @@ export class SignalScanner<Data extends DescMessage> {
    * under fromBinary's lenient reading. Their scope groups are re-encoded,
    * so what leaves is canonical protobuf every receiver reads alike.
    */
-  #decodeFully(payload: Uint8Array): SpanBatch | ScanProblem {
+  #decodeFully(payload: Uint8Array): OtlpBatch | ScanProblem {
     let data;
     try {
       data = fromBinary(this.signal.data, payload);
@@ -209,9 +209,9 @@ class Scan<Data extends DescMessage> {
     this.#resources = resources;
   }
 
-  data(): SpanBatch | ScanProblem {
+  data(): OtlpBatch | ScanProblem {
     const walker = this.#walker;
-    const groups: EncodedResourceSpans[] = [];
+    const groups: EncodedGroup[] = [];
     const end = walker.length;
     while (walker.pos < end) {
       const tag = walker.tag();
@@ -228,7 +228,7 @@ class Scan<Data extends DescMessage> {
       const { reason, item } = this.#bad;
       return { reason, detail: this.#rules.signal.describe(item, reason) };
     }
-    return new SpanBatch(
+    return new OtlpBatch(
       groups,
       undefined,
       undefined,
@@ -236,7 +236,7 @@ class Scan<Data extends DescMessage> {
     );
   }
 
-  #group(end: number): EncodedResourceSpans {
+  #group(end: number): EncodedGroup {
     const walker = this.#walker;
     const rules = this.#rules;
     let resource: EncodedResource | undefined;
@@ -276,7 +276,7 @@ class Scan<Data extends DescMessage> {
           walker.field(rules.groupRules, fieldNo, wireType, end, 2);
       }
     }
-    return { resource, schemaUrl, scopeSpans: scopes, spans: items };
+    return { resource, schemaUrl, scopes, items };
   }
 
   #scope(end: number): number {

@@ -14,7 +14,7 @@ import {
   ResourceLogsSchema,
   ScopeLogsSchema,
 } from "../../gen/opentelemetry/proto/logs/v1/logs_pb.ts";
-import { SpanBatch } from "../otlp/mod.ts";
+import { OtlpBatch } from "../otlp/mod.ts";
 import { rulesOf } from "./_wire.ts";
 import { type IdReason, SignalScanner } from "./_scan.ts";
 
@@ -74,5 +74,5 @@ export const logScanner = new SignalScanner({
     }
     return undefined;
   },
-  batchOf: (data) => SpanBatch.fromLogsData(data),
+  batchOf: (data) => OtlpBatch.fromLogsData(data),
 });

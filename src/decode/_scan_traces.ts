@@ -13,7 +13,7 @@ import {
   SpanSchema,
   TracesDataSchema,
 } from "../../gen/opentelemetry/proto/trace/v1/trace_pb.ts";
-import { SpanBatch } from "../otlp/mod.ts";
+import { OtlpBatch } from "../otlp/mod.ts";
 import { rulesOf } from "./_wire.ts";
 import { type IdReason, SignalScanner } from "./_scan.ts";
 
@@ -91,5 +91,5 @@ export const traceScanner = new SignalScanner({
     }
     return undefined;
   },
-  batchOf: (data) => SpanBatch.fromTracesData(data),
+  batchOf: (data) => OtlpBatch.fromTracesData(data),
 });

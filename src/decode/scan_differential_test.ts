@@ -12,7 +12,7 @@ import {
 } from "../../gen/opentelemetry/proto/trace/v1/trace_pb.ts";
 import { hex } from "../otlp/mod.ts";
 import { mergeResource, readResourceEnv } from "../export/mod.ts";
-import { encodeResource, SpanBatch } from "../otlp/mod.ts";
+import { encodeResource, OtlpBatch } from "../otlp/mod.ts";
 import { mutate, random, validPayloads } from "../../testing/mutations.ts";
 import { traceScanner } from "./_scan_traces.ts";
 
@@ -58,22 +58,22 @@ const merged = mergeResource(undefined, { pid: 7 }, readResourceEnv({}), host);
 function compare(payload: Uint8Array, what: string): string {
   const full = fullDecode(payload);
   const fast = traceScanner.scan(payload);
-  if (!(fast instanceof SpanBatch)) {
+  if (!(fast instanceof OtlpBatch)) {
     deepStrictEqual(fast.reason, full, `${what}: ${fast.detail}`);
     return fast.reason;
   }
   ok(typeof full !== "string", `${what}: the full decoder says ${full}`);
   const spans = full.resourceSpans.flatMap((rs) => rs.scopeSpans)
     .reduce((n, ss) => n + ss.spans.length, 0);
-  deepStrictEqual(fast.spans, spans, what);
+  deepStrictEqual(fast.items, spans, what);
   deepStrictEqual(
     content(fast.toTracesData().resourceSpans),
     content(full.resourceSpans),
     what,
   );
   // What leaves for the receiver: the old path re-encoded everything.
-  const exported = new SpanBatch(
-    fast.resourceSpans.map((rs) => ({
+  const exported = new OtlpBatch(
+    fast.groups.map((rs) => ({
       ...rs,
       resource: encodeResource(merged),
     })),

@@ -26,7 +26,7 @@ import {
   ExportLogsServiceRequestSchema,
 } from "../../gen/opentelemetry/proto/collector/logs/v1/logs_service_pb.ts";
 import type { Span } from "../../gen/opentelemetry/proto/trace/v1/trace_pb.ts";
-import { SpanBatch } from "./batch.ts";
+import { OtlpBatch } from "./batch.ts";
 import { hex } from "./attributes.ts";
 
 type Json = Record<string, JsonValue>;
@@ -39,17 +39,17 @@ const logsPath: ItemPath = ["resourceLogs", "scopeLogs", "logRecords"];
 
 /**
  * Converts a request to its OTLP/JSON object (JSON.stringify it to send). A
- * {@linkcode SpanBatch} is decoded span by span first, which costs several
+ * {@linkcode OtlpBatch} is decoded span by span first, which costs several
  * times what its protobuf encoding does; a logs batch becomes an
  * ExportLogsServiceRequest ({@linkcode logsToOtlpJson}).
  */
 export function toOtlpJson(
-  batch: SpanBatch | ExportTraceServiceRequest,
+  batch: OtlpBatch | ExportTraceServiceRequest,
 ): JsonObject {
-  if (batch instanceof SpanBatch && batch.signal === "logs") {
+  if (batch instanceof OtlpBatch && batch.signal === "logs") {
     return logsToOtlpJson(batch);
   }
-  const request = batch instanceof SpanBatch
+  const request = batch instanceof OtlpBatch
     ? create(ExportTraceServiceRequestSchema, {
       resourceSpans: batch.toTracesData().resourceSpans,
     })
@@ -96,13 +96,13 @@ export function fromOtlpJson(value: unknown): ExportTraceServiceRequest {
 }
 
 /**
- * Converts a logs request (or a logs {@linkcode SpanBatch}) to its OTLP/JSON
+ * Converts a logs request (or a logs {@linkcode OtlpBatch}) to its OTLP/JSON
  * object: trace and span ids in hex, enums as integers.
  */
 export function logsToOtlpJson(
-  batch: SpanBatch | ExportLogsServiceRequest,
+  batch: OtlpBatch | ExportLogsServiceRequest,
 ): JsonObject {
-  const request = batch instanceof SpanBatch
+  const request = batch instanceof OtlpBatch
     ? create(ExportLogsServiceRequestSchema, {
       resourceLogs: batch.toLogsData().resourceLogs,
     })
