@@ -1,7 +1,7 @@
 /**
  * Decoding and export encoding of one ring record of 980 realistic spans
  * (about 258 KB, just within the 256 KiB record limit):
- * the pass-through (Decoder → SpanBatch.toBinary) against the full decode it
+ * the pass-through (Decoder → OtlpBatch.toBinary) against the full decode it
  * replaced (fromBinary, id checks, toBinary); and OTLP/JSON, which still
  * decodes every span (after the scan, so a little slower than before);
  * and `--sample` (src/otlp/sample.ts) after the decode, on a record of 98
@@ -26,7 +26,7 @@ import { realisticTraces } from "../testing/traces.ts";
 import {
   applyTraceIdRatio,
   encodeResource,
-  SpanBatch,
+  OtlpBatch,
   TraceIdRatio,
 } from "../src/otlp/mod.ts";
 import { Decoder } from "../src/decode/decoder.ts";
@@ -94,8 +94,8 @@ Deno.bench(`decode+serialize ${spans} spans: pass-through (new)`, {
   group: "export",
 }, () => {
   const { batch } = decoder.decode(record)!;
-  new SpanBatch(
-    batch.resourceSpans.map((rs) => ({ ...rs, resource: mergedEncoded })),
+  new OtlpBatch(
+    batch.groups.map((rs) => ({ ...rs, resource: mergedEncoded })),
   )
     .toBinary();
 });
@@ -119,8 +119,8 @@ Deno.bench(
   },
   () => {
     const { batch } = decoder.decode(record)!;
-    const request = new SpanBatch(
-      batch.resourceSpans.map((rs) => ({ ...rs, resource: mergedEncoded })),
+    const request = new OtlpBatch(
+      batch.groups.map((rs) => ({ ...rs, resource: mergedEncoded })),
     );
     new TextEncoder().encode(JSON.stringify(toOtlpJson(request)));
   },

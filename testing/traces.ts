@@ -22,7 +22,7 @@ import {
   type TracesData,
   TracesDataSchema,
 } from "../gen/opentelemetry/proto/trace/v1/trace_pb.ts";
-import { SpanBatch } from "../src/otlp/batch.ts";
+import { OtlpBatch } from "../src/otlp/batch.ts";
 
 /** A string attribute. */
 export function attr(key: string, value: string): KeyValue {
@@ -136,8 +136,8 @@ export function richTraces(): TracesData {
 }
 
 /** `traces` as the decoder hands it on (the same bytes, grouped the same way). */
-export function sampleBatch(traces: TracesData): SpanBatch {
-  return SpanBatch.fromTracesData(traces);
+export function sampleBatch(traces: TracesData): OtlpBatch {
+  return OtlpBatch.fromTracesData(traces);
 }
 
 /**

@@ -235,7 +235,7 @@ Deno.test("an UNAVAILABLE answer is retried with backoff until the Collector's b
     await exporter.shutdown();
     assert.deepEqual(outcome, { ok: true, rejected: 0, message: undefined });
     assert.deepEqual(receiver.requests.map((r) => r.status), [503, 503, 200]);
-    assert.equal(receiver.spans.length, batch.spans);
+    assert.equal(receiver.spans.length, batch.items);
   }, {
     script: (n) =>
       Promise.resolve(

@@ -127,10 +127,10 @@ func TestBatchGroupsByScope(t *testing.T) {
 		scopes[ss.name] = ss
 	}
 	sa := scopes["a"]
-	if len(sa.spans) != 2 || sa.version != "1.2.3" || sa.schemaURL != "https://example.com/schema" || attrMap(sa.attrs)["scope.attr"] != "x" {
+	if len(sa.items) != 2 || sa.version != "1.2.3" || sa.schemaURL != "https://example.com/schema" || attrMap(sa.attrs)["scope.attr"] != "x" {
 		t.Errorf("scope a: %+v", sa)
 	}
-	if sb := scopes["b"]; len(sb.spans) != 1 || sb.version != "" || sb.schemaURL != "" {
+	if sb := scopes["b"]; len(sb.items) != 1 || sb.version != "" || sb.schemaURL != "" {
 		t.Errorf("scope b: %+v", sb)
 	}
 }

@@ -66,7 +66,7 @@ func newConfig(opts []Option) config {
 	cfg := config{
 		sampler:       samplerFromEnv(),
 		limits:        NewSpanLimits(),
-		batchTimeout:  time.Duration(envInt(int(DefaultBatchTimeout/time.Millisecond), "OTEL_BSP_SCHEDULE_DELAY")) * time.Millisecond,
+		batchTimeout:  envMillis(DefaultBatchTimeout, "OTEL_BSP_SCHEDULE_DELAY"),
 		maxBatchItems: envInt(DefaultMaxExportBatchSize, "OTEL_BSP_MAX_EXPORT_BATCH_SIZE"),
 		maxBatchBytes: envInt(DefaultMaxBatchBytes, "SPANBRIDGE_MAX_BATCH_BYTES"),
 		sink:          handoff.Ended,
@@ -103,6 +103,16 @@ func (cfg *config) checkBatch(defaultTimeout time.Duration) {
 		cfg.maxBatchBytes = DefaultMaxBatchBytes
 	}
 	cfg.maxItemBytes = spanBytesFor(cfg.maxBatchBytes)
+}
+
+// configure sets p's signal and its batch bounds and sink from cfg.
+func (p *pipeline) configure(signal uint8, cfg *config) {
+	p.signal = signal
+	p.batchTimeout = cfg.batchTimeout
+	p.maxItems = cfg.maxBatchItems
+	p.maxBatchBytes = cfg.maxBatchBytes
+	p.maxItemBytes = cfg.maxItemBytes
+	p.sink = cfg.sink
 }
 
 // spanBytesFor is the span size bound of batches of at most batchBytes: the

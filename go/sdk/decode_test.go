@@ -13,24 +13,34 @@ import (
 
 // A small OTLP decoder for the tests, written against the proto field
 // numbers independently of the encoder's constants. The bench module checks
-// the same bytes against the official generated types.
+// the same bytes against the official generated types. TracesData and
+// LogsData share their framing (resource groups of scope groups of items),
+// decoded once by decodeData; log_decode_test.go decodes log records.
 
 type tracesData struct{ resourceSpans []resourceSpans }
 
-type resourceSpans struct {
+// resourceGroup is a ResourceSpans or a ResourceLogs.
+type resourceGroup[T any] struct {
 	resource  []keyValue
 	dropped   uint64
 	schemaURL string
-	scopes    []scopeSpans
+	scopes    []scopeGroup[T]
 }
 
-type scopeSpans struct {
+// scopeGroup is a ScopeSpans or a ScopeLogs; items are its spans or log
+// records.
+type scopeGroup[T any] struct {
 	name, version string
 	attrs         []keyValue
 	dropped       uint64
 	schemaURL     string
-	spans         []otlpSpan
+	items         []T
 }
+
+type (
+	resourceSpans = resourceGroup[otlpSpan]
+	scopeSpans    = scopeGroup[otlpSpan]
+)
 
 type otlpSpan struct {
 	traceID, spanID, parentSpanID []byte
@@ -119,75 +129,73 @@ func walk(msg []byte, fn func(num protowire.Number, typ protowire.Type, b []byte
 // the TracesData after it, or fails the test.
 func decodeBatch(t testing.TB, b []byte) tracesData {
 	t.Helper()
-	b, signal, ok := handoff.Payload(b)
+	return tracesData{resourceSpans: decodeData(t, b, handoff.SignalTraces, decodeSpan)}
+}
+
+// decodeData decodes a batch, its batch header (which must be there, of
+// signal) and the TracesData or LogsData after it, each item with
+// decodeItem, or fails the test.
+func decodeData[T any](t testing.TB, b []byte, signal uint8, decodeItem func(testing.TB, []byte) T) []resourceGroup[T] {
+	t.Helper()
+	msg, got, ok := handoff.Payload(b)
 	if !ok {
 		t.Fatalf("batch does not start with the batch header: % x", b[:min(len(b), 16)])
 	}
-	if signal != handoff.SignalTraces {
-		t.Fatalf("batch of signal %d, want traces (%d)", signal, handoff.SignalTraces)
+	if got != signal {
+		t.Fatalf("batch of signal %d, want %d", got, signal)
 	}
-	var td tracesData
-	var errs []error
-	check := func(err error) {
-		if err != nil {
-			errs = append(errs, err)
-		}
-	}
-	check(walk(b, func(num protowire.Number, _ protowire.Type, b []byte, _ uint64) {
+	var out []resourceGroup[T]
+	must(t, walk(msg, func(num protowire.Number, _ protowire.Type, b []byte, _ uint64) {
 		if num != 1 {
-			errs = append(errs, fmt.Errorf("TracesData field %d", num))
-			return
+			t.Fatalf("data field %d in a batch of signal %d", num, signal)
 		}
-		var rs resourceSpans
-		check(walk(b, func(num protowire.Number, _ protowire.Type, b []byte, _ uint64) {
+		var rg resourceGroup[T]
+		must(t, walk(b, func(num protowire.Number, _ protowire.Type, b []byte, _ uint64) {
 			switch num {
 			case 1:
-				check(walk(b, func(num protowire.Number, _ protowire.Type, b []byte, v uint64) {
+				must(t, walk(b, func(num protowire.Number, _ protowire.Type, b []byte, v uint64) {
 					switch num {
 					case 1:
-						rs.resource = append(rs.resource, decodeKV(t, b))
+						rg.resource = append(rg.resource, decodeKV(t, b))
 					case 2:
-						rs.dropped = v
+						rg.dropped = v
 					}
 				}))
 			case 2:
-				rs.scopes = append(rs.scopes, decodeScopeSpans(t, b))
+				rg.scopes = append(rg.scopes, decodeScope(t, b, decodeItem))
 			case 3:
-				rs.schemaURL = string(b)
+				rg.schemaURL = string(b)
 			}
 		}))
-		td.resourceSpans = append(td.resourceSpans, rs)
+		out = append(out, rg)
 	}))
-	if len(errs) > 0 {
-		t.Fatalf("decode batch: %v", errs)
-	}
-	return td
+	return out
 }
 
-func decodeScopeSpans(t testing.TB, b []byte) scopeSpans {
-	var ss scopeSpans
+func decodeScope[T any](t testing.TB, b []byte, decodeItem func(testing.TB, []byte) T) scopeGroup[T] {
+	var sg scopeGroup[T]
 	must(t, walk(b, func(num protowire.Number, _ protowire.Type, b []byte, _ uint64) {
 		switch num {
 		case 1:
 			must(t, walk(b, func(num protowire.Number, _ protowire.Type, b []byte, v uint64) {
 				switch num {
 				case 1:
-					ss.name = string(b)
+					sg.name = string(b)
 				case 2:
-					ss.version = string(b)
+					sg.version = string(b)
 				case 3:
-					ss.attrs = append(ss.attrs, decodeKV(t, b))
+					sg.attrs = append(sg.attrs, decodeKV(t, b))
 				case 4:
-					ss.dropped = v
+					sg.dropped = v
 				}
 			}))
 		case 2:
-			ss.spans = append(ss.spans, decodeSpan(t, b))
+			sg.items = append(sg.items, decodeItem(t, b))
 		case 3:
-			ss.schemaURL = string(b)
+			sg.schemaURL = string(b)
 		}
 	}))
-	return ss
+	return sg
 }
 
 func decodeSpan(t testing.TB, b []byte) otlpSpan {

@@ -38,13 +38,20 @@ func (r *recorder) count() int {
 // spans decodes every batch and returns their spans in order.
 func (r *recorder) spans(t testing.TB) []otlpSpan {
 	t.Helper()
+	return recorded(t, r, handoff.SignalTraces, decodeSpan)
+}
+
+// recorded decodes every batch, of signal, and returns their items in
+// order.
+func recorded[T any](t testing.TB, r *recorder, signal uint8, decodeItem func(testing.TB, []byte) T) []T {
+	t.Helper()
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	var out []otlpSpan
+	var out []T
 	for _, b := range r.batches {
-		for _, rs := range decodeBatch(t, b).resourceSpans {
-			for _, ss := range rs.scopes {
-				out = append(out, ss.spans...)
+		for _, rg := range decodeData(t, b, signal, decodeItem) {
+			for _, sg := range rg.scopes {
+				out = append(out, sg.items...)
 			}
 		}
 	}
@@ -56,19 +63,27 @@ func attach(t testing.TB) {
 	t.Cleanup(handoff.SetHook(nil))
 }
 
+// recording attaches the SDK for the rest of the test and returns a
+// recorder with opts preceded by the option that sends batches to it.
+func recording(t testing.TB, opts []Option) (*recorder, []Option) {
+	attach(t)
+	r := &recorder{}
+	return r, append([]Option{withSink(r.sink)}, opts...)
+}
+
 // newTestProvider returns an attached provider recording its batches, shut
 // down at the end of the test.
 func newTestProvider(t testing.TB, opts ...Option) (*Provider, *recorder) {
 	t.Helper()
-	attach(t)
-	r := &recorder{}
-	p := NewTracerProvider(append([]Option{withSink(r.sink)}, opts...)...)
+	r, opts := recording(t, opts)
+	p := NewTracerProvider(opts...)
 	shutdownAtEnd(t, p)
 	return p, r
 }
 
-// shutdownAtEnd shuts p down when the test ends.
-func shutdownAtEnd(t testing.TB, p *Provider) {
+// shutdownAtEnd shuts p (a tracer or logger provider) down when the test
+// ends.
+func shutdownAtEnd(t testing.TB, p interface{ Shutdown(context.Context) error }) {
 	t.Cleanup(func() {
 		if err := p.Shutdown(context.Background()); err != nil {
 			t.Error(err)
@@ -80,11 +95,16 @@ func shutdownAtEnd(t testing.TB, p *Provider) {
 func only(t testing.TB, p *Provider, r *recorder) otlpSpan {
 	t.Helper()
 	p.Flush()
-	spans := r.spans(t)
-	if len(spans) != 1 {
-		t.Fatalf("got %d spans, want 1", len(spans))
+	return single(t, r.spans(t), "spans")
+}
+
+// single returns the one element of items, or fails.
+func single[T any](t testing.TB, items []T, what string) T {
+	t.Helper()
+	if len(items) != 1 {
+		t.Fatalf("got %d %s, want 1", len(items), what)
 	}
-	return spans[0]
+	return items[0]
 }
 
 // attrMap returns kvs by key.

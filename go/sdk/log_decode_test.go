@@ -1,7 +1,6 @@
 package sdk
 
 import (
-	"context"
 	"fmt"
 	"testing"
 
@@ -10,22 +9,8 @@ import (
 	"github.com/spanbridge/spanbridge/go/sdk/internal/handoff"
 )
 
-// A small decoder of OTLP LogsData for the tests, written against the field
-// numbers of logs.proto independently of the encoder's constants. The
-// bench module checks the same bytes against the official generated types.
-
-type resourceLogs struct {
-	resource  []keyValue
-	schemaURL string
-	scopes    []scopeLogs
-}
-
-type scopeLogs struct {
-	name, version string
-	attrs         []keyValue
-	schemaURL     string
-	records       []otlpLog
-}
+// Log records for the tests, decoded against the field numbers of
+// logs.proto (the framing around them: decodeData in decode_test.go).
 
 type otlpLog struct {
 	time, observed    uint64
@@ -44,62 +29,9 @@ type otlpLog struct {
 
 // decodeLogsBatch decodes a batch, its batch header (signal logs) and the
 // LogsData after it, or fails the test.
-func decodeLogsBatch(t testing.TB, b []byte) []resourceLogs {
+func decodeLogsBatch(t testing.TB, b []byte) []resourceGroup[otlpLog] {
 	t.Helper()
-	msg, signal, ok := handoff.Payload(b)
-	if !ok {
-		t.Fatalf("batch does not start with the batch header: % x", b[:min(len(b), 16)])
-	}
-	if signal != handoff.SignalLogs {
-		t.Fatalf("batch of signal %d, want logs (%d)", signal, handoff.SignalLogs)
-	}
-	var out []resourceLogs
-	must(t, walk(msg, func(num protowire.Number, _ protowire.Type, b []byte, _ uint64) {
-		if num != 1 {
-			t.Fatalf("LogsData field %d", num)
-		}
-		var rl resourceLogs
-		must(t, walk(b, func(num protowire.Number, _ protowire.Type, b []byte, _ uint64) {
-			switch num {
-			case 1:
-				must(t, walk(b, func(num protowire.Number, _ protowire.Type, b []byte, _ uint64) {
-					if num == 1 {
-						rl.resource = append(rl.resource, decodeKV(t, b))
-					}
-				}))
-			case 2:
-				rl.scopes = append(rl.scopes, decodeScopeLogs(t, b))
-			case 3:
-				rl.schemaURL = string(b)
-			}
-		}))
-		out = append(out, rl)
-	}))
-	return out
-}
-
-func decodeScopeLogs(t testing.TB, b []byte) scopeLogs {
-	var sl scopeLogs
-	must(t, walk(b, func(num protowire.Number, _ protowire.Type, b []byte, _ uint64) {
-		switch num {
-		case 1:
-			must(t, walk(b, func(num protowire.Number, _ protowire.Type, b []byte, _ uint64) {
-				switch num {
-				case 1:
-					sl.name = string(b)
-				case 2:
-					sl.version = string(b)
-				case 3:
-					sl.attrs = append(sl.attrs, decodeKV(t, b))
-				}
-			}))
-		case 2:
-			sl.records = append(sl.records, decodeLogRecord(t, b))
-		case 3:
-			sl.schemaURL = string(b)
-		}
-	}))
-	return sl
+	return decodeData(t, b, handoff.SignalLogs, decodeLogRecord)
 }
 
 func decodeLogRecord(t testing.TB, b []byte) otlpLog {
@@ -138,31 +70,16 @@ func decodeLogRecord(t testing.TB, b []byte) otlpLog {
 // records decodes every batch as logs and returns their records in order.
 func (r *recorder) records(t testing.TB) []otlpLog {
 	t.Helper()
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	var out []otlpLog
-	for _, b := range r.batches {
-		for _, rl := range decodeLogsBatch(t, b) {
-			for _, sl := range rl.scopes {
-				out = append(out, sl.records...)
-			}
-		}
-	}
-	return out
+	return recorded(t, r, handoff.SignalLogs, decodeLogRecord)
 }
 
 // newTestLogProvider returns an attached log provider recording its
 // batches, shut down at the end of the test.
 func newTestLogProvider(t testing.TB, opts ...Option) (*LogProvider, *recorder) {
 	t.Helper()
-	attach(t)
-	r := &recorder{}
-	p := NewLoggerProvider(append([]Option{withSink(r.sink)}, opts...)...)
-	t.Cleanup(func() {
-		if err := p.Shutdown(context.Background()); err != nil {
-			t.Error(err)
-		}
-	})
+	r, opts := recording(t, opts)
+	p := NewLoggerProvider(opts...)
+	shutdownAtEnd(t, p)
 	return p, r
 }
 
@@ -170,14 +87,11 @@ func newTestLogProvider(t testing.TB, opts ...Option) (*LogProvider, *recorder) 
 func onlyRecord(t testing.TB, p *LogProvider, r *recorder) otlpLog {
 	t.Helper()
 	p.Flush()
-	recs := r.records(t)
-	if len(recs) != 1 {
-		t.Fatalf("got %d log records, want 1", len(recs))
+	rec := single(t, r.records(t), "log records")
+	if rec.unknownFieldCount > 0 {
+		t.Errorf("record has %d fields outside logs.proto", rec.unknownFieldCount)
 	}
-	if recs[0].unknownFieldCount > 0 {
-		t.Errorf("record has %d fields outside logs.proto", recs[0].unknownFieldCount)
-	}
-	return recs[0]
+	return rec
 }
 
 // String renders a record for failure messages.

@@ -2,7 +2,6 @@ package sdk
 
 import (
 	"context"
-	"sync"
 
 	"go.opentelemetry.io/otel/log"
 	"go.opentelemetry.io/otel/log/embedded"
@@ -18,10 +17,8 @@ type LogProvider struct {
 	embedded.LoggerProvider
 	pipeline
 
-	cfg config
-
-	mu      sync.Mutex
-	loggers map[scopeKey]*logger
+	cfg     config
+	loggers scopes[*logger]
 }
 
 var _ log.LoggerProvider = (*LogProvider)(nil)
@@ -35,19 +32,9 @@ var _ log.LoggerProvider = (*LogProvider)(nil)
 // batches on time; Shutdown stops it.
 func NewLoggerProvider(opts ...Option) *LogProvider {
 	cfg := newLogConfig(opts)
-	p := &LogProvider{
-		pipeline: pipeline{
-			signal:        handoff.SignalLogs,
-			batchTimeout:  cfg.batchTimeout,
-			maxItems:      cfg.maxBatchItems,
-			maxBatchBytes: cfg.maxBatchBytes,
-			maxItemBytes:  cfg.maxItemBytes,
-			maxHeldItems:  cfg.maxQueueSize,
-			sink:          cfg.sink,
-		},
-		cfg:     cfg,
-		loggers: make(map[scopeKey]*logger),
-	}
+	p := &LogProvider{cfg: cfg}
+	p.configure(handoff.SignalLogs, &cfg)
+	p.maxHeldItems = cfg.maxQueueSize
 	p.start(encodeResource(resourceAttrs()))
 	return p
 }
@@ -57,26 +44,11 @@ func NewLoggerProvider(opts ...Option) *LogProvider {
 // logger.
 func (p *LogProvider) Logger(name string, options ...log.LoggerOption) log.Logger {
 	c := log.NewLoggerConfig(options...)
-	set := c.InstrumentationAttributes()
-	key := scopeKey{name: name, version: c.InstrumentationVersion(), schemaURL: c.SchemaURL(), attrs: set.Equivalent()}
-
-	p.mu.Lock()
-	l, ok := p.loggers[key]
-	p.mu.Unlock()
-	if ok {
+	return p.loggers.get(name, c.InstrumentationVersion(), c.SchemaURL(), c.InstrumentationAttributes(), func(scope []byte) *logger {
+		l := &logger{provider: p, batch: newBatcher(&p.pipeline, scope)}
+		p.addBatcher(l.batch)
 		return l
-	}
-	// Encoded outside p.mu, as for tracers: the error handler may log.
-	scope := encodeScope(key.name, key.version, key.schemaURL, set.ToSlice())
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if l, ok := p.loggers[key]; ok {
-		return l
-	}
-	l = &logger{provider: p, batch: newBatcher(&p.pipeline, scope)}
-	p.loggers[key] = l
-	p.addBatcher(l.batch)
-	return l
+	})
 }
 
 // ForceFlush hands off every log record emitted so far (spec, logs SDK,

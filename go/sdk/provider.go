@@ -2,11 +2,7 @@ package sdk
 
 import (
 	"context"
-	"fmt"
-	"sync"
 
-	"go.opentelemetry.io/otel"
-	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/trace"
 	"go.opentelemetry.io/otel/trace/embedded"
 
@@ -21,36 +17,18 @@ type Provider struct {
 
 	cfg       config
 	emptySpan *nonRecordingSpan
-
-	mu      sync.Mutex
-	tracers map[scopeKey]*tracer
+	tracers   scopes[*tracer]
 }
 
 var _ trace.TracerProvider = (*Provider)(nil)
-
-// scopeKey identifies an instrumentation scope.
-type scopeKey struct {
-	name, version, schemaURL string
-	attrs                    attribute.Distinct
-}
 
 // NewTracerProvider returns a Provider with its own batches, configured
 // from the environment and then opts. It starts a goroutine that hands off
 // batches on time and refreshes the attach state; Shutdown stops it.
 func NewTracerProvider(opts ...Option) *Provider {
 	cfg := newConfig(opts)
-	p := &Provider{
-		pipeline: pipeline{
-			signal:        handoff.SignalTraces,
-			batchTimeout:  cfg.batchTimeout,
-			maxItems:      cfg.maxBatchItems,
-			maxBatchBytes: cfg.maxBatchBytes,
-			maxItemBytes:  cfg.maxItemBytes,
-			sink:          cfg.sink,
-		},
-		cfg:     cfg,
-		tracers: make(map[scopeKey]*tracer),
-	}
+	p := &Provider{cfg: cfg}
+	p.configure(handoff.SignalTraces, &cfg)
 	p.emptySpan = &nonRecordingSpan{provider: p}
 	p.start(encodeResource(resourceAttrs()))
 	return p
@@ -61,52 +39,11 @@ func NewTracerProvider(opts ...Option) *Provider {
 // tracer.
 func (p *Provider) Tracer(name string, options ...trace.TracerOption) trace.Tracer {
 	c := trace.NewTracerConfig(options...)
-	set := c.InstrumentationAttributes()
-	key := scopeKey{name: name, version: c.InstrumentationVersion(), schemaURL: c.SchemaURL(), attrs: set.Equivalent()}
-
-	p.mu.Lock()
-	t, ok := p.tracers[key]
-	p.mu.Unlock()
-	if ok {
+	return p.tracers.get(name, c.InstrumentationVersion(), c.SchemaURL(), c.InstrumentationAttributes(), func(scope []byte) *tracer {
+		t := &tracer{provider: p, batch: newBatcher(&p.pipeline, scope)}
+		p.addBatcher(t.batch)
 		return t
-	}
-	// Encoded outside p.mu: an oversized scope is reported to the error
-	// handler, which may well ask for a tracer itself.
-	scope := encodeScope(key.name, key.version, key.schemaURL, set.ToSlice())
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if t, ok := p.tracers[key]; ok {
-		return t
-	}
-	t = &tracer{provider: p}
-	t.batch = newBatcher(&p.pipeline, scope)
-	p.tracers[key] = t
-	p.addBatcher(t.batch)
-	return t
-}
-
-// encodeScope returns the ScopeSpans.scope and .schema_url fields. A scope
-// over maxHeaderBytes loses its attributes, counted as dropped.
-func encodeScope(name, version, schemaURL string, attrs []attribute.KeyValue) []byte {
-	enc := func(attrs []attribute.KeyValue, dropped int) []byte {
-		b := appendScope(nil, name, version, attrs, dropped)
-		if schemaURL != "" {
-			b = appendString(b, scopeSpansSchemaURL, schemaURL)
-		}
-		return b
-	}
-	b := enc(attrs, 0)
-	if len(b) > maxHeaderBytes {
-		otel.Handle(fmt.Errorf("spanbridge: scope %q is %d bytes encoded, over the %d-byte limit; dropping its attributes",
-			name, len(b), maxHeaderBytes))
-		b = enc(nil, len(attrs))
-	}
-	if len(b) > maxHeaderBytes {
-		otel.Handle(fmt.Errorf("spanbridge: scope name, version and schema URL are %d bytes encoded, over the %d-byte limit; dropping them",
-			len(b), maxHeaderBytes))
-		b = appendScope(nil, "", "", nil, len(attrs))
-	}
-	return b
+	})
 }
 
 // ForceFlush hands off every span that has ended (spec, trace SDK,

@@ -16,7 +16,7 @@ import { resolveTargets, type TargetSpec } from "../process/mod.ts";
 import { type DecodeCounters, Decoder } from "../decode/mod.ts";
 import {
   decodeResource,
-  type SpanBatch,
+  type OtlpBatch,
   stringAttribute,
 } from "../otlp/mod.ts";
 import type { ExportCounters, ProcessMeta, SpanSink } from "../export/mod.ts";
@@ -109,7 +109,7 @@ interface Decoded {
   tgid: number;
   /** The SDK's per-process batch sequence, one for all signals (undefined from an older SDK). */
   seq: number | undefined;
-  batch: SpanBatch;
+  batch: OtlpBatch;
 }
 
 /** Records read per drain call while the queue has room. */
@@ -302,7 +302,7 @@ export class Controller {
     const reader = this.#probe.reader;
     const left = { ...(room ?? { spans: Infinity, bytes: Infinity }) };
     const take = (item: Decoded) => {
-      const { spans, bytes } = item.batch;
+      const { items: spans, bytes } = item.batch;
       // A record over the queue's bounds fits when the queue is empty.
       const alone = room?.empty === true && out.length === 0;
       if (
@@ -321,7 +321,7 @@ export class Controller {
     const onRecord = (record: Uint8Array) => {
       const decoded = this.#decoder.decode(record);
       if (!decoded) return;
-      const { spans, bytes } = decoded.batch;
+      const { items: spans, bytes } = decoded.batch;
       if (spans > this.#largest.spans) this.#largest.spans = spans;
       if (bytes > this.#largest.bytes) this.#largest.bytes = bytes;
       take({
@@ -396,8 +396,8 @@ export class Controller {
  * resource has it (an OTEL_SERVICE_NAME given to the controller itself is
  * not applied here).
  */
-function serviceOf(batch: SpanBatch, meta: ProcessMeta): string {
-  const resource = batch.resourceSpans[0]?.resource;
+function serviceOf(batch: OtlpBatch, meta: ProcessMeta): string {
+  const resource = batch.groups[0]?.resource;
   const sent = resource &&
     stringAttribute(decodeResource(resource).attributes, "service.name");
   if (sent && !sent.startsWith("unknown_service")) return sent;

@@ -143,18 +143,18 @@ class FakeSink implements SpanSink {
     this.sendOnFlush = options.sendOnFlush ?? false;
   }
 
-  add(batch: { spans: number; signal: string; release(): void }): void {
+  add(batch: { items: number; signal: string; release(): void }): void {
     if (batch.signal === "logs") {
-      this.logRecords += batch.spans;
+      this.logRecords += batch.items;
       batch.release();
       return;
     }
-    this.received += batch.spans;
-    this.adds.push(batch.spans);
-    if (this.queued > 0 && this.queued + batch.spans > this.capacity) {
-      this.dropped += batch.spans;
+    this.received += batch.items;
+    this.adds.push(batch.items);
+    if (this.queued > 0 && this.queued + batch.items > this.capacity) {
+      this.dropped += batch.items;
     } else {
-      this.queued += batch.spans;
+      this.queued += batch.items;
     }
     batch.release();
   }

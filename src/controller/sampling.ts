@@ -9,7 +9,7 @@
 import { matchesGlob } from "node:path";
 import {
   applyTraceIdRatio,
-  type SpanBatch,
+  type OtlpBatch,
   TraceIdRatio,
 } from "../otlp/mod.ts";
 import type { ProcessMeta } from "../export/mod.ts";
@@ -100,7 +100,7 @@ export class Sampler {
    * batch itself when all are kept), or undefined when none are: then the
    * batch is released here.
    */
-  apply(batch: SpanBatch, meta: ProcessMeta): SpanBatch | undefined {
+  apply(batch: OtlpBatch, meta: ProcessMeta): OtlpBatch | undefined {
     // Spans only: a log record's trace id is a field of another number,
     // and log records are not sampled (they pass as they came).
     if (batch.signal !== "traces") return batch;

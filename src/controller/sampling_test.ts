@@ -1,20 +1,20 @@
 import assert from "node:assert/strict";
-import { SpanBatch } from "../otlp/mod.ts";
+import { OtlpBatch } from "../otlp/mod.ts";
 import { sampleSpans, sampleTraces } from "../../testing/traces.ts";
 import { sampleLogRecords, sampleLogs } from "../../testing/logs.ts";
 import type { ProcessMeta } from "../export/mod.ts";
 import { Sampler, selects } from "./sampling.ts";
 
 /** A batch of one span per top byte in `tops` (< 0x80: kept at ratio 0.5), releases counted in `released`. */
-function batchOf(tops: number[], released: { n: number }): SpanBatch {
+function batchOf(tops: number[], released: { n: number }): OtlpBatch {
   const spans = sampleSpans(tops.length).map((s, i) => {
     s.traceId = new Uint8Array(16);
     s.traceId[9] = tops[i];
     s.traceId[15] = i;
     return s;
   });
-  const batch = SpanBatch.fromTracesData(sampleTraces(spans));
-  return new SpanBatch(batch.resourceSpans, batch.spans, () => released.n++);
+  const batch = OtlpBatch.fromTracesData(sampleTraces(spans));
+  return new OtlpBatch(batch.groups, batch.items, () => released.n++);
 }
 
 const app: ProcessMeta = { pid: 10, exePath: "/srv/app/bin/server" };
@@ -63,7 +63,7 @@ Deno.test("Sampler counts sampled-out spans, passes kept batches on and releases
   assert.equal(sampler.apply(all, gone), all);
   // Mixed: a new batch of the kept spans; releasing it releases the source.
   const mixed = sampler.apply(batchOf([0, 0x90, 0xff], released), gone);
-  assert.equal(mixed?.spans, 1);
+  assert.equal(mixed?.items, 1);
   assert.equal(released.n, 0);
   mixed!.release();
   assert.equal(released.n, 1);
@@ -80,7 +80,7 @@ Deno.test("Sampler counts sampled-out spans, passes kept batches on and releases
 
 Deno.test("Sampler passes log batches on as they came: log records are not sampled", () => {
   const sampler = new Sampler({ rules: [], defaultRatio: 0 });
-  const logs = SpanBatch.fromLogsData(sampleLogs(sampleLogRecords(3)));
+  const logs = OtlpBatch.fromLogsData(sampleLogs(sampleLogRecords(3)));
   assert.equal(sampler.apply(logs, app), logs);
   assert.deepEqual(sampler.counters(), { sampledOut: 0 });
 });

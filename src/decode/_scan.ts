@@ -1,7 +1,11 @@
 /**
- * Reads a TracesData payload into a {@linkcode SpanBatch}: validates the
- * whole message on the wire, checks every span's ids, decodes only the
- * resources and keeps each ScopeSpans as the bytes it came in.
+ * The scan of an OTLP payload into a {@linkcode OtlpBatch}, one for every
+ * signal: TracesData and LogsData share their framing (`repeated
+ * Resource{Spans,Logs} = 1`; in each a resource = 1, scope groups = 2,
+ * schema_url = 3; in each scope group the items = 2), so one walker reads it
+ * and a {@linkcode SignalScan} says how one item (a span, a log record) is
+ * checked. It validates the whole message on the wire, decodes only the
+ * resources and keeps each scope group as the bytes it came in.
  *
  * Validity is that of the full decoder (`fromBinary` plus the id checks):
  * scan_differential_test.ts holds the two side by side.
@@ -9,37 +13,30 @@
  * @module
  */
 
-import { fromBinary, mergeFromBinary } from "@bufbuild/protobuf";
+import {
+  type DescMessage,
+  fromBinary,
+  mergeFromBinary,
+  type MessageShape,
+} from "@bufbuild/protobuf";
 import { ResourceSchema } from "../../gen/opentelemetry/proto/resource/v1/resource_pb.ts";
 import {
-  ResourceSpansSchema,
-  ScopeSpansSchema,
-  type Span,
-  SpanSchema,
-  TracesDataSchema,
-} from "../../gen/opentelemetry/proto/trace/v1/trace_pb.ts";
-import {
+  type EncodedGroup,
   type EncodedResource,
-  type EncodedResourceSpans,
   encodeResource,
+  OtlpBatch,
   resourceKey,
-  SpanBatch,
+  type Signal,
 } from "../otlp/mod.ts";
-import { Lenient, rulesOf, WireWalker } from "./_wire.ts";
+import { Lenient, type MessageRules, rulesOf, WireWalker } from "./_wire.ts";
 
 /** Why a payload was refused, in the terms of decoder.ts. */
 export interface ScanProblem {
   /** The CorruptReason. */
-  reason: "bad_protobuf" | "bad_trace_id" | "bad_span_id";
+  reason: "bad_protobuf" | IdReason;
   /** A sentence fragment for the log. */
   detail: string;
 }
-
-const tracesDataRules = rulesOf(TracesDataSchema);
-const resourceSpansRules = rulesOf(ResourceSpansSchema);
-const scopeSpansRules = rulesOf(ScopeSpansSchema);
-const spanRules = rulesOf(SpanSchema);
-const resourceRules = rulesOf(ResourceSchema);
 
 /**
  * Interns resources by their encoding: the records of one process carry the
@@ -85,85 +82,174 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   return true;
 }
 
+/** The reason an item's ids are bad. */
+export type IdReason = "bad_trace_id" | "bad_span_id";
+
 /**
- * Reads `payload` (which the batch will share, so it must not change) into a
- * batch; resources are decoded through `resources`.
+ * What differs between the scans of two signals: their messages and the
+ * check of one item. The field names in error messages come from the
+ * schemas ("TracesData.resource_spans", "ScopeLogs.log_records").
  */
-export function scanTraces(
-  payload: Uint8Array,
-  resources: ResourceMemo = new ResourceMemo(),
-): SpanBatch | ScanProblem {
-  try {
-    return new Scan(payload, resources).traces();
-  } catch (e) {
-    if (e instanceof Lenient) return decodeFully(payload);
-    return notTraces(e);
+export interface SignalScan<Data extends DescMessage> {
+  /** The signal of the batches made. */
+  readonly signal: Signal;
+  /** TracesData, LogsData. */
+  readonly data: Data;
+  /** ResourceSpans, ResourceLogs. */
+  readonly group: DescMessage;
+  /** ScopeSpans, ScopeLogs. */
+  readonly scope: DescMessage;
+  /**
+   * Walks one item, from `walker.pos` to `end` (leaving the walker at
+   * `end`), validating it on the wire; returns why its ids are bad, if they
+   * are.
+   */
+  item(walker: WireWalker, end: number): IdReason | undefined;
+  /** A sentence fragment about the encoded item refused for `reason`. */
+  describe(item: Uint8Array, reason: IdReason): string;
+  /** The first item with bad ids in fully decoded data, if any. */
+  firstBadItem(data: MessageShape<Data>): ScanProblem | undefined;
+  /** The batch of fully decoded data (its scope groups re-encoded). */
+  batchOf(data: MessageShape<Data>): OtlpBatch;
+}
+
+/** A scanner of one signal's payloads: its rules and field names compiled once. */
+export class SignalScanner<Data extends DescMessage> {
+  /** What the scan of this signal differs in. */
+  readonly signal: SignalScan<Data>;
+  /** The rules of the data message. */
+  readonly dataRules: MessageRules;
+  /** The rules of the group message. */
+  readonly groupRules: MessageRules;
+  /** The rules of the scope message. */
+  readonly scopeRules: MessageRules;
+  /** "TracesData.resource_spans", for error messages; likewise below. */
+  readonly groupsName: string;
+  /** "ResourceSpans.resource". */
+  readonly resourceName: string;
+  /** "ResourceSpans.scope_spans". */
+  readonly scopesName: string;
+  /** "ResourceSpans.schema_url". */
+  readonly schemaUrlName: string;
+  /** "ScopeSpans.spans". */
+  readonly itemsName: string;
+
+  /** Compiles the rules of `signal`'s messages. */
+  constructor(signal: SignalScan<Data>) {
+    this.signal = signal;
+    this.dataRules = rulesOf(signal.data);
+    this.groupRules = rulesOf(signal.group);
+    this.scopeRules = rulesOf(signal.scope);
+    const name = (rules: MessageRules, fieldNo: number) =>
+      rules.fields[fieldNo]!.name;
+    this.groupsName = name(this.dataRules, 1);
+    this.resourceName = name(this.groupRules, 1);
+    this.scopesName = name(this.groupRules, 2);
+    this.schemaUrlName = name(this.groupRules, 3);
+    this.itemsName = name(this.scopeRules, 2);
+  }
+
+  /**
+   * Reads `payload` (which the batch will share, so it must not change) into
+   * a batch; resources are interned through `resources`.
+   */
+  scan(
+    payload: Uint8Array,
+    resources: ResourceMemo = new ResourceMemo(),
+  ): OtlpBatch | ScanProblem {
+    try {
+      return new Scan(this, payload, resources).data();
+    } catch (e) {
+      if (e instanceof Lenient) return this.#decodeFully(payload);
+      return this.#notData(e);
+    }
+  }
+
+  /**
+   * The full decoder: for payloads {@linkcode WireWalker} found valid only
+   * under fromBinary's lenient reading. Their scope groups are re-encoded,
+   * so what leaves is canonical protobuf every receiver reads alike.
+   */
+  #decodeFully(payload: Uint8Array): OtlpBatch | ScanProblem {
+    let data;
+    try {
+      data = fromBinary(this.signal.data, payload);
+    } catch (e) {
+      return this.#notData(e);
+    }
+    return this.signal.firstBadItem(data) ?? this.signal.batchOf(data);
+  }
+
+  #notData(e: unknown): ScanProblem {
+    return {
+      reason: "bad_protobuf",
+      detail: `payload is not a ${this.signal.data.name} message: ${
+        (e as Error).message
+      }`,
+    };
   }
 }
 
-function notTraces(e: unknown): ScanProblem {
-  return {
-    reason: "bad_protobuf",
-    detail: `payload is not a TracesData message: ${(e as Error).message}`,
-  };
-}
+const resourceRules = rulesOf(ResourceSchema);
 
-/** The first span with a bad id, remembered until the structure is known to be valid. */
-interface IdProblem {
-  reason: "bad_trace_id" | "bad_span_id";
-  span: Uint8Array;
-}
-
-const idFields = [
-  "",
-  "Span.trace_id",
-  "Span.span_id",
-  "",
-  "Span.parent_span_id",
-];
-
-class Scan {
+class Scan<Data extends DescMessage> {
+  readonly #rules: SignalScanner<Data>;
   readonly #walker: WireWalker;
   readonly #resources: ResourceMemo;
-  #idProblem: IdProblem | undefined;
+  /** The first item with bad ids, reported once the structure is known valid. */
+  #bad: { reason: IdReason; item: Uint8Array } | undefined;
 
-  constructor(payload: Uint8Array, resources: ResourceMemo) {
+  constructor(
+    rules: SignalScanner<Data>,
+    payload: Uint8Array,
+    resources: ResourceMemo,
+  ) {
+    this.#rules = rules;
     this.#walker = new WireWalker(payload);
     this.#resources = resources;
   }
 
-  traces(): SpanBatch | ScanProblem {
+  data(): OtlpBatch | ScanProblem {
     const walker = this.#walker;
-    const groups: EncodedResourceSpans[] = [];
+    const groups: EncodedGroup[] = [];
     const end = walker.length;
     while (walker.pos < end) {
       const tag = walker.tag();
       const fieldNo = tag >>> 3;
       const wireType = tag & 7;
       if (fieldNo === 1) {
-        const stop = walker.enter(wireType, end, "TracesData.resource_spans");
-        groups.push(this.#resourceSpans(stop));
+        const stop = walker.enter(wireType, end, this.#rules.groupsName);
+        groups.push(this.#group(stop));
       } else {
-        walker.field(tracesDataRules, fieldNo, wireType, end, 1);
+        walker.field(this.#rules.dataRules, fieldNo, wireType, end, 1);
       }
     }
-    if (this.#idProblem) return idProblem(this.#idProblem);
-    return new SpanBatch(groups);
+    if (this.#bad) {
+      const { reason, item } = this.#bad;
+      return { reason, detail: this.#rules.signal.describe(item, reason) };
+    }
+    return new OtlpBatch(
+      groups,
+      undefined,
+      undefined,
+      this.#rules.signal.signal,
+    );
   }
 
-  #resourceSpans(end: number): EncodedResourceSpans {
+  #group(end: number): EncodedGroup {
     const walker = this.#walker;
+    const rules = this.#rules;
     let resource: EncodedResource | undefined;
     let schemaUrl = "";
-    const scopeSpans: Uint8Array[] = [];
-    let spans = 0;
+    const scopes: Uint8Array[] = [];
+    let items = 0;
     while (walker.pos < end) {
       const tag = walker.tag();
       const fieldNo = tag >>> 3;
       const wireType = tag & 7;
       switch (fieldNo) {
         case 1: {
-          const stop = walker.enter(wireType, end, "ResourceSpans.resource");
+          const stop = walker.enter(wireType, end, rules.resourceName);
           const body = walker.pos;
           walker.message(resourceRules, stop, 3);
           // A repeated message field merges, as in fromBinary.
@@ -177,115 +263,41 @@ class Scan {
           break;
         }
         case 2: {
-          const stop = walker.enter(wireType, end, "ResourceSpans.scope_spans");
+          const stop = walker.enter(wireType, end, rules.scopesName);
           const body = walker.pos;
-          spans += this.#scopeSpans(stop);
-          scopeSpans.push(walker.bytes(body, stop));
+          items += this.#scope(stop);
+          scopes.push(walker.bytes(body, stop));
           break;
         }
         case 3:
-          schemaUrl = walker.string(wireType, end, "ResourceSpans.schema_url");
+          schemaUrl = walker.string(wireType, end, rules.schemaUrlName);
           break;
         default:
-          walker.field(resourceSpansRules, fieldNo, wireType, end, 2);
+          walker.field(rules.groupRules, fieldNo, wireType, end, 2);
       }
     }
-    return { resource, schemaUrl, scopeSpans, spans };
+    return { resource, schemaUrl, scopes, items };
   }
 
-  #scopeSpans(end: number): number {
+  #scope(end: number): number {
     const walker = this.#walker;
-    let spans = 0;
+    let items = 0;
     while (walker.pos < end) {
       const tag = walker.tag();
       const fieldNo = tag >>> 3;
       const wireType = tag & 7;
       if (fieldNo === 2) {
-        const stop = walker.enter(wireType, end, "ScopeSpans.spans");
-        this.#span(stop);
-        spans++;
-      } else {
-        walker.field(scopeSpansRules, fieldNo, wireType, end, 3);
-      }
-    }
-    return spans;
-  }
-
-  #span(end: number): void {
-    const walker = this.#walker;
-    const start = walker.pos;
-    // Singular fields: the last occurrence counts, as in fromBinary.
-    let traceId = 0;
-    let spanId = 0;
-    let parentSpanId = 0;
-    while (walker.pos < end) {
-      const tag = walker.tag();
-      const fieldNo = tag >>> 3;
-      const wireType = tag & 7;
-      if (fieldNo === 1 || fieldNo === 2 || fieldNo === 4) {
-        // Bytes fields: nothing to check beyond their length.
-        const stop = walker.enter(wireType, end, idFields[fieldNo]);
-        const length = stop - walker.pos;
-        walker.pos = stop;
-        if (fieldNo === 1) traceId = length;
-        else if (fieldNo === 2) spanId = length;
-        else parentSpanId = length;
-      } else {
-        walker.field(spanRules, fieldNo, wireType, end, 4);
-      }
-    }
-    if (this.#idProblem) return;
-    if (traceId !== 16) {
-      this.#idProblem = {
-        reason: "bad_trace_id",
-        span: walker.bytes(start, end),
-      };
-    } else if (spanId !== 8 || (parentSpanId !== 0 && parentSpanId !== 8)) {
-      this.#idProblem = {
-        reason: "bad_span_id",
-        span: walker.bytes(start, end),
-      };
-    }
-  }
-}
-
-function idProblem({ reason, span: bytes }: IdProblem): ScanProblem {
-  const span = fromBinary(SpanSchema, bytes);
-  return { reason, detail: describeIds(span) };
-}
-
-function describeIds(span: Span): string {
-  return span.traceId.length !== 16
-    ? `span "${span.name}" has a ${span.traceId.length}-byte trace id`
-    : `span "${span.name}" has a ${span.spanId.length}-byte id and a ${span.parentSpanId.length}-byte parent id`;
-}
-
-/**
- * The full decoder: for payloads {@linkcode WireWalker} found valid only
- * under fromBinary's lenient reading. Their ScopeSpans are re-encoded, so
- * what leaves is canonical protobuf every receiver reads alike.
- */
-function decodeFully(payload: Uint8Array): SpanBatch | ScanProblem {
-  let traces;
-  try {
-    traces = fromBinary(TracesDataSchema, payload);
-  } catch (e) {
-    return notTraces(e);
-  }
-  for (const rs of traces.resourceSpans) {
-    for (const ss of rs.scopeSpans) {
-      for (const span of ss.spans) {
-        if (span.traceId.length !== 16) {
-          return { reason: "bad_trace_id", detail: describeIds(span) };
+        const stop = walker.enter(wireType, end, this.#rules.itemsName);
+        const start = walker.pos;
+        const reason = this.#rules.signal.item(walker, stop);
+        if (reason && !this.#bad) {
+          this.#bad = { reason, item: walker.bytes(start, stop) };
         }
-        if (
-          span.spanId.length !== 8 ||
-          (span.parentSpanId.length !== 0 && span.parentSpanId.length !== 8)
-        ) {
-          return { reason: "bad_span_id", detail: describeIds(span) };
-        }
+        items++;
+      } else {
+        walker.field(this.#rules.scopeRules, fieldNo, wireType, end, 3);
       }
     }
+    return items;
   }
-  return SpanBatch.fromTracesData(traces);
 }

@@ -1,12 +1,12 @@
 /**
- * Turns ring records into {@linkcode SpanBatch}es of spans or log records,
+ * Turns ring records into {@linkcode OtlpBatch}es of spans or log records,
  * by the signal of their batch header. Every record is either validated or
  * counted as corrupt by reason; nothing is thrown.
  *
  * @module
  */
 
-import { type Signal, SpanBatch } from "../otlp/mod.ts";
+import { OtlpBatch, type Signal } from "../otlp/mod.ts";
 import { endedLayout } from "../wire/mod.ts";
 import {
   BATCH_HEADER_SIZE,
@@ -17,8 +17,9 @@ import {
   RECORD_MAGIC,
   type RecordHeader,
 } from "./header.ts";
-import { ResourceMemo, scanTraces } from "./_scan.ts";
-import { scanLogs } from "./_scan_logs.ts";
+import { ResourceMemo } from "./_scan.ts";
+import { traceScanner } from "./_scan_traces.ts";
+import { logScanner } from "./_scan_logs.ts";
 import { CopyArena } from "./_arena.ts";
 
 /** Why a record was rejected. */
@@ -94,7 +95,7 @@ export interface DecodedRecord {
    * copy of the record (which may be reused at once); `batch.release()`
    * hands the copy back once they were exported or dropped.
    */
-  batch: SpanBatch;
+  batch: OtlpBatch;
 }
 
 /** Options of {@linkcode Decoder}. */
@@ -154,7 +155,7 @@ export class Decoder {
    * Decodes one record (header + payload, possibly padded): validates the
    * whole TracesData (or LogsData, by the batch header's signal) and every
    * span's (log record's) ids, decodes only the resources (see
-   * {@linkcode SpanBatch}). Returns undefined and counts the reason when the
+   * {@linkcode OtlpBatch}). Returns undefined and counts the reason when the
    * record is corrupt. The payload is copied first, so `record` may be
    * reused afterwards.
    */
@@ -222,10 +223,8 @@ export class Decoder {
     // The header is the SDK's, not part of the OTLP message.
     if (batch) payload = payload.subarray(BATCH_HEADER_SIZE);
     const copy = this.#copies.copy(payload);
-    const scanned = signal === "logs"
-      ? scanLogs(copy.bytes, this.#resources)
-      : scanTraces(copy.bytes, this.#resources);
-    if (!(scanned instanceof SpanBatch)) {
+    const scanned = scanners[signal].scan(copy.bytes, this.#resources);
+    if (!(scanned instanceof OtlpBatch)) {
       copy.release();
       return this.#reject(
         scanned.reason,
@@ -235,16 +234,16 @@ export class Decoder {
         signal,
       );
     }
-    const decoded = new SpanBatch(
-      scanned.resourceSpans,
-      scanned.spans,
+    const decoded = new OtlpBatch(
+      scanned.groups,
+      scanned.items,
       copy.release,
       signal,
     );
     this.#counters.records++;
     this.#counters.bytes += header.len;
-    if (signal === "logs") this.#counters.logRecords += decoded.spans;
-    else this.#counters.spans += decoded.spans;
+    if (signal === "logs") this.#counters.logRecords += decoded.items;
+    else this.#counters.spans += decoded.items;
     if (!batch) this.#counters.unsequenced++;
     return { header, seq: batch?.seq, batch: decoded };
   }
@@ -272,6 +271,9 @@ export class Decoder {
     return undefined;
   }
 }
+
+/** The scanner of each signal's payloads. */
+const scanners = { traces: traceScanner, logs: logScanner } as const;
 
 /** The signal of a batch header's SB_SIGNAL_* value; undefined for one not decoded here. */
 function signalOf(value: number): Signal | undefined {

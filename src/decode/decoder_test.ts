@@ -12,7 +12,7 @@ import {
   readBatchHeader,
 } from "./header.ts";
 import { mutate, random, validPayloads } from "../../testing/mutations.ts";
-import { scanTraces } from "./_scan.ts";
+import { traceScanner } from "./_scan_traces.ts";
 import { LogsDataSchema } from "../../gen/opentelemetry/proto/logs/v1/logs_pb.ts";
 import { sampleLogRecords, sampleLogs } from "../../testing/logs.ts";
 import { endedLayout } from "../wire/mod.ts";
@@ -38,7 +38,7 @@ Deno.test("decoder decodes a valid record and counts it", () => {
   const d = new Decoder();
   const out = d.decode(record());
   ok(out);
-  strictEqual(out.batch.spans, 3);
+  strictEqual(out.batch.items, 3);
   strictEqual(out.header.tgid, 100);
   // A bare TracesData, as an SDK older than the batch header sends it.
   strictEqual(out.seq, undefined);
@@ -67,7 +67,7 @@ Deno.test("decoder strips the SDK's batch header and returns its sequence", () =
   );
   ok(out);
   strictEqual(out.seq, 2 ** 40 + 7);
-  strictEqual(out.batch.spans, 3);
+  strictEqual(out.batch.items, 3);
   strictEqual(
     out.batch.toTracesData().resourceSpans[0].scopeSpans[0].spans[1].name,
     "query 1",
@@ -100,7 +100,10 @@ Deno.test("the batch magic never begins a valid TracesData, so headed and bare b
   // A headed batch is not a protobuf message: its first byte is a tag of
   // field number 0 ...
   const headed = encodeBatch({ seq: 1 }, payload);
-  ok(!("spans" in scanTraces(headed)), "a headed batch scanned as TracesData");
+  ok(
+    !("spans" in traceScanner.scan(headed)),
+    "a headed batch scanned as TracesData",
+  );
   // ... so no valid TracesData, of all the test payloads, reads as headed.
   for (const valid of validPayloads()) {
     strictEqual(readBatchHeader(valid), undefined);
@@ -112,7 +115,7 @@ Deno.test("decoder uses header.len, not the padded record length", () => {
   padded.set(record());
   padded.fill(0xff, HEADER_SIZE + payload.length);
   const d = new Decoder();
-  strictEqual(d.decode(padded)?.batch.spans, 3);
+  strictEqual(d.decode(padded)?.batch.items, 3);
 });
 
 Deno.test("decoder output does not alias the record buffer", () => {
@@ -127,7 +130,7 @@ Deno.test("decoder output does not alias the record buffer", () => {
 
 Deno.test("decoder accepts an empty TracesData", () => {
   const d = new Decoder();
-  strictEqual(d.decode(record(0, 0, new Uint8Array()))?.batch.spans, 0);
+  strictEqual(d.decode(record(0, 0, new Uint8Array()))?.batch.items, 0);
   strictEqual(d.counters().records, 1);
 });
 
@@ -225,8 +228,8 @@ for (const [what, reason, make] of corruptCases) {
 
 Deno.test("decoder gives records with the same resource the same interned resource and key", () => {
   const d = new Decoder();
-  const a = d.decode(record(1))!.batch.resourceSpans[0].resource;
-  const b = d.decode(record(2))!.batch.resourceSpans[0].resource;
+  const a = d.decode(record(1))!.batch.groups[0].resource;
+  const b = d.decode(record(2))!.batch.groups[0].resource;
   ok(a !== undefined);
   strictEqual(a, b);
   strictEqual(typeof a.key, "string");
@@ -239,7 +242,7 @@ Deno.test("decoder honours a larger maxPayload", () => {
   strictEqual(new Decoder().decode(record(0, 0, bytes)), undefined);
   strictEqual(
     new Decoder({ maxPayloadBytes: 4 << 20 }).decode(record(0, 0, bytes))
-      ?.batch.spans,
+      ?.batch.items,
     4000,
   );
 });
@@ -321,7 +324,7 @@ Deno.test("decoder reuses a record's copy only after its batch was released", ()
   ok(large.length > 128 << 10, "a record that gets a buffer of its own");
   const d = new Decoder();
   const bufferOf = (out: ReturnType<Decoder["decode"]>) =>
-    out!.batch.resourceSpans[0].scopeSpans[0].buffer;
+    out!.batch.groups[0].scopes[0].buffer;
   const a = d.decode(record(0, 0, large));
   const b = d.decode(record(1, 0, large));
   ok(bufferOf(a) !== bufferOf(b));
@@ -352,7 +355,7 @@ Deno.test("decoder decodes a logs batch by its header's signal and counts log re
   const out = d.decode(record(0, 0, logsPayload(records)));
   ok(out);
   strictEqual(out.batch.signal, "logs");
-  strictEqual(out.batch.spans, 4);
+  strictEqual(out.batch.items, 4);
   strictEqual(out.seq, 5);
   const logs = out.batch.toLogsData();
   strictEqual(
@@ -363,7 +366,7 @@ Deno.test("decoder decodes a logs batch by its header's signal and counts log re
     logs.resourceLogs[0].scopeLogs[0].logRecords[3].traceId.length,
     0,
   );
-  strictEqual(out.batch.resourceSpans[0].resource?.key !== undefined, true);
+  strictEqual(out.batch.groups[0].resource?.key !== undefined, true);
   const { records: n, spans, logRecords, corrupt } = d.counters();
   deepStrictEqual({ n, spans, logRecords, corrupt }, {
     n: 1,
@@ -375,8 +378,8 @@ Deno.test("decoder decodes a logs batch by its header's signal and counts log re
   const traces = d.decode(record(0, 0, encodeBatch({ seq: 1 }, payload)))!;
   strictEqual(traces.batch.signal, "traces");
   strictEqual(
-    traces.batch.resourceSpans[0].resource,
-    out.batch.resourceSpans[0].resource,
+    traces.batch.groups[0].resource,
+    out.batch.groups[0].resource,
   );
 });
 
@@ -431,7 +434,7 @@ Deno.test("decoder reads a lenient LogsData (a varint overflowing 64 bits) throu
   );
   ok(out);
   strictEqual(out.batch.signal, "logs");
-  strictEqual(out.batch.spans, 1);
+  strictEqual(out.batch.items, 1);
   // Re-encoded, not forwarded.
-  ok(out.batch.resourceSpans[0].scopeSpans[0].length !== scope.length - 2);
+  ok(out.batch.groups[0].scopes[0].length !== scope.length - 2);
 });

@@ -1,6 +1,6 @@
 /**
  * Ring record framing and OTLP decoding: {@linkcode Decoder} turns records
- * described by bpf/ended.h into validated {@linkcode SpanBatch}es, counting
+ * described by bpf/ended.h into validated {@linkcode OtlpBatch}es, counting
  * bad ones.
  *
  * @module

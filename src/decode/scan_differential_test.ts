@@ -12,9 +12,9 @@ import {
 } from "../../gen/opentelemetry/proto/trace/v1/trace_pb.ts";
 import { hex } from "../otlp/mod.ts";
 import { mergeResource, readResourceEnv } from "../export/mod.ts";
-import { encodeResource, SpanBatch } from "../otlp/mod.ts";
+import { encodeResource, OtlpBatch } from "../otlp/mod.ts";
 import { mutate, random, validPayloads } from "../../testing/mutations.ts";
-import { scanTraces } from "./_scan.ts";
+import { traceScanner } from "./_scan_traces.ts";
 
 /** The decoder before the pass-through: fromBinary, then the id checks. */
 function fullDecode(payload: Uint8Array): TracesData | string {
@@ -57,23 +57,23 @@ const merged = mergeResource(undefined, { pid: 7 }, readResourceEnv({}), host);
 /** Checks one input; returns the verdict. */
 function compare(payload: Uint8Array, what: string): string {
   const full = fullDecode(payload);
-  const fast = scanTraces(payload);
-  if (!(fast instanceof SpanBatch)) {
+  const fast = traceScanner.scan(payload);
+  if (!(fast instanceof OtlpBatch)) {
     deepStrictEqual(fast.reason, full, `${what}: ${fast.detail}`);
     return fast.reason;
   }
   ok(typeof full !== "string", `${what}: the full decoder says ${full}`);
   const spans = full.resourceSpans.flatMap((rs) => rs.scopeSpans)
     .reduce((n, ss) => n + ss.spans.length, 0);
-  deepStrictEqual(fast.spans, spans, what);
+  deepStrictEqual(fast.items, spans, what);
   deepStrictEqual(
     content(fast.toTracesData().resourceSpans),
     content(full.resourceSpans),
     what,
   );
   // What leaves for the receiver: the old path re-encoded everything.
-  const exported = new SpanBatch(
-    fast.resourceSpans.map((rs) => ({
+  const exported = new OtlpBatch(
+    fast.groups.map((rs) => ({
       ...rs,
       resource: encodeResource(merged),
     })),

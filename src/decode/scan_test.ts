@@ -17,8 +17,9 @@ import {
   TracesDataSchema,
 } from "../../gen/opentelemetry/proto/trace/v1/trace_pb.ts";
 import { attr, realisticTraces, sampleSpans } from "../../testing/traces.ts";
-import { decodeResource, encodeResource, SpanBatch } from "../otlp/mod.ts";
-import { ResourceMemo, type ScanProblem, scanTraces } from "./_scan.ts";
+import { decodeResource, encodeResource, OtlpBatch } from "../otlp/mod.ts";
+import { ResourceMemo, type ScanProblem } from "./_scan.ts";
+import { traceScanner } from "./_scan_traces.ts";
 
 /** TracesData bytes around one span given as bytes, in a scope with a name. */
 function tracesAround(span: Uint8Array): Uint8Array {
@@ -38,23 +39,23 @@ const spanBytes = (extra: number[] = [], before: number[] = []) =>
     ...extra,
   ]);
 
-function accepted(payload: Uint8Array): SpanBatch {
-  const batch = scanTraces(payload);
-  ok(batch instanceof SpanBatch, (batch as ScanProblem).detail);
+function accepted(payload: Uint8Array): OtlpBatch {
+  const batch = traceScanner.scan(payload);
+  ok(batch instanceof OtlpBatch, (batch as ScanProblem).detail);
   return batch;
 }
 
 function refused(payload: Uint8Array): ScanProblem {
-  const problem = scanTraces(payload);
-  ok(!(problem instanceof SpanBatch), "the payload was accepted");
+  const problem = traceScanner.scan(payload);
+  ok(!(problem instanceof OtlpBatch), "the payload was accepted");
   return problem;
 }
 
 Deno.test("scan keeps each ScopeSpans as the very bytes it came in", () => {
   const payload = toBinary(TracesDataSchema, realisticTraces(5));
   const batch = accepted(payload);
-  strictEqual(batch.spans, 5);
-  const [scope] = batch.resourceSpans[0].scopeSpans;
+  strictEqual(batch.items, 5);
+  const [scope] = batch.groups[0].scopes;
   strictEqual(scope.buffer, payload.buffer);
   deepStrictEqual(
     scope,
@@ -64,7 +65,7 @@ Deno.test("scan keeps each ScopeSpans as the very bytes it came in", () => {
     ),
   );
   deepStrictEqual(
-    batch.resourceSpans[0].resource,
+    batch.groups[0].resource,
     encodeResource(realisticTraces(5).resourceSpans[0].resource!),
   );
 });
@@ -77,7 +78,7 @@ Deno.test("scan keeps unknown span fields", () => {
 
 Deno.test("scan takes the last of repeated id fields, as protobuf does", () => {
   const traceId15 = [0x0a, 15, ...new Uint8Array(15)];
-  strictEqual(accepted(tracesAround(spanBytes([], traceId15))).spans, 1);
+  strictEqual(accepted(tracesAround(spanBytes([], traceId15))).items, 1);
   const problem = refused(tracesAround(spanBytes(traceId15)));
   strictEqual(problem.reason, "bad_trace_id");
   strictEqual(problem.detail, 'span "query 1" has a 15-byte trace id');
@@ -101,7 +102,7 @@ Deno.test("scan merges a repeated resource and reads the schema URL", () => {
     .tag(1, WireType.LengthDelimited).bytes(resource("b"))
     .tag(3, WireType.LengthDelimited).string("https://example.com/s")
     .join();
-  const [rs] = accepted(w.finish()).resourceSpans;
+  const [rs] = accepted(w.finish()).groups;
   deepStrictEqual(
     decodeResource(rs.resource!).attributes.map((kv) => kv.key),
     ["a", "b"],
@@ -115,7 +116,7 @@ Deno.test("scan re-encodes what only a lenient decoder reads, instead of forward
   const span = spanBytes([0x30, ...new Array(9).fill(0xff), 0x7f]);
   const payload = tracesAround(span);
   const batch = accepted(payload);
-  const [scope] = batch.resourceSpans[0].scopeSpans;
+  const [scope] = batch.groups[0].scopes;
   notDeepStrictEqual(scope, payload.subarray(payload.length - scope.length));
   deepStrictEqual(
     fromBinary(ScopeSpansSchema, scope),
@@ -147,7 +148,7 @@ Deno.test("scan refuses nesting deeper than fromBinary's limit of 100", () => {
     }
     strictEqual(full, valid, `fromBinary at depth ${depth}`);
     strictEqual(
-      scanTraces(payload) instanceof SpanBatch,
+      traceScanner.scan(payload) instanceof OtlpBatch,
       valid,
       `depth ${depth}`,
     );

@@ -5,7 +5,7 @@ import {
   sampleTraces,
 } from "../../testing/traces.ts";
 import { createConsoleExporter } from "./console_exporter.ts";
-import { SpanBatch } from "../otlp/mod.ts";
+import { OtlpBatch } from "../otlp/mod.ts";
 import { sampleLogRecords, sampleLogs } from "../../testing/logs.ts";
 
 Deno.test("console exporter prints one OTLP/JSON line per span", async () => {
@@ -26,7 +26,7 @@ Deno.test("console exporter prints one OTLP/JSON line per span", async () => {
 Deno.test("console exporter prints one OTLP/JSON line per log record", async () => {
   const lines: string[] = [];
   const exporter = createConsoleExporter((line) => lines.push(line));
-  const batch = SpanBatch.fromLogsData(sampleLogs(sampleLogRecords(2)));
+  const batch = OtlpBatch.fromLogsData(sampleLogs(sampleLogRecords(2)));
   deepStrictEqual(await exporter.export(batch), { ok: true, rejected: 0 });
   strictEqual(lines.length, 2);
   const second = JSON.parse(lines[1]);

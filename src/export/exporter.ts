@@ -4,7 +4,7 @@
  * @module
  */
 
-import type { SpanBatch } from "../otlp/mod.ts";
+import type { OtlpBatch } from "../otlp/mod.ts";
 
 /** How one export call ended. */
 export type ExportOutcome =
@@ -24,7 +24,7 @@ export interface SpanExporter {
    * Delivers `request`: one export request, one ResourceSpans per resource
    * and schema URL. Never rejects.
    */
-  export(request: SpanBatch): Promise<ExportOutcome>;
+  export(request: OtlpBatch): Promise<ExportOutcome>;
   /** Waits for exports in progress and releases connections. */
   shutdown(): Promise<void>;
 }

@@ -9,7 +9,7 @@
  * not exist there). That exporter is only `createOtlpHttpExportDelegate`
  * with a ReadableSpan serializer. We build the same delegate with a
  * serializer of our batches (protobuf: the validated ScopeSpans bytes the SDK
- * sent, copied behind the merged resources, see SpanBatch.toBinary; OTLP/JSON:
+ * sent, copied behind the merged resources, see OtlpBatch.toBinary; OTLP/JSON:
  * a full decode and otlp_json.ts, several times slower), so the spans leave
  * exact while OpenTelemetry JS still does the transport (otlp_transport.ts,
  * the one every signal uses). Log batches travel the same way: LogsData
@@ -25,7 +25,7 @@ import {
   ExportTraceServiceResponseSchema,
 } from "../../gen/opentelemetry/proto/collector/trace/v1/trace_service_pb.ts";
 import { ExportLogsServiceResponseSchema } from "../../gen/opentelemetry/proto/collector/logs/v1/logs_service_pb.ts";
-import { BufferPool, type SpanBatch, toOtlpJson } from "../otlp/mod.ts";
+import { BufferPool, type OtlpBatch, toOtlpJson } from "../otlp/mod.ts";
 import type { ExportOutcome, SpanExporter } from "./exporter.ts";
 import {
   createOtlpTransport,
@@ -59,7 +59,7 @@ export function createOtlpExporter(
   // transport encodes within send(), so `body` is always the current one's.
   const bodies = new BufferPool(bodyPoolBytes);
   let body: Uint8Array<ArrayBuffer> | undefined;
-  const transport = createOtlpTransport<SpanBatch, ExportTraceServiceResponse>(
+  const transport = createOtlpTransport<OtlpBatch, ExportTraceServiceResponse>(
     config,
     {
       serializer: {
@@ -71,7 +71,7 @@ export function createOtlpExporter(
       },
       items: {
         name: signal === "logs" ? "log" : "span",
-        countItems: (b) => b.spans,
+        countItems: (b) => b.items,
       },
     },
     concurrencyLimit,

@@ -10,7 +10,7 @@ import {
   sampleSpans,
   sampleTraces,
 } from "../../testing/traces.ts";
-import { SpanBatch } from "../otlp/mod.ts";
+import { OtlpBatch } from "../otlp/mod.ts";
 import {
   type LogsData,
   LogsDataSchema,
@@ -35,7 +35,7 @@ interface Got {
   headers: Headers;
 }
 
-const richRequest = (): SpanBatch => sampleBatch(richTraces());
+const richRequest = (): OtlpBatch => sampleBatch(richTraces());
 
 /** Exports `request` once to a fresh receiver and returns what it saw. */
 async function exportOnce(
@@ -62,7 +62,7 @@ async function exportOnce(
   }
 }
 
-function sameTraces(got: TracesData, sent: SpanBatch) {
+function sameTraces(got: TracesData, sent: OtlpBatch) {
   ok(equals(TracesDataSchema, got, sent.toTracesData()), "traces differ");
 }
 
@@ -344,7 +344,7 @@ for (const protocol of ["http/protobuf", "http/json"] as const) {
     const exporter = createOtlpExporter(config);
     const logs = sampleLogs(sampleLogRecords(5));
     try {
-      const outcome = await exporter.export(SpanBatch.fromLogsData(logs));
+      const outcome = await exporter.export(OtlpBatch.fromLogsData(logs));
       deepStrictEqual(outcome, { ok: true, rejected: 2, message: "too old" });
     } finally {
       await exporter.shutdown();
@@ -369,7 +369,7 @@ Deno.test("OTLP exporter names log records when their export fails", async () =>
   );
   try {
     const outcome = await exporter.export(
-      SpanBatch.fromLogsData(sampleLogs(sampleLogRecords(1))),
+      OtlpBatch.fromLogsData(sampleLogs(sampleLogRecords(1))),
     );
     ok(!outcome.ok);
     ok(

@@ -10,7 +10,7 @@ import {
   ExportLogsServiceResponseSchema,
 } from "../../gen/opentelemetry/proto/collector/logs/v1/logs_service_pb.ts";
 import { sampleLogRecords, sampleLogs } from "../../testing/logs.ts";
-import { SpanBatch } from "../otlp/mod.ts";
+import { OtlpBatch } from "../otlp/mod.ts";
 import { ExportTraceServiceResponseSchema } from "../../gen/opentelemetry/proto/collector/trace/v1/trace_service_pb.ts";
 import { richTraces, sampleBatch } from "../../testing/traces.ts";
 import { createOtlpExporter } from "./otlp_exporter.ts";
@@ -113,7 +113,7 @@ Deno.test("OTLP exporter over gRPC sends log batches to LogsService/Export as Lo
   const logs = sampleLogs(sampleLogRecords(3));
   try {
     deepStrictEqual(
-      await exporter.export(SpanBatch.fromLogsData(logs)),
+      await exporter.export(OtlpBatch.fromLogsData(logs)),
       { ok: true, rejected: 1, message: "too old" },
     );
     deepStrictEqual(

@@ -23,11 +23,11 @@
  */
 
 import {
+  type EncodedGroup,
   type EncodedResource,
-  type EncodedResourceSpans,
   lengthDelimitedSize,
+  OtlpBatch,
   type Signal,
-  SpanBatch,
 } from "../otlp/mod.ts";
 import type { BatchOptions } from "./config.ts";
 import type { SpanExporter } from "./exporter.ts";
@@ -122,14 +122,14 @@ export interface ExportProblem {
 }
 
 /** A request being put together: one group per resource and schema URL. */
-interface Group extends EncodedResourceSpans {
-  scopeSpans: Uint8Array[];
-  spans: number;
+interface Group extends EncodedGroup {
+  scopes: Uint8Array[];
+  items: number;
 }
 
 /** An export request, its encoded size and whether its spans are already counted. */
 interface Request {
-  batch: SpanBatch;
+  batch: OtlpBatch;
   bytes: number;
   settled: boolean;
 }
@@ -161,7 +161,7 @@ export class SpanQueue {
    */
   readonly #resources = new Map<EncodedResource, number>();
   /** Queued batches from #head on; slots before it are sent and empty. */
-  #items: (SpanBatch | undefined)[] = [];
+  #items: (OtlpBatch | undefined)[] = [];
   #head = 0;
   readonly #requests = new Set<Request>();
   #timer: ReturnType<typeof setTimeout> | undefined;
@@ -221,8 +221,8 @@ export class SpanQueue {
    * record larger than the queue's bounds is queued when the queue is
    * empty, and sent alone.
    */
-  add(batch: SpanBatch): boolean {
-    const spans = batch.spans;
+  add(batch: OtlpBatch): boolean {
+    const spans = batch.items;
     this.#counters.received += spans;
     if (spans === 0) {
       batch.release();
@@ -321,9 +321,9 @@ export class SpanQueue {
     clearTimeout(timer);
     for (const request of this.#requests) {
       request.settled = true;
-      this.#counters.inFlight -= request.batch.spans;
+      this.#counters.inFlight -= request.batch.items;
       this.#inFlightBytes -= request.bytes;
-      this.#drop("in_flight", request.batch.spans);
+      this.#drop("in_flight", request.batch.items);
     }
     this.#requests.clear();
   }
@@ -370,7 +370,7 @@ export class SpanQueue {
    * pauses sending. The newest queued spans make room when the bound would
    * be exceeded (counted as queue_full): the oldest are sent first.
    */
-  #retryLater(request: SpanBatch, error: Error): void {
+  #retryLater(request: OtlpBatch, error: Error): void {
     if (this.#head > 0) this.#items[--this.#head] = request;
     else this.#items.unshift(request);
     this.#enqueued(request);
@@ -387,7 +387,7 @@ export class SpanQueue {
     this.#pausedUntil = Date.now() + this.#retryMs;
     this.#onProblem({
       reason: "retrying",
-      spans: request.spans,
+      spans: request.items,
       message:
         `${error.message}; retrying in ${this.#retryMs} ms (${this.#counters.queued} ${
           terms[this.#signal].items
@@ -398,7 +398,7 @@ export class SpanQueue {
   #send(): void {
     const byResource = new Map<string, Map<string, Group>>();
     const merged: Group[] = [];
-    const parts: SpanBatch[] = [];
+    const parts: OtlpBatch[] = [];
     const size = new RequestSize();
     let spans = 0;
     while (this.#head < this.#items.length) {
@@ -406,7 +406,7 @@ export class SpanQueue {
       // The first record always goes: add() let in none that cannot fit
       // alone, and maxBatchBytes is at most the body limit.
       if (
-        spans > 0 && (spans + item.spans > this.#options.maxBatchSpans ||
+        spans > 0 && (spans + item.items > this.#options.maxBatchSpans ||
           size.with(item) > this.#options.maxBatchBytes)
       ) break;
       // Emptied at once: the array is compacted only now and then, and a
@@ -415,21 +415,21 @@ export class SpanQueue {
       this.#items[this.#head++] = undefined;
       this.#dequeued(item);
       parts.push(item);
-      spans += item.spans;
+      spans += item.items;
       size.add(item);
       // Records with one resource key share one resource: send it once per request.
-      for (const rs of item.resourceSpans) {
+      for (const rs of item.groups) {
         const key = rs.resource?.key ?? "";
         let bySchema = byResource.get(key);
         if (!bySchema) byResource.set(key, bySchema = new Map());
         let group = bySchema.get(rs.schemaUrl);
         if (!group) {
-          group = { ...rs, scopeSpans: [], spans: 0 };
+          group = { ...rs, scopes: [], items: 0 };
           bySchema.set(rs.schemaUrl, group);
           merged.push(group);
         }
-        for (const ss of rs.scopeSpans) group.scopeSpans.push(ss);
-        group.spans += rs.spans;
+        for (const ss of rs.scopes) group.scopes.push(ss);
+        group.items += rs.items;
       }
     }
     if (this.#head === this.#items.length) {
@@ -444,7 +444,7 @@ export class SpanQueue {
     this.#inFlightBytes += bytes;
     // Its records' memory is reused once the request is answered, unless
     // it goes back to the queue for a retry.
-    const request = new SpanBatch(merged, spans, () => {
+    const request = new OtlpBatch(merged, spans, () => {
       for (const part of parts) part.release();
     }, this.#signal);
     const sent: Request = { batch: request, bytes, settled: false };
@@ -489,10 +489,10 @@ export class SpanQueue {
   }
 
   /** Bytes `batch`'s resources would add to queuedBytes: those not queued yet. */
-  #newResourceBytes(batch: SpanBatch): number {
+  #newResourceBytes(batch: OtlpBatch): number {
     let bytes = 0;
     const seen = new Set<EncodedResource>();
-    for (const { resource } of batch.resourceSpans) {
+    for (const { resource } of batch.groups) {
       if (!resource || this.#resources.has(resource) || seen.has(resource)) {
         continue;
       }
@@ -503,10 +503,10 @@ export class SpanQueue {
   }
 
   /** Counts `batch` as queued: its spans, bytes and resources. */
-  #enqueued(batch: SpanBatch): void {
-    this.#counters.queued += batch.spans;
+  #enqueued(batch: OtlpBatch): void {
+    this.#counters.queued += batch.items;
     this.#counters.queuedBytes += batch.bytes;
-    for (const { resource } of batch.resourceSpans) {
+    for (const { resource } of batch.groups) {
       if (!resource) continue;
       const holders = this.#resources.get(resource) ?? 0;
       if (holders === 0) this.#counters.queuedBytes += resource.bytes.length;
@@ -515,10 +515,10 @@ export class SpanQueue {
   }
 
   /** Counts `batch` as no longer queued (sent or dropped). */
-  #dequeued(batch: SpanBatch): void {
-    this.#counters.queued -= batch.spans;
+  #dequeued(batch: OtlpBatch): void {
+    this.#counters.queued -= batch.items;
     this.#counters.queuedBytes -= batch.bytes;
-    for (const { resource } of batch.resourceSpans) {
+    for (const { resource } of batch.groups) {
       if (!resource) continue;
       const holders = this.#resources.get(resource)! - 1;
       if (holders > 0) this.#resources.set(resource, holders);
@@ -536,16 +536,16 @@ export class SpanQueue {
   }
 
   /** Counts `batch`'s spans as dropped and hands its memory back. */
-  #dropBatch(reason: DropReason, batch: SpanBatch): false {
+  #dropBatch(reason: DropReason, batch: OtlpBatch): false {
     batch.release();
-    return this.#drop(reason, batch.spans);
+    return this.#drop(reason, batch.items);
   }
 }
 
 /**
  * The encoded size of an export request being put together, resources
  * included: each group of one resource key and schema URL carries its
- * resource once, as {@linkcode SpanBatch.toBinary} writes it.
+ * resource once, as {@linkcode OtlpBatch.toBinary} writes it.
  */
 class RequestSize {
   #bytes = 0;
@@ -558,19 +558,19 @@ class RequestSize {
   }
 
   /** The size with `batch` added, without adding it. */
-  with(batch: SpanBatch): number {
+  with(batch: OtlpBatch): number {
     return this.#bytes + this.#growth(batch, new Map());
   }
 
   /** Adds `batch`; returns the new size. */
-  add(batch: SpanBatch): number {
+  add(batch: OtlpBatch): number {
     return this.#bytes += this.#growth(batch, this.#groups);
   }
 
   /** Bytes `batch` adds to the groups in `added` (new ones go there) and #groups. */
-  #growth(batch: SpanBatch, added: Map<string, Set<string>>): number {
+  #growth(batch: OtlpBatch, added: Map<string, Set<string>>): number {
     let bytes = 0;
-    for (const rs of batch.resourceSpans) {
+    for (const rs of batch.groups) {
       const key = rs.resource?.key ?? "";
       if (
         !this.#groups.get(key)?.has(rs.schemaUrl) &&
@@ -585,7 +585,7 @@ class RequestSize {
         // A character is at most 3 bytes in UTF-8.
         if (rs.schemaUrl) bytes += lengthDelimitedSize(3 * rs.schemaUrl.length);
       }
-      for (const ss of rs.scopeSpans) bytes += lengthDelimitedSize(ss.length);
+      for (const ss of rs.scopes) bytes += lengthDelimitedSize(ss.length);
     }
     return bytes;
   }

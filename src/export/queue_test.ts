@@ -12,7 +12,7 @@ import {
   type EncodedResource,
   encodeResource,
   keyValue,
-  SpanBatch,
+  OtlpBatch,
 } from "../otlp/mod.ts";
 import type { BatchOptions } from "./config.ts";
 import type { ExportOutcome, SpanExporter } from "./exporter.ts";
@@ -36,11 +36,11 @@ function fakeExporter(
   answer: (n: number) => ExportOutcome = () => ({ ok: true, rejected: 0 }),
   delayMs = 0,
 ) {
-  const requests: { request: SpanBatch; spans: number }[] = [];
+  const requests: { request: OtlpBatch; spans: number }[] = [];
   let shutdown = false;
   const exporter: SpanExporter = {
     export(request) {
-      requests.push({ request, spans: request.spans });
+      requests.push({ request, spans: request.items });
       const outcome = answer(requests.length);
       return new Promise((resolve) =>
         setTimeout(() => resolve(outcome), delayMs)
@@ -55,8 +55,8 @@ function fakeExporter(
 }
 
 /** The ScopeSpans byte slices of a request, in order. */
-function scopeSpansOf(request: SpanBatch): Uint8Array[] {
-  return request.resourceSpans.flatMap((rs) => rs.scopeSpans);
+function scopeSpansOf(request: OtlpBatch): Uint8Array[] {
+  return request.groups.flatMap((rs) => rs.scopes);
 }
 
 const resource = encodeResource(create(ResourceSchema, {}));
@@ -64,11 +64,11 @@ function records(
   count: number,
   spansEach: number,
   resourceOf: (i: number) => EncodedResource = () => resource,
-): SpanBatch[] {
+): OtlpBatch[] {
   return Array.from({ length: count }, (_, i) => {
     const batch = sampleBatch(sampleTraces(sampleSpans(spansEach, i + 1)));
-    return new SpanBatch(
-      batch.resourceSpans.map((rs) => ({ ...rs, resource: resourceOf(i) })),
+    return new OtlpBatch(
+      batch.groups.map((rs) => ({ ...rs, resource: resourceOf(i) })),
     );
   });
 }
@@ -90,8 +90,8 @@ Deno.test("queue sends full batches at once and the rest after the delay", async
   strictEqual(fake.requests.length, 1); // 9 spans queued, then 12 >= 10: one batch of 3 records
   strictEqual(fake.requests[0].spans, 9);
   // Records of one Resource object go out as one ResourceSpans.
-  strictEqual(fake.requests[0].request.resourceSpans.length, 1);
-  strictEqual(fake.requests[0].request.resourceSpans[0].scopeSpans.length, 3);
+  strictEqual(fake.requests[0].request.groups.length, 1);
+  strictEqual(fake.requests[0].request.groups[0].scopes.length, 3);
   await new Promise((r) => setTimeout(r, 200));
   strictEqual(fake.requests.length, 2);
   strictEqual(fake.requests[1].spans, 3);
@@ -481,7 +481,7 @@ Deno.test("queue keeps no reference to a batch once it is sent", async () => {
 function tracked(count: number, spansEach: number) {
   const released: number[] = Array(count).fill(0);
   const batches = records(count, spansEach).map((b, i) =>
-    new SpanBatch(b.resourceSpans, b.spans, () => released[i]++)
+    new OtlpBatch(b.groups, b.items, () => released[i]++)
   );
   return { batches, released };
 }
@@ -583,7 +583,7 @@ Deno.test("a queue of logs sends logs requests, names log records and OTEL_BLRP_
   );
   const logs = Array.from(
     { length: 30 },
-    (_, i) => SpanBatch.fromLogsData(sampleLogs(sampleLogRecords(9, i + 1))),
+    (_, i) => OtlpBatch.fromLogsData(sampleLogs(sampleLogRecords(9, i + 1))),
   );
   for (const batch of logs) q.add(batch);
   await q.shutdown(5000);

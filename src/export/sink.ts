@@ -6,7 +6,7 @@
  * @module
  */
 
-import { type Signal, SpanBatch } from "../otlp/mod.ts";
+import { OtlpBatch, type Signal } from "../otlp/mod.ts";
 import type { Logger } from "../log.ts";
 import type { ExportConfig, SignalExportConfig } from "./config.ts";
 import { createConsoleExporter } from "./console_exporter.ts";
@@ -29,7 +29,7 @@ export interface SpanSink {
    * Queues the spans (log records) of one record sent by `process` in the
    * queue of `batch.signal`; never throws.
    */
-  add(batch: SpanBatch, process: ProcessMeta): void;
+  add(batch: OtlpBatch, process: ProcessMeta): void;
   /**
    * The spans (log records) and bytes that would still be queued now, in
    * the fuller of the queues (the ring holds every signal); the controller
@@ -92,12 +92,12 @@ export function createSink(
   const all = Object.values(queues);
   return {
     add(batch, process) {
-      const merged = batch.resourceSpans.map((rs) => ({
+      const merged = batch.groups.map((rs) => ({
         ...rs,
         resource: resources.resolve(rs.resource, process),
       }));
       queues[batch.signal].add(
-        new SpanBatch(merged, batch.spans, () => batch.release(), batch.signal),
+        new OtlpBatch(merged, batch.items, () => batch.release(), batch.signal),
       );
     },
     room: () => {

@@ -7,7 +7,7 @@ import {
 } from "../../testing/traces.ts";
 import { createLogger, silentLogger } from "../log.ts";
 import { startReceiver } from "../receive/mod.ts";
-import { SpanBatch, stringAttribute } from "../otlp/mod.ts";
+import { OtlpBatch, stringAttribute } from "../otlp/mod.ts";
 import { readExportConfig } from "./config.ts";
 import { createOtlpExporter } from "./otlp_exporter.ts";
 import { otlpTransportConfig } from "./otlp_transport.ts";
@@ -119,7 +119,7 @@ Deno.test("sink hands a record's memory back once its spans were exported", asyn
   });
   const batch = sampleBatch(sampleTraces(sampleSpans(5)));
   sink.add(
-    new SpanBatch(batch.resourceSpans, batch.spans, () => released++),
+    new OtlpBatch(batch.groups, batch.items, () => released++),
     shop,
   );
   const flushed = sink.flush(5000);
@@ -178,7 +178,7 @@ Deno.test("sink sends log records to /v1/logs through their own queue, with the 
       shop,
     );
     sink.add(
-      SpanBatch.fromLogsData(
+      OtlpBatch.fromLogsData(
         sampleLogs(sampleLogRecords(6), "unknown_service:go"),
       ),
       shop,
@@ -220,7 +220,7 @@ Deno.test("sink counts log records lost to an unreachable endpoint apart from sp
   const log = createLogger({ format: "json", write: (l) => lines.push(l) });
   const sink = createSink(config, { log, host });
   sink.add(sampleBatch(sampleTraces(sampleSpans(3))), shop);
-  sink.add(SpanBatch.fromLogsData(sampleLogs(sampleLogRecords(40))), shop);
+  sink.add(OtlpBatch.fromLogsData(sampleLogs(sampleLogRecords(40))), shop);
   strictEqual(sink.room().spans, 60);
   await sink.flush(1200);
   await sink.shutdown(0);
@@ -244,7 +244,7 @@ Deno.test("sink with OTEL_LOGS_EXPORTER=none counts log records as exported and 
     log: silentLogger,
     host,
   });
-  sink.add(SpanBatch.fromLogsData(sampleLogs(sampleLogRecords(4))), shop);
+  sink.add(OtlpBatch.fromLogsData(sampleLogs(sampleLogRecords(4))), shop);
   await sink.shutdown(1000);
   const l = sink.logCounters();
   deepStrictEqual([l.received, l.exported, l.dropped], [4, 4, 0]);

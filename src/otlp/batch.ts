@@ -1,5 +1,5 @@
 /**
- * {@linkcode SpanBatch}: validated spans (or log records) whose ScopeSpans
+ * {@linkcode OtlpBatch}: validated spans (or log records) whose ScopeSpans
  * (ScopeLogs) stay in their wire form, so that exporting them to OTLP/HTTP
  * protobuf copies bytes instead of decoding and re-encoding every record.
  *
@@ -69,31 +69,34 @@ export function decodeResource(resource: EncodedResource): Resource {
   return fromBinary(ResourceSchema, resource.bytes);
 }
 
-/** A ResourceSpans with its Resource and its ScopeSpans encoded. */
-export interface EncodedResourceSpans {
+/**
+ * A resource group (a ResourceSpans or a ResourceLogs) with its Resource and
+ * its scope groups encoded.
+ */
+export interface EncodedGroup {
   /** The resource, or undefined when the message had none. */
   readonly resource: EncodedResource | undefined;
-  /** ResourceSpans.schema_url. */
+  /** Resource{Spans,Logs}.schema_url. */
   readonly schemaUrl: string;
-  /** Each ScopeSpans message, encoded (without field tag and length). */
-  readonly scopeSpans: readonly Uint8Array[];
-  /** Spans in `scopeSpans`. */
-  readonly spans: number;
+  /** Each ScopeSpans (ScopeLogs) message, encoded (without field tag and length). */
+  readonly scopes: readonly Uint8Array[];
+  /** Spans (log records) in `scopes`. */
+  readonly items: number;
 }
 
 /**
- * Spans grouped by resource, as a TracesData (or, with the same encoding,
- * an ExportTraceServiceRequest) holds them; or, for the signal "logs", log
- * records as a LogsData holds them: then `resourceSpans` are the
- * ResourceLogs, their `scopeSpans` the encoded ScopeLogs and `spans` counts
- * log records. The scope group bytes were validated by the decoder and are
- * never modified.
+ * The items of one signal grouped by resource: spans as a TracesData (or,
+ * with the same encoding, an ExportTraceServiceRequest) holds them, or, for
+ * the signal "logs", log records as a LogsData holds them. `groups` are the
+ * ResourceSpans (ResourceLogs), their `scopes` the encoded ScopeSpans
+ * (ScopeLogs) and `items` counts spans (log records). The scope group bytes
+ * were validated by the decoder and are never modified.
  */
-export class SpanBatch {
+export class OtlpBatch {
   /** The groups, in order. */
-  readonly resourceSpans: readonly EncodedResourceSpans[];
+  readonly groups: readonly EncodedGroup[];
   /** Spans (log records, for logs) in all groups. */
-  readonly spans: number;
+  readonly items: number;
   /** What the groups hold: spans ("traces") or log records ("logs"). */
   readonly signal: Signal;
   /** ScopeSpans bytes in all groups: what holding this batch costs, roughly. */
@@ -102,23 +105,23 @@ export class SpanBatch {
   #release: (() => void) | undefined;
 
   /**
-   * Wraps `resourceSpans`; `spans` defaults to the sum of their counts.
+   * Wraps `groups`; `items` defaults to the sum of their counts.
    * `release` hands the memory their bytes are in back for reuse (see
-   * {@linkcode SpanBatch.release}); `signal` says what the groups hold.
+   * {@linkcode OtlpBatch.release}); `signal` says what the groups hold.
    */
   constructor(
-    resourceSpans: readonly EncodedResourceSpans[],
-    spans: number = resourceSpans.reduce((n, rs) => n + rs.spans, 0),
+    groups: readonly EncodedGroup[],
+    items: number = groups.reduce((n, group) => n + group.items, 0),
     release?: () => void,
     signal: Signal = "traces",
   ) {
-    this.resourceSpans = resourceSpans;
-    this.spans = spans;
+    this.groups = groups;
+    this.items = items;
     this.signal = signal;
     this.#release = release;
     let bytes = 0;
-    for (const rs of resourceSpans) {
-      for (const ss of rs.scopeSpans) bytes += ss.length;
+    for (const group of groups) {
+      for (const scope of group.scopes) bytes += scope.length;
     }
     this.bytes = bytes;
   }
@@ -147,12 +150,12 @@ export class SpanBatch {
   ): Uint8Array {
     // Sized first, then written into one buffer: the ScopeSpans bytes are
     // copied once, and nothing else is allocated per request.
-    const schemaUrls = this.resourceSpans.map((rs) =>
+    const schemaUrls = this.groups.map((rs) =>
       rs.schemaUrl === "" ? undefined : utf8.encode(rs.schemaUrl)
     );
-    const sizes = this.resourceSpans.map((rs, i) => {
+    const sizes = this.groups.map((rs, i) => {
       let n = rs.resource ? lengthDelimitedSize(rs.resource.bytes.length) : 0;
-      for (const ss of rs.scopeSpans) n += lengthDelimitedSize(ss.length);
+      for (const ss of rs.scopes) n += lengthDelimitedSize(ss.length);
       const url = schemaUrls[i];
       return url ? n + lengthDelimitedSize(url.length) : n;
     });
@@ -168,11 +171,11 @@ export class SpanBatch {
     };
     // Tags are (field << 3) | 2: TracesData.resource_spans = 1;
     // ResourceSpans.resource = 1, scope_spans = 2, schema_url = 3.
-    this.resourceSpans.forEach((rs, i) => {
+    this.groups.forEach((rs, i) => {
       out[at] = 0x0a;
       at = putVarint(out, at + 1, sizes[i]);
       if (rs.resource) put(0x0a, rs.resource.bytes);
-      for (const ss of rs.scopeSpans) put(0x12, ss);
+      for (const ss of rs.scopes) put(0x12, ss);
       const url = schemaUrls[i];
       if (url) put(0x1a, url);
     });
@@ -181,21 +184,21 @@ export class SpanBatch {
 
   /**
    * The batch of decoded messages, ScopeSpans re-encoded (canonical
-   * protobuf); the inverse of {@linkcode SpanBatch.toTracesData}. Validating
+   * protobuf); the inverse of {@linkcode OtlpBatch.toTracesData}. Validating
    * the spans is the caller's part.
    */
-  static fromTracesData(traces: TracesData): SpanBatch {
-    return new SpanBatch(traces.resourceSpans.map((rs) => ({
+  static fromTracesData(traces: TracesData): OtlpBatch {
+    return new OtlpBatch(traces.resourceSpans.map((rs) => ({
       resource: rs.resource && encodeResource(rs.resource),
       schemaUrl: rs.schemaUrl,
-      scopeSpans: rs.scopeSpans.map((ss) => toBinary(ScopeSpansSchema, ss)),
-      spans: rs.scopeSpans.reduce((n, ss) => n + ss.spans.length, 0),
+      scopes: rs.scopeSpans.map((ss) => toBinary(ScopeSpansSchema, ss)),
+      items: rs.scopeSpans.reduce((n, ss) => n + ss.spans.length, 0),
     })));
   }
 
   /**
    * Decodes every span into gen/ messages, for the exporters that need them
-   * (OTLP/JSON, console). Much slower than {@linkcode SpanBatch.toBinary}:
+   * (OTLP/JSON, console). Much slower than {@linkcode OtlpBatch.toBinary}:
    * it is what the pass-through avoids.
    */
   toTracesData(): TracesData {
@@ -205,13 +208,11 @@ export class SpanBatch {
       );
     }
     return create(TracesDataSchema, {
-      resourceSpans: this.resourceSpans.map((rs): ResourceSpans =>
+      resourceSpans: this.groups.map((rs): ResourceSpans =>
         create(ResourceSpansSchema, {
           resource: rs.resource && decodeResource(rs.resource),
           schemaUrl: rs.schemaUrl,
-          scopeSpans: rs.scopeSpans.map((ss) =>
-            fromBinary(ScopeSpansSchema, ss)
-          ),
+          scopeSpans: rs.scopes.map((ss) => fromBinary(ScopeSpansSchema, ss)),
         })
       ),
     });
@@ -219,16 +220,16 @@ export class SpanBatch {
 
   /**
    * A logs batch of decoded messages, ScopeLogs re-encoded (canonical
-   * protobuf); the inverse of {@linkcode SpanBatch.toLogsData}. Validating
+   * protobuf); the inverse of {@linkcode OtlpBatch.toLogsData}. Validating
    * the records is the caller's part.
    */
-  static fromLogsData(logs: LogsData): SpanBatch {
-    return new SpanBatch(
+  static fromLogsData(logs: LogsData): OtlpBatch {
+    return new OtlpBatch(
       logs.resourceLogs.map((rl) => ({
         resource: rl.resource && encodeResource(rl.resource),
         schemaUrl: rl.schemaUrl,
-        scopeSpans: rl.scopeLogs.map((sl) => toBinary(ScopeLogsSchema, sl)),
-        spans: rl.scopeLogs.reduce((n, sl) => n + sl.logRecords.length, 0),
+        scopes: rl.scopeLogs.map((sl) => toBinary(ScopeLogsSchema, sl)),
+        items: rl.scopeLogs.reduce((n, sl) => n + sl.logRecords.length, 0),
       })),
       undefined,
       undefined,
@@ -238,7 +239,7 @@ export class SpanBatch {
 
   /**
    * Decodes every log record of a logs batch into gen/ messages (OTLP/JSON,
-   * console, tests); as slow as {@linkcode SpanBatch.toTracesData}.
+   * console, tests); as slow as {@linkcode OtlpBatch.toTracesData}.
    */
   toLogsData(): LogsData {
     if (this.signal !== "logs") {
@@ -247,11 +248,11 @@ export class SpanBatch {
       );
     }
     return create(LogsDataSchema, {
-      resourceLogs: this.resourceSpans.map((rs) =>
+      resourceLogs: this.groups.map((rs) =>
         create(ResourceLogsSchema, {
           resource: rs.resource && decodeResource(rs.resource),
           schemaUrl: rs.schemaUrl,
-          scopeLogs: rs.scopeSpans.map((sl) => fromBinary(ScopeLogsSchema, sl)),
+          scopeLogs: rs.scopes.map((sl) => fromBinary(ScopeLogsSchema, sl)),
         })
       ),
     });
@@ -262,7 +263,7 @@ const utf8 = new TextEncoder();
 
 /**
  * Size of a length-delimited protobuf field of `n` bytes with a one-byte
- * tag, as {@linkcode SpanBatch.toBinary} writes resources and ScopeSpans.
+ * tag, as {@linkcode OtlpBatch.toBinary} writes resources and ScopeSpans.
  */
 export function lengthDelimitedSize(n: number): number {
   return 1 + varintSize(n) + n;

@@ -9,9 +9,11 @@
 
 import {
   create,
+  type DescMessage,
   fromJson,
   type JsonObject,
   type JsonValue,
+  type MessageShape,
   toJson,
 } from "@bufbuild/protobuf";
 import { base64Encode } from "@bufbuild/protobuf/wire";
@@ -24,41 +26,44 @@ import {
   ExportLogsServiceRequestSchema,
 } from "../../gen/opentelemetry/proto/collector/logs/v1/logs_service_pb.ts";
 import type { Span } from "../../gen/opentelemetry/proto/trace/v1/trace_pb.ts";
-import { SpanBatch } from "./batch.ts";
+import { OtlpBatch } from "./batch.ts";
 import { hex } from "./attributes.ts";
 
 type Json = Record<string, JsonValue>;
 const idFields = ["traceId", "spanId", "parentSpanId"] as const;
 
+/** The fields that lead from a request to its items: groups, scopes, items. */
+type ItemPath = readonly [string, string, string];
+const spansPath: ItemPath = ["resourceSpans", "scopeSpans", "spans"];
+const logsPath: ItemPath = ["resourceLogs", "scopeLogs", "logRecords"];
+
 /**
  * Converts a request to its OTLP/JSON object (JSON.stringify it to send). A
- * {@linkcode SpanBatch} is decoded span by span first, which costs several
+ * {@linkcode OtlpBatch} is decoded span by span first, which costs several
  * times what its protobuf encoding does; a logs batch becomes an
  * ExportLogsServiceRequest ({@linkcode logsToOtlpJson}).
  */
 export function toOtlpJson(
-  batch: SpanBatch | ExportTraceServiceRequest,
+  batch: OtlpBatch | ExportTraceServiceRequest,
 ): JsonObject {
-  if (batch instanceof SpanBatch && batch.signal === "logs") {
+  if (batch instanceof OtlpBatch && batch.signal === "logs") {
     return logsToOtlpJson(batch);
   }
-  const request = batch instanceof SpanBatch
+  const request = batch instanceof OtlpBatch
     ? create(ExportTraceServiceRequestSchema, {
       resourceSpans: batch.toTracesData().resourceSpans,
     })
     : batch;
-  const json = toJson(ExportTraceServiceRequestSchema, request, {
-    enumAsInteger: true,
-  }) as Json;
-  const jsonResources = (json.resourceSpans ?? []) as Json[];
-  request.resourceSpans.forEach((rs, i) => {
-    const jsonScopes = (jsonResources[i].scopeSpans ?? []) as Json[];
-    rs.scopeSpans.forEach((ss, j) => {
-      const jsonSpans = (jsonScopes[j].spans ?? []) as Json[];
-      ss.spans.forEach((span, k) => hexIds(span, jsonSpans[k]));
-    });
-  });
-  return json;
+  const spans = request.resourceSpans.flatMap((rs) =>
+    rs.scopeSpans.flatMap((ss) => ss.spans)
+  );
+  return encode(
+    ExportTraceServiceRequestSchema,
+    request,
+    spansPath,
+    spans,
+    hexIds,
+  );
 }
 
 function hexIds(span: Span, json: Json): void {
@@ -79,59 +84,42 @@ function hexIds(span: Span, json: Json): void {
  * as OTLP asks of receivers. Throws on invalid input.
  */
 export function fromOtlpJson(value: unknown): ExportTraceServiceRequest {
-  if (typeof value !== "object" || value === null || Array.isArray(value)) {
-    throw new Error("OTLP/JSON request must be a JSON object");
-  }
-  const json = structuredClone(value) as Json;
-  for (const rs of asArray(json.resourceSpans)) {
-    for (const ss of asArray(rs.scopeSpans)) {
-      for (const span of asArray(ss.spans)) {
-        for (const field of idFields) {
-          unhex(span, field, field === "traceId" ? 16 : 8);
-        }
-        for (const link of asArray(span.links)) {
-          unhex(link, "traceId", 16);
-          unhex(link, "spanId", 8);
-        }
-      }
+  return parse(ExportTraceServiceRequestSchema, value, spansPath, (span) => {
+    for (const field of idFields) {
+      unhex(span, field, field === "traceId" ? 16 : 8);
     }
-  }
-  return fromJson(ExportTraceServiceRequestSchema, json, {
-    ignoreUnknownFields: true,
+    for (const link of asArray(span.links)) {
+      unhex(link, "traceId", 16);
+      unhex(link, "spanId", 8);
+    }
   });
 }
 
 /**
- * Converts a logs request (or a logs {@linkcode SpanBatch}) to its OTLP/JSON
+ * Converts a logs request (or a logs {@linkcode OtlpBatch}) to its OTLP/JSON
  * object: trace and span ids in hex, enums as integers.
  */
 export function logsToOtlpJson(
-  batch: SpanBatch | ExportLogsServiceRequest,
+  batch: OtlpBatch | ExportLogsServiceRequest,
 ): JsonObject {
-  const request = batch instanceof SpanBatch
+  const request = batch instanceof OtlpBatch
     ? create(ExportLogsServiceRequestSchema, {
       resourceLogs: batch.toLogsData().resourceLogs,
     })
     : batch;
-  const json = toJson(ExportLogsServiceRequestSchema, request, {
-    enumAsInteger: true,
-  }) as Json;
-  const jsonResources = (json.resourceLogs ?? []) as Json[];
-  request.resourceLogs.forEach((rl, i) => {
-    const jsonScopes = (jsonResources[i].scopeLogs ?? []) as Json[];
-    rl.scopeLogs.forEach((sl, j) => {
-      const jsonRecords = (jsonScopes[j].logRecords ?? []) as Json[];
-      sl.logRecords.forEach((record, k) => {
-        if (record.traceId.length > 0) {
-          jsonRecords[k].traceId = hex(record.traceId);
-        }
-        if (record.spanId.length > 0) {
-          jsonRecords[k].spanId = hex(record.spanId);
-        }
-      });
-    });
-  });
-  return json;
+  const records = request.resourceLogs.flatMap((rl) =>
+    rl.scopeLogs.flatMap((sl) => sl.logRecords)
+  );
+  return encode(
+    ExportLogsServiceRequestSchema,
+    request,
+    logsPath,
+    records,
+    (record, json) => {
+      if (record.traceId.length > 0) json.traceId = hex(record.traceId);
+      if (record.spanId.length > 0) json.spanId = hex(record.spanId);
+    },
+  );
 }
 
 /**
@@ -139,21 +127,49 @@ export function logsToOtlpJson(
  * them (hex, or base64). Throws on invalid input.
  */
 export function logsFromOtlpJson(value: unknown): ExportLogsServiceRequest {
+  return parse(ExportLogsServiceRequestSchema, value, logsPath, (record) => {
+    unhex(record, "traceId", 16);
+    unhex(record, "spanId", 8);
+  });
+}
+
+/**
+ * `request` as OTLP/JSON: protobuf JSON with enums as integers, and each
+ * item's ids rewritten by `hexIds` (`items` are the request's items, in the
+ * order of their JSON objects along `path`).
+ */
+function encode<Desc extends DescMessage, Item>(
+  schema: Desc,
+  request: MessageShape<Desc>,
+  path: ItemPath,
+  items: readonly Item[],
+  hexIds: (item: Item, json: Json) => void,
+): JsonObject {
+  const json = toJson(schema, request, { enumAsInteger: true }) as Json;
+  jsonItems(json, path).forEach((item, k) => hexIds(items[k], item));
+  return json;
+}
+
+/** Parses an OTLP/JSON request after `unhexIds` rewrote each item's hex ids. */
+function parse<Desc extends DescMessage>(
+  schema: Desc,
+  value: unknown,
+  path: ItemPath,
+  unhexIds: (item: Json) => void,
+): MessageShape<Desc> {
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
     throw new Error("OTLP/JSON request must be a JSON object");
   }
   const json = structuredClone(value) as Json;
-  for (const rl of asArray(json.resourceLogs)) {
-    for (const sl of asArray(rl.scopeLogs)) {
-      for (const record of asArray(sl.logRecords)) {
-        unhex(record, "traceId", 16);
-        unhex(record, "spanId", 8);
-      }
-    }
-  }
-  return fromJson(ExportLogsServiceRequestSchema, json, {
-    ignoreUnknownFields: true,
-  });
+  for (const item of jsonItems(json, path)) unhexIds(item);
+  return fromJson(schema, json, { ignoreUnknownFields: true });
+}
+
+/** The item objects of a request in OTLP/JSON, in order: groups → scopes → items. */
+function jsonItems(json: Json, [groups, scopes, items]: ItemPath): Json[] {
+  return asArray(json[groups]).flatMap((group) =>
+    asArray(group[scopes]).flatMap((scope) => asArray(scope[items]))
+  );
 }
 
 function asArray(v: JsonValue | undefined): Json[] {

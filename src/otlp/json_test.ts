@@ -14,7 +14,7 @@ import {
 } from "./json.ts";
 import { ExportLogsServiceRequestSchema } from "../../gen/opentelemetry/proto/collector/logs/v1/logs_service_pb.ts";
 import { sampleLogRecords, sampleLogs } from "../../testing/logs.ts";
-import { SpanBatch } from "./batch.ts";
+import { OtlpBatch } from "./batch.ts";
 
 const richRequest = (): ExportTraceServiceRequest =>
   create(ExportTraceServiceRequestSchema, {
@@ -90,5 +90,5 @@ Deno.test("logs OTLP/JSON: hex ids, integer severity, exact round trip, also fro
   strictEqual(record.timeUnixNano, "1732450000123456790");
   const back = logsFromOtlpJson(JSON.parse(JSON.stringify(json)));
   strictEqual(equals(ExportLogsServiceRequestSchema, back, request), true);
-  deepStrictEqual(toOtlpJson(SpanBatch.fromLogsData(logs)), json);
+  deepStrictEqual(toOtlpJson(OtlpBatch.fromLogsData(logs)), json);
 });

@@ -1,6 +1,6 @@
 /**
  * OTLP trace messages as they travel through spanbridge: validated
- * pass-through batches ({@linkcode SpanBatch}), the pool their bytes and
+ * pass-through batches ({@linkcode OtlpBatch}), the pool their bytes and
  * request bodies are reused from ({@linkcode BufferPool}), the OTLP/JSON
  * codec and attribute text. Decode builds batches, export sends them,
  * receive reads them; this folder is the one place all three share.

@@ -1,13 +1,13 @@
 /**
  * Trace-id-ratio sampling of pass-through batches: the spanbridge Go SDK's
  * rule ({@linkcode TraceIdRatio}), and {@linkcode applyTraceIdRatio}, which takes
- * the spans of unwanted traces out of a {@linkcode SpanBatch} without
+ * the spans of unwanted traces out of a {@linkcode OtlpBatch} without
  * decoding it.
  *
  * @module
  */
 
-import { type EncodedResourceSpans, SpanBatch } from "./batch.ts";
+import { type EncodedGroup, OtlpBatch } from "./batch.ts";
 
 /**
  * The spanbridge Go SDK's `TraceIDRatioBased` rule (go/sdk/sampler.go): a
@@ -64,7 +64,7 @@ export interface SampledBatch {
    * The spans kept: the batch itself when all were kept (nothing copied),
    * undefined when none were.
    */
-  kept: SpanBatch | undefined;
+  kept: OtlpBatch | undefined;
   /** Spans taken out. */
   sampledOut: number;
 }
@@ -77,37 +77,37 @@ export interface SampledBatch {
  * The kept batch's release() releases `batch`.
  */
 export function applyTraceIdRatio(
-  batch: SpanBatch,
+  batch: OtlpBatch,
   rule: TraceIdRatio,
 ): SampledBatch {
   if (rule.keepsAll) return { kept: batch, sampledOut: 0 };
-  if (rule.keepsNone) return { kept: undefined, sampledOut: batch.spans };
-  let changed: EncodedResourceSpans[] | undefined;
+  if (rule.keepsNone) return { kept: undefined, sampledOut: batch.items };
+  let changed: EncodedGroup[] | undefined;
   let kept = 0;
-  batch.resourceSpans.forEach((rs, i) => {
+  batch.groups.forEach((rs, i) => {
     let scopes: Uint8Array[] | undefined;
     let rsKept = 0;
-    rs.scopeSpans.forEach((ss, j) => {
+    rs.scopes.forEach((ss, j) => {
       const { spans, keptSpans, keptBytes } = countKept(ss, rule);
       rsKept += keptSpans;
       if (keptSpans === spans && !scopes) return;
-      scopes ??= rs.scopeSpans.slice(0, j);
+      scopes ??= rs.scopes.slice(0, j);
       if (keptSpans === spans) scopes.push(ss);
       else if (keptSpans > 0) scopes.push(copyKept(ss, keptBytes));
     });
     kept += rsKept;
     if (!scopes && !changed) return;
-    changed ??= batch.resourceSpans.slice(0, i);
+    changed ??= batch.groups.slice(0, i);
     if (!scopes) changed.push(rs);
     else if (rsKept > 0) {
-      changed.push({ ...rs, scopeSpans: scopes, spans: rsKept });
+      changed.push({ ...rs, scopes, items: rsKept });
     }
   });
   if (!changed) return { kept: batch, sampledOut: 0 };
-  const sampledOut = batch.spans - kept;
+  const sampledOut = batch.items - kept;
   if (kept === 0) return { kept: undefined, sampledOut };
   return {
-    kept: new SpanBatch(changed, kept, () => batch.release()),
+    kept: new OtlpBatch(changed, kept, () => batch.release()),
     sampledOut,
   };
 }

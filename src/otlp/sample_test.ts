@@ -6,7 +6,7 @@ import {
   SpanSchema,
 } from "../../gen/opentelemetry/proto/trace/v1/trace_pb.ts";
 import { applyTraceIdRatio, TraceIdRatio } from "./sample.ts";
-import { SpanBatch } from "./batch.ts";
+import { OtlpBatch } from "./batch.ts";
 import { attr, sampleSpans, sampleTraces } from "../../testing/traces.ts";
 
 interface Vectors {
@@ -68,7 +68,7 @@ function span(spans: Span[], i: number, top: number): Span {
 }
 
 /** One resource with two scopes: `first` and `second` give each span's top byte. */
-function batchOf(first: number[], second: number[]): SpanBatch {
+function batchOf(first: number[], second: number[]): OtlpBatch {
   const spans = sampleSpans(first.length + second.length);
   const all = spans.map((_, i) => span(spans, i, [...first, ...second][i]));
   const traces = sampleTraces(all.slice(0, first.length));
@@ -79,7 +79,7 @@ function batchOf(first: number[], second: number[]): SpanBatch {
       spans: all.slice(first.length),
     }),
   );
-  return SpanBatch.fromTracesData(traces);
+  return OtlpBatch.fromTracesData(traces);
 }
 
 const half = new TraceIdRatio(0.5);
@@ -97,9 +97,9 @@ Deno.test("applyTraceIdRatio hands back the batch itself when every span is kept
 Deno.test("applyTraceIdRatio keeps nothing when every span is dropped, and releases nothing itself", () => {
   let released = 0;
   const source = batchOf([0x80, 0xff], [0x90]);
-  const batch = new SpanBatch(
-    source.resourceSpans,
-    source.spans,
+  const batch = new OtlpBatch(
+    source.groups,
+    source.items,
     () => released++,
   );
   assert.deepEqual(applyTraceIdRatio(batch, half), {
@@ -116,15 +116,15 @@ Deno.test("applyTraceIdRatio keeps nothing when every span is dropped, and relea
 Deno.test("applyTraceIdRatio rewrites a mixed batch without the dropped spans, scopes and schema URLs kept", () => {
   let released = 0;
   const source = batchOf([0, 0x80, 0x20, 0xff], [0x90, 0xa0]);
-  const batch = new SpanBatch(
-    source.resourceSpans,
-    source.spans,
+  const batch = new OtlpBatch(
+    source.groups,
+    source.items,
     () => released++,
   );
   const { kept, sampledOut } = applyTraceIdRatio(batch, half);
   assert.ok(kept && kept !== batch);
   assert.equal(sampledOut, 4);
-  assert.equal(kept.spans, 2);
+  assert.equal(kept.items, 2);
   const traces = kept.toTracesData();
   // The second scope lost all its spans and is gone.
   assert.equal(traces.resourceSpans.length, 1);
@@ -151,19 +151,19 @@ Deno.test("applyTraceIdRatio rewrites a mixed batch without the dropped spans, s
 Deno.test("applyTraceIdRatio keeps an untouched scope's bytes and drops a resource left without spans", () => {
   const first = batchOf([0x80], []);
   const second = batchOf([0x10, 0x90], [0x20]);
-  const batch = new SpanBatch([
-    ...first.resourceSpans,
-    ...second.resourceSpans,
+  const batch = new OtlpBatch([
+    ...first.groups,
+    ...second.groups,
   ]);
   const { kept, sampledOut } = applyTraceIdRatio(batch, half);
   assert.equal(sampledOut, 2);
   assert.ok(kept);
-  assert.equal(kept.resourceSpans.length, 1);
-  const [rs] = kept.resourceSpans;
-  assert.equal(rs.spans, 2);
-  assert.equal(rs.resource, second.resourceSpans[0].resource);
+  assert.equal(kept.groups.length, 1);
+  const [rs] = kept.groups;
+  assert.equal(rs.items, 2);
+  assert.equal(rs.resource, second.groups[0].resource);
   // The second scope kept all its spans: the same bytes, not a copy.
-  assert.equal(rs.scopeSpans[1], second.resourceSpans[0].scopeSpans[1]);
+  assert.equal(rs.scopes[1], second.groups[0].scopes[1]);
   assert.equal(kept.bytes < batch.bytes, true);
 });
 
@@ -210,16 +210,16 @@ Deno.test("applyTraceIdRatio takes a span's last trace_id and skips unknown fiel
     ...spansField(withExtra),
     ...spansField(spanBytes),
   );
-  const batch = new SpanBatch([{
+  const batch = new OtlpBatch([{
     resource: undefined,
     schemaUrl: "",
-    scopeSpans: [ss],
-    spans: 2,
+    scopes: [ss],
+    items: 2,
   }]);
   const { kept, sampledOut } = applyTraceIdRatio(batch, half);
   assert.equal(sampledOut, 1);
   assert.deepEqual(
-    kept?.resourceSpans[0].scopeSpans[0],
+    kept?.groups[0].scopes[0],
     spansField(withExtra),
   );
 });

@@ -11,11 +11,18 @@
  * @module
  */
 
-import { create, fromBinary, toBinary, toJson } from "@bufbuild/protobuf";
+import {
+  create,
+  type DescMessage,
+  fromBinary,
+  type MessageInitShape,
+  type MessageShape,
+  toBinary,
+  toJson,
+} from "@bufbuild/protobuf";
 import { gunzipSync } from "node:zlib";
 import { StatusSchema } from "../../gen/google/rpc/status_pb.ts";
 import {
-  type ExportTraceServiceRequest,
   ExportTraceServiceRequestSchema,
   ExportTraceServiceResponseSchema,
 } from "../../gen/opentelemetry/proto/collector/trace/v1/trace_service_pb.ts";
@@ -24,7 +31,6 @@ import {
   TracesDataSchema,
 } from "../../gen/opentelemetry/proto/trace/v1/trace_pb.ts";
 import {
-  type ExportLogsServiceRequest,
   ExportLogsServiceRequestSchema,
   ExportLogsServiceResponseSchema,
 } from "../../gen/opentelemetry/proto/collector/logs/v1/logs_service_pb.ts";
@@ -133,11 +139,72 @@ export function createTraceHandler(
   });
   const printer = new HeldPrinter(write, options.printDelayMs ?? 1000);
 
+  /** What each path receives, and how an accepted request is counted. */
+  const endpoints: Record<string, Endpoint> = {
+    "/v1/traces": endpoint(
+      ExportTraceServiceRequestSchema,
+      ExportTraceServiceResponseSchema,
+      fromOtlpJson,
+      "request",
+      (exportRequest, format, request) => {
+        const traces = create(TracesDataSchema, {
+          resourceSpans: exportRequest.resourceSpans,
+        });
+        let spans = 0;
+        for (const rs of traces.resourceSpans) {
+          for (const ss of rs.scopeSpans) spans += ss.spans.length;
+        }
+        const partial = options.partialSuccess?.(traces);
+        counters.requests++;
+        counters.spans += spans - (partial?.rejectedSpans ?? 0);
+        counters.rejectedSpans += partial?.rejectedSpans ?? 0;
+        options.onTraces?.(traces, format, request);
+        if (options.print) printer.traces(traces);
+        return {
+          partialSuccess: partial && {
+            rejectedSpans: BigInt(partial.rejectedSpans),
+            errorMessage: partial.errorMessage,
+          },
+        };
+      },
+    ),
+    "/v1/logs": endpoint(
+      ExportLogsServiceRequestSchema,
+      ExportLogsServiceResponseSchema,
+      logsFromOtlpJson,
+      "logs request",
+      (exportRequest, format, request) => {
+        const logs = create(LogsDataSchema, {
+          resourceLogs: exportRequest.resourceLogs,
+        });
+        let records = 0;
+        for (const rl of logs.resourceLogs) {
+          for (const sl of rl.scopeLogs) records += sl.logRecords.length;
+        }
+        const partial = options.logsPartialSuccess?.(logs);
+        counters.requests++;
+        counters.logRecords += records - (partial?.rejectedLogRecords ?? 0);
+        counters.rejectedLogRecords += partial?.rejectedLogRecords ?? 0;
+        options.onLogs?.(logs, format, request);
+        if (options.print) printer.logs(logs);
+        return {
+          partialSuccess: partial && {
+            rejectedLogRecords: BigInt(partial.rejectedLogRecords),
+            errorMessage: partial.errorMessage,
+          },
+        };
+      },
+    ),
+  };
+
   async function handle(request: Request): Promise<Response> {
     let format: OtlpFormat = "protobuf";
     try {
       const url = new URL(request.url);
-      if (url.pathname !== "/v1/traces" && url.pathname !== "/v1/logs") {
+      const receive = Object.hasOwn(endpoints, url.pathname)
+        ? endpoints[url.pathname]
+        : undefined;
+      if (!receive) {
         throw new HttpError(
           404,
           `Unknown path ${url.pathname}: use /v1/traces or /v1/logs`,
@@ -161,89 +228,19 @@ export function createTraceHandler(
       }
       format = known;
       const body = await readBody(request, maxBody);
-      if (url.pathname === "/v1/logs") {
-        return receiveLogs(format, body, request);
-      }
-      const exportRequest = decodeRequest(format, body);
-      const traces = create(TracesDataSchema, {
-        resourceSpans: exportRequest.resourceSpans,
-      });
-      let spans = 0;
-      for (const rs of traces.resourceSpans) {
-        for (const ss of rs.scopeSpans) spans += ss.spans.length;
-      }
-      const partial = options.partialSuccess?.(traces);
-      counters.requests++;
-      counters.spans += spans - (partial?.rejectedSpans ?? 0);
-      counters.rejectedSpans += partial?.rejectedSpans ?? 0;
-      options.onTraces?.(traces, format, request);
-      if (options.print) printer.traces(traces);
-      const response = create(ExportTraceServiceResponseSchema, {
-        partialSuccess: partial &&
-          {
-            rejectedSpans: BigInt(partial.rejectedSpans),
-            errorMessage: partial.errorMessage,
-          },
-      });
-      return reply(
-        200,
-        format,
-        toBinary(ExportTraceServiceResponseSchema, response),
-        () => toJson(ExportTraceServiceResponseSchema, response),
-      );
+      return receive(format, body, request);
     } catch (e) {
       counters.failedRequests++;
       const status = e instanceof HttpError ? e.status : 500;
-      const message = (e as Error).message;
       const error = create(StatusSchema, {
         code: status === 500 ? rpcCode.internal : rpcCode.invalidArgument,
-        message,
+        message: (e as Error).message,
       });
       const headers: Record<string, string> = status === 405
         ? { allow: "POST" }
         : {};
-      return reply(
-        status,
-        format,
-        toBinary(StatusSchema, error),
-        () => toJson(StatusSchema, error),
-        headers,
-      );
+      return reply(status, format, StatusSchema, error, headers);
     }
-  }
-
-  function receiveLogs(
-    format: OtlpFormat,
-    body: Uint8Array,
-    request: Request,
-  ): Response {
-    const exportRequest = decodeLogsRequest(format, body);
-    const logs = create(LogsDataSchema, {
-      resourceLogs: exportRequest.resourceLogs,
-    });
-    let records = 0;
-    for (const rl of logs.resourceLogs) {
-      for (const sl of rl.scopeLogs) records += sl.logRecords.length;
-    }
-    const partial = options.logsPartialSuccess?.(logs);
-    counters.requests++;
-    counters.logRecords += records - (partial?.rejectedLogRecords ?? 0);
-    counters.rejectedLogRecords += partial?.rejectedLogRecords ?? 0;
-    options.onLogs?.(logs, format, request);
-    if (options.print) printer.logs(logs);
-    const response = create(ExportLogsServiceResponseSchema, {
-      partialSuccess: partial &&
-        {
-          rejectedLogRecords: BigInt(partial.rejectedLogRecords),
-          errorMessage: partial.errorMessage,
-        },
-    });
-    return reply(
-      200,
-      format,
-      toBinary(ExportLogsServiceResponseSchema, response),
-      () => toJson(ExportLogsServiceResponseSchema, response),
-    );
   }
 
   return {
@@ -312,17 +309,63 @@ class HeldPrinter {
   }
 }
 
-function reply(
+/** Answers one accepted request of a signal's path. */
+type Endpoint = (
+  format: OtlpFormat,
+  body: Uint8Array,
+  request: Request,
+) => Response;
+
+/**
+ * The endpoint of one signal: decodes its export request (a bad body is a
+ * 400 that says `what` could not be decoded), lets `accept` count and pass
+ * it on, and answers 200 with the response `accept` returns.
+ */
+function endpoint<Req extends DescMessage, Res extends DescMessage>(
+  requestSchema: Req,
+  responseSchema: Res,
+  fromOtlpJson: (json: unknown) => MessageShape<Req>,
+  what: string,
+  accept: (
+    exportRequest: MessageShape<Req>,
+    format: OtlpFormat,
+    request: Request,
+  ) => MessageInitShape<Res>,
+): Endpoint {
+  return (format, body, request) => {
+    let exportRequest;
+    try {
+      exportRequest = format === "protobuf"
+        ? fromBinary(requestSchema, body)
+        : fromOtlpJson(
+          JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(body)),
+        );
+    } catch (e) {
+      throw new HttpError(
+        400,
+        `Cannot decode the ${format} ${what} body: ${(e as Error).message}`,
+      );
+    }
+    const response = create(
+      responseSchema,
+      accept(exportRequest, format, request),
+    );
+    return reply(200, format, responseSchema, response);
+  };
+}
+
+/** A response with `message` as its body, in the request's encoding. */
+function reply<Desc extends DescMessage>(
   status: number,
   format: OtlpFormat,
-  binary: Uint8Array,
-  json: () => unknown,
+  schema: Desc,
+  message: MessageShape<Desc>,
   headers: Record<string, string> = {},
 ): Response {
   // toBinary always allocates a plain ArrayBuffer; its declared type is wider.
   const body = format === "json"
-    ? JSON.stringify(json())
-    : binary as Uint8Array<ArrayBuffer>;
+    ? JSON.stringify(toJson(schema, message))
+    : toBinary(schema, message) as Uint8Array<ArrayBuffer>;
   return new Response(body, {
     status,
     headers: { "content-type": contentTypes[format], ...headers },
@@ -355,42 +398,6 @@ async function readBody(
     throw new HttpError(
       400,
       `Cannot gunzip the request body: ${(e as Error).message}`,
-    );
-  }
-}
-
-function decodeLogsRequest(
-  format: OtlpFormat,
-  body: Uint8Array,
-): ExportLogsServiceRequest {
-  try {
-    return format === "protobuf"
-      ? fromBinary(ExportLogsServiceRequestSchema, body)
-      : logsFromOtlpJson(
-        JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(body)),
-      );
-  } catch (e) {
-    throw new HttpError(
-      400,
-      `Cannot decode the ${format} logs request body: ${(e as Error).message}`,
-    );
-  }
-}
-
-function decodeRequest(
-  format: OtlpFormat,
-  body: Uint8Array,
-): ExportTraceServiceRequest {
-  try {
-    return format === "protobuf"
-      ? fromBinary(ExportTraceServiceRequestSchema, body)
-      : fromOtlpJson(
-        JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(body)),
-      );
-  } catch (e) {
-    throw new HttpError(
-      400,
-      `Cannot decode the ${format} request body: ${(e as Error).message}`,
     );
   }
 }

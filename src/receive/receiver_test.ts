@@ -156,14 +156,20 @@ Deno.test("receiver answers 404 and 405 outside POST /v1/traces and /v1/logs", a
   });
 });
 
-Deno.test("receiver counts requests and spans and prints trees when asked", async () => {
+/** A receiver on a free port that prints into `printed`, held for `delayMs`. */
+async function printingReceiver(delayMs: number) {
   const printed: string[] = [];
   const receiver = await startReceiver({
     port: 0,
     print: true,
-    printDelayMs: 0,
+    printDelayMs: delayMs,
     write: (t) => printed.push(t),
   });
+  return { receiver, printed };
+}
+
+Deno.test("receiver counts requests and spans and prints trees when asked", async () => {
+  const { receiver, printed } = await printingReceiver(0);
   try {
     const res = await post(receiver.url, protobufBody, {
       "content-type": "application/x-protobuf",
@@ -263,13 +269,7 @@ Deno.test("receiver accepts logs in protobuf and JSON on /v1/logs, answering in 
 });
 
 Deno.test("receiver holds what arrives and prints log records under their spans, whichever came first", async () => {
-  const printed: string[] = [];
-  const receiver = await startReceiver({
-    port: 0,
-    print: true,
-    printDelayMs: 60_000,
-    write: (t) => printed.push(t),
-  });
+  const { receiver, printed } = await printingReceiver(60_000);
   try {
     // The logs first: they are held, not printed without their spans.
     (await post(
@@ -298,13 +298,7 @@ Deno.test("receiver holds what arrives and prints log records under their spans,
 });
 
 Deno.test("receiver flush prints what it holds at once", async () => {
-  const printed: string[] = [];
-  const receiver = await startReceiver({
-    port: 0,
-    print: true,
-    printDelayMs: 60_000,
-    write: (t) => printed.push(t),
-  });
+  const { receiver, printed } = await printingReceiver(60_000);
   try {
     (await post(receiver.url, protobufBody, {
       "content-type": "application/x-protobuf",

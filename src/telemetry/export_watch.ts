@@ -56,7 +56,7 @@ export class ExportWatch implements ExportHealth {
       export: async (request) => {
         const started = this.#now();
         const outcome = await exporter.export(request);
-        this.#record(started, request.spans, outcome);
+        this.#record(started, request.items, outcome);
         return outcome;
       },
       shutdown: () => exporter.shutdown(),

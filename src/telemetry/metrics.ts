@@ -13,7 +13,12 @@
  *
  * @module
  */
-import type { Attributes } from "@opentelemetry/api";
+import type {
+  Attributes,
+  BatchObservableResult,
+  ObservableCounter,
+  ObservableUpDownCounter,
+} from "@opentelemetry/api";
 import { MeterProvider, type MetricReader } from "@opentelemetry/sdk-metrics";
 import {
   PrometheusExporter,
@@ -21,7 +26,7 @@ import {
 } from "@opentelemetry/exporter-prometheus";
 import { resourceFromAttributes } from "@opentelemetry/resources";
 import { type ControllerStats, recordsLost } from "../controller/mod.ts";
-import { DROP_REASONS } from "../export/mod.ts";
+import { DROP_REASONS, type ExportCounters } from "../export/mod.ts";
 import type { OtlpMetricsConfig } from "./config.ts";
 import type { ExportCall } from "./export_watch.ts";
 
@@ -106,57 +111,13 @@ export class AgentMetrics {
       "{span}",
       "Spans of traces that their process's --sample ratio drops (asked for, not lost).",
     );
-    const exported = counter(
-      "otel.sdk.exporter.span.exported",
-      "{span}",
-      `Spans whose export finished; error.type says why it failed (${
-        reasonsOf("exporter")
-      }).`,
-    );
-    const processed = counter(
-      "otel.sdk.processor.span.processed",
-      "{span}",
-      `Spans dropped before export, by error.type (${reasonsOf("processor")}).`,
-    );
-    const inflight = gauge(
-      "otel.sdk.exporter.span.inflight",
-      "{span}",
-      "Spans in export requests not answered yet.",
-    );
-    const queueSize = gauge(
-      "otel.sdk.processor.span.queue.size",
-      "{span}",
-      "Spans waiting in the export queue.",
-    );
+    const spans = exportInstruments(counter, gauge, "span", "Spans");
     const logsReceived = counter(
       "spanbridge.log.received",
       "{log_record}",
       "Log records read from the ring buffer and decoded.",
     );
-    const logsExported = counter(
-      "otel.sdk.exporter.log.exported",
-      "{log_record}",
-      `Log records whose export finished; error.type says why it failed (${
-        reasonsOf("exporter")
-      }).`,
-    );
-    const logsProcessed = counter(
-      "otel.sdk.processor.log.processed",
-      "{log_record}",
-      `Log records dropped before export, by error.type (${
-        reasonsOf("processor")
-      }).`,
-    );
-    const logsInflight = gauge(
-      "otel.sdk.exporter.log.inflight",
-      "{log_record}",
-      "Log records in export requests not answered yet.",
-    );
-    const logsQueueSize = gauge(
-      "otel.sdk.processor.log.queue.size",
-      "{log_record}",
-      "Log records waiting in the export queue.",
-    );
+    const logs = exportInstruments(counter, gauge, "log", "Log records");
     const lost = counter(
       "spanbridge.record.lost",
       "{record}",
@@ -185,31 +146,11 @@ export class AgentMetrics {
     meter.addBatchObservableCallback((result) => {
       const stats = options.stats();
       if (!stats) return;
-      const e = stats.export;
       result.observe(received, stats.decode.spans);
       result.observe(sampledOut, stats.sampling?.sampledOut ?? 0);
-      result.observe(exported, e.exported);
-      for (const { reason, stage } of DROP_REASONS) {
-        result.observe(
-          stage === "exporter" ? exported : processed,
-          e.droppedBy[reason],
-          { "error.type": reason },
-        );
-      }
-      result.observe(inflight, e.inFlight);
-      result.observe(queueSize, e.queued);
-      const l = stats.logExport;
+      spans.observe(result, stats.export);
       result.observe(logsReceived, stats.decode.logRecords);
-      result.observe(logsExported, l.exported);
-      for (const { reason, stage } of DROP_REASONS) {
-        result.observe(
-          stage === "exporter" ? logsExported : logsProcessed,
-          l.droppedBy[reason],
-          { "error.type": reason },
-        );
-      }
-      result.observe(logsInflight, l.inFlight);
-      result.observe(logsQueueSize, l.queued);
+      logs.observe(result, stats.logExport);
       result.observe(lost, recordsLost(stats));
       // Bounded: the controller names at most 50 services, never removing
       // one, so every series only grows.
@@ -224,15 +165,9 @@ export class AgentMetrics {
     }, [
       received,
       sampledOut,
-      exported,
-      processed,
-      inflight,
-      queueSize,
+      ...spans.instruments,
       logsReceived,
-      logsExported,
-      logsProcessed,
-      logsInflight,
-      logsQueueSize,
+      ...logs.instruments,
       lost,
       batchesLost,
       corrupt,
@@ -261,6 +196,69 @@ export class AgentMetrics {
   async shutdown(): Promise<void> {
     await this.#provider.shutdown();
   }
+}
+
+type Counter = ObservableCounter | ObservableUpDownCounter;
+type MakeInstrument = (
+  name: string,
+  unit: string,
+  description: string,
+) => Counter;
+
+/**
+ * The four export instruments of one signal, as the semantic conventions
+ * name them (`otel.sdk.exporter.<signal>.exported` ...), and how they
+ * observe that signal's export counters.
+ */
+function exportInstruments(
+  counter: MakeInstrument,
+  gauge: MakeInstrument,
+  signal: "span" | "log",
+  items: string,
+): {
+  instruments: Counter[];
+  observe(result: BatchObservableResult, e: ExportCounters): void;
+} {
+  const unit = signal === "span" ? "{span}" : "{log_record}";
+  const exported = counter(
+    `otel.sdk.exporter.${signal}.exported`,
+    unit,
+    `${items} whose export finished; error.type says why it failed (${
+      reasonsOf("exporter")
+    }).`,
+  );
+  const processed = counter(
+    `otel.sdk.processor.${signal}.processed`,
+    unit,
+    `${items} dropped before export, by error.type (${
+      reasonsOf("processor")
+    }).`,
+  );
+  const inflight = gauge(
+    `otel.sdk.exporter.${signal}.inflight`,
+    unit,
+    `${items} in export requests not answered yet.`,
+  );
+  const queueSize = gauge(
+    `otel.sdk.processor.${signal}.queue.size`,
+    unit,
+    `${items} waiting in the export queue.`,
+  );
+  return {
+    instruments: [exported, processed, inflight, queueSize],
+    observe(result, e) {
+      result.observe(exported, e.exported);
+      for (const { reason, stage } of DROP_REASONS) {
+        result.observe(
+          stage === "exporter" ? exported : processed,
+          e.droppedBy[reason],
+          { "error.type": reason },
+        );
+      }
+      result.observe(inflight, e.inFlight);
+      result.observe(queueSize, e.queued);
+    },
+  };
 }
 
 /** The drop reasons of one stage, as a list for a metric's description. */
