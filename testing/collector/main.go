@@ -13,7 +13,7 @@
 //     the health_check extension and bearertokenauth the gateway uses to
 //     drop claimed identity, answer probes and refuse unknown senders.
 //
-// Without --config its only pipeline is
+// Without --config its pipelines, one for traces and one for logs, are
 //
 //	otlp receiver (HTTP only) -> otlp_http exporter
 //
@@ -21,8 +21,8 @@
 // variables:
 //
 //	SPANBRIDGE_OTELCOL_LISTEN    host:port the OTLP/HTTP receiver listens on
-//	SPANBRIDGE_OTELCOL_FORWARD   base URL the spans are forwarded to
-//	                             (the exporter appends /v1/traces)
+//	SPANBRIDGE_OTELCOL_FORWARD   base URL spans and logs are forwarded to
+//	                             (the exporter appends /v1/traces, /v1/logs)
 //	SPANBRIDGE_OTELCOL_ENCODING  proto (default) or json: how they are forwarded
 //
 // The Collector's own telemetry stays off the network (no metrics endpoint on
@@ -72,6 +72,9 @@ service:
       level: none
   pipelines:
     traces:
+      receivers: [otlp]
+      exporters: [otlp_http]
+    logs:
       receivers: [otlp]
       exporters: [otlp_http]
 `
