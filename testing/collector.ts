@@ -131,12 +131,14 @@ export class CollectorProcess {
    * latter in `health`), exporting to `forward`, k8sattributes in
    * pass-through (no API server here: it adds nothing). With `tokenFile`,
    * the chart's gateway-auth.yaml is merged over it: only requests bearing
-   * that file's token are let in.
+   * that file's token are let in. `extra` arguments come last (more
+   * --config files merged over these, --feature-gates).
    */
   static gateway(
     httpPort: number,
     forward: string,
     tokenFile?: string,
+    extra: string[] = [],
   ): CollectorProcess {
     const listen = `127.0.0.1:${httpPort}`;
     const health = `127.0.0.1:${unusedPort()}`;
@@ -144,13 +146,18 @@ export class CollectorProcess {
       `--config=file:${gatewayConfig}`,
       ...(tokenFile ? [`--config=file:${gatewayAuthConfig}`] : []),
       "--config=yaml:processors::k8s_attributes::passthrough: true",
+      ...extra,
     ], {
       GATEWAY_OTLP_HTTP_ENDPOINT: listen,
       GATEWAY_OTLP_GRPC_ENDPOINT: `127.0.0.1:${unusedPort()}`,
       GATEWAY_HEALTH_ENDPOINT: health,
       GATEWAY_EXPORT_ENDPOINT: forward,
       GATEWAY_TELEMETRY_LEVEL: "none",
-      ...(tokenFile && { GATEWAY_TOKEN_FILE: tokenFile }),
+      ...(tokenFile && {
+        GATEWAY_TOKEN_FILE: tokenFile,
+        // What the chart sets from the same Secret for the sampling tier.
+        GATEWAY_TOKEN: Deno.readTextFileSync(tokenFile),
+      }),
     });
     gateway.health = health;
     return gateway;

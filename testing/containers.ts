@@ -18,6 +18,7 @@ const staticPrograms = {
   hello: ["examples", "./hello"],
   plain: ["testing/plain", "."],
   slog: ["testing/slog", "."],
+  halves: ["testing/halves", "."],
 } as const;
 
 /** A program of {@linkcode staticPrograms}. */

@@ -30,6 +30,8 @@ export interface ReceivedRequest {
   status: number;
   /** Spans in its body (0 when it could not be decoded). */
   spans: number;
+  /** Its headers (a tenant's X-Scope-OrgID, say). */
+  headers: Headers;
 }
 
 /**
@@ -43,8 +45,10 @@ export type Script = (
 
 /** Options of {@linkcode collectingReceiver}. */
 export interface CollectingReceiverOptions {
-  /** Port on 127.0.0.1; default 0 (a free one). */
+  /** Port; default 0 (a free one). */
   port?: number;
+  /** Address it listens on; default 127.0.0.1 (a cluster's pods reach another). */
+  hostname?: string;
   /** Answers requests in place of the OTLP handler (faults). */
   script?: Script;
   /** Refuses spans of accepted requests through OTLP partial success. */
@@ -63,8 +67,10 @@ export interface CollectingReceiver {
   port: number;
   /** Spans of the requests answered with the handler's own 200, in arrival order. */
   spans: ReceivedSpan[];
-  /** Every request so far, in arrival order. */
+  /** Every /v1/traces request so far, in arrival order. */
   requests: ReceivedRequest[];
+  /** Log records of the /v1/logs requests (accepted, never scripted), in arrival order. */
+  logRecords: number;
   /** Stops the server. */
   close(): Promise<void>;
 }
@@ -78,8 +84,19 @@ export function collectingReceiver(
 ): Promise<CollectingReceiver> {
   const spans: ReceivedSpan[] = [];
   const requests: ReceivedRequest[] = [];
+  // Log records are accepted apart: the faults and partial successes of
+  // this receiver are scripted for spans, and the traced programs log too.
+  const logs = createTraceHandler({ maxBodyBytes: options.maxBodyBytes });
   const serve = async (request: Request): Promise<Response> => {
-    const record: ReceivedRequest = { at: Date.now(), status: 0, spans: 0 };
+    if (new URL(request.url).pathname === "/v1/logs") {
+      return await logs.handle(request);
+    }
+    const record: ReceivedRequest = {
+      at: Date.now(),
+      status: 0,
+      spans: 0,
+      headers: request.headers,
+    };
     requests.push(record);
     const mine = requests.length - 1;
     // A handler per request, so the spans of concurrent requests stay apart.
@@ -100,14 +117,17 @@ export function collectingReceiver(
   };
   return new Promise((resolve) => {
     const server = Deno.serve({
-      hostname: "127.0.0.1",
+      hostname: options.hostname ?? "127.0.0.1",
       port: options.port ?? 0,
       onListen: ({ port }) =>
         resolve({
-          endpoint: `http://127.0.0.1:${port}`,
+          endpoint: `http://${options.hostname ?? "127.0.0.1"}:${port}`,
           port,
           spans,
           requests,
+          get logRecords() {
+            return logs.counters().logRecords;
+          },
           close: () => server.shutdown(),
         }),
     }, serve);

@@ -1,6 +1,6 @@
 /**
  * OTLP/gRPC export (OTEL_EXPORTER_OTLP_PROTOCOL=grpc) against a real
- * OpenTelemetry Collector's gRPC receiver (tests/collector): the span
+ * OpenTelemetry Collector's gRPC receiver (testing/collector): the span
  * exporter and the metrics push, built from the environment the way the
  * agent builds them, send to the Collector, which forwards over OTLP/HTTP to
  * a collecting receiver of ours. The receiver's scripted answers make the

@@ -11,7 +11,10 @@
 //     agent traffic, which is why the batch and k8sattributes processors and
 //     the OTLP/gRPC exporter are built in too, with the resource processor,
 //     the health_check extension and bearertokenauth the gateway uses to
-//     drop claimed identity, answer probes and refuse unknown senders.
+//     drop claimed identity, answer probes and refuse unknown senders, the
+//     filter processor its per-tenant pipelines keep their tenant with, and
+//     the load-balancing exporter and tail-sampling processor of the chart's
+//     sampling tier (tests/gateway_test.ts, tests/kubernetes).
 //
 // Without --config its pipelines, one for traces and one for logs, are
 //
@@ -33,10 +36,13 @@ package main
 import (
 	"log"
 
+	"github.com/open-telemetry/opentelemetry-collector-contrib/exporter/loadbalancingexporter"
 	"github.com/open-telemetry/opentelemetry-collector-contrib/extension/bearertokenauthextension"
 	"github.com/open-telemetry/opentelemetry-collector-contrib/extension/healthcheckextension"
+	"github.com/open-telemetry/opentelemetry-collector-contrib/processor/filterprocessor"
 	"github.com/open-telemetry/opentelemetry-collector-contrib/processor/k8sattributesprocessor"
 	"github.com/open-telemetry/opentelemetry-collector-contrib/processor/resourceprocessor"
+	"github.com/open-telemetry/opentelemetry-collector-contrib/processor/tailsamplingprocessor"
 
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/confmap"
@@ -87,12 +93,15 @@ func components() (otelcol.Factories, error) {
 	}
 	if f.Processors, err = otelcol.MakeFactoryMap[processor.Factory](
 		batchprocessor.NewFactory(),
+		filterprocessor.NewFactory(),
 		k8sattributesprocessor.NewFactory(),
 		resourceprocessor.NewFactory(),
+		tailsamplingprocessor.NewFactory(),
 	); err != nil {
 		return f, err
 	}
 	if f.Exporters, err = otelcol.MakeFactoryMap[exporter.Factory](
+		loadbalancingexporter.NewFactory(),
 		otlpexporter.NewFactory(),
 		otlphttpexporter.NewFactory(),
 	); err != nil {

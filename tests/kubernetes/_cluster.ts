@@ -11,10 +11,13 @@
  * socket, the kubelet's root, pod logs and certificates. No image registry
  * is reachable, so images come from Podman (`podman save`) into containerd
  * (`ctr images import`), the pod sandbox's pause image is a static Go binary
- * (tests/kubernetes/cmd/pause), and pods use `imagePullPolicy: Never`. No
- * CNI plugin runs pods' networks (containerd gets a loopback-only
- * configuration so that the node turns Ready): pods use the host network.
- * No kube-proxy: Service IPs are not routed.
+ * (tests/kubernetes/cmd/pause), and pods use `imagePullPolicy: Never`.
+ * Pods not on the host network get an address on a bridge of the
+ * cluster's own (the CNI bridge and host-local plugins that come with
+ * Podman): the host reaches them there, and they reach the host at
+ * {@linkcode Cluster.podGateway}. No kube-proxy and no cluster DNS: Service
+ * IPs are not routed and Service names do not resolve; a headless
+ * Service's EndpointSlices list its pods' addresses.
  *
  * {@linkcode Cluster.stop} tears it all down: pods deleted, processes
  * stopped (containerd's shims included), mounts undone, the directory and the
@@ -144,6 +147,10 @@ export class Cluster {
   readonly kubeconfig: string;
   /** The node's name. */
   readonly node: string;
+  /** The host's address on the pods' bridge: where pods reach the host. */
+  readonly podGateway: string;
+  /** The pods' bridge (a network interface of the host). */
+  readonly #bridge: string;
   /** How long each step of the bring-up took, in ms. */
   readonly timings: Record<string, number> = {};
   readonly #components: Component[] = [];
@@ -158,6 +165,9 @@ export class Cluster {
     this.dir = dir;
     this.node = node;
     this.kubeconfig = `${dir}/kubeconfig`;
+    // One /24 per test process, away from Podman's 10.88.0.0/16.
+    this.podGateway = `10.213.${20 + Deno.pid % 200}.1`;
+    this.#bridge = `sbk${Deno.pid}`;
   }
 
   /** The API server's URL. */
@@ -236,12 +246,36 @@ export class Cluster {
 
     // containerd
     this.#containerdSocket = `${dir}/containerd/containerd.sock`;
+    // The bridge made here, not by the plugin on the first pod, so that
+    // the host's address on it exists before any pod (a test's receiver
+    // listens there).
+    await sh("ip", ["link", "add", "name", this.#bridge, "type", "bridge"]);
+    await sh("ip", [
+      "addr",
+      "add",
+      `${this.podGateway}/24`,
+      "dev",
+      this.#bridge,
+    ]);
+    await sh("ip", ["link", "set", this.#bridge, "up"]);
+    const subnet = this.podGateway.replace(/\.1$/, ".0/24");
     await Deno.writeTextFile(
-      `${dir}/cni/10-loopback.conflist`,
+      `${dir}/cni/10-bridge.conflist`,
       JSON.stringify({
         cniVersion: "0.4.0",
-        name: "spanbridge-e2e-loopback",
-        plugins: [{ type: "loopback" }],
+        name: "spanbridge-e2e",
+        plugins: [{
+          type: "bridge",
+          bridge: this.#bridge,
+          isGateway: true,
+          ipMasq: false,
+          ipam: {
+            type: "host-local",
+            ranges: [[{ subnet, gateway: this.podGateway }]],
+            routes: [{ dst: "0.0.0.0/0" }],
+            dataDir: `${dir}/cni/ipam`,
+          },
+        }],
       }),
     );
     await Deno.writeTextFile(
@@ -610,6 +644,9 @@ export class Cluster {
         );
       }
     }
+    await sh("ip", ["link", "del", this.#bridge]).catch((err) => {
+      if (!/Cannot find device/.test(err.message)) problems.push(err.message);
+    });
     removeLogLinks(this.dir, this.#hadContainerLogs, problems);
     await Deno.remove(this.dir, { recursive: true }).catch((err) => {
       if (!(err instanceof Deno.errors.NotFound)) {

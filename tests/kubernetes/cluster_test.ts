@@ -29,6 +29,7 @@ import { staticProgram } from "../../testing/containers.ts";
 import { collectorVersion } from "../../testing/collector.ts";
 import {
   attributeMap,
+  type CollectingReceiver,
   collectingReceiver,
   unusedPort,
 } from "../../testing/receiver.ts";
@@ -374,6 +375,499 @@ pods: ${JSON.stringify((await podsOf("gateway")).map((p) => p.status))}`,
       await receiver.close();
       removePinRoot(pinRoot);
       await Deno.remove(out, { recursive: true });
+    }
+  },
+});
+
+/** The X-Scope-OrgID headers a receiver got, distinct. */
+function orgIds(r: CollectingReceiver): (string | null)[] {
+  return [...new Set(r.requests.map((q) => q.headers.get("x-scope-orgid")))];
+}
+
+/** service.name of every span a receiver got, distinct and sorted. */
+function services(r: CollectingReceiver): string[] {
+  return [
+    ...new Set(
+      r.spans.map((s) =>
+        attributeMap(s.resource).get("service.name")?.stringValue
+      ),
+    ),
+  ].sort() as string[];
+}
+
+Deno.test({
+  name:
+    "the chart's fleet policy on a single-node Kubernetes: tenants of two namespaces (and a pod label) reach only their endpoints whatever their SDK claims, and a tail-sampling tier of two pods decides whole traces",
+  ignore: !canTrace,
+  async fn() {
+    const [image, hello, halves, gatewayExe, helmExe] = await Promise.all([
+      buildImage(checkoutImageRef()),
+      staticProgram("hello"),
+      staticProgram("halves"),
+      staticCollector(),
+      helm(),
+    ]);
+    const pinRoot = testPinRoot("k8s-fleet");
+    const tag = `${Deno.pid}`;
+    const gatewayRef = `localhost/spanbridge-e2e-gateway:${tag}`;
+    const targetRef = `localhost/spanbridge-e2e-hello:${tag}`;
+    const targetDir = `/srv/spanbridge-k8s-${tag}`;
+    const targetPath = `${targetDir}/hello`;
+    // One image per half, each with its own copy of the program: one
+    // binary that two containers share is the subject of another test.
+    const halvesRef = (role: string) =>
+      `localhost/spanbridge-e2e-halves-${role}:${tag}`;
+    const halvesPath = (role: string) => `${targetDir}/halves-${role}`;
+    const cluster = await Cluster.start();
+    // On the pods' bridge: the gateway (host network) and the sampling
+    // tier's pods (pod network) both reach them there.
+    const receivers = await Promise.all(
+      [0, 1, 2, 3].map(() =>
+        collectingReceiver({ hostname: cluster.podGateway })
+      ),
+    );
+    const [rest, a, b, sampled] = receivers;
+    const values = await Deno.makeTempFile({ suffix: ".json" });
+    const ns = "spanbridge";
+    const helmEnv = {
+      HELM_CACHE_HOME: `${cluster.dir}/helm`,
+      HELM_CONFIG_HOME: `${cluster.dir}/helm`,
+      HELM_DATA_HOME: `${cluster.dir}/helm`,
+    };
+    const podsOf = async (namespace: string, selector: string) =>
+      (await cluster.api<Json>(
+        `/api/v1/namespaces/${namespace}/pods?labelSelector=${selector}`,
+      )).items as Json[];
+    const logsOf = async (component: string) =>
+      (await Promise.all(
+        (await podsOf(ns, `app.kubernetes.io/component=${component}`)).map(
+          async (p) =>
+            `--- ${p.metadata.name}\n${await cluster.podLog(
+              ns,
+              p.metadata.name,
+            )}`,
+        ),
+      )).join("\n");
+    try {
+      await cluster.importPodmanImage(image);
+      await cluster.importImage(
+        gatewayRef,
+        { "/otelcol": gatewayExe },
+        "/otelcol",
+      );
+      await cluster.importImage(targetRef, { [targetPath]: hello }, targetPath);
+      for (const role of ["front", "back"]) {
+        await cluster.importImage(
+          halvesRef(role),
+          { [halvesPath(role)]: halves },
+          halvesPath(role),
+        );
+      }
+
+      const gatewayPort = unusedPort();
+      const apiPort = new URL(cluster.server).port;
+      const tenantLabel = "spanbridge.io/tenant";
+      await Deno.writeTextFile(
+        values,
+        JSON.stringify({
+          agent: {
+            image: { tag: image.replace(/.*:/, ""), pullPolicy: "Never" },
+            bpffsHostPath: pinRoot,
+            telemetry: { port: unusedPort() },
+            env: { SPANBRIDGE_INCLUDE_EXE: `${targetDir}/*` },
+          },
+          gateway: {
+            image: {
+              repository: "localhost/spanbridge-e2e-gateway",
+              tag,
+              pullPolicy: "Never",
+            },
+            hostNetwork: true,
+            listenAddress: "127.0.0.1",
+            ports: { otlpHttp: gatewayPort, otlpGrpc: unusedPort() },
+            // The node has 2 cores: the chart's requests (1 core for the
+            // gateway, half a core per sampling pod) would not fit.
+            resources: { requests: { cpu: "100m", memory: "128Mi" } },
+            exportEndpoint: rest.endpoint,
+            telemetryLevel: "none",
+            extraEnv: [
+              { name: "KUBERNETES_SERVICE_HOST", value: "127.0.0.1" },
+              { name: "KUBERNETES_SERVICE_PORT", value: apiPort },
+            ],
+            routing: {
+              tenantLabel,
+              tenants: [
+                {
+                  name: "team-a",
+                  namespaces: ["team-a"],
+                  endpoint: a.endpoint,
+                  headers: { "X-Scope-OrgID": "team-a" },
+                },
+                {
+                  name: "team-b",
+                  namespaces: ["team-b"],
+                  labelValues: ["team-b"],
+                  endpoint: b.endpoint,
+                  headers: { "X-Scope-OrgID": "team-b" },
+                },
+              ],
+            },
+          },
+        }),
+      );
+      await sh(helmExe, [
+        "install",
+        "spanbridge",
+        `${root}deploy/kubernetes/spanbridge`,
+        `--kubeconfig=${cluster.kubeconfig}`,
+        `--namespace=${ns}`,
+        "--create-namespace",
+        `--values=${values}`,
+        "--wait",
+        "--timeout=4m",
+      ], { env: helmEnv }).catch((err) => {
+        throw new Error(`${err.message}\n${cluster.dump()}`);
+      });
+      await waitUntil(
+        async () =>
+          (await podsOf(ns, "app.kubernetes.io/component=agent")).some((p) =>
+            p.status?.conditions?.some((c: Json) =>
+              c.type === "Ready" && c.status === "True"
+            )
+          ),
+        60_000,
+        "the agent pod to be Ready",
+      );
+
+      // Four programs: in team-a claiming team-b, in team-b claiming
+      // team-a, in team-c with team-b's label claiming team-a's namespace,
+      // and in team-c with no label (no tenant's: the default endpoint).
+      const programs = [
+        { name: "in-a", namespace: "team-a", labels: {} },
+        { name: "in-b", namespace: "team-b", labels: {} },
+        {
+          name: "labelled-b",
+          namespace: "team-c",
+          labels: { [tenantLabel]: "team-b" },
+        },
+        { name: "unrouted", namespace: "team-c", labels: {} },
+      ];
+      const claims: Record<string, string> = {
+        "in-a": "team-b",
+        "in-b": "team-a",
+        "labelled-b": "team-a",
+        "unrouted": "team-a",
+      };
+      for (const namespace of ["team-a", "team-b", "team-c"]) {
+        await cluster.api("/api/v1/namespaces", {
+          method: "POST",
+          body: {
+            apiVersion: "v1",
+            kind: "Namespace",
+            metadata: { name: namespace },
+          },
+        });
+      }
+      for (const p of programs) {
+        const claim = claims[p.name];
+        const body = {
+          apiVersion: "v1",
+          kind: "Pod",
+          metadata: { name: p.name, namespace: p.namespace, labels: p.labels },
+          spec: {
+            hostNetwork: true,
+            restartPolicy: "Never",
+            automountServiceAccountToken: false,
+            containers: [{
+              name: "hello",
+              image: targetRef,
+              imagePullPolicy: "Never",
+              args: ["-rate", "20", "-duration", "2s", "-wait-attach", "60s"],
+              env: [
+                { name: "OTEL_SERVICE_NAME", value: p.name },
+                { name: "OTEL_BSP_SCHEDULE_DELAY", value: "100" },
+                {
+                  name: "OTEL_RESOURCE_ATTRIBUTES",
+                  value:
+                    `k8s.namespace.name=${claim},k8s.pod.label.${tenantLabel}=${claim}`,
+                },
+              ],
+            }],
+          },
+        };
+        await waitUntil(
+          async () =>
+            (await cluster.api<Json>(
+              `/api/v1/namespaces/${p.namespace}/pods`,
+              { method: "POST", body, allow: [403] },
+            )).kind === "Pod",
+          30_000,
+          `pod ${p.name} to be created`,
+        );
+      }
+      for (const p of programs) {
+        await waitUntil(
+          async () => {
+            const pod = await cluster.api<Json>(
+              `/api/v1/namespaces/${p.namespace}/pods/${p.name}`,
+            );
+            if (pod.status?.phase === "Failed") {
+              throw new Error(
+                `pod ${p.name} failed: ${await cluster.podLog(
+                  p.namespace,
+                  p.name,
+                )}`,
+              );
+            }
+            return pod.status?.phase === "Succeeded";
+          },
+          120_000,
+          `pod ${p.name} to succeed`,
+        );
+      }
+      // Each program's spans at its endpoint, then time for strays.
+      const where = { "in-a": a, "in-b": b, "labelled-b": b, "unrouted": rest };
+      await waitUntil(
+        () =>
+          Object.entries(where).every(([name, r]) =>
+            r.spans.some((s) =>
+              attributeMap(s.resource).get("service.name")?.stringValue ===
+                name
+            )
+          ),
+        30_000,
+        "every program's spans at its endpoint",
+      ).catch(async (err) => {
+        throw new Error(
+          `${err.message}: a ${services(a)}, b ${services(b)}, rest ${
+            services(rest)
+          }\n${await logsOf("gateway")}`,
+        );
+      });
+      await new Promise((r) => setTimeout(r, 2_000));
+      assert.deepEqual(services(a), ["in-a"], "team-a's endpoint");
+      assert.deepEqual(services(b), ["in-b", "labelled-b"], "team-b's");
+      assert.deepEqual(services(rest), ["unrouted"], "the default endpoint");
+      assert.deepEqual(orgIds(a), ["team-a"]);
+      assert.deepEqual(orgIds(b), ["team-b"]);
+      assert.deepEqual(orgIds(rest), [null]);
+      for (const s of [...a.spans, ...b.spans, ...rest.spans]) {
+        const attrs = attributeMap(s.resource);
+        const name = attrs.get("service.name")?.stringValue;
+        const p = programs.find((q) => q.name === name)!;
+        assert.equal(
+          attrs.get("k8s.namespace.name")?.stringValue,
+          p.namespace,
+          `${name}: k8s.namespace.name`,
+        );
+        assert.equal(
+          attrs.get(`k8s.pod.label.${tenantLabel}`)?.stringValue,
+          (p.labels as Record<string, string>)[tenantLabel],
+          `${name}: the tenant label`,
+        );
+      }
+
+      // The tail-sampling tier: two pods on the pod network behind a
+      // headless Service, the gateway's load_balancing exporter finding
+      // them through the API server (k8s resolver).
+      const percentage = 25;
+      await sh(helmExe, [
+        "upgrade",
+        "spanbridge",
+        `${root}deploy/kubernetes/spanbridge`,
+        `--kubeconfig=${cluster.kubeconfig}`,
+        `--namespace=${ns}`,
+        "--reuse-values",
+        `--set=gateway.exportEndpoint=${sampled.endpoint}`,
+        "--set=gateway.sampling.enabled=true",
+        "--set=gateway.sampling.replicas=2",
+        `--set=gateway.sampling.percentage=${percentage}`,
+        "--set=gateway.sampling.latencyThresholdMs=1000",
+        "--set=gateway.sampling.decisionWait=2s",
+        "--set=gateway.sampling.resources.requests.cpu=100m",
+        "--set=gateway.sampling.resources.requests.memory=128Mi",
+        "--wait",
+        "--timeout=3m",
+      ], { env: helmEnv }).catch(async (err) => {
+        throw new Error(
+          `${err.message}\n${await logsOf("sampler")}\n${cluster.dump()}`,
+        );
+      });
+      const samplers = await podsOf(ns, "app.kubernetes.io/component=sampler");
+      assert.equal(samplers.length, 2, JSON.stringify(samplers));
+      const ips = new Set(samplers.map((p) => p.status.podIP));
+      assert.equal(ips.size, 2, `sampler pods' addresses: ${[...ips]}`);
+      await waitUntil(
+        async () => {
+          const slices = await cluster.api<Json>(
+            `/apis/discovery.k8s.io/v1/namespaces/${ns}/endpointslices?labelSelector=kubernetes.io/service-name=spanbridge-sampler`,
+          );
+          const ready = slices.items.flatMap((s: Json) => s.endpoints ?? [])
+            .filter((e: Json) => e.conditions?.ready);
+          return ready.length === 2;
+        },
+        60_000,
+        "two ready sampler endpoints",
+      );
+      await waitUntil(
+        async () =>
+          (await podsOf(ns, "app.kubernetes.io/component=gateway")).some((
+            p,
+          ) =>
+            p.status?.conditions?.some((c: Json) =>
+              c.type === "Ready" && c.status === "True"
+            )
+          ),
+        60_000,
+        "the new gateway to be Ready",
+      );
+      // Two programs in two pods, each making one half of every trace
+      // (testing/halves): the back half of an error trace holds the error,
+      // the front half of a slow trace its length, so a half decided alone
+      // would lose it.
+      const ordinary = 800, errors = 40, slow = 40;
+      for (const role of ["front", "back"]) {
+        const body = {
+          apiVersion: "v1",
+          kind: "Pod",
+          metadata: { name: `halves-${role}`, namespace: "team-c" },
+          spec: {
+            hostNetwork: true,
+            restartPolicy: "Never",
+            automountServiceAccountToken: false,
+            containers: [{
+              name: "halves",
+              image: halvesRef(role),
+              imagePullPolicy: "Never",
+              args: [
+                "-role",
+                role,
+                "-seed",
+                tag,
+                "-traces",
+                `${ordinary + errors + slow}`,
+                "-errors",
+                `${errors}`,
+                "-slow",
+                `${slow}`,
+              ],
+              env: [
+                { name: "OTEL_SERVICE_NAME", value: `halves-${role}` },
+                { name: "OTEL_BSP_SCHEDULE_DELAY", value: "100" },
+              ],
+            }],
+          },
+        };
+        await cluster.api("/api/v1/namespaces/team-c/pods", {
+          method: "POST",
+          body,
+        });
+      }
+      for (const role of ["front", "back"]) {
+        await waitUntil(
+          async () => {
+            const pod = await cluster.api<Json>(
+              `/api/v1/namespaces/team-c/pods/halves-${role}`,
+            );
+            if (pod.status?.phase === "Failed") {
+              throw new Error(
+                `halves-${role} failed: ${await cluster.podLog(
+                  "team-c",
+                  `halves-${role}`,
+                )}`,
+              );
+            }
+            return pod.status?.phase === "Succeeded";
+          },
+          120_000,
+          `pod halves-${role} to succeed`,
+        );
+      }
+      let seen = -1;
+      await waitUntil(
+        async () => {
+          const now = sampled.spans.length;
+          if (now === seen && now > 0) return true;
+          seen = now;
+          await new Promise((r) => setTimeout(r, 3_000));
+          return false;
+        },
+        60_000,
+        "the samplers' decisions",
+      ).catch(async (err) => {
+        throw new Error(
+          `${err.message}\n${await logsOf("gateway")}\n${await logsOf(
+            "sampler",
+          )}`,
+        );
+      });
+      const spans = Map.groupBy(sampled.spans, (s) => s.span.traceId);
+      const kinds = new Map<string, string>();
+      for (const [id, s] of spans) {
+        const names = s.map((x) => x.span.name).sort();
+        assert.deepEqual(
+          names,
+          ["GET /", "SELECT"],
+          `trace ${id} kept in part, or more than once: ${
+            JSON.stringify(s.map((x) => [
+              x.span.name,
+              x.span.spanId,
+              attributeMap(x.resource).get("process.pid"),
+              attributeMap(x.resource).get("container.id"),
+            ]))
+          }`,
+        );
+        const kind = attributeMap(s[0].span).get("halves.kind")?.stringValue;
+        assert.ok(kind, `trace ${id} is not one of halves'`);
+        kinds.set(id, kind);
+      }
+      const kept = (kind: string) =>
+        [...kinds.values()].filter((k) => k === kind).length;
+      assert.equal(kept("error"), errors, "error traces kept");
+      assert.equal(kept("slow"), slow, "slow traces kept");
+      // Binomial(800, 0.25): mean 200, standard deviation 12.2; 4.5 of
+      // them either side.
+      const p = percentage / 100;
+      const sd = Math.sqrt(ordinary * p * (1 - p));
+      assert.ok(
+        Math.abs(kept("ordinary") - ordinary * p) <= 4.5 * sd,
+        `kept ${kept("ordinary")} of ${ordinary} ordinary traces`,
+      );
+      // Both pods took part: each received spans (their own metrics, on
+      // the pod network).
+      for (const ip of ips) {
+        const text = await (await fetch(`http://${ip}:8888/metrics`)).text();
+        const accepted = [
+          ...text.matchAll(
+            /^otelcol_receiver_accepted_spans(?:_total)?\{[^}]*\} (\S+)$/gm,
+          ),
+        ].reduce((sum, m) => sum + Number(m[1]), 0);
+        assert.ok(accepted > 0, `sampler ${ip} received no span:\n${text}`);
+      }
+      const samplerLogs = await logsOf("sampler");
+      assert.ok(
+        !/\t(warn|error)\t/.test(samplerLogs),
+        `a sampler logged a warning or error:\n${samplerLogs}`,
+      );
+      console.log(
+        `tail sampling on the cluster: kept ${
+          kept("ordinary")
+        }/${ordinary} ordinary (${percentage}%), ${
+          kept("error")
+        }/${errors} error, ${kept("slow")}/${slow} slow traces`,
+      );
+      await sh(helmExe, [
+        "uninstall",
+        "spanbridge",
+        `--kubeconfig=${cluster.kubeconfig}`,
+        `--namespace=${ns}`,
+        "--wait",
+      ], { env: helmEnv });
+    } finally {
+      await cluster.stop();
+      await Promise.all(receivers.map((r) => r.close()));
+      removePinRoot(pinRoot);
+      await Deno.remove(values);
     }
   },
 });

@@ -24,6 +24,8 @@ type Objects struct {
 	Deployments         []appsv1.Deployment
 	ClusterRoles        []rbacv1.ClusterRole
 	ClusterRoleBindings []rbacv1.ClusterRoleBinding
+	Roles               []rbacv1.Role
+	RoleBindings        []rbacv1.RoleBinding
 }
 
 var separator = regexp.MustCompile(`(?m)^---[ \t]*$`)
@@ -59,6 +61,10 @@ func Decode(manifest []byte) (Objects, error) {
 			objs.ClusterRoles, err = decodeInto(doc, objs.ClusterRoles)
 		case "rbac.authorization.k8s.io/v1 ClusterRoleBinding":
 			objs.ClusterRoleBindings, err = decodeInto(doc, objs.ClusterRoleBindings)
+		case "rbac.authorization.k8s.io/v1 Role":
+			objs.Roles, err = decodeInto(doc, objs.Roles)
+		case "rbac.authorization.k8s.io/v1 RoleBinding":
+			objs.RoleBindings, err = decodeInto(doc, objs.RoleBindings)
 		default:
 			err = fmt.Errorf("unexpected apiVersion %q kind %q", meta.APIVersion, meta.Kind)
 		}

@@ -59,11 +59,20 @@ func Helm() (string, error) {
 // "spanbridge" in namespace "spanbridge" for KubeVersion and the given --set
 // flags.
 func Render(sets ...string) ([]byte, error) {
+	return RenderValues(nil, sets...)
+}
+
+// RenderValues is Render with values files (helm --values) before the --set
+// flags: lists of objects, such as gateway.routing.tenants, read better there.
+func RenderValues(files []string, sets ...string) ([]byte, error) {
 	helm, err := Helm()
 	if err != nil {
 		return nil, err
 	}
 	args := []string{"template", "spanbridge", ChartDir, "--namespace", "spanbridge", "--kube-version", KubeVersion}
+	for _, f := range files {
+		args = append(args, "--values", f)
+	}
 	for _, s := range sets {
 		args = append(args, "--set", s)
 	}

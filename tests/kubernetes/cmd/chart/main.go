@@ -8,6 +8,10 @@
 //	    prints, as JSON, the `podman run` arguments of the agent DaemonSet's
 //	    container (image and its arguments last) and the URL its readiness
 //	    probe gets: {"args": [...], "readiness": "http://host:port/path"}
+//	chart configmaps [-values FILE]... [-set k=v]...
+//	    renders the chart, decodes it strictly and prints the data of its
+//	    ConfigMaps as JSON, each value parsed as YAML (a Collector
+//	    configuration): {"<name>": {"<key>": {...}}}
 package main
 
 import (
@@ -18,6 +22,7 @@ import (
 	"os"
 
 	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/yaml"
 	"spanbridge.test/kubernetes"
 )
 
@@ -35,7 +40,7 @@ func main() {
 
 func run(args []string) error {
 	if len(args) == 0 {
-		return errors.New("usage: chart helm | chart podman-run-args [-node-name N] [-node-ip IP] [-set k=v]...")
+		return errors.New("usage: chart helm | chart podman-run-args [-node-name N] [-node-ip IP] [-set k=v]... | chart configmaps [-values FILE]... [-set k=v]...")
 	}
 	switch args[0] {
 	case "helm":
@@ -88,6 +93,34 @@ func run(args []string) error {
 			"args":      podArgs,
 			"readiness": fmt.Sprintf("http://%s:%s%s", host, probe.HTTPGet.Port.String(), probe.HTTPGet.Path),
 		})
+	case "configmaps":
+		fs := flag.NewFlagSet("configmaps", flag.ContinueOnError)
+		var files, values sets
+		fs.Var(&files, "values", "a helm --values file (repeatable)")
+		fs.Var(&values, "set", "a helm --set value (repeatable)")
+		if err := fs.Parse(args[1:]); err != nil {
+			return err
+		}
+		manifest, err := kubernetes.RenderValues(files, values...)
+		if err != nil {
+			return err
+		}
+		objs, err := kubernetes.Decode(manifest)
+		if err != nil {
+			return fmt.Errorf("strict decoding of the rendered chart: %w", err)
+		}
+		data := map[string]map[string]json.RawMessage{}
+		for _, cm := range objs.ConfigMaps {
+			data[cm.Name] = map[string]json.RawMessage{}
+			for key, text := range cm.Data {
+				value, err := yaml.YAMLToJSONStrict([]byte(text))
+				if err != nil {
+					return fmt.Errorf("ConfigMap %s key %s: %w", cm.Name, key, err)
+				}
+				data[cm.Name][key] = value
+			}
+		}
+		return json.NewEncoder(os.Stdout).Encode(data)
 	}
 	return fmt.Errorf("unknown subcommand %q", args[0])
 }
