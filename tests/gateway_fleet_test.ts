@@ -112,11 +112,7 @@ async function routedGateway(
     unusedPort(),
     rest.endpoint,
     tokenFile,
-    [
-      routing.arg,
-      // The chart passes it with tenants: one k8s_attributes for all.
-      "--feature-gates=processor.k8sattributes.ShareProcessorBetweenPipelines",
-    ],
+    [routing.arg],
   );
   return {
     gateway,
