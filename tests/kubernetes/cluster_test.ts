@@ -75,7 +75,7 @@ const canTrace = ebpfAvailable("Kubernetes e2e");
 
 Deno.test({
   name:
-    "the chart on a single-node Kubernetes: the agent turns Ready and a pod's spans arrive through the gateway with container.id, k8s.pod.uid and k8sattributes' pod name and namespace",
+    "the chart on a single-node Kubernetes: the agent turns Ready and a pod's spans, and another pod's log records, arrive through the gateway with container.id, k8s.pod.uid and k8sattributes' pod name and namespace",
   ignore: !canTrace,
   async fn() {
     const t0 = performance.now();
