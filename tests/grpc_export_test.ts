@@ -38,7 +38,7 @@ interface ReceiverTls {
 
 /**
  * A Collector whose OTLP receiver takes gRPC only (on a free port, bearer
- * token required) and forwards traces to `traces` and metrics to
+ * token required) and forwards traces (and log records) to `traces` and metrics to
  * `metrics`, without a sending queue or retries of its own.
  */
 async function grpcCollector(
@@ -81,6 +81,7 @@ receivers:
 exporters:
   otlp_http/traces:${exporter(traces)}
   otlp_http/metrics:${exporter(metrics)}
+  otlp_http/logs:${exporter(traces)}
 service:
   extensions: [bearertokenauth]
   telemetry:
@@ -93,6 +94,9 @@ service:
     metrics:
       receivers: [otlp]
       exporters: [otlp_http/metrics]
+    logs:
+      receivers: [otlp]
+      exporters: [otlp_http/logs]
 `,
   );
   const collector = new CollectorProcess(
