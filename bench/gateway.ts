@@ -112,10 +112,7 @@ if (fleet === "routing") {
   }
   const file = await configFile(routing);
   files.push(file.file);
-  extra.push(
-    file.arg,
-    "--feature-gates=processor.k8sattributes.ShareProcessorBetweenPipelines",
-  );
+  extra.push(file.arg);
 } else if (fleet === "sampling") {
   const configs = await chartConfigs({
     gateway: {
@@ -153,6 +150,8 @@ const gateway = new CollectorProcess(listen, [
   `--config=file:${root}deploy/kubernetes/spanbridge/files/gateway.yaml`,
   "--config=yaml:processors::k8s_attributes::passthrough: true",
   `--config=yaml:exporters::otlp_http::${compression}`,
+  // As the chart runs it: one k8s_attributes for every pipeline.
+  "--feature-gates=processor.k8sattributes.ShareProcessorBetweenPipelines",
   ...extra,
 ], {
   GATEWAY_OTLP_HTTP_ENDPOINT: listen,

@@ -132,7 +132,7 @@ export class CollectorProcess {
    * pass-through (no API server here: it adds nothing). With `tokenFile`,
    * the chart's gateway-auth.yaml is merged over it: only requests bearing
    * that file's token are let in. `extra` arguments come last (more
-   * --config files merged over these, --feature-gates).
+   * --config files merged over these).
    */
   static gateway(
     httpPort: number,
@@ -146,6 +146,8 @@ export class CollectorProcess {
       `--config=file:${gatewayConfig}`,
       ...(tokenFile ? [`--config=file:${gatewayAuthConfig}`] : []),
       "--config=yaml:processors::k8s_attributes::passthrough: true",
+      // As the chart runs it: one k8s_attributes for every pipeline.
+      "--feature-gates=processor.k8sattributes.ShareProcessorBetweenPipelines",
       ...extra,
     ], {
       GATEWAY_OTLP_HTTP_ENDPOINT: listen,

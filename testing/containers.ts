@@ -17,6 +17,7 @@ const staticPrograms = {
   showcase: ["examples", "./showcase"],
   hello: ["examples", "./hello"],
   plain: ["testing/plain", "."],
+  slog: ["testing/slog", "."],
   halves: ["testing/halves", "."],
 } as const;
 

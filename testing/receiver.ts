@@ -9,6 +9,7 @@ import { toOtlpJson } from "../src/otlp/mod.ts";
 import { create } from "@bufbuild/protobuf";
 import { ExportTraceServiceRequestSchema } from "../gen/opentelemetry/proto/collector/trace/v1/trace_service_pb.ts";
 import type { TracesData } from "../gen/opentelemetry/proto/trace/v1/trace_pb.ts";
+import type { LogsData } from "../gen/opentelemetry/proto/logs/v1/logs_pb.ts";
 
 /** A JSON object as OTLP/JSON renders it. */
 // deno-lint-ignore no-explicit-any
@@ -71,6 +72,8 @@ export interface CollectingReceiver {
   requests: ReceivedRequest[];
   /** Log records of the /v1/logs requests (accepted, never scripted), in arrival order. */
   logRecords: number;
+  /** The bodies of those /v1/logs requests. */
+  logs: LogsData[];
   /** Stops the server. */
   close(): Promise<void>;
 }
@@ -86,7 +89,11 @@ export function collectingReceiver(
   const requests: ReceivedRequest[] = [];
   // Log records are accepted apart: the faults and partial successes of
   // this receiver are scripted for spans, and the traced programs log too.
-  const logs = createTraceHandler({ maxBodyBytes: options.maxBodyBytes });
+  const logsData: LogsData[] = [];
+  const logs = createTraceHandler({
+    maxBodyBytes: options.maxBodyBytes,
+    onLogs: (l) => logsData.push(l),
+  });
   const serve = async (request: Request): Promise<Response> => {
     if (new URL(request.url).pathname === "/v1/logs") {
       return await logs.handle(request);
@@ -128,6 +135,7 @@ export function collectingReceiver(
           get logRecords() {
             return logs.counters().logRecords;
           },
+          logs: logsData,
           close: () => server.shutdown(),
         }),
     }, serve);

@@ -7,7 +7,7 @@
  *   its X-Scope-OrgID, spans of no tenant the default endpoint; what a
  *   sender claims (k8s.namespace.name, the tenant label) steers nothing,
  *   whether it comes straight to the gateway or from a traced program
- *   through the agent;
+ *   through the agent, whose log records follow its spans;
  * - the tail-sampling tier: the gateway's load_balancing exporter in front
  *   of two sampling Collectors: the two halves of every trace (sent apart,
  *   as two agents would) are decided as one, every error and slow trace is
@@ -112,11 +112,7 @@ async function routedGateway(
     unusedPort(),
     rest.endpoint,
     tokenFile,
-    [
-      routing.arg,
-      // The chart passes it with tenants: one k8s_attributes for all.
-      "--feature-gates=processor.k8sattributes.ShareProcessorBetweenPipelines",
-    ],
+    [routing.arg],
   );
   return {
     gateway,
@@ -300,10 +296,27 @@ Deno.test({
           `${err.message} (a ${a.spans.length}, b ${b.spans.length}, rest ${rest.spans.length})\n${controller?.dump()}\n${gateway.dump()}`,
         );
       });
+      // Its log records (two a request) go the same way.
+      await waitUntil(
+        () => a.logRecords >= 2 * run.requests,
+        20_000,
+        `hello's ${2 * run.requests} log records at team-a`,
+      ).catch((err) => {
+        throw new Error(
+          `${err.message} (a ${a.logRecords}, b ${b.logRecords}, rest ${rest.logRecords})\n${controller?.dump()}\n${gateway.dump()}`,
+        );
+      });
       await stopIfRunning(controller);
       await delay(1_000);
       assert.equal(b.spans.length, 0, "spans reached the claimed tenant b");
       assert.equal(rest.spans.length, 0, "spans reached the default endpoint");
+      assert.equal(a.logRecords, 2 * run.requests, "log records at team-a");
+      assert.equal(b.logRecords, 0, "log records reached the claimed tenant b");
+      assert.equal(
+        rest.logRecords,
+        0,
+        "log records reached the default endpoint",
+      );
       assert.deepEqual(orgIds(a), ["team-a"]);
       for (const s of a.spans) {
         const attrs = attributeMap(s.resource);

@@ -12,6 +12,10 @@
  *   `spanbridge run`, exported to the gateway (k8sattributes in
  *   pass-through, as there is no API server here: it adds nothing), batched
  *   and forwarded over OTLP/HTTP to a collecting receiver;
+ * - and record by record: log records written through slog (testing/slog),
+ *   sent with the agents' bearer token, through the logs pipeline, each with
+ *   its span's ids and the resource of its process's spans; a direct
+ *   sender's claims do not survive the logs pipeline either;
  * - the agent's telemetry listener tells the truth meanwhile: ready and
  *   counting while spans flow, not ready and queueing while the gateway is
  *   down, ready again once it is back, and nothing lost.
@@ -22,6 +26,7 @@ import {
   copyProgram,
   ebpfAvailable,
   removePinRoot,
+  runProgram,
   stopIfRunning,
   testPinRoot,
   waitForSpans,
@@ -45,6 +50,20 @@ import {
   stopAndAssertNothingLost,
 } from "../testing/assert_spans.ts";
 import { assertHelloRunsArrived, startHello } from "../testing/hello.ts";
+import { create } from "@bufbuild/protobuf";
+import {
+  type TracesData,
+  TracesDataSchema,
+} from "../gen/opentelemetry/proto/trace/v1/trace_pb.ts";
+import type { LogsData } from "../gen/opentelemetry/proto/logs/v1/logs_pb.ts";
+import { startReceiver } from "../src/receive/mod.ts";
+import {
+  assertSlogRecords,
+  buildSlogProgram,
+  readSlogRecord,
+  slogRecordCount,
+  stopAndAssertBothSignals,
+} from "../testing/slog_program.ts";
 
 async function validate(
   ...extra: string[]
@@ -175,6 +194,159 @@ Deno.test("the gateway with gateway-auth.yaml refuses a sender without the agent
     await receiver.close();
     await Deno.remove(tokenFile);
   }
+});
+
+Deno.test("the gateway's logs pipeline removes a direct sender's claims and keeps the agent's identity", async () => {
+  await buildCollector();
+  const logs: LogsData[] = [];
+  const receiver = await startReceiver({
+    port: 0,
+    onLogs: (l) => logs.push(l),
+  });
+  const gateway = CollectorProcess.gateway(
+    unusedPort(),
+    `http://${receiver.addr}`,
+  );
+  try {
+    await gateway.ready(30_000);
+    const attributes = {
+      "service.name": "direct",
+      "container.id": "ab".repeat(32),
+      "k8s.pod.uid": "1b2c3d4e-5f60-4718-9a0b-1c2d3e4f5a6b",
+      "k8s.node.name": "node-7",
+      "k8s.namespace.name": "prod",
+      "k8s.pod.name": "payments-7d9f",
+      "container.image.name": "registry/payments",
+    };
+    const res = await fetch(`http://${gateway.listen}/v1/logs`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({
+        resourceLogs: [{
+          resource: {
+            attributes: Object.entries(attributes).map(([key, value]) => ({
+              key,
+              value: { stringValue: value },
+            })),
+          },
+          scopeLogs: [{
+            logRecords: [{
+              timeUnixNano: "1700000000000000000",
+              severityNumber: 9,
+              body: { stringValue: "direct" },
+            }],
+          }],
+        }],
+      }),
+    });
+    assert.equal(res.status, 200, await res.text());
+    await waitUntil(
+      () => receiver.counters().logRecords >= 1,
+      20_000,
+      "the direct log record",
+    );
+    const resource = logs[0].resourceLogs[0].resource!;
+    assert.deepEqual(
+      Object.fromEntries(
+        resource.attributes.map((kv) => [kv.key, kv.value?.value.value]),
+      ),
+      {
+        "service.name": "direct",
+        "container.id": "ab".repeat(32),
+        "k8s.pod.uid": "1b2c3d4e-5f60-4718-9a0b-1c2d3e4f5a6b",
+        "k8s.node.name": "node-7",
+      },
+    );
+  } finally {
+    await gateway.stop();
+    await receiver.close();
+  }
+});
+
+Deno.test({
+  name:
+    "slog records pass the Kubernetes gateway's Collector record by record, sent with the agents' token",
+  ignore: !ebpfAvailable("gateway logs e2e"),
+  async fn() {
+    await buildCollector();
+    const spans = 100;
+    const records = slogRecordCount(spans);
+    const traces: TracesData[] = [];
+    const logs: LogsData[] = [];
+    const receiver = await startReceiver({
+      port: 0,
+      onTraces: (t) => traces.push(t),
+      onLogs: (l) => logs.push(l),
+    });
+    const dir = await Deno.makeTempDir({ prefix: "spanbridge-gw-logs-" });
+    const tokenFile = `${dir}/token`;
+    await Deno.writeTextFile(tokenFile, "s3cr3t-agents-only");
+    const pinRoot = testPinRoot("gateway-logs");
+    let gateway: CollectorProcess | undefined;
+    let controller: ControllerProcess | undefined;
+    try {
+      const exe = await buildSlogProgram(`${dir}/slog`);
+      gateway = CollectorProcess.gateway(
+        unusedPort(),
+        `http://${receiver.addr}`,
+        tokenFile,
+      );
+      await gateway.ready(30_000);
+      controller = new ControllerProcess([
+        "run",
+        "--target",
+        exe,
+        "--pin-root",
+        pinRoot,
+        "--instance",
+        "logsreal-gateway-logs",
+        "--no-status",
+      ], {
+        OTEL_EXPORTER_OTLP_ENDPOINT: `http://${gateway.listen}`,
+        // As the chart sets it for the agents (gateway.auth).
+        OTEL_EXPORTER_OTLP_HEADERS: "Authorization=Bearer%20s3cr3t-agents-only",
+      });
+      await controller.waitFor("attached");
+      await runProgram(exe, [
+        "-n",
+        `${spans}`,
+        "-record",
+        `${dir}/record.json`,
+      ]);
+      const c = controller, gw = gateway;
+      await waitUntil(
+        () =>
+          receiver.counters().spans >= spans &&
+          receiver.counters().logRecords >= records,
+        20_000,
+        `${spans} spans and ${records} log records through the gateway`,
+      ).catch((e) => {
+        throw new Error(
+          `${e.message}: have ${receiver.counters().spans} spans, ${receiver.counters().logRecords} log records\ncontroller:\n${c.dump()}\ngateway:\n${gw.dump()}`,
+        );
+      });
+      await stopAndAssertBothSignals(controller, spans, records);
+      assert.equal((await gateway.stop()).code, 0, gateway.dump());
+      assert.ok(
+        !gateway.log.some((l) => /\t(warn|error)\t/.test(l)),
+        `the gateway logged a warning or error:\n${gateway.dump()}`,
+      );
+      const resource = create(TracesDataSchema, {
+        resourceSpans: traces.flatMap((t) => t.resourceSpans),
+      }).resourceSpans[0].resource!;
+      assertSlogRecords(
+        await readSlogRecord(`${dir}/record.json`),
+        logs,
+        { resource },
+      );
+    } finally {
+      if (controller) await stopIfRunning(controller);
+      await gateway?.stop();
+      await receiver.close();
+      await removePinRoot(pinRoot);
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
 });
 
 /** GET `path` on the agent's telemetry listener. */

@@ -14,31 +14,15 @@ import { create } from "@bufbuild/protobuf";
 import { TracesDataSchema } from "../gen/opentelemetry/proto/trace/v1/trace_pb.ts";
 import { LogsDataSchema } from "../gen/opentelemetry/proto/logs/v1/logs_pb.ts";
 import { ebpfTest } from "../testing/ebpf.ts";
+import { buildSlogProgram } from "../testing/slog_program.ts";
 import {
   ControllerProcess,
   removePinRoot,
-  root,
   runProgram,
   stopIfRunning,
   testPinRoot,
   waitUntil,
 } from "../testing/harness.ts";
-
-/** Builds testing/slog into `dir`; returns the executable's path. */
-async function buildLogsProgram(dir: string): Promise<string> {
-  const exe = `${dir}/logs`;
-  const { code, stderr } = await new Deno.Command("go", {
-    args: ["build", "-o", exe, "."],
-    cwd: `${root}testing/slog`,
-    stdin: "null",
-  }).output();
-  if (code !== 0) {
-    throw new Error(
-      `go build of testing/slog failed: ${new TextDecoder().decode(stderr)}`,
-    );
-  }
-  return exe;
-}
 
 ebpfTest(
   "every log record written through slog arrives at /v1/logs with its span's ids and its process's resource; the stopped line balances per signal",
@@ -55,7 +39,7 @@ ebpfTest(
     const pinRoot = testPinRoot("logs");
     let controller: ControllerProcess | undefined;
     try {
-      const exe = await buildLogsProgram(dir);
+      const exe = await buildSlogProgram(`${dir}/logs`);
       controller = new ControllerProcess([
         "run",
         "--target",

@@ -153,7 +153,7 @@ function readSignal(
     );
   }
   // Log export's transport is read only when it is used: a traces-only
-  // setting (OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY beside a general client
+  // setting (a client key for traces alone beside a general client
   // certificate, say) must not stop an agent whose logs go nowhere.
   const otlp = signal === "logs" && exporter !== "otlp"
     ? otlpTransportConfig(signal)

@@ -16,7 +16,7 @@
 //     the load-balancing exporter and tail-sampling processor of the chart's
 //     sampling tier (tests/gateway_test.ts, tests/kubernetes).
 //
-// Without --config its only pipeline is
+// Without --config its pipelines, one for traces and one for logs, are
 //
 //	otlp receiver (HTTP only) -> otlp_http exporter
 //
@@ -24,8 +24,8 @@
 // variables:
 //
 //	SPANBRIDGE_OTELCOL_LISTEN    host:port the OTLP/HTTP receiver listens on
-//	SPANBRIDGE_OTELCOL_FORWARD   base URL the spans are forwarded to
-//	                             (the exporter appends /v1/traces)
+//	SPANBRIDGE_OTELCOL_FORWARD   base URL spans and logs are forwarded to
+//	                             (the exporter appends /v1/traces, /v1/logs)
 //	SPANBRIDGE_OTELCOL_ENCODING  proto (default) or json: how they are forwarded
 //
 // The Collector's own telemetry stays off the network (no metrics endpoint on
@@ -78,6 +78,9 @@ service:
       level: none
   pipelines:
     traces:
+      receivers: [otlp]
+      exporters: [otlp_http]
+    logs:
       receivers: [otlp]
       exporters: [otlp_http]
 `

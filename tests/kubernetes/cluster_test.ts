@@ -8,7 +8,12 @@
  * of its spans arrives at a receiver on loopback through the gateway (which
  * lets in only the agents' bearer token) with the container.id and
  * k8s.pod.uid the agent read from its cgroup and the pod name and namespace
- * k8sattributes added from the API server. The gateway, on the host
+ * k8sattributes added from the API server; a second pod's program logs
+ * through slog and otelslog over sdk.LoggerProvider (testing/slog), and
+ * every log record it wrote arrives, record by record, through the
+ * gateway's logs pipeline with its span's ids and the same resource as its
+ * spans: its container.id, k8s.pod.uid, k8s.pod.name and
+ * k8s.namespace.name. The gateway, on the host
  * network at 127.0.0.1, turns Ready through its health_check probe, and an
  * upgrade that rolls it completes (Recreate) and keeps the token.
  *
@@ -38,6 +43,13 @@ import {
   type ShowcaseRecord,
 } from "../../testing/assert_spans.ts";
 import { Cluster, sh } from "./_cluster.ts";
+import { toJson } from "@bufbuild/protobuf";
+import { ResourceSchema } from "../../gen/opentelemetry/proto/resource/v1/resource_pb.ts";
+import {
+  assertSlogRecords,
+  readSlogRecord,
+  slogRecordCount,
+} from "../../testing/slog_program.ts";
 
 // deno-lint-ignore no-explicit-any
 type Json = Record<string, any>;
@@ -63,13 +75,14 @@ const canTrace = ebpfAvailable("Kubernetes e2e");
 
 Deno.test({
   name:
-    "the chart on a single-node Kubernetes: the agent turns Ready and a pod's spans arrive through the gateway with container.id, k8s.pod.uid and k8sattributes' pod name and namespace",
+    "the chart on a single-node Kubernetes: the agent turns Ready and a pod's spans, and another pod's log records, arrive through the gateway with container.id, k8s.pod.uid and k8sattributes' pod name and namespace",
   ignore: !canTrace,
   async fn() {
     const t0 = performance.now();
-    const [image, showcase, gatewayExe, helmExe] = await Promise.all([
+    const [image, showcase, slog, gatewayExe, helmExe] = await Promise.all([
       buildImage(checkoutImageRef()),
       staticProgram("showcase"),
+      staticProgram("slog"),
       staticCollector(),
       helm(),
     ]);
@@ -81,6 +94,9 @@ Deno.test({
     const gatewayRef = `localhost/spanbridge-e2e-gateway:${tag}`;
     const targetRef = `localhost/spanbridge-e2e-orders:${tag}`;
     const targetPath = `/srv/spanbridge-k8s-${tag}/orders`;
+    const logsRef = `localhost/spanbridge-e2e-logs:${tag}`;
+    const logsPath = `/srv/spanbridge-k8s-${tag}/logs`;
+    const logSpans = 50;
     const cluster = await Cluster.start();
     const tUp = performance.now();
     try {
@@ -95,6 +111,7 @@ Deno.test({
         { [targetPath]: showcase },
         targetPath,
       );
+      await cluster.importImage(logsRef, { [logsPath]: slog }, logsPath);
 
       // The chart, as a user without CNI or kube-proxy installs it.
       const ns = "spanbridge";
@@ -115,7 +132,7 @@ Deno.test({
         // this test: the agent pins under <pinRoot>/spanbridge.
         `--set=agent.bpffsHostPath=${pinRoot}`,
         `--set=agent.telemetry.port=${unusedPort()}`,
-        `--set=agent.env.SPANBRIDGE_INCLUDE_EXE=${targetPath}`,
+        `--set=agent.env.SPANBRIDGE_INCLUDE_EXE=/srv/spanbridge-k8s-${tag}/*`,
         "--set=gateway.image.repository=localhost/spanbridge-e2e-gateway",
         `--set=gateway.image.tag=${tag}`,
         "--set=gateway.image.pullPolicy=Never",
@@ -237,43 +254,89 @@ Deno.test({
         30_000,
         "the target pod to be created",
       );
-      let pod: Json = {};
-      await waitUntil(
-        async () => {
-          pod = await cluster.api<Json>(
-            `/api/v1/namespaces/${targetNs}/pods/orders`,
-          );
-          if (pod.status?.phase === "Failed") {
-            throw new Error(
-              `the target pod failed: ${
-                JSON.stringify(pod.status)
-              }\n${await cluster
-                .podLog(targetNs, "orders")}`,
-            );
-          }
-          return pod.status?.phase === "Succeeded";
+      // A program that logs through slog, in a pod of its own.
+      await cluster.api(`/api/v1/namespaces/${targetNs}/pods`, {
+        method: "POST",
+        body: {
+          apiVersion: "v1",
+          kind: "Pod",
+          metadata: { name: "logs", namespace: targetNs },
+          spec: {
+            hostNetwork: true,
+            restartPolicy: "Never",
+            automountServiceAccountToken: false,
+            containers: [{
+              name: "logs",
+              image: logsRef,
+              imagePullPolicy: "Never",
+              args: [
+                "-wait-attach",
+                "60s",
+                "-n",
+                `${logSpans}`,
+                "-record",
+                "/out/logs.json",
+              ],
+              env: [{ name: "OTEL_SERVICE_NAME", value: "orders-logs" }],
+              volumeMounts: [{ name: "out", mountPath: "/out" }],
+            }],
+            volumes: [{
+              name: "out",
+              hostPath: { path: out, type: "Directory" },
+            }],
+          },
         },
-        120_000,
-        "the target pod to succeed",
-      ).catch(async (err) => {
-        throw new Error(
-          `${err.message}: ${
-            JSON.stringify(pod.status)
-          }\nagent:\n${await cluster
-            .podLog(ns, agent.metadata.name)}\n${cluster.dump()}`,
-        );
       });
+      const succeeded = async (name: string): Promise<Json> => {
+        let p: Json = {};
+        await waitUntil(
+          async () => {
+            p = await cluster.api<Json>(
+              `/api/v1/namespaces/${targetNs}/pods/${name}`,
+            );
+            if (p.status?.phase === "Failed") {
+              throw new Error(
+                `the pod ${name} failed: ${
+                  JSON.stringify(p.status)
+                }\n${await cluster
+                  .podLog(targetNs, name)}`,
+              );
+            }
+            return p.status?.phase === "Succeeded";
+          },
+          120_000,
+          `the pod ${name} to succeed`,
+        ).catch(async (err) => {
+          throw new Error(
+            `${err.message}: ${
+              JSON.stringify(p.status)
+            }\nagent:\n${await cluster
+              .podLog(ns, agent.metadata.name)}\n${cluster.dump()}`,
+          );
+        });
+        return p;
+      };
+      const pod = await succeeded("orders");
+      const logsPod = await succeeded("logs");
       const record: ShowcaseRecord = JSON.parse(
         await Deno.readTextFile(`${out}/record.json`),
       );
+      const serviceSpans = (service: string) =>
+        receiver.spans.filter((s) =>
+          attributeMap(s.resource).get("service.name")?.stringValue === service
+        );
+      const records = slogRecordCount(logSpans);
       await waitUntil(
-        () => receiver.spans.length >= record.spans.length,
+        () =>
+          serviceSpans("orders").length >= record.spans.length &&
+          serviceSpans("orders-logs").length >= logSpans &&
+          receiver.logRecords >= records,
         30_000,
-        `${record.spans.length} spans at the receiver`,
+        `${record.spans.length} + ${logSpans} spans and ${records} log records at the receiver`,
       ).catch(async (err) => {
         const [gw] = await podsOf("gateway");
         throw new Error(
-          `${err.message} (have ${receiver.spans.length})\nagent:\n${await cluster
+          `${err.message} (have ${receiver.spans.length} spans, ${receiver.logRecords} log records)\nagent:\n${await cluster
             .podLog(ns, agent.metadata.name)}\ngateway:\n${await cluster.podLog(
               ns,
               gw.metadata.name,
@@ -282,11 +345,14 @@ Deno.test({
       });
       const tSpans = performance.now();
 
-      const containerId = pod.status.containerStatuses[0].containerID.replace(
-        /^containerd:\/\//,
-        "",
-      );
-      for (const span of receiver.spans) {
+      const containerIdOf = (p: Json): string =>
+        p.status.containerStatuses[0].containerID.replace(
+          /^containerd:\/\//,
+          "",
+        );
+      const containerId = containerIdOf(pod);
+      const ordersSpans = serviceSpans("orders");
+      for (const span of ordersSpans) {
         const attrs = attributeMap(span.resource);
         const text = (k: string) => attrs.get(k)?.stringValue;
         assert.equal(text("container.id"), containerId, "container.id");
@@ -303,11 +369,48 @@ Deno.test({
         );
         assert.equal(text("k8s.node.name"), cluster.node, "k8s.node.name");
       }
-      assertSpans(record, receiver.spans, "protobuf", {
+      assertSpans(record, ordersSpans, "protobuf", {
         service: "orders",
         executable: "orders",
       });
-      assert.equal(receiver.spans.length, record.spans.length, "spans once");
+      assert.equal(ordersSpans.length, record.spans.length, "spans once");
+
+      // The log records: the resource of their process's spans, with the
+      // pod's identity, and each record as the program wrote it.
+      const logSpansGot = serviceSpans("orders-logs");
+      assert.equal(logSpansGot.length, logSpans, "the slog program's spans");
+      const spanResource = logSpansGot[0].resource;
+      const text = (k: string) =>
+        attributeMap(spanResource).get(k)?.stringValue;
+      assert.deepEqual(
+        [
+          text("container.id"),
+          text("k8s.pod.uid"),
+          text("k8s.pod.name"),
+          text("k8s.namespace.name"),
+          text("k8s.node.name"),
+        ],
+        [
+          containerIdOf(logsPod),
+          logsPod.metadata.uid,
+          "logs",
+          targetNs,
+          cluster.node,
+        ],
+        "the identity of the slog program's spans",
+      );
+      const logResources = receiver.logs.flatMap((l) =>
+        l.resourceLogs.map((rl) => rl.resource!)
+      );
+      for (const r of logResources) {
+        assert.deepEqual(
+          toJson(ResourceSchema, r),
+          spanResource,
+          "a log record's resource is that of its process's spans",
+        );
+      }
+      const logged = await readSlogRecord(`${out}/logs.json`);
+      assertSlogRecords(logged, receiver.logs, { resource: logResources[0] });
       // k8sattributes read pods, namespaces and ReplicaSets with the chart's
       // RBAC, and nothing went wrong on the way.
       const [gateway] = await podsOf("gateway");

@@ -63,12 +63,13 @@ func TestTenantRouting(t *testing.T) {
 	}
 	c := gatewayOf(t, objs)
 	if !slices.Contains(c.Args, "--config=/conf/gateway-routing.yaml") ||
-		!slices.Contains(c.Args, "--feature-gates=processor.k8sattributes.ShareProcessorBetweenPipelines") {
+		!slices.Contains(c.Args, shareK8sAttributes) {
 		t.Errorf("gateway args %q", c.Args)
 	}
 	routing := objs.ConfigMaps[0].Data["gateway-routing.yaml"]
 	for _, want := range []string{
-		"traces/team-a:", "traces/team-b:", "filter/unrouted", "otlp_http/team-a:", "otlp_grpc/team-b:",
+		"traces/team-a:", "traces/team-b:", "logs/team-a:", "logs/team-b:", "log_conditions:",
+		"filter/unrouted", "otlp_http/team-a:", "otlp_grpc/team-b:",
 		"X-Scope-OrgID: team-a", `not (resource.attributes["k8s.namespace.name"] == "team-a")`,
 		`resource.attributes["k8s.pod.label.spanbridge.io/tenant"]`,
 		"tag_name: k8s.pod.label.spanbridge.io/tenant",
@@ -133,15 +134,16 @@ func TestSamplingTier(t *testing.T) {
 	if envOf(c)["GATEWAY_TOKEN"].ValueFrom == nil {
 		t.Error("the gateway has no token to send the sampling tier")
 	}
-	if slices.Contains(c.Args, "--feature-gates=processor.k8sattributes.ShareProcessorBetweenPipelines") {
-		t.Error("one traces pipeline needs no shared k8s_attributes")
+	if !slices.Contains(c.Args, shareK8sAttributes) {
+		t.Error("the traces pipeline and the tenants' logs pipelines need one shared k8s_attributes")
 	}
 	var gateway, tier string
 	for _, cm := range objs.ConfigMaps {
 		gateway += cm.Data["gateway-routing.yaml"]
 		tier += cm.Data["sampler.yaml"]
 	}
-	for _, want := range []string{"load_balancing:", "routing_key: traceID", "service: spanbridge-sampler.spanbridge", "authorization: Bearer ${env:GATEWAY_TOKEN}"} {
+	// Log records are not sampled: the gateway routes them to the tenants itself.
+	for _, want := range []string{"load_balancing:", "routing_key: traceID", "service: spanbridge-sampler.spanbridge", "authorization: Bearer ${env:GATEWAY_TOKEN}", "logs/team-a:", "logs/team-b:"} {
 		if !strings.Contains(gateway, want) {
 			t.Errorf("gateway-routing.yaml lacks %q:\n%s", want, gateway)
 		}
@@ -150,5 +152,8 @@ func TestSamplingTier(t *testing.T) {
 		if !strings.Contains(tier, want) {
 			t.Errorf("sampler.yaml lacks %q:\n%s", want, tier)
 		}
+	}
+	if strings.Contains(tier, "logs") {
+		t.Errorf("the sampling tier gets no log records, yet has logs pipelines:\n%s", tier)
 	}
 }

@@ -163,13 +163,16 @@ func TestAgentDaemonSet(t *testing.T) {
 	}
 }
 
+// shareK8sAttributes is the gateway's flag for one k8s_attributes shared by its pipelines.
+const shareK8sAttributes = "--feature-gates=processor.k8sattributes.ShareProcessorBetweenPipelines"
+
 func TestGatewayAuth(t *testing.T) {
 	objs, _ := render(t)
 	if len(objs.Secrets) != 1 || objs.Secrets[0].Name != "spanbridge-gateway-token" || len(objs.Secrets[0].Data["token"]) < 32 {
 		t.Fatalf("want one Secret spanbridge-gateway-token with a token of 32 bytes or more, got %+v", objs.Secrets)
 	}
 	c := objs.Deployments[0].Spec.Template.Spec.Containers[0]
-	if !slices.Equal(c.Args, []string{"--config=/conf/gateway.yaml", "--config=/conf/gateway-auth.yaml"}) {
+	if !slices.Equal(c.Args, []string{"--config=/conf/gateway.yaml", "--config=/conf/gateway-auth.yaml", shareK8sAttributes}) {
 		t.Errorf("gateway args %q", c.Args)
 	}
 	auth, err := os.ReadFile(filepath.Join(ChartDir, "files", "gateway-auth.yaml"))
@@ -199,7 +202,7 @@ func TestGatewayAuth(t *testing.T) {
 	// Off: no Secret, no token, no auth configuration.
 	objs, _ = render(t, "gateway.auth.enabled=false")
 	c = objs.Deployments[0].Spec.Template.Spec.Containers[0]
-	if len(objs.Secrets) != 0 || len(c.Args) != 1 || objs.ConfigMaps[0].Data["gateway-auth.yaml"] != "" {
+	if len(objs.Secrets) != 0 || len(c.Args) != 2 || objs.ConfigMaps[0].Data["gateway-auth.yaml"] != "" {
 		t.Errorf("gateway.auth.enabled=false: secrets %d, args %q", len(objs.Secrets), c.Args)
 	}
 	if _, ok := envOf(objs.DaemonSets[0].Spec.Template.Spec.Containers[0])["OTEL_EXPORTER_OTLP_HEADERS"]; ok {
@@ -296,8 +299,25 @@ func TestGateway(t *testing.T) {
 	if objs.Deployments[0].Spec.Strategy.Type != "" {
 		t.Errorf("strategy %q: a pod network has no host ports to wait for", objs.Deployments[0].Spec.Strategy.Type)
 	}
-	if !strings.Contains(string(config), "processors: [resource/claims, k8s_attributes, batch]") {
-		t.Error("the traces pipeline must remove claimed identity (resource/claims) before k8s_attributes")
+	var pipelines struct {
+		Service struct {
+			Pipelines map[string]struct {
+				Processors []string `json:"processors"`
+			} `json:"pipelines"`
+		} `json:"service"`
+	}
+	if err := yaml.Unmarshal(config, &pipelines); err != nil {
+		t.Fatal(err)
+	}
+	for _, signal := range []string{"traces", "logs"} {
+		got := pipelines.Service.Pipelines[signal].Processors
+		if !slices.Equal(got, []string{"resource/claims", "k8s_attributes", "batch"}) {
+			t.Errorf("the %s pipeline must remove claimed identity (resource/claims) before k8s_attributes, then batch; got %q", signal, got)
+		}
+	}
+	// The traces and logs pipelines share one k8s_attributes (one set of API watches).
+	if !slices.Contains(objs.Deployments[0].Spec.Template.Spec.Containers[0].Args, shareK8sAttributes) {
+		t.Errorf("gateway args %q lack %s", objs.Deployments[0].Spec.Template.Spec.Containers[0].Args, shareK8sAttributes)
 	}
 	if len(objs.ClusterRoles) != 1 {
 		t.Fatalf("want one ClusterRole, got %d", len(objs.ClusterRoles))
@@ -407,7 +427,9 @@ func TestEverySettingIsAValue(t *testing.T) {
 	for n := range used {
 		// OTEL_BSP_EXPORT_TIMEOUT is refused by the agent (it points to
 		// OTEL_EXPORTER_OTLP_TIMEOUT), so it is no value to set.
-		if _, ok := v.Agent.Env[n]; !ok && n != "SPANBRIDGE_SKIP_EBPF" && n != "OTEL_BSP_EXPORT_TIMEOUT" {
+		// OTEL_BSP and OTEL_BLRP alone are the prefixes of the batch
+		// variables, each of which is a value.
+		if _, ok := v.Agent.Env[n]; !ok && n != "SPANBRIDGE_SKIP_EBPF" && n != "OTEL_BSP_EXPORT_TIMEOUT" && n != "OTEL_BSP" && n != "OTEL_BLRP" {
 			t.Errorf("%s is read by the agent but is not a value under agent.env in values.yaml", n)
 		}
 	}

@@ -12,7 +12,7 @@ filter processor drops what is not its tenant's. The unrouted pipeline
 drops what is some tenant's.
 */}}
 
-{{/* True (non-empty) when gateway.routing.tenants or gateway.sampling change the traces pipelines. */}}
+{{/* True (non-empty) when gateway.routing.tenants or gateway.sampling change the traces and logs pipelines. */}}
 {{- define "spanbridge.routed" -}}
 {{- if or .Values.gateway.routing.tenants .Values.gateway.sampling.enabled }}true{{ end }}
 {{- end }}
@@ -38,10 +38,11 @@ drops what is some tenant's.
 {{- end }}
 
 {{/*
-Adds the traces pipelines of every tenant, and the unrouted one exporting
-to otlp_http, to the dicts it is given; pass (dict "root" $ "processors" P
-"exporters" E "pipelines" S "before" [..] "after" [..]): each pipeline runs
-before, its filter, then after.
+Adds the pipelines of every tenant, and the unrouted one exporting to
+otlp_http, for each signal of "signals" (traces, logs) to the dicts it is
+given; pass (dict "root" $ "processors" P "exporters" E "pipelines" S
+"signals" [..] "before" [..] "after" [..]): each pipeline runs before, its
+filter (one per tenant, with a condition for each signal), then after.
 */}}
 {{- define "spanbridge.tenantPipelines" -}}
 {{- $v := .root.Values.gateway.routing }}
@@ -53,7 +54,8 @@ before, its filter, then after.
 {{- $match := include "spanbridge.tenantMatch" (list . $v.tenantLabel) }}
 {{- $any = append $any (printf "(%s)" $match) }}
 {{- $filter := printf "filter/%s" .name }}
-{{- $_ := set $.processors $filter (dict "trace_conditions" (list (printf "not (%s)" $match))) }}
+{{- $drop := list (printf "not (%s)" $match) }}
+{{- $_ := set $.processors $filter (dict "trace_conditions" $drop "log_conditions" $drop) }}
 {{- $protocol := .protocol | default "http" }}
 {{- $exporter := dict "endpoint" (required (printf "gateway.routing.tenants %s: endpoint is required" .name) .endpoint) }}
 {{- with .headers }}{{ $_ := set $exporter "headers" . }}{{ end }}
@@ -67,14 +69,20 @@ before, its filter, then after.
 {{- fail (printf "gateway.routing.tenants %s: protocol %q is neither http nor grpc" .name $protocol) }}
 {{- end }}
 {{- $_ := set $.exporters $name $exporter }}
-{{- $_ := set $.pipelines (printf "traces/%s" .name) (dict "receivers" (list "otlp") "processors" (concat $.before (list $filter) $.after) "exporters" (list $name)) }}
+{{- $tenant := . }}
+{{- range $.signals }}
+{{- $_ := set $.pipelines (printf "%s/%s" . $tenant.name) (dict "receivers" (list "otlp") "processors" (concat $.before (list $filter) $.after) "exporters" (list $name)) }}
+{{- end }}
 {{- end }}
 {{- $unrouted := $.before }}
 {{- if $any }}
-{{- $_ := set $.processors "filter/unrouted" (dict "trace_conditions" (list (join " or " $any))) }}
+{{- $drop := list (join " or " $any) }}
+{{- $_ := set $.processors "filter/unrouted" (dict "trace_conditions" $drop "log_conditions" $drop) }}
 {{- $unrouted = append $unrouted "filter/unrouted" }}
 {{- end }}
-{{- $_ := set $.pipelines "traces" (dict "receivers" (list "otlp") "processors" (concat $unrouted $.after) "exporters" (list "otlp_http")) }}
+{{- range $.signals }}
+{{- $_ := set $.pipelines . (dict "receivers" (list "otlp") "processors" (concat $unrouted $.after) "exporters" (list "otlp_http")) }}
+{{- end }}
 {{- end }}
 
 {{/* The sampling tier's headless Service name. */}}
@@ -83,10 +91,11 @@ before, its filter, then after.
 {{- end }}
 
 {{/*
-gateway-routing.yaml, merged over gateway.yaml: the tenants' pipelines, or
-with gateway.sampling one traces pipeline ending in the load_balancing
-exporter (by trace id, to the sampling tier's pods as the API server lists
-them behind its headless Service).
+gateway-routing.yaml, merged over gateway.yaml: the tenants' traces and
+logs pipelines, or with gateway.sampling one traces pipeline ending in the
+load_balancing exporter (by trace id, to the sampling tier's pods as the
+API server lists them behind its headless Service) and the tenants' logs
+pipelines.
 */}}
 {{- define "spanbridge.gatewayRouting" -}}
 {{- $v := .Values.gateway }}
@@ -106,8 +115,10 @@ them behind its headless Service).
 {{- $k8s := dict "service" (printf "%s.%s" (include "spanbridge.samplerName" .) .Release.Namespace) "ports" (list $v.sampling.port) }}
 {{- $_ := set $exporters "load_balancing" (dict "routing_key" "traceID" "protocol" (dict "otlp" $otlp) "resolver" (dict "k8s" $k8s)) }}
 {{- $_ := set $pipelines "traces" (dict "receivers" (list "otlp") "processors" (list "resource/claims" "k8s_attributes" "batch") "exporters" (list "load_balancing")) }}
+{{- /* Log records are not sampled: the gateway routes them itself. */}}
+{{- include "spanbridge.tenantPipelines" (dict "root" . "processors" $processors "exporters" $exporters "pipelines" $pipelines "signals" (list "logs") "before" (list "resource/claims" "k8s_attributes") "after" (list "batch")) }}
 {{- else }}
-{{- include "spanbridge.tenantPipelines" (dict "root" . "processors" $processors "exporters" $exporters "pipelines" $pipelines "before" (list "resource/claims" "k8s_attributes") "after" (list "batch")) }}
+{{- include "spanbridge.tenantPipelines" (dict "root" . "processors" $processors "exporters" $exporters "pipelines" $pipelines "signals" (list "traces" "logs") "before" (list "resource/claims" "k8s_attributes") "after" (list "batch")) }}
 {{- end }}
 {{- $config := dict "service" (dict "pipelines" $pipelines) }}
 {{- with $processors }}{{ $_ := set $config "processors" . }}{{ end }}
@@ -142,7 +153,7 @@ share, then decided, batched and exported.
   "batch" (dict "send_batch_size" 8192 "send_batch_max_size" 16384 "timeout" "200ms") }}
 {{- $exporters := dict "otlp_http" (dict "endpoint" (required "gateway.exportEndpoint is required" $v.exportEndpoint)) }}
 {{- $pipelines := dict }}
-{{- include "spanbridge.tenantPipelines" (dict "root" . "processors" $processors "exporters" $exporters "pipelines" $pipelines "before" (list) "after" (list "tail_sampling" "batch")) }}
+{{- include "spanbridge.tenantPipelines" (dict "root" . "processors" $processors "exporters" $exporters "pipelines" $pipelines "signals" (list "traces") "before" (list) "after" (list "tail_sampling" "batch")) }}
 {{- $grpc := dict "endpoint" (printf "0.0.0.0:%v" $s.port) }}
 {{- $extensions := dict "health_check" (dict "endpoint" (printf "0.0.0.0:%v" $s.healthPort)) }}
 {{- $active := list "health_check" }}
