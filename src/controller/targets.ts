@@ -172,9 +172,9 @@ export class Targets {
     });
   }
 
-  /** The binary a process runs, if it is one we attached to. */
-  binaryOf(dev: number, ino: number): TargetBinary | undefined {
-    return this.#links.binaryOf(dev, ino);
+  /** The binary process `pid` runs (device and inode), if one we attached to. */
+  binaryOf(dev: number, ino: number, pid?: number): TargetBinary | undefined {
+    return this.#links.binaryOf(dev, ino, pid);
   }
 
   /** How discovery keeps up right now. */

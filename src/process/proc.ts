@@ -11,6 +11,7 @@
 import { constants } from "node:fs";
 import { open } from "node:fs/promises";
 import { parseCgroup } from "./cgroup.ts";
+import { onOverlay } from "./overlay.ts";
 import { TargetError } from "./errors.ts";
 import { accessAdvice } from "./self.ts";
 
@@ -135,6 +136,11 @@ export interface ExeFile {
   ctime: Date | null;
   /** The file's size in bytes. */
   size: number;
+  /**
+   * True when it lies on overlayfs (a container image): then `dev` is the
+   * container's overlay mount, not the real file's (src/process/overlay.ts).
+   */
+  overlay?: boolean;
 }
 
 /**
@@ -156,6 +162,7 @@ export async function exeFile(pid: number): Promise<ExeFile | undefined> {
       version: fileVersion(st),
       ctime: st.ctime,
       size: st.size,
+      overlay: await onOverlay(st.dev, pid),
     };
   } catch {
     return undefined;
