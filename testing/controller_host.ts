@@ -85,7 +85,7 @@ export class FakeMachine {
   readonly files = new Map<string, FakeFile>();
   readonly processes = new Map<
     number,
-    { path: string; file: FakeFile; view?: OverlayView }
+    { path: string; file: FakeFile; view?: OverlayView; shown?: FakeFile }
   >();
   readonly links: FakeLink[] = [];
   readonly logs: FakeLogLine[] = [];
@@ -189,6 +189,16 @@ export class FakeMachine {
       size: file.size,
       path,
     });
+  }
+
+  /**
+   * The container of `pid` copies its file up (a chmod in it) to `upper`:
+   * stat through the process's path shows the copy from now on, with the
+   * inode number of the file it came from, while the process still runs
+   * (maps) the file it executed. No event: nothing executes.
+   */
+  copyUp(pid: number, upper: FakeFile): void {
+    this.processes.get(pid)!.shown = upper;
   }
 
   /** Process `pid` exits; the kernel reports it unless told not to. */
@@ -326,7 +336,7 @@ export class FakeMachine {
   #exeFile(pid: number): ExeFile | undefined {
     const p = this.processes.get(pid);
     if (!p) return undefined;
-    const f = p.file;
+    const f = p.shown ?? p.file;
     return {
       path: p.path,
       dev: p.view?.dev ?? f.dev,
@@ -350,7 +360,10 @@ export class FakeMachine {
   /** The file a path names: /proc/<pid>/exe, /proc/<pid>/root/<path> or a path. */
   #resolve(path: string): FakeFile | undefined {
     const exe = /^\/proc\/(\d+)\/exe$/.exec(path);
-    if (exe) return this.processes.get(Number(exe[1]))?.file;
+    if (exe) {
+      const p = this.processes.get(Number(exe[1]));
+      return p?.shown ?? p?.file;
+    }
     return this.files.get(path.replace(/^\/proc\/\d+\/(root|cwd\/)/, ""));
   }
 

@@ -160,6 +160,12 @@ export class Attachments {
     return this.#pidKey.has(pid);
   }
 
+  /** The binary of the link that covers `pid`, if any. */
+  ranBy(pid: number): TargetBinary | undefined {
+    const key = this.#pidKey.get(pid);
+    return key === undefined ? undefined : this.#byKey.get(key)?.binary;
+  }
+
   /** The key of the link that covers `pid`, if any. */
   keyOf(pid: number): string | undefined {
     return this.#pidKey.get(pid);

@@ -330,3 +330,36 @@ Deno.test("Targets takes an idle link off a container's file at once when the fi
     targets.close();
   }
 });
+
+Deno.test("Targets keeps a container's running process on the image file's link when a rescan sees a copy made since", async () => {
+  const m = new FakeMachine();
+  const lower = m.file("/var/lib/layers/1/app/server", {
+    size: 3 * MB,
+    offset: 0x1000,
+  });
+  const { targets, traced } = await watching(m);
+  try {
+    m.execInContainer(1, "/app/server", lower, { dev: 101 });
+    await waitFor(() => traced.has(1), "the process");
+    const upper = m.file("/var/lib/upper/101/app/server", {
+      size: 3 * MB,
+      offset: 0x1000,
+    });
+    upper.ctimeSec = lower.ctimeSec + 60;
+    m.copyUp(1, upper);
+    // A rescan (after lost exec events) looks at the process again.
+    m.lost = 1;
+    m.file("/bin/sh", { size: 100 << 10 });
+    m.exec(2, "/bin/sh");
+    await waitFor(() => targets.discovery().execEventsLost === 1, "the loss");
+    await waitFor(() => targets.discovery().lagging === undefined, "caught up");
+    await new Promise((r) => setTimeout(r, 2_300));
+    assert.deepEqual(
+      m.active().map((l) => l.ino),
+      [lower.ino],
+      "the link on the file the process runs stays, and no other is made",
+    );
+  } finally {
+    targets.close();
+  }
+});
