@@ -8,10 +8,19 @@ const mountinfo = [
 ].join("\n");
 
 Deno.test("fsTypeOf finds a mount's type by device, past optional fields", () => {
-  assert.equal(fsTypeOf(mountinfo, 0, 42), "overlay");
-  assert.equal(fsTypeOf(mountinfo, 0, 45), "proc");
-  assert.equal(fsTypeOf(mountinfo, 98, 0), "ext3");
-  assert.equal(fsTypeOf(mountinfo, 0, 4), undefined);
+  assert.equal(fsTypeOf(mountinfo, 0, 42, "/app/server"), "overlay");
+  assert.equal(fsTypeOf(mountinfo, 0, 45, "/proc/1/stat"), "proc");
+  assert.equal(fsTypeOf(mountinfo, 98, 0, "/mnt/parent/x"), "ext3");
+});
+
+Deno.test("fsTypeOf falls back to the mount the path lies on, for a device no mount has", () => {
+  // A lower layer's own device (overlayfs on several file systems, no xino).
+  assert.equal(fsTypeOf(mountinfo, 0, 77, "/app/server"), "overlay");
+  assert.equal(fsTypeOf(mountinfo, 0, 77, "/mnt/parent/bin/x"), "ext3");
+  assert.equal(fsTypeOf(mountinfo, 0, 77, "/mnt/parentx"), "overlay");
+  const spaced = "90 80 0:50 / /my\\040dir rw - tmpfs tmpfs rw";
+  assert.equal(fsTypeOf(spaced, 0, 77, "/my dir/f"), "tmpfs");
+  assert.equal(fsTypeOf("", 0, 77, "/app/server"), undefined);
 });
 
 Deno.test("splitDev decodes glibc's dev_t", () => {
@@ -24,7 +33,7 @@ Deno.test("splitDev decodes glibc's dev_t", () => {
 Deno.test("onOverlay says no for this process's root on a disk, and for a gone process", async () => {
   const root = await Deno.stat("/");
   if (splitDev(root.dev).major !== 0) {
-    assert.equal(await onOverlay(root.dev, "self"), false);
+    assert.equal(await onOverlay(root.dev, "self", "/"), false);
   }
-  assert.equal(await onOverlay(42, 2 ** 22 + 7), false);
+  assert.equal(await onOverlay(42, 2 ** 22 + 7, "/app/server"), false);
 });

@@ -153,16 +153,17 @@ export async function exeFile(pid: number): Promise<ExeFile | undefined> {
       Deno.readLink(`/proc/${pid}/exe`),
       Deno.stat(`/proc/${pid}/exe`),
     ]);
+    const path = link.endsWith(deletedSuffix)
+      ? link.slice(0, -deletedSuffix.length)
+      : link;
     return {
-      path: link.endsWith(deletedSuffix)
-        ? link.slice(0, -deletedSuffix.length)
-        : link,
+      path,
       dev: st.dev,
       ino: st.ino ?? 0,
       version: fileVersion(st),
       ctime: st.ctime,
       size: st.size,
-      overlay: await onOverlay(st.dev, pid),
+      overlay: await onOverlay(st.dev, pid, path),
     };
   } catch {
     return undefined;

@@ -129,7 +129,7 @@ export async function resolveTarget(
       dev: elf.stat.dev,
       ino: elf.stat.ino ?? 0,
       version: fileVersion(elf.stat),
-      overlay: await onOverlay(elf.stat.dev, procPid(path) ?? "self"),
+      overlay: await onOverlay(elf.stat.dev, ...await seenBy(path)),
       buildId: await goBuildId(elf),
       arch: elf.arch,
       ...found,
@@ -310,10 +310,15 @@ function hex(b: Uint8Array): string {
   return [...b].map((x) => x.toString(16).padStart(2, "0")).join(" ");
 }
 
-/** The pid of a /proc/<pid>/... path (whose mounts are that process's). */
-function procPid(path: string): number | undefined {
-  const m = /^\/proc\/(\d+)\//.exec(path);
-  return m ? Number(m[1]) : undefined;
+/**
+ * Who sees the file at `path`, and as which path: process <pid> for its
+ * /proc/<pid>/exe (as the path it executed), else this process.
+ */
+async function seenBy(path: string): Promise<[number | "self", string]> {
+  const m = /^\/proc\/(\d+)\/exe$/.exec(path);
+  if (!m) return ["self", await realPath(path)];
+  const link = await Deno.readLink(path).catch(() => "");
+  return [Number(m[1]), link.replace(/ \(deleted\)$/, "")];
 }
 
 async function realPath(path: string): Promise<string> {
