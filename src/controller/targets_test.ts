@@ -363,3 +363,19 @@ Deno.test("Targets keeps a container's running process on the image file's link 
     targets.close();
   }
 });
+
+Deno.test("Targets reads a program of one image once for all its containers", async () => {
+  const m = new FakeMachine();
+  const tool = m.file("/var/lib/layers/1/bin/tool", { size: 3 * MB });
+  const { targets } = await watching(m);
+  try {
+    m.execInContainer(1, "/bin/tool", tool, { dev: 101 });
+    await waitFor(() => m.ruledOut.length === 1, "the first container's");
+    m.execInContainer(2, "/bin/tool", tool, { dev: 102 });
+    await waitFor(() => m.ruledOut.length === 2, "the second container's");
+    assert.equal(m.reads.length, 1, "reads of the image's file");
+    assert.deepEqual(m.ruledOut.map((b) => b.dev), [101, 102]);
+  } finally {
+    targets.close();
+  }
+});
