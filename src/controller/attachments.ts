@@ -346,13 +346,9 @@ export class Attachments {
       try {
         // The file as this process sees it: the one inspected may be gone.
         // Under the key of `file`, whatever the read saw of its times.
-        const as = { ...binary, path, version: file.version };
-        return this.attach(
-          { ...as, overlay: file.overlay },
-          false,
-          file.path,
-          pid,
-        );
+        const { version, overlay } = file;
+        const as = { ...binary, path, version, overlay };
+        return this.attach(as, false, file.path, pid);
       } catch (err) {
         firstError ??= err;
       }

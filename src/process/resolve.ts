@@ -58,7 +58,8 @@ export interface TargetBinary {
   dev: number;
   /**
    * The inode of the file that was read; the uprobe sits on this inode (on
-   * overlayfs, on the real file under it, whose inode number this is).
+   * overlayfs, on the real file under it, whose inode number this is, or
+   * for a copied-up file, that of the file it was copied from).
    */
   ino: number;
   /** True when the file lies on overlayfs (see `ExeFile.overlay` in proc.ts). */
