@@ -37,7 +37,17 @@ export interface FakeFile {
   buildId: string;
 }
 
-/** A link the fake probe made. */
+/**
+ * How a file under a container's overlay looks through it: the overlay
+ * mount's device and the inode number overlayfs reports (the real file's,
+ * or for a copied-up file, that of the file it was copied from).
+ */
+export interface OverlayView {
+  dev: number;
+  ino: number;
+}
+
+/** A link the fake probe made (on the real file, as the kernel does). */
 export interface FakeLink {
   path: string;
   dev: number;
@@ -73,7 +83,10 @@ export async function waitFor(
 /** Files, processes, exec events, links and log of one test. */
 export class FakeMachine {
   readonly files = new Map<string, FakeFile>();
-  readonly processes = new Map<number, { path: string; file: FakeFile }>();
+  readonly processes = new Map<
+    number,
+    { path: string; file: FakeFile; view?: OverlayView; shown?: FakeFile }
+  >();
   readonly links: FakeLink[] = [];
   readonly logs: FakeLogLine[] = [];
   /** Every read of a binary, by the path it was read through. */
@@ -145,6 +158,47 @@ export class FakeMachine {
       size: file.size,
       path,
     });
+  }
+
+  /**
+   * Process `pid` of a container executes `path` of its image: the real
+   * file `file` under the container's overlay, which shows it as `view`
+   * (default: the overlay with device `view.dev` and the real inode
+   * number). The kernel reports the overlay's inode, as it does.
+   */
+  execInContainer(
+    pid: number,
+    path: string,
+    file: FakeFile,
+    view: { dev: number; ino?: number },
+  ): void {
+    const shown = { dev: view.dev, ino: view.ino ?? file.ino };
+    this.processes.set(pid, { path, file, view: shown });
+    this.unwatched.delete(pid);
+    this.#push({
+      pid,
+      kind: "exec",
+      ppid: 1,
+      binary: {
+        ino: BigInt(shown.ino),
+        dev: shown.dev,
+        generation: 0,
+        ctimeSec: BigInt(file.ctimeSec),
+        ctimeNsec: 0,
+      },
+      size: file.size,
+      path,
+    });
+  }
+
+  /**
+   * The container of `pid` copies its file up (a chmod in it) to `upper`:
+   * stat through the process's path shows the copy from now on, with the
+   * inode number of the file it came from, while the process still runs
+   * (maps) the file it executed. No event: nothing executes.
+   */
+  copyUp(pid: number, upper: FakeFile): void {
+    this.processes.get(pid)!.shown = upper;
   }
 
   /** Process `pid` exits; the kernel reports it unless told not to. */
@@ -237,7 +291,8 @@ export class FakeMachine {
       read: async (path, expect) => {
         this.reads.push(path);
         const f = this.#resolve(path);
-        if (!f || f.dev !== expect.dev || f.ino !== expect.ino) {
+        const id = this.#shown(path);
+        if (!f || id?.dev !== expect.dev || id.ino !== expect.ino) {
           throw new TargetError("not-found", `${path} is gone (fake)`);
         }
         // What was read is the content when the read began.
@@ -250,8 +305,8 @@ export class FakeMachine {
         return {
           path,
           realPath: f.path,
-          dev: f.dev,
-          ino: f.ino,
+          dev: id.dev,
+          ino: id.ino,
           version,
           buildId,
           arch: "x86_64",
@@ -281,21 +336,34 @@ export class FakeMachine {
   #exeFile(pid: number): ExeFile | undefined {
     const p = this.processes.get(pid);
     if (!p) return undefined;
-    const f = p.file;
+    const f = p.shown ?? p.file;
     return {
       path: p.path,
-      dev: f.dev,
-      ino: f.ino,
+      dev: p.view?.dev ?? f.dev,
+      ino: p.view?.ino ?? f.ino,
       version: versionOf(f),
       ctime: new Date(f.ctimeSec * 1000),
       size: f.size,
+      ...(p.view && { overlay: true }),
     };
+  }
+
+  /** The device and inode stat shows for `path` (through an overlay, its view). */
+  #shown(path: string): OverlayView | undefined {
+    const exe = /^\/proc\/(\d+)\/exe$/.exec(path);
+    const p = exe ? this.processes.get(Number(exe[1])) : undefined;
+    if (p?.view) return p.view;
+    const f = this.#resolve(path);
+    return f && { dev: f.dev, ino: f.ino };
   }
 
   /** The file a path names: /proc/<pid>/exe, /proc/<pid>/root/<path> or a path. */
   #resolve(path: string): FakeFile | undefined {
     const exe = /^\/proc\/(\d+)\/exe$/.exec(path);
-    if (exe) return this.processes.get(Number(exe[1]))?.file;
+    if (exe) {
+      const p = this.processes.get(Number(exe[1]));
+      return p?.shown ?? p?.file;
+    }
     return this.files.get(path.replace(/^\/proc\/\d+\/(root|cwd\/)/, ""));
   }
 

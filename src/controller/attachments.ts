@@ -1,9 +1,10 @@
 /**
- * The probe's links: one per executable file (device + inode), made once
- * per binary however many processes run it, and removed shortly after no
- * process runs it any more (unless a `--target` path names it: then it
- * waits for the next process). A `--pid` link of one process alone is keyed
- * by its pid too. Every key comes from {@linkcode binaryKey}.
+ * The probe's links: one per executable file as the kernel's uprobe sees it
+ * (the real file, under a container's overlay), made once per binary however
+ * many processes, in however many containers, run it, and removed shortly
+ * after no process runs it any more (unless a `--target` path names it: then
+ * it waits for the next process). A `--pid` link of one process alone is
+ * keyed by its pid too. Every key comes from {@linkcode binaryKey}.
  *
  * A change of a traced binary's metadata only (chmod, chown, a new link:
  * the change time moves, the content's modification time and size do not)
@@ -84,14 +85,30 @@ export interface AttachmentHooks {
 const lingerMs = 2_000;
 
 /**
- * The one key of a binary's link: its device and inode, then the pid for a
- * link of that process alone.
+ * The one key of a binary's link: the file the kernel puts the uprobe on,
+ * then the pid for a link of that process alone.
+ *
+ * A file on a disk is its device and inode. A file on overlayfs (a
+ * container image) is not: the uprobe sits on the real file under the
+ * overlay (the image layer's, shared by every container of the image),
+ * while stat through each container's path gives that container's own
+ * overlay device, and user space cannot learn the real file's device
+ * (/proc/<pid>/maps shows the overlay's since Linux 6.8). Overlayfs does
+ * report the real file's inode number (for a copied-up file, the inode
+ * number of the file it came from) and its times and size: those name it.
+ * A copy-up (a chmod or a rewrite in one container) makes a new real file
+ * with a new change time: another key, another link. Two different files
+ * with the same inode number, change and modification times (to the
+ * millisecond) and size are not expected on one host.
  */
 export function binaryKey(
-  file: { dev: number; ino: number },
+  file: { dev: number; ino: number; version?: string; overlay?: boolean },
   pid?: number,
 ): string {
-  return `${file.dev}:${file.ino}${pid === undefined ? "" : `:${pid}`}`;
+  const id = file.overlay
+    ? `overlay:${file.ino}:${file.version}`
+    : `${file.dev}:${file.ino}`;
+  return `${id}${pid === undefined ? "" : `:${pid}`}`;
 }
 
 /** The probe's links, by binary (or binary and pid), and the pids they cover. */
@@ -143,17 +160,29 @@ export class Attachments {
     return this.#pidKey.has(pid);
   }
 
+  /** The binary of the link that covers `pid`, if any. */
+  ranBy(pid: number): TargetBinary | undefined {
+    const key = this.#pidKey.get(pid);
+    return key === undefined ? undefined : this.#byKey.get(key)?.binary;
+  }
+
   /** The key of the link that covers `pid`, if any. */
   keyOf(pid: number): string | undefined {
     return this.#pidKey.get(pid);
   }
 
-  /** The binary with this device and inode, if attached (for one process or all). */
-  binaryOf(dev: number, ino: number): TargetBinary | undefined {
-    const tracked = this.#byKey.get(binaryKey({ dev, ino })) ??
-      [...this.#byKey.values()].find((t) =>
-        t.binary.dev === dev && t.binary.ino === ino
-      );
+  /**
+   * The binary `pid` runs, with this device and inode, if attached (for one
+   * process or all): by the link that covers `pid`, else by the file.
+   */
+  binaryOf(dev: number, ino: number, pid?: number): TargetBinary | undefined {
+    const covering = pid === undefined ? undefined : this.#pidKey.get(pid);
+    const tracked =
+      (covering === undefined ? undefined : this.#byKey.get(covering)) ??
+        this.#byKey.get(binaryKey({ dev, ino })) ??
+        [...this.#byKey.values()].find((t) =>
+          t.binary.dev === dev && t.binary.ino === ino
+        );
     return tracked?.binary;
   }
 
@@ -259,6 +288,7 @@ export class Attachments {
       for (const p of [pid, ...running]) this.#add(attached, p);
       return;
     }
+    if (file.overlay) this.#dropIdleVersions(file);
     const attached = this.#attachNew(binary, file, pid);
     if (attached) this.#add(attached, pid);
   }
@@ -315,7 +345,10 @@ export class Attachments {
       if (path === file.path && !this.#files.isFile(path, file)) continue;
       try {
         // The file as this process sees it: the one inspected may be gone.
-        return this.attach({ ...binary, path }, false, file.path, pid);
+        // Under the key of `file`, whatever the read saw of its times.
+        const { version, overlay } = file;
+        const as = { ...binary, path, version, overlay };
+        return this.attach(as, false, file.path, pid);
       } catch (err) {
         firstError ??= err;
       }
@@ -327,6 +360,23 @@ export class Attachments {
       error: (firstError as Error | undefined)?.message,
     });
     return undefined;
+  }
+
+  /**
+   * Before a link on a new version of a file on overlayfs: the links on its
+   * other versions (same inode number) that no process runs any more go at
+   * once instead of lingering. The new version may be the same real file
+   * rewritten in place (in a container's upper layer), where the old
+   * link's offset may now be the middle of an instruction; under its own
+   * key, {@linkcode track} cannot tell it from a copy.
+   */
+  #dropIdleVersions(file: ExeFile): void {
+    for (const t of [...this.#byKey.values()]) {
+      if (
+        t.binary.overlay && t.binary.ino === file.ino &&
+        t.binary.version !== file.version && t.pids.size === 0 && !t.followed
+      ) this.#detach(t, "another version of the file runs now");
+    }
   }
 
   #add(tracked: Tracked, pid: number): void {

@@ -167,7 +167,7 @@ export class Controller {
       (pid) => void this.#processes.get(pid),
     );
     this.#processes = new Processes(
-      (dev, ino) => this.#targets.binaryOf(dev, ino),
+      (dev, ino, pid) => this.#targets.binaryOf(dev, ino, pid),
       (pid) => this.#log.debug("process exited", { pid }),
     );
     this.#losses = new LossWatch(deps.log);

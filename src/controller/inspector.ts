@@ -254,10 +254,13 @@ export function execName(b: ExecBinary): string {
 
 /**
  * The name of a binary as its stat identifies it: device, inode and version
- * (change time, modification time, size).
+ * (change time, modification time, size); on overlayfs without the device,
+ * which is each container's own (see `binaryKey` in attachments.ts), so
+ * that containers of one image share the verdict on its files.
  */
 export function fileName(
-  file: { dev: number; ino: number; version: string },
+  file: { dev: number; ino: number; version: string; overlay?: boolean },
 ): string {
-  return `file:${file.dev}:${file.ino}:${file.version}`;
+  const dev = file.overlay ? "overlay" : file.dev;
+  return `file:${dev}:${file.ino}:${file.version}`;
 }

@@ -14,7 +14,11 @@ import {
 /** Turns tgids from ring records into the process metadata the exporter needs. */
 export class Processes {
   readonly #tracker: ProcessTracker;
-  readonly #binaryOf: (dev: number, ino: number) => TargetBinary | undefined;
+  readonly #binaryOf: (
+    dev: number,
+    ino: number,
+    pid: number,
+  ) => TargetBinary | undefined;
   // Each process is described once, by the key that also finds its merged
   // resource in the exporter: pid and start time, so a reused pid is
   // another process. Moved to #gone by pid when the process exits.
@@ -24,11 +28,16 @@ export class Processes {
   readonly #gone = new Map<number, ProcessMeta>();
 
   /**
-   * `binaryOf` maps an executable's device and inode to the binary resolved
+   * `binaryOf` maps a process (its executable's device and inode, its pid) to
+   * the binary resolved
    * at attach time (for its Go build info); `onExit` hears of exits.
    */
   constructor(
-    binaryOf: (dev: number, ino: number) => TargetBinary | undefined,
+    binaryOf: (
+      dev: number,
+      ino: number,
+      pid: number,
+    ) => TargetBinary | undefined,
     onExit: (pid: number) => void = () => {},
   ) {
     this.#binaryOf = binaryOf;
@@ -82,7 +91,7 @@ export class Processes {
   }
 
   #describe(key: string, info: ProcessInfo): ProcessMeta {
-    const build = this.#binaryOf(info.dev, info.ino)?.build;
+    const build = this.#binaryOf(info.dev, info.ino, info.pid)?.build;
     return {
       key,
       pid: info.pid,

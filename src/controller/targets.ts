@@ -172,9 +172,9 @@ export class Targets {
     });
   }
 
-  /** The binary a process runs, if it is one we attached to. */
-  binaryOf(dev: number, ino: number): TargetBinary | undefined {
-    return this.#links.binaryOf(dev, ino);
+  /** The binary process `pid` runs (device and inode), if one we attached to. */
+  binaryOf(dev: number, ino: number, pid?: number): TargetBinary | undefined {
+    return this.#links.binaryOf(dev, ino, pid);
   }
 
   /** How discovery keeps up right now. */
@@ -303,6 +303,14 @@ export class Targets {
     if (!current) return this.#ruleOutGone(event!);
     const file = await this.#host.processes.exeFile(pid);
     const before = this.#links.keyOf(pid);
+    if (!event && file?.overlay && this.#links.ranBy(pid)?.ino === file.ino) {
+      // No exec since: it runs the file it ran. Through an overlay, stat
+      // shows a copy made since in its container (a chmod there: a new
+      // file, with the inode number of the one it came from and a new
+      // change time), which is not the file the process runs. (An exec of
+      // that copy whose event was lost is the rarer case.)
+      return;
+    }
     if (before !== undefined && (!file || before !== binaryKey(file))) {
       this.#links.forget(pid);
     }

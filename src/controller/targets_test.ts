@@ -228,3 +228,154 @@ Deno.test("Targets catches up with a rescan after exec events were lost, and say
     targets.close();
   }
 });
+
+Deno.test("Targets attaches once to one image file run by containers of that image, keeps the link while any of them runs, and gives a copied-up file its own", async () => {
+  const m = new FakeMachine();
+  // The image layer's file on the host's disk, under two containers' overlays.
+  const lower = m.file("/var/lib/layers/1/app/server", {
+    size: 3 * MB,
+    offset: 0x1000,
+  });
+  const { targets, traced } = await watching(m);
+  try {
+    m.execInContainer(1, "/app/server", lower, { dev: 101 });
+    m.execInContainer(2, "/app/server", lower, { dev: 102 });
+    m.execInContainer(3, "/app/server", lower, { dev: 102 });
+    await waitFor(() => traced.size === 3, "3 traced processes");
+    assert.deepEqual(
+      m.active().map((l) => [l.ino, l.offset]),
+      [[lower.ino, 0x1000]],
+      "one link on the real file: each more would copy every record again",
+    );
+    // Build info is found for a process of either container.
+    assert.equal(targets.binaryOf(102, lower.ino, 2)?.endedOffset, 0x1000);
+
+    // A chmod or a rewrite in container 102 copies the file up: a new real
+    // file, shown with the inode number it came from and a new change time.
+    const upper = m.file("/var/lib/upper/102/app/server", {
+      size: 3 * MB,
+      offset: 0x2000,
+    });
+    upper.ctimeSec = lower.ctimeSec + 60;
+    m.execInContainer(4, "/app/server", upper, { dev: 102, ino: lower.ino });
+    await waitFor(() => traced.has(4), "the copied-up file's process");
+    assert.deepEqual(
+      m.active().map((l) => [l.ino, l.offset]).sort(),
+      [[lower.ino, 0x1000], [upper.ino, 0x2000]].sort(),
+      "the copy gets its own link, the image's file keeps its own",
+    );
+
+    // Processes of both containers keep the image file's link.
+    m.exit(1);
+    m.exit(2);
+    await delay(2_300);
+    assert.ok(
+      m.active().some((l) => l.ino === lower.ino),
+      "pid 3 (the other container) still runs the image's file",
+    );
+    m.exit(3);
+    await waitFor(
+      () => !m.active().some((l) => l.ino === lower.ino),
+      "the image file's link to go with its last process",
+    );
+    assert.deepEqual(m.active().map((l) => l.ino), [upper.ino]);
+  } finally {
+    targets.close();
+  }
+});
+
+Deno.test("Targets keeps host files apart by device: one inode number on two disks is two links", async () => {
+  const m = new FakeMachine();
+  const a = m.file("/disk-a/server", { size: 3 * MB, offset: 0x1000 });
+  const b = m.file("/disk-b/server", { size: 3 * MB, offset: 0x1000 });
+  b.dev = 6;
+  b.ino = a.ino;
+  const { targets, traced } = await watching(m);
+  try {
+    m.exec(1, "/disk-a/server");
+    m.exec(2, "/disk-b/server");
+    await waitFor(() => traced.size === 2, "2 traced processes");
+    assert.equal(m.active().length, 2);
+  } finally {
+    targets.close();
+  }
+});
+
+function delay(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+Deno.test("Targets takes an idle link off a container's file at once when the file runs rewritten in place", async () => {
+  const m = new FakeMachine();
+  // Already copied up: the container's own (upper) file, rewritten in place.
+  const upper = m.file("/var/lib/upper/101/app/server", {
+    size: 3 * MB,
+    offset: 0x1000,
+    buildId: "v1",
+  });
+  const { targets, traced } = await watching(m);
+  try {
+    m.execInContainer(1, "/app/server", upper, { dev: 101, ino: 77 });
+    await waitFor(() => traced.has(1), "the first process");
+    m.exit(1);
+    m.rewrite(upper.path, 0x1800, "v2");
+    m.execInContainer(2, "/app/server", upper, { dev: 101, ino: 77 });
+    await waitFor(() => traced.has(2), "the second process");
+    assert.deepEqual(
+      m.active().map((l) => [l.ino, l.offset]),
+      [[upper.ino, 0x1800]],
+      "not the old offset, which may be mid-instruction in the new code",
+    );
+  } finally {
+    targets.close();
+  }
+});
+
+Deno.test("Targets keeps a container's running process on the image file's link when a rescan sees a copy made since", async () => {
+  const m = new FakeMachine();
+  const lower = m.file("/var/lib/layers/1/app/server", {
+    size: 3 * MB,
+    offset: 0x1000,
+  });
+  const { targets, traced } = await watching(m);
+  try {
+    m.execInContainer(1, "/app/server", lower, { dev: 101 });
+    await waitFor(() => traced.has(1), "the process");
+    const upper = m.file("/var/lib/upper/101/app/server", {
+      size: 3 * MB,
+      offset: 0x1000,
+    });
+    upper.ctimeSec = lower.ctimeSec + 60;
+    m.copyUp(1, upper);
+    // A rescan (after lost exec events) looks at the process again.
+    m.lost = 1;
+    m.file("/bin/sh", { size: 100 << 10 });
+    m.exec(2, "/bin/sh");
+    await waitFor(() => targets.discovery().execEventsLost === 1, "the loss");
+    await waitFor(() => targets.discovery().lagging === undefined, "caught up");
+    await new Promise((r) => setTimeout(r, 2_300));
+    assert.deepEqual(
+      m.active().map((l) => l.ino),
+      [lower.ino],
+      "the link on the file the process runs stays, and no other is made",
+    );
+  } finally {
+    targets.close();
+  }
+});
+
+Deno.test("Targets reads a program of one image once for all its containers", async () => {
+  const m = new FakeMachine();
+  const tool = m.file("/var/lib/layers/1/bin/tool", { size: 3 * MB });
+  const { targets } = await watching(m);
+  try {
+    m.execInContainer(1, "/bin/tool", tool, { dev: 101 });
+    await waitFor(() => m.ruledOut.length === 1, "the first container's");
+    m.execInContainer(2, "/bin/tool", tool, { dev: 102 });
+    await waitFor(() => m.ruledOut.length === 2, "the second container's");
+    assert.equal(m.reads.length, 1, "reads of the image's file");
+    assert.deepEqual(m.ruledOut.map((b) => b.dev), [101, 102]);
+  } finally {
+    targets.close();
+  }
+});

@@ -11,6 +11,7 @@
 import { constants } from "node:fs";
 import { open } from "node:fs/promises";
 import { parseCgroup } from "./cgroup.ts";
+import { onOverlay } from "./overlay.ts";
 import { TargetError } from "./errors.ts";
 import { accessAdvice } from "./self.ts";
 
@@ -135,6 +136,11 @@ export interface ExeFile {
   ctime: Date | null;
   /** The file's size in bytes. */
   size: number;
+  /**
+   * True when it lies on overlayfs (a container image): then `dev` is the
+   * container's overlay mount, not the real file's (src/process/overlay.ts).
+   */
+  overlay?: boolean;
 }
 
 /**
@@ -147,15 +153,17 @@ export async function exeFile(pid: number): Promise<ExeFile | undefined> {
       Deno.readLink(`/proc/${pid}/exe`),
       Deno.stat(`/proc/${pid}/exe`),
     ]);
+    const path = link.endsWith(deletedSuffix)
+      ? link.slice(0, -deletedSuffix.length)
+      : link;
     return {
-      path: link.endsWith(deletedSuffix)
-        ? link.slice(0, -deletedSuffix.length)
-        : link,
+      path,
       dev: st.dev,
       ino: st.ino ?? 0,
       version: fileVersion(st),
       ctime: st.ctime,
       size: st.size,
+      overlay: await onOverlay(st.dev, pid, path),
     };
   } catch {
     return undefined;

@@ -25,6 +25,7 @@ import { type Arch, ElfFile } from "./elf.ts";
 import { TargetError } from "./errors.ts";
 import { findTextStart } from "./moduledata.ts";
 import { locatePclnTab, parsePclnTab } from "./pclntab.ts";
+import { onOverlay } from "./overlay.ts";
 import { fileVersion, type ProcessInfo, processInfo } from "./proc.ts";
 
 /** The Go package of the probe point. */
@@ -55,8 +56,14 @@ export interface TargetBinary {
   realPath: string;
   /** The device of the file that was read. */
   dev: number;
-  /** The inode of the file that was read; the uprobe sits on this inode. */
+  /**
+   * The inode of the file that was read; the uprobe sits on this inode (on
+   * overlayfs, on the real file under it, whose inode number this is, or
+   * for a copied-up file, that of the file it was copied from).
+   */
   ino: number;
+  /** True when the file lies on overlayfs (see `ExeFile.overlay` in proc.ts). */
+  overlay?: boolean;
   /**
    * The content identity of the file that was read (change time,
    * modification time, size; see `fileVersion`): a file rewritten in place
@@ -123,6 +130,7 @@ export async function resolveTarget(
       dev: elf.stat.dev,
       ino: elf.stat.ino ?? 0,
       version: fileVersion(elf.stat),
+      overlay: await onOverlay(elf.stat.dev, ...await seenBy(path)),
       buildId: await goBuildId(elf),
       arch: elf.arch,
       ...found,
@@ -301,6 +309,17 @@ function hint(build: GoBuildInfo | undefined): string {
 
 function hex(b: Uint8Array): string {
   return [...b].map((x) => x.toString(16).padStart(2, "0")).join(" ");
+}
+
+/**
+ * Who sees the file at `path`, and as which path: process <pid> for its
+ * /proc/<pid>/exe (as the path it executed), else this process.
+ */
+async function seenBy(path: string): Promise<[number | "self", string]> {
+  const m = /^\/proc\/(\d+)\/exe$/.exec(path);
+  if (!m) return ["self", await realPath(path)];
+  const link = await Deno.readLink(path).catch(() => "");
+  return [Number(m[1]), link.replace(/ \(deleted\)$/, "")];
 }
 
 async function realPath(path: string): Promise<string> {
