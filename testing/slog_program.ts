@@ -98,7 +98,11 @@ export function assertSlogRecords(
   assert.equal(want.size, recorded.length, "the record has unique keys");
   const seen = new Set<string>();
   for (const rl of all.resourceLogs) {
-    assert.deepEqual(rl.resource, expected.resource, "a log record's resource");
+    assert.deepEqual(
+      sortedAttributes(rl.resource),
+      sortedAttributes(expected.resource),
+      "a log record's resource",
+    );
     for (const sl of rl.scopeLogs) {
       assert.equal(sl.scope?.name, slogScope, "scope");
       for (const got of sl.logRecords) {
@@ -188,4 +192,19 @@ function anyValue(v: AnyValue | undefined): string | number | boolean {
     default:
       throw new Error(`Unexpected attribute value kind ${v?.value.case}`);
   }
+}
+
+/**
+ * `resource` with its attributes in key order: a Collector's processors
+ * (k8sattributes) add theirs in no fixed order, request by request.
+ */
+function sortedAttributes(
+  resource: Resource | undefined,
+): Resource | undefined {
+  return resource && {
+    ...resource,
+    attributes: [...resource.attributes].sort((a, b) =>
+      a.key < b.key ? -1 : a.key > b.key ? 1 : 0
+    ),
+  };
 }
