@@ -171,7 +171,7 @@ export async function benchPipeline(
 
 /** The steps of one {@linkcode stepUp}. */
 interface StepUp {
-  /** The last lossless step, if any. */
+  /** The lossless step with the highest rate (see maxRate), if any. */
   best?: Step;
   /** The share lost at each rate tried, in order. */
   lossRatios: [number, number][];
@@ -196,7 +196,8 @@ async function stepUp(
     run.lossRatios.push([rate, lossRatio(step)]);
     opts.log(`  ${signals}: ${describe(rate, step)}${ok ? "" : " (loss)"}`);
     if (!ok) break;
-    run.best = step;
+    // A saturated step can make fewer records than the one before it.
+    if (!run.best || maxRate(step) > maxRate(run.best)) run.best = step;
     if (step.achieved < 0.95 * rate) {
       opts.log(
         `  the load program reached only ${
