@@ -13,7 +13,7 @@
  * @module
  */
 import { type AppResult, runApp } from "./app.ts";
-import { startController } from "./controller.ts";
+import { startController, type StoppedCounters } from "./controller.ts";
 import { retOffset, startProbeSession } from "./probe_session.ts";
 
 /** Options of {@linkcode benchAppCost}. */
@@ -89,10 +89,9 @@ function spansFor(mode: Mode, quick: boolean): number {
  * record (`app_ns_per_record_log_<mode>`, ...; `app_loss_ratio_log_otel_sdk`
  * for the records the OpenTelemetry log SDK dropped) and the ratios
  * `ratio_log_attached_vs_log_otel_sdk`, `ratio_log_attached_vs_log_slog_json`
- * and `ratio_log_detached_vs_log_noop` (also as `ratio_cpu_...`). The
- * attached log mode reports no loss ratio: a controller that does not export
- * logs counts their records as corrupt, which does not change the caller's
- * cost.
+ * and `ratio_log_detached_vs_log_noop` (also as `ratio_cpu_...`); the
+ * attached log mode's loss ratio counts the records the controller
+ * exported (`app_loss_ratio_log_attached`).
  */
 export async function benchAppCost(
   opts: AppCostOptions,
@@ -236,12 +235,15 @@ async function runMode(
     await probe.stop().catch(() => {});
     throw err;
   }
-  const { exported } = await probe.stop();
+  const stopped = await probe.stop();
+  // Log modes run under the controller, which counts both signals.
+  const exported = mode.logger
+    ? (stopped as StoppedCounters).logsExported
+    : stopped.exported;
   return {
     app,
     nsPerSpan: Number(app[`ns_per_${unit}`]),
-    // The controller exports spans only: log records have no count here.
-    lossRatio: mode.logger ? undefined : Math.max(0, 1 - exported / made),
+    lossRatio: Math.max(0, 1 - exported / made),
     kind: probe.kind,
   };
 }

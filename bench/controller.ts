@@ -20,6 +20,16 @@ export interface StoppedCounters {
   recordsLost: number;
   /** Records that failed to decode. */
   recordsCorrupt: number;
+  /**
+   * The `logs` object of the line flattened: `logsReceived`,
+   * `logsExported`, `logsDropped`, `logsDroppedQueueFull`, ... (0 when the
+   * line has none: no log record came).
+   */
+  logsReceived: number;
+  /** Log records the exporter delivered. */
+  logsExported: number;
+  /** Log records the exporter dropped. */
+  logsDropped: number;
   /** Any further counter of the line, e.g. the exporter's drops by reason. */
   [counter: string]: number;
 }
@@ -35,7 +45,10 @@ export interface BenchControllerOptions {
   pinRoot: string;
   /** The instance name (pin directory under pinRoot). */
   instance: string;
-  /** Where spans are exported (OTLP/HTTP traces URL). */
+  /**
+   * Where spans are exported (OTLP/HTTP traces URL); log records go to the
+   * same URL with /v1/logs for /v1/traces.
+   */
   endpoint: string;
   /** Extra environment, e.g. OTEL_BSP_* of the controller's export queue. */
   env?: Record<string, string>;
@@ -66,6 +79,7 @@ export async function startController(
     "--no-status",
   ], {
     OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: options.endpoint,
+    OTEL_EXPORTER_OTLP_LOGS_ENDPOINT: logsUrl(options.endpoint),
     // The V8 settings the agent's launchers give it (deno task run, the image, the binary).
     DENO_V8_FLAGS: agentV8Flags,
     ...options.env,
@@ -88,15 +102,19 @@ export async function startController(
       kind: String(loaded.kind),
       stop: async () => {
         const status = await proc.stop();
-        const stopped = proc.logs.find((l) => l.msg === "stopped");
-        // Exit status 4: stopped as asked, with spans dropped (an overload step).
-        const expected = (stopped?.dropped as number) > 0 ? 4 : 0;
+        const line = proc.logs.find((l) => l.msg === "stopped");
+        const stopped = line && flatten(line);
+        // Exit status 4: stopped as asked, with spans or log records
+        // dropped (an overload step).
+        const expected = stopped && stopped.dropped + stopped.logsDropped > 0
+          ? 4
+          : 0;
         if (status.code !== expected || !stopped) {
           throw new Error(
             `The controller failed (exit code ${status.code}); its log:\n${proc.dump()}`,
           );
         }
-        return stopped as unknown as StoppedCounters;
+        return stopped;
       },
     };
   } catch (err) {
@@ -108,6 +126,26 @@ export async function startController(
     await proc.wait();
     throw err;
   }
+}
+
+/** The logs URL beside a traces URL (…/v1/traces → …/v1/logs). */
+function logsUrl(tracesUrl: string): string {
+  return tracesUrl.replace(/\/v1\/traces$/, "/v1/logs");
+}
+
+/** The `stopped` line's counters with its `logs` object flattened into `logs<Field>`. */
+function flatten(line: Record<string, unknown>): StoppedCounters {
+  const { logs, ...rest } = line;
+  const out: Record<string, unknown> = {
+    ...rest,
+    logsReceived: 0,
+    logsExported: 0,
+    logsDropped: 0,
+  };
+  for (const [name, n] of Object.entries(logs ?? {})) {
+    out[`logs${name[0].toUpperCase()}${name.slice(1)}`] = n;
+  }
+  return out as StoppedCounters;
 }
 
 /** Options of {@linkcode startAgent}. */
@@ -142,6 +180,7 @@ export function startAgent(options: BenchAgentOptions): ControllerProcess {
     ...options.args ?? [],
   ], {
     OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: options.endpoint,
+    OTEL_EXPORTER_OTLP_LOGS_ENDPOINT: logsUrl(options.endpoint),
     DENO_V8_FLAGS: agentV8Flags,
   });
   track(proc.child);

@@ -2,7 +2,9 @@
  * Pipeline throughput: the highest span rate the whole path (load program →
  * kernel → controller child → discarding OTLP receiver) carries without
  * loss, stepping the rate up; then what happens at twice that rate. Also the
- * controller's CPU seconds per 100k spans and its peak RSS.
+ * controller's CPU seconds per 100k spans and its peak RSS. Then the same
+ * stepping for log records alone and for spans and log records together
+ * (half each), in records/s.
  *
  * @module
  */
@@ -25,7 +27,7 @@ export interface PipelineOptions {
   log: (line: string) => void;
 }
 
-/** Offered rates, spans/s. */
+/** Offered rates, records (spans, log records) per second. */
 const rates = [
   50_000,
   100_000,
@@ -47,13 +49,23 @@ const goroutines = 2;
 /** Seconds the controller gets after the load program exits, before it is stopped. */
 const settleMs = 1000;
 
+/**
+ * What the load program makes (its -signals): spans, log records, or both
+ * (every other record a log record).
+ */
+export type Signals = "spans" | "logs" | "mixed";
+
 /** One step at one rate. */
 interface Step {
-  /** The rate offered, spans/s. */
+  /** The rate offered, records/s. */
   rate: number;
-  /** Spans the load program made. */
+  /** Records (spans plus log records) the load program made. */
   sent: number;
-  /** The rate it reached, spans/s. */
+  /** Spans it made. */
+  sentSpans: number;
+  /** Log records it made. */
+  sentLogs: number;
+  /** The rate it reached, records/s. */
   achieved: number;
   /** The controller's final counters; undefined when it failed. */
   counters?: StoppedCounters;
@@ -67,17 +79,20 @@ interface Step {
   receiverCpuSeconds: number;
 }
 
-/** True when every span made it through and nothing was lost or dropped. */
+/** True when every span and log record made it through and nothing was lost or dropped. */
 function lossless(s: Step): boolean {
   const c = s.counters;
-  return c !== undefined && c.received === s.sent &&
-    c.exported === c.received && c.dropped === 0 && c.recordsLost === 0 &&
-    c.recordsCorrupt === 0;
+  return c !== undefined && c.received === s.sentSpans &&
+    c.exported === c.received && c.dropped === 0 &&
+    c.logsReceived === s.sentLogs && c.logsExported === c.logsReceived &&
+    c.logsDropped === 0 && c.recordsLost === 0 && c.recordsCorrupt === 0;
 }
 
 /**
- * Steps the rate up until a step loses spans or the load program cannot
- * reach the rate, then runs once at twice the best lossless rate. Keys:
+ * Steps the span rate up until a step loses spans or the load program
+ * cannot reach the rate, then runs once at twice the best lossless rate;
+ * then steps log records alone and mixed records up the same way (no
+ * overload step). Keys:
  * `pipeline_max_spans_per_s` (the best lossless rate offered, or made when
  * the load program fell more than 1% short of it),
  * `pipeline_max_spans_per_s_made` (what the load program made of it),
@@ -88,35 +103,24 @@ function lossless(s: Step): boolean {
  * `pipeline_overload_controller_failed`, `pipeline_receiver_bytes_per_span`,
  * `pipeline_receiver_cpu_cores`, `controller_cpu_s_per_100k_spans` and
  * `controller_cpu_cores` (at the best lossless rate), `controller_rss_mib_peak` (over all steps).
+ * For logs alone and mixed (`<s>` = `logs`, `mixed`):
+ * `pipeline_<s>_max_records_per_s`, `pipeline_<s>_max_records_per_s_made`,
+ * `pipeline_<s>_loss_ratio_at_<k>k`, `controller_cpu_s_per_100k_records_<s>`
+ * and `controller_cpu_cores_<s>` (at the best lossless rate), and
+ * `pipeline_receiver_bytes_per_log_record` (logs alone).
  */
 export async function benchPipeline(
   opts: PipelineOptions,
 ): Promise<Record<string, number>> {
   const seconds = opts.quick ? 2 : 30;
   const out: Record<string, number> = {};
-  let best: Step | undefined;
-  let peakMiB = 0;
-  for (const rate of rates) {
-    const step = await runStep(rate, seconds, opts);
-    peakMiB = Math.max(peakMiB, step.peakMiB);
-    const ok = lossless(step);
-    out[`pipeline_loss_ratio_at_${rate / 1000}k`] = lossRatio(step);
-    opts.log(`  ${describe(rate, step)}${ok ? "" : " (loss)"}`);
-    if (!ok) break;
-    best = step;
-    if (step.achieved < 0.95 * rate) {
-      opts.log(
-        `  the load program reached only ${
-          Math.round(step.achieved)
-        } spans/s: the machine is saturated`,
-      );
-      break;
-    }
+  const spans = await stepUp("spans", seconds, opts);
+  let peakMiB = spans.peakMiB;
+  const best = spans.best;
+  for (const [rate, ratio] of spans.lossRatios) {
+    out[`pipeline_loss_ratio_at_${rate / 1000}k`] = ratio;
   }
-  // A step the load program could not drive to its rate counts at the rate it made.
-  out.pipeline_max_spans_per_s = best
-    ? (best.achieved >= 0.99 * best.rate ? best.rate : best.achieved)
-    : 0;
+  out.pipeline_max_spans_per_s = maxRate(best);
   out.pipeline_max_spans_per_s_made = best?.achieved ?? 0;
   if (best?.counters) {
     out.controller_cpu_s_per_100k_spans = best.cpuSeconds /
@@ -127,7 +131,7 @@ export async function benchPipeline(
   }
 
   const overloadRate = 2 * (best ? Math.round(best.achieved) : rates[0]);
-  const over = await runStep(overloadRate, seconds, opts);
+  const over = await runStep("spans", overloadRate, seconds, opts);
   peakMiB = Math.max(peakMiB, over.peakMiB);
   opts.log(`  overload: ${describe(overloadRate, over)}`);
   out.pipeline_overload_rate = over.achieved;
@@ -140,8 +144,79 @@ export async function benchPipeline(
       out[`pipeline_overload_${snake(name)}`] = value;
     }
   }
+
+  for (const signals of ["logs", "mixed"] as const) {
+    const run = await stepUp(signals, seconds, opts);
+    peakMiB = Math.max(peakMiB, run.peakMiB);
+    for (const [rate, ratio] of run.lossRatios) {
+      out[`pipeline_${signals}_loss_ratio_at_${rate / 1000}k`] = ratio;
+    }
+    out[`pipeline_${signals}_max_records_per_s`] = maxRate(run.best);
+    out[`pipeline_${signals}_max_records_per_s_made`] = run.best?.achieved ??
+      0;
+    const c = run.best?.counters;
+    if (run.best && c) {
+      out[`controller_cpu_s_per_100k_records_${signals}`] =
+        run.best.cpuSeconds / (c.received + c.logsReceived) * 100_000;
+      out[`controller_cpu_cores_${signals}`] = run.best.cpuSeconds / seconds;
+      if (signals === "logs") {
+        out.pipeline_receiver_bytes_per_log_record = run.best.receiverBytes /
+          run.best.sent;
+      }
+    }
+  }
   out.controller_rss_mib_peak = peakMiB;
   return out;
+}
+
+/** The steps of one {@linkcode stepUp}. */
+interface StepUp {
+  /** The lossless step with the highest rate (see maxRate), if any. */
+  best?: Step;
+  /** The share lost at each rate tried, in order. */
+  lossRatios: [number, number][];
+  /** The controller's peak RSS over the steps, MiB. */
+  peakMiB: number;
+}
+
+/**
+ * Steps the rate of `signals` up until a step loses records or the load
+ * program cannot reach the rate.
+ */
+async function stepUp(
+  signals: Signals,
+  seconds: number,
+  opts: PipelineOptions,
+): Promise<StepUp> {
+  const run: StepUp = { lossRatios: [], peakMiB: 0 };
+  for (const rate of rates) {
+    const step = await runStep(signals, rate, seconds, opts);
+    run.peakMiB = Math.max(run.peakMiB, step.peakMiB);
+    const ok = lossless(step);
+    run.lossRatios.push([rate, lossRatio(step)]);
+    opts.log(`  ${signals}: ${describe(rate, step)}${ok ? "" : " (loss)"}`);
+    if (!ok) break;
+    // A saturated step can make fewer records than the one before it.
+    if (!run.best || maxRate(step) > maxRate(run.best)) run.best = step;
+    if (step.achieved < 0.95 * rate) {
+      opts.log(
+        `  the load program reached only ${
+          Math.round(step.achieved)
+        } records/s: the machine is saturated`,
+      );
+      break;
+    }
+  }
+  return run;
+}
+
+/**
+ * The best lossless rate: the rate offered, or the one made when the load
+ * program fell more than 1% short of it (0 without a lossless step).
+ */
+function maxRate(best: Step | undefined): number {
+  if (!best) return 0;
+  return best.achieved >= 0.99 * best.rate ? best.rate : best.achieved;
 }
 
 /** droppedQueueFull → dropped_queue_full. */
@@ -149,31 +224,37 @@ function snake(name: string): string {
   return name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
 }
 
-/** Share of the spans sent that were not exported (1 when the controller failed). */
+/** Share of the records sent that were not exported (1 when the controller failed). */
 function lossRatio(s: Step): number {
-  return s.counters ? Math.max(0, 1 - s.counters.exported / s.sent) : 1;
+  const c = s.counters;
+  return c ? Math.max(0, 1 - (c.exported + c.logsExported) / s.sent) : 1;
 }
 
 function describe(rate: number, s: Step): string {
   const c = s.counters;
-  if (!c) return `${rate} spans/s offered: the controller failed`;
+  if (!c) return `${rate} records/s offered: the controller failed`;
   const reasons = Object.entries(c)
     .filter(([name, n]) =>
       name.startsWith("dropped") && name !== "dropped" && n > 0
     )
     .map(([name, n]) => `${name} ${n}`);
-  return `${rate} spans/s offered, ${
+  const logs = s.sentLogs > 0
+    ? `; log records sent ${s.sentLogs}, received ${c.logsReceived}, exported ${c.logsExported}, dropped ${c.logsDropped}`
+    : "";
+  return `${rate} records/s offered, ${
     Math.round(s.achieved)
-  } made: sent ${s.sent}` +
+  } made: spans sent ${s.sentSpans}` +
     `, received ${c.received}, exported ${c.exported}, dropped ${c.dropped}` +
-    (reasons.length ? ` (${reasons.join(", ")})` : "") +
-    `, records lost ${c.recordsLost}, controller CPU ${
-      (s.cpuSeconds / (c.received || 1) * 100_000).toFixed(3)
-    } s per 100k spans`;
+    (reasons.length ? ` (${reasons.join(", ")})` : "") + logs +
+    `; records lost ${c.recordsLost}, controller CPU ${
+      (s.cpuSeconds / ((c.received + c.logsReceived) || 1) * 100_000)
+        .toFixed(3)
+    } s per 100k records`;
 }
 
-/** Runs the load program at `rate` for `seconds` under a fresh controller. */
+/** Runs the load program making `signals` at `rate` for `seconds` under a fresh controller. */
 async function runStep(
+  signals: Signals,
   rate: number,
   seconds: number,
   opts: PipelineOptions,
@@ -181,7 +262,7 @@ async function runStep(
   const ctl = await startController({
     exe: opts.exe,
     pinRoot: opts.pinRoot,
-    instance: `pipeline-${Math.round(rate)}`,
+    instance: `pipeline-${signals}-${Math.round(rate)}`,
     endpoint: opts.receiver.url,
   });
   const bytes0 = opts.receiver.bytes();
@@ -195,6 +276,7 @@ async function runStep(
       `-rate=${rate}`,
       `-goroutines=${goroutines}`,
       `-duration=${seconds}s`,
+      `-signals=${signals}`,
     ]);
   } catch (err) {
     await ctl.stop().catch(() => {});
@@ -212,8 +294,10 @@ async function runStep(
   }
   return {
     rate,
-    sent: Number(app.spans),
-    achieved: Number(app.spans_per_s),
+    sent: Number(app.records),
+    sentSpans: Number(app.spans),
+    sentLogs: Number(app.logs),
+    achieved: Number(app.records_per_s),
     counters,
     cpuSeconds: cpu,
     peakMiB,

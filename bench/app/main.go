@@ -23,8 +23,11 @@
 //	noop        the otelslog bridge over the no-op LoggerProvider
 //	slog-json   slog's JSON handler writing to a temporary file
 //
-// Rate mode (-mode rate) makes -rate spans/s with this SDK for -duration
-// over -goroutines goroutines, then flushes.
+// Rate mode (-mode rate) makes -rate records/s with this SDK for -duration
+// over -goroutines goroutines, then flushes. -signals says what a record is:
+// "spans" (the typical span), "logs" (the typical log record through slog
+// and otelslog over this SDK's LoggerProvider) or "mixed" (every other
+// record a log record, so half the rate each).
 //
 // -attach says what this SDK must see before timing starts: "probe" waits
 // up to -wait for the controller's probe, "none" requires that no probe is
@@ -64,6 +67,7 @@ func main() {
 	goroutines := flag.Int("goroutines", 2, "goroutines making spans (rate mode)")
 	duration := flag.Duration("duration", 5*time.Second, "how long to make spans (rate mode)")
 	loggerName := flag.String("logger", "", "time log records instead of spans: spanbridge, otel, noop or slog-json (cost mode)")
+	signals := flag.String("signals", "spans", "what rate mode makes: spans, logs or mixed (half each)")
 	flag.Parse()
 
 	if *loggerName != "" {
@@ -94,7 +98,14 @@ func main() {
 		if *rate <= 0 || *goroutines < 1 {
 			fail(2, fmt.Errorf("-rate %v and -goroutines %d must be positive", *rate, *goroutines))
 		}
-		out = steady(tr, *rate, *goroutines, *duration)
+		emit, logShutdown, err := emitter(*signals, tr)
+		if err != nil {
+			fail(2, err)
+		}
+		out = steady(emit, *rate, *goroutines, *duration)
+		if err := logShutdown(context.Background()); err != nil {
+			fail(1, fmt.Errorf("shut down the logger provider: %w", err))
+		}
 	default:
 		fail(2, fmt.Errorf("unknown -mode %q: use cost or rate", *mode))
 	}
@@ -234,43 +245,81 @@ func cpuTime() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-// steady makes rate spans/s over g goroutines for d; each goroutine catches
-// up every millisecond to its share of the spans due so far.
-func steady(tr trace.Tracer, rate float64, g int, d time.Duration) map[string]any {
+// emit makes record i of a rate run (a span or a log record) and says
+// whether it was a log record.
+type emit func(i int) (log bool)
+
+// emitter returns what rate mode makes for a -signals choice, and the
+// shutdown of the logger provider it made (a no-op for spans).
+func emitter(signals string, tr trace.Tracer) (emit, func(context.Context) error, error) {
 	ctx := context.Background()
+	span := func(i int) bool { typicalSpan(ctx, tr, i); return false }
+	if signals == "spans" {
+		return span, func(context.Context) error { return nil }, nil
+	}
+	if signals != "logs" && signals != "mixed" {
+		return nil, nil, fmt.Errorf("unknown -signals %q: use spans, logs or mixed", signals)
+	}
+	logger, shutdown, err := newSlogLogger("spanbridge", "", nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	record := func(i int) bool { typicalLog(logger, i); return true }
+	if signals == "logs" {
+		return record, shutdown, nil
+	}
+	return func(i int) bool {
+		if i&1 == 0 {
+			return span(i)
+		}
+		return record(i)
+	}, shutdown, nil
+}
+
+// steady makes rate records/s over g goroutines for d; each goroutine
+// catches up every millisecond to its share of the records due so far.
+func steady(next emit, rate float64, g int, d time.Duration) map[string]any {
 	per := rate / float64(g)
 	start := time.Now()
-	counts := make([]int, g)
+	counts := make([][2]int, g) // spans, log records
 	var wg sync.WaitGroup
 	for w := range g {
 		wg.Go(func() {
-			sent := 0
-			for {
+			var n [2]int
+			for sent := 0; ; {
 				elapsed := time.Since(start)
 				if elapsed >= d {
 					break
 				}
 				due := int(per * elapsed.Seconds())
 				for ; sent < due; sent++ {
-					typicalSpan(ctx, tr, sent)
+					if next(sent) {
+						n[1]++
+					} else {
+						n[0]++
+					}
 				}
 				time.Sleep(time.Millisecond)
 			}
-			counts[w] = sent
+			counts[w] = n
 		})
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
-	total := 0
+	spans, logs := 0, 0
 	for _, c := range counts {
-		total += c
+		spans += c[0]
+		logs += c[1]
 	}
 	return map[string]any{
-		"spans":        total,
-		"seconds":      elapsed.Seconds(),
-		"spans_per_s":  float64(total) / elapsed.Seconds(),
-		"target_per_s": rate,
-		"goroutines":   g,
+		"spans":         spans,
+		"logs":          logs,
+		"records":       spans + logs,
+		"seconds":       elapsed.Seconds(),
+		"spans_per_s":   float64(spans) / elapsed.Seconds(),
+		"records_per_s": float64(spans+logs) / elapsed.Seconds(),
+		"target_per_s":  rate,
+		"goroutines":    g,
 	}
 }
 
