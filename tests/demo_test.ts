@@ -1,7 +1,9 @@
 /**
- * `./task demo 2>&1 | head`: the demo's output closes early, and the demo
- * must still remove its probe instance ("demo", its own name, so it never
- * adopts or removes the instances of other controllers).
+ * The demo end to end: its trace trees hold hello's log records under the
+ * spans they were written in; and `./task demo 2>&1 | head`: the demo's
+ * output closes early, and the demo must still remove its probe instance
+ * ("demo", its own name, so it never adopts or removes the instances of
+ * other controllers).
  */
 import assert from "node:assert/strict";
 import { ebpfAvailable, root } from "../testing/harness.ts";
@@ -59,5 +61,44 @@ Deno.test({
       }
       await child.status;
     }
+  },
+});
+
+Deno.test({
+  name:
+    "the demo prints hello's traces with each log record under the span it was written in, and those outside any span by service",
+  ignore: !ebpfAvailable("demo"),
+  sanitizeResources: false,
+  async fn() {
+    const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", `${root}tools/demo.ts`],
+      env: { SPANBRIDGE_DEMO_SECONDS: "3", NO_COLOR: "1" },
+      stdin: "null",
+    }).output();
+    const text = new TextDecoder().decode(stdout) +
+      new TextDecoder().decode(stderr);
+    assert.equal(code, 0, text);
+    // A server span, then its record (written inside it), then its children.
+    assert.match(
+      text,
+      /└─ GET \/orders\/\{id\}  \[hello-demo\][^\n]*\n   · (INFO  order served|ERROR  order lookup failed)  \[hello-demo\]/,
+      text,
+    );
+    assert.match(
+      text,
+      /logs \[hello-demo\]  \d+ log records? outside any span\n· INFO  request received/,
+    );
+    const count = (label: string) =>
+      Number(new RegExp(`${label} +(\\d+)`).exec(text)?.[1]);
+    assert.ok(count("log records received") > 0, text);
+    assert.equal(
+      count("log records printed"),
+      count("log records exported"),
+      text,
+    );
+    assert.equal(
+      count("spans printed by the receiver"),
+      count("spans exported"),
+    );
   },
 });

@@ -61,8 +61,13 @@ async function demo(): Promise<number> {
   const exe = `${root}build/bin/hello`;
   const app = new Deno.Command(exe, {
     args: ["-duration", `${seconds + 5}s`],
-    // Hand batches off twice a second rather than the OpenTelemetry default of 5 s.
-    env: { OTEL_SERVICE_NAME: "hello-demo", OTEL_BSP_SCHEDULE_DELAY: "500" },
+    // Hand batches off twice a second rather than the OpenTelemetry
+    // defaults (5 s for spans, 1 s for log records).
+    env: {
+      OTEL_SERVICE_NAME: "hello-demo",
+      OTEL_BSP_SCHEDULE_DELAY: "500",
+      OTEL_BLRP_SCHEDULE_DELAY: "500",
+    },
     stdout: "null",
     stderr: "inherit",
   }).spawn();
@@ -93,6 +98,11 @@ async function demo(): Promise<number> {
         `  spans dropped                     ${stats.export.dropped}`,
         `  records lost in the kernel        ${recordsLost(stats)}`,
         ...(got ? [`  spans printed by the receiver     ${got.spans}`] : []),
+        `  log records received              ${stats.decode.logRecords}`,
+        `  log records exported              ${stats.logExport.exported}`,
+        ...(got
+          ? [`  log records printed               ${got.logRecords}`]
+          : []),
       ].join("\n"),
     );
     if (stats.decode.spans === 0) {
