@@ -14,14 +14,17 @@
  */
 import assert from "node:assert/strict";
 import { stringAttribute } from "../src/otlp/mod.ts";
-import { buildImage, checkoutImageRef } from "../tools/image.ts";
 import {
   ebpfAvailable,
   removePinRoot,
   stopIfRunning,
   testPinRoot,
 } from "../testing/harness.ts";
-import { ContainerScope, staticProgram } from "../testing/containers.ts";
+import {
+  checkoutAgentImage,
+  ContainerScope,
+  staticProgram,
+} from "../testing/containers.ts";
 import {
   slogRecordCount,
   SlogSink,
@@ -29,8 +32,7 @@ import {
 } from "../testing/slog_program.ts";
 
 const canTrace = ebpfAvailable("container logs test");
-const image = checkoutImageRef();
-if (canTrace) await buildImage(image);
+const image = await checkoutAgentImage(canTrace);
 
 Deno.test({
   name:
