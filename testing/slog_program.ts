@@ -139,6 +139,33 @@ export async function traceSlog(
   }
 }
 
+/**
+ * Runs `traced`'s program (`spans` spans), waits up to 20 s until `sink` got
+ * its spans and log records (`through`: the way they came, for the error,
+ * which shows the controller's log and those of `also`), then stops the
+ * controller and checks its `stopped` line for both signals.
+ */
+export async function runAndDeliver(
+  traced: TracedSlog,
+  sink: SlogSink,
+  spans: number,
+  through = "",
+  also: Record<string, { dump(): string }> = {},
+): Promise<void> {
+  const records = slogRecordCount(spans);
+  await traced.run(spans);
+  await sink.waitForBoth(
+    spans,
+    records,
+    20_000,
+    through,
+    () =>
+      Object.entries({ controller: traced.controller, ...also })
+        .map(([name, p]) => `${name}:\n${p.dump()}`).join("\n"),
+  );
+  await stopAndAssertBothSignals(traced.controller, spans, records);
+}
+
 /** Reads a -record file of testing/slog. */
 export async function readSlogRecord(path: string): Promise<SlogRecord[]> {
   return JSON.parse(await Deno.readTextFile(path));

@@ -24,9 +24,9 @@ import {
   startForwardingCollector,
 } from "../testing/collector.ts";
 import {
+  runAndDeliver,
   slogRecordCount,
   SlogSink,
-  stopAndAssertBothSignals,
   type TracedSlog,
   traceSlog,
 } from "../testing/slog_program.ts";
@@ -60,17 +60,9 @@ for (
             OTEL_EXPORTER_OTLP_PROTOCOL: protocol,
           },
         });
-        const controller = traced.controller;
-        await traced.run(spans);
-        const col = collector;
-        await sink.waitForBoth(
-          spans,
-          records,
-          20_000,
-          " through the Collector",
-          () => `controller:\n${controller.dump()}\nCollector:\n${col.dump()}`,
-        );
-        await stopAndAssertBothSignals(controller, spans, records);
+        await runAndDeliver(traced, sink, spans, " through the Collector", {
+          Collector: collector,
+        });
         await collector.stopAndAssertQuiet();
 
         const { recorded, resource } = await sink.assertRecords(

@@ -52,9 +52,9 @@ import { assertHelloRunsArrived, startHello } from "../testing/hello.ts";
 import type { LogsData } from "../gen/opentelemetry/proto/logs/v1/logs_pb.ts";
 import { startReceiver } from "../src/receive/mod.ts";
 import {
+  runAndDeliver,
   slogRecordCount,
   SlogSink,
-  stopAndAssertBothSignals,
   type TracedSlog,
   traceSlog,
 } from "../testing/slog_program.ts";
@@ -290,17 +290,9 @@ Deno.test({
             "Authorization=Bearer%20s3cr3t-agents-only",
         },
       });
-      const controller = traced.controller;
-      await traced.run(spans);
-      const gw = gateway;
-      await sink.waitForBoth(
-        spans,
-        records,
-        20_000,
-        " through the gateway",
-        () => `controller:\n${controller.dump()}\ngateway:\n${gw.dump()}`,
-      );
-      await stopAndAssertBothSignals(controller, spans, records);
+      await runAndDeliver(traced, sink, spans, " through the gateway", {
+        gateway,
+      });
       await gateway.stopAndAssertQuiet("the gateway");
       await sink.assertRecords(traced.recordPath, records);
     } finally {

@@ -12,9 +12,8 @@ import { create } from "@bufbuild/protobuf";
 import { LogsDataSchema } from "../gen/opentelemetry/proto/logs/v1/logs_pb.ts";
 import { ebpfTest } from "../testing/ebpf.ts";
 import {
-  slogRecordCount,
+  runAndDeliver,
   SlogSink,
-  stopAndAssertBothSignals,
   type TracedSlog,
   traceSlog,
 } from "../testing/slog_program.ts";
@@ -35,17 +34,7 @@ ebpfTest(
           OTEL_EXPORTER_OTLP_LOGS_PROTOCOL: "http/json",
         },
       });
-      const controller = traced.controller;
-      await traced.run(spans);
-      const records = slogRecordCount(spans);
-      await sink.waitForBoth(
-        spans,
-        records,
-        20_000,
-        "",
-        () => controller.dump(),
-      );
-      await stopAndAssertBothSignals(controller, spans, records);
+      await runAndDeliver(traced, sink, spans);
 
       // Each record in the span it was written in.
       const spanIds = new Map<string, string>();
