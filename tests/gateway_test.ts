@@ -118,6 +118,17 @@ function sendSpan(
   });
 }
 
+/**
+ * The identity the agent gives a direct sender's resource, which the
+ * gateway keeps (the sender's other claims it removes).
+ */
+const agentIdentity = {
+  "service.name": "direct",
+  "container.id": "ab".repeat(32),
+  "k8s.pod.uid": "1b2c3d4e-5f60-4718-9a0b-1c2d3e4f5a6b",
+  "k8s.node.name": "node-7",
+};
+
 Deno.test("the gateway removes a direct sender's claims of namespace, pod and container metadata, keeps the agent's identity, and answers health checks", async () => {
   await buildCollector();
   const receiver = await collectingReceiver();
@@ -127,11 +138,8 @@ Deno.test("the gateway removes a direct sender's claims of namespace, pod and co
     const health = await fetch(`http://${gateway.health}/`);
     assert.equal(health.status, 200, await health.text());
     const res = await sendSpan(gateway, {
-      "service.name": "direct",
-      "container.id": "ab".repeat(32),
+      ...agentIdentity,
       "container.image.name": "registry/payments",
-      "k8s.pod.uid": "1b2c3d4e-5f60-4718-9a0b-1c2d3e4f5a6b",
-      "k8s.node.name": "node-7",
       "k8s.namespace.name": "prod",
       "k8s.pod.name": "payments-7d9f",
       "k8s.deployment.name": "payments",
@@ -144,12 +152,7 @@ Deno.test("the gateway removes a direct sender's claims of namespace, pod and co
       Object.fromEntries(
         [...attrs].map(([k, v]) => [k, v.stringValue]),
       ),
-      {
-        "service.name": "direct",
-        "container.id": "ab".repeat(32),
-        "k8s.pod.uid": "1b2c3d4e-5f60-4718-9a0b-1c2d3e4f5a6b",
-        "k8s.node.name": "node-7",
-      },
+      agentIdentity,
     );
   } finally {
     await gateway.stop();
@@ -204,10 +207,7 @@ Deno.test("the gateway's logs pipeline removes a direct sender's claims and keep
   try {
     await gateway.ready(30_000);
     const attributes = {
-      "service.name": "direct",
-      "container.id": "ab".repeat(32),
-      "k8s.pod.uid": "1b2c3d4e-5f60-4718-9a0b-1c2d3e4f5a6b",
-      "k8s.node.name": "node-7",
+      ...agentIdentity,
       "k8s.namespace.name": "prod",
       "k8s.pod.name": "payments-7d9f",
       "container.image.name": "registry/payments",
@@ -244,12 +244,7 @@ Deno.test("the gateway's logs pipeline removes a direct sender's claims and keep
       Object.fromEntries(
         resource.attributes.map((kv) => [kv.key, kv.value?.value.value]),
       ),
-      {
-        "service.name": "direct",
-        "container.id": "ab".repeat(32),
-        "k8s.pod.uid": "1b2c3d4e-5f60-4718-9a0b-1c2d3e4f5a6b",
-        "k8s.node.name": "node-7",
-      },
+      agentIdentity,
     );
   } finally {
     await gateway.stop();
