@@ -5,6 +5,7 @@
  *
  * @module
  */
+import assert from "node:assert/strict";
 import { root, waitUntil } from "./harness.ts";
 import { TextLineStream } from "./lines.ts";
 import { unusedPort } from "./receiver.ts";
@@ -208,4 +209,68 @@ export class CollectorProcess {
   dump(): string {
     return this.log.join("\n");
   }
+
+  /**
+   * Stops it (whatever it still had queued is out once it stopped, so a late
+   * duplicate cannot slip past a comparison after this) and asserts that it
+   * exited 0 and logged no warning or error; `name` names it in the messages.
+   */
+  async stopAndAssertQuiet(name = "the Collector"): Promise<void> {
+    assert.equal((await this.stop()).code, 0, this.dump());
+    assert.ok(
+      !this.log.some((l) => /\t(warn|error)\t/.test(l)),
+      `${name} logged a warning or error:\n${this.dump()}`,
+    );
+  }
+}
+
+/**
+ * The protocols an agent exports to the test Collector over, each with the
+ * encoding the Collector forwards in (that of the protocol; gRPC forwards
+ * protobuf).
+ */
+export const collectorProtocols = [
+  ["http/protobuf", "proto"],
+  ["http/json", "json"],
+  ["grpc", "proto"],
+] as const;
+
+/**
+ * A Collector that receives `protocol` on a free port and forwards spans and
+ * log records to `forward` (OTLP/HTTP in `encoding`); resolves once it is
+ * ready. gRPC has no built-in pipeline: its receiver is configured on the
+ * command line.
+ */
+export async function startForwardingCollector(
+  protocol: (typeof collectorProtocols)[number][0],
+  encoding: "proto" | "json",
+  forward: string,
+): Promise<CollectorProcess> {
+  const collector = protocol === "grpc"
+    ? grpcForwarding(unusedPort(), forward)
+    : CollectorProcess.forwarding(unusedPort(), forward, encoding);
+  try {
+    await collector.ready(30_000);
+  } catch (e) {
+    await collector.stop();
+    throw e;
+  }
+  return collector;
+}
+
+/**
+ * The Collector with an OTLP receiver for gRPC only, on 127.0.0.1:`port`,
+ * forwarding spans and logs to `forward` over OTLP/HTTP (protobuf).
+ */
+function grpcForwarding(port: number, forward: string): CollectorProcess {
+  const listen = `127.0.0.1:${port}`;
+  return new CollectorProcess(listen, [
+    `--config=yaml:receivers::otlp::protocols::grpc::endpoint: ${listen}`,
+    `--config=yaml:exporters::otlp_http::endpoint: ${forward}`,
+    "--config=yaml:service::telemetry::metrics::level: none",
+    "--config=yaml:service::pipelines::traces::receivers: [otlp]",
+    "--config=yaml:service::pipelines::traces::exporters: [otlp_http]",
+    "--config=yaml:service::pipelines::logs::receivers: [otlp]",
+    "--config=yaml:service::pipelines::logs::exporters: [otlp_http]",
+  ], {});
 }

@@ -8,6 +8,7 @@
  */
 import assert from "node:assert/strict";
 import { podman, podmanEnv } from "../tools/podman.ts";
+import { buildImage, checkoutImageRef } from "../tools/image.ts";
 import { ControllerProcess, root } from "./harness.ts";
 import { attributeMap, type ReceivedSpan } from "./receiver.ts";
 import { assertSpans, type ShowcaseRecord } from "./assert_spans.ts";
@@ -349,4 +350,14 @@ export function assertContainerSpans(
   });
   const total = records.reduce((n, r) => n + r.spans.length, 0);
   assert.equal(received.length, total, "spans from other processes");
+}
+
+/**
+ * The agent image of this checkout (tools/image.ts), built first when the
+ * tests can trace (`canTrace`); a run that skips them builds nothing.
+ */
+export async function checkoutAgentImage(canTrace: boolean): Promise<string> {
+  const image = checkoutImageRef();
+  if (canTrace) await buildImage(image);
+  return image;
 }

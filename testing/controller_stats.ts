@@ -1,9 +1,47 @@
 /**
- * Controller counters for the telemetry tests.
+ * Controller counters for the tests: a full set for the telemetry tests,
+ * and zero-filled builders that set only what a test is about.
  *
  * @module
  */
 import type { ControllerStats } from "../src/controller/mod.ts";
+import type { DropReason } from "../src/export/queue.ts";
+import type { ProbeCounters } from "../src/probe/mod.ts";
+
+/** A probe's counters: every one 0 but those in `set`. */
+export function probeCounters(
+  set: Partial<ProbeCounters> = {},
+): ProbeCounters {
+  return {
+    hits: 0,
+    filtered: 0,
+    submitted: 0,
+    bytes: 0,
+    ringFull: 0,
+    readFaults: 0,
+    oversize: 0,
+    ...set,
+  };
+}
+
+/**
+ * Drops by reason: every reason 0 but those in `set`. The reasons are
+ * written out here, not taken from src/, so that a test comparing a queue's
+ * counters with this also checks which reasons it counts.
+ */
+export function droppedBy(
+  set: Partial<Record<DropReason, number>> = {},
+): Record<DropReason, number> {
+  return {
+    queue_full: 0,
+    too_large: 0,
+    export_failed: 0,
+    rejected: 0,
+    shutdown: 0,
+    in_flight: 0,
+    ...set,
+  };
+}
 
 /** A ControllerStats with every counter the telemetry reads set. */
 export function testStats(): ControllerStats {

@@ -13,10 +13,23 @@ import {
   LogsDataSchema,
   SeverityNumber,
 } from "../gen/opentelemetry/proto/logs/v1/logs_pb.ts";
+import {
+  type TracesData,
+  TracesDataSchema,
+} from "../gen/opentelemetry/proto/trace/v1/trace_pb.ts";
 import type { Resource } from "../gen/opentelemetry/proto/resource/v1/resource_pb.ts";
 import type { AnyValue } from "../gen/opentelemetry/proto/common/v1/common_pb.ts";
 import { hex } from "../src/otlp/mod.ts";
-import { type ControllerProcess, root } from "./harness.ts";
+import { type Receiver, startReceiver } from "../src/receive/mod.ts";
+import {
+  ControllerProcess,
+  removePinRoot,
+  root,
+  runProgram,
+  stopIfRunning,
+  testPinRoot,
+  waitUntil,
+} from "./harness.ts";
 import { stopAndAssertNothingLost } from "./assert_spans.ts";
 
 /** The instrumentation scope testing/slog logs under. */
@@ -56,6 +69,101 @@ export async function buildSlogProgram(
     );
   }
   return out;
+}
+
+/** testing/slog built for one test and a controller tracing it. */
+export interface TracedSlog {
+  /** The test's temporary directory (the program, its -record file). */
+  dir: string;
+  /** The built program. */
+  exe: string;
+  /** The controller's pin root. */
+  pinRoot: string;
+  /** `spanbridge run --target exe`, attached. */
+  controller: ControllerProcess;
+  /** Where {@linkcode TracedSlog.run} has the program write its record. */
+  recordPath: string;
+  /** Runs the program once to completion: `spans` spans, recorded. */
+  run(spans: number): Promise<void>;
+  /** Stops the controller if it runs, removes the pin root and the directory. */
+  close(): Promise<void>;
+}
+
+/** Options of {@linkcode traceSlog}. */
+export interface TraceSlogOptions {
+  /** Names the temporary directory and the pin root. */
+  tag: string;
+  /** The controller's --instance. */
+  instance: string;
+  /** The controller's environment (OTEL_*). */
+  env: Record<string, string>;
+}
+
+/**
+ * Builds testing/slog into a temporary directory, starts
+ * `spanbridge run --target` on it and waits for "attached"; cleans up
+ * itself when that fails.
+ */
+export async function traceSlog(
+  options: TraceSlogOptions,
+): Promise<TracedSlog> {
+  const dir = await Deno.makeTempDir({ prefix: `spanbridge-${options.tag}-` });
+  const pinRoot = testPinRoot(options.tag);
+  let controller: ControllerProcess | undefined;
+  const close = async () => {
+    if (controller) await stopIfRunning(controller);
+    await removePinRoot(pinRoot);
+    await Deno.remove(dir, { recursive: true });
+  };
+  try {
+    const exe = await buildSlogProgram(`${dir}/slog`);
+    controller = new ControllerProcess([
+      "run",
+      "--target",
+      exe,
+      "--pin-root",
+      pinRoot,
+      "--instance",
+      options.instance,
+      "--no-status",
+    ], options.env);
+    await controller.waitFor("attached");
+    const recordPath = `${dir}/record.json`;
+    const run = async (spans: number) => {
+      await runProgram(exe, ["-n", `${spans}`, "-record", recordPath]);
+    };
+    return { dir, exe, pinRoot, controller, recordPath, run, close };
+  } catch (e) {
+    await close();
+    throw e;
+  }
+}
+
+/**
+ * Runs `traced`'s program (`spans` spans), waits up to 20 s until `sink` got
+ * its spans and log records (`through`: the way they came, for the error,
+ * which shows the controller's log and those of `also`), then stops the
+ * controller and checks its `stopped` line for both signals.
+ */
+export async function runAndDeliver(
+  traced: TracedSlog,
+  sink: SlogSink,
+  spans: number,
+  through = "",
+  also: Record<string, { dump(): string }> = {},
+): Promise<void> {
+  const records = slogRecordCount(spans);
+  await traced.run(spans);
+  await sink.waitForBoth(
+    spans,
+    records,
+    20_000,
+    through,
+    () =>
+      Object.entries({ controller: traced.controller, ...also })
+        .map(([name, p]) => `${name}:\n${p.dump()}`).join("\n"),
+  );
+  await stopAndAssertBothSignals(traced.controller, spans, records);
 }
 
 /** Reads a -record file of testing/slog. */
@@ -169,6 +277,91 @@ export async function stopAndAssertBothSignals(
     `log records received, exported, dropped: ${JSON.stringify(stopped)}`,
   );
   assert.equal(stopped.batchesLost, 0, JSON.stringify(stopped));
+}
+
+/**
+ * A receiver on a free port that keeps every span and log record request it
+ * gets, for a run of testing/slog.
+ */
+export class SlogSink {
+  private constructor(
+    /** The receiver itself (its address, URL and counters). */
+    readonly receiver: Receiver,
+    /** Every trace request, in arrival order. */
+    readonly traces: TracesData[],
+    /** Every log request, in arrival order. */
+    readonly logs: LogsData[],
+  ) {}
+
+  /** Starts a sink on a free port. */
+  static async start(): Promise<SlogSink> {
+    const traces: TracesData[] = [];
+    const logs: LogsData[] = [];
+    const receiver = await startReceiver({
+      port: 0,
+      onTraces: (t) => traces.push(t),
+      onLogs: (l) => logs.push(l),
+    });
+    return new SlogSink(receiver, traces, logs);
+  }
+
+  /**
+   * Waits up to `timeoutMs` until `spans` spans and `records` log records
+   * arrived (`through`: the way they came, for the error); the error gives
+   * the counts and `dump()` (the processes' logs).
+   */
+  async waitForBoth(
+    spans: number,
+    records: number,
+    timeoutMs: number,
+    through: string,
+    dump: () => string,
+  ): Promise<void> {
+    const counters = () => this.receiver.counters();
+    await waitUntil(
+      () => counters().spans >= spans && counters().logRecords >= records,
+      timeoutMs,
+      `${spans} spans and ${records} log records${through}`,
+    ).catch((e) => {
+      throw new Error(
+        `${e.message}: have ${counters().spans} spans, ${counters().logRecords} log records\n${dump()}`,
+      );
+    });
+  }
+
+  /** All trace requests in one TracesData. */
+  allTraces(): TracesData {
+    return create(TracesDataSchema, {
+      resourceSpans: this.traces.flatMap((t) => t.resourceSpans),
+    });
+  }
+
+  /** The resource of the first spans that arrived. */
+  spanResource(): Resource {
+    return this.allTraces().resourceSpans[0].resource!;
+  }
+
+  /**
+   * Reads testing/slog's -record file at `recordPath`, asserts it holds
+   * `records` records and that the log records received are exactly those
+   * (assertSlogRecords), each with the spans' resource; returns the record
+   * and that resource.
+   */
+  async assertRecords(
+    recordPath: string,
+    records: number,
+  ): Promise<{ recorded: SlogRecord[]; resource: Resource }> {
+    const recorded = await readSlogRecord(recordPath);
+    assert.equal(recorded.length, records, "records in the -record file");
+    const resource = this.spanResource();
+    assertSlogRecords(recorded, this.logs, { resource });
+    return { recorded, resource };
+  }
+
+  /** Closes the receiver. */
+  close(): Promise<void> {
+    return this.receiver.close();
+  }
 }
 
 function keyOf(r: Pick<SlogRecord, "traceId" | "spanId" | "body">): string {

@@ -15,39 +15,24 @@
  * request: the Collector regroups them into requests of its own.
  */
 import assert from "node:assert/strict";
-import { create } from "@bufbuild/protobuf";
-import {
-  type TracesData,
-  TracesDataSchema,
-} from "../gen/opentelemetry/proto/trace/v1/trace_pb.ts";
-import type { LogsData } from "../gen/opentelemetry/proto/logs/v1/logs_pb.ts";
 import { hex } from "../src/otlp/mod.ts";
-import { startReceiver } from "../src/receive/mod.ts";
 import { ebpfAvailable } from "../testing/ebpf.ts";
 import {
-  ControllerProcess,
-  removePinRoot,
-  runProgram,
-  stopIfRunning,
-  testPinRoot,
-  waitUntil,
-} from "../testing/harness.ts";
-import { buildCollector, CollectorProcess } from "../testing/collector.ts";
-import { unusedPort } from "../testing/receiver.ts";
+  buildCollector,
+  type CollectorProcess,
+  collectorProtocols,
+  startForwardingCollector,
+} from "../testing/collector.ts";
 import {
-  assertSlogRecords,
-  buildSlogProgram,
-  readSlogRecord,
+  runAndDeliver,
   slogRecordCount,
-  stopAndAssertBothSignals,
+  SlogSink,
+  type TracedSlog,
+  traceSlog,
 } from "../testing/slog_program.ts";
 
 for (
-  const [protocol, encoding] of [
-    ["http/protobuf", "proto"],
-    ["http/json", "json"],
-    ["grpc", "proto"],
-  ] as const
+  const [protocol, encoding] of collectorProtocols
 ) {
   Deno.test({
     name:
@@ -57,73 +42,34 @@ for (
       await buildCollector();
       const spans = 100;
       const records = slogRecordCount(spans);
-      const traces: TracesData[] = [];
-      const logs: LogsData[] = [];
-      const receiver = await startReceiver({
-        port: 0,
-        onTraces: (t) => traces.push(t),
-        onLogs: (l) => logs.push(l),
-      });
-      const dir = await Deno.makeTempDir({ prefix: "spanbridge-col-logs-" });
+      const sink = await SlogSink.start();
       const tag = protocol.replace("http/", "");
-      const pinRoot = testPinRoot(`collector-logs-${tag}`);
       let collector: CollectorProcess | undefined;
-      let controller: ControllerProcess | undefined;
+      let traced: TracedSlog | undefined;
       try {
-        const exe = await buildSlogProgram(`${dir}/slog`);
-        collector = protocol === "grpc"
-          ? grpcForwarding(unusedPort(), `http://${receiver.addr}`)
-          : CollectorProcess.forwarding(
-            unusedPort(),
-            `http://${receiver.addr}`,
-            encoding,
-          );
-        await collector.ready(30_000);
-        controller = new ControllerProcess([
-          "run",
-          "--target",
-          exe,
-          "--pin-root",
-          pinRoot,
-          "--instance",
-          `logsreal-collector-logs-${tag}`,
-          "--no-status",
-        ], {
-          OTEL_EXPORTER_OTLP_ENDPOINT: `http://${collector.listen}`,
-          OTEL_EXPORTER_OTLP_PROTOCOL: protocol,
-        });
-        await controller.waitFor("attached");
-        await runProgram(exe, [
-          "-n",
-          `${spans}`,
-          "-record",
-          `${dir}/record.json`,
-        ]);
-        const c = controller, col = collector;
-        await waitUntil(
-          () =>
-            receiver.counters().spans >= spans &&
-            receiver.counters().logRecords >= records,
-          20_000,
-          `${spans} spans and ${records} log records through the Collector`,
-        ).catch((e) => {
-          throw new Error(
-            `${e.message}: have ${receiver.counters().spans} spans, ${receiver.counters().logRecords} log records\ncontroller:\n${c.dump()}\nCollector:\n${col.dump()}`,
-          );
-        });
-        await stopAndAssertBothSignals(controller, spans, records);
-        // Whatever the Collector still had queued is out once it stopped, so
-        // a late duplicate could not slip past the comparison.
-        assert.equal((await collector.stop()).code, 0, collector.dump());
-        assert.ok(
-          !collector.log.some((l) => /\t(warn|error)\t/.test(l)),
-          `the Collector logged a warning or error:\n${collector.dump()}`,
+        collector = await startForwardingCollector(
+          protocol,
+          encoding,
+          `http://${sink.receiver.addr}`,
         );
-
-        const allTraces = create(TracesDataSchema, {
-          resourceSpans: traces.flatMap((t) => t.resourceSpans),
+        traced = await traceSlog({
+          tag: `collector-logs-${tag}`,
+          instance: `logsreal-collector-logs-${tag}`,
+          env: {
+            OTEL_EXPORTER_OTLP_ENDPOINT: `http://${collector.listen}`,
+            OTEL_EXPORTER_OTLP_PROTOCOL: protocol,
+          },
         });
-        const resource = allTraces.resourceSpans[0].resource!;
+        await runAndDeliver(traced, sink, spans, " through the Collector", {
+          Collector: collector,
+        });
+        await collector.stopAndAssertQuiet();
+
+        const { recorded, resource } = await sink.assertRecords(
+          traced.recordPath,
+          records,
+        );
+        const allTraces = sink.allTraces();
         for (const rs of allTraces.resourceSpans) {
           assert.deepEqual(rs.resource, resource, "one process, one resource");
         }
@@ -134,39 +80,17 @@ for (
             )
           ),
         );
-        const recorded = await readSlogRecord(`${dir}/record.json`);
-        assert.equal(recorded.length, records);
         for (const r of recorded.filter((r) => r.spanId)) {
           assert.ok(
             spanIds.has(`${r.traceId}/${r.spanId}`),
             `the span of log record "${r.body}" arrived`,
           );
         }
-        assertSlogRecords(recorded, logs, { resource });
       } finally {
-        if (controller) await stopIfRunning(controller);
+        await traced?.close();
         await collector?.stop();
-        await receiver.close();
-        await removePinRoot(pinRoot);
-        await Deno.remove(dir, { recursive: true });
+        await sink.close();
       }
     },
   });
-}
-
-/**
- * The Collector with an OTLP receiver for gRPC only, on 127.0.0.1:`port`,
- * forwarding spans and logs to `forward` over OTLP/HTTP (protobuf).
- */
-function grpcForwarding(port: number, forward: string): CollectorProcess {
-  const listen = `127.0.0.1:${port}`;
-  return new CollectorProcess(listen, [
-    `--config=yaml:receivers::otlp::protocols::grpc::endpoint: ${listen}`,
-    `--config=yaml:exporters::otlp_http::endpoint: ${forward}`,
-    "--config=yaml:service::telemetry::metrics::level: none",
-    "--config=yaml:service::pipelines::traces::receivers: [otlp]",
-    "--config=yaml:service::pipelines::traces::exporters: [otlp_http]",
-    "--config=yaml:service::pipelines::logs::receivers: [otlp]",
-    "--config=yaml:service::pipelines::logs::exporters: [otlp_http]",
-  ], {});
 }

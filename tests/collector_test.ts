@@ -22,7 +22,6 @@
  * build/otelcol/<version>/ (testing/collector.ts); the first build compiles
  * it, minutes on two cores, from the module cache or the Go module proxy.
  */
-import assert from "node:assert/strict";
 import {
   ControllerProcess,
   copyProgram,
@@ -32,8 +31,13 @@ import {
   testPinRoot,
   waitForSpans,
 } from "../testing/harness.ts";
-import { buildCollector, CollectorProcess } from "../testing/collector.ts";
-import { collectingReceiver, unusedPort } from "../testing/receiver.ts";
+import {
+  buildCollector,
+  type CollectorProcess,
+  collectorProtocols,
+  startForwardingCollector,
+} from "../testing/collector.ts";
+import { collectingReceiver } from "../testing/receiver.ts";
 import {
   assertSpans,
   recordShowcase,
@@ -41,11 +45,7 @@ import {
 } from "../testing/assert_spans.ts";
 
 for (
-  const [protocol, encoding] of [
-    ["http/protobuf", "proto"],
-    ["http/json", "json"],
-    ["grpc", "proto"],
-  ] as const
+  const [protocol, encoding] of collectorProtocols
 ) {
   Deno.test({
     name:
@@ -60,14 +60,11 @@ for (
       let collector: CollectorProcess | undefined;
       let controller: ControllerProcess | undefined;
       try {
-        collector = protocol === "grpc"
-          ? grpcForwarding(unusedPort(), receiver.endpoint)
-          : CollectorProcess.forwarding(
-            unusedPort(),
-            receiver.endpoint,
-            encoding,
-          );
-        await collector.ready(30_000);
+        collector = await startForwardingCollector(
+          protocol,
+          encoding,
+          receiver.endpoint,
+        );
         controller = new ControllerProcess(
           [
             "run",
@@ -94,14 +91,7 @@ for (
 
         await stopAndAssertNothingLost(controller, record.spans.length);
 
-        // Whatever the Collector still had queued is out once it stopped, so
-        // a late duplicate could not slip past the comparison.
-        const collectorStatus = await collector.stop();
-        assert.equal(collectorStatus.code, 0, collector.dump());
-        assert.ok(
-          !collector.log.some((l) => /\t(warn|error)\t/.test(l)),
-          `the Collector logged a warning or error:\n${collector.dump()}`,
-        );
+        await collector.stopAndAssertQuiet();
 
         assertSpans(
           record,
@@ -118,19 +108,4 @@ for (
       }
     },
   });
-}
-
-/**
- * The Collector with an OTLP receiver for gRPC only, on 127.0.0.1:`port`,
- * forwarding to `forward` over OTLP/HTTP (protobuf).
- */
-function grpcForwarding(port: number, forward: string): CollectorProcess {
-  const listen = `127.0.0.1:${port}`;
-  return new CollectorProcess(listen, [
-    `--config=yaml:receivers::otlp::protocols::grpc::endpoint: ${listen}`,
-    `--config=yaml:exporters::otlp_http::endpoint: ${forward}`,
-    "--config=yaml:service::telemetry::metrics::level: none",
-    "--config=yaml:service::pipelines::traces::receivers: [otlp]",
-    "--config=yaml:service::pipelines::traces::exporters: [otlp_http]",
-  ], {});
 }

@@ -11,7 +11,6 @@
  * leaves alone the processes of other tests on the same machine.
  */
 import assert from "node:assert/strict";
-import { buildImage, checkoutImageRef } from "../tools/image.ts";
 import {
   ControllerProcess,
   delay,
@@ -24,6 +23,7 @@ import {
 } from "../testing/harness.ts";
 import {
   assertContainerSpans,
+  checkoutAgentImage,
   ContainerScope,
   type ShowcaseContainer,
   showcaseRecord,
@@ -58,8 +58,7 @@ function assertNoClaims(spans: ReceivedSpan[]): void {
   );
   assert.deepEqual([...claimed], [], "k8s.* attributes a program claimed");
 }
-const image = checkoutImageRef();
-if (canTrace) await buildImage(image);
+const image = await checkoutAgentImage(canTrace);
 
 Deno.test({
   name:

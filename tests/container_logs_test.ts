@@ -13,33 +13,26 @@
  * leaves alone the processes of other tests on the same machine.
  */
 import assert from "node:assert/strict";
-import { create } from "@bufbuild/protobuf";
-import {
-  type TracesData,
-  TracesDataSchema,
-} from "../gen/opentelemetry/proto/trace/v1/trace_pb.ts";
-import type { LogsData } from "../gen/opentelemetry/proto/logs/v1/logs_pb.ts";
 import { stringAttribute } from "../src/otlp/mod.ts";
-import { startReceiver } from "../src/receive/mod.ts";
-import { buildImage, checkoutImageRef } from "../tools/image.ts";
 import {
   ebpfAvailable,
   removePinRoot,
   stopIfRunning,
   testPinRoot,
-  waitUntil,
 } from "../testing/harness.ts";
-import { ContainerScope, staticProgram } from "../testing/containers.ts";
 import {
-  assertSlogRecords,
-  readSlogRecord,
+  checkoutAgentImage,
+  ContainerScope,
+  staticProgram,
+} from "../testing/containers.ts";
+import {
   slogRecordCount,
+  SlogSink,
   stopAndAssertBothSignals,
 } from "../testing/slog_program.ts";
 
 const canTrace = ebpfAvailable("container logs test");
-const image = checkoutImageRef();
-if (canTrace) await buildImage(image);
+const image = await checkoutAgentImage(canTrace);
 
 Deno.test({
   name:
@@ -51,13 +44,8 @@ Deno.test({
     const program = await staticProgram("slog");
     const scope = new ContainerScope("container-logs");
     const pinRoot = testPinRoot("container-logs");
-    const traces: TracesData[] = [];
-    const logs: LogsData[] = [];
-    const receiver = await startReceiver({
-      port: 0,
-      onTraces: (t) => traces.push(t),
-      onLogs: (l) => logs.push(l),
-    });
+    const sink = await SlogSink.start();
+    const receiver = sink.receiver;
     const path = `/opt/spanbridge-e2e-${Deno.pid}/logs/slog`;
     const out = await Deno.makeTempDir({ prefix: "spanbridge-out-" });
     let agent;
@@ -92,22 +80,19 @@ Deno.test({
       await agent.waitFor("attached", 60_000, (l) => l.path === path);
       assert.equal(await scope.wait(target.name), 0, `${path} exited`);
       const a = agent;
-      await waitUntil(
-        () =>
-          receiver.counters().spans >= spans &&
-          receiver.counters().logRecords >= records,
+      await sink.waitForBoth(
+        spans,
+        records,
         30_000,
-        `${spans} spans and ${records} log records`,
-      ).catch((e) => {
-        throw new Error(
-          `${e.message}: have ${receiver.counters().spans} spans, ${receiver.counters().logRecords} log records\nagent:\n${a.dump()}`,
-        );
-      });
+        "",
+        () => `agent:\n${a.dump()}`,
+      );
       await stopAndAssertBothSignals(agent, spans, records);
 
-      const resource = create(TracesDataSchema, {
-        resourceSpans: traces.flatMap((t) => t.resourceSpans),
-      }).resourceSpans[0].resource!;
+      const { resource } = await sink.assertRecords(
+        `${out}/record.json`,
+        records,
+      );
       assert.equal(
         stringAttribute(resource.attributes, "container.id"),
         target.id,
@@ -117,13 +102,10 @@ Deno.test({
         stringAttribute(resource.attributes, "service.name"),
         "orders-logs",
       );
-      const recorded = await readSlogRecord(`${out}/record.json`);
-      assert.equal(recorded.length, records);
-      assertSlogRecords(recorded, logs, { resource });
     } finally {
       if (agent) await stopIfRunning(agent);
       await scope.remove();
-      await receiver.close();
+      await sink.close();
       await removePinRoot(pinRoot);
       await Deno.remove(out, { recursive: true });
     }

@@ -13,7 +13,6 @@
  * The controller is limited (--include-exe) to this test's own path.
  */
 import assert from "node:assert/strict";
-import { buildImage, checkoutImageRef } from "../tools/image.ts";
 import {
   ControllerProcess,
   delay,
@@ -25,6 +24,7 @@ import {
 } from "../testing/harness.ts";
 import {
   assertContainerSpans,
+  checkoutAgentImage,
   ContainerScope,
   type ShowcaseContainer,
   showcaseRecord,
@@ -34,8 +34,7 @@ import { collectingReceiver } from "../testing/receiver.ts";
 import { stopAndAssertNothingLost } from "../testing/assert_spans.ts";
 
 const canTrace = ebpfAvailable("container same-image tests");
-const agentImage = checkoutImageRef();
-if (canTrace) await buildImage(agentImage);
+const agentImage = await checkoutAgentImage(canTrace);
 
 /**
  * Runs three showcase containers of one image (two before `controller` is

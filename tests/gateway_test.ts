@@ -26,7 +26,6 @@ import {
   copyProgram,
   ebpfAvailable,
   removePinRoot,
-  runProgram,
   stopIfRunning,
   testPinRoot,
   waitForSpans,
@@ -50,19 +49,14 @@ import {
   stopAndAssertNothingLost,
 } from "../testing/assert_spans.ts";
 import { assertHelloRunsArrived, startHello } from "../testing/hello.ts";
-import { create } from "@bufbuild/protobuf";
-import {
-  type TracesData,
-  TracesDataSchema,
-} from "../gen/opentelemetry/proto/trace/v1/trace_pb.ts";
 import type { LogsData } from "../gen/opentelemetry/proto/logs/v1/logs_pb.ts";
 import { startReceiver } from "../src/receive/mod.ts";
 import {
-  assertSlogRecords,
-  buildSlogProgram,
-  readSlogRecord,
+  runAndDeliver,
   slogRecordCount,
-  stopAndAssertBothSignals,
+  SlogSink,
+  type TracedSlog,
+  traceSlog,
 } from "../testing/slog_program.ts";
 
 async function validate(
@@ -124,6 +118,17 @@ function sendSpan(
   });
 }
 
+/**
+ * The identity the agent gives a direct sender's resource, which the
+ * gateway keeps (the sender's other claims it removes).
+ */
+const agentIdentity = {
+  "service.name": "direct",
+  "container.id": "ab".repeat(32),
+  "k8s.pod.uid": "1b2c3d4e-5f60-4718-9a0b-1c2d3e4f5a6b",
+  "k8s.node.name": "node-7",
+};
+
 Deno.test("the gateway removes a direct sender's claims of namespace, pod and container metadata, keeps the agent's identity, and answers health checks", async () => {
   await buildCollector();
   const receiver = await collectingReceiver();
@@ -133,11 +138,8 @@ Deno.test("the gateway removes a direct sender's claims of namespace, pod and co
     const health = await fetch(`http://${gateway.health}/`);
     assert.equal(health.status, 200, await health.text());
     const res = await sendSpan(gateway, {
-      "service.name": "direct",
-      "container.id": "ab".repeat(32),
+      ...agentIdentity,
       "container.image.name": "registry/payments",
-      "k8s.pod.uid": "1b2c3d4e-5f60-4718-9a0b-1c2d3e4f5a6b",
-      "k8s.node.name": "node-7",
       "k8s.namespace.name": "prod",
       "k8s.pod.name": "payments-7d9f",
       "k8s.deployment.name": "payments",
@@ -150,12 +152,7 @@ Deno.test("the gateway removes a direct sender's claims of namespace, pod and co
       Object.fromEntries(
         [...attrs].map(([k, v]) => [k, v.stringValue]),
       ),
-      {
-        "service.name": "direct",
-        "container.id": "ab".repeat(32),
-        "k8s.pod.uid": "1b2c3d4e-5f60-4718-9a0b-1c2d3e4f5a6b",
-        "k8s.node.name": "node-7",
-      },
+      agentIdentity,
     );
   } finally {
     await gateway.stop();
@@ -210,10 +207,7 @@ Deno.test("the gateway's logs pipeline removes a direct sender's claims and keep
   try {
     await gateway.ready(30_000);
     const attributes = {
-      "service.name": "direct",
-      "container.id": "ab".repeat(32),
-      "k8s.pod.uid": "1b2c3d4e-5f60-4718-9a0b-1c2d3e4f5a6b",
-      "k8s.node.name": "node-7",
+      ...agentIdentity,
       "k8s.namespace.name": "prod",
       "k8s.pod.name": "payments-7d9f",
       "container.image.name": "registry/payments",
@@ -250,12 +244,7 @@ Deno.test("the gateway's logs pipeline removes a direct sender's claims and keep
       Object.fromEntries(
         resource.attributes.map((kv) => [kv.key, kv.value?.value.value]),
       ),
-      {
-        "service.name": "direct",
-        "container.id": "ab".repeat(32),
-        "k8s.pod.uid": "1b2c3d4e-5f60-4718-9a0b-1c2d3e4f5a6b",
-        "k8s.node.name": "node-7",
-      },
+      agentIdentity,
     );
   } finally {
     await gateway.stop();
@@ -271,80 +260,41 @@ Deno.test({
     await buildCollector();
     const spans = 100;
     const records = slogRecordCount(spans);
-    const traces: TracesData[] = [];
-    const logs: LogsData[] = [];
-    const receiver = await startReceiver({
-      port: 0,
-      onTraces: (t) => traces.push(t),
-      onLogs: (l) => logs.push(l),
+    const sink = await SlogSink.start();
+    const receiver = sink.receiver;
+    const tokenFile = await Deno.makeTempFile({
+      prefix: "spanbridge-gw-token-",
     });
-    const dir = await Deno.makeTempDir({ prefix: "spanbridge-gw-logs-" });
-    const tokenFile = `${dir}/token`;
     await Deno.writeTextFile(tokenFile, "s3cr3t-agents-only");
-    const pinRoot = testPinRoot("gateway-logs");
     let gateway: CollectorProcess | undefined;
-    let controller: ControllerProcess | undefined;
+    let traced: TracedSlog | undefined;
     try {
-      const exe = await buildSlogProgram(`${dir}/slog`);
       gateway = CollectorProcess.gateway(
         unusedPort(),
         `http://${receiver.addr}`,
         tokenFile,
       );
       await gateway.ready(30_000);
-      controller = new ControllerProcess([
-        "run",
-        "--target",
-        exe,
-        "--pin-root",
-        pinRoot,
-        "--instance",
-        "logsreal-gateway-logs",
-        "--no-status",
-      ], {
-        OTEL_EXPORTER_OTLP_ENDPOINT: `http://${gateway.listen}`,
-        // As the chart sets it for the agents (gateway.auth).
-        OTEL_EXPORTER_OTLP_HEADERS: "Authorization=Bearer%20s3cr3t-agents-only",
+      traced = await traceSlog({
+        tag: "gateway-logs",
+        instance: "logsreal-gateway-logs",
+        env: {
+          OTEL_EXPORTER_OTLP_ENDPOINT: `http://${gateway.listen}`,
+          // As the chart sets it for the agents (gateway.auth).
+          OTEL_EXPORTER_OTLP_HEADERS:
+            "Authorization=Bearer%20s3cr3t-agents-only",
+        },
       });
-      await controller.waitFor("attached");
-      await runProgram(exe, [
-        "-n",
-        `${spans}`,
-        "-record",
-        `${dir}/record.json`,
-      ]);
-      const c = controller, gw = gateway;
-      await waitUntil(
-        () =>
-          receiver.counters().spans >= spans &&
-          receiver.counters().logRecords >= records,
-        20_000,
-        `${spans} spans and ${records} log records through the gateway`,
-      ).catch((e) => {
-        throw new Error(
-          `${e.message}: have ${receiver.counters().spans} spans, ${receiver.counters().logRecords} log records\ncontroller:\n${c.dump()}\ngateway:\n${gw.dump()}`,
-        );
+      await runAndDeliver(traced, sink, spans, " through the gateway", {
+        gateway,
       });
-      await stopAndAssertBothSignals(controller, spans, records);
-      assert.equal((await gateway.stop()).code, 0, gateway.dump());
-      assert.ok(
-        !gateway.log.some((l) => /\t(warn|error)\t/.test(l)),
-        `the gateway logged a warning or error:\n${gateway.dump()}`,
-      );
-      const resource = create(TracesDataSchema, {
-        resourceSpans: traces.flatMap((t) => t.resourceSpans),
-      }).resourceSpans[0].resource!;
-      assertSlogRecords(
-        await readSlogRecord(`${dir}/record.json`),
-        logs,
-        { resource },
-      );
+      await gateway.stopAndAssertQuiet("the gateway");
+      await sink.assertRecords(traced.recordPath, records);
     } finally {
-      if (controller) await stopIfRunning(controller);
+      await traced?.close();
       await gateway?.stop();
-      await receiver.close();
-      await removePinRoot(pinRoot);
-      await Deno.remove(dir, { recursive: true });
+      await sink.close();
+      await Deno.remove(tokenFile);
     }
   },
 });
@@ -429,12 +379,7 @@ Deno.test({
       );
 
       await stopAndAssertNothingLost(controller, record.spans.length);
-      const status = await gateway.stop();
-      assert.equal(status.code, 0, gateway.dump());
-      assert.ok(
-        !gateway.log.some((l) => /\t(warn|error)\t/.test(l)),
-        `the gateway logged a warning or error:\n${gateway.dump()}`,
-      );
+      await gateway.stopAndAssertQuiet("the gateway");
       assertSpans(record, receiver.spans, "protobuf");
     } finally {
       if (controller) await stopIfRunning(controller);

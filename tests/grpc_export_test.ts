@@ -12,7 +12,13 @@
  * agent on the hello example, for the loss accounting of its `stopped` line.
  */
 import assert from "node:assert/strict";
-import { createOtlpExporter, readExportConfig } from "../src/export/mod.ts";
+import {
+  createOtlpExporter,
+  type ExportOutcome,
+  readExportConfig,
+} from "../src/export/mod.ts";
+import type { OtlpBatch } from "../src/otlp/mod.ts";
+import { selfSigned } from "../testing/tls.ts";
 import { richTraces, sampleBatch } from "../testing/traces.ts";
 import { AgentMetrics } from "../src/telemetry/metrics.ts";
 import { readTelemetryConfig } from "../src/telemetry/mod.ts";
@@ -108,15 +114,29 @@ service:
   return collector;
 }
 
-/** The agent's span exporter for `env` over gRPC. */
-function grpcExporter(env: Record<string, string>) {
+/**
+ * Exports `batch` once with the agent's span exporter for `env` over gRPC,
+ * then shuts the exporter down; returns the outcome and how long the export
+ * took (without the shutdown), in ms.
+ */
+async function exportOnce(
+  env: Record<string, string>,
+  batch: OtlpBatch = sampleBatch(richTraces()),
+): Promise<{ outcome: ExportOutcome; took: number }> {
   const config = readExportConfig({
     OTEL_EXPORTER_OTLP_PROTOCOL: "grpc",
     OTEL_EXPORTER_OTLP_HEADERS: `authorization=Bearer%20${token}`,
     ...env,
   });
   assert.equal(config.otlp.protocol, "grpc");
-  return createOtlpExporter(config.otlp, 3);
+  const exporter = createOtlpExporter(config.otlp, 3);
+  try {
+    const started = Date.now();
+    const outcome = await exporter.export(batch);
+    return { outcome, took: Date.now() - started };
+  } finally {
+    await exporter.shutdown();
+  }
 }
 
 /** A receiver of OTLP/HTTP metrics that counts the requests. */
@@ -169,13 +189,11 @@ async function withCollector(
 
 Deno.test("spans reach the Collector over gRPC intact, with the headers as metadata and gzip", async () => {
   await withCollector(async ({ collector, receiver }) => {
-    const exporter = grpcExporter({
+    const batch = sampleBatch(richTraces());
+    const { outcome } = await exportOnce({
       OTEL_EXPORTER_OTLP_ENDPOINT: `http://${collector.listen}`,
       OTEL_EXPORTER_OTLP_COMPRESSION: "gzip",
-    });
-    const batch = sampleBatch(richTraces());
-    const outcome = await exporter.export(batch);
-    await exporter.shutdown();
+    }, batch);
     assert.deepEqual(outcome, { ok: true, rejected: 0, message: undefined });
     const sent = batch.toTracesData().resourceSpans.flatMap((rs) =>
       rs.scopeSpans.flatMap((ss) => ss.spans)
@@ -196,12 +214,10 @@ Deno.test("spans reach the Collector over gRPC intact, with the headers as metad
 Deno.test("a gRPC refusal (UNAUTHENTICATED, INVALID_ARGUMENT) is not retried and says why, without the token", async () => {
   await withCollector(async ({ collector, receiver }) => {
     const endpoint = `http://${collector.listen}`;
-    const stranger = grpcExporter({
+    const { outcome: refused } = await exportOnce({
       OTEL_EXPORTER_OTLP_ENDPOINT: endpoint,
       OTEL_EXPORTER_OTLP_HEADERS: "authorization=Bearer%20wrong-token-1",
     });
-    const refused = await stranger.export(sampleBatch(richTraces()));
-    await stranger.shutdown();
     assert.ok(!refused.ok);
     assert.equal(refused.retryable, false);
     assert.match(refused.error.message, /\(gRPC UNAUTHENTICATED\)/);
@@ -214,9 +230,9 @@ Deno.test("a gRPC refusal (UNAUTHENTICATED, INVALID_ARGUMENT) is not retried and
 
     // The backend refuses the spans for good (400): the Collector answers
     // INVALID_ARGUMENT, and the spans are not sent again.
-    const exporter = grpcExporter({ OTEL_EXPORTER_OTLP_ENDPOINT: endpoint });
-    const invalid = await exporter.export(sampleBatch(richTraces()));
-    await exporter.shutdown();
+    const { outcome: invalid } = await exportOnce({
+      OTEL_EXPORTER_OTLP_ENDPOINT: endpoint,
+    });
     assert.ok(!invalid.ok);
     assert.equal(invalid.retryable, false);
     assert.match(invalid.error.message, /\(gRPC INVALID_ARGUMENT\)/);
@@ -226,13 +242,11 @@ Deno.test("a gRPC refusal (UNAUTHENTICATED, INVALID_ARGUMENT) is not retried and
 
 Deno.test("an UNAVAILABLE answer is retried with backoff until the Collector's backend accepts", async () => {
   await withCollector(async ({ collector, receiver }) => {
-    const exporter = grpcExporter({
+    const batch = sampleBatch(richTraces());
+    const { outcome } = await exportOnce({
       OTEL_EXPORTER_OTLP_ENDPOINT: `http://${collector.listen}`,
       OTEL_EXPORTER_OTLP_TIMEOUT: "20000",
-    });
-    const batch = sampleBatch(richTraces());
-    const outcome = await exporter.export(batch);
-    await exporter.shutdown();
+    }, batch);
     assert.deepEqual(outcome, { ok: true, rejected: 0, message: undefined });
     assert.deepEqual(receiver.requests.map((r) => r.status), [503, 503, 200]);
     assert.equal(receiver.spans.length, batch.items);
@@ -246,14 +260,10 @@ Deno.test("an UNAVAILABLE answer is retried with backoff until the Collector's b
 
 Deno.test("a Collector slower than OTEL_EXPORTER_OTLP_TIMEOUT ends in DEADLINE_EXCEEDED, reported as retryable", async () => {
   await withCollector(async ({ collector }) => {
-    const exporter = grpcExporter({
+    const { outcome, took } = await exportOnce({
       OTEL_EXPORTER_OTLP_ENDPOINT: `http://${collector.listen}`,
       OTEL_EXPORTER_OTLP_TIMEOUT: "1000",
     });
-    const started = Date.now();
-    const outcome = await exporter.export(sampleBatch(richTraces()));
-    const took = Date.now() - started;
-    await exporter.shutdown();
     assert.ok(!outcome.ok);
     assert.equal(outcome.retryable, true);
     assert.match(outcome.error.message, /\(gRPC DEADLINE_EXCEEDED\)/);
@@ -267,14 +277,10 @@ Deno.test("a Collector slower than OTEL_EXPORTER_OTLP_TIMEOUT ends in DEADLINE_E
 });
 
 Deno.test("nothing listening on the gRPC endpoint is UNAVAILABLE, retried within the timeout, then reported as retryable", async () => {
-  const exporter = grpcExporter({
+  const { outcome, took } = await exportOnce({
     OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${unusedPort()}`,
     OTEL_EXPORTER_OTLP_TIMEOUT: "2000",
   });
-  const started = Date.now();
-  const outcome = await exporter.export(sampleBatch(richTraces()));
-  const took = Date.now() - started;
-  await exporter.shutdown();
   assert.ok(!outcome.ok);
   assert.equal(outcome.retryable, true);
   assert.match(
@@ -304,35 +310,6 @@ Deno.test("the agent's metrics are pushed over gRPC to the Collector", async () 
   });
 });
 
-/** A self-signed certificate for localhost and its key, as PEM files in `dir`. */
-async function selfSigned(dir: string, name: string) {
-  const cert = `${dir}/${name}.pem`;
-  const key = `${dir}/${name}.key`;
-  const out = await new Deno.Command("openssl", {
-    args: [
-      "req",
-      "-x509",
-      "-newkey",
-      "rsa:2048",
-      "-nodes",
-      "-days",
-      "1",
-      "-subj",
-      `/CN=spanbridge-test-${name}`,
-      "-addext",
-      "subjectAltName=DNS:localhost,IP:127.0.0.1",
-      "-keyout",
-      key,
-      "-out",
-      cert,
-    ],
-    stdout: "null",
-    stderr: "piped",
-  }).output();
-  assert.ok(out.success, new TextDecoder().decode(out.stderr));
-  return { cert, key };
-}
-
 Deno.test("gRPC over TLS trusts OTEL_EXPORTER_OTLP_CERTIFICATE and presents the client certificate (mutual TLS)", async () => {
   let client: { cert: string; key: string } | undefined;
   let server: { cert: string; key: string } | undefined;
@@ -341,25 +318,21 @@ Deno.test("gRPC over TLS trusts OTEL_EXPORTER_OTLP_CERTIFICATE and presents the 
       // A name, not 127.0.0.1: over TLS, gRPC sends the host as the server
       // name, and Deno refuses an IP address there (see README).
       const endpoint = `https://localhost:${collector.listen.split(":")[1]}`;
-      const mutual = grpcExporter({
+      const { outcome: sent } = await exportOnce({
         OTEL_EXPORTER_OTLP_ENDPOINT: endpoint,
         OTEL_EXPORTER_OTLP_CERTIFICATE: server!.cert,
         OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE: client!.cert,
         OTEL_EXPORTER_OTLP_CLIENT_KEY: client!.key,
       });
-      const sent = await mutual.export(sampleBatch(richTraces()));
-      await mutual.shutdown();
       assert.deepEqual(sent, { ok: true, rejected: 0, message: undefined });
       assert.equal(receiver.requests.length, 1);
 
       // Without a client certificate the handshake fails: nothing arrives.
-      const anonymous = grpcExporter({
+      const { outcome: refused } = await exportOnce({
         OTEL_EXPORTER_OTLP_ENDPOINT: endpoint,
         OTEL_EXPORTER_OTLP_CERTIFICATE: server!.cert,
         OTEL_EXPORTER_OTLP_TIMEOUT: "2000",
       });
-      const refused = await anonymous.export(sampleBatch(richTraces()));
-      await anonymous.shutdown();
       assert.ok(!refused.ok);
       assert.equal(receiver.requests.length, 1);
     },

@@ -11,28 +11,17 @@
  * person asks first, "the logs of this request", is one query by trace id.
  */
 import assert from "node:assert/strict";
-import { create } from "@bufbuild/protobuf";
-import {
-  type TracesData,
-  TracesDataSchema,
-} from "../gen/opentelemetry/proto/trace/v1/trace_pb.ts";
 import type { AnyValue } from "../gen/opentelemetry/proto/common/v1/common_pb.ts";
-import { startReceiver } from "../src/receive/mod.ts";
 import { ebpfTest } from "../testing/ebpf.ts";
+import { waitUntil } from "../testing/harness.ts";
 import {
-  ControllerProcess,
-  removePinRoot,
-  runProgram,
-  stopIfRunning,
-  testPinRoot,
-  waitUntil,
-} from "../testing/harness.ts";
-import {
-  buildSlogProgram,
   readSlogRecord,
   slogRecordCount,
   slogScope,
+  SlogSink,
   stopAndAssertBothSignals,
+  type TracedSlog,
+  traceSlog,
 } from "../testing/slog_program.ts";
 import {
   buildVictoriaLogs,
@@ -46,47 +35,30 @@ ebpfTest(
     await buildVictoriaLogs();
     const spans = 50;
     const records = slogRecordCount(spans);
-    const traces: TracesData[] = [];
-    const receiver = await startReceiver({
-      port: 0,
-      onTraces: (t) => traces.push(t),
-    });
+    const sink = await SlogSink.start();
+    const receiver = sink.receiver;
     const store = await VictoriaLogsProcess.start();
-    const dir = await Deno.makeTempDir({ prefix: "spanbridge-log-store-" });
-    const pinRoot = testPinRoot("log-store");
-    let controller: ControllerProcess | undefined;
+    let traced: TracedSlog | undefined;
     try {
-      const exe = await buildSlogProgram(`${dir}/slog`);
-      controller = new ControllerProcess([
-        "run",
-        "--target",
-        exe,
-        "--pin-root",
-        pinRoot,
-        "--instance",
-        "logsreal-log-store",
-        "--no-status",
-      ], {
-        OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: receiver.url,
-        OTEL_EXPORTER_OTLP_LOGS_ENDPOINT: store.otlpLogsEndpoint,
-        OTEL_EXPORTER_OTLP_LOGS_PROTOCOL: "http/protobuf",
+      traced = await traceSlog({
+        tag: "log-store",
+        instance: "logsreal-log-store",
+        env: {
+          OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: receiver.url,
+          OTEL_EXPORTER_OTLP_LOGS_ENDPOINT: store.otlpLogsEndpoint,
+          OTEL_EXPORTER_OTLP_LOGS_PROTOCOL: "http/protobuf",
+        },
       });
-      await controller.waitFor("attached");
-      await runProgram(exe, [
-        "-n",
-        `${spans}`,
-        "-record",
-        `${dir}/record.json`,
-      ]);
+      await traced.run(spans);
       await waitUntil(
         () => receiver.counters().spans >= spans,
         20_000,
         `${spans} spans`,
       );
       // Exported means VictoriaLogs answered 2xx for every record.
-      await stopAndAssertBothSignals(controller, spans, records);
+      await stopAndAssertBothSignals(traced.controller, spans, records);
 
-      const recorded = await readSlogRecord(`${dir}/record.json`);
+      const recorded = await readSlogRecord(traced.recordPath);
       let rows: LogRow[] = [];
       await waitUntil(
         async () => (rows = await store.query("*")).length >= records,
@@ -97,9 +69,7 @@ ebpfTest(
       });
       assert.equal(rows.length, records, "rows in VictoriaLogs");
 
-      const resource = create(TracesDataSchema, {
-        resourceSpans: traces.flatMap((t) => t.resourceSpans),
-      }).resourceSpans[0].resource!;
+      const resource = sink.spanResource();
       const resourceFields = Object.fromEntries(
         resource.attributes.map((kv) => [kv.key, text(kv.value)]),
       );
@@ -147,11 +117,9 @@ ebpfTest(
         ],
       );
     } finally {
-      if (controller) await stopIfRunning(controller);
+      await traced?.close();
       await store.stop();
-      await receiver.close();
-      await removePinRoot(pinRoot);
-      await Deno.remove(dir, { recursive: true });
+      await sink.close();
     }
   },
 );

@@ -6,97 +6,39 @@
  * spans get, and the `stopped` line balances for spans and log records.
  */
 import assert from "node:assert/strict";
-import type { TracesData } from "../gen/opentelemetry/proto/trace/v1/trace_pb.ts";
-import type { LogsData } from "../gen/opentelemetry/proto/logs/v1/logs_pb.ts";
 import { formatAnyValue, hex, stringAttribute } from "../src/otlp/mod.ts";
-import { formatTraces, startReceiver } from "../src/receive/mod.ts";
+import { formatTraces } from "../src/receive/mod.ts";
 import { create } from "@bufbuild/protobuf";
-import { TracesDataSchema } from "../gen/opentelemetry/proto/trace/v1/trace_pb.ts";
 import { LogsDataSchema } from "../gen/opentelemetry/proto/logs/v1/logs_pb.ts";
 import { ebpfTest } from "../testing/ebpf.ts";
-import { buildSlogProgram } from "../testing/slog_program.ts";
 import {
-  ControllerProcess,
-  removePinRoot,
-  runProgram,
-  stopIfRunning,
-  testPinRoot,
-  waitUntil,
-} from "../testing/harness.ts";
+  runAndDeliver,
+  SlogSink,
+  type TracedSlog,
+  traceSlog,
+} from "../testing/slog_program.ts";
 
 ebpfTest(
   "every log record written through slog arrives at /v1/logs with its span's ids and its process's resource; the stopped line balances per signal",
   async () => {
     const spans = 200;
-    const traces: TracesData[] = [];
-    const logs: LogsData[] = [];
-    const receiver = await startReceiver({
-      port: 0,
-      onTraces: (t) => traces.push(t),
-      onLogs: (l) => logs.push(l),
-    });
-    const dir = await Deno.makeTempDir({ prefix: "spanbridge-logs-e2e-" });
-    const pinRoot = testPinRoot("logs");
-    let controller: ControllerProcess | undefined;
+    const sink = await SlogSink.start();
+    const receiver = sink.receiver;
+    let traced: TracedSlog | undefined;
     try {
-      const exe = await buildSlogProgram(`${dir}/logs`);
-      controller = new ControllerProcess([
-        "run",
-        "--target",
-        exe,
-        "--pin-root",
-        pinRoot,
-        "--instance",
-        "ctllogs-logs-e2e",
-        "--no-status",
-      ], {
-        OTEL_EXPORTER_OTLP_ENDPOINT: `http://${receiver.addr}`,
-        OTEL_EXPORTER_OTLP_LOGS_PROTOCOL: "http/json",
+      traced = await traceSlog({
+        tag: "logs",
+        instance: "ctllogs-logs-e2e",
+        env: {
+          OTEL_EXPORTER_OTLP_ENDPOINT: `http://${receiver.addr}`,
+          OTEL_EXPORTER_OTLP_LOGS_PROTOCOL: "http/json",
+        },
       });
-      await controller.waitFor("attached");
-      await runProgram(exe, ["-n", `${spans}`]);
-      const records = 2 * spans + 1;
-      await waitUntil(
-        () =>
-          receiver.counters().spans >= spans &&
-          receiver.counters().logRecords >= records,
-        20_000,
-        `${spans} spans and ${records} log records`,
-      ).catch((e) => {
-        throw new Error(
-          `${e.message}: have ${receiver.counters().spans} spans, ${receiver.counters().logRecords} log records\n${
-            controller!.dump()
-          }`,
-        );
-      });
-      assert.equal((await controller.stop()).code, 0, controller.dump());
-      const stopped = await controller.waitFor("stopped");
-      const summary = stopped as unknown as {
-        received: number;
-        exported: number;
-        dropped: number;
-        logs: Record<string, number>;
-        recordsCorrupt: number;
-        batchesLost: number;
-      };
-      assert.deepEqual(
-        [summary.received, summary.exported, summary.dropped],
-        [spans, spans, 0],
-        JSON.stringify(stopped),
-      );
-      assert.deepEqual(
-        [summary.logs.received, summary.logs.exported, summary.logs.dropped],
-        [records, records, 0],
-        JSON.stringify(stopped),
-      );
-      assert.equal(summary.recordsCorrupt, 0);
-      assert.equal(summary.batchesLost, 0);
+      await runAndDeliver(traced, sink, spans);
 
       // Each record in the span it was written in.
       const spanIds = new Map<string, string>();
-      const allTraces = create(TracesDataSchema, {
-        resourceSpans: traces.flatMap((t) => t.resourceSpans),
-      });
+      const allTraces = sink.allTraces();
       for (const rs of allTraces.resourceSpans) {
         for (const ss of rs.scopeSpans) {
           for (const span of ss.spans) {
@@ -105,7 +47,7 @@ ebpfTest(
         }
       }
       const allLogs = create(LogsDataSchema, {
-        resourceLogs: logs.flatMap((l) => l.resourceLogs),
+        resourceLogs: sink.logs.flatMap((l) => l.resourceLogs),
       });
       const spanResource = allTraces.resourceSpans[0].resource!;
       let inSpans = 0;
@@ -152,10 +94,8 @@ ebpfTest(
         `· INFO  starting  [${service}]  spans=${spans}`,
       );
     } finally {
-      if (controller) await stopIfRunning(controller);
-      await receiver.close();
-      await removePinRoot(pinRoot);
-      await Deno.remove(dir, { recursive: true });
+      await traced?.close();
+      await sink.close();
     }
   },
 );

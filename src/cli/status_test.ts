@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { formatStatus } from "./status.ts";
 import type { ControllerStats } from "../controller/mod.ts";
+import { probeCounters } from "../../testing/controller_stats.ts";
 
 function stats(
   spans: number,
@@ -11,15 +12,7 @@ function stats(
   return {
     binaries: 1,
     processes: 2,
-    probe: {
-      hits: 0,
-      filtered: 0,
-      submitted: 0,
-      bytes: 0,
-      ringFull,
-      readFaults: 0,
-      oversize: 0,
-    },
+    probe: probeCounters({ ringFull }),
     decode: {
       records: 0,
       bytes: 0,

@@ -11,6 +11,7 @@ import { encodeBatch, encodeRecord } from "../decode/mod.ts";
 import type { ExportCounters, SpanSink } from "../export/mod.ts";
 import { sampleSpans, sampleTraces } from "../../testing/traces.ts";
 import { sampleLogRecords, sampleLogs } from "../../testing/logs.ts";
+import { droppedBy, probeCounters } from "../../testing/controller_stats.ts";
 import { LogsDataSchema } from "../../gen/opentelemetry/proto/logs/v1/logs_pb.ts";
 import { endedLayout } from "../wire/mod.ts";
 import type {
@@ -80,15 +81,7 @@ class FakeProbe implements Probe {
   readonly attachMode = undefined;
   readonly pinDir = "/nonexistent/fake-probe";
   readonly reader: FakeRing;
-  readonly probeCounters: ProbeCounters = {
-    hits: 0,
-    filtered: 0,
-    submitted: 0,
-    bytes: 0,
-    ringFull: 0,
-    readFaults: 0,
-    oversize: 0,
-  };
+  readonly probeCounters: ProbeCounters = probeCounters();
   /** Thrown by setPidFilter, to fail the start after the probe opened. */
   failFilter: Error | undefined;
   closed = false;
@@ -198,14 +191,7 @@ class FakeSink implements SpanSink {
       received: this.logRecords,
       exported: this.logRecords,
       dropped: 0,
-      droppedBy: {
-        queue_full: 0,
-        too_large: 0,
-        export_failed: 0,
-        rejected: 0,
-        shutdown: 0,
-        in_flight: 0,
-      },
+      droppedBy: droppedBy(),
       queued: 0,
     };
   }

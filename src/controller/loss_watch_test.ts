@@ -1,17 +1,9 @@
 import assert from "node:assert/strict";
 import { LossWatch } from "./loss_watch.ts";
 import { createLogger } from "../log.ts";
-import type { ProbeCounters } from "../probe/mod.ts";
+import { probeCounters } from "../../testing/controller_stats.ts";
 
-const zero: ProbeCounters = {
-  hits: 0,
-  filtered: 0,
-  submitted: 0,
-  bytes: 0,
-  ringFull: 0,
-  readFaults: 0,
-  oversize: 0,
-};
+const zero = probeCounters();
 
 Deno.test("LossWatch warns once per kind of new loss, with the count and advice", () => {
   const lines: string[] = [];

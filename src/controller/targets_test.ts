@@ -1,6 +1,11 @@
 import assert from "node:assert/strict";
 import { noFilter, type ResolvedTargets } from "../process/mod.ts";
-import { FakeMachine, MB, waitFor } from "../../testing/controller_host.ts";
+import {
+  type FakeFile,
+  FakeMachine,
+  MB,
+  waitFor,
+} from "../../testing/controller_host.ts";
 import { Targets } from "./targets.ts";
 
 const all: ResolvedTargets = {
@@ -23,6 +28,31 @@ async function watching(
     "discovery to start",
   );
   return { targets: t, traced };
+}
+
+/**
+ * Targets watching a machine whose image layer holds /app/server (code at
+ * 0x1000), which the process of container 1 (overlay dev 101) runs.
+ */
+async function imageInContainer(): Promise<{
+  m: FakeMachine;
+  lower: FakeFile;
+  targets: Targets;
+  traced: Set<number>;
+}> {
+  const m = new FakeMachine();
+  const lower = m.file("/var/lib/layers/1/app/server", {
+    size: 3 * MB,
+    offset: 0x1000,
+  });
+  const { targets, traced } = await watching(m);
+  try {
+    m.execInContainer(1, "/app/server", lower, { dev: 101 });
+  } catch (e) {
+    targets.close();
+    throw e;
+  }
+  return { m, lower, targets, traced };
 }
 
 Deno.test("Targets reads a binary once and attaches once for a burst of 200 execs of it", async () => {
@@ -230,15 +260,9 @@ Deno.test("Targets catches up with a rescan after exec events were lost, and say
 });
 
 Deno.test("Targets attaches once to one image file run by containers of that image, keeps the link while any of them runs, and gives a copied-up file its own", async () => {
-  const m = new FakeMachine();
   // The image layer's file on the host's disk, under two containers' overlays.
-  const lower = m.file("/var/lib/layers/1/app/server", {
-    size: 3 * MB,
-    offset: 0x1000,
-  });
-  const { targets, traced } = await watching(m);
+  const { m, lower, targets, traced } = await imageInContainer();
   try {
-    m.execInContainer(1, "/app/server", lower, { dev: 101 });
     m.execInContainer(2, "/app/server", lower, { dev: 102 });
     m.execInContainer(3, "/app/server", lower, { dev: 102 });
     await waitFor(() => traced.size === 3, "3 traced processes");
@@ -332,14 +356,8 @@ Deno.test("Targets takes an idle link off a container's file at once when the fi
 });
 
 Deno.test("Targets keeps a container's running process on the image file's link when a rescan sees a copy made since", async () => {
-  const m = new FakeMachine();
-  const lower = m.file("/var/lib/layers/1/app/server", {
-    size: 3 * MB,
-    offset: 0x1000,
-  });
-  const { targets, traced } = await watching(m);
+  const { m, lower, targets, traced } = await imageInContainer();
   try {
-    m.execInContainer(1, "/app/server", lower, { dev: 101 });
     await waitFor(() => traced.has(1), "the process");
     const upper = m.file("/var/lib/upper/101/app/server", {
       size: 3 * MB,

@@ -16,13 +16,20 @@ import { richTraces, sampleBatch } from "../../testing/traces.ts";
 import { createOtlpExporter } from "./otlp_exporter.ts";
 import { otlpTransportConfig } from "./otlp_transport.ts";
 
-Deno.test("OTLP exporter over gRPC reports a partial success and sends the headers as metadata", async () => {
+/**
+ * A grpc-js server on a free loopback port with one unary method at `path`
+ * that passes bytes through: `answer` gets each call and returns the
+ * response's bytes.
+ */
+async function unaryServer(
+  path: string,
+  answer: (call: grpc.ServerUnaryCall<Buffer, Buffer>) => Uint8Array,
+): Promise<{ port: number; close(): Promise<void> }> {
   const identity = (b: Buffer) => b;
-  const tenants: unknown[] = [];
   const server = new grpc.Server();
   server.addService({
     export: {
-      path: "/opentelemetry.proto.collector.trace.v1.TraceService/Export",
+      path,
       requestStream: false,
       responseStream: false,
       requestSerialize: identity,
@@ -34,16 +41,7 @@ Deno.test("OTLP exporter over gRPC reports a partial success and sends the heade
     export: (
       call: grpc.ServerUnaryCall<Buffer, Buffer>,
       done: grpc.sendUnaryData<Buffer>,
-    ) => {
-      tenants.push(...call.metadata.get("x-scope-orgid"));
-      const answer = create(ExportTraceServiceResponseSchema, {
-        partialSuccess: { rejectedSpans: 2n, errorMessage: "spans too old" },
-      });
-      done(
-        null,
-        Buffer.from(toBinary(ExportTraceServiceResponseSchema, answer)),
-      );
-    },
+    ) => done(null, Buffer.from(answer(call))),
   });
   const port = await new Promise<number>((resolve, reject) =>
     server.bindAsync(
@@ -52,9 +50,26 @@ Deno.test("OTLP exporter over gRPC reports a partial success and sends the heade
       (err, port) => err ? reject(err) : resolve(port),
     )
   );
+  const close = () =>
+    new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
+  return { port, close };
+}
+
+Deno.test("OTLP exporter over gRPC reports a partial success and sends the headers as metadata", async () => {
+  const tenants: unknown[] = [];
+  const server = await unaryServer(
+    "/opentelemetry.proto.collector.trace.v1.TraceService/Export",
+    (call) => {
+      tenants.push(...call.metadata.get("x-scope-orgid"));
+      const answer = create(ExportTraceServiceResponseSchema, {
+        partialSuccess: { rejectedSpans: 2n, errorMessage: "spans too old" },
+      });
+      return toBinary(ExportTraceServiceResponseSchema, answer);
+    },
+  );
   const exporter = createOtlpExporter(otlpTransportConfig("traces", {
     protocol: "grpc",
-    url: `http://127.0.0.1:${port}`,
+    url: `http://127.0.0.1:${server.port}`,
     headers: { "X-Scope-OrgID": "tenant-a" },
   }));
   try {
@@ -66,49 +81,25 @@ Deno.test("OTLP exporter over gRPC reports a partial success and sends the heade
     deepStrictEqual(tenants, ["tenant-a"]);
   } finally {
     await exporter.shutdown();
-    await new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
+    await server.close();
   }
 });
 
 Deno.test("OTLP exporter over gRPC sends log batches to LogsService/Export as LogsData bytes and reads their partial success", async () => {
-  const identity = (b: Buffer) => b;
   const got: Uint8Array[] = [];
-  const server = new grpc.Server();
-  server.addService({
-    export: {
-      path: "/opentelemetry.proto.collector.logs.v1.LogsService/Export",
-      requestStream: false,
-      responseStream: false,
-      requestSerialize: identity,
-      requestDeserialize: identity,
-      responseSerialize: identity,
-      responseDeserialize: identity,
-    },
-  }, {
-    export: (
-      call: grpc.ServerUnaryCall<Buffer, Buffer>,
-      done: grpc.sendUnaryData<Buffer>,
-    ) => {
+  const server = await unaryServer(
+    "/opentelemetry.proto.collector.logs.v1.LogsService/Export",
+    (call) => {
       got.push(new Uint8Array(call.request));
       const answer = create(ExportLogsServiceResponseSchema, {
         partialSuccess: { rejectedLogRecords: 1n, errorMessage: "too old" },
       });
-      done(
-        null,
-        Buffer.from(toBinary(ExportLogsServiceResponseSchema, answer)),
-      );
+      return toBinary(ExportLogsServiceResponseSchema, answer);
     },
-  });
-  const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(
-      "127.0.0.1:0",
-      grpc.ServerCredentials.createInsecure(),
-      (err, port) => err ? reject(err) : resolve(port),
-    )
   );
   const exporter = createOtlpExporter(otlpTransportConfig("logs", {
     protocol: "grpc",
-    url: `http://127.0.0.1:${port}`,
+    url: `http://127.0.0.1:${server.port}`,
   }));
   const logs = sampleLogs(sampleLogRecords(3));
   try {
@@ -124,6 +115,6 @@ Deno.test("OTLP exporter over gRPC sends log batches to LogsService/Export as Lo
     );
   } finally {
     await exporter.shutdown();
-    await new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
+    await server.close();
   }
 });

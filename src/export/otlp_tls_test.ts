@@ -3,44 +3,9 @@
 // nothing else is. The certificates are made here with openssl.
 import { ok, strictEqual } from "node:assert/strict";
 import { richTraces, sampleBatch } from "../../testing/traces.ts";
+import { selfSigned } from "../../testing/tls.ts";
 import { readExportConfig } from "./config.ts";
 import { createOtlpExporter } from "./otlp_exporter.ts";
-
-async function openssl(args: string[]): Promise<void> {
-  const out = await new Deno.Command("openssl", {
-    args,
-    stdout: "null",
-    stderr: "piped",
-  }).output();
-  ok(out.success, new TextDecoder().decode(out.stderr));
-}
-
-/** A self-signed certificate named `name` for 127.0.0.1 and its key, as PEM files in `dir`. */
-async function selfSigned(
-  dir: string,
-  name = "server",
-): Promise<{ cert: string; key: string }> {
-  const cert = `${dir}/${name}.pem`;
-  const key = `${dir}/${name}.key`;
-  await openssl([
-    "req",
-    "-x509",
-    "-newkey",
-    "rsa:2048",
-    "-nodes",
-    "-days",
-    "1",
-    "-subj",
-    `/CN=spanbridge-test-${name}`,
-    "-addext",
-    "subjectAltName=IP:127.0.0.1",
-    "-keyout",
-    key,
-    "-out",
-    cert,
-  ]);
-  return { cert, key };
-}
 
 /** A free TCP port on loopback. */
 function freePort(): number {

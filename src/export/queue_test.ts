@@ -19,6 +19,7 @@ import type { ExportOutcome, SpanExporter } from "./exporter.ts";
 import { type ExportProblem, SpanQueue } from "./queue.ts";
 import { maxResourceBytes } from "./resource_limits.ts";
 import { sampleLogRecords, sampleLogs } from "../../testing/logs.ts";
+import { droppedBy } from "../../testing/controller_stats.ts";
 
 const options: BatchOptions = {
   maxQueueSpans: 100,
@@ -100,14 +101,7 @@ Deno.test("queue sends full batches at once and the rest after the delay", async
     received: 12,
     exported: 12,
     dropped: 0,
-    droppedBy: {
-      queue_full: 0,
-      too_large: 0,
-      export_failed: 0,
-      rejected: 0,
-      shutdown: 0,
-      in_flight: 0,
-    },
+    droppedBy: droppedBy(),
     queued: 0,
     queuedBytes: 0,
     inFlight: 0,

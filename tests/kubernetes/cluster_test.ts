@@ -64,11 +64,78 @@ async function staticCollector(): Promise<string> {
   return exe;
 }
 
+/** The repository of the gateway image the tests import (its tag: theirs). */
+const gatewayRepository = "localhost/spanbridge-e2e-gateway";
+
+/**
+ * Imports the agent image `image` and the gateway image (`gatewayExe`
+ * alone, as `gatewayRepository`:`tag`) into `cluster`'s containerd.
+ */
+async function importAgentAndGateway(
+  cluster: Cluster,
+  image: string,
+  gatewayExe: string,
+  tag: string,
+): Promise<void> {
+  await cluster.importPodmanImage(image);
+  await cluster.importImage(
+    `${gatewayRepository}:${tag}`,
+    { "/otelcol": gatewayExe },
+    "/otelcol",
+  );
+}
+
 /** The pinned Helm (tests/kubernetes builds it once into build/helm/). */
 async function helm(): Promise<string> {
   return (await sh("go", ["run", "./cmd/chart", "helm"], {
     cwd: `${root}tests/kubernetes`,
   })).trim();
+}
+
+/**
+ * Runs `helm <verb> spanbridge` (the checkout's chart but for uninstall) on
+ * `cluster` in namespace `ns`, with Helm's homes in the cluster's directory;
+ * `args` follow.
+ */
+function chartHelm(
+  helmExe: string,
+  cluster: Cluster,
+  ns: string,
+  verb: "install" | "upgrade" | "uninstall",
+  args: string[],
+): Promise<string> {
+  return sh(helmExe, [
+    verb,
+    "spanbridge",
+    ...(verb === "uninstall" ? [] : [`${root}deploy/kubernetes/spanbridge`]),
+    `--kubeconfig=${cluster.kubeconfig}`,
+    `--namespace=${ns}`,
+    ...args,
+  ], {
+    env: {
+      HELM_CACHE_HOME: `${cluster.dir}/helm`,
+      HELM_CONFIG_HOME: `${cluster.dir}/helm`,
+      HELM_DATA_HOME: `${cluster.dir}/helm`,
+    },
+  });
+}
+
+/** The pods of `namespace` that `selector` (a label selector) picks. */
+async function podsOf(
+  cluster: Cluster,
+  namespace: string,
+  selector: string,
+): Promise<Json[]> {
+  return (await cluster.api<Json>(
+    `/api/v1/namespaces/${namespace}/pods?labelSelector=${selector}`,
+  )).items as Json[];
+}
+
+/** Whether pod `p` has the condition Ready. */
+function isReady(p: Json | undefined): boolean {
+  return p?.status?.conditions?.some((c: Json) =>
+    c.type === "Ready" && c.status === "True"
+  ) ?? false;
 }
 
 const canTrace = ebpfAvailable("Kubernetes e2e");
@@ -91,7 +158,6 @@ Deno.test({
     const pinRoot = testPinRoot("k8s");
     const out = await Deno.makeTempDir({ prefix: "spanbridge-k8s-out-" });
     const tag = `${Deno.pid}`;
-    const gatewayRef = `localhost/spanbridge-e2e-gateway:${tag}`;
     const targetRef = `localhost/spanbridge-e2e-orders:${tag}`;
     const targetPath = `/srv/spanbridge-k8s-${tag}/orders`;
     const logsRef = `localhost/spanbridge-e2e-logs:${tag}`;
@@ -100,12 +166,7 @@ Deno.test({
     const cluster = await Cluster.start();
     const tUp = performance.now();
     try {
-      await cluster.importPodmanImage(image);
-      await cluster.importImage(
-        gatewayRef,
-        { "/otelcol": gatewayExe },
-        "/otelcol",
-      );
+      await importAgentAndGateway(cluster, image, gatewayExe, tag);
       await cluster.importImage(
         targetRef,
         { [targetPath]: showcase },
@@ -118,11 +179,6 @@ Deno.test({
       const gatewayPort = unusedPort();
       const apiPort = new URL(cluster.server).port;
       const helmArgs = [
-        "install",
-        "spanbridge",
-        `${root}deploy/kubernetes/spanbridge`,
-        `--kubeconfig=${cluster.kubeconfig}`,
-        `--namespace=${ns}`,
         "--create-namespace",
         "--wait",
         "--timeout=4m",
@@ -133,7 +189,7 @@ Deno.test({
         `--set=agent.bpffsHostPath=${pinRoot}`,
         `--set=agent.telemetry.port=${unusedPort()}`,
         `--set=agent.env.SPANBRIDGE_INCLUDE_EXE=/srv/spanbridge-k8s-${tag}/*`,
-        "--set=gateway.image.repository=localhost/spanbridge-e2e-gateway",
+        `--set=gateway.image.repository=${gatewayRepository}`,
         `--set=gateway.image.tag=${tag}`,
         "--set=gateway.image.pullPolicy=Never",
         "--set=gateway.hostNetwork=true",
@@ -150,27 +206,18 @@ Deno.test({
           ])
         }`,
       ];
-      const helmEnv = {
-        HELM_CACHE_HOME: `${cluster.dir}/helm`,
-        HELM_CONFIG_HOME: `${cluster.dir}/helm`,
-        HELM_DATA_HOME: `${cluster.dir}/helm`,
-      };
-      const isReady = (p: Json | undefined) =>
-        p?.status?.conditions?.some((c: Json) =>
-          c.type === "Ready" && c.status === "True"
-        ) ?? false;
-      const podsOf = async (component: string) =>
-        (await cluster.api<Json>(
-          `/api/v1/namespaces/${ns}/pods?labelSelector=app.kubernetes.io/component=${component}`,
-        )).items as Json[];
-      await sh(helmExe, helmArgs, { env: helmEnv }).catch(async (err) => {
-        const pods = [...await podsOf("agent"), ...await podsOf("gateway")];
-        throw new Error(
-          `${err.message}\npods: ${
-            JSON.stringify(pods.map((p) => p.status))
-          }\n${cluster.dump()}`,
-        );
-      });
+      const pods = (component: string) =>
+        podsOf(cluster, ns, `app.kubernetes.io/component=${component}`);
+      await chartHelm(helmExe, cluster, ns, "install", helmArgs).catch(
+        async (err) => {
+          const all = [...await pods("agent"), ...await pods("gateway")];
+          throw new Error(
+            `${err.message}\npods: ${
+              JSON.stringify(all.map((p) => p.status))
+            }\n${cluster.dump()}`,
+          );
+        },
+      );
       const tInstalled = performance.now();
 
       // The agent's pod: running, Ready through its readiness probe (helm
@@ -179,7 +226,7 @@ Deno.test({
       let agent: Json = {};
       await waitUntil(
         async () => {
-          [agent] = await podsOf("agent");
+          [agent] = await pods("agent");
           return isReady(agent);
         },
         60_000,
@@ -334,7 +381,7 @@ Deno.test({
         30_000,
         `${record.spans.length} + ${logSpans} spans and ${records} log records at the receiver`,
       ).catch(async (err) => {
-        const [gw] = await podsOf("gateway");
+        const [gw] = await pods("gateway");
         throw new Error(
           `${err.message} (have ${receiver.spans.length} spans, ${receiver.logRecords} log records)\nagent:\n${await cluster
             .podLog(ns, agent.metadata.name)}\ngateway:\n${await cluster.podLog(
@@ -418,7 +465,7 @@ Deno.test({
       assertSlogRecords(logged, receiver.logs, { resource: logResources[0] });
       // k8sattributes read pods, namespaces and ReplicaSets with the chart's
       // RBAC, and nothing went wrong on the way.
-      const [gateway] = await podsOf("gateway");
+      const [gateway] = await pods("gateway");
       const gatewayLog = await cluster.podLog(ns, gateway.metadata.name);
       assert.match(gatewayLog, /Everything is ready/, gatewayLog);
       assert.ok(
@@ -429,7 +476,7 @@ Deno.test({
       // The gateway turned Ready through its health_check probe at
       // 127.0.0.1 (gateway.listenAddress) on the host network, and an
       // upgrade that rolls it completes: Recreate frees the host ports.
-      const [oldGateway] = await podsOf("gateway");
+      const [oldGateway] = await pods("gateway");
       assert.ok(isReady(oldGateway), JSON.stringify(oldGateway.status));
       const probe = oldGateway.spec.containers[0].readinessProbe.httpGet;
       assert.deepEqual([probe.host, probe.port], ["127.0.0.1", "health"]);
@@ -438,23 +485,18 @@ Deno.test({
           `/api/v1/namespaces/${ns}/secrets/spanbridge-gateway-token`,
         )).data.token;
       const tokenBefore = await token();
-      await sh(helmExe, [
-        "upgrade",
-        "spanbridge",
-        `${root}deploy/kubernetes/spanbridge`,
-        `--kubeconfig=${cluster.kubeconfig}`,
-        `--namespace=${ns}`,
+      await chartHelm(helmExe, cluster, ns, "upgrade", [
         "--reuse-values",
         "--set=gateway.podAnnotations.rolled=yes",
         "--wait",
         "--timeout=2m",
-      ], { env: helmEnv }).catch(async (err) => {
+      ]).catch(async (err) => {
         throw new Error(
           `${err.message}
-pods: ${JSON.stringify((await podsOf("gateway")).map((p) => p.status))}`,
+pods: ${JSON.stringify((await pods("gateway")).map((p) => p.status))}`,
         );
       });
-      const gateways = await podsOf("gateway");
+      const gateways = await pods("gateway");
       assert.ok(
         gateways.length === 1 &&
           gateways[0].metadata.name !== oldGateway.metadata.name &&
@@ -463,13 +505,7 @@ pods: ${JSON.stringify((await podsOf("gateway")).map((p) => p.status))}`,
       );
       assert.equal(await token(), tokenBefore, "the upgrade kept the token");
 
-      await sh(helmExe, [
-        "uninstall",
-        "spanbridge",
-        `--kubeconfig=${cluster.kubeconfig}`,
-        `--namespace=${ns}`,
-        "--wait",
-      ], { env: helmEnv });
+      await chartHelm(helmExe, cluster, ns, "uninstall", ["--wait"]);
       const s = (a: number, b: number) => ((b - a) / 1000).toFixed(1);
       console.log(
         `timings (s): builds ${s(t0, tBuilt)}, cluster up ${s(tBuilt, tUp)} ${
@@ -517,7 +553,6 @@ Deno.test({
     ]);
     const pinRoot = testPinRoot("k8s-fleet");
     const tag = `${Deno.pid}`;
-    const gatewayRef = `localhost/spanbridge-e2e-gateway:${tag}`;
     const targetRef = `localhost/spanbridge-e2e-hello:${tag}`;
     const targetDir = `/srv/spanbridge-k8s-${tag}`;
     const targetPath = `${targetDir}/hello`;
@@ -537,18 +572,11 @@ Deno.test({
     const [rest, a, b, sampled] = receivers;
     const values = await Deno.makeTempFile({ suffix: ".json" });
     const ns = "spanbridge";
-    const helmEnv = {
-      HELM_CACHE_HOME: `${cluster.dir}/helm`,
-      HELM_CONFIG_HOME: `${cluster.dir}/helm`,
-      HELM_DATA_HOME: `${cluster.dir}/helm`,
-    };
-    const podsOf = async (namespace: string, selector: string) =>
-      (await cluster.api<Json>(
-        `/api/v1/namespaces/${namespace}/pods?labelSelector=${selector}`,
-      )).items as Json[];
+    const pods = (component: string) =>
+      podsOf(cluster, ns, `app.kubernetes.io/component=${component}`);
     const logsOf = async (component: string) =>
       (await Promise.all(
-        (await podsOf(ns, `app.kubernetes.io/component=${component}`)).map(
+        (await pods(component)).map(
           async (p) =>
             `--- ${p.metadata.name}\n${await cluster.podLog(
               ns,
@@ -557,12 +585,7 @@ Deno.test({
         ),
       )).join("\n");
     try {
-      await cluster.importPodmanImage(image);
-      await cluster.importImage(
-        gatewayRef,
-        { "/otelcol": gatewayExe },
-        "/otelcol",
-      );
+      await importAgentAndGateway(cluster, image, gatewayExe, tag);
       await cluster.importImage(targetRef, { [targetPath]: hello }, targetPath);
       for (const role of ["front", "back"]) {
         await cluster.importImage(
@@ -586,7 +609,7 @@ Deno.test({
           },
           gateway: {
             image: {
-              repository: "localhost/spanbridge-e2e-gateway",
+              repository: gatewayRepository,
               tag,
               pullPolicy: "Never",
             },
@@ -623,26 +646,16 @@ Deno.test({
           },
         }),
       );
-      await sh(helmExe, [
-        "install",
-        "spanbridge",
-        `${root}deploy/kubernetes/spanbridge`,
-        `--kubeconfig=${cluster.kubeconfig}`,
-        `--namespace=${ns}`,
+      await chartHelm(helmExe, cluster, ns, "install", [
         "--create-namespace",
         `--values=${values}`,
         "--wait",
         "--timeout=4m",
-      ], { env: helmEnv }).catch((err) => {
+      ]).catch((err) => {
         throw new Error(`${err.message}\n${cluster.dump()}`);
       });
       await waitUntil(
-        async () =>
-          (await podsOf(ns, "app.kubernetes.io/component=agent")).some((p) =>
-            p.status?.conditions?.some((c: Json) =>
-              c.type === "Ready" && c.status === "True"
-            )
-          ),
+        async () => (await pods("agent")).some(isReady),
         60_000,
         "the agent pod to be Ready",
       );
@@ -779,12 +792,7 @@ Deno.test({
       // headless Service, the gateway's load_balancing exporter finding
       // them through the API server (k8s resolver).
       const percentage = 25;
-      await sh(helmExe, [
-        "upgrade",
-        "spanbridge",
-        `${root}deploy/kubernetes/spanbridge`,
-        `--kubeconfig=${cluster.kubeconfig}`,
-        `--namespace=${ns}`,
+      await chartHelm(helmExe, cluster, ns, "upgrade", [
         "--reuse-values",
         `--set=gateway.exportEndpoint=${sampled.endpoint}`,
         "--set=gateway.sampling.enabled=true",
@@ -796,12 +804,12 @@ Deno.test({
         "--set=gateway.sampling.resources.requests.memory=128Mi",
         "--wait",
         "--timeout=3m",
-      ], { env: helmEnv }).catch(async (err) => {
+      ]).catch(async (err) => {
         throw new Error(
           `${err.message}\n${await logsOf("sampler")}\n${cluster.dump()}`,
         );
       });
-      const samplers = await podsOf(ns, "app.kubernetes.io/component=sampler");
+      const samplers = await pods("sampler");
       assert.equal(samplers.length, 2, JSON.stringify(samplers));
       const ips = new Set(samplers.map((p) => p.status.podIP));
       assert.equal(ips.size, 2, `sampler pods' addresses: ${[...ips]}`);
@@ -818,14 +826,7 @@ Deno.test({
         "two ready sampler endpoints",
       );
       await waitUntil(
-        async () =>
-          (await podsOf(ns, "app.kubernetes.io/component=gateway")).some((
-            p,
-          ) =>
-            p.status?.conditions?.some((c: Json) =>
-              c.type === "Ready" && c.status === "True"
-            )
-          ),
+        async () => (await pods("gateway")).some(isReady),
         60_000,
         "the new gateway to be Ready",
       );
@@ -964,13 +965,7 @@ Deno.test({
           kept("error")
         }/${errors} error, ${kept("slow")}/${slow} slow traces`,
       );
-      await sh(helmExe, [
-        "uninstall",
-        "spanbridge",
-        `--kubeconfig=${cluster.kubeconfig}`,
-        `--namespace=${ns}`,
-        "--wait",
-      ], { env: helmEnv });
+      await chartHelm(helmExe, cluster, ns, "uninstall", ["--wait"]);
     } finally {
       await cluster.stop();
       await Promise.all(receivers.map((r) => r.close()));
