@@ -81,12 +81,12 @@ Deno.test({
     // A server span, then its record (written inside it), then its children.
     assert.match(
       text,
-      /└─ GET \/orders\/\{id\}  \[hello-demo\][^\n]*\n   · (INFO  order served|ERROR  order lookup failed)  \[hello-demo\]/,
+      /└─ GET \/orders\/\{id\} {2}\[hello-demo\][^\n]*\n {3}· (INFO {2}order served|ERROR {2}order lookup failed) {2}\[hello-demo\]/,
       text,
     );
     assert.match(
       text,
-      /logs \[hello-demo\]  \d+ log records? outside any span\n· INFO  request received/,
+      /logs \[hello-demo\] {2}\d+ log records? outside any span\n· INFO {2}request received/,
     );
     const count = (label: string) =>
       Number(new RegExp(`${label} +(\\d+)`).exec(text)?.[1]);
