@@ -11,6 +11,21 @@ arch_triplet="$(uname -m)-linux-gnu"
 
 say() { printf 'bootstrap: %s\n' "$*" >&2; }
 
+# apt_install WHAT PACKAGE...: installs the Debian packages (WHAT names them
+# for people), or stops with what to install by hand when not root.
+apt_install() {
+	what=$1
+	shift
+	if [ "$(id -u)" != 0 ]; then
+		say "$what: missing, and installing needs root: run as root or apt-get install $*"
+		exit 1
+	fi
+	say "installing $what (apt-get)"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get -o DPkg::Lock::Timeout=300 update -qq >/dev/null
+	apt-get install -o DPkg::Lock::Timeout=300 -y -qq --no-install-recommends "$@" >/dev/null
+}
+
 need_apt=
 for bin in clang llc llvm-strip llvm-objdump bpftool; do
 	command -v "$bin" >/dev/null 2>&1 || need_apt=1
@@ -19,15 +34,8 @@ done
 [ -e "/usr/lib/$arch_triplet/libbpf.so.1" ] || need_apt=1
 [ -d "/usr/include/$arch_triplet/asm" ] || need_apt=1
 if [ -n "$need_apt" ]; then
-	if [ "$(id -u)" != 0 ]; then
-		say "clang, llvm, bpftool or libbpf-dev is missing and installing them needs root: run as root or install them with apt-get"
-		exit 1
-	fi
-	say "installing clang, llvm, bpftool, libbpf-dev (apt-get)"
-	export DEBIAN_FRONTEND=noninteractive
-	apt-get -o DPkg::Lock::Timeout=300 update -qq >/dev/null
-	apt-get install -o DPkg::Lock::Timeout=300 -y -qq --no-install-recommends \
-		clang llvm bpftool libbpf-dev libbpf1 linux-libc-dev libc6-dev >/dev/null
+	apt_install "clang, llvm, bpftool, libbpf-dev" \
+		clang llvm bpftool libbpf-dev libbpf1 linux-libc-dev libc6-dev
 fi
 
 # Podman (with runc: crun cannot run containers on hosts with a hybrid cgroup
@@ -38,14 +46,7 @@ for bin in podman runc mmdebstrap; do
 	command -v "$bin" >/dev/null 2>&1 || need_podman=1
 done
 if [ -n "$need_podman" ]; then
-	if [ "$(id -u)" != 0 ]; then
-		say "podman, runc or mmdebstrap is missing and installing them needs root: run as root or install them with apt-get"
-		exit 1
-	fi
-	say "installing podman, runc, mmdebstrap (apt-get)"
-	export DEBIAN_FRONTEND=noninteractive
-	apt-get -o DPkg::Lock::Timeout=300 update -qq >/dev/null
-	apt-get install -o DPkg::Lock::Timeout=300 -y -qq --no-install-recommends podman runc mmdebstrap >/dev/null
+	apt_install "podman, runc, mmdebstrap" podman runc mmdebstrap
 fi
 
 # etcd and containerd for the single-node Kubernetes test (deno task
@@ -56,14 +57,7 @@ if [ "${1:-}" = kubernetes ]; then
 		command -v "$bin" >/dev/null 2>&1 || need_kube=1
 	done
 	if [ -n "$need_kube" ]; then
-		if [ "$(id -u)" != 0 ]; then
-			say "etcd, containerd or runc is missing and installing them needs root: run as root or install etcd-server, containerd and runc with apt-get"
-			exit 1
-		fi
-		say "installing etcd-server, containerd, runc (apt-get)"
-		export DEBIAN_FRONTEND=noninteractive
-		apt-get -o DPkg::Lock::Timeout=300 update -qq >/dev/null
-		apt-get install -o DPkg::Lock::Timeout=300 -y -qq --no-install-recommends etcd-server containerd runc >/dev/null
+		apt_install "etcd-server, containerd, runc" etcd-server containerd runc
 	fi
 fi
 
@@ -78,15 +72,8 @@ if [ "${1:-}" = kernels ]; then
 	done
 	python3 -c 'import ensurepip, venv' 2>/dev/null || need_vm=1
 	if [ -n "$need_vm" ]; then
-		if [ "$(id -u)" != 0 ]; then
-			say "qemu, busybox, kmod or python3-venv is missing and installing them needs root: run as root or install qemu-system-x86, busybox-static, kmod and python3-venv with apt-get"
-			exit 1
-		fi
-		say "installing qemu-system-x86, busybox-static, kmod, python3-venv (apt-get)"
-		export DEBIAN_FRONTEND=noninteractive
-		apt-get -o DPkg::Lock::Timeout=300 update -qq >/dev/null
-		apt-get install -o DPkg::Lock::Timeout=300 -y -qq --no-install-recommends qemu-system-x86 \
-			busybox-static kmod python3-venv >/dev/null
+		apt_install "qemu-system-x86, busybox-static, kmod, python3-venv" \
+			qemu-system-x86 busybox-static kmod python3-venv
 	fi
 	vng_version=1.42
 	vng_env="$root/build/virtme-ng"
