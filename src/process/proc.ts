@@ -163,7 +163,7 @@ export async function exeFile(pid: number): Promise<ExeFile | undefined> {
       version: fileVersion(st),
       ctime: st.ctime,
       size: st.size,
-      overlay: await onOverlay(st.dev, pid, path),
+      overlay: onOverlay(`/proc/${pid}/exe`),
     };
   } catch {
     return undefined;

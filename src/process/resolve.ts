@@ -130,7 +130,7 @@ export async function resolveTarget(
       dev: elf.stat.dev,
       ino: elf.stat.ino ?? 0,
       version: fileVersion(elf.stat),
-      overlay: await onOverlay(elf.stat.dev, ...await seenBy(path)),
+      overlay: onOverlay(path),
       buildId: await goBuildId(elf),
       arch: elf.arch,
       ...found,
@@ -315,13 +315,6 @@ function hex(b: Uint8Array): string {
  * Who sees the file at `path`, and as which path: process <pid> for its
  * /proc/<pid>/exe (as the path it executed), else this process.
  */
-async function seenBy(path: string): Promise<[number | "self", string]> {
-  const m = /^\/proc\/(\d+)\/exe$/.exec(path);
-  if (!m) return ["self", await realPath(path)];
-  const link = await Deno.readLink(path).catch(() => "");
-  return [Number(m[1]), link.replace(/ \(deleted\)$/, "")];
-}
-
 async function realPath(path: string): Promise<string> {
   try {
     return await Deno.realPath(path);
