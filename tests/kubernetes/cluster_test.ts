@@ -799,7 +799,9 @@ Deno.test({
         "--set=gateway.sampling.replicas=2",
         `--set=gateway.sampling.percentage=${percentage}`,
         "--set=gateway.sampling.latencyThresholdMs=1000",
-        "--set=gateway.sampling.decisionWait=2s",
+        // decisionWait stays the chart's 10 s: a sampler decides a trace
+        // one tick (1 s) short of it at the earliest after its first span,
+        // and the two halves' pods may start seconds apart.
         "--set=gateway.sampling.resources.requests.cpu=100m",
         "--set=gateway.sampling.resources.requests.memory=128Mi",
         "--wait",
