@@ -57,14 +57,20 @@ async function traceThreeOfOneImage(
   const targets: ShowcaseContainer[] = [];
   const outs: string[] = [];
   let controller: ControllerProcess | undefined;
-  /** Starts container `service` of the one image; it waits for the probe. */
+  /**
+   * Starts container `service` of the one image; it waits for the probe
+   * and, its spans handed over, runs on for a moment as a service would.
+   * The late one finds the probe already in place and would otherwise
+   * exit within milliseconds of its exec, maybe before the controller has
+   * read who it is (its container): then its spans carry its pid alone.
+   */
   const start = async (image: string, service: string) => {
     const out = await Deno.makeTempDir({ prefix: "spanbridge-out-" });
     outs.push(out);
     const container = await scope.run(service, image, [
       `--env=OTEL_SERVICE_NAME=${service}`,
       `--volume=${out}:/out`,
-    ], ["-wait-attach", "60s", "-record", "/out/record.json"]);
+    ], ["-wait-attach", "60s", "-record", "/out/record.json", "-linger", "2s"]);
     targets.push({ service, path, container, out });
   };
   try {

@@ -90,11 +90,13 @@ import (
 func main() {
 	wait := flag.Duration("wait-attach", 10*time.Second, "how long to wait for the probe")
 	out := flag.String("record", "", "write the record of the spans to this file (default: stdout)")
+	linger := flag.Duration("linger", 0, "how long to keep running after the spans are handed over, as a service would")
 	flag.Parse()
 	if err := run(*wait, *out); err != nil {
 		fmt.Fprintf(os.Stderr, "showcase: %v\n", err)
 		os.Exit(1)
 	}
+	time.Sleep(*linger)
 }
 
 func run(wait time.Duration, out string) error {
