@@ -161,11 +161,10 @@ export class Controller {
     this.#stopDrainMs = options.stopDrainMs ?? 5_000;
     // Processes are described when found, not only when their first spans
     // arrive: a short-lived one may be gone by then.
-    this.#targets = new Targets(
-      probe,
-      deps.log,
-      (pid) => void this.#processes.get(pid),
-    );
+    this.#targets = new Targets(probe, deps.log, {
+      traced: (pid) => void this.#processes.get(pid),
+      describe: (pid) => this.#processes.get(pid),
+    });
     this.#processes = new Processes(
       (dev, ino, pid) => this.#targets.binaryOf(dev, ino, pid),
       (pid) => this.#log.debug("process exited", { pid }),

@@ -89,6 +89,22 @@ export interface DiscoveryStats {
   untraced: number;
 }
 
+/** What {@linkcode Targets} tells its owner of the processes it traces. */
+export interface TargetsHooks {
+  /**
+   * A process was found running a traced binary, while it runs: its spans
+   * may arrive after it exited, when /proc no longer describes it.
+   */
+  traced?(pid: number): void;
+  /**
+   * Reads who process `pid` is (for its spans' resource). Awaited before a
+   * link goes on its binary for it: a process that waits for the probe
+   * (the SDK's WaitAttached) can then emit and exit at once and still be
+   * known. Must not throw.
+   */
+  describe?(pid: number): Promise<unknown>;
+}
+
 /** Discovery lags (not ready) once a binary has waited this long to be read. */
 const lagMs = 2_000;
 
@@ -101,24 +117,25 @@ export class Targets {
   readonly #links: Attachments;
   readonly #binaries: Binaries;
   readonly #discovery: Discovery;
+  readonly #describe: (pid: number) => Promise<unknown>;
   #wanted: ((file: ExeFile, pid: number) => Promise<boolean>) | undefined;
   #closed = false;
 
   /**
    * Creates the attachment manager; nothing happens until {@linkcode attach}.
-   * `onTraced` hears of each process found running a traced binary, while
-   * it runs: its spans may arrive after it exited, when /proc no longer
-   * describes it. `host` is the machine (a test's fake).
+   * `hooks` hear of the traced processes; `host` is the machine (a test's
+   * fake).
    */
   constructor(
     probe: Pick<Probe, "attach" | "setPidFilter">,
     log: Logger,
-    onTraced: (pid: number) => void = () => {},
+    hooks: TargetsHooks = {},
     host: Host = realHost,
   ) {
     this.#probe = probe;
     this.#log = log;
     this.#host = host;
+    this.#describe = hooks.describe ?? (() => Promise.resolve());
     this.#lanes = new Lanes((err) =>
       log.warn("cannot follow a process", { error: (err as Error).message })
     );
@@ -127,7 +144,7 @@ export class Targets {
       traced: (pid) => {
         // Found by a rescan, the kernel does not watch it yet.
         this.#discovery.watch(pid);
-        onTraced(pid);
+        hooks.traced?.(pid);
       },
       inTurn: (task) => void this.#lanes.enqueue(task),
     });
@@ -359,6 +376,8 @@ export class Targets {
       } else if (event) this.#unwatch(pid);
       return;
     }
+    await this.#describe(pid);
+    if (this.#closed) return;
     this.#links.track(verdict, file, pid);
   }
 

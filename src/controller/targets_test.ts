@@ -21,7 +21,12 @@ async function watching(
   targets: ResolvedTargets = all,
 ): Promise<{ targets: Targets; traced: Set<number> }> {
   const traced = new Set<number>();
-  const t = new Targets(m.probe, m.log, (pid) => traced.add(pid), m.host);
+  const t = new Targets(
+    m.probe,
+    m.log,
+    { traced: (pid) => traced.add(pid) },
+    m.host,
+  );
   t.attach(targets);
   await waitFor(
     () => m.logged("info", "watching for new processes").length > 0,
@@ -75,6 +80,35 @@ Deno.test("Targets reads a binary once and attaches once for a burst of 200 exec
     targets.close();
   }
   assert.deepEqual(m.active(), [], "close detaches every link");
+});
+
+Deno.test("Targets describes a process before it puts a link on its binary: one waiting for the probe is known before it can emit", async () => {
+  const m = new FakeMachine();
+  m.file("/app/server", { size: 3 * MB, offset: 0x1000 });
+  const asked: number[] = [];
+  let described!: () => void;
+  const description = new Promise<void>((r) => described = r);
+  const targets = new Targets(m.probe, m.log, {
+    describe: (pid) => {
+      asked.push(pid);
+      return description;
+    },
+  }, m.host);
+  targets.attach(all);
+  try {
+    await waitFor(
+      () => m.logged("info", "watching for new processes").length > 0,
+      "discovery to start",
+    );
+    m.exec(100, "/app/server");
+    await waitFor(() => asked.includes(100), "process 100 described");
+    await new Promise((r) => setTimeout(r, 20));
+    assert.deepEqual(m.links, [], "a link before the process was described");
+    described();
+    await waitFor(() => m.active().length === 1, "the link");
+  } finally {
+    targets.close();
+  }
 });
 
 Deno.test("Targets decides a burst of 200 execs of small programs without reading them, and still finds the SDK ones", async () => {
@@ -182,7 +216,7 @@ Deno.test("Targets with only --pid attaches for those processes alone and filter
   const f = m.file("/app/server", { size: 3 * MB, offset: 0x1000 });
   m.exec(100, "/app/server");
   const binary = await m.host.binaries.read("/proc/100/exe", f);
-  const targets = new Targets(m.probe, m.log, () => {}, m.host);
+  const targets = new Targets(m.probe, m.log, {}, m.host);
   try {
     targets.attach({ ...all, all: false, pids: [{ pid: 100, binary }] });
     assert.deepEqual(m.pidFilter, [100]);
