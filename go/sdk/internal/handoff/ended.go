@@ -29,6 +29,7 @@
 package handoff
 
 import (
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -39,7 +40,10 @@ const Symbol = "github.com/spanbridge/spanbridge/go/sdk/internal/handoff.ended.a
 var (
 	attached atomic.Bool
 	hook     atomic.Pointer[func(batch []byte)]
-	state    attachState
+	// refreshing orders Refresh calls: each reads and stores as a whole, so
+	// the last read is the one Attached reports.
+	refreshing sync.Mutex
+	state      attachState
 )
 
 // Ended hands one encoded batch to the probe. It costs a few nanoseconds when
@@ -60,6 +64,8 @@ func Attached() bool { return attached.Load() }
 // SetHook), stores the result for Attached and returns it. A probe that
 // appears while the process runs counts once it has been there for Settle.
 func Refresh() bool {
+	refreshing.Lock()
+	defer refreshing.Unlock()
 	now := hook.Load() != nil || state.observe(probed(head()), time.Now())
 	if attached.Load() != now {
 		// Store only on change: Attached is read on every span start, so the

@@ -8,6 +8,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"sync"
+	"sync/atomic"
 	"testing"
 )
 
@@ -146,5 +148,37 @@ func TestHook(t *testing.T) {
 	Ended([]byte("after"))
 	if Attached() || fmt.Sprint(got) != "[batch]" {
 		t.Errorf("attached %v, hook saw %v", Attached(), got)
+	}
+}
+
+// A Refresh that read the hook just before it was removed must not store its
+// answer after the restore's own Refresh: the last read wins.
+func TestRefreshIsNotOverwrittenByAnEarlierRead(t *testing.T) {
+	if Refresh() {
+		t.Skip("a real probe is attached to the test binary")
+	}
+	for i := range 2000 {
+		restore := SetHook(nil)
+		var stop atomic.Bool
+		var started, done sync.WaitGroup
+		for range 4 {
+			started.Add(1)
+			done.Add(1)
+			go func() {
+				defer done.Done()
+				started.Done()
+				for !stop.Load() {
+					Refresh()
+				}
+			}()
+		}
+		started.Wait()
+		// The refreshers finish the Refresh they are in while the hook goes.
+		stop.Store(true)
+		restore()
+		done.Wait()
+		if Attached() {
+			t.Fatalf("iteration %d: attached with no hook and no probe", i)
+		}
 	}
 }

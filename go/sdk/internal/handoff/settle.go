@@ -1,9 +1,6 @@
 package handoff
 
-import (
-	"sync"
-	"time"
-)
+import "time"
 
 // Settle is how long the probe point must have been seen patched, after it
 // was seen unpatched, before Refresh reports the probe attached.
@@ -20,9 +17,8 @@ import (
 const Settle = 50 * time.Millisecond
 
 // attachState turns successive reads of the probe point into the attach state
-// that Refresh reports.
+// that Refresh reports. Refresh serializes its use.
 type attachState struct {
-	mu       sync.Mutex
 	observed bool      // a read was made before
 	settled  bool      // attached: patched at the first read or for Settle
 	since    time.Time // when the patch was first seen (zero: not patched)
@@ -31,8 +27,6 @@ type attachState struct {
 // observe records that the probe point was read at now, patched or not, and
 // reports whether the probe counts as attached.
 func (s *attachState) observe(patched bool, now time.Time) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	first := !s.observed
 	s.observed = true
 	switch {
