@@ -444,7 +444,11 @@ Deno.test({
       );
       const flowing = (await get(telemetryPort, "/metrics")).body;
       assert.ok(
-        sample(flowing, "otel_sdk_exporter_operation_duration_count") > 0,
+        sample(
+          flowing,
+          "otel_sdk_exporter_operation_duration_count",
+          'otel_component_type="otlp_http_span_exporter"',
+        ) > 0,
         flowing,
       );
       assert.equal(sample(flowing, "spanbridge_binary_attached"), 1, flowing);
@@ -461,7 +465,7 @@ Deno.test({
       ready = await get(telemetryPort, "/readyz");
       assert.match(
         ready.body,
-        /FAIL export: failing for [0-9.]+ s \(not ready after 2 s\)/,
+        /FAIL export: traces failing for [0-9.]+ s \(not ready after 2 s\)/,
       );
       assert.equal((await get(telemetryPort, "/healthz")).status, 200);
       const down = (await get(telemetryPort, "/metrics")).body;
@@ -469,7 +473,7 @@ Deno.test({
         sample(
           down,
           "otel_sdk_exporter_operation_duration_count",
-          'error_type="retryable"',
+          'otel_component_type="otlp_http_span_exporter",error_type="retryable"',
         ) > 0,
         down,
       );

@@ -304,7 +304,11 @@ Deno.test("the agent's metrics are pushed over gRPC to the Collector", async () 
       resource: { "service.name": "spanbridge" },
       otlp: { ...config!.otlp!, intervalMs: 60_000 },
     });
-    agent.recordExport({ seconds: 0.02, spans: 100 });
+    agent.recordExport({
+      component: "otlp_grpc_span_exporter",
+      seconds: 0.02,
+      items: 100,
+    });
     await agent.shutdown(); // pushes once
     assert.equal(metrics.bodies.length, 1);
   });

@@ -4,6 +4,8 @@
  * `spanbridge run --target`, delivers every log record to /v1/logs with the
  * trace and span id of the span it was written in and the resource its
  * spans get, and the `stopped` line balances for spans and log records.
+ * An unreachable log endpoint turns the agent unready while its spans flow,
+ * and /readyz and /metrics say which exporter fails.
  */
 import assert from "node:assert/strict";
 import { formatAnyValue, hex, stringAttribute } from "../src/otlp/mod.ts";
@@ -11,8 +13,11 @@ import { formatTraces } from "../src/receive/mod.ts";
 import { create } from "@bufbuild/protobuf";
 import { LogsDataSchema } from "../gen/opentelemetry/proto/logs/v1/logs_pb.ts";
 import { ebpfTest } from "../testing/ebpf.ts";
+import { waitUntil } from "../testing/harness.ts";
+import { unusedPort } from "../testing/receiver.ts";
 import {
   runAndDeliver,
+  slogRecordCount,
   SlogSink,
   type TracedSlog,
   traceSlog,
@@ -92,6 +97,85 @@ ebpfTest(
       assert.equal(
         lines[outside + 1],
         `· INFO  starting  [${service}]  spans=${spans}`,
+      );
+    } finally {
+      await traced?.close();
+      await sink.close();
+    }
+  },
+);
+
+ebpfTest(
+  "a log endpoint that cannot be reached turns /readyz unready while spans flow, naming the logs export, and its calls are timed under the log exporter's component type",
+  async () => {
+    const sink = await SlogSink.start();
+    const telemetry = `127.0.0.1:${unusedPort()}`;
+    let traced: TracedSlog | undefined;
+    const get = async (path: string) => {
+      const res = await fetch(`http://${telemetry}${path}`);
+      return { status: res.status, body: await res.text() };
+    };
+    try {
+      traced = await traceSlog({
+        tag: "logs-unready",
+        instance: "ctllogs-logs-unready",
+        env: {
+          OTEL_EXPORTER_OTLP_ENDPOINT: `http://${sink.receiver.addr}`,
+          // Nothing listens there.
+          OTEL_EXPORTER_OTLP_LOGS_ENDPOINT:
+            `http://127.0.0.1:${unusedPort()}/v1/logs`,
+          OTEL_EXPORTER_OTLP_LOGS_TIMEOUT: "1000",
+          SPANBRIDGE_TELEMETRY: telemetry,
+          SPANBRIDGE_TELEMETRY_EXPORT_FAILING: "1",
+        },
+      });
+      const spans = 20;
+      await traced.run(spans);
+      await waitUntil(
+        () => sink.receiver.counters().spans >= spans,
+        20_000,
+        `${spans} spans`,
+      );
+      await waitUntil(
+        async () => (await get("/readyz")).status === 503,
+        20_000,
+        "the agent to turn unready",
+      );
+      const ready = (await get("/readyz")).body;
+      assert.match(
+        ready,
+        /^FAIL export: logs failing for [0-9.]+ s \(not ready after 1 s\)$/m,
+      );
+      assert.doesNotMatch(ready, /traces failing/, "spans were delivered");
+      const metrics = (await get("/metrics")).body;
+      for (
+        const labels of [
+          'otel_component_type="otlp_http_span_exporter"',
+          'otel_component_type="otlp_http_log_exporter",error_type="retryable"',
+        ]
+      ) {
+        assert.match(
+          metrics,
+          new RegExp(
+            `^otel_sdk_exporter_operation_duration_count\\{${labels},`,
+            "m",
+          ),
+          metrics,
+        );
+      }
+      // A second signal cuts the flush short: the log records still queued
+      // are counted as dropped, none exported, none unaccounted for.
+      const c = traced.controller;
+      c.child.kill("SIGTERM");
+      await c.waitFor("stopping");
+      c.child.kill("SIGTERM");
+      const stopped = await c.waitFor("stopped");
+      const logs = stopped.logs as Record<string, number>;
+      const records = slogRecordCount(spans);
+      assert.deepEqual(
+        [logs.received, logs.exported, logs.dropped],
+        [records, 0, records],
+        `log records received, exported, dropped: ${JSON.stringify(stopped)}`,
       );
     } finally {
       await traced?.close();

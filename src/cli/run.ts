@@ -27,14 +27,17 @@ import {
   defaultBatchOptions,
   DROP_REASONS,
   type ExportConfig,
+  exporterComponentType,
   exporterFor,
   grpcMaxRequestBodyBytes,
   maxBatchOptions,
   otlpDefaults,
   otlpTimeoutBounds,
   readExportConfig,
+  type SignalExportConfig,
   type SpanSink,
 } from "../export/mod.ts";
+import type { Signal } from "../otlp/mod.ts";
 import {
   defaultExportFailingMs,
   defaultExportIntervalMs,
@@ -491,10 +494,18 @@ export async function run(
 ): Promise<ControllerStats> {
   const telemetry = options.telemetry &&
     await Telemetry.start(options.telemetry, log);
-  const exporter = telemetry?.exports.wrap(exporterFor(options.export));
-  const sink: SpanSink = createSink(options.export, { log, exporter });
-  // The log exporter is not watched: the export duration and readiness
-  // stay the spans' (issue 22 follow-up: per-signal export health).
+  /** The exporter of `signal`, watched for readiness and export latency. */
+  const watched = (signal: Signal, config: SignalExportConfig) =>
+    telemetry?.exports.wrap(
+      exporterFor(config),
+      signal,
+      exporterComponentType(config, signal),
+    );
+  const sink: SpanSink = createSink(options.export, {
+    log,
+    exporter: watched("traces", options.export),
+    logExporter: watched("logs", options.export.logs),
+  });
   const started = Date.now();
   // Listening from the start: a signal while the probe loads stops the
   // controller once it is up, instead of killing it with its pins in place.

@@ -143,6 +143,29 @@ export function exporterFor(
   }
 }
 
+/** OTLP protocols as `otel.component.type` names their exporters. */
+const componentTransport = {
+  grpc: "grpc",
+  "http/protobuf": "http",
+  "http/json": "http_json",
+} as const;
+
+/**
+ * The `otel.component.type` of the exporter `config` asks for, sending
+ * `signal`: the semantic conventions' name of an OTLP exporter
+ * (otlp_http_span_exporter, otlp_grpc_log_exporter, ...), ours for the
+ * console one.
+ */
+export function exporterComponentType(
+  config: SignalExportConfig,
+  signal: Signal,
+): string {
+  const item = signal === "traces" ? "span" : "log";
+  return config.exporter === "otlp"
+    ? `otlp_${componentTransport[config.otlp.protocol]}_${item}_exporter`
+    : `spanbridge.${config.exporter}_${item}_exporter`;
+}
+
 /** OTEL_TRACES_EXPORTER=none (OTEL_LOGS_EXPORTER=none): counted as exported, sent nowhere. */
 const discard: SpanExporter = {
   export: () => Promise.resolve({ ok: true, rejected: 0 }),

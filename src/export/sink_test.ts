@@ -12,7 +12,7 @@ import { readExportConfig } from "./config.ts";
 import { createOtlpExporter } from "./otlp_exporter.ts";
 import { otlpTransportConfig } from "./otlp_transport.ts";
 import type { ProcessMeta } from "./resource.ts";
-import { createSink, exporterFor } from "./sink.ts";
+import { createSink, exporterComponentType, exporterFor } from "./sink.ts";
 import type { LogsData } from "../../gen/opentelemetry/proto/logs/v1/logs_pb.ts";
 import { sampleLogRecords, sampleLogs } from "../../testing/logs.ts";
 
@@ -253,5 +253,31 @@ Deno.test("sink with OTEL_LOGS_EXPORTER=none counts log records as exported and 
   strictEqual(
     exporterFor(readExportConfig({ OTEL_LOGS_EXPORTER: "none" }).logs),
     undefined,
+  );
+});
+
+Deno.test("exporterComponentType names each signal's exporter as the semantic conventions do", () => {
+  const config = readExportConfig({
+    OTEL_EXPORTER_OTLP_LOGS_PROTOCOL: "grpc",
+    OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: "http/json",
+  });
+  strictEqual(
+    exporterComponentType(config, "traces"),
+    "otlp_http_json_span_exporter",
+  );
+  strictEqual(
+    exporterComponentType(config.logs, "logs"),
+    "otlp_grpc_log_exporter",
+  );
+  strictEqual(
+    exporterComponentType(readExportConfig({}), "traces"),
+    "otlp_http_span_exporter",
+  );
+  strictEqual(
+    exporterComponentType(
+      readExportConfig({ OTEL_LOGS_EXPORTER: "console" }).logs,
+      "logs",
+    ),
+    "spanbridge.console_log_exporter",
   );
 });

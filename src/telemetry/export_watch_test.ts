@@ -20,51 +20,77 @@ function scripted(
   };
 }
 
-Deno.test("ExportWatch times calls and remembers since when exports fail", async () => {
+Deno.test("ExportWatch times calls and remembers, per signal, since when exports fail", async () => {
   const clock = { t: 1_000 };
   const calls: ExportCall[] = [];
   const watch = new ExportWatch((c) => calls.push(c), () => clock.t);
   const failure = new Error("connect ECONNREFUSED");
-  const exporter = watch.wrap(scripted([
-    { ok: true, rejected: 0 },
-    { ok: false, error: failure, retryable: true },
-    { ok: false, error: failure, retryable: false },
-    { ok: true, rejected: 1 },
-  ], clock))!;
+  const spans = watch.wrap(
+    scripted([
+      { ok: true, rejected: 0 },
+      { ok: false, error: failure, retryable: true },
+      { ok: false, error: failure, retryable: false },
+      { ok: true, rejected: 1 },
+    ], clock),
+    "traces",
+    "otlp_http_span_exporter",
+  )!;
+  const logs = watch.wrap(
+    scripted([{ ok: false, error: failure, retryable: true }], clock),
+    "logs",
+    "otlp_grpc_log_exporter",
+  )!;
   const batch = sampleBatch(sampleTraces(sampleSpans(3)));
+  const failing = () => Object.fromEntries(watch.failing());
 
-  assert.equal(watch.failingSince(), undefined);
-  await exporter.export(batch);
-  assert.equal(watch.failingSince(), undefined);
-  await exporter.export(batch); // starts at 1250
-  assert.equal(watch.failingSince(), 1_250);
-  await exporter.export(batch);
-  assert.equal(watch.failingSince(), 1_250, "the first failure is kept");
-  await exporter.export(batch);
-  assert.equal(
-    watch.failingSince(),
-    undefined,
-    "a partial refusal is an answer",
+  assert.deepEqual(failing(), {});
+  await spans.export(batch);
+  assert.deepEqual(failing(), {});
+  await spans.export(batch); // starts at 1250
+  assert.deepEqual(failing(), { traces: 1_250 });
+  await logs.export(batch); // starts at 1500
+  await spans.export(batch);
+  assert.deepEqual(
+    failing(),
+    { traces: 1_250, logs: 1_500 },
+    "the first failure of each signal is kept",
+  );
+  await spans.export(batch);
+  assert.deepEqual(
+    failing(),
+    { logs: 1_500 },
+    "a partial refusal is an answer, for its signal only",
   );
 
+  const span = "otlp_http_span_exporter";
   assert.deepEqual(calls, [
-    { seconds: 0.25, spans: 3 },
-    { seconds: 0.25, spans: 3, errorType: "retryable" },
-    { seconds: 0.25, spans: 3, errorType: "refused" },
-    { seconds: 0.25, spans: 3 },
+    { component: span, seconds: 0.25, items: 3 },
+    { component: span, seconds: 0.25, items: 3, errorType: "retryable" },
+    {
+      component: "otlp_grpc_log_exporter",
+      seconds: 0.25,
+      items: 3,
+      errorType: "retryable",
+    },
+    { component: span, seconds: 0.25, items: 3, errorType: "refused" },
+    { component: span, seconds: 0.25, items: 3 },
   ]);
 });
 
 Deno.test("ExportWatch leaves no exporter alone and passes shutdown through", async () => {
   const watch = new ExportWatch();
-  assert.equal(watch.wrap(undefined), undefined);
+  assert.equal(watch.wrap(undefined, "logs", "console"), undefined);
   let shut = false;
-  await watch.wrap({
-    export: () => Promise.resolve({ ok: true, rejected: 0 }),
-    shutdown: () => {
-      shut = true;
-      return Promise.resolve();
+  await watch.wrap(
+    {
+      export: () => Promise.resolve({ ok: true, rejected: 0 }),
+      shutdown: () => {
+        shut = true;
+        return Promise.resolve();
+      },
     },
-  })!.shutdown();
+    "traces",
+    "otlp_http_span_exporter",
+  )!.shutdown();
   assert.ok(shut);
 });

@@ -92,10 +92,10 @@ export class AgentMetrics {
       },
     );
     this.#record = (call) =>
-      duration.record(
-        call.seconds,
-        call.errorType ? { "error.type": call.errorType } : {},
-      );
+      duration.record(call.seconds, {
+        "otel.component.type": call.component,
+        ...(call.errorType && { "error.type": call.errorType }),
+      });
 
     const counter = (name: string, unit: string, description: string) =>
       meter.createObservableCounter(name, { unit, description });

@@ -8,8 +8,14 @@ Deno.test("AgentMetrics renders the controller's counters as Prometheus text", a
     stats: testStats,
     resource: { "service.name": "spanbridge" },
   });
-  metrics.recordExport({ seconds: 0.02, spans: 100 });
-  metrics.recordExport({ seconds: 3, spans: 100, errorType: "retryable" });
+  const component = "otlp_http_span_exporter";
+  metrics.recordExport({ component, seconds: 0.02, items: 100 });
+  metrics.recordExport({
+    component,
+    seconds: 3,
+    items: 100,
+    errorType: "retryable",
+  });
   const text = await metrics.prometheus();
   await metrics.shutdown();
   const lines = text.split("\n").map((l) =>
@@ -40,8 +46,8 @@ Deno.test("AgentMetrics renders the controller's counters as Prometheus text", a
       "spanbridge_record_corrupt_total{} 1",
       "spanbridge_binary_attached{} 2",
       "spanbridge_process_traced{} 3",
-      'otel_sdk_exporter_operation_duration_bucket{le="0.025"} 1',
-      'otel_sdk_exporter_operation_duration_count{error_type="retryable"} 1',
+      'otel_sdk_exporter_operation_duration_bucket{otel_component_type="otlp_http_span_exporter",le="0.025"} 1',
+      'otel_sdk_exporter_operation_duration_count{otel_component_type="otlp_http_span_exporter",error_type="retryable"} 1',
     ]
   ) {
     assert.ok(lines.includes(line), `missing "${line}" in:\n${text}`);

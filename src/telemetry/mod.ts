@@ -7,7 +7,10 @@
  *
  * ```ts ignore
  * const telemetry = await Telemetry.start(config, log);
- * const sink = createSink(exportConfig, { log, exporter: telemetry.exports.wrap(exporter) });
+ * const sink = createSink(exportConfig, {
+ *   log,
+ *   exporter: telemetry.exports.wrap(exporter, "traces", "otlp_http_span_exporter"),
+ * });
  * telemetry.attach(controller); // once the probe is loaded and attached
  * await telemetry.close();
  * ```
@@ -31,7 +34,7 @@ export type { AgentSource, Check, Readiness } from "./readiness.ts";
 
 /** The running telemetry of one agent. */
 export class Telemetry {
-  /** Wrap the span exporter with this to feed readiness and export latency. */
+  /** Wrap each signal's exporter with this to feed readiness and export latency. */
   readonly exports: ExportWatch;
   /** Where the listener listens (the real port when 0 was asked for). */
   readonly address: Deno.NetAddr;

@@ -2,8 +2,8 @@
  * Readiness: the agent is ready when its probe is loaded and attached, its
  * ring buffer is being read, discovery keeps up with the host's processes
  * (no binary has waited long to be read, and no lost exec event is still
- * being caught up on), and export has not been failing for longer than the
- * threshold.
+ * being caught up on), and the export of no signal (spans, log records)
+ * has been failing for longer than the threshold.
  *
  * @module
  */
@@ -18,7 +18,7 @@ export interface AgentSource {
 
 /** One readiness check and its result. */
 export interface Check {
-  /** `probe`, `ring`, `discovery` or `export`. */
+  /** `probe`, `ring`, `discovery` or `export` (one per failing signal). */
   name: string;
   /** Whether it passed. */
   ok: boolean;
@@ -122,18 +122,19 @@ export function readiness(
       });
     }
   }
-  const since = exports.failingSince();
-  const failedFor = since === undefined ? 0 : now - since;
-  checks.push(
-    since === undefined
-      ? { name: "export", ok: true, detail: "not failing" }
-      : {
-        name: "export",
-        ok: failedFor < failingMs,
-        detail: `failing for ${
-          (failedFor / 1000).toFixed(1)
-        } s (not ready after ${failingMs / 1000} s)`,
-      },
-  );
+  const failing = [...exports.failing()];
+  if (failing.length === 0) {
+    checks.push({ name: "export", ok: true, detail: "not failing" });
+  }
+  for (const [signal, since] of failing) {
+    const failedFor = now - since;
+    checks.push({
+      name: "export",
+      ok: failedFor < failingMs,
+      detail: `${signal} failing for ${
+        (failedFor / 1000).toFixed(1)
+      } s (not ready after ${failingMs / 1000} s)`,
+    });
+  }
   return { ready: checks.every((c) => c.ok), checks };
 }

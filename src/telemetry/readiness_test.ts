@@ -6,7 +6,7 @@ const stats = {
   decode: { records: 7, corrupt: 0 },
   probe: { submitted: 7 },
 } as ControllerStats;
-const healthy = { failingSince: () => undefined };
+const healthy = { failing: () => new Map() };
 
 Deno.test("readiness waits for the probe", () => {
   const r = readiness(undefined, new RingWatch(), healthy, 1_000, 0);
@@ -46,7 +46,7 @@ Deno.test("readiness fails when the probe's maps cannot be read", () => {
 });
 
 Deno.test("readiness tolerates export failures up to the threshold", () => {
-  const failing = { failingSince: () => 10_000 };
+  const failing = { failing: () => new Map([["logs" as const, 10_000]]) };
   assert.equal(
     readiness({ stats: () => stats }, new RingWatch(), failing, 5_000, 14_999)
       .ready,
@@ -62,7 +62,7 @@ Deno.test("readiness tolerates export failures up to the threshold", () => {
   assert.equal(late.ready, false);
   assert.equal(
     late.checks[2].detail,
-    "failing for 5.0 s (not ready after 5 s)",
+    "logs failing for 5.0 s (not ready after 5 s)",
   );
 });
 
