@@ -29,13 +29,13 @@ import {
   type ExportConfig,
   exporterComponentType,
   exporterFor,
+  type ExportSink,
   grpcMaxRequestBodyBytes,
   maxBatchOptions,
   otlpDefaults,
   otlpTimeoutBounds,
   readExportConfig,
   type SignalExportConfig,
-  type SpanSink,
 } from "../export/mod.ts";
 import type { Signal } from "../otlp/mod.ts";
 import {
@@ -501,7 +501,7 @@ export async function run(
       signal,
       exporterComponentType(config, signal),
     );
-  const sink: SpanSink = createSink(options.export, {
+  const sink: ExportSink = createSink(options.export, {
     log,
     exporter: watched("traces", options.export),
     logExporter: watched("logs", options.export.logs),

@@ -19,7 +19,7 @@ import {
   type OtlpBatch,
   stringAttribute,
 } from "../otlp/mod.ts";
-import type { ExportCounters, ProcessMeta, SpanSink } from "../export/mod.ts";
+import type { ExportCounters, ExportSink, ProcessMeta } from "../export/mod.ts";
 import { BatchLoss, type BatchLossCounters } from "./batch_loss.ts";
 import { LossWatch } from "./loss_watch.ts";
 import { Processes } from "./processes.ts";
@@ -64,7 +64,7 @@ export interface ControllerOptions {
 /** What the controller works with, as opposed to how it is configured. */
 export interface ControllerDeps {
   /** Where decoded spans go. */
-  sink: SpanSink;
+  sink: ExportSink;
   /** Logger for lifecycle events and problems. */
   log: Logger;
   /**
@@ -130,7 +130,7 @@ export class Controller {
   readonly #targets: Targets;
   readonly #processes: Processes;
   readonly #decoder: Decoder;
-  readonly #sink: SpanSink;
+  readonly #sink: ExportSink;
   readonly #log: Logger;
   readonly #pollMs: number;
   readonly #stopDrainMs: number;

@@ -8,7 +8,7 @@ import { TracesDataSchema } from "../../gen/opentelemetry/proto/trace/v1/trace_p
 import { categoryOf, EnvironmentError, UsageError } from "../errors.ts";
 import { type Logger, silentLogger } from "../log.ts";
 import { encodeBatch, encodeRecord } from "../decode/mod.ts";
-import type { ExportCounters, SpanSink } from "../export/mod.ts";
+import type { ExportCounters, ExportSink } from "../export/mod.ts";
 import { sampleSpans, sampleTraces } from "../../testing/traces.ts";
 import { sampleLogRecords, sampleLogs } from "../../testing/logs.ts";
 import { droppedBy, probeCounters } from "../../testing/controller_stats.ts";
@@ -119,7 +119,7 @@ class FakeProbe implements Probe {
  * `sendOnFlush`, a flush. Like the real queue it takes a record larger than
  * itself when empty, and drops (and counts) what does not fit.
  */
-class FakeSink implements SpanSink {
+class FakeSink implements ExportSink {
   readonly capacity: number;
   readonly sendOnFlush: boolean;
   received = 0;
@@ -221,7 +221,7 @@ const options: ControllerOptions = {
 /** Starts a controller on `probe`, checking that it is handed the options' probe part whole. */
 function start(
   probe: FakeProbe,
-  sink: SpanSink,
+  sink: ExportSink,
   overrides: Partial<ControllerOptions> = {},
   log: Logger = silentLogger,
 ): Promise<Controller> {

@@ -8,7 +8,7 @@
  */
 
 import type { JsonValue } from "@bufbuild/protobuf";
-import type { SpanExporter } from "./exporter.ts";
+import type { Exporter } from "./exporter.ts";
 import { toOtlpJson } from "../otlp/mod.ts";
 
 type Json = Record<string, JsonValue>;
@@ -16,7 +16,7 @@ type Json = Record<string, JsonValue>;
 /** Creates the console exporter; `write` receives each line without its newline (default: stdout). */
 export function createConsoleExporter(
   write?: (line: string) => void,
-): SpanExporter {
+): Exporter {
   const encoder = new TextEncoder();
   const out = write ?? ((line: string) => {
     const bytes = encoder.encode(line + "\n");

@@ -1,5 +1,6 @@
 /**
- * The seam between the batching queue and a destination for spans.
+ * The seam between a batching queue and a destination for its signal's
+ * items (spans or log records).
  *
  * @module
  */
@@ -8,7 +9,7 @@ import type { OtlpBatch } from "../otlp/mod.ts";
 
 /** How one export call ended. */
 export type ExportOutcome =
-  /** Delivered; `rejected` spans were refused by the receiver (OTLP partial success). */
+  /** Delivered; `rejected` items were refused by the receiver (OTLP partial success). */
   | { ok: true; rejected: number; message?: string }
   /**
    * Not delivered, after the exporter's own retries. `retryable` failures
@@ -18,11 +19,11 @@ export type ExportOutcome =
    */
   | { ok: false; error: Error; retryable: boolean };
 
-/** Something that delivers batches of spans. */
-export interface SpanExporter {
+/** Something that delivers batches of one signal's items. */
+export interface Exporter {
   /**
-   * Delivers `request`: one export request, one ResourceSpans per resource
-   * and schema URL. Never rejects.
+   * Delivers `request`: one export request, one ResourceSpans (ResourceLogs)
+   * per resource and schema URL. Never rejects.
    */
   export(request: OtlpBatch): Promise<ExportOutcome>;
   /** Waits for exports in progress and releases connections. */

@@ -26,7 +26,7 @@ import {
 } from "../../gen/opentelemetry/proto/collector/trace/v1/trace_service_pb.ts";
 import { ExportLogsServiceResponseSchema } from "../../gen/opentelemetry/proto/collector/logs/v1/logs_service_pb.ts";
 import { BufferPool, type OtlpBatch, toOtlpJson } from "../otlp/mod.ts";
-import type { ExportOutcome, SpanExporter } from "./exporter.ts";
+import type { Exporter, ExportOutcome } from "./exporter.ts";
 import {
   createOtlpTransport,
   type OtlpProtocol,
@@ -47,7 +47,7 @@ const bodyPoolBytes = 12 << 20;
 export function createOtlpExporter(
   config: OtlpTransportConfig,
   concurrencyLimit?: number,
-): SpanExporter {
+): Exporter {
   const { protocol, signal } = config;
   if (signal !== "traces" && signal !== "logs") {
     throw new Error(

@@ -1,5 +1,5 @@
 /**
- * A bounded, batching span queue in front of a {@linkcode SpanExporter}, in
+ * A bounded, batching queue in front of an {@linkcode Exporter}, in
  * the manner of OpenTelemetry's batch span processor but bounded in spans and
  * in bytes (a span may be 60 KB: a bound in spans alone let an outage grow the
  * controller to gigabytes) and fed whole decoded records. The bytes are those
@@ -30,7 +30,7 @@ import {
   type Signal,
 } from "../otlp/mod.ts";
 import type { BatchOptions } from "./config.ts";
-import type { SpanExporter } from "./exporter.ts";
+import type { Exporter } from "./exporter.ts";
 import { maxResourceBytes } from "./resource_limits.ts";
 
 /** Why spans were dropped. */
@@ -73,7 +73,7 @@ export const DROP_REASONS: readonly {
   { reason: "in_flight", stage: "exporter" },
 ];
 
-/** Running totals of a {@linkcode SpanQueue}, in spans. */
+/** Running totals of a {@linkcode ExportQueue}, in spans. */
 export interface QueueCounters {
   /** Spans handed to add(). */
   received: number;
@@ -134,9 +134,9 @@ interface Request {
   settled: boolean;
 }
 
-/** Queues decoded spans and exports them in batches. */
-export class SpanQueue {
-  readonly #exporter: SpanExporter;
+/** Queues decoded spans (or log records) and exports them in batches. */
+export class ExportQueue {
+  readonly #exporter: Exporter;
   readonly #options: BatchOptions;
   readonly #onProblem: (problem: Omit<ExportProblem, "signal">) => void;
   readonly #signal: Signal;
@@ -176,7 +176,7 @@ export class SpanQueue {
    * what the queue holds (batches of one signal only).
    */
   constructor(
-    exporter: SpanExporter,
+    exporter: Exporter,
     options: BatchOptions,
     onProblem: (problem: ExportProblem) => void = () => {},
     signal: Signal = "traces",

@@ -15,8 +15,8 @@ import {
   OtlpBatch,
 } from "../otlp/mod.ts";
 import type { BatchOptions } from "./config.ts";
-import type { ExportOutcome, SpanExporter } from "./exporter.ts";
-import { type ExportProblem, SpanQueue } from "./queue.ts";
+import type { Exporter, ExportOutcome } from "./exporter.ts";
+import { type ExportProblem, ExportQueue } from "./queue.ts";
 import { maxResourceBytes } from "./resource_limits.ts";
 import { sampleLogRecords, sampleLogs } from "../../testing/logs.ts";
 import { droppedBy } from "../../testing/controller_stats.ts";
@@ -39,7 +39,7 @@ function fakeExporter(
 ) {
   const requests: { request: OtlpBatch; spans: number }[] = [];
   let shutdown = false;
-  const exporter: SpanExporter = {
+  const exporter: Exporter = {
     export(request) {
       requests.push({ request, spans: request.items });
       const outcome = answer(requests.length);
@@ -86,7 +86,7 @@ function bigResource(name: string, bytes: number): EncodedResource {
 
 Deno.test("queue sends full batches at once and the rest after the delay", async () => {
   const fake = fakeExporter();
-  const q = new SpanQueue(fake.exporter, options);
+  const q = new ExportQueue(fake.exporter, options);
   for (const b of records(4, 3)) q.add(b);
   strictEqual(fake.requests.length, 1); // 9 spans queued, then 12 >= 10: one batch of 3 records
   strictEqual(fake.requests[0].spans, 9);
@@ -111,7 +111,7 @@ Deno.test("queue sends full batches at once and the rest after the delay", async
 
 Deno.test("queue drops and counts spans beyond its bound", async () => {
   const fake = fakeExporter(undefined, 50);
-  const q = new SpanQueue(fake.exporter, {
+  const q = new ExportQueue(fake.exporter, {
     ...options,
     maxConcurrentExports: 1,
   });
@@ -138,7 +138,7 @@ Deno.test("queue counts failed exports and partial successes as dropped", async 
       }
       : { ok: true, rejected: 2, message: "too old" }
   );
-  const q = new SpanQueue(fake.exporter, options, (p) => problems.push(p));
+  const q = new ExportQueue(fake.exporter, options, (p) => problems.push(p));
   const [a, b] = records(2, 10);
   q.add(a);
   q.add(b);
@@ -168,7 +168,7 @@ Deno.test("queue keeps spans of a retryable failure queued and sends them again 
       ? { ok: false, error: unreachable, retryable: true }
       : { ok: true, rejected: 0 }
   );
-  const q = new SpanQueue(fake.exporter, {
+  const q = new ExportQueue(fake.exporter, {
     ...options,
     maxConcurrentExports: 1,
   }, (p) => problems.push(p));
@@ -200,7 +200,7 @@ Deno.test("queue makes room for a retried request by dropping the newest spans",
       ? { ok: false, error: new Error("timed out"), retryable: true }
       : { ok: true, rejected: 0 }
   );
-  const q = new SpanQueue(fake.exporter, {
+  const q = new ExportQueue(fake.exporter, {
     ...options,
     maxQueueSpans: 20,
     maxConcurrentExports: 1,
@@ -231,7 +231,7 @@ Deno.test("queue makes room for a retried request by dropping the newest spans",
 
 Deno.test("queue flush delivers everything received, past the batch size", async () => {
   const fake = fakeExporter(undefined, 5);
-  const q = new SpanQueue(fake.exporter, {
+  const q = new ExportQueue(fake.exporter, {
     ...options,
     scheduleDelayMs: 60_000,
   });
@@ -244,7 +244,7 @@ Deno.test("queue flush delivers everything received, past the batch size", async
 
 Deno.test("queue shutdown delivers what was received, then refuses more", async () => {
   const fake = fakeExporter(undefined, 10);
-  const q = new SpanQueue(fake.exporter, {
+  const q = new ExportQueue(fake.exporter, {
     ...options,
     scheduleDelayMs: 60_000,
   });
@@ -257,7 +257,7 @@ Deno.test("queue shutdown delivers what was received, then refuses more", async 
 
 Deno.test("queue shutdown gives up at its timeout and counts what is left, in flight too", async () => {
   const fake = fakeExporter(undefined, 600);
-  const q = new SpanQueue(fake.exporter, {
+  const q = new ExportQueue(fake.exporter, {
     ...options,
     maxConcurrentExports: 1,
     scheduleDelayMs: 60_000,
@@ -280,7 +280,7 @@ Deno.test("queue is bounded in bytes too, and says so when it drops", async () =
   const fake = fakeExporter(undefined, 50);
   const problems: ExportProblem[] = [];
   const [first] = records(1, 5);
-  const q = new SpanQueue(fake.exporter, {
+  const q = new ExportQueue(fake.exporter, {
     ...options,
     maxConcurrentExports: 1,
     maxBatchSpans: 1000,
@@ -317,7 +317,7 @@ Deno.test("queue is bounded in bytes too, and says so when it drops", async () =
 
 Deno.test("queue takes a record over its bounds when empty, and only then", async () => {
   const fake = fakeExporter(undefined, 50);
-  const q = new SpanQueue(fake.exporter, {
+  const q = new ExportQueue(fake.exporter, {
     ...options,
     maxQueueSpans: 10,
     maxBatchSpans: 10,
@@ -336,7 +336,7 @@ Deno.test("queue keeps export requests within maxBatchBytes", async () => {
   const batches = records(6, 4);
   // Two records in one request: their ScopeSpans and the group's framing.
   const maxBatchBytes = batches[0].toBinary().length * 2 + 6;
-  const q = new SpanQueue(fake.exporter, {
+  const q = new ExportQueue(fake.exporter, {
     ...options,
     maxBatchSpans: 1000,
     maxQueueSpans: 1000,
@@ -360,7 +360,7 @@ Deno.test("queue counts resource bytes in maxQueueBytes, each resource object on
     maxQueueBytes: 1 << 20,
   };
   // A distinct 200 KB resource per record: five fit in 1 MiB, not twenty.
-  const distinct = new SpanQueue(fake.exporter, bound);
+  const distinct = new ExportQueue(fake.exporter, bound);
   const accepted = records(20, 2, (i) => bigResource(`p${i}`, 200_000))
     .filter((b) => distinct.add(b)).length;
   ok(accepted <= 6, `${accepted} records of 200 KB resources queued`);
@@ -368,7 +368,7 @@ Deno.test("queue counts resource bytes in maxQueueBytes, each resource object on
   strictEqual(distinct.counters().droppedBy.queue_full, (20 - accepted) * 2);
   // One resource object shared by twenty records counts once.
   const shared = bigResource("one", 200_000);
-  const one = new SpanQueue(fake.exporter, bound);
+  const one = new ExportQueue(fake.exporter, bound);
   const batches = records(20, 2, () => shared);
   for (const b of batches) strictEqual(one.add(b), true);
   strictEqual(
@@ -383,7 +383,7 @@ Deno.test("queue counts resource bytes in maxQueueBytes, each resource object on
 
 Deno.test("queue takes every record that fits room(), whatever resource it brings", async () => {
   const fake = fakeExporter(undefined, 50);
-  const q = new SpanQueue(fake.exporter, {
+  const q = new ExportQueue(fake.exporter, {
     ...options,
     maxConcurrentExports: 1,
     maxBatchSpans: 1000,
@@ -409,7 +409,7 @@ Deno.test("queue splits requests to stay under maxRequestBodyBytes with resource
   const fake = fakeExporter();
   const problems: ExportProblem[] = [];
   const limit = 1 << 20;
-  const q = new SpanQueue(fake.exporter, {
+  const q = new ExportQueue(fake.exporter, {
     ...options,
     maxBatchSpans: 1000,
     maxQueueSpans: 1000,
@@ -441,7 +441,7 @@ Deno.test("queue splits requests to stay under maxRequestBodyBytes with resource
 
 Deno.test("a single record larger than the batch size goes alone", async () => {
   const fake = fakeExporter();
-  const q = new SpanQueue(fake.exporter, options);
+  const q = new ExportQueue(fake.exporter, options);
   q.add(records(1, 25)[0]);
   await q.flush(1000);
   deepStrictEqual(fake.requests.map((r) => r.spans), [25]);
@@ -452,7 +452,7 @@ Deno.test("queue keeps no reference to a batch once it is sent", async () => {
   // A full GC on demand: node:v8 can expose it to a new context at run time.
   v8.setFlagsFromString("--expose-gc");
   const gc = vm.runInNewContext("gc") as () => void;
-  const q = new SpanQueue({
+  const q = new ExportQueue({
     export: () => Promise.resolve({ ok: true, rejected: 0 }),
     shutdown: () => Promise.resolve(),
   }, options);
@@ -483,7 +483,7 @@ function tracked(count: number, spansEach: number) {
 /** An exporter whose requests are answered by the test. */
 function manualExporter() {
   const pending: ((outcome: ExportOutcome) => void)[] = [];
-  const exporter: SpanExporter = {
+  const exporter: Exporter = {
     export: () => new Promise((resolve) => pending.push(resolve)),
     shutdown: () => Promise.resolve(),
   };
@@ -494,7 +494,7 @@ const tick = () => new Promise((r) => setTimeout(r, 0));
 
 Deno.test("queue releases a record's memory only once its request is answered", async () => {
   const fake = manualExporter();
-  const q = new SpanQueue(fake.exporter, options);
+  const q = new ExportQueue(fake.exporter, options);
   const { batches, released } = tracked(2, 5);
   for (const b of batches) q.add(b);
   strictEqual(fake.pending.length, 1, "one full request in flight");
@@ -509,7 +509,7 @@ Deno.test("queue releases a record's memory only once its request is answered", 
 
 Deno.test("queue keeps a retried request's records until the retry is answered", async () => {
   const fake = manualExporter();
-  const q = new SpanQueue(fake.exporter, options);
+  const q = new ExportQueue(fake.exporter, options);
   const { batches, released } = tracked(2, 5);
   for (const b of batches) q.add(b);
   fake.pending[0]({ ok: false, error: new Error("503"), retryable: true });
@@ -527,7 +527,7 @@ Deno.test("queue keeps a retried request's records until the retry is answered",
 
 Deno.test("queue releases the records it drops: refused, full, at shutdown, in flight at the deadline", async () => {
   const fake = manualExporter();
-  const q = new SpanQueue(fake.exporter, {
+  const q = new ExportQueue(fake.exporter, {
     ...options,
     maxQueueSpans: 20,
     maxConcurrentExports: 1,
@@ -569,7 +569,7 @@ Deno.test("a queue of logs sends logs requests, names log records and OTEL_BLRP_
     50,
   );
   const problems: ExportProblem[] = [];
-  const q = new SpanQueue(
+  const q = new ExportQueue(
     fake.exporter,
     { ...options, maxConcurrentExports: 1 },
     (p) => problems.push(p),

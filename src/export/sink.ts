@@ -10,9 +10,13 @@ import { OtlpBatch, type Signal } from "../otlp/mod.ts";
 import type { Logger } from "../log.ts";
 import type { ExportConfig, SignalExportConfig } from "./config.ts";
 import { createConsoleExporter } from "./console_exporter.ts";
-import type { SpanExporter } from "./exporter.ts";
+import type { Exporter } from "./exporter.ts";
 import { createOtlpExporter } from "./otlp_exporter.ts";
-import { type ExportProblem, type QueueCounters, SpanQueue } from "./queue.ts";
+import {
+  type ExportProblem,
+  ExportQueue,
+  type QueueCounters,
+} from "./queue.ts";
 import {
   detectHost,
   type HostInfo,
@@ -24,7 +28,7 @@ import {
 export type ExportCounters = QueueCounters;
 
 /** Where the controller hands decoded spans and log records. */
-export interface SpanSink {
+export interface ExportSink {
   /**
    * Queues the spans (log records) of one record sent by `process` in the
    * queue of `batch.signal`; never throws.
@@ -55,9 +59,9 @@ export interface SinkOptions {
    * {@linkcode exporterFor}(config) to watch its calls for telemetry; tests
    * pass a fake. Default: exporterFor(config).
    */
-  exporter?: SpanExporter;
+  exporter?: Exporter;
   /** The log exporter to send with (tests pass a fake). Default: exporterFor(config.logs). */
-  logExporter?: SpanExporter;
+  logExporter?: Exporter;
   /** Replaces host.name / host.arch detection (tests). */
   host?: HostInfo;
 }
@@ -66,7 +70,7 @@ export interface SinkOptions {
 export function createSink(
   config: ExportConfig,
   options: SinkOptions,
-): SpanSink {
+): ExportSink {
   // One cache for both signals: the log records of a process get the very
   // resource its spans get.
   const resources = new ResourceCache(
@@ -75,14 +79,14 @@ export function createSink(
     config.batch.maxResourceCacheBytes,
   );
   const problems = rateLimited(options.log);
-  const queues: Record<Signal, SpanQueue> = {
-    traces: new SpanQueue(
+  const queues: Record<Signal, ExportQueue> = {
+    traces: new ExportQueue(
       options.exporter ?? exporterFor(config) ?? discard,
       config.batch,
       problems,
       "traces",
     ),
-    logs: new SpanQueue(
+    logs: new ExportQueue(
       options.logExporter ?? exporterFor(config.logs) ?? discard,
       config.logs.batch,
       problems,
@@ -126,7 +130,7 @@ export function createSink(
  */
 export function exporterFor(
   config: SignalExportConfig,
-): SpanExporter | undefined {
+): Exporter | undefined {
   switch (config.exporter) {
     case "otlp":
       return createOtlpExporter(
@@ -167,7 +171,7 @@ export function exporterComponentType(
 }
 
 /** OTEL_TRACES_EXPORTER=none (OTEL_LOGS_EXPORTER=none): counted as exported, sent nowhere. */
-const discard: SpanExporter = {
+const discard: Exporter = {
   export: () => Promise.resolve({ ok: true, rejected: 0 }),
   shutdown: () => Promise.resolve(),
 };

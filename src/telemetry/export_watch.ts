@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { ExportOutcome, SpanExporter } from "../export/mod.ts";
+import type { Exporter, ExportOutcome } from "../export/mod.ts";
 import type { Signal } from "../otlp/mod.ts";
 
 /** What readiness needs to know about export. */
@@ -56,10 +56,10 @@ export class ExportWatch implements ExportHealth {
    * exporter: the signal is discarded, nothing can fail).
    */
   wrap(
-    exporter: SpanExporter | undefined,
+    exporter: Exporter | undefined,
     signal: Signal,
     component: string,
-  ): SpanExporter | undefined {
+  ): Exporter | undefined {
     if (!exporter) return undefined;
     return {
       export: async (request) => {

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import type { ExportOutcome, SpanExporter } from "../export/mod.ts";
+import type { Exporter, ExportOutcome } from "../export/mod.ts";
 import {
   sampleBatch,
   sampleSpans,
@@ -10,7 +10,7 @@ import { type ExportCall, ExportWatch } from "./export_watch.ts";
 function scripted(
   outcomes: ExportOutcome[],
   clock: { t: number },
-): SpanExporter {
+): Exporter {
   return {
     export: () => {
       clock.t += 250;
