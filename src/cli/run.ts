@@ -157,8 +157,8 @@ one may also be given as OTEL_EXPORTER_OTLP_TRACES_*, which wins:
   OTEL_BSP_MAX_QUEUE_SIZE         spans queued at most, up to ${maxBatchOptions.spans} (default ${defaultBatchOptions.maxQueueSpans})
   OTEL_BSP_MAX_EXPORT_BATCH_SIZE  spans per request at most, up to ${maxBatchOptions.spans} (default ${defaultBatchOptions.maxBatchSpans})
   OTEL_BSP_SCHEDULE_DELAY         ms before a partial batch is sent, 1 to ${maxBatchOptions.delayMs} (default ${defaultBatchOptions.scheduleDelayMs})
-  SPANBRIDGE_MAX_QUEUE_BYTES      span and resource bytes queued and in flight at most,
-                                  up to ${
+  SPANBRIDGE_MAX_QUEUE_BYTES      span, log record and resource bytes queued and in
+                                  flight at most, both signals together, up to ${
   size(maxBatchOptions.queueBytes)
 } (default ${size(defaultBatchOptions.maxQueueBytes)})
   SPANBRIDGE_MAX_EXPORT_BATCH_BYTES

@@ -35,7 +35,10 @@ import { maxResourceBytes } from "./resource_limits.ts";
 
 /** Why spans were dropped. */
 export type DropReason =
-  /** The queue held maxQueueSpans or maxQueueBytes already. */
+  /**
+   * The queue held maxQueueSpans already, or the queues of every signal
+   * maxQueueBytes.
+   */
   | "queue_full"
   /**
    * The record, encoded with its resources, is larger than the request body
@@ -134,12 +137,44 @@ interface Request {
   settled: boolean;
 }
 
+/**
+ * The byte bound (maxQueueBytes) that the queues of one agent share: spans
+ * and log records together hold at most `max` bytes, queued and in flight,
+ * so a memory limit sized for it holds whatever the mix of signals.
+ */
+export class QueueBytes {
+  /** The bound, in bytes. */
+  readonly max: number;
+  readonly #members: { queued(): number; inFlight(): number }[] = [];
+
+  /** A bound of `max` bytes, shared by the queues given it. */
+  constructor(max: number) {
+    this.max = max;
+  }
+
+  /** Counts `member`'s bytes in the bound from now on (a queue does this itself). */
+  join(member: { queued(): number; inFlight(): number }): void {
+    this.#members.push(member);
+  }
+
+  /** Bytes waiting in the queues. */
+  get queued(): number {
+    return this.#members.reduce((n, m) => n + m.queued(), 0);
+  }
+
+  /** Bytes in export requests not answered yet. */
+  get inFlight(): number {
+    return this.#members.reduce((n, m) => n + m.inFlight(), 0);
+  }
+}
+
 /** Queues decoded spans (or log records) and exports them in batches. */
 export class ExportQueue {
   readonly #exporter: Exporter;
   readonly #options: BatchOptions;
   readonly #onProblem: (problem: Omit<ExportProblem, "signal">) => void;
   readonly #signal: Signal;
+  readonly #bytes: QueueBytes;
   readonly #counters: QueueCounters = {
     received: 0,
     exported: 0,
@@ -173,18 +208,26 @@ export class ExportQueue {
 
   /**
    * `onProblem` hears about failed and partly refused exports; `signal` is
-   * what the queue holds (batches of one signal only).
+   * what the queue holds (batches of one signal only); `bytes` is the byte
+   * bound it shares with the other signals' queues (default: its own, of
+   * `options.maxQueueBytes`).
    */
   constructor(
     exporter: Exporter,
     options: BatchOptions,
     onProblem: (problem: ExportProblem) => void = () => {},
     signal: Signal = "traces",
+    bytes: QueueBytes = new QueueBytes(options.maxQueueBytes),
   ) {
     this.#exporter = exporter;
     this.#options = options;
     this.#signal = signal;
     this.#onProblem = (problem) => onProblem({ ...problem, signal });
+    this.#bytes = bytes;
+    bytes.join({
+      queued: () => this.#counters.queuedBytes,
+      inFlight: () => this.#inFlightBytes,
+    });
   }
 
   /** A snapshot of the counters. */
@@ -208,7 +251,7 @@ export class ExportQueue {
       spans: Math.max(0, this.#options.maxQueueSpans - c.queued - c.inFlight),
       bytes: Math.max(
         0,
-        this.#options.maxQueueBytes - c.queuedBytes - this.#inFlightBytes -
+        this.#bytes.max - this.#bytes.queued - this.#bytes.inFlight -
           maxResourceBytes,
       ),
       empty: c.queued === 0 && c.inFlight === 0,
@@ -245,15 +288,14 @@ export class ExportQueue {
     if (
       (this.#counters.queued > 0 || this.#counters.inFlight > 0) &&
       (this.#counters.queued + spans > this.#options.maxQueueSpans ||
-        this.#counters.queuedBytes + batch.bytes +
-              this.#newResourceBytes(batch) >
-          this.#options.maxQueueBytes)
+        this.#bytes.queued + batch.bytes + this.#newResourceBytes(batch) >
+          this.#bytes.max)
     ) {
       this.#onProblem({
         reason: "queue_full",
         spans,
         message:
-          `The ${this.#signal} export queue is full (${this.#counters.queued} ${items}, ${this.#counters.queuedBytes} bytes); ${items} dropped: raise ${maxQueue} or SPANBRIDGE_MAX_QUEUE_BYTES, or make the collector faster`,
+          `The ${this.#signal} export queue is full (${this.#counters.queued} ${items}, ${this.#counters.queuedBytes} bytes; ${this.#bytes.queued} of every signal); ${items} dropped: raise ${maxQueue} or SPANBRIDGE_MAX_QUEUE_BYTES, or make the collector faster`,
       });
       return this.#dropBatch("queue_full", batch);
     }
@@ -376,7 +418,7 @@ export class ExportQueue {
     this.#enqueued(request);
     while (
       (this.#counters.queued > this.#options.maxQueueSpans ||
-        this.#counters.queuedBytes > this.#options.maxQueueBytes) &&
+        this.#bytes.queued > this.#bytes.max) &&
       this.#items.length - this.#head > 1
     ) {
       const newest = this.#items.pop()!;

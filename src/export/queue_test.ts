@@ -16,7 +16,7 @@ import {
 } from "../otlp/mod.ts";
 import type { BatchOptions } from "./config.ts";
 import type { Exporter, ExportOutcome } from "./exporter.ts";
-import { type ExportProblem, ExportQueue } from "./queue.ts";
+import { type ExportProblem, ExportQueue, QueueBytes } from "./queue.ts";
 import { maxResourceBytes } from "./resource_limits.ts";
 import { sampleLogRecords, sampleLogs } from "../../testing/logs.ts";
 import { droppedBy } from "../../testing/controller_stats.ts";
@@ -379,6 +379,51 @@ Deno.test("queue counts resource bytes in maxQueueBytes, each resource object on
   await one.shutdown(1000);
   strictEqual(one.counters().queuedBytes, 0);
   strictEqual(one.counters().exported, 40);
+});
+
+Deno.test("queues that share a QueueBytes hold maxQueueBytes together: one signal's bytes leave less room for the other's", async () => {
+  const fake = fakeExporter(undefined, 50);
+  const bound = {
+    ...options,
+    maxConcurrentExports: 1,
+    maxBatchSpans: 1000,
+    maxQueueSpans: 1000,
+    scheduleDelayMs: 60_000,
+    maxQueueBytes: 1 << 20,
+  };
+  const bytes = new QueueBytes(bound.maxQueueBytes);
+  const spans = new ExportQueue(
+    fake.exporter,
+    bound,
+    () => {},
+    "traces",
+    bytes,
+  );
+  const logs = new ExportQueue(fake.exporter, bound, () => {}, "logs", bytes);
+  const roomBefore = logs.room().bytes;
+  // Three records of 200 KB resources in the span queue...
+  for (const b of records(3, 2, (i) => bigResource(`s${i}`, 200_000))) {
+    strictEqual(spans.add(b), true);
+  }
+  const held = spans.counters().queuedBytes;
+  ok(held > 600_000, `${held} bytes of spans`);
+  strictEqual(logs.room().bytes, roomBefore - held, "the log queue's room");
+  // ...and the log queue, empty, takes only what is left of the bound.
+  let accepted = 0;
+  for (const b of records(10, 2, (i) => bigResource(`l${i}`, 200_000))) {
+    if (logs.add(b)) accepted++;
+  }
+  strictEqual(accepted, 2, "log records of 200 KB resources queued");
+  ok(bytes.queued <= bound.maxQueueBytes, `${bytes.queued} bytes queued`);
+  strictEqual(logs.counters().droppedBy.queue_full, 8 * 2);
+  // Alone, the log queue would have taken five.
+  const alone = new ExportQueue(fake.exporter, bound, () => {}, "logs");
+  accepted = 0;
+  for (const b of records(10, 2, (i) => bigResource(`a${i}`, 200_000))) {
+    if (alone.add(b)) accepted++;
+  }
+  strictEqual(accepted, 5);
+  await Promise.all([spans, logs, alone].map((q) => q.shutdown(1000)));
 });
 
 Deno.test("queue takes every record that fits room(), whatever resource it brings", async () => {

@@ -15,6 +15,7 @@ import { createOtlpExporter } from "./otlp_exporter.ts";
 import {
   type ExportProblem,
   ExportQueue,
+  QueueBytes,
   type QueueCounters,
 } from "./queue.ts";
 import {
@@ -79,18 +80,22 @@ export function createSink(
     config.batch.maxResourceCacheBytes,
   );
   const problems = rateLimited(options.log);
+  // One byte bound for both: SPANBRIDGE_MAX_QUEUE_BYTES is the agent's.
+  const bytes = new QueueBytes(config.batch.maxQueueBytes);
   const queues: Record<Signal, ExportQueue> = {
     traces: new ExportQueue(
       options.exporter ?? exporterFor(config) ?? discard,
       config.batch,
       problems,
       "traces",
+      bytes,
     ),
     logs: new ExportQueue(
       options.logExporter ?? exporterFor(config.logs) ?? discard,
       config.logs.batch,
       problems,
       "logs",
+      bytes,
     ),
   };
   const all = Object.values(queues);

@@ -239,6 +239,27 @@ Deno.test("sink counts log records lost to an unreachable endpoint apart from sp
   ok(warned.logRecords > 0);
 });
 
+Deno.test("sink bounds spans and log records together by SPANBRIDGE_MAX_QUEUE_BYTES", async () => {
+  const config = readExportConfig({
+    OTEL_BSP_SCHEDULE_DELAY: "60000",
+    OTEL_BLRP_SCHEDULE_DELAY: "60000",
+    SPANBRIDGE_MAX_QUEUE_BYTES: "1M",
+  });
+  const sink = createSink(config, { log: silentLogger, host });
+  const empty = sink.room().bytes;
+  sink.add(OtlpBatch.fromLogsData(sampleLogs(sampleLogRecords(400))), shop);
+  const logBytes = sink.logCounters().queuedBytes;
+  ok(logBytes > 0);
+  strictEqual(sink.room().bytes, empty - logBytes, "room after log records");
+  sink.add(sampleBatch(sampleTraces(sampleSpans(400))), shop);
+  strictEqual(
+    sink.room().bytes,
+    empty - logBytes - sink.counters().queuedBytes,
+    "room after spans too",
+  );
+  await sink.shutdown(0);
+});
+
 Deno.test("sink with OTEL_LOGS_EXPORTER=none counts log records as exported and sends nothing; console prints them", async () => {
   const sink = createSink(readExportConfig({ OTEL_LOGS_EXPORTER: "none" }), {
     log: silentLogger,
