@@ -349,18 +349,23 @@ Deno.test("queue keeps export requests within maxBatchBytes", async () => {
   await q.shutdown(100);
 });
 
+/**
+ * A queue bounded at 1 MiB and 1000 spans that sends only when flushed, one
+ * request at a time.
+ */
+const oneMiB = {
+  ...options,
+  maxConcurrentExports: 1,
+  maxBatchSpans: 1000,
+  maxQueueSpans: 1000,
+  scheduleDelayMs: 60_000,
+  maxQueueBytes: 1 << 20,
+};
+
 Deno.test("queue counts resource bytes in maxQueueBytes, each resource object once", async () => {
   const fake = fakeExporter(undefined, 50);
-  const bound = {
-    ...options,
-    maxConcurrentExports: 1,
-    maxBatchSpans: 1000,
-    maxQueueSpans: 1000,
-    scheduleDelayMs: 60_000,
-    maxQueueBytes: 1 << 20,
-  };
   // A distinct 200 KB resource per record: five fit in 1 MiB, not twenty.
-  const distinct = new ExportQueue(fake.exporter, bound);
+  const distinct = new ExportQueue(fake.exporter, oneMiB);
   const accepted = records(20, 2, (i) => bigResource(`p${i}`, 200_000))
     .filter((b) => distinct.add(b)).length;
   ok(accepted <= 6, `${accepted} records of 200 KB resources queued`);
@@ -368,7 +373,7 @@ Deno.test("queue counts resource bytes in maxQueueBytes, each resource object on
   strictEqual(distinct.counters().droppedBy.queue_full, (20 - accepted) * 2);
   // One resource object shared by twenty records counts once.
   const shared = bigResource("one", 200_000);
-  const one = new ExportQueue(fake.exporter, bound);
+  const one = new ExportQueue(fake.exporter, oneMiB);
   const batches = records(20, 2, () => shared);
   for (const b of batches) strictEqual(one.add(b), true);
   strictEqual(
@@ -383,23 +388,15 @@ Deno.test("queue counts resource bytes in maxQueueBytes, each resource object on
 
 Deno.test("queues that share a QueueBytes hold maxQueueBytes together: one signal's bytes leave less room for the other's", async () => {
   const fake = fakeExporter(undefined, 50);
-  const bound = {
-    ...options,
-    maxConcurrentExports: 1,
-    maxBatchSpans: 1000,
-    maxQueueSpans: 1000,
-    scheduleDelayMs: 60_000,
-    maxQueueBytes: 1 << 20,
-  };
-  const bytes = new QueueBytes(bound.maxQueueBytes);
+  const bytes = new QueueBytes(oneMiB.maxQueueBytes);
   const spans = new ExportQueue(
     fake.exporter,
-    bound,
+    oneMiB,
     () => {},
     "traces",
     bytes,
   );
-  const logs = new ExportQueue(fake.exporter, bound, () => {}, "logs", bytes);
+  const logs = new ExportQueue(fake.exporter, oneMiB, () => {}, "logs", bytes);
   const roomBefore = logs.room().bytes;
   // Three records of 200 KB resources in the span queue...
   for (const b of records(3, 2, (i) => bigResource(`s${i}`, 200_000))) {
@@ -408,16 +405,16 @@ Deno.test("queues that share a QueueBytes hold maxQueueBytes together: one signa
   const held = spans.counters().queuedBytes;
   ok(held > 600_000, `${held} bytes of spans`);
   strictEqual(logs.room().bytes, roomBefore - held, "the log queue's room");
-  // ...and the log queue, empty, takes only what is left of the bound.
+  // ...and the log queue, empty, takes only what is left of the oneMiB.
   let accepted = 0;
   for (const b of records(10, 2, (i) => bigResource(`l${i}`, 200_000))) {
     if (logs.add(b)) accepted++;
   }
   strictEqual(accepted, 2, "log records of 200 KB resources queued");
-  ok(bytes.queued <= bound.maxQueueBytes, `${bytes.queued} bytes queued`);
+  ok(bytes.queued <= oneMiB.maxQueueBytes, `${bytes.queued} bytes queued`);
   strictEqual(logs.counters().droppedBy.queue_full, 8 * 2);
   // Alone, the log queue would have taken five.
-  const alone = new ExportQueue(fake.exporter, bound, () => {}, "logs");
+  const alone = new ExportQueue(fake.exporter, oneMiB, () => {}, "logs");
   accepted = 0;
   for (const b of records(10, 2, (i) => bigResource(`a${i}`, 200_000))) {
     if (alone.add(b)) accepted++;
@@ -428,14 +425,7 @@ Deno.test("queues that share a QueueBytes hold maxQueueBytes together: one signa
 
 Deno.test("queue takes every record that fits room(), whatever resource it brings", async () => {
   const fake = fakeExporter(undefined, 50);
-  const q = new ExportQueue(fake.exporter, {
-    ...options,
-    maxConcurrentExports: 1,
-    maxBatchSpans: 1000,
-    maxQueueSpans: 1000,
-    scheduleDelayMs: 60_000,
-    maxQueueBytes: 1 << 20,
-  });
+  const q = new ExportQueue(fake.exporter, oneMiB);
   // As the controller does: a record is read only while its spans fit.
   let taken = 0;
   for (const b of records(100, 2, (i) => bigResource(`p${i}`, 60_000))) {
