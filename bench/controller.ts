@@ -129,12 +129,12 @@ export async function startController(
 }
 
 /** The logs URL beside a traces URL (…/v1/traces → …/v1/logs). */
-function logsUrl(tracesUrl: string): string {
+export function logsUrl(tracesUrl: string): string {
   return tracesUrl.replace(/\/v1\/traces$/, "/v1/logs");
 }
 
 /** The `stopped` line's counters with its `logs` object flattened into `logs<Field>`. */
-function flatten(line: Record<string, unknown>): StoppedCounters {
+export function flatten(line: Record<string, unknown>): StoppedCounters {
   const { logs, ...rest } = line;
   const out: Record<string, unknown> = {
     ...rest,
