@@ -170,7 +170,29 @@ Deno.test({
       const stopped = await traced.controller.waitFor("stopped");
       const s = stopped as Record<string, number>;
       assert.equal(s.received, s.exported + s.dropped, JSON.stringify(s));
-      assert.ok(s.droppedTooLarge > 0, JSON.stringify(s));
+      // Should it fail: how the heavy process was described.
+      const heavyResources = () =>
+        JSON.stringify([
+          ...new Set(
+            receiver.spans.filter((r) =>
+              attributeMap(r.resource).get("process.pid")?.intValue ===
+                String(heavy.pid)
+            ).map((r) => {
+              const attrs = attributeMap(r.resource);
+              return `${
+                attrs.get("process.executable.path")?.stringValue
+              } with ${
+                attrs.get("process.command_args")?.arrayValue?.values.length
+              } arguments`;
+            }),
+          ),
+        ]);
+      assert.ok(
+        s.droppedTooLarge > 0,
+        `${
+          JSON.stringify(s)
+        }\nthe heavy process (${heavy.pid}) as received: ${heavyResources()}\n${traced.controller.dump()}`,
+      );
       assert.equal(s.dropped, s.droppedTooLarge, JSON.stringify(s));
       assert.equal(code, 4, "spans were dropped: exit status 4");
       assert.equal(
