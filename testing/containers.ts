@@ -20,6 +20,7 @@ const staticPrograms = {
   plain: ["testing/plain", "."],
   slog: ["testing/slog", "."],
   halves: ["testing/halves", "."],
+  reexec: ["testing/reexec", "."],
 } as const;
 
 /** A program of {@linkcode staticPrograms}. */

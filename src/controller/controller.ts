@@ -164,6 +164,7 @@ export class Controller {
     this.#targets = new Targets(probe, deps.log, {
       traced: (pid) => void this.#processes.get(pid),
       describe: (pid) => this.#processes.get(pid),
+      execed: (pid) => this.#processes.execed(pid),
     });
     this.#processes = new Processes(
       (dev, ino, pid) => this.#targets.binaryOf(dev, ino, pid),

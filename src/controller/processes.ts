@@ -1,6 +1,7 @@
 /**
  * Who sent a record: the process behind a tgid, described for the resource
- * of its spans, looked up once and forgotten when the process exits.
+ * of its spans, looked up once, again after it executed another program,
+ * and forgotten when the process exits.
  *
  * @module
  */
@@ -26,6 +27,10 @@ export class Processes {
   // Processes that exited: their records may still wait in the ring or the
   // decoder when the exit is noticed, and keep their description.
   readonly #gone = new Map<number, ProcessMeta>();
+  // How many programs each pid executed since it was first described: part
+  // of the key, so that a program executed in place (same pid, same start
+  // time) gets a resource of its own.
+  readonly #execs = new Map<number, number>();
 
   /**
    * `binaryOf` maps a process (its executable's device and inode, its pid) to
@@ -43,10 +48,8 @@ export class Processes {
     this.#binaryOf = binaryOf;
     this.#tracker = new ProcessTracker({
       onExit: (info) => {
-        const key = keyOf(info);
-        const meta = this.#metas.get(key);
-        this.#metas.delete(key);
-        if (meta) this.#setGone(info.pid, meta);
+        this.#retire(info);
+        this.#execs.delete(info.pid);
         onExit(info.pid);
       },
     });
@@ -63,17 +66,56 @@ export class Processes {
    * looked up is described by its pid alone: its spans are still exported.
    */
   async get(tgid: number): Promise<ProcessMeta> {
+    const execs = this.#execs.get(tgid);
     const info = await this.#tracker.lookup(tgid);
+    // It executed another program while it was read: read it again.
+    if (this.#execs.get(tgid) !== execs) return this.get(tgid);
     if (!info) return this.#goneMeta(tgid);
-    const key = keyOf(info);
+    const key = this.#keyOf(info);
     let meta = this.#metas.get(key);
     if (!meta) this.#metas.set(key, meta = this.#describe(key, info));
     return meta;
   }
 
+  /**
+   * Process `pid` executed a program (its exec event): what was read of it
+   * describes the program it ran before. It is read again at its next
+   * record; until then, and should it be gone by then, its records keep the
+   * old description.
+   */
+  execed(pid: number): void {
+    if (!this.#tracker.knows(pid)) return;
+    const info = this.#tracker.get(pid);
+    if (info) this.#retire(info);
+    // Bounded: the last few thousand processes that executed in place.
+    if (this.#execs.size >= 4096 && !this.#execs.has(pid)) {
+      this.#execs.delete(this.#execs.keys().next().value!);
+    }
+    this.#execs.set(pid, (this.#execs.get(pid) ?? 0) + 1);
+    this.#tracker.forget(pid);
+  }
+
   /** Stops watching for exits. */
   close(): void {
     this.#tracker.close();
+  }
+
+  /** Moves the description of `info`, if any, to the gone ones. */
+  #retire(info: ProcessInfo): void {
+    const key = this.#keyOf(info);
+    const meta = this.#metas.get(key);
+    this.#metas.delete(key);
+    if (meta) this.#setGone(info.pid, meta);
+  }
+
+  /**
+   * A process's identity: its pid and start time (a reused pid is another
+   * process), and the programs it executed since (a program executed in
+   * place is another description).
+   */
+  #keyOf(info: ProcessInfo): string {
+    const execs = this.#execs.get(info.pid);
+    return `${info.pid}@${info.startTicks}${execs ? `.${execs}` : ""}`;
   }
 
   #goneMeta(tgid: number): ProcessMeta {
@@ -106,9 +148,4 @@ export class Processes {
       podUid: info.podUid,
     };
   }
-}
-
-/** A process's identity: its pid and start time (a reused pid is another process). */
-function keyOf(info: ProcessInfo): string {
-  return `${info.pid}@${info.startTicks}`;
 }

@@ -39,3 +39,39 @@ Deno.test("Processes keeps an exited process's description for the records it le
     }
   }
 });
+
+Deno.test("Processes describes a process again after it executed another program in place, under a key of its own", async () => {
+  const processes = new Processes(() => undefined);
+  // A shell that, once told, executes sleep in place: same pid, same start.
+  const child = new Deno.Command("sh", {
+    args: ["-c", "read line; exec sleep 30"],
+    stdin: "piped",
+  }).spawn();
+  try {
+    const shell = await processes.get(child.pid);
+    assert.match(shell.exePath!, /sh$/);
+    const writer = child.stdin.getWriter();
+    await writer.write(new TextEncoder().encode("go\n"));
+    await writer.close();
+    const exe = `/proc/${child.pid}/exe`;
+    for (let i = 0; !(await Deno.readLink(exe)).endsWith("/sleep"); i++) {
+      assert.ok(i < 500, "sh did not execute sleep");
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    assert.equal(
+      await processes.get(child.pid),
+      shell,
+      "without its exec event, the first description stays",
+    );
+    processes.execed(child.pid);
+    const sleep = await processes.get(child.pid);
+    assert.match(sleep.exePath!, /\/sleep$/);
+    assert.deepEqual(sleep.cmdline, ["sleep", "30"]);
+    assert.notEqual(sleep.key, shell.key);
+    processes.execed(999_999_999); // never described: nothing to forget
+  } finally {
+    processes.close();
+    child.kill();
+    await child.status;
+  }
+});

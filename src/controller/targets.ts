@@ -103,6 +103,11 @@ export interface TargetsHooks {
    * known. Must not throw.
    */
   describe?(pid: number): Promise<unknown>;
+  /**
+   * Process `pid` executed a program (an exec event, heard before the
+   * process is looked at): what was read of it may describe the one before.
+   */
+  execed?(pid: number): void;
 }
 
 /** Discovery lags (not ready) once a binary has waited this long to be read. */
@@ -149,8 +154,10 @@ export class Targets {
       inTurn: (task) => void this.#lanes.enqueue(task),
     });
     this.#discovery = new Discovery(host.processes, log, {
-      exec: (event, lane) =>
-        void this.#lanes.enqueue(() => this.#onProcess(event.pid, event), lane),
+      exec: (event, lane) => {
+        hooks.execed?.(event.pid);
+        void this.#lanes.enqueue(() => this.#onProcess(event.pid, event), lane);
+      },
       exit: (pid, last) =>
         void this.#lanes.enqueue(() => this.#exited(pid, last), Lane.later),
       rescan: () => this.#rescanInTurn(),

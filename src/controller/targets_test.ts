@@ -111,6 +111,37 @@ Deno.test("Targets describes a process before it puts a link on its binary: one 
   }
 });
 
+Deno.test("Targets tells of every exec event before the process is looked at, so that its old description is dropped", async () => {
+  const m = new FakeMachine();
+  m.file("/app/server", { size: 3 * MB, offset: 0x1000 });
+  m.file("/bin/tool", { size: 100 << 10 });
+  const heard: string[] = [];
+  const targets = new Targets(m.probe, m.log, {
+    execed: (pid) => heard.push(`exec ${pid}`),
+    describe: (pid) => {
+      heard.push(`describe ${pid}`);
+      return Promise.resolve();
+    },
+  }, m.host);
+  targets.attach(all);
+  try {
+    await waitFor(
+      () => m.logged("info", "watching for new processes").length > 0,
+      "discovery to start",
+    );
+    m.exec(100, "/app/server");
+    m.exec(101, "/bin/tool");
+    await waitFor(() => m.active().length === 1, "the link");
+    assert.deepEqual(heard.filter((h) => h.endsWith(" 100")), [
+      "exec 100",
+      "describe 100",
+    ]);
+    assert.ok(heard.includes("exec 101"), "an untraced program's exec");
+  } finally {
+    targets.close();
+  }
+});
+
 Deno.test("Targets decides a burst of 200 execs of small programs without reading them, and still finds the SDK ones", async () => {
   const m = new FakeMachine();
   m.file("/app/server", { size: 3 * MB, offset: 0x2000 });

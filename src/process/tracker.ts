@@ -55,18 +55,36 @@ export class ProcessTracker {
   lookup(pid: number): Promise<ProcessInfo | undefined> {
     const known = this.#known.get(pid);
     if (known !== undefined) return Promise.resolve(known);
-    let pending = this.#pending.get(pid);
-    if (pending === undefined) {
-      pending = processInfo(pid).then(
-        (info) => {
-          if (!this.#closed) this.#track(info);
-          return info;
-        },
-        () => undefined,
-      ).finally(() => this.#pending.delete(pid));
-      this.#pending.set(pid, pending);
-    }
+    const inFlight = this.#pending.get(pid);
+    if (inFlight !== undefined) return inFlight;
+    // A read that forget() made stale is neither kept nor shared.
+    const current = () => this.#pending.get(pid) === pending;
+    const pending: Promise<ProcessInfo | undefined> = processInfo(pid).then(
+      (info) => {
+        if (!this.#closed && current()) this.#track(info);
+        return info;
+      },
+      () => undefined,
+    ).finally(() => {
+      if (current()) this.#pending.delete(pid);
+    });
+    this.#pending.set(pid, pending);
     return pending;
+  }
+
+  /**
+   * Forgets what was read of `pid` (it executed another program, which
+   * changes neither its pid nor its start time): the next lookup reads
+   * /proc again. No onExit call.
+   */
+  forget(pid: number): void {
+    this.#known.delete(pid);
+    this.#pending.delete(pid);
+  }
+
+  /** True when `pid` is tracked or being read. */
+  knows(pid: number): boolean {
+    return this.#known.has(pid) || this.#pending.has(pid);
   }
 
   /** Returns the tracked info of `pid` without reading /proc. */

@@ -57,3 +57,28 @@ Deno.test("ProcessTracker returns undefined for a pid that is gone", async () =>
     tracker.close();
   }
 });
+
+Deno.test("ProcessTracker reads a forgotten pid again, a read under way included", async () => {
+  const tracker = new ProcessTracker();
+  try {
+    const first = await tracker.lookup(Deno.pid);
+    assert.ok(first && tracker.knows(Deno.pid));
+    tracker.forget(Deno.pid);
+    assert.equal(tracker.knows(Deno.pid), false);
+    const again = await tracker.lookup(Deno.pid);
+    assert.notEqual(again, first, "read again");
+    // A read under way when forgotten is not what the next lookup gets.
+    tracker.forget(Deno.pid);
+    const stale = tracker.lookup(Deno.pid);
+    assert.ok(tracker.knows(Deno.pid), "being read");
+    tracker.forget(Deno.pid);
+    const fresh = tracker.lookup(Deno.pid);
+    assert.notEqual(fresh, stale);
+    assert.equal(tracker.get(Deno.pid), undefined, "nothing tracked yet");
+    const [s, f] = await Promise.all([stale, fresh]);
+    assert.equal(tracker.get(Deno.pid), f, "the fresh read is tracked");
+    assert.notEqual(s, f);
+  } finally {
+    tracker.close();
+  }
+});
