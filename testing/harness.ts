@@ -221,6 +221,28 @@ export async function copyProgram(
   };
 }
 
+/**
+ * Starts `spanbridge run --target exe` as `instance` with its pins under
+ * `pinRoot`, without the status line, in `env` (OTEL_*).
+ */
+export function traceTarget(
+  exe: string,
+  pinRoot: string,
+  instance: string,
+  env: Record<string, string>,
+): ControllerProcess {
+  return new ControllerProcess([
+    "run",
+    "--target",
+    exe,
+    "--pin-root",
+    pinRoot,
+    "--instance",
+    instance,
+    "--no-status",
+  ], env);
+}
+
 /** Stops the controller unless it already logged `stopped` (for `finally` blocks). */
 export async function stopIfRunning(c: ControllerProcess): Promise<void> {
   if (c.stopped) return;

@@ -22,12 +22,13 @@ import type { AnyValue } from "../gen/opentelemetry/proto/common/v1/common_pb.ts
 import { hex } from "../src/otlp/mod.ts";
 import { type Receiver, startReceiver } from "../src/receive/mod.ts";
 import {
-  ControllerProcess,
+  type ControllerProcess,
   removePinRoot,
   root,
   runProgram,
   stopIfRunning,
   testPinRoot,
+  traceTarget,
   waitUntil,
 } from "./harness.ts";
 import { stopAndAssertNothingLost } from "./assert_spans.ts";
@@ -117,16 +118,7 @@ export async function traceSlog(
   };
   try {
     const exe = await buildSlogProgram(`${dir}/slog`);
-    controller = new ControllerProcess([
-      "run",
-      "--target",
-      exe,
-      "--pin-root",
-      pinRoot,
-      "--instance",
-      options.instance,
-      "--no-status",
-    ], options.env);
+    controller = traceTarget(exe, pinRoot, options.instance, options.env);
     await controller.waitFor("attached");
     const recordPath = `${dir}/record.json`;
     const run = async (spans: number) => {

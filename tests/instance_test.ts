@@ -13,6 +13,7 @@ import {
   runCli,
   stopIfRunning,
   testPinRoot,
+  traceTarget,
   waitUntil,
 } from "../testing/harness.ts";
 import { collectingReceiver } from "../testing/receiver.ts";
@@ -72,25 +73,15 @@ Deno.test({
     const before = await copyProgram("hello");
     const after = await copyProgram("hello");
     const pinRoot = testPinRoot("retarget");
-    const args = (exe: string) => [
-      "run",
-      "--target",
-      exe,
-      "--pin-root",
-      pinRoot,
-      "--instance",
-      "retarget",
-      "--no-status",
-    ];
     const env = { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint };
-    const first = new ControllerProcess(args(before.exe), env);
+    const first = traceTarget(before.exe, pinRoot, "retarget", env);
     let second: ControllerProcess | undefined;
     try {
       await first.waitFor("attached");
       first.child.kill("SIGKILL");
       await first.wait();
 
-      second = new ControllerProcess(args(after.exe), env);
+      second = traceTarget(after.exe, pinRoot, "retarget", env);
       await second.waitFor(
         "adopted the probe instance of a controller that exited",
       );

@@ -6,12 +6,12 @@
  */
 import assert from "node:assert/strict";
 import {
-  ControllerProcess,
   ebpfAvailable,
   removePinRoot,
   runProgram,
   stopIfRunning,
   testPinRoot,
+  traceTarget,
   waitForSpans,
 } from "../testing/harness.ts";
 import { staticProgram } from "../testing/containers.ts";
@@ -26,16 +26,9 @@ Deno.test({
     const exe = await staticProgram("reexec");
     const receiver = await collectingReceiver();
     const pinRoot = testPinRoot("reexec");
-    const controller = new ControllerProcess([
-      "run",
-      "--target",
-      exe,
-      "--pin-root",
-      pinRoot,
-      "--instance",
-      `reexec-${Deno.pid}`,
-      "--no-status",
-    ], { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint });
+    const controller = traceTarget(exe, pinRoot, `reexec-${Deno.pid}`, {
+      OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint,
+    });
     try {
       await controller.waitFor("attached");
       // Each generation runs on a moment beside its spans, as a service

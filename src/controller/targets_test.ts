@@ -6,7 +6,7 @@ import {
   MB,
   waitFor,
 } from "../../testing/controller_host.ts";
-import { Targets } from "./targets.ts";
+import { Targets, type TargetsHooks } from "./targets.ts";
 
 const all: ResolvedTargets = {
   exes: [],
@@ -15,18 +15,20 @@ const all: ResolvedTargets = {
   filter: noFilter,
 };
 
-/** Starts a Targets on `m` with `--all`, once it watches for new processes. */
+/**
+ * Starts a Targets on `m` with `--all` (and `hooks`, whose `traced` it
+ * replaces), once it watches for new processes.
+ */
 async function watching(
   m: FakeMachine,
   targets: ResolvedTargets = all,
+  hooks: TargetsHooks = {},
 ): Promise<{ targets: Targets; traced: Set<number> }> {
   const traced = new Set<number>();
-  const t = new Targets(
-    m.probe,
-    m.log,
-    { traced: (pid) => traced.add(pid) },
-    m.host,
-  );
+  const t = new Targets(m.probe, m.log, {
+    ...hooks,
+    traced: (pid) => traced.add(pid),
+  }, m.host);
   t.attach(targets);
   await waitFor(
     () => m.logged("info", "watching for new processes").length > 0,
@@ -88,18 +90,13 @@ Deno.test("Targets describes a process before it puts a link on its binary: one 
   const asked: number[] = [];
   let described!: () => void;
   const description = new Promise<void>((r) => described = r);
-  const targets = new Targets(m.probe, m.log, {
+  const { targets } = await watching(m, all, {
     describe: (pid) => {
       asked.push(pid);
       return description;
     },
-  }, m.host);
-  targets.attach(all);
+  });
   try {
-    await waitFor(
-      () => m.logged("info", "watching for new processes").length > 0,
-      "discovery to start",
-    );
     m.exec(100, "/app/server");
     await waitFor(() => asked.includes(100), "process 100 described");
     await new Promise((r) => setTimeout(r, 20));
@@ -116,19 +113,14 @@ Deno.test("Targets tells of every exec event before the process is looked at, so
   m.file("/app/server", { size: 3 * MB, offset: 0x1000 });
   m.file("/bin/tool", { size: 100 << 10 });
   const heard: string[] = [];
-  const targets = new Targets(m.probe, m.log, {
+  const { targets } = await watching(m, all, {
     execed: (pid) => heard.push(`exec ${pid}`),
     describe: (pid) => {
       heard.push(`describe ${pid}`);
       return Promise.resolve();
     },
-  }, m.host);
-  targets.attach(all);
+  });
   try {
-    await waitFor(
-      () => m.logged("info", "watching for new processes").length > 0,
-      "discovery to start",
-    );
     m.exec(100, "/app/server");
     m.exec(101, "/bin/tool");
     await waitFor(() => m.active().length === 1, "the link");
