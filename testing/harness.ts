@@ -231,16 +231,34 @@ export function traceTarget(
   instance: string,
   env: Record<string, string>,
 ): ControllerProcess {
-  return new ControllerProcess([
+  return new ControllerProcess(
+    ["run", "--target", exe, ...quietAs(pinRoot, instance)],
+    env,
+  );
+}
+
+/**
+ * The arguments of `spanbridge run --all` limited to the executables
+ * `includeExe` matches, as `instance` with its pins under `pinRoot`,
+ * without the status line (for a controller or the agent image).
+ */
+export function runAllArgs(
+  includeExe: string,
+  pinRoot: string,
+  instance: string,
+): string[] {
+  return [
     "run",
-    "--target",
-    exe,
-    "--pin-root",
-    pinRoot,
-    "--instance",
-    instance,
-    "--no-status",
-  ], env);
+    "--all",
+    "--include-exe",
+    includeExe,
+    ...quietAs(pinRoot, instance),
+  ];
+}
+
+/** A test controller's pin root and instance, without the status line. */
+function quietAs(pinRoot: string, instance: string): string[] {
+  return ["--pin-root", pinRoot, "--instance", instance, "--no-status"];
 }
 
 /** Stops the controller unless it already logged `stopped` (for `finally` blocks). */

@@ -16,6 +16,7 @@ import {
   delay,
   ebpfAvailable,
   removePinRoot,
+  runAllArgs,
   stopIfRunning,
   testPinRoot,
   waitForSpans,
@@ -175,15 +176,7 @@ Deno.test({
         "50",
       ]);
       controller = new ControllerProcess([
-        "run",
-        "--all",
-        "--include-exe",
-        path,
-        "--pin-root",
-        pinRoot,
-        "--instance",
-        "container-running",
-        "--no-status",
+        ...runAllArgs(path, pinRoot, "container-running"),
         "--log-level",
         "debug",
       ], { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint });

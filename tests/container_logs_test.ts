@@ -17,6 +17,7 @@ import { stringAttribute } from "../src/otlp/mod.ts";
 import {
   ebpfAvailable,
   removePinRoot,
+  runAllArgs,
   stopIfRunning,
   testPinRoot,
 } from "../testing/harness.ts";
@@ -63,20 +64,14 @@ Deno.test({
         "-record",
         "/out/record.json",
       ]);
-      agent = scope.agent(image, [
-        "run",
-        "--all",
-        "--include-exe",
-        path,
-        "--pin-root",
-        pinRoot,
-        "--instance",
-        "logsreal-container-logs",
-        "--no-status",
-      ], {
-        OTEL_TRACES_EXPORTER: "otlp",
-        OTEL_EXPORTER_OTLP_ENDPOINT: `http://${receiver.addr}`,
-      });
+      agent = scope.agent(
+        image,
+        runAllArgs(path, pinRoot, "logsreal-container-logs"),
+        {
+          OTEL_TRACES_EXPORTER: "otlp",
+          OTEL_EXPORTER_OTLP_ENDPOINT: `http://${receiver.addr}`,
+        },
+      );
       await agent.waitFor("attached", 60_000, (l) => l.path === path);
       assert.equal(await scope.wait(target.name), 0, `${path} exited`);
       const a = agent;

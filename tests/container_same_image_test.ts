@@ -18,6 +18,7 @@ import {
   delay,
   ebpfAvailable,
   removePinRoot,
+  runAllArgs,
   stopIfRunning,
   testPinRoot,
   waitForSpans,
@@ -77,17 +78,11 @@ async function traceThreeOfOneImage(
     const image = await scope.image("showcase", { [path]: showcase }, path);
     await start(image, "first");
     await start(image, "second");
-    controller = startController(scope, [
-      "run",
-      "--all",
-      "--include-exe",
-      path,
-      "--pin-root",
-      pinRoot,
-      "--instance",
-      `samefile-${tag}`,
-      "--no-status",
-    ], { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint });
+    controller = startController(
+      scope,
+      runAllArgs(path, pinRoot, `samefile-${tag}`),
+      { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint },
+    );
     await controller.waitFor("watching for new processes", 60_000);
     await start(image, "late");
 

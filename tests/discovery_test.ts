@@ -16,6 +16,7 @@ import {
   program,
   removePinRoot,
   root,
+  runAllArgs,
   stopIfRunning,
   testPinRoot,
   waitUntil,
@@ -71,15 +72,7 @@ async function withAll(
   let controller: ControllerProcess | undefined;
   const start = (includeExe: string) =>
     controller = new ControllerProcess([
-      "run",
-      "--all",
-      "--include-exe",
-      includeExe,
-      "--pin-root",
-      pinRoot,
-      "--instance",
-      name,
-      "--no-status",
+      ...runAllArgs(includeExe, pinRoot, name),
       "--log-level",
       "debug",
     ], { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint });

@@ -12,6 +12,7 @@ import {
   copyProgram,
   ebpfAvailable,
   removePinRoot,
+  runAllArgs,
   stopIfRunning,
   testPinRoot,
   waitForSpans,
@@ -29,17 +30,10 @@ Deno.test({
     const pinRoot = testPinRoot("identity");
     let controller: ControllerProcess | undefined;
     try {
-      controller = new ControllerProcess([
-        "run",
-        "--all",
-        "--include-exe",
-        hello.exe,
-        "--pin-root",
-        pinRoot,
-        "--instance",
-        "identity",
-        "--no-status",
-      ], { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint });
+      controller = new ControllerProcess(
+        runAllArgs(hello.exe, pinRoot, "identity"),
+        { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint },
+      );
       await controller.waitFor("watching for new processes");
       const run = startHello(hello.exe, {
         rate: 20,

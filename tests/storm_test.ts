@@ -13,6 +13,7 @@ import {
   ebpfAvailable,
   program,
   removePinRoot,
+  runAllArgs,
   stopIfRunning,
   testPinRoot,
   waitUntil,
@@ -66,15 +67,7 @@ async function withStorm(
   let controller: ControllerProcess | undefined;
   const startAgent = async (env: Record<string, string> = {}) => {
     controller = new ControllerProcess([
-      "run",
-      "--all",
-      "--include-exe",
-      `${dir}/**`,
-      "--pin-root",
-      pinRoot,
-      "--instance",
-      name,
-      "--no-status",
+      ...runAllArgs(`${dir}/**`, pinRoot, name),
       "--telemetry",
       "127.0.0.1:0",
       "--log-level",

@@ -20,9 +20,9 @@ export class Processes {
     ino: number,
     pid: number,
   ) => TargetBinary | undefined;
-  // Each process is described once, by the key that also finds its merged
-  // resource in the exporter: pid and start time, so a reused pid is
-  // another process. Moved to #gone by pid when the process exits.
+  // Each process is described once per program it runs, by the key that
+  // also finds its merged resource in the exporter (see #keyOf). Moved to
+  // #gone by pid when the process exits or executes another program.
   readonly #metas = new Map<string, ProcessMeta>();
   // Processes that exited: their records may still wait in the ring or the
   // decoder when the exit is noticed, and keep their description.
@@ -33,9 +33,9 @@ export class Processes {
   readonly #execs = new Map<number, number>();
 
   /**
-   * `binaryOf` maps a process (its executable's device and inode, its pid) to
-   * the binary resolved
-   * at attach time (for its Go build info); `onExit` hears of exits.
+   * `binaryOf` maps a process (its executable's device and inode, its pid)
+   * to the binary resolved at attach time (for its Go build info); `onExit`
+   * hears of exits.
    */
   constructor(
     binaryOf: (

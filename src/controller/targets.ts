@@ -122,7 +122,7 @@ export class Targets {
   readonly #links: Attachments;
   readonly #binaries: Binaries;
   readonly #discovery: Discovery;
-  readonly #describe: (pid: number) => Promise<unknown>;
+  readonly #hooks: TargetsHooks;
   #wanted: ((file: ExeFile, pid: number) => Promise<boolean>) | undefined;
   #closed = false;
 
@@ -140,7 +140,7 @@ export class Targets {
     this.#probe = probe;
     this.#log = log;
     this.#host = host;
-    this.#describe = hooks.describe ?? (() => Promise.resolve());
+    this.#hooks = hooks;
     this.#lanes = new Lanes((err) =>
       log.warn("cannot follow a process", { error: (err as Error).message })
     );
@@ -383,7 +383,7 @@ export class Targets {
       } else if (event) this.#unwatch(pid);
       return;
     }
-    await this.#describe(pid);
+    await this.#hooks.describe?.(pid);
     if (this.#closed) return;
     this.#links.track(verdict, file, pid);
   }

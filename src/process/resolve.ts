@@ -311,10 +311,7 @@ function hex(b: Uint8Array): string {
   return [...b].map((x) => x.toString(16).padStart(2, "0")).join(" ");
 }
 
-/**
- * Who sees the file at `path`, and as which path: process <pid> for its
- * /proc/<pid>/exe (as the path it executed), else this process.
- */
+/** `path` with its links resolved, or as it is when it has no real path. */
 async function realPath(path: string): Promise<string> {
   try {
     return await Deno.realPath(path);
